@@ -1,0 +1,699 @@
+//! The configuration: serde structs, layered loading and validation.
+//!
+//! Layers, later ones winning: built-in defaults, the config file, every `*.toml` in the
+//! `sources.d/` folder beside it (each adds `[[sources]]`), then `TRIBUTARY_*` environment
+//! variables (`TRIBUTARY_POLL__CONCURRENCY=8`). Relative paths resolve against the config file's
+//! folder, never the working directory. Validation collects every problem, each naming its file
+//! and key, so a user fixes a broken config in one pass; nothing is written before it passes.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// The folder beside the config file whose `*.toml` files add more sources.
+pub const SOURCES_DIR: &str = "sources.d";
+
+/// Prefix of the environment variables that override config keys.
+const ENV_PREFIX: &str = "TRIBUTARY";
+
+/// The shortest poll interval accepted; shorter would only hammer publishers.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A validated configuration, with every path made absolute.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file it was loaded from.
+    pub file: PathBuf,
+    /// The SQLite database file.
+    pub database: PathBuf,
+    pub poll: PollSettings,
+    pub outputs: Vec<OutputConfig>,
+    pub sources: Vec<SourceConfig>,
+}
+
+/// `[poll]`: defaults for every source and limits of the fetcher.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollSettings {
+    pub interval: Duration,
+    pub concurrency: usize,
+    pub timeout: Duration,
+}
+
+/// One `[[outputs]]` table: a merged feed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputConfig {
+    pub path: PathBuf,
+    /// The path as written in the config; a stable seed for the feed's id across machines.
+    pub path_as_written: String,
+    pub title: String,
+    pub max_items: usize,
+}
+
+/// One `[[sources]]` table: a publisher's feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceConfig {
+    /// The user's name for the source; the feed's own title is used when absent.
+    pub name: Option<String>,
+    /// The URL as written in the config: the source's identity in the database.
+    pub url: String,
+    pub location: SourceLocation,
+    pub interval: Duration,
+    pub tags: Vec<String>,
+    /// The file that declared it (the config file or one in `sources.d/`).
+    pub declared_in: PathBuf,
+}
+
+impl SourceConfig {
+    /// The name to show before the feed's own title is known.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// Where a source's feed is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceLocation {
+    Http(Url),
+    /// `file:relative/path.xml`, resolved against the config's folder; for demos and tests.
+    File(PathBuf),
+}
+
+/// Why a config was refused: every problem found, each with its file and key.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+/// One thing wrong in one file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// The key, such as `poll.interval` or `sources[2] ("RUSI").url`; empty for the whole file.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.problems.iter().map(Problem::to_string).collect();
+        write!(f, "invalid configuration:\n  {}", lines.join("\n  "))
+    }
+}
+
+// The file as written: every key optional so that validation, not serde, explains what is missing.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    database: RawDatabase,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    outputs: Vec<RawOutput>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval: Option<String>,
+    concurrency: Option<usize>,
+    timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    path: Option<String>,
+    title: Option<String>,
+    max_items: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Option<String>,
+    url: Option<String>,
+    interval: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSourcesFile {
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+const DEFAULT_DATABASE: &str = "state/tributary.db";
+const DEFAULT_INTERVAL: &str = "30m";
+const DEFAULT_CONCURRENCY: usize = 32;
+const DEFAULT_TIMEOUT: &str = "30s";
+const DEFAULT_OUTPUT_TITLE: &str = "Tributary";
+const DEFAULT_MAX_ITEMS: usize = 200;
+
+/// Loads and validates the config file at `file`, its `sources.d/` and the environment.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let file = absolute(file);
+    let problem = |file: &Path, message: String| ConfigError {
+        problems: vec![Problem {
+            file: file.to_path_buf(),
+            key: String::new(),
+            message,
+        }],
+    };
+    if !file.is_file() {
+        return Err(problem(&file, "no such config file".into()));
+    }
+    let raw: RawConfig = config::Config::builder()
+        .add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| problem(&file, e.to_string()))?;
+
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut sources: Vec<(PathBuf, Vec<RawSource>)> = vec![(file.clone(), raw.sources)];
+    let mut problems = Vec::new();
+    for extra in sources_d_files(&base.join(SOURCES_DIR)) {
+        match read_sources_file(&extra) {
+            Ok(more) => sources.push((extra, more)),
+            Err(message) => problems.push(Problem {
+                file: extra,
+                key: String::new(),
+                message,
+            }),
+        }
+    }
+
+    let mut v = Validator {
+        file: &file,
+        base: &base,
+        problems,
+    };
+    let poll = v.poll(&raw.poll);
+    let database = v.path("database.path", raw.database.path.as_deref(), DEFAULT_DATABASE);
+    let outputs = raw
+        .outputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| v.output(i, o))
+        .collect();
+    let sources = v.sources(&sources, poll.interval);
+    if v.problems.is_empty() {
+        Ok(Config {
+            file,
+            database,
+            poll,
+            outputs,
+            sources,
+        })
+    } else {
+        Err(ConfigError {
+            problems: v.problems,
+        })
+    }
+}
+
+/// The `*.toml` files of `dir`, sorted so that the source order is stable; none if it is absent.
+fn sources_d_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+fn read_sources_file(file: &Path) -> Result<Vec<RawSource>, String> {
+    config::Config::builder()
+        .add_source(config::File::from(file).format(config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize::<RawSourcesFile>())
+        .map(|f| f.sources)
+        .map_err(|e| e.to_string())
+}
+
+/// Turns raw values into settings, recording a problem for each bad one.
+struct Validator<'a> {
+    file: &'a Path,
+    base: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn report(&mut self, file: &Path, key: String, message: String) {
+        self.problems.push(Problem {
+            file: file.to_path_buf(),
+            key,
+            message,
+        });
+    }
+
+    fn poll(&mut self, raw: &RawPoll) -> PollSettings {
+        let interval = self.duration(
+            self.file,
+            "poll.interval".into(),
+            raw.interval.as_deref().unwrap_or(DEFAULT_INTERVAL),
+        );
+        let timeout = self.duration(
+            self.file,
+            "poll.timeout".into(),
+            raw.timeout.as_deref().unwrap_or(DEFAULT_TIMEOUT),
+        );
+        let concurrency = raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 {
+            self.report(
+                self.file,
+                "poll.concurrency".into(),
+                "must be at least 1".into(),
+            );
+        }
+        PollSettings {
+            interval: interval.unwrap_or(MIN_INTERVAL),
+            concurrency: concurrency.max(1),
+            timeout: timeout.unwrap_or(MIN_INTERVAL),
+        }
+    }
+
+    fn duration(&mut self, file: &Path, key: String, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text) {
+            Ok(d) if d >= MIN_INTERVAL => Some(d),
+            Ok(_) => {
+                self.report(
+                    file,
+                    key,
+                    format!("duration {text:?} is shorter than the minimum of 1s"),
+                );
+                None
+            }
+            Err(e) => {
+                self.report(
+                    file,
+                    key,
+                    format!("bad duration {text:?} ({e}); write it like \"90s\", \"30m\" or \"1h\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, key: &str, written: Option<&str>, default: &str) -> PathBuf {
+        let written = written.unwrap_or(default);
+        if written.trim().is_empty() {
+            self.report(self.file, key.into(), "must not be empty".into());
+        }
+        self.base.join(written)
+    }
+
+    fn output(&mut self, index: usize, raw: &RawOutput) -> Option<OutputConfig> {
+        let key = format!("outputs[{index}]");
+        let Some(written) = raw.path.as_deref() else {
+            self.report(self.file, format!("{key}.path"), "missing path".into());
+            return None;
+        };
+        let path = self.path(&format!("{key}.path"), Some(written), "");
+        if let Err(message) = check_writable_folder(&path) {
+            self.report(self.file, format!("{key}.path"), message);
+        }
+        let max_items = raw.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
+        if max_items == 0 {
+            self.report(
+                self.file,
+                format!("{key}.max_items"),
+                "must be at least 1".into(),
+            );
+        }
+        Some(OutputConfig {
+            path,
+            path_as_written: written.to_string(),
+            title: raw
+                .title
+                .clone()
+                .unwrap_or_else(|| DEFAULT_OUTPUT_TITLE.into()),
+            max_items,
+        })
+    }
+
+    fn sources(
+        &mut self,
+        files: &[(PathBuf, Vec<RawSource>)],
+        default_interval: Duration,
+    ) -> Vec<SourceConfig> {
+        let mut seen_urls: HashMap<String, String> = HashMap::new();
+        let mut seen_names: HashMap<String, String> = HashMap::new();
+        let mut sources = Vec::new();
+        for (file, raws) in files {
+            for (index, raw) in raws.iter().enumerate() {
+                let key = match &raw.name {
+                    Some(name) => format!("sources[{index}] ({name:?})"),
+                    None => format!("sources[{index}]"),
+                };
+                let here = format!("{}: {key}", file.display());
+                if let Some(name) = &raw.name {
+                    if name.trim().is_empty() {
+                        self.report(file, format!("{key}.name"), "must not be empty".into());
+                    } else if let Some(first) = seen_names.insert(name.clone(), here.clone()) {
+                        self.report(
+                            file,
+                            format!("{key}.name"),
+                            format!("the name {name:?} is already used by {first}"),
+                        );
+                    }
+                }
+                let interval = match &raw.interval {
+                    Some(text) => self.duration(file, format!("{key}.interval"), text),
+                    None => Some(default_interval),
+                };
+                let Some(url) = raw.url.as_deref() else {
+                    self.report(file, format!("{key}.url"), "missing url".into());
+                    continue;
+                };
+                let location = match self.location(url) {
+                    Ok(location) => location,
+                    Err(message) => {
+                        self.report(file, format!("{key}.url"), message);
+                        continue;
+                    }
+                };
+                if let Some(first) = seen_urls.insert(url.to_string(), here) {
+                    self.report(
+                        file,
+                        format!("{key}.url"),
+                        format!("the same URL {url:?} is already configured at {first}"),
+                    );
+                    continue;
+                }
+                if let Some(interval) = interval {
+                    sources.push(SourceConfig {
+                        name: raw.name.clone(),
+                        url: url.to_string(),
+                        location,
+                        interval,
+                        tags: raw.tags.clone(),
+                        declared_in: file.clone(),
+                    });
+                }
+            }
+        }
+        sources
+    }
+
+    fn location(&self, url: &str) -> Result<SourceLocation, String> {
+        // `file:` is taken apart by hand: URL parsing would make a relative path absolute.
+        if let Some(path) = url.strip_prefix("file:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(format!("bad URL {url:?}: no path after file:"));
+            }
+            return Ok(SourceLocation::File(self.base.join(path)));
+        }
+        let parsed = Url::parse(url).map_err(|e| format!("bad URL {url:?}: {e}"))?;
+        match parsed.scheme() {
+            "http" | "https" if parsed.host().is_some() => Ok(SourceLocation::Http(parsed)),
+            "http" | "https" => Err(format!("bad URL {url:?}: no host")),
+            other => Err(format!(
+                "bad URL {url:?}: scheme {other:?} is not supported (use http, https or file)"
+            )),
+        }
+    }
+}
+
+/// Checks that an output file's folder exists and is writable, or can be created.
+///
+/// Probes with a temporary file that is removed at once, because permission bits alone miss
+/// read-only mounts.
+fn check_writable_folder(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder; give the path of a file".into());
+    }
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let existing = folder
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    if !existing.is_dir() {
+        return Err(format!("{} is not a folder", existing.display()));
+    }
+    tempfile::tempfile_in(existing).map(drop).map_err(|e| {
+        format!(
+            "output folder {} is not writable ({e})",
+            existing.display()
+        )
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn load_text(text: &str) -> (tempfile::TempDir, Result<Config, ConfigError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "tributary.toml", text);
+        let result = load(&file);
+        (dir, result)
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        let (_dir, result) = load_text(text);
+        match result {
+            Ok(_) => panic!("config was accepted:\n{text}"),
+            Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_and_paths_resolve_against_the_config_folder() {
+        let (dir, result) = load_text(
+            r#"
+            [[outputs]]
+            path = "public/feed.xml"
+
+            [[sources]]
+            url = "https://example.org/feed.xml"
+            "#,
+        );
+        let config = result.unwrap();
+        assert_eq!(config.database, dir.path().join("state/tributary.db"));
+        assert_eq!(config.poll.interval, Duration::from_secs(30 * 60));
+        assert_eq!(config.poll.concurrency, 32);
+        assert_eq!(config.poll.timeout, Duration::from_secs(30));
+        assert_eq!(config.outputs[0].path, dir.path().join("public/feed.xml"));
+        assert_eq!(config.outputs[0].title, "Tributary");
+        assert_eq!(config.outputs[0].max_items, 200);
+        assert_eq!(config.sources[0].interval, Duration::from_secs(30 * 60));
+        assert_eq!(config.sources[0].label(), "https://example.org/feed.xml");
+    }
+
+    #[test]
+    fn a_source_interval_overrides_the_poll_default() {
+        let (_dir, result) = load_text(
+            r#"
+            [poll]
+            interval = "2s"
+            [[sources]]
+            url = "https://a.example/feed"
+            interval = "1h"
+            [[sources]]
+            url = "https://b.example/feed"
+            "#,
+        );
+        let config = result.unwrap();
+        assert_eq!(config.sources[0].interval, Duration::from_secs(3600));
+        assert_eq!(config.sources[1].interval, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn file_urls_resolve_against_the_config_folder() {
+        let (dir, result) = load_text("[[sources]]\nurl = \"file:feeds/a.xml\"\n");
+        let config = result.unwrap();
+        assert_eq!(
+            config.sources[0].location,
+            SourceLocation::File(dir.path().join("feeds/a.xml"))
+        );
+        assert_eq!(config.sources[0].url, "file:feeds/a.xml");
+    }
+
+    #[test]
+    fn sources_d_files_add_sources_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "tributary.toml",
+            "[[sources]]\nurl = \"https://main.example/feed\"\n",
+        );
+        write(
+            dir.path(),
+            "sources.d/b.toml",
+            "[[sources]]\nname = \"B\"\nurl = \"https://b.example/feed\"\n",
+        );
+        write(
+            dir.path(),
+            "sources.d/a.toml",
+            "[[sources]]\nname = \"A\"\nurl = \"https://a.example/feed\"\ntags = [\"x\"]\n",
+        );
+        write(dir.path(), "sources.d/notes.txt", "not toml");
+        let config = load(&file).unwrap();
+        let urls: Vec<&str> = config.sources.iter().map(|s| s.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://main.example/feed",
+                "https://a.example/feed",
+                "https://b.example/feed"
+            ]
+        );
+        assert_eq!(config.sources[1].tags, ["x"]);
+        assert!(config.sources[1].declared_in.ends_with("sources.d/a.toml"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_file() {
+        let found = problems("[poll]\nintervl = \"1m\"\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("tributary.toml"), "{found:?}");
+        assert!(found[0].contains("intervl"), "{found:?}");
+        assert!(found[0].contains("poll"), "{found:?}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_source_names_the_source() {
+        let found = problems("[[sources]]\nurl = \"https://a.example/\"\nlabel = \"x\"\n");
+        assert!(found[0].contains("sources[0]"), "{found:?}");
+        assert!(found[0].contains("label"), "{found:?}");
+    }
+
+    #[test]
+    fn a_missing_url_names_the_source() {
+        let found = problems("[[sources]]\nname = \"RUSI\"\n");
+        assert_eq!(
+            found,
+            [format!(
+                "{}: sources[0] (\"RUSI\").url: missing url",
+                found[0].split(": ").next().unwrap()
+            )]
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for url in ["not a url", "ftp://example.org/feed", "http://", "file:"] {
+            let found = problems(&format!("[[sources]]\nurl = \"{url}\"\n"));
+            assert_eq!(found.len(), 1, "{url}: {found:?}");
+            assert!(found[0].contains("sources[0].url: bad URL"), "{found:?}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_are_refused_with_their_key() {
+        let found = problems(
+            "[poll]\ninterval = \"soon\"\ntimeout = \"500ms\"\n[[sources]]\nname = \"A\"\nurl = \"https://a.example/\"\ninterval = \"10 parsecs\"\n",
+        );
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].contains("poll.interval: bad duration \"soon\""));
+        assert!(found[1].contains("poll.timeout: duration \"500ms\" is shorter"));
+        assert!(found[2].contains("sources[0] (\"A\").interval: bad duration"));
+    }
+
+    #[test]
+    fn the_same_url_twice_is_refused_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "tributary.toml",
+            "[[sources]]\nurl = \"https://a.example/feed\"\n",
+        );
+        write(
+            dir.path(),
+            "sources.d/more.toml",
+            "[[sources]]\nurl = \"https://a.example/feed\"\n",
+        );
+        let err = load(&file).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        let message = err.problems[0].to_string();
+        assert!(message.contains("more.toml: sources[0].url"), "{message}");
+        assert!(message.contains("already configured at"), "{message}");
+        assert!(message.contains("tributary.toml: sources[0]"), "{message}");
+    }
+
+    #[test]
+    fn the_same_name_twice_is_refused() {
+        let found = problems(
+            "[[sources]]\nname = \"A\"\nurl = \"https://a.example/\"\n[[sources]]\nname = \"A\"\nurl = \"https://b.example/\"\n",
+        );
+        assert!(found[0].contains("sources[1] (\"A\").name"), "{found:?}");
+    }
+
+    #[test]
+    fn an_unwritable_output_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // A regular file where a folder should be cannot hold the output, even for root.
+        write(dir.path(), "blocker", "");
+        let file = write(
+            dir.path(),
+            "tributary.toml",
+            "[[outputs]]\npath = \"blocker/feed.xml\"\n",
+        );
+        let err = load(&file).unwrap_err();
+        let message = err.problems[0].to_string();
+        assert!(message.contains("outputs[0].path"), "{message}");
+        assert!(message.contains("not a folder"), "{message}");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_the_file_and_line() {
+        let found = problems("[poll\n");
+        assert!(found[0].contains("tributary.toml"), "{found:?}");
+        assert!(found[0].contains("line 1"), "{found:?}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_reported() {
+        let err = load(Path::new("/nonexistent/tributary.toml")).unwrap_err();
+        assert!(err.to_string().contains("no such config file"));
+    }
+}

@@ -1,0 +1,27 @@
+//! Tributary: a feed aggregator daemon.
+//!
+//! It polls the publisher feeds listed in a config file, stores each new item once in SQLite,
+//! and regenerates merged feed files that readers subscribe to.
+//!
+//! # Layout
+//! The pipeline, top to bottom; each stage owns its types:
+//! - [`config`]: the config file, `sources.d/` and the environment, validated.
+//! - [`model`]: plain types the stages pass along (items, outcomes).
+//! - [`fetch`]: one HTTP request (or local file read) and its outcome.
+//! - [`parse`]: bytes → normalized items with identity keys (uses [`sanitize`]).
+//! - [`store`]: SQLite, the only place SQL lives.
+//! - [`refresh`]: fetch → parse → store for one source, ending in an outcome.
+//! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
+//! - [`render`]: stored items → merged feed files, written atomically.
+//!
+//! Data flows one way: `config → store.sync → scheduler → refresh → render → files`.
+
+pub mod config;
+pub mod fetch;
+pub mod model;
+pub mod parse;
+pub mod refresh;
+pub mod render;
+pub mod sanitize;
+pub mod scheduler;
+pub mod store;

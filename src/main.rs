@@ -1,0 +1,300 @@
+//! The `tributary` command: parses arguments, sets up logging, loads the config, opens the
+//! store and hands over to the library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tributary::config::{self, Config};
+use tributary::fetch::Fetcher;
+use tributary::model::{ItemCounts, RefreshOutcome};
+use tributary::refresh::Context;
+use tributary::scheduler;
+use tributary::store::{SharedStore, Store};
+
+/// A feed aggregator: polls publisher feeds, stores each item once, writes merged feeds.
+#[derive(Debug, Parser)]
+#[command(name = "tributary", version, about)]
+struct Cli {
+    /// The config file; relative paths inside it resolve against its folder.
+    #[arg(long, short, global = true, default_value = "config/tributary.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: poll each source on its interval and keep the outputs up to date.
+    Run,
+    /// Poll every source once, write the outputs and print what changed.
+    Once,
+    /// Validate the config and list the sources and outputs.
+    Check,
+    /// Show each source's state from the database.
+    Status,
+}
+
+/// Exit code when the config is invalid; 1 is for anything else that stops a command.
+const EXIT_BAD_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Run => "info",
+        _ => "warn",
+    };
+    init_logging(default_level);
+
+    let config = match config::load(&cli.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("tributary: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let result = match cli.command {
+        Command::Check => {
+            check(&config);
+            Ok(true)
+        }
+        Command::Status => status(&config).map(|()| true),
+        Command::Once => with_runtime(once(config)),
+        Command::Run => with_runtime(run(config)),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("tributary: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn with_runtime(work: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Result<bool> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(work)
+}
+
+/// Opens the database and records the configured sources in it.
+async fn open_store(config: &Config) -> anyhow::Result<Context> {
+    let mut store = Store::open(&config.database)?;
+    store
+        .sync_sources(&config.sources)
+        .with_context(|| format!("recording sources in {}", config.database.display()))?;
+    let fetcher = Fetcher::new(config.poll.timeout).context("setting up the HTTP client")?;
+    Ok(Context {
+        fetcher,
+        store: SharedStore::new(store),
+    })
+}
+
+async fn once(config: Config) -> anyhow::Result<bool> {
+    let ctx = open_store(&config).await?;
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(config.sources.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} sources {msg}") {
+            bar.set_style(style);
+        }
+        Some(bar)
+    } else {
+        None
+    };
+    let (outcomes, rendered) = scheduler::poll_all_once(&ctx, &config, |outcome| {
+        let line = outcome_line(outcome);
+        match &progress {
+            Some(bar) => {
+                bar.println(line);
+                bar.inc(1);
+            }
+            None => println!("{line}"),
+        }
+    })
+    .await;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+
+    let total = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok())
+        .fold(ItemCounts::default(), |sum, c| ItemCounts {
+            new: sum.new + c.new,
+            updated: sum.updated + c.updated,
+            unchanged: sum.unchanged + c.unchanged,
+        });
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    println!(
+        "total: {} sources, {} ok, {} failed; {} new, {} updated, {} unchanged",
+        outcomes.len(),
+        outcomes.len() - failed,
+        failed,
+        total.new,
+        total.updated,
+        total.unchanged
+    );
+    let mut outputs_ok = true;
+    for result in rendered {
+        if let Err(error) = result {
+            eprintln!("tributary: {error}");
+            outputs_ok = false;
+        }
+    }
+    Ok(outputs_ok)
+}
+
+fn outcome_line(outcome: &RefreshOutcome) -> String {
+    match &outcome.result {
+        Ok(c) => format!(
+            "{}: {} new, {} updated, {} unchanged",
+            outcome.name, c.new, c.updated, c.unchanged
+        ),
+        Err(error) => format!("{}: failed: {error}", outcome.name),
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<bool> {
+    let ctx = open_store(&config).await?;
+    let shutdown = shutdown_signal()?;
+    scheduler::run_daemon(ctx, config, shutdown).await;
+    Ok(true)
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+        }
+    })
+}
+
+fn check(config: &Config) {
+    println!("config OK: {}", config.file.display());
+    println!("database: {}", config.database.display());
+    println!(
+        "poll: interval {}, concurrency {}, timeout {}",
+        humantime::format_duration(config.poll.interval),
+        config.poll.concurrency,
+        humantime::format_duration(config.poll.timeout)
+    );
+    for output in &config.outputs {
+        println!(
+            "output: {} ({:?}, at most {} items)",
+            output.path.display(),
+            output.title,
+            output.max_items
+        );
+    }
+    println!("{} sources:", config.sources.len());
+    let rows: Vec<Vec<String>> = config
+        .sources
+        .iter()
+        .map(|s| {
+            vec![
+                s.label().to_string(),
+                s.url.clone(),
+                format!("every {}", humantime::format_duration(s.interval)),
+                if s.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("tags: {}", s.tags.join(", "))
+                },
+                relative_to(&s.declared_in, &config.file),
+            ]
+        })
+        .collect();
+    print_table(&["NAME", "URL", "INTERVAL", "TAGS", "FILE"], &rows);
+}
+
+/// The file a source was declared in, as a user would name it beside the config.
+fn relative_to(file: &Path, config_file: &Path) -> String {
+    config_file
+        .parent()
+        .and_then(|base| file.strip_prefix(base).ok())
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
+fn status(config: &Config) -> anyhow::Result<()> {
+    let store = Store::open(&config.database)?;
+    let statuses = store.source_statuses(&config.sources)?;
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows: Vec<Vec<String>> = statuses
+        .iter()
+        .map(|s| {
+            let outcome = match (s.last_status.as_deref(), &s.last_error) {
+                (None, _) => "never polled".to_string(),
+                (Some("ok"), _) => "ok".to_string(),
+                (Some(_), error) => format!(
+                    "failed {} time(s): {}",
+                    s.consecutive_failures,
+                    error.as_deref().unwrap_or("unknown error")
+                ),
+            };
+            vec![
+                s.name.clone(),
+                time(s.last_poll),
+                s.items.to_string(),
+                time(s.newest_item),
+                outcome,
+            ]
+        })
+        .collect();
+    print_table(
+        &["SOURCE", "LAST POLL", "ITEMS", "NEWEST ITEM", "OUTCOME"],
+        &rows,
+    );
+    Ok(())
+}
+
+/// Prints rows in columns padded to their widest cell; the last column is not padded.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

@@ -1,0 +1,90 @@
+//! HTML cleaning and URL resolution for what publishers send. Pure.
+//!
+//! Every piece of HTML is cleaned with ammonia before it is stored: no scripts, event handlers,
+//! `javascript:` URLs, iframes, forms or styles reach a subscriber's reader. Relative links are
+//! made absolute against the item's base so they still work once the item leaves its feed.
+
+use std::collections::HashSet;
+
+use ammonia::{Builder, UrlRelative};
+use url::Url;
+
+/// Cleans publisher HTML down to safe markup, resolving relative URLs against `base`.
+pub fn clean_html(html: &str, base: Option<&Url>) -> String {
+    let mut builder = Builder::default();
+    builder.link_rel(Some("noopener noreferrer"));
+    match base {
+        Some(base) if base.scheme() == "http" || base.scheme() == "https" => {
+            builder.url_relative(UrlRelative::RewriteWithBase(base.clone()));
+        }
+        _ => {
+            builder.url_relative(UrlRelative::PassThrough);
+        }
+    }
+    builder.clean(html).to_string()
+}
+
+/// Turns HTML into plain text: tags dropped (scripts and styles with their contents), entities
+/// decoded, runs of white space folded.
+pub fn html_to_text(html: &str) -> String {
+    let stripped = Builder::empty()
+        .clean_content_tags(HashSet::from(["script", "style"]))
+        .clean(html)
+        .to_string();
+    fold_whitespace(&decode_serializer_entities(&stripped))
+}
+
+/// Folds runs of white space into one space and trims the ends, as a title is shown.
+pub fn fold_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Decodes the few entities that ammonia's serializer writes into text nodes.
+fn decode_serializer_entities(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&quot;", "\"")
+        // Last, so that an escaped entity such as `&amp;lt;` stays literal text.
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_are_removed() {
+        let dirty = r#"<p onclick="steal()">Hi <script>alert(1)</script><a href="javascript:alert(2)">x</a><iframe src="https://evil.example/"></iframe></p>"#;
+        let clean = clean_html(dirty, None);
+        assert!(!clean.contains("script"), "{clean}");
+        assert!(!clean.contains("onclick"), "{clean}");
+        assert!(!clean.contains("javascript"), "{clean}");
+        assert!(!clean.contains("iframe"), "{clean}");
+        assert!(clean.starts_with("<p>Hi "), "{clean}");
+    }
+
+    #[test]
+    fn harmless_markup_stays_and_relative_links_become_absolute() {
+        let base = Url::parse("https://news.example/2025/08/story.html").unwrap();
+        let clean = clean_html(
+            r#"<p>Read <em>more</em> <a href="../about">here</a>.</p><img src="/a.png" alt="A">"#,
+            Some(&base),
+        );
+        assert!(clean.contains("<em>more</em>"), "{clean}");
+        assert!(
+            clean.contains(r#"href="https://news.example/2025/about""#),
+            "{clean}"
+        );
+        assert!(clean.contains(r#"src="https://news.example/a.png""#), "{clean}");
+    }
+
+    #[test]
+    fn html_becomes_plain_text() {
+        assert_eq!(
+            html_to_text("  Fish &amp; <b>Chips</b>\n<script>x()</script> &lt;3&nbsp;"),
+            "Fish & Chips <3"
+        );
+        assert_eq!(html_to_text("&amp;lt;"), "&lt;");
+    }
+}

@@ -1,0 +1,127 @@
+//! The SQLite store: the only place SQL lives.
+//!
+//! One connection, one writer. Each fetched source is recorded in one transaction, so a crash
+//! leaves either all of a fetch's items or none of them.
+
+mod items;
+mod migrations;
+mod sources;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+pub use sources::SourceStatus;
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("creating the database folder {path}: {error}")]
+    CreateFolder {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("opening database {path}: {error}")]
+    Open {
+        path: PathBuf,
+        error: rusqlite::Error,
+    },
+    #[error(
+        "database {path} is at schema version {found}, newer than this build of Tributary knows ({known}); upgrade Tributary"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("migrating database {path} to version {version}: {error}")]
+    Migrate {
+        path: PathBuf,
+        version: i64,
+        error: rusqlite::Error,
+    },
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database: encoding authors: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The database of sources and items.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+/// How long a write waits for another process (a `once` beside the daemon) to finish its own.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|error| StoreError::CreateFolder {
+                path: folder.to_path_buf(),
+                error,
+            })?;
+        }
+        let open_error = |error| StoreError::Open {
+            path: path.to_path_buf(),
+            error,
+        };
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        // WAL lets `status` read while the daemon writes; NORMAL sync is durable against a
+        // crash of the process, and a power cut loses at most the last polls, fetched again.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(open_error)?;
+        migrations::migrate(&mut conn, path)?;
+        Ok(Store { conn })
+    }
+
+    /// Opens a private in-memory database, for tests.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let mut conn = Connection::open_in_memory()?;
+        migrations::migrate(&mut conn, Path::new(":memory:"))?;
+        Ok(Store { conn })
+    }
+}
+
+/// The store shared by the pipeline's tasks. Every use runs on a blocking thread, one at a time,
+/// so SQLite never stalls the async workers and there is a single writer.
+#[derive(Debug, Clone)]
+pub struct SharedStore(Arc<Mutex<Store>>);
+
+impl SharedStore {
+    pub fn new(store: Store) -> Self {
+        SharedStore(Arc::new(Mutex::new(store)))
+    }
+
+    /// Runs `work` with the store on a blocking thread; `None` if it panicked.
+    pub async fn with<R, F>(&self, work: F) -> Option<R>
+    where
+        F: FnOnce(&mut Store) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let store = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || {
+            // A panic elsewhere cannot leave SQLite half-written: its transaction rolled back.
+            let mut guard = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .ok()
+    }
+}
+
+fn to_unix(time: DateTime<Utc>) -> i64 {
+    time.timestamp()
+}
+
+fn from_unix(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
