@@ -334,7 +334,7 @@ impl Validator<'_> {
         if written.trim().is_empty() {
             self.report(self.file, key.into(), "must not be empty".into());
         }
-        self.base.join(written)
+        resolve(self.base, written)
     }
 
     fn output(&mut self, index: usize, raw: &RawOutput) -> Option<OutputConfig> {
@@ -437,7 +437,7 @@ impl Validator<'_> {
             if path.is_empty() {
                 return Err(format!("bad URL {url:?}: no path after file:"));
             }
-            return Ok(SourceLocation::File(self.base.join(path)));
+            return Ok(SourceLocation::File(resolve(self.base, path)));
         }
         let parsed = Url::parse(url).map_err(|e| format!("bad URL {url:?}: {e}"))?;
         match parsed.scheme() {
@@ -476,6 +476,22 @@ fn check_writable_folder(path: &Path) -> Result<(), String> {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `base` joined with `relative`, with `.` and `..` folded away so that messages show the path a
+/// person would write. Lexical only: symbolic links are left as they are.
+fn resolve(base: &Path, relative: &str) -> PathBuf {
+    let mut resolved = PathBuf::new();
+    for part in base.join(relative).components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 #[cfg(test)]

@@ -39,6 +39,15 @@ enum Command {
     Status,
 }
 
+/// Prints a line to stdout. A closed pipe (`tributary status | head`) is not an error worth
+/// dying for: the work goes on, only its report is cut short.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Exit code when the config is invalid; 1 is for anything else that stops a command.
 const EXIT_BAD_CONFIG: u8 = 2;
 
@@ -124,7 +133,7 @@ async fn once(config: Config) -> anyhow::Result<bool> {
                 bar.println(line);
                 bar.inc(1);
             }
-            None => println!("{line}"),
+            None => say!("{line}"),
         }
     })
     .await;
@@ -141,7 +150,7 @@ async fn once(config: Config) -> anyhow::Result<bool> {
             unchanged: sum.unchanged + c.unchanged,
         });
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    println!(
+    say!(
         "total: {} sources, {} ok, {} failed; {} new, {} updated, {} unchanged",
         outcomes.len(),
         outcomes.len() - failed,
@@ -191,23 +200,23 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
 }
 
 fn check(config: &Config) {
-    println!("config OK: {}", config.file.display());
-    println!("database: {}", config.database.display());
-    println!(
+    say!("config OK: {}", config.file.display());
+    say!("database: {}", config.database.display());
+    say!(
         "poll: interval {}, concurrency {}, timeout {}",
         humantime::format_duration(config.poll.interval),
         config.poll.concurrency,
         humantime::format_duration(config.poll.timeout)
     );
     for output in &config.outputs {
-        println!(
+        say!(
             "output: {} ({:?}, at most {} items)",
             output.path.display(),
             output.title,
             output.max_items
         );
     }
-    println!("{} sources:", config.sources.len());
+    say!("{} sources:", config.sources.len());
     let rows: Vec<Vec<String>> = config
         .sources
         .iter()
@@ -291,7 +300,7 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&format!("{cell:<width$}  "));
             }
         }
-        println!("{}", out.trim_end());
+        say!("{}", out.trim_end());
     };
     line(header.to_vec());
     for row in rows {

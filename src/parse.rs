@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use feed_rs::model::{Entry, Link, Text as FeedText};
+use feed_rs::model::{Entry, Link, Person, Text as FeedText};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -55,11 +55,19 @@ pub fn parse_feed(body: &[u8], base: Option<&Url>) -> Result<ParsedFeed, ParseEr
         link: alternate_link(&feed.links),
         id: non_empty(&feed.id),
     };
+    // In Atom an entry without authors has the feed's (RFC 4287, 4.2.1).
+    let feed_authors = authors(&feed.authors);
     let mut seen = HashSet::new();
     let items = feed
         .entries
         .iter()
-        .map(|entry| normalize_entry(entry, base))
+        .map(|entry| {
+            let mut item = normalize_entry(entry, base);
+            if item.authors.is_empty() {
+                item.authors = feed_authors.clone();
+            }
+            item
+        })
         .filter(|item| seen.insert(item.key.clone()))
         .collect();
     Ok(ParsedFeed { meta, items })
@@ -81,8 +89,21 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> Item {
     let content = entry.content.as_ref().and_then(|c| {
         text(c.body.as_deref()?, is_html(c.content_type.subty().as_str()), base)
     });
-    let authors = entry
-        .authors
+    Item {
+        key,
+        guid,
+        link,
+        title,
+        summary,
+        content,
+        authors: authors(&entry.authors),
+        published: entry.published,
+        updated: entry.updated,
+    }
+}
+
+fn authors(people: &[Person]) -> Vec<Author> {
+    people
         .iter()
         .filter_map(|p| {
             let name = p
@@ -97,19 +118,7 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> Item {
                 email: p.email.as_deref().and_then(non_empty),
             })
         })
-        .collect();
-
-    Item {
-        key,
-        guid,
-        link,
-        title,
-        summary,
-        content,
-        authors,
-        published: entry.published,
-        updated: entry.updated,
-    }
+        .collect()
 }
 
 /// An item's identity within its source: its guid, else its link, else a hash of its title and
@@ -163,11 +172,11 @@ fn is_html(subtype: &str) -> bool {
 
 fn text(body: &str, is_html: bool, base: Option<&Url>) -> Option<Text> {
     let body = if is_html {
-        clean_html(body, base)
+        clean_html(body, base).trim().to_string()
     } else {
         body.trim().to_string()
     };
-    (!body.trim().is_empty()).then_some(Text { body, is_html })
+    (!body.is_empty()).then_some(Text { body, is_html })
 }
 
 fn non_empty(s: &str) -> Option<String> {

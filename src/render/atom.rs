@@ -54,9 +54,7 @@ fn entry(
         text(w, "id", &entry_id(stored, ids))?;
         w.create_element("title")
             .with_attribute(("type", "text"))
-            .write_text_content(BytesText::new(&xml_chars(
-                item.title.as_deref().unwrap_or_default(),
-            )))?;
+            .write_text_content(text_node(item.title.as_deref().unwrap_or_default()))?;
         if let Some(link) = &item.link {
             w.create_element("link")
                 .with_attribute(("rel", "alternate"))
@@ -141,13 +139,19 @@ fn rich_text(w: &mut Writer<Vec<u8>>, name: &str, value: &Text) -> io::Result<()
     let kind = if value.is_html { "html" } else { "text" };
     w.create_element(name)
         .with_attribute(("type", kind))
-        .write_text_content(BytesText::new(&xml_chars(&value.body)))?;
+        .write_text_content(text_node(&value.body))?;
     Ok(())
+}
+
+/// Text content, XML-safe, with only `<`, `>` and `&` escaped: quotes need no escaping outside
+/// attributes, and leaving them keeps the feed readable.
+fn text_node(s: &str) -> BytesText<'static> {
+    BytesText::from_escaped(quick_xml::escape::partial_escape(&xml_chars(s)).into_owned())
 }
 
 fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
     w.create_element(name)
-        .write_text_content(BytesText::new(&xml_chars(value)))?;
+        .write_text_content(text_node(value))?;
     Ok(())
 }
 
