@@ -220,7 +220,11 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         problems,
     };
     let poll = v.poll(&raw.poll);
-    let database = v.path("database.path", raw.database.path.as_deref(), DEFAULT_DATABASE);
+    let database = v.path(
+        "database.path",
+        raw.database.path.as_deref(),
+        DEFAULT_DATABASE,
+    );
     let outputs = raw
         .outputs
         .iter()
@@ -322,7 +326,9 @@ impl Validator<'_> {
                 self.report(
                     file,
                     key,
-                    format!("bad duration {text:?} ({e}); write it like \"90s\", \"30m\" or \"1h\""),
+                    format!(
+                        "bad duration {text:?} ({e}); write it like \"90s\", \"30m\" or \"1h\""
+                    ),
                 );
                 None
             }
@@ -466,12 +472,9 @@ fn check_writable_folder(path: &Path) -> Result<(), String> {
     if !existing.is_dir() {
         return Err(format!("{} is not a folder", existing.display()));
     }
-    tempfile::tempfile_in(existing).map(drop).map_err(|e| {
-        format!(
-            "output folder {} is not writable ({e})",
-            existing.display()
-        )
-    })
+    tempfile::tempfile_in(existing)
+        .map(drop)
+        .map_err(|e| format!("output folder {} is not writable ({e})", existing.display()))
 }
 
 fn absolute(path: &Path) -> PathBuf {

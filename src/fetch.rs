@@ -32,10 +32,7 @@ pub enum FetchError {
     #[error("{0}")]
     Http(String),
     #[error("reading {path}: {error}")]
-    File {
-        path: String,
-        error: std::io::Error,
-    },
+    File { path: String, error: std::io::Error },
 }
 
 /// Fetches feeds over HTTP with one shared connection pool.

@@ -91,6 +91,7 @@ fn init_logging(default_level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -141,14 +142,14 @@ async fn once(config: Config) -> anyhow::Result<bool> {
         bar.finish_and_clear();
     }
 
-    let total = outcomes
-        .iter()
-        .filter_map(|o| o.result.as_ref().ok())
-        .fold(ItemCounts::default(), |sum, c| ItemCounts {
+    let total = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).fold(
+        ItemCounts::default(),
+        |sum, c| ItemCounts {
             new: sum.new + c.new,
             updated: sum.updated + c.updated,
             unchanged: sum.unchanged + c.unchanged,
-        });
+        },
+    );
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     say!(
         "total: {} sources, {} ok, {} failed; {} new, {} updated, {} unchanged",

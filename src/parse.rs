@@ -78,16 +78,26 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> Item {
     let link = alternate_link(&entry.links);
     let title = entry.title.as_ref().and_then(plain_text);
     let published = entry.published.or(entry.updated);
-    let key = identity_key(guid.as_deref(), link.as_deref(), title.as_deref(), published);
+    let key = identity_key(
+        guid.as_deref(),
+        link.as_deref(),
+        title.as_deref(),
+        published,
+    );
 
     // Relative URLs inside the item resolve against its own page first, then the feed's.
     let link_url = link.as_deref().and_then(|l| Url::parse(l).ok());
     let base = link_url.as_ref().or(feed_base);
-    let summary = entry.summary.as_ref().and_then(|t| {
-        text(&t.content, is_html(t.content_type.subty().as_str()), base)
-    });
+    let summary = entry
+        .summary
+        .as_ref()
+        .and_then(|t| text(&t.content, is_html(t.content_type.subty().as_str()), base));
     let content = entry.content.as_ref().and_then(|c| {
-        text(c.body.as_deref()?, is_html(c.content_type.subty().as_str()), base)
+        text(
+            c.body.as_deref()?,
+            is_html(c.content_type.subty().as_str()),
+            base,
+        )
     });
     Item {
         key,
@@ -204,7 +214,10 @@ mod tests {
             </channel></rss>"#,
         );
         assert_eq!(feed.meta.title.as_deref(), Some("Pub"));
-        assert_eq!(feed.meta.link.as_deref(), Some("https://publisher.example/"));
+        assert_eq!(
+            feed.meta.link.as_deref(),
+            Some("https://publisher.example/")
+        );
         let keys: Vec<&str> = feed.items.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(keys[0], "guid:g-1");
         assert_eq!(keys[1], "link:https://publisher.example/2");

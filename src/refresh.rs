@@ -36,7 +36,9 @@ enum RefreshError {
 
 /// Refreshes one source and returns what happened; never fails, never panics outward.
 pub async fn refresh(ctx: &Context, source: &SourceConfig) -> RefreshOutcome {
-    let span = tracing::info_span!("refresh", source = source.label(), url = %source.url);
+    // A span at WARN, not INFO, so that failures logged under `once`'s quieter default level
+    // still carry the source's name and URL.
+    let span = tracing::warn_span!("refresh", source = source.label(), url = %source.url);
     async {
         let started = Instant::now();
         let result = fetch_parse_store(ctx, source).await;
@@ -91,11 +93,10 @@ async fn fetch_parse_store(
     let fetched = ctx.fetcher.fetch(&source.location).await?;
     // Parsing and sanitizing are CPU work: off the async workers, and a panic in a dependency
     // is caught at this boundary.
-    let parsed = tokio::task::spawn_blocking(move || {
-        parse_feed(&fetched.body, fetched.final_url.as_ref())
-    })
-    .await
-    .map_err(|_| RefreshError::Crashed("parsing the feed"))??;
+    let parsed =
+        tokio::task::spawn_blocking(move || parse_feed(&fetched.body, fetched.final_url.as_ref()))
+            .await
+            .map_err(|_| RefreshError::Crashed("parsing the feed"))??;
     let title = parsed.meta.title.clone();
     let (record, now) = (source.clone(), Utc::now());
     let counts = ctx

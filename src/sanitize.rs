@@ -76,7 +76,10 @@ mod tests {
             clean.contains(r#"href="https://news.example/2025/about""#),
             "{clean}"
         );
-        assert!(clean.contains(r#"src="https://news.example/a.png""#), "{clean}");
+        assert!(
+            clean.contains(r#"src="https://news.example/a.png""#),
+            "{clean}"
+        );
     }
 
     #[test]

@@ -32,7 +32,11 @@ pub async fn poll_all_once(
     let semaphore = Arc::new(Semaphore::new(config.poll.concurrency));
     let mut tasks = JoinSet::new();
     for source in &config.sources {
-        tasks.spawn(poll(ctx.clone(), Arc::new(source.clone()), semaphore.clone()));
+        tasks.spawn(poll(
+            ctx.clone(),
+            Arc::new(source.clone()),
+            semaphore.clone(),
+        ));
     }
     let mut outcomes = Vec::with_capacity(config.sources.len());
     while let Some(joined) = tasks.join_next().await {
@@ -132,7 +136,11 @@ pub async fn run_daemon(ctx: Context, config: Config, shutdown: impl Future<Outp
     tracing::info!("stopped");
 }
 
-async fn poll(ctx: Context, source: Arc<SourceConfig>, semaphore: Arc<Semaphore>) -> RefreshOutcome {
+async fn poll(
+    ctx: Context,
+    source: Arc<SourceConfig>,
+    semaphore: Arc<Semaphore>,
+) -> RefreshOutcome {
     // The semaphore is never closed, so acquiring only waits.
     let _permit = semaphore.acquire_owned().await.ok();
     refresh(&ctx, &source).await

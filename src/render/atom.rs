@@ -146,7 +146,7 @@ fn rich_text(w: &mut Writer<Vec<u8>>, name: &str, value: &Text) -> io::Result<()
 /// Text content, XML-safe, with only `<`, `>` and `&` escaped: quotes need no escaping outside
 /// attributes, and leaving them keeps the feed readable.
 fn text_node(s: &str) -> BytesText<'static> {
-    BytesText::from_escaped(quick_xml::escape::partial_escape(&xml_chars(s)).into_owned())
+    BytesText::from_escaped(quick_xml::escape::partial_escape(xml_chars(s)).into_owned())
 }
 
 fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
@@ -187,9 +187,7 @@ fn feed_id(output: &OutputConfig) -> String {
 
 fn entry_updated(stored: &StoredItem) -> DateTime<Utc> {
     let item = &stored.item;
-    item.updated
-        .or(item.published)
-        .unwrap_or(stored.first_seen)
+    item.updated.or(item.published).unwrap_or(stored.first_seen)
 }
 
 fn is_absolute_iri(s: &str) -> bool {

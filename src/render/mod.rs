@@ -52,7 +52,9 @@ pub fn render_all(store: &Store, outputs: &[OutputConfig]) -> Vec<Result<Written
         .map(|output| {
             let result = render_output(store, output);
             match &result {
-                Ok(Written::Changed) => tracing::info!(path = %output.path.display(), "output written"),
+                Ok(Written::Changed) => {
+                    tracing::info!(path = %output.path.display(), "output written")
+                }
                 Ok(Written::Unchanged) => {
                     tracing::debug!(path = %output.path.display(), "output unchanged")
                 }
@@ -108,10 +110,7 @@ mod tests {
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(write_if_changed(&path, b"one").unwrap(), Written::Unchanged);
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().modified().unwrap(),
-            mtime
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
         assert_eq!(write_if_changed(&path, b"two").unwrap(), Written::Changed);
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())

@@ -312,9 +312,18 @@ mod tests {
     fn undated_items_keep_the_publishers_order() {
         let mut store = Store::open_in_memory().unwrap();
         let src = source("https://p.example/feed", None);
-        let items = [item("1", "1", None), item("2", "2", None), item("3", "3", None)];
+        let items = [
+            item("1", "1", None),
+            item("2", "2", None),
+            item("3", "3", None),
+        ];
         store
-            .record_fetch(&src, &FeedMeta::default(), &items, at("2025-06-01T00:00:00Z"))
+            .record_fetch(
+                &src,
+                &FeedMeta::default(),
+                &items,
+                at("2025-06-01T00:00:00Z"),
+            )
             .unwrap();
         let keys: Vec<String> = store
             .newest_items(2)
@@ -335,11 +344,19 @@ mod tests {
             id: None,
         };
         store
-            .record_fetch(&src, &meta, &[item("a", "A", None)], at("2025-06-01T00:00:00Z"))
+            .record_fetch(
+                &src,
+                &meta,
+                &[item("a", "A", None)],
+                at("2025-06-01T00:00:00Z"),
+            )
             .unwrap();
         let items = store.newest_items(1).unwrap();
         assert_eq!(items[0].publisher.name, "Publisher's own title");
-        assert_eq!(items[0].publisher.site.as_deref(), Some("https://p.example/"));
+        assert_eq!(
+            items[0].publisher.site.as_deref(),
+            Some("https://p.example/")
+        );
         let status = store.source_statuses(&[src]).unwrap();
         assert_eq!(status[0].name, "Publisher's own title");
         assert_eq!(status[0].items, 1);

@@ -69,6 +69,9 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", 999).unwrap();
         let err = migrate(&mut conn, Path::new("x.db")).unwrap_err();
-        assert!(matches!(err, StoreError::TooNew { found: 999, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::TooNew { found: 999, .. }),
+            "{err}"
+        );
     }
 }

@@ -110,7 +110,9 @@ impl SharedStore {
         let store = Arc::clone(&self.0);
         tokio::task::spawn_blocking(move || {
             // A panic elsewhere cannot leave SQLite half-written: its transaction rolled back.
-            let mut guard = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = store
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut guard)
         })
         .await

@@ -1,0 +1,159 @@
+//! The shipped config files stay valid, and bad configs are refused before anything is written.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use tributary::config::{self, SourceLocation};
+
+fn repo(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Copies a shipped config (and the folders beside it it names) into a temp dir, so that
+/// loading it probes and writes nothing inside the repository.
+fn copy_into(dir: &Path, files: &[&str]) {
+    for file in files {
+        let from = repo(file);
+        let to = dir.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if from.is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+            for entry in std::fs::read_dir(&from).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(from, to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_example_config_documents_valid_options() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_into(dir.path(), &["config/example.toml"]);
+    let config = config::load(&dir.path().join("config/example.toml")).unwrap();
+    assert_eq!(config.poll.concurrency, 32);
+    assert_eq!(config.outputs.len(), 1);
+    assert_eq!(config.outputs[0].max_items, 200);
+    let source = &config.sources[0];
+    assert_eq!(source.name.as_deref(), Some("Example publisher"));
+    assert_eq!(source.interval.as_secs(), 3600);
+    assert_eq!(source.tags, ["defence", "research"]);
+}
+
+#[test]
+fn the_example_config_names_every_key_the_loader_accepts() {
+    let text = std::fs::read_to_string(repo("config/example.toml")).unwrap();
+    for key in [
+        "[database]",
+        "path =",
+        "[poll]",
+        "interval =",
+        "concurrency =",
+        "timeout =",
+        "[[outputs]]",
+        "title =",
+        "max_items =",
+        "[[sources]]",
+        "name =",
+        "url =",
+        "tags =",
+        "sources.d",
+        "TRIBUTARY_POLL__CONCURRENCY",
+    ] {
+        assert!(
+            text.contains(key),
+            "config/example.toml does not document {key}"
+        );
+    }
+}
+
+#[test]
+fn the_default_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_into(dir.path(), &["config/tributary.toml"]);
+    config::load(&dir.path().join("config/tributary.toml")).unwrap();
+}
+
+#[tokio::test]
+async fn the_demo_runs_from_files_shipped_in_the_repo() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_into(dir.path(), &["config/demo.toml", "config/demo"]);
+    let config_file = dir.path().join("config/demo.toml");
+    let config = config::load(&config_file).unwrap();
+    assert!(config.sources.len() >= 3);
+    assert!(
+        config
+            .sources
+            .iter()
+            .all(|s| matches!(s.location, SourceLocation::File(_))),
+        "the demo needs no network"
+    );
+
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(&config_file)
+        .arg("once")
+        .output()
+        .await
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains(", 0 failed;"), "{}", stdout(&run));
+
+    let merged = entries_with_publishers(&config.outputs[0].path);
+    assert_eq!(merged.len(), 10);
+    let mut publishers: Vec<&str> = merged.iter().map(|(_, p)| p.as_str()).collect();
+    publishers.sort();
+    publishers.dedup();
+    assert_eq!(
+        publishers,
+        [
+            "Coastal Science Network",
+            "Harbour Institute",
+            "Northfield District Council",
+            "Open Rail Quarterly"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn check_refuses_a_bad_config_naming_file_and_key_and_writes_nothing() {
+    let ws = Workspace::new(
+        "[database]\npath = \"state/tributary.db\"\n[[sources]]\nname = \"RUSI\"\nurl = \"https://a.example/feed\"\nintervall = \"1h\"\n",
+    );
+    for command in ["check", "once", "status"] {
+        let run = ws.tributary(&[command]).await;
+        assert_eq!(run.status.code(), Some(2), "{command}");
+        let err = stderr(&run);
+        assert!(err.contains("tributary.toml"), "{err}");
+        assert!(err.contains("intervall"), "{err}");
+        assert!(err.contains("sources[0]"), "{err}");
+    }
+    assert!(
+        !ws.path("state").exists(),
+        "nothing written for a bad config"
+    );
+}
+
+#[tokio::test]
+async fn check_lists_sources_and_environment_overrides_apply() {
+    let ws = Workspace::new(
+        "[poll]\nconcurrency = 32\n[[sources]]\nname = \"RUSI\"\nurl = \"https://a.example/feed\"\ntags = [\"defence\"]\n",
+    );
+    let run = ws
+        .tributary_with_env(&["check"], &[("TRIBUTARY_POLL__CONCURRENCY", "8")])
+        .await;
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = stdout(&run);
+    assert!(out.contains("concurrency 8"), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("RUSI")
+            && l.contains("https://a.example/feed")
+            && l.contains("every 30m")
+            && l.contains("tags: defence")),
+        "{out}"
+    );
+}
