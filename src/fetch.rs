@@ -51,6 +51,10 @@ pub const USER_AGENT: &str = concat!(
     ")"
 );
 
+/// Feed types first, then anything: some servers pick the representation by it.
+const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/rdf+xml, \
+                      application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8";
+
 impl Fetcher {
     /// A fetcher whose every request, body included, ends within `timeout`.
     pub fn new(timeout: Duration) -> Result<Self, FetchError> {
@@ -76,6 +80,7 @@ impl Fetcher {
         let mut response = self
             .client
             .get(url.clone())
+            .header(reqwest::header::ACCEPT, ACCEPT)
             .send()
             .await
             .map_err(|e| self.describe(e))?;

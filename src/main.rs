@@ -118,7 +118,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Context> {
 
 async fn once(config: Config) -> anyhow::Result<bool> {
     let ctx = open_store(&config).await?;
-    let progress = if std::io::stderr().is_terminal() {
+    // A bar only for a person watching; scripts and pipes get plain lines on stdout.
+    let progress = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(config.sources.len() as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} sources {msg}") {
             bar.set_style(style);
