@@ -240,6 +240,11 @@ mod tests {
         }
     }
 
+    fn newest_keys(store: &Store, limit: usize) -> Vec<String> {
+        let items = store.newest_items(limit).unwrap();
+        items.into_iter().map(|i| i.item.key).collect()
+    }
+
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
@@ -299,13 +304,7 @@ mod tests {
                 at("2025-06-03T00:00:00Z"),
             )
             .unwrap();
-        let keys: Vec<String> = store
-            .newest_items(10)
-            .unwrap()
-            .into_iter()
-            .map(|i| i.item.key)
-            .collect();
-        assert_eq!(keys, ["newer", "future", "recent"]);
+        assert_eq!(newest_keys(&store, 10), ["newer", "future", "recent"]);
     }
 
     #[test]
@@ -325,13 +324,7 @@ mod tests {
                 at("2025-06-01T00:00:00Z"),
             )
             .unwrap();
-        let keys: Vec<String> = store
-            .newest_items(2)
-            .unwrap()
-            .into_iter()
-            .map(|i| i.item.key)
-            .collect();
-        assert_eq!(keys, ["1", "2"]);
+        assert_eq!(newest_keys(&store, 2), ["1", "2"]);
     }
 
     #[test]
