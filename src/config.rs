@@ -33,14 +33,34 @@ pub struct Config {
     pub poll: PollSettings,
     pub outputs: Vec<OutputConfig>,
     pub sources: Vec<SourceConfig>,
+    /// `[health] path`: an Atom feed of changes in the sources' states, if configured.
+    pub health: Option<PathBuf>,
 }
 
 /// `[poll]`: defaults for every source and limits of the fetcher.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollSettings {
     pub interval: Duration,
+    /// Fetches in flight at once, across all hosts.
     pub concurrency: usize,
+    /// Fetches in flight at once to any one host.
+    pub per_host_concurrency: usize,
+    /// The longest a whole fetch may take, body included.
     pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// The longest to wait for the response's headers once connected.
+    pub first_byte_timeout: Duration,
+    /// The largest body read, counted after decompression.
+    pub max_body: u64,
+    pub user_agent: String,
+    /// The longest a server's or feed's hint may stretch a source's interval to.
+    pub max_interval: Duration,
+    /// The longest a failing source waits between tries.
+    pub max_backoff: Duration,
+    /// Whether a redirect from a public address may lead to a private one.
+    pub allow_private_redirects: bool,
+    /// How many polls in a row must see the same permanent redirect before it is adopted.
+    pub adopt_redirect_after: u32,
 }
 
 /// One `[[outputs]]` table: a merged feed file.
@@ -71,6 +91,22 @@ impl SourceConfig {
     /// The name to show before the feed's own title is known.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.url)
+    }
+
+    /// Where the user would edit this source's URL: `file:line` of its `url = "…"`, so that
+    /// messages about a moved feed can say which line to change.
+    pub fn url_position(&self) -> String {
+        let quoted = [format!("\"{}\"", self.url), format!("'{}'", self.url)];
+        let line = std::fs::read_to_string(&self.declared_in)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .position(|l| l.contains("url") && quoted.iter().any(|q| l.contains(q)))
+            });
+        match line {
+            Some(index) => format!("{}:{}", self.declared_in.display(), index + 1),
+            None => self.declared_in.display().to_string(),
+        }
     }
 }
 
@@ -127,6 +163,8 @@ struct RawConfig {
     outputs: Vec<RawOutput>,
     #[serde(default)]
     sources: Vec<RawSource>,
+    #[serde(default)]
+    health: RawHealth,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,7 +178,22 @@ struct RawDatabase {
 struct RawPoll {
     interval: Option<String>,
     concurrency: Option<usize>,
+    per_host_concurrency: Option<usize>,
     timeout: Option<String>,
+    connect_timeout: Option<String>,
+    first_byte_timeout: Option<String>,
+    max_body: Option<String>,
+    user_agent: Option<String>,
+    max_interval: Option<String>,
+    max_backoff: Option<String>,
+    allow_private_redirects: Option<bool>,
+    adopt_redirect_after: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +225,22 @@ const DEFAULT_DATABASE: &str = "state/tributary.db";
 const DEFAULT_INTERVAL: &str = "30m";
 const DEFAULT_CONCURRENCY: usize = 32;
 const DEFAULT_TIMEOUT: &str = "30s";
+const DEFAULT_CONNECT_TIMEOUT: &str = "10s";
+const DEFAULT_FIRST_BYTE_TIMEOUT: &str = "20s";
+const DEFAULT_MAX_BODY: &str = "16MiB";
+const DEFAULT_PER_HOST: usize = 2;
+const DEFAULT_MAX_INTERVAL: &str = "1day";
+const DEFAULT_MAX_BACKOFF: &str = "24h";
+const DEFAULT_ADOPT_REDIRECT_AFTER: u32 = 3;
+
+/// The `User-Agent` publishers see in their logs, unless `[poll] user_agent` says otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "Tributary/",
+    env!("CARGO_PKG_VERSION"),
+    " (feed aggregator; +",
+    env!("CARGO_PKG_REPOSITORY"),
+    ")"
+);
 const DEFAULT_OUTPUT_TITLE: &str = "Tributary";
 const DEFAULT_MAX_ITEMS: usize = 200;
 
@@ -232,6 +301,13 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         .filter_map(|(i, o)| v.output(i, o))
         .collect();
     let sources = v.sources(&sources, poll.interval);
+    let health = raw.health.path.as_deref().map(|written| {
+        let path = v.path("health.path", Some(written), "");
+        if let Err(message) = check_writable_folder(&path) {
+            v.report(&file, "health.path".into(), message);
+        }
+        path
+    });
     if v.problems.is_empty() {
         Ok(Config {
             file,
@@ -239,6 +315,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
             poll,
             outputs,
             sources,
+            health,
         })
     } else {
         Err(ConfigError {
@@ -286,29 +363,88 @@ impl Validator<'_> {
     }
 
     fn poll(&mut self, raw: &RawPoll) -> PollSettings {
-        let interval = self.duration(
-            self.file,
-            "poll.interval".into(),
-            raw.interval.as_deref().unwrap_or(DEFAULT_INTERVAL),
+        let mut duration = |key: &str, value: &Option<String>, default: &str| {
+            let text = value.as_deref().unwrap_or(default);
+            self.duration(self.file, format!("poll.{key}"), text)
+                .unwrap_or(MIN_INTERVAL)
+        };
+        let interval = duration("interval", &raw.interval, DEFAULT_INTERVAL);
+        let timeout = duration("timeout", &raw.timeout, DEFAULT_TIMEOUT);
+        let connect_timeout = duration(
+            "connect_timeout",
+            &raw.connect_timeout,
+            DEFAULT_CONNECT_TIMEOUT,
         );
-        let timeout = self.duration(
-            self.file,
-            "poll.timeout".into(),
-            raw.timeout.as_deref().unwrap_or(DEFAULT_TIMEOUT),
+        let first_byte_timeout = duration(
+            "first_byte_timeout",
+            &raw.first_byte_timeout,
+            DEFAULT_FIRST_BYTE_TIMEOUT,
         );
-        let concurrency = raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-        if concurrency == 0 {
+        let max_interval = duration("max_interval", &raw.max_interval, DEFAULT_MAX_INTERVAL);
+        let max_backoff = duration("max_backoff", &raw.max_backoff, DEFAULT_MAX_BACKOFF);
+        let concurrency =
+            self.at_least_one("poll.concurrency", raw.concurrency, DEFAULT_CONCURRENCY);
+        let per_host_concurrency = self.at_least_one(
+            "poll.per_host_concurrency",
+            raw.per_host_concurrency,
+            DEFAULT_PER_HOST,
+        );
+        let max_body_text = raw.max_body.as_deref().unwrap_or(DEFAULT_MAX_BODY);
+        let max_body = match max_body_text.parse::<bytesize::ByteSize>() {
+            Ok(size) if size.as_u64() >= 1024 => size.as_u64(),
+            Ok(_) => {
+                self.report(
+                    self.file,
+                    "poll.max_body".into(),
+                    "must be at least 1KiB".into(),
+                );
+                1024
+            }
+            Err(e) => {
+                self.report(
+                    self.file,
+                    "poll.max_body".into(),
+                    format!("bad size {max_body_text:?} ({e}); write it like \"16MiB\""),
+                );
+                1024
+            }
+        };
+        let user_agent = raw
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string());
+        if reqwest::header::HeaderValue::from_str(&user_agent).is_err() || user_agent.is_empty() {
             self.report(
                 self.file,
-                "poll.concurrency".into(),
-                "must be at least 1".into(),
+                "poll.user_agent".into(),
+                "must be non-empty printable ASCII".into(),
             );
         }
         PollSettings {
-            interval: interval.unwrap_or(MIN_INTERVAL),
-            concurrency: concurrency.max(1),
-            timeout: timeout.unwrap_or(MIN_INTERVAL),
+            interval,
+            concurrency,
+            per_host_concurrency,
+            timeout,
+            connect_timeout,
+            first_byte_timeout,
+            max_body,
+            user_agent,
+            max_interval,
+            max_backoff,
+            allow_private_redirects: raw.allow_private_redirects.unwrap_or(false),
+            adopt_redirect_after: raw
+                .adopt_redirect_after
+                .unwrap_or(DEFAULT_ADOPT_REDIRECT_AFTER)
+                .max(1),
         }
+    }
+
+    fn at_least_one(&mut self, key: &str, value: Option<usize>, default: usize) -> usize {
+        let value = value.unwrap_or(default);
+        if value == 0 {
+            self.report(self.file, key.into(), "must be at least 1".into());
+        }
+        value.max(1)
     }
 
     fn duration(&mut self, file: &Path, key: String, text: &str) -> Option<Duration> {

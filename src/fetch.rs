@@ -1,114 +1,298 @@
-//! One HTTP request (or local file read) for a source's feed, and its outcome. No parsing, no SQL.
+//! One polite HTTP request (or local file read) for a source's feed, and its outcome.
+//! No parsing, no SQL.
+//!
+//! Polite: conditional GET from stored validators, a clear User-Agent, a per-host limit on
+//! requests in flight. Bounded: connect, first-byte and total timeouts, a body cap counted after
+//! decompression, at most ten redirects. Redirects are followed by hand so that permanent moves
+//! can be reported and redirects into private networks refused.
 
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::config::SourceLocation;
+use crate::config::{PollSettings, SourceLocation};
+use crate::model::Validators;
 
-/// The largest feed body read; a bigger one is the publisher's problem, not our memory's.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
-/// What was fetched: the raw body (decompressed, not decoded: the parser reads the charset) and
-/// the URL it finally came from, against which relative links resolve.
-#[derive(Debug)]
-pub struct Fetched {
-    pub body: Vec<u8>,
-    pub final_url: Option<Url>,
-}
-
-/// Why a fetch failed, in words a person understands.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("timed out after {}", humantime::format_duration(*.0))]
-    Timeout(Duration),
-    #[error("HTTP {0}")]
-    Status(reqwest::StatusCode),
-    #[error("body over {} MiB", MAX_BODY_BYTES / (1024 * 1024))]
-    TooLarge,
-    #[error("connection failed: {0}")]
-    Connect(String),
-    #[error("{0}")]
-    Http(String),
-    #[error("reading {path}: {error}")]
-    File { path: String, error: std::io::Error },
-}
-
-/// Fetches feeds over HTTP with one shared connection pool.
-#[derive(Debug, Clone)]
-pub struct Fetcher {
-    client: reqwest::Client,
-    timeout: Duration,
-}
-
-/// The `User-Agent` publishers see in their logs.
-pub const USER_AGENT: &str = concat!(
-    "Tributary/",
-    env!("CARGO_PKG_VERSION"),
-    " (feed aggregator; +",
-    env!("CARGO_PKG_REPOSITORY"),
-    ")"
-);
+/// The most redirects followed for one fetch.
+pub const MAX_REDIRECTS: usize = 10;
 
 /// Feed types first, then anything: some servers pick the representation by it.
 const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/rdf+xml, \
                       application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8";
 
+/// What a fetch came to, short of an error.
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// A body to parse.
+    Fetched(Fetched),
+    /// 304: nothing changed since the validators were issued.
+    NotModified(Response),
+    /// 429 or 503: the publisher asks us to wait; not a failure of the source.
+    RateLimited {
+        status: StatusCode,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    /// 410: the publisher says the feed is gone for good.
+    Gone,
+}
+
+/// What a response said about the source, beside its body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Response {
+    /// Where the body finally came from, after redirects.
+    pub final_url: Option<Url>,
+    /// Where the URL asked for has moved to, when every redirect on the way was permanent
+    /// (301/308).
+    pub moved_to: Option<Url>,
+    pub validators: Validators,
+    /// `Cache-Control: max-age`.
+    pub max_age: Option<Duration>,
+}
+
+/// A body (decompressed, not decoded: the parser reads the charset) and its response.
+#[derive(Debug)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    /// The charset named by `Content-Type`, if any.
+    pub charset: Option<String>,
+    pub response: Response,
+}
+
+/// Why a fetch failed, in words a person understands.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out after {} {what}", humantime::format_duration(*.after))]
+    Timeout { after: Duration, what: &'static str },
+    #[error("HTTP {0}")]
+    Status(StatusCode),
+    #[error("body over {limit} bytes ({})", bytesize::ByteSize(*.limit))]
+    TooLarge { limit: u64 },
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("{0}")]
+    Http(String),
+    #[error("redirect loop at {0}")]
+    RedirectLoop(Url),
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect without a usable Location header")]
+    BadRedirect,
+    #[error(
+        "refused a redirect to the private address {0} (set [poll] allow_private_redirects = true to allow it)"
+    )]
+    PrivateRedirect(Url),
+    #[error("reading {path}: {error}")]
+    File { path: String, error: std::io::Error },
+}
+
+/// Fetches feeds over HTTP with one shared connection pool and per-host limits.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    settings: Arc<PollSettings>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
 impl Fetcher {
-    /// A fetcher whose every request, body included, ends within `timeout`.
-    pub fn new(timeout: Duration) -> Result<Self, FetchError> {
+    pub fn new(settings: &PollSettings) -> Result<Self, FetchError> {
         let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(10))
+            .user_agent(settings.user_agent.as_str())
+            .connect_timeout(settings.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Http(e.to_string()))?;
-        Ok(Fetcher { client, timeout })
+        Ok(Fetcher {
+            client,
+            settings: Arc::new(settings.clone()),
+            hosts: Arc::default(),
+        })
     }
 
-    /// Fetches one source's feed body.
-    pub async fn fetch(&self, location: &SourceLocation) -> Result<Fetched, FetchError> {
+    /// Fetches one source's feed from `location`, conditionally on `validators`.
+    pub async fn fetch(
+        &self,
+        location: &SourceLocation,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
         match location {
-            SourceLocation::Http(url) => self.fetch_http(url).await,
-            SourceLocation::File(path) => read_file(path).await,
+            SourceLocation::Http(url) => {
+                let total = self.settings.timeout;
+                tokio::time::timeout(total, self.fetch_http(url, validators))
+                    .await
+                    .map_err(|_| FetchError::Timeout {
+                        after: total,
+                        what: "in all",
+                    })?
+            }
+            SourceLocation::File(path) => read_file(path, self.settings.max_body).await,
         }
     }
 
-    async fn fetch_http(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let mut response = self
-            .client
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, ACCEPT)
-            .send()
+    /// Waits for a free slot at `location`'s host, so that no host gets more than
+    /// `per_host_concurrency` requests at once. Taken before a global slot, so that sources
+    /// queued for one busy host do not hold slots that other hosts could use.
+    pub async fn host_slot(
+        &self,
+        location: &SourceLocation,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let SourceLocation::Http(url) = location else {
+            return None;
+        };
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let semaphore = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            hosts
+                .entry(key)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_host_concurrency)))
+                .clone()
+        };
+        semaphore.acquire_owned().await.ok()
+    }
+
+    async fn fetch_http(
+        &self,
+        start: &Url,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        // A source configured with a private address is the user's choice and allowed; only a
+        // public one redirecting inward is refused.
+        let guard_private = !self.settings.allow_private_redirects && !is_private(start).await;
+        let mut url = start.clone();
+        let mut visited = HashSet::from([url.clone()]);
+        let mut all_permanent = true;
+        let mut moved_to = None;
+        for hop in 0..=MAX_REDIRECTS {
+            let response = self.send(&url, validators).await?;
+            let status = response.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                if hop == MAX_REDIRECTS {
+                    return Err(FetchError::TooManyRedirects);
+                }
+                let next = response
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|location| url.join(location).ok())
+                    .filter(|u| u.scheme() == "http" || u.scheme() == "https")
+                    .ok_or(FetchError::BadRedirect)?;
+                if !visited.insert(next.clone()) {
+                    return Err(FetchError::RedirectLoop(next));
+                }
+                if guard_private && is_private(&next).await {
+                    return Err(FetchError::PrivateRedirect(next));
+                }
+                all_permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
+                if all_permanent {
+                    moved_to = Some(next.clone());
+                }
+                url = next;
+                continue;
+            }
+            return self.finish(response, url, moved_to).await;
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<reqwest::Response, FetchError> {
+        let mut request = self.client.get(url.clone()).header(header::ACCEPT, ACCEPT);
+        if let Some(etag) = &validators.etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(date) = &validators.last_modified {
+            request = request.header(header::IF_MODIFIED_SINCE, date);
+        }
+        let first_byte = self.settings.first_byte_timeout;
+        tokio::time::timeout(first_byte, request.send())
             .await
-            .map_err(|e| self.describe(e))?;
+            .map_err(|_| FetchError::Timeout {
+                after: first_byte,
+                what: "waiting for a response",
+            })?
+            .map_err(|e| self.describe(e))
+    }
+
+    async fn finish(
+        &self,
+        mut response: reqwest::Response,
+        final_url: Url,
+        moved_to: Option<Url>,
+    ) -> Result<FetchOutcome, FetchError> {
         let status = response.status();
-        if !status.is_success() {
-            return Err(FetchError::Status(status));
+        let headers = response.headers();
+        let described = Response {
+            final_url: Some(final_url),
+            moved_to,
+            validators: Validators {
+                etag: header_text(headers, header::ETAG),
+                last_modified: header_text(headers, header::LAST_MODIFIED),
+            },
+            max_age: header_text(headers, header::CACHE_CONTROL).and_then(|v| max_age(&v)),
+        };
+        match status {
+            StatusCode::NOT_MODIFIED => return Ok(FetchOutcome::NotModified(described)),
+            StatusCode::GONE => return Ok(FetchOutcome::Gone),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                let retry_after = header_text(headers, header::RETRY_AFTER)
+                    .and_then(|v| parse_retry_after(&v, Utc::now()));
+                return Ok(FetchOutcome::RateLimited {
+                    status,
+                    retry_after,
+                });
+            }
+            s if !s.is_success() => return Err(FetchError::Status(s)),
+            _ => {}
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
-            return Err(FetchError::TooLarge);
+        let charset = header_text(headers, header::CONTENT_TYPE).and_then(|v| charset(&v));
+        let limit = self.settings.max_body;
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(FetchError::TooLarge { limit });
         }
-        let final_url = Some(response.url().clone());
-        // Read chunk by chunk so that a huge or endless body stops at the cap.
+        // Chunks arrive decompressed: counting them stops a gzip bomb at the cap, never
+        // inflating more than that in memory.
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.describe(e))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(FetchError::TooLarge);
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(FetchError::TooLarge { limit });
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { body, final_url })
+        Ok(FetchOutcome::Fetched(Fetched {
+            body,
+            charset,
+            response: described,
+        }))
     }
 
     fn describe(&self, error: reqwest::Error) -> FetchError {
-        if error.is_timeout() {
-            FetchError::Timeout(self.timeout)
+        if error.is_timeout() && error.is_connect() {
+            FetchError::Timeout {
+                after: self.settings.connect_timeout,
+                what: "connecting",
+            }
+        } else if error.is_timeout() {
+            FetchError::Timeout {
+                after: self.settings.timeout,
+                what: "in all",
+            }
         } else if error.is_connect() {
             FetchError::Connect(innermost_cause(&error))
         } else {
@@ -117,20 +301,108 @@ impl Fetcher {
     }
 }
 
-async fn read_file(path: &Path) -> Result<Fetched, FetchError> {
+async fn read_file(path: &Path, limit: u64) -> Result<FetchOutcome, FetchError> {
     let error = |error| FetchError::File {
         path: path.display().to_string(),
         error,
     };
     let size = tokio::fs::metadata(path).await.map_err(error)?.len();
-    if size > MAX_BODY_BYTES as u64 {
-        return Err(FetchError::TooLarge);
+    if size > limit {
+        return Err(FetchError::TooLarge { limit });
     }
     let body = tokio::fs::read(path).await.map_err(error)?;
-    Ok(Fetched {
+    Ok(FetchOutcome::Fetched(Fetched {
         body,
-        final_url: Url::from_file_path(path).ok(),
+        charset: None,
+        response: Response {
+            final_url: Url::from_file_path(path).ok(),
+            ..Response::default()
+        },
+    }))
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let value = headers.get(name)?.to_str().ok()?.trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// `Retry-After` as a moment: a number of seconds from `now`, or an HTTP date.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u32>() {
+        return Some(now + chrono::Duration::seconds(i64::from(seconds)));
+    }
+    DateTime::parse_from_rfc2822(value)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// `max-age` from a `Cache-Control` header.
+pub fn max_age(cache_control: &str) -> Option<Duration> {
+    cache_control.split(',').find_map(|directive| {
+        let (name, value) = directive.trim().split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        let seconds = value.trim().trim_matches('"').parse::<u64>().ok()?;
+        Some(Duration::from_secs(seconds))
     })
+}
+
+/// The `charset` parameter of a `Content-Type` header.
+pub fn charset(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// Whether `url`'s host is, or resolves to, a loopback, private or link-local address.
+async fn is_private(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_private_ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_private_ip(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            if name.eq_ignore_ascii_case("localhost") || name.ends_with(".localhost") {
+                return true;
+            }
+            let port = url.port_or_known_default().unwrap_or(80);
+            match tokio::net::lookup_host((name, port)).await {
+                Ok(mut addrs) => addrs.any(|a| is_private_ip(a.ip())),
+                // It cannot be reached either; the request itself will say why.
+                Err(_) => false,
+            }
+        }
+        None => false,
+    }
+}
+
+/// Loopback, private (RFC 1918, unique local), link-local, shared (CGNAT) or unspecified.
+pub fn is_private_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
 }
 
 /// reqwest's own message is "error sending request"; the cause at the bottom says what happened.
@@ -140,4 +412,59 @@ fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
         current = source;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now: DateTime<Utc> = "2025-08-19T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            "2025-08-19T10:02:00Z".parse().ok()
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 19 Aug 2025 12:00:00 GMT", now),
+            "2025-08-19T12:00:00Z".parse().ok()
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn max_age_and_charset_are_read_from_headers() {
+        assert_eq!(
+            max_age("public, max-age=3600"),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(max_age("no-cache"), None);
+        assert_eq!(
+            charset("text/xml; charset=\"ISO-8859-1\"").as_deref(),
+            Some("iso-8859-1")
+        );
+        assert_eq!(charset("application/rss+xml"), None);
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private_ip(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!is_private_ip(public.parse().unwrap()), "{public}");
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`fetch`]: one HTTP request (or local file read) and its outcome.
 //! - [`parse`]: bytes → normalized items with identity keys (uses [`sanitize`]).
 //! - [`store`]: SQLite, the only place SQL lives.
+//! - [`schedule`]: when each source is next due (interval, hints, backoff). Pure.
 //! - [`refresh`]: fetch → parse → store for one source, ending in an outcome.
 //! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
 //! - [`render`]: stored items → merged feed files, written atomically.
@@ -23,5 +24,6 @@ pub mod parse;
 pub mod refresh;
 pub mod render;
 pub mod sanitize;
+pub mod schedule;
 pub mod scheduler;
 pub mod store;

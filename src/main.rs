@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -11,8 +12,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tributary::config::{self, Config};
 use tributary::fetch::Fetcher;
-use tributary::model::{ItemCounts, RefreshOutcome};
-use tributary::refresh::Context;
+use tributary::model::{ItemCounts, PollResult, RefreshOutcome};
+use tributary::refresh::{Context, Mode};
 use tributary::scheduler;
 use tributary::store::{SharedStore, Store};
 
@@ -32,7 +33,13 @@ enum Command {
     /// Run the daemon: poll each source on its interval and keep the outputs up to date.
     Run,
     /// Poll every source once, write the outputs and print what changed.
-    Once,
+    ///
+    /// Sources that are gone (HTTP 410) or inside a Retry-After window are skipped.
+    Once {
+        /// Poll only the sources whose next poll time has come (for running from cron).
+        #[arg(long)]
+        due: bool,
+    },
     /// Validate the config and list the sources and outputs.
     Check,
     /// Show each source's state from the database.
@@ -72,7 +79,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         Command::Status => status(&config).map(|()| true),
-        Command::Once => with_runtime(once(config)),
+        Command::Once { due } => with_runtime(once(config, due)),
         Command::Run => with_runtime(run(config)),
     };
     match result {
@@ -109,14 +116,15 @@ async fn open_store(config: &Config) -> anyhow::Result<Context> {
     store
         .sync_sources(&config.sources)
         .with_context(|| format!("recording sources in {}", config.database.display()))?;
-    let fetcher = Fetcher::new(config.poll.timeout).context("setting up the HTTP client")?;
+    let fetcher = Fetcher::new(&config.poll).context("setting up the HTTP client")?;
     Ok(Context {
         fetcher,
         store: SharedStore::new(store),
+        poll: Arc::new(config.poll.clone()),
     })
 }
 
-async fn once(config: Config) -> anyhow::Result<bool> {
+async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
     let ctx = open_store(&config).await?;
     // A bar only for a person watching; scripts and pipes get plain lines on stdout.
     let progress = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
@@ -128,7 +136,8 @@ async fn once(config: Config) -> anyhow::Result<bool> {
     } else {
         None
     };
-    let (outcomes, rendered) = scheduler::poll_all_once(&ctx, &config, |outcome| {
+    let mode = if due { Mode::Due } else { Mode::Now };
+    let (outcomes, rendered) = scheduler::poll_all_once(&ctx, &config, mode, |outcome| {
         let line = outcome_line(outcome);
         match &progress {
             Some(bar) => {
@@ -143,20 +152,26 @@ async fn once(config: Config) -> anyhow::Result<bool> {
         bar.finish_and_clear();
     }
 
-    let total = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).fold(
-        ItemCounts::default(),
-        |sum, c| ItemCounts {
-            new: sum.new + c.new,
-            updated: sum.updated + c.updated,
-            unchanged: sum.unchanged + c.unchanged,
-        },
-    );
-    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    let mut total = ItemCounts::default();
+    let (mut ok, mut failed, mut limited, mut gone, mut skipped) = (0, 0, 0, 0, 0);
+    for outcome in &outcomes {
+        match &outcome.result {
+            PollResult::Fetched(c) => {
+                ok += 1;
+                total.new += c.new;
+                total.updated += c.updated;
+                total.unchanged += c.unchanged;
+            }
+            PollResult::NotModified => ok += 1,
+            PollResult::Failed(_) => failed += 1,
+            PollResult::RateLimited { .. } => limited += 1,
+            PollResult::Gone => gone += 1,
+            PollResult::Skipped { .. } => skipped += 1,
+        }
+    }
     say!(
-        "total: {} sources, {} ok, {} failed; {} new, {} updated, {} unchanged",
+        "total: {} sources, {ok} ok, {failed} failed, {limited} rate limited, {gone} gone, {skipped} skipped; {} new, {} updated, {} unchanged",
         outcomes.len(),
-        outcomes.len() - failed,
-        failed,
         total.new,
         total.updated,
         total.unchanged
@@ -172,13 +187,35 @@ async fn once(config: Config) -> anyhow::Result<bool> {
 }
 
 fn outcome_line(outcome: &RefreshOutcome) -> String {
+    let name = &outcome.name;
     match &outcome.result {
-        Ok(c) => format!(
-            "{}: {} new, {} updated, {} unchanged",
-            outcome.name, c.new, c.updated, c.unchanged
+        PollResult::Fetched(c) => format!(
+            "{name}: {} new, {} updated, {} unchanged",
+            c.new, c.updated, c.unchanged
         ),
-        Err(error) => format!("{}: failed: {error}", outcome.name),
+        PollResult::NotModified => format!("{name}: not modified"),
+        PollResult::RateLimited { status, until } => match until {
+            Some(until) => format!(
+                "{name}: rate limited (HTTP {status}), retry after {}",
+                time(*until)
+            ),
+            None => format!("{name}: rate limited (HTTP {status})"),
+        },
+        PollResult::Gone => format!("{name}: gone (HTTP 410); no longer polled"),
+        PollResult::Failed(error) => format!("{name}: failed: {error}"),
+        PollResult::Skipped { until: None } => format!("{name}: skipped: gone (HTTP 410)"),
+        PollResult::Skipped { until: Some(until) } => {
+            let why = outcome
+                .next_poll
+                .map(|n| format!(" ({})", n.reason))
+                .unwrap_or_default();
+            format!("{name}: skipped until {}{why}", time(*until))
+        }
     }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 async fn run(config: Config) -> anyhow::Result<bool> {
@@ -205,9 +242,10 @@ fn check(config: &Config) {
     say!("config OK: {}", config.file.display());
     say!("database: {}", config.database.display());
     say!(
-        "poll: interval {}, concurrency {}, timeout {}",
+        "poll: interval {}, concurrency {} ({} per host), timeout {}",
         humantime::format_duration(config.poll.interval),
         config.poll.concurrency,
+        config.poll.per_host_concurrency,
         humantime::format_duration(config.poll.timeout)
     );
     for output in &config.outputs {
@@ -252,35 +290,74 @@ fn relative_to(file: &Path, config_file: &Path) -> String {
 fn status(config: &Config) -> anyhow::Result<()> {
     let store = Store::open(&config.database)?;
     let statuses = store.source_statuses(&config.sources)?;
-    let time = |t: Option<DateTime<Utc>>| {
-        t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
-            .unwrap_or_else(|| "-".into())
-    };
+    let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
     let rows: Vec<Vec<String>> = statuses
         .iter()
         .map(|s| {
-            let outcome = match (s.last_status.as_deref(), &s.last_error) {
-                (None, _) => "never polled".to_string(),
-                (Some("ok"), _) => "ok".to_string(),
-                (Some(_), error) => format!(
-                    "failed {} time(s): {}",
-                    s.consecutive_failures,
-                    error.as_deref().unwrap_or("unknown error")
+            let st = &s.state;
+            let state = match st.last_status.as_deref() {
+                None => "never polled".to_string(),
+                Some("gone") => format!("gone (HTTP 410) since {}", or_dash(st.gone_since)),
+                Some("rate limited") => match st.retry_after_until {
+                    Some(until) => format!("rate limited until {}", time(until)),
+                    None => "rate limited".to_string(),
+                },
+                Some("error") => format!(
+                    "failing ({} in a row): {}",
+                    st.consecutive_failures,
+                    st.last_error.as_deref().unwrap_or("unknown error")
                 ),
+                Some(other) => other.to_string(),
+            };
+            let next = match st.next_poll {
+                Some(next) => format!("{} ({})", time(next.at), next.reason),
+                None if st.gone_since.is_some() => "never".to_string(),
+                None => "at start".to_string(),
             };
             vec![
                 s.name.clone(),
-                time(s.last_poll),
+                or_dash(st.last_success_at),
                 s.items.to_string(),
-                time(s.newest_item),
-                outcome,
+                or_dash(s.newest_item),
+                next,
+                state,
             ]
         })
         .collect();
     print_table(
-        &["SOURCE", "LAST POLL", "ITEMS", "NEWEST ITEM", "OUTCOME"],
+        &[
+            "SOURCE",
+            "LAST SUCCESS",
+            "ITEMS",
+            "NEWEST ITEM",
+            "NEXT POLL",
+            "STATE",
+        ],
         &rows,
     );
+    for (status, source) in statuses.iter().zip(&config.sources) {
+        let st = &status.state;
+        if let Some(url) = &st.adopted_url {
+            say!(
+                "{}: moved permanently; polling {url}. Change its url at {} to \"{url}\"",
+                status.name,
+                source.url_position()
+            );
+        } else if let Some(target) = &st.redirect_target {
+            say!(
+                "{}: permanently redirected to {target} on the last {} poll(s); adopted after {}",
+                status.name,
+                st.redirect_seen,
+                config.poll.adopt_redirect_after
+            );
+        }
+        if let Some(url) = &st.discovered_url {
+            say!(
+                "{}: the URL is an HTML page; polling the feed it links to, {url}",
+                status.name
+            );
+        }
+    }
     Ok(())
 }
 

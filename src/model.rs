@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::schedule::NextPoll;
+
 /// What a publisher's feed says about itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedMeta {
@@ -11,6 +13,18 @@ pub struct FeedMeta {
     pub link: Option<String>,
     /// The feed's own id, when it has one.
     pub id: Option<String>,
+}
+
+/// What a feed (and its server) says about how often to poll it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedHints {
+    /// The longest of RSS `<ttl>`, `sy:updatePeriod`/`sy:updateFrequency` and the server's
+    /// `Cache-Control: max-age`: a lower bound on the interval.
+    pub min_interval: Option<std::time::Duration>,
+    /// RSS `<skipHours>`: hours (0–23, GMT) in which the feed asks not to be read.
+    pub skip_hours: Vec<u32>,
+    /// RSS `<skipDays>`: days (0 = Monday … 6 = Sunday) in which the feed asks not to be read.
+    pub skip_days: Vec<u32>,
 }
 
 /// One item of a feed, normalized and sanitized, ready to store.
@@ -69,8 +83,87 @@ pub struct RefreshOutcome {
     pub url: String,
     /// The config's name, else the feed's title, else the URL.
     pub name: String,
-    /// The counts, or the error in words a person understands.
-    pub result: Result<ItemCounts, String>,
+    pub result: PollResult,
+    /// When it is due again; none once it is gone.
+    pub next_poll: Option<NextPoll>,
+    /// Whether the health feed gained an entry.
+    pub health_changed: bool,
+}
+
+impl RefreshOutcome {
+    /// Whether the outputs need to be rendered again.
+    pub fn changed(&self) -> bool {
+        matches!(&self.result, PollResult::Fetched(counts) if counts.changed())
+    }
+}
+
+/// What one poll of a source came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollResult {
+    /// A feed was read; what it changed.
+    Fetched(ItemCounts),
+    /// 304: nothing changed, nothing parsed, nothing written.
+    NotModified,
+    /// 429 or 503: the publisher asked us to wait (until the given time, if it said).
+    RateLimited {
+        status: u16,
+        until: Option<DateTime<Utc>>,
+    },
+    /// 410: the publisher removed the feed; it is not polled again until its URL changes.
+    Gone,
+    /// The error, in words a person understands.
+    Failed(String),
+    /// Not polled: inside a Retry-After window (until then) or gone (no time).
+    Skipped { until: Option<DateTime<Utc>> },
+}
+
+/// The validators of the last good response, sent back as a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A source's polling state, kept in the database between polls (and across restarts).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchState {
+    pub validators: Validators,
+    pub hints: FeedHints,
+    /// `ok`, `not modified`, `rate limited`, `gone` or `error`; none before the first poll.
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    /// No request before then: the publisher's `Retry-After`.
+    pub retry_after_until: Option<DateTime<Utc>>,
+    /// Since when the publisher has answered 410 Gone.
+    pub gone_since: Option<DateTime<Utc>>,
+    /// The URL polled instead of the configured one, after a permanent redirect was adopted.
+    pub adopted_url: Option<String>,
+    /// The target of the permanent redirect seen on the latest polls, and on how many in a row.
+    pub redirect_target: Option<String>,
+    pub redirect_seen: u32,
+    /// The feed found by autodiscovery when the configured URL is an HTML page.
+    pub discovered_url: Option<String>,
+    pub next_poll: Option<NextPoll>,
+}
+
+/// A change in a source's state worth telling its user about, in the health feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthEvent {
+    /// `failing`, `recovered`, `gone`, `moved` or `rate limited`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// A stored health event, with its source's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub source: String,
+    pub kind: String,
+    pub message: String,
 }
 
 /// A stored item joined with its publisher, as the outputs need it.

@@ -4,20 +4,26 @@
 //! for Tributary: which key identifies it within its source, which link is its own, and which of
 //! its texts are HTML (cleaned) or plain.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::time::Duration;
+
+use encoding_rs::Encoding;
+use quick_xml::events::Event;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Link, Person, Text as FeedText};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{Author, FeedMeta, Item, Text};
+use crate::model::{Author, FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{clean_html, fold_whitespace, html_to_text};
 
 /// A parsed feed: what it says of itself and its items, each key appearing once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedFeed {
     pub meta: FeedMeta,
+    pub hints: FeedHints,
     pub items: Vec<Item>,
 }
 
@@ -28,15 +34,24 @@ pub enum ParseError {
     Empty,
     #[error("not a feed: no RSS, Atom or JSON Feed document found")]
     NotAFeed,
+    #[error("not a feed: an HTML page that links to no feed")]
+    HtmlWithoutFeedLink,
     #[error("unreadable feed: {0}")]
     Malformed(String),
 }
 
-/// Parses a feed body; `base` (the URL it was fetched from) resolves relative links.
-pub fn parse_feed(body: &[u8], base: Option<&Url>) -> Result<ParsedFeed, ParseError> {
+/// Parses a feed body; `base` (the URL it was fetched from) resolves relative links, and
+/// `http_charset` is the charset the server named, if any.
+pub fn parse_feed(
+    body: &[u8],
+    base: Option<&Url>,
+    http_charset: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
     }
+    let text = decode(body, http_charset);
+    let body = text.as_bytes();
     let feed = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // An empty id tells "the feed gave none" apart from an id feed-rs made up.
@@ -46,9 +61,18 @@ pub fn parse_feed(body: &[u8], base: Option<&Url>) -> Result<ParsedFeed, ParseEr
         .map_err(|e| match e {
             feed_rs::parser::ParseFeedError::ParseError(
                 feed_rs::parser::ParseErrorKind::NoFeedRoot,
+            ) if looks_like_html(&text) => ParseError::HtmlWithoutFeedLink,
+            feed_rs::parser::ParseFeedError::ParseError(
+                feed_rs::parser::ParseErrorKind::NoFeedRoot,
             ) => ParseError::NotAFeed,
             other => ParseError::Malformed(other.to_string()),
         })?;
+
+    let mut hints = scan_hints(&text);
+    let ttl = feed
+        .ttl
+        .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
+    hints.min_interval = hints.min_interval.max(ttl);
 
     let meta = FeedMeta {
         title: feed.title.as_ref().and_then(plain_text),
@@ -70,7 +94,7 @@ pub fn parse_feed(body: &[u8], base: Option<&Url>) -> Result<ParsedFeed, ParseEr
         })
         .filter(|item| seen.insert(item.key.clone()))
         .collect();
-    Ok(ParsedFeed { meta, items })
+    Ok(ParsedFeed { meta, hints, items })
 }
 
 fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> Item {
@@ -189,6 +213,156 @@ fn text(body: &str, is_html: bool, base: Option<&Url>) -> Option<Text> {
     (!body.is_empty()).then_some(Text { body, is_html })
 }
 
+/// The body as UTF-8 text. The charset comes from, in order: a byte order mark, the HTTP
+/// `Content-Type` charset, the XML declaration; failing all, UTF-16 is recognised by its zero
+/// bytes, UTF-8 is assumed, and a body that is not valid UTF-8 is read as Windows-1252 (what
+/// browsers do with undeclared Latin text). Bytes that do not decode become U+FFFD, never an
+/// error. An XML declaration's encoding is rewritten to UTF-8 to match.
+pub fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
+    let known = |label: &str| Encoding::for_label(label.trim().as_bytes());
+    let encoding = Encoding::for_bom(body)
+        .map(|(encoding, _)| encoding)
+        .or_else(|| http_charset.and_then(known))
+        .or_else(|| xml_declared_encoding(body).and_then(known))
+        .or(match body {
+            [b'<', 0, ..] => Some(encoding_rs::UTF_16LE),
+            [0, b'<', ..] => Some(encoding_rs::UTF_16BE),
+            _ => None,
+        })
+        .unwrap_or_else(|| match std::str::from_utf8(body) {
+            Ok(_) => encoding_rs::UTF_8,
+            Err(_) => encoding_rs::WINDOWS_1252,
+        });
+    // `decode` strips a BOM and replaces what does not decode.
+    let (text, _, _) = encoding.decode(body);
+    // White space before the declaration is common and makes the document malformed; the
+    // declaration's own encoding would make the parser decode the text a second time.
+    match text.trim_start().strip_prefix("<?xml") {
+        Some(rest) if xml_declared_encoding(text.as_bytes()).is_some() => {
+            let end = rest.find("?>").map_or(0, |i| i + 2);
+            Cow::Owned(format!("<?xml version=\"1.0\"?>{}", &rest[end..]))
+        }
+        _ => text,
+    }
+}
+
+/// The `encoding` of an XML declaration at the start of `body` (after white space), read as
+/// ASCII.
+fn xml_declared_encoding(body: &[u8]) -> Option<&str> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let head = body[start..].strip_prefix(b"<?xml")?;
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let declaration = std::str::from_utf8(&head[..end]).ok()?;
+    let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
+    let after = after.trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &after[1..];
+    Some(&value[..value.find(quote)?])
+}
+
+fn looks_like_html(text: &str) -> bool {
+    let head: String = text
+        .chars()
+        .take(1024)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    head.contains("<html") || head.contains("<!doctype html")
+}
+
+/// The first feed an HTML page links to with `<link rel="alternate" type="…">`, made absolute
+/// against `base` (autodiscovery).
+pub fn discover_feed_link(html: &[u8], base: Option<&Url>) -> Option<Url> {
+    const FEED_TYPES: [&str; 5] = [
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/feed+json",
+        "application/rdf+xml",
+        "application/json",
+    ];
+    let text = decode(html, None);
+    let document = scraper::Html::parse_document(&text);
+    let selector = scraper::Selector::parse(r#"link[rel~="alternate"][href][type]"#).ok()?;
+    document.select(&selector).find_map(|link| {
+        let kind = link.value().attr("type")?.trim().to_ascii_lowercase();
+        if !FEED_TYPES.contains(&kind.as_str()) {
+            return None;
+        }
+        let href = link.value().attr("href")?.trim();
+        match base {
+            Some(base) => base.join(href).ok(),
+            None => Url::parse(href).ok(),
+        }
+        .filter(|u| u.scheme() == "http" || u.scheme() == "https" || u.scheme() == "file")
+    })
+}
+
+/// Reads the polling hints RSS feeds put in their channel: `sy:updatePeriod` and
+/// `sy:updateFrequency`, `skipHours` and `skipDays`. feed-rs reads `<ttl>` but not these.
+/// Stops at the first item: hints live in the channel.
+fn scan_hints(text: &str) -> FeedHints {
+    let mut hints = FeedHints::default();
+    if !text.trim_start().starts_with('<') {
+        return hints;
+    }
+    let mut reader = quick_xml::Reader::from_str(text);
+    let (mut period, mut frequency) = (None::<u64>, 1u64);
+    let mut current = String::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let name = e.local_name().into_inner().to_string();
+                if name == "item" || name == "entry" {
+                    break;
+                }
+                current = name;
+            }
+            Ok(Event::Text(t)) => {
+                let value = t.xml10_content().trim().to_ascii_lowercase();
+                match current.as_str() {
+                    "updatePeriod" => {
+                        period = match value.as_str() {
+                            "hourly" => Some(3600),
+                            "daily" => Some(86_400),
+                            "weekly" => Some(7 * 86_400),
+                            "monthly" => Some(30 * 86_400),
+                            "yearly" => Some(365 * 86_400),
+                            _ => period,
+                        }
+                    }
+                    "updateFrequency" => {
+                        frequency = value.parse().ok().filter(|f| *f > 0).unwrap_or(1)
+                    }
+                    "hour" => hints
+                        .skip_hours
+                        .extend(value.parse::<u32>().ok().filter(|h| *h < 24)),
+                    "day" => hints.skip_days.extend(weekday(&value)),
+                    _ => {}
+                }
+            }
+            Ok(Event::End(_)) => current.clear(),
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    hints.min_interval = period.map(|p| Duration::from_secs(p / frequency));
+    hints
+}
+
+fn weekday(name: &str) -> Option<u32> {
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .position(|d| *d == name)
+    .map(|i| i as u32)
+}
+
 fn non_empty(s: &str) -> Option<String> {
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_string())
@@ -200,7 +374,7 @@ mod tests {
 
     fn parse(xml: &str) -> ParsedFeed {
         let base = Url::parse("https://publisher.example/feed.xml").unwrap();
-        parse_feed(xml.as_bytes(), Some(&base)).unwrap()
+        parse_feed(xml.as_bytes(), Some(&base), None).unwrap()
     }
 
     #[test]
@@ -279,13 +453,24 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_feeds_are_refused_clearly() {
-        assert!(matches!(parse_feed(b"  \n", None), Err(ParseError::Empty)));
         assert!(matches!(
-            parse_feed(b"<html><body>hi</body></html>", None),
+            parse_feed(b"  \n", None, None),
+            Err(ParseError::Empty)
+        ));
+        assert!(matches!(
+            parse_feed(b"<html><body>hi</body></html>", None, None),
+            Err(ParseError::HtmlWithoutFeedLink)
+        ));
+        assert!(matches!(
+            parse_feed(b"<note>hi</note>", None, None),
             Err(ParseError::NotAFeed)
         ));
         assert!(matches!(
-            parse_feed(b"<rss version=\"2.0\"><channel><item><title>x</ti", None),
+            parse_feed(
+                b"<rss version=\"2.0\"><channel><item><title>x</ti",
+                None,
+                None
+            ),
             Err(ParseError::Malformed(_))
         ));
     }

@@ -2,23 +2,42 @@
 //!
 //! Whatever goes wrong with a source (network, HTTP status, a body that is not a feed, even a
 //! panic in the parser) becomes that source's recorded, logged outcome and goes no further.
+//! How a poll changes the source's state (backoff, Retry-After, gone, moved) is decided by the
+//! pure function [`advance`].
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::Instrument;
+use url::Url;
 
-use crate::config::SourceConfig;
-use crate::fetch::{FetchError, Fetcher};
-use crate::model::{ItemCounts, RefreshOutcome};
-use crate::parse::{ParseError, parse_feed};
-use crate::store::{SharedStore, StoreError};
+use crate::config::{PollSettings, SourceConfig, SourceLocation};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
+use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators};
+use crate::parse::{ParseError, ParsedFeed, discover_feed_link, parse_feed};
+use crate::schedule::{self, NextPoll, Reason};
+use crate::store::{Poll, SharedStore, StoreError};
 
 /// What a refresh needs, shared by every task.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub fetcher: Fetcher,
     pub store: SharedStore,
+    pub poll: Arc<PollSettings>,
+}
+
+/// Which sources a refresh may skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Poll unless the source is gone or inside a Retry-After window (`once`, and the daemon
+    /// once a source's time has come).
+    Now,
+    /// Poll only if the source's next poll time has come (`once --due`, for cron).
+    Due,
+    /// As `Now`, and also wait out a backoff in progress (the daemon's first round, so that a
+    /// restart does not hammer a failing publisher).
+    Resume,
 }
 
 /// Why a source's refresh failed.
@@ -34,75 +53,670 @@ enum RefreshError {
     Crashed(&'static str),
 }
 
+/// What one attempt to read a source came to, before it is recorded.
+#[derive(Debug)]
+pub enum Attempt {
+    Fetched {
+        feed: Box<ParsedFeed>,
+        response: Response,
+        /// The feed URL found on the HTML page the source pointed at, if that is how it was read.
+        discovered: Option<Url>,
+    },
+    NotModified(Response),
+    RateLimited {
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    Gone,
+    Failed(String),
+}
+
 /// Refreshes one source and returns what happened; never fails, never panics outward.
-pub async fn refresh(ctx: &Context, source: &SourceConfig) -> RefreshOutcome {
+pub async fn refresh(ctx: &Context, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
     // A span at WARN, not INFO, so that failures logged under `once`'s quieter default level
     // still carry the source's name and URL.
     let span = tracing::warn_span!("refresh", source = source.label(), url = %source.url);
-    async {
-        let started = Instant::now();
-        let result = fetch_parse_store(ctx, source).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok((title, counts)) => {
-                tracing::info!(
-                    new = counts.new,
-                    updated = counts.updated,
-                    unchanged = counts.unchanged,
-                    elapsed_ms,
-                    "polled"
-                );
-                let name = source.name.clone().or(title).unwrap_or(source.url.clone());
-                RefreshOutcome {
-                    url: source.url.clone(),
-                    name,
-                    result: Ok(counts),
-                }
+    refresh_in_span(ctx, source, mode).instrument(span).await
+}
+
+async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
+    let outcome = |name: String, result, next_poll, health_changed| RefreshOutcome {
+        url: source.url.clone(),
+        name,
+        result,
+        next_poll,
+        health_changed,
+    };
+    let url = source.url.clone();
+    let state = match ctx.store.with(move |s| s.fetch_state(&url)).await {
+        Some(Ok(state)) => state,
+        Some(Err(error)) => {
+            let message = error.to_string();
+            tracing::error!(error = %message, "poll failed");
+            return outcome(
+                source.label().into(),
+                PollResult::Failed(message),
+                None,
+                false,
+            );
+        }
+        None => {
+            let message = RefreshError::Crashed("reading the source's state").to_string();
+            return outcome(
+                source.label().into(),
+                PollResult::Failed(message),
+                None,
+                false,
+            );
+        }
+    };
+    let now = Utc::now();
+    if let Some(skip) = skip(&state, mode, now) {
+        tracing::debug!(until = ?skip.until, "skipped");
+        let next = skip.until.map(|at| NextPoll {
+            at,
+            reason: skip.reason,
+        });
+        let result = PollResult::Skipped { until: skip.until };
+        return outcome(source.label().into(), result, next, false);
+    }
+
+    let started = Instant::now();
+    let attempt = attempt(ctx, source, &state).await;
+    let now = Utc::now();
+    let (new_state, event) = advance(&state, &attempt, source, &ctx.poll, now, fastrand::f64());
+    let name = match &attempt {
+        Attempt::Fetched { feed, .. } => source.name.clone().or(feed.meta.title.clone()),
+        _ => source.name.clone(),
+    }
+    .unwrap_or_else(|| source.label().to_string());
+
+    let (record_source, record_state, record_event) =
+        (source.clone(), new_state.clone(), event.clone());
+    let recorded = ctx
+        .store
+        .with(move |store| {
+            let feed = match &attempt {
+                Attempt::Fetched { feed, .. } => Some((&feed.meta, feed.items.as_slice())),
+                _ => None,
+            };
+            let poll = Poll {
+                at: now,
+                state: &record_state,
+                feed,
+                event: record_event.as_ref(),
+            };
+            store
+                .record_poll(&record_source, &poll)
+                .map(|counts| (counts, attempt))
+        })
+        .await
+        .ok_or(RefreshError::Crashed("storing the poll"))
+        .and_then(|r| r.map_err(RefreshError::from));
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let next = new_state.next_poll;
+    let next_at = next
+        .map(|n| n.at.to_rfc3339())
+        .unwrap_or_else(|| "never".into());
+    let next_reason = next.map(|n| n.reason.as_str()).unwrap_or("gone");
+
+    let (counts, attempt) = match recorded {
+        Ok(done) => done,
+        Err(error) => {
+            let message = error.to_string();
+            tracing::error!(error = %message, elapsed_ms, "poll failed");
+            return outcome(name, PollResult::Failed(message), next, false);
+        }
+    };
+    if let Some(event) = &event {
+        tracing::warn!(kind = event.kind, "{}", event.message);
+    }
+    let result = match attempt {
+        Attempt::Fetched { discovered, .. } => {
+            if let Some(feed) = discovered {
+                tracing::info!(feed = %feed, "the URL is an HTML page; polling the feed it links to");
             }
-            Err(error) => {
-                let message = error.to_string();
-                tracing::warn!(error = %message, elapsed_ms, "poll failed");
-                let (record, now) = (source.clone(), Utc::now());
-                let recorded = message.clone();
-                match ctx
-                    .store
-                    .with(move |store| store.record_failure(&record, &recorded, now))
-                    .await
-                {
-                    Some(Ok(())) => {}
-                    Some(Err(e)) => tracing::error!(error = %e, "could not record the failure"),
-                    None => tracing::error!("recording the failure crashed"),
-                }
-                RefreshOutcome {
-                    url: source.url.clone(),
-                    name: source.label().to_string(),
-                    result: Err(message),
-                }
+            tracing::info!(
+                new = counts.new,
+                updated = counts.updated,
+                unchanged = counts.unchanged,
+                elapsed_ms,
+                next_poll = %next_at,
+                "polled"
+            );
+            PollResult::Fetched(counts)
+        }
+        Attempt::NotModified(_) => {
+            tracing::info!(elapsed_ms, next_poll = %next_at, "polled: not modified");
+            PollResult::NotModified
+        }
+        Attempt::RateLimited {
+            status,
+            retry_after,
+        } => {
+            tracing::warn!(
+                status,
+                elapsed_ms,
+                next_poll = %next_at,
+                reason = next_reason,
+                "rate limited by the publisher; not a failure"
+            );
+            PollResult::RateLimited {
+                status,
+                until: retry_after,
+            }
+        }
+        Attempt::Gone => {
+            tracing::warn!(
+                elapsed_ms,
+                "HTTP 410 Gone: polling stopped until the source's URL changes in the config"
+            );
+            PollResult::Gone
+        }
+        Attempt::Failed(message) => {
+            tracing::warn!(
+                error = %message,
+                failures = new_state.consecutive_failures,
+                elapsed_ms,
+                next_poll = %next_at,
+                reason = next_reason,
+                "poll failed"
+            );
+            PollResult::Failed(message)
+        }
+    };
+    outcome(name, result, next, event.is_some())
+}
+
+/// Why a source is not polled now, and until when.
+struct Skip {
+    until: Option<DateTime<Utc>>,
+    reason: Reason,
+}
+
+fn skip(state: &FetchState, mode: Mode, now: DateTime<Utc>) -> Option<Skip> {
+    if state.gone_since.is_some() {
+        return Some(Skip {
+            until: None,
+            reason: Reason::Interval,
+        });
+    }
+    if let Some(until) = state.retry_after_until.filter(|u| *u > now) {
+        return Some(Skip {
+            until: Some(until),
+            reason: Reason::RetryAfter,
+        });
+    }
+    let next = state.next_poll.filter(|n| n.at > now)?;
+    let waits = match mode {
+        Mode::Now => false,
+        Mode::Due => true,
+        Mode::Resume => next.reason == Reason::Backoff,
+    };
+    waits.then_some(Skip {
+        until: Some(next.at),
+        reason: next.reason,
+    })
+}
+
+/// The URL to poll: an adopted permanent redirect, else a discovered feed, else the config's.
+fn current_location(source: &SourceConfig, state: &FetchState) -> SourceLocation {
+    let moved = state
+        .adopted_url
+        .as_deref()
+        .or(state.discovered_url.as_deref())
+        .and_then(|u| Url::parse(u).ok());
+    match moved {
+        Some(url) => SourceLocation::Http(url),
+        None => source.location.clone(),
+    }
+}
+
+/// Fetches and parses the source once, following an HTML page to the feed it links to.
+async fn attempt(ctx: &Context, source: &SourceConfig, state: &FetchState) -> Attempt {
+    let location = current_location(source, state);
+    match fetch_and_parse(ctx, &location, &state.validators).await {
+        Err(Step::Html {
+            links_to: Some(feed),
+        }) => {
+            let feed_location = SourceLocation::Http(feed.clone());
+            match fetch_and_parse(ctx, &feed_location, &Validators::default()).await {
+                Ok(Attempt::Fetched {
+                    feed: parsed,
+                    response,
+                    ..
+                }) => Attempt::Fetched {
+                    feed: parsed,
+                    response,
+                    discovered: Some(feed),
+                },
+                Ok(other) => other,
+                Err(step) => Attempt::Failed(step.to_string()),
+            }
+        }
+        Err(step) => Attempt::Failed(step.to_string()),
+        Ok(attempt) => attempt,
+    }
+}
+
+/// A fetch-and-parse that did not yield an attempt by itself.
+#[derive(Debug, thiserror::Error)]
+enum Step {
+    #[error(transparent)]
+    Failed(#[from] RefreshError),
+    /// An HTML page, and the first feed it links to, if any.
+    #[error("{}", ParseError::HtmlWithoutFeedLink)]
+    Html { links_to: Option<Url> },
+}
+
+async fn fetch_and_parse(
+    ctx: &Context,
+    location: &SourceLocation,
+    validators: &Validators,
+) -> Result<Attempt, Step> {
+    let fetched = match ctx.fetcher.fetch(location, validators).await {
+        Ok(FetchOutcome::Fetched(fetched)) => fetched,
+        Ok(FetchOutcome::NotModified(response)) => return Ok(Attempt::NotModified(response)),
+        Ok(FetchOutcome::RateLimited {
+            status,
+            retry_after,
+        }) => {
+            return Ok(Attempt::RateLimited {
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        Ok(FetchOutcome::Gone) => return Ok(Attempt::Gone),
+        Err(error) => return Err(Step::Failed(error.into())),
+    };
+    // Parsing and sanitizing are CPU work: off the async workers, and a panic in a dependency
+    // is caught at this boundary.
+    let response = fetched.response;
+    let base = response.final_url.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        let result = parse_feed(&fetched.body, base.as_ref(), fetched.charset.as_deref());
+        match result {
+            Err(ParseError::HtmlWithoutFeedLink) => Err(Step::Html {
+                links_to: discover_feed_link(&fetched.body, base.as_ref()),
+            }),
+            other => other.map_err(|e| Step::Failed(e.into())),
+        }
+    })
+    .await
+    .map_err(|_| Step::Failed(RefreshError::Crashed("parsing the feed")))??;
+    Ok(Attempt::Fetched {
+        feed: Box::new(parsed),
+        response,
+        discovered: None,
+    })
+}
+
+/// How long a Retry-After must be before it is worth an entry in the health feed.
+const LONG_RATE_LIMIT: Duration = Duration::from_secs(3600);
+
+/// The source's state after `attempt`, and the health event it makes, if any. Pure.
+pub fn advance(
+    prev: &FetchState,
+    attempt: &Attempt,
+    source: &SourceConfig,
+    settings: &PollSettings,
+    now: DateTime<Utc>,
+    jitter: f64,
+) -> (FetchState, Option<HealthEvent>) {
+    let mut next = prev.clone();
+    let mut event = None;
+    match attempt {
+        Attempt::Fetched {
+            feed,
+            response,
+            discovered,
+        } => {
+            let mut hints = feed.hints.clone();
+            hints.min_interval = hints.min_interval.max(response.max_age);
+            next.hints = hints;
+            next.validators = response.validators.clone();
+            if let Some(found) = discovered {
+                next.discovered_url = Some(found.to_string());
+            }
+            event = succeeded(&mut next, prev, response, source, settings, now);
+            next.last_status = Some("ok".into());
+        }
+        Attempt::NotModified(response) => {
+            next.hints.min_interval = next.hints.min_interval.max(response.max_age);
+            if response.validators != Validators::default() {
+                next.validators = response.validators.clone();
+            }
+            event = succeeded(&mut next, prev, response, source, settings, now);
+            next.last_status = Some("not modified".into());
+        }
+        Attempt::RateLimited {
+            status,
+            retry_after,
+        } => {
+            next.retry_after_until = *retry_after;
+            next.next_poll = Some(schedule::after_rate_limit(
+                now,
+                source.interval,
+                *retry_after,
+            ));
+            next.last_status = Some("rate limited".into());
+            next.last_error = Some(format!("HTTP {status}: rate limited"));
+            let long = retry_after
+                .is_some_and(|until| (until - now).to_std().unwrap_or_default() >= LONG_RATE_LIMIT);
+            if long && prev.last_status.as_deref() != Some("rate limited") {
+                event = Some(HealthEvent {
+                    kind: "rate limited",
+                    message: format!(
+                        "{}: rate limited (HTTP {status}); the publisher asks for no request before {}",
+                        source.label(),
+                        retry_after.map(|t| t.to_rfc3339()).unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        Attempt::Gone => {
+            next.gone_since = Some(now);
+            next.next_poll = None;
+            next.last_status = Some("gone".into());
+            next.last_error = Some("HTTP 410 Gone".into());
+            event = Some(HealthEvent {
+                kind: "gone",
+                message: format!(
+                    "{}: the publisher says the feed is gone (HTTP 410); it is no longer polled. Remove it, or change its url at {}",
+                    source.label(),
+                    source.url_position()
+                ),
+            });
+        }
+        Attempt::Failed(message) => {
+            next.consecutive_failures = prev.consecutive_failures.saturating_add(1);
+            next.next_poll = Some(schedule::after_failure(
+                now,
+                source.interval,
+                next.consecutive_failures,
+                settings.max_backoff,
+                jitter,
+            ));
+            next.last_status = Some("error".into());
+            next.last_error = Some(message.clone());
+            if prev.consecutive_failures == 0 {
+                event = Some(HealthEvent {
+                    kind: "failing",
+                    message: format!("{}: started failing: {message}", source.label()),
+                });
             }
         }
     }
-    .instrument(span)
-    .await
+    (next, event)
 }
 
-/// The work itself: returns the feed's own title and what changed in the store.
-async fn fetch_parse_store(
-    ctx: &Context,
+/// The shared part of a good poll (new content or 304): failures reset, redirects tracked,
+/// the next poll after the interval and hints.
+fn succeeded(
+    next: &mut FetchState,
+    prev: &FetchState,
+    response: &Response,
     source: &SourceConfig,
-) -> Result<(Option<String>, ItemCounts), RefreshError> {
-    let fetched = ctx.fetcher.fetch(&source.location).await?;
-    // Parsing and sanitizing are CPU work: off the async workers, and a panic in a dependency
-    // is caught at this boundary.
-    let parsed =
-        tokio::task::spawn_blocking(move || parse_feed(&fetched.body, fetched.final_url.as_ref()))
-            .await
-            .map_err(|_| RefreshError::Crashed("parsing the feed"))??;
-    let title = parsed.meta.title.clone();
-    let (record, now) = (source.clone(), Utc::now());
-    let counts = ctx
-        .store
-        .with(move |store| store.record_fetch(&record, &parsed.meta, &parsed.items, now))
-        .await
-        .ok_or(RefreshError::Crashed("storing the items"))??;
-    Ok((title, counts))
+    settings: &PollSettings,
+    now: DateTime<Utc>,
+) -> Option<HealthEvent> {
+    next.consecutive_failures = 0;
+    next.last_error = None;
+    next.last_success_at = Some(now);
+    next.retry_after_until = None;
+    next.next_poll = Some(schedule::after_success(
+        now,
+        source.interval,
+        &next.hints,
+        settings.max_interval,
+    ));
+    let moved = track_redirect(next, prev, response, source, settings);
+    if moved.is_some() {
+        return moved;
+    }
+    (prev.consecutive_failures > 0).then(|| HealthEvent {
+        kind: "recovered",
+        message: format!(
+            "{}: recovered after {} failed poll(s)",
+            source.label(),
+            prev.consecutive_failures
+        ),
+    })
+}
+
+/// Counts polls in a row that saw the same permanent redirect, and adopts its target after
+/// `adopt_redirect_after` of them, or at once for an http→https upgrade on the same host.
+fn track_redirect(
+    next: &mut FetchState,
+    prev: &FetchState,
+    response: &Response,
+    source: &SourceConfig,
+    settings: &PollSettings,
+) -> Option<HealthEvent> {
+    let Some(target) = &response.moved_to else {
+        next.redirect_target = None;
+        next.redirect_seen = 0;
+        return None;
+    };
+    let seen = if prev.redirect_target.as_deref() == Some(target.as_str()) {
+        prev.redirect_seen.saturating_add(1)
+    } else {
+        1
+    };
+    let from = current_location(source, prev);
+    let https_upgrade = match &from {
+        SourceLocation::Http(from) => {
+            from.scheme() == "http" && target.scheme() == "https" && from.host() == target.host()
+        }
+        SourceLocation::File(_) => false,
+    };
+    if seen < settings.adopt_redirect_after && !https_upgrade {
+        next.redirect_target = Some(target.to_string());
+        next.redirect_seen = seen;
+        return None;
+    }
+    next.adopted_url = Some(target.to_string());
+    next.redirect_target = None;
+    next.redirect_seen = 0;
+    Some(HealthEvent {
+        kind: "moved",
+        message: format!(
+            "{}: moved permanently to {target}; now polling the new URL. Change its url at {} to \"{target}\"",
+            source.label(),
+            source.url_position()
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceLocation;
+    use crate::model::FeedMeta;
+    use std::path::PathBuf;
+
+    fn settings() -> PollSettings {
+        PollSettings {
+            interval: Duration::from_secs(1800),
+            concurrency: 4,
+            per_host_concurrency: 2,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(20),
+            max_body: 1 << 24,
+            user_agent: "test".into(),
+            max_interval: Duration::from_secs(86_400),
+            max_backoff: Duration::from_secs(86_400),
+            allow_private_redirects: false,
+            adopt_redirect_after: 3,
+        }
+    }
+
+    fn source(url: &str) -> SourceConfig {
+        SourceConfig {
+            name: Some("P".into()),
+            url: url.into(),
+            location: SourceLocation::Http(Url::parse(url).unwrap()),
+            interval: Duration::from_secs(1800),
+            tags: vec![],
+            declared_in: PathBuf::from("tributary.toml"),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2025-08-19T10:00:00Z".parse().unwrap()
+    }
+
+    fn fetched(moved_to: Option<&str>) -> Attempt {
+        Attempt::Fetched {
+            feed: Box::new(ParsedFeed {
+                meta: FeedMeta::default(),
+                hints: Default::default(),
+                items: vec![],
+            }),
+            response: Response {
+                moved_to: moved_to.map(|u| Url::parse(u).unwrap()),
+                validators: Validators {
+                    etag: Some("\"v1\"".into()),
+                    last_modified: None,
+                },
+                ..Response::default()
+            },
+            discovered: None,
+        }
+    }
+
+    #[test]
+    fn failures_count_up_back_off_and_reset_on_success() {
+        let src = source("https://p.example/feed");
+        let failed = Attempt::Failed("HTTP 500".into());
+        let (one, event) = advance(
+            &FetchState::default(),
+            &failed,
+            &src,
+            &settings(),
+            now(),
+            0.0,
+        );
+        assert_eq!(one.consecutive_failures, 1);
+        assert_eq!(event.unwrap().kind, "failing");
+        let (two, event) = advance(&one, &failed, &src, &settings(), now(), 0.0);
+        assert_eq!(two.consecutive_failures, 2);
+        assert_eq!(event, None, "only the first failure is news");
+        assert_eq!(two.next_poll.unwrap().reason, Reason::Backoff);
+        assert_eq!(two.last_error.as_deref(), Some("HTTP 500"));
+
+        let (ok, event) = advance(&two, &fetched(None), &src, &settings(), now(), 0.0);
+        assert_eq!(ok.consecutive_failures, 0);
+        assert_eq!(ok.last_error, None);
+        assert_eq!(ok.validators.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(event.unwrap().kind, "recovered");
+        assert_eq!(ok.next_poll.unwrap().reason, Reason::Interval);
+    }
+
+    #[test]
+    fn rate_limits_do_not_count_as_failures() {
+        let src = source("https://p.example/feed");
+        let prev = FetchState {
+            consecutive_failures: 2,
+            ..FetchState::default()
+        };
+        let until = now() + chrono::Duration::hours(3);
+        let limited = Attempt::RateLimited {
+            status: 429,
+            retry_after: Some(until),
+        };
+        let (next, event) = advance(&prev, &limited, &src, &settings(), now(), 0.0);
+        assert_eq!(next.consecutive_failures, 2);
+        assert_eq!(next.retry_after_until, Some(until));
+        assert_eq!(
+            next.next_poll,
+            Some(NextPoll {
+                at: until,
+                reason: Reason::RetryAfter
+            })
+        );
+        assert_eq!(event.unwrap().kind, "rate limited", "three hours is long");
+    }
+
+    #[test]
+    fn a_permanent_redirect_is_adopted_after_three_polls_in_a_row() {
+        let src = source("https://p.example/feed");
+        let moved = fetched(Some("https://new.example/feed"));
+        let mut state = FetchState::default();
+        for poll in 1..=2 {
+            let (next, event) = advance(&state, &moved, &src, &settings(), now(), 0.0);
+            assert_eq!(next.redirect_seen, poll);
+            assert_eq!(next.adopted_url, None);
+            assert_eq!(event, None);
+            state = next;
+        }
+        let (adopted, event) = advance(&state, &moved, &src, &settings(), now(), 0.0);
+        assert_eq!(
+            adopted.adopted_url.as_deref(),
+            Some("https://new.example/feed")
+        );
+        let event = event.unwrap();
+        assert_eq!(event.kind, "moved");
+        assert!(
+            event.message.contains("tributary.toml"),
+            "{}",
+            event.message
+        );
+
+        // A poll without the redirect in between starts the count again.
+        let (reset, _) = advance(&state, &fetched(None), &src, &settings(), now(), 0.0);
+        assert_eq!(reset.redirect_seen, 0);
+    }
+
+    #[test]
+    fn an_https_upgrade_on_the_same_host_is_adopted_at_once() {
+        let src = source("http://p.example/feed");
+        let moved = fetched(Some("https://p.example/feed"));
+        let (next, event) = advance(
+            &FetchState::default(),
+            &moved,
+            &src,
+            &settings(),
+            now(),
+            0.0,
+        );
+        assert_eq!(next.adopted_url.as_deref(), Some("https://p.example/feed"));
+        assert_eq!(event.unwrap().kind, "moved");
+    }
+
+    #[test]
+    fn gone_sources_stop_being_polled_and_skips_follow_the_mode() {
+        let src = source("https://p.example/feed");
+        let (gone, event) = advance(
+            &FetchState::default(),
+            &Attempt::Gone,
+            &src,
+            &settings(),
+            now(),
+            0.0,
+        );
+        assert_eq!(gone.next_poll, None);
+        assert_eq!(event.unwrap().kind, "gone");
+        for mode in [Mode::Now, Mode::Due, Mode::Resume] {
+            assert!(skip(&gone, mode, now()).is_some_and(|s| s.until.is_none()));
+        }
+
+        let later = now() + chrono::Duration::minutes(10);
+        let backing_off = FetchState {
+            next_poll: Some(NextPoll {
+                at: later,
+                reason: Reason::Backoff,
+            }),
+            ..FetchState::default()
+        };
+        assert!(skip(&backing_off, Mode::Now, now()).is_none());
+        assert!(skip(&backing_off, Mode::Resume, now()).is_some());
+        assert!(skip(&backing_off, Mode::Due, now()).is_some());
+        let waiting = FetchState {
+            retry_after_until: Some(later),
+            ..FetchState::default()
+        };
+        assert_eq!(skip(&waiting, Mode::Now, now()).unwrap().until, Some(later));
+    }
 }

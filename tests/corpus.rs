@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tributary::config::{SourceConfig, SourceLocation};
+use tributary::model::FetchState;
 use tributary::parse::parse_feed;
-use tributary::store::Store;
+use tributary::store::{Poll, Store};
 use url::Url;
 
 fn corpus_feeds() -> Option<Vec<PathBuf>> {
@@ -34,7 +35,7 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let body = std::fs::read(file).unwrap();
-        let feed = match std::panic::catch_unwind(|| parse_feed(&body, Some(&base))) {
+        let feed = match std::panic::catch_unwind(|| parse_feed(&body, Some(&base), None)) {
             Ok(Ok(feed)) => feed,
             Ok(Err(error)) => {
                 assert!(
@@ -55,17 +56,20 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
             tags: vec![],
             declared_in: PathBuf::from("tributary.toml"),
         };
-        let first = store
-            .record_fetch(&source, &feed.meta, &feed.items, Utc::now())
-            .unwrap();
+        let state = FetchState::default();
+        let poll = Poll {
+            at: Utc::now(),
+            state: &state,
+            feed: Some((&feed.meta, &feed.items)),
+            event: None,
+        };
+        let first = store.record_poll(&source, &poll).unwrap();
         assert_eq!(
             first.new,
             feed.items.len(),
             "{name}: keys are unique per fetch"
         );
-        let second = store
-            .record_fetch(&source, &feed.meta, &feed.items, Utc::now())
-            .unwrap();
+        let second = store.record_poll(&source, &poll).unwrap();
         assert_eq!(
             (second.new, second.updated),
             (0, 0),

@@ -64,7 +64,7 @@ async fn once_stores_each_item_once_and_merges_them_naming_each_publisher() {
         "{out}"
     );
     assert!(
-        out.contains("total: 2 sources, 2 ok, 0 failed; 3 new"),
+        out.contains("total: 2 sources, 2 ok, 0 failed, 0 rate limited, 0 gone, 0 skipped; 3 new"),
         "{out}"
     );
 
@@ -214,7 +214,7 @@ async fn a_failing_source_does_not_stop_the_others() {
     assert!(out.contains("Cut: failed: unreadable feed"), "{out}");
     assert!(out.contains("Closed: failed: connection failed"), "{out}");
     assert!(out.contains("Good: 1 new"), "{out}");
-    assert!(out.contains("5 sources, 1 ok, 4 failed"), "{out}");
+    assert!(out.contains("5 sources, 1 ok, 4 failed,"), "{out}");
     assert_eq!(ws.feed("public/feed.xml").entries.len(), 1);
     assert!(stderr(&run).contains("Broken"), "the log names the source");
 
@@ -227,7 +227,7 @@ async fn a_failing_source_does_not_stop_the_others() {
             .to_string()
     };
     assert!(
-        line("Broken").contains("failed 1 time(s): HTTP 500"),
+        line("Broken").contains("failing (1 in a row): HTTP 500"),
         "{status}"
     );
     assert!(line("Good").ends_with("ok"), "{status}");

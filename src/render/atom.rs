@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::config::OutputConfig;
 use crate::model::{Publisher, StoredItem, Text};
 
-const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+pub(super) const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 
 /// Renders `items` (newest first) as the Atom feed of `output`.
 ///
@@ -29,10 +29,7 @@ pub fn render(output: &OutputConfig, items: &[StoredItem]) -> io::Result<Vec<u8>
             text(w, "id", &feed_id(output))?;
             text(w, "title", &output.title)?;
             text(w, "updated", &rfc3339(updated))?;
-            w.create_element("generator")
-                .with_attribute(("uri", env!("CARGO_PKG_REPOSITORY")))
-                .with_attribute(("version", env!("CARGO_PKG_VERSION")))
-                .write_text_content(BytesText::new("Tributary"))?;
+            generator(w)?;
             let mut ids = HashSet::new();
             for stored in items {
                 entry(w, stored, &mut ids)?;
@@ -42,6 +39,14 @@ pub fn render(output: &OutputConfig, items: &[StoredItem]) -> io::Result<Vec<u8>
     let mut bytes = w.into_inner();
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+pub(super) fn generator(w: &mut Writer<Vec<u8>>) -> io::Result<()> {
+    w.create_element("generator")
+        .with_attribute(("uri", env!("CARGO_PKG_REPOSITORY")))
+        .with_attribute(("version", env!("CARGO_PKG_VERSION")))
+        .write_text_content(BytesText::new("Tributary"))?;
+    Ok(())
 }
 
 fn entry(
@@ -145,11 +150,11 @@ fn rich_text(w: &mut Writer<Vec<u8>>, name: &str, value: &Text) -> io::Result<()
 
 /// Text content, XML-safe, with only `<`, `>` and `&` escaped: quotes need no escaping outside
 /// attributes, and leaving them keeps the feed readable.
-fn text_node(s: &str) -> BytesText<'static> {
+pub(super) fn text_node(s: &str) -> BytesText<'static> {
     BytesText::from_escaped(quick_xml::escape::partial_escape(xml_chars(s)).into_owned())
 }
 
-fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
+pub(super) fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
     w.create_element(name)
         .write_text_content(text_node(value))?;
     Ok(())
@@ -194,7 +199,7 @@ fn is_absolute_iri(s: &str) -> bool {
     !s.chars().any(char::is_whitespace) && Url::parse(s).is_ok()
 }
 
-fn rfc3339(time: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

@@ -1,6 +1,7 @@
 //! Stored items → the merged feed files, each written atomically and only when it changed.
 
 pub mod atom;
+pub mod health;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,24 +46,48 @@ pub fn render_output(store: &Store, output: &OutputConfig) -> Result<Written, Re
     write_if_changed(&output.path, &bytes).map_err(write_error)
 }
 
-/// Renders every output; one failing does not keep the others from being written.
-pub fn render_all(store: &Store, outputs: &[OutputConfig]) -> Vec<Result<Written, RenderError>> {
-    outputs
+/// Renders every output, and the health feed if configured; one failing does not keep the
+/// others from being written.
+pub fn render_all(
+    store: &Store,
+    outputs: &[OutputConfig],
+    health: Option<&Path>,
+) -> Vec<Result<Written, RenderError>> {
+    let mut results: Vec<(&Path, Result<Written, RenderError>)> = outputs
         .iter()
-        .map(|output| {
-            let result = render_output(store, output);
+        .map(|output| (output.path.as_path(), render_output(store, output)))
+        .collect();
+    if let Some(path) = health {
+        results.push((path, render_health(store, path)));
+    }
+    results
+        .into_iter()
+        .map(|(path, result)| {
             match &result {
-                Ok(Written::Changed) => {
-                    tracing::info!(path = %output.path.display(), "output written")
-                }
+                Ok(Written::Changed) => tracing::info!(path = %path.display(), "output written"),
                 Ok(Written::Unchanged) => {
-                    tracing::debug!(path = %output.path.display(), "output unchanged")
+                    tracing::debug!(path = %path.display(), "output unchanged")
                 }
                 Err(error) => tracing::error!(%error, "output not written"),
             }
             result
         })
         .collect()
+}
+
+fn render_health(store: &Store, path: &Path) -> Result<Written, RenderError> {
+    let events = store
+        .recent_events(health::HEALTH_ITEMS)
+        .map_err(|error| RenderError::Store {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    let write_error = |error| RenderError::Write {
+        path: path.to_path_buf(),
+        error,
+    };
+    let bytes = health::render(&events).map_err(write_error)?;
+    write_if_changed(path, &bytes).map_err(write_error)
 }
 
 /// Replaces `path` with `bytes` unless it already holds them: a temp file in the same folder,

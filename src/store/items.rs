@@ -4,34 +4,49 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use super::sources::{record_success, upsert_source};
+use super::sources::{add_event, save_state, upsert_source};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::config::SourceConfig;
-use crate::model::{FeedMeta, Item, ItemCounts, Publisher, StoredItem, Text};
+use crate::model::{
+    FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Publisher, StoredItem, Text,
+};
+
+/// One poll of a source, to record in one transaction.
+#[derive(Debug)]
+pub struct Poll<'a> {
+    pub at: DateTime<Utc>,
+    /// The source's state after this poll.
+    pub state: &'a FetchState,
+    /// The feed, when one was read.
+    pub feed: Option<(&'a FeedMeta, &'a [Item])>,
+    /// A change in the source's health, if this poll made one.
+    pub event: Option<&'a HealthEvent>,
+}
 
 impl Store {
-    /// Records a successful fetch of `source` in one transaction: the feed's metadata, then each
-    /// item new (inserted), changed (updated in place) or unchanged. Items missing from this
-    /// fetch stay stored.
-    pub fn record_fetch(
+    /// Records a poll of `source` in one transaction: its new state, the feed's metadata, each
+    /// item new (inserted), changed (updated in place) or unchanged, and any health event.
+    /// Items missing from this fetch stay stored.
+    pub fn record_poll(
         &mut self,
         source: &SourceConfig,
-        meta: &FeedMeta,
-        items: &[Item],
-        now: DateTime<Utc>,
+        poll: &Poll<'_>,
     ) -> Result<ItemCounts, StoreError> {
         let tx = self.conn.transaction()?;
         let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
-        record_success(&tx, source_id, meta, now)?;
+        save_state(&tx, source_id, poll.state, poll.feed.map(|f| f.0), poll.at)?;
         let mut counts = ItemCounts::default();
         // Feeds list their newest item first; storing oldest first makes the row order (the
         // tie-break among items of the same date) match the publisher's order.
-        for item in items.iter().rev() {
-            match store_item(&tx, source_id, item, now)? {
+        for item in poll.feed.map_or(&[][..], |f| f.1).iter().rev() {
+            match store_item(&tx, source_id, item, poll.at)? {
                 Stored::New => counts.new += 1,
                 Stored::Updated => counts.updated += 1,
                 Stored::Unchanged => counts.unchanged += 1,
             }
+        }
+        if let Some(event) = poll.event {
+            add_event(&tx, source_id, event, poll.at)?;
         }
         tx.commit()?;
         Ok(counts)
@@ -240,6 +255,27 @@ mod tests {
         }
     }
 
+    /// Records a successful fetch of `items`.
+    fn fetched(
+        store: &mut Store,
+        src: &SourceConfig,
+        meta: &FeedMeta,
+        items: &[Item],
+        at: DateTime<Utc>,
+    ) -> ItemCounts {
+        let state = FetchState {
+            last_status: Some("ok".into()),
+            ..FetchState::default()
+        };
+        let poll = Poll {
+            at,
+            state: &state,
+            feed: Some((meta, items)),
+            event: None,
+        };
+        store.record_poll(src, &poll).unwrap()
+    }
+
     fn newest_keys(store: &Store, limit: usize) -> Vec<String> {
         let items = store.newest_items(limit).unwrap();
         items.into_iter().map(|i| i.item.key).collect()
@@ -258,15 +294,11 @@ mod tests {
             item("a", "A", Some("2025-01-02T00:00:00Z")),
             item("b", "B", Some("2025-01-01T00:00:00Z")),
         ];
-        let counts = store
-            .record_fetch(&src, &meta, &first, at("2025-01-03T00:00:00Z"))
-            .unwrap();
+        let counts = fetched(&mut store, &src, &meta, &first, at("2025-01-03T00:00:00Z"));
         assert_eq!((counts.new, counts.updated, counts.unchanged), (2, 0, 0));
 
         let second = [item("a", "A, revised", Some("2025-01-02T00:00:00Z"))];
-        let counts = store
-            .record_fetch(&src, &meta, &second, at("2025-01-04T00:00:00Z"))
-            .unwrap();
+        let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-04T00:00:00Z"));
         assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 0));
 
         let items = store.newest_items(10).unwrap();
@@ -277,9 +309,7 @@ mod tests {
         assert_eq!(items[0].publisher.name, "P");
         assert_eq!(items[1].item.key, "b");
 
-        let counts = store
-            .record_fetch(&src, &meta, &second, at("2025-01-05T00:00:00Z"))
-            .unwrap();
+        let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-05T00:00:00Z"));
         assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
     }
 
@@ -292,18 +322,15 @@ mod tests {
             item("future", "F", Some("2099-01-01T00:00:00Z")),
             item("recent", "R", Some("2025-05-31T00:00:00Z")),
         ];
-        store
-            .record_fetch(&src, &FeedMeta::default(), &items, now)
-            .unwrap();
+        fetched(&mut store, &src, &FeedMeta::default(), &items, now);
         let later = [item("newer", "N", Some("2025-06-02T00:00:00Z"))];
-        store
-            .record_fetch(
-                &src,
-                &FeedMeta::default(),
-                &later,
-                at("2025-06-03T00:00:00Z"),
-            )
-            .unwrap();
+        fetched(
+            &mut store,
+            &src,
+            &FeedMeta::default(),
+            &later,
+            at("2025-06-03T00:00:00Z"),
+        );
         assert_eq!(newest_keys(&store, 10), ["newer", "future", "recent"]);
     }
 
@@ -316,14 +343,13 @@ mod tests {
             item("2", "2", None),
             item("3", "3", None),
         ];
-        store
-            .record_fetch(
-                &src,
-                &FeedMeta::default(),
-                &items,
-                at("2025-06-01T00:00:00Z"),
-            )
-            .unwrap();
+        fetched(
+            &mut store,
+            &src,
+            &FeedMeta::default(),
+            &items,
+            at("2025-06-01T00:00:00Z"),
+        );
         assert_eq!(newest_keys(&store, 2), ["1", "2"]);
     }
 
@@ -336,14 +362,13 @@ mod tests {
             link: Some("https://p.example/".into()),
             id: None,
         };
-        store
-            .record_fetch(
-                &src,
-                &meta,
-                &[item("a", "A", None)],
-                at("2025-06-01T00:00:00Z"),
-            )
-            .unwrap();
+        fetched(
+            &mut store,
+            &src,
+            &meta,
+            &[item("a", "A", None)],
+            at("2025-06-01T00:00:00Z"),
+        );
         let items = store.newest_items(1).unwrap();
         assert_eq!(items[0].publisher.name, "Publisher's own title");
         assert_eq!(
@@ -353,6 +378,6 @@ mod tests {
         let status = store.source_statuses(&[src]).unwrap();
         assert_eq!(status[0].name, "Publisher's own title");
         assert_eq!(status[0].items, 1);
-        assert_eq!(status[0].last_status.as_deref(), Some("ok"));
+        assert_eq!(status[0].state.last_status.as_deref(), Some("ok"));
     }
 }

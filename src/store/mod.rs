@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
+pub use items::Poll;
 pub use sources::SourceStatus;
 
 /// Why the database could not be used.

@@ -1,11 +1,15 @@
-//! Sources: what the config names, what each feed says of itself, and how its last poll went.
+//! Sources: what the config names, what each feed says of itself, and each source's polling
+//! state (validators, hints, backoff, Retry-After, gone, moved), with its health events.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::config::SourceConfig;
-use crate::model::FeedMeta;
+use crate::model::{FeedHints, FeedMeta, FetchState, HealthEvent, StoredEvent, Validators};
+use crate::schedule::{NextPoll, Reason};
 
 /// One source's state, as `status` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,15 +18,17 @@ pub struct SourceStatus {
     /// The config's name, else the feed's title, else the URL.
     pub name: String,
     pub last_poll: Option<DateTime<Utc>>,
-    pub last_success: Option<DateTime<Utc>>,
-    /// `ok` or `error`; none before the first poll.
-    pub last_status: Option<String>,
-    pub last_error: Option<String>,
-    pub consecutive_failures: u32,
+    pub state: FetchState,
     pub items: i64,
     /// When the newest stored item was published (or first seen, if undated).
     pub newest_item: Option<DateTime<Utc>>,
 }
+
+/// The columns of `sources` that make a `FetchState`, in the order `read_state` expects.
+const STATE_COLUMNS: &str = "etag, last_modified, hint_interval, skip_hours, skip_days,
+    last_status, last_error, last_success_at, consecutive_failures, retry_after_until,
+    gone_since, adopted_url, redirect_target, redirect_seen, discovered_url, next_poll_at,
+    next_poll_reason";
 
 impl Store {
     /// Records the configured sources and their names, so outputs name publishers correctly
@@ -36,23 +42,17 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed poll: the error and one more consecutive failure; items stay as they are.
-    pub fn record_failure(
-        &mut self,
-        source: &SourceConfig,
-        error: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let id = upsert_source(&tx, &source.url, source.name.as_deref())?;
-        tx.execute(
-            "UPDATE sources SET last_poll_at = ?2, last_status = 'error', last_error = ?3,
-                 consecutive_failures = consecutive_failures + 1
-             WHERE id = ?1",
-            params![id, to_unix(now), error],
-        )?;
-        tx.commit()?;
-        Ok(())
+    /// The polling state of a source; the default for one never polled.
+    pub fn fetch_state(&self, url: &str) -> Result<FetchState, StoreError> {
+        let state = self
+            .conn
+            .query_row(
+                &format!("SELECT {STATE_COLUMNS} FROM sources WHERE url = ?1"),
+                [url],
+                |row| read_state(row, 0),
+            )
+            .optional()?;
+        Ok(state.unwrap_or_default())
     }
 
     /// The state of each of `sources`, in their order.
@@ -60,13 +60,13 @@ impl Store {
         &self,
         sources: &[SourceConfig],
     ) -> Result<Vec<SourceStatus>, StoreError> {
-        let mut query = self.conn.prepare(
-            "SELECT COALESCE(s.name, s.feed_title, s.url), s.last_poll_at, s.last_success_at,
-                    s.last_status, s.last_error, s.consecutive_failures,
+        let mut query = self.conn.prepare(&format!(
+            "SELECT COALESCE(s.name, s.feed_title, s.url), s.last_poll_at,
                     (SELECT count(*) FROM items WHERE source_id = s.id),
-                    (SELECT max(sort_at) FROM items WHERE source_id = s.id)
-             FROM sources s WHERE s.url = ?1",
-        )?;
+                    (SELECT max(sort_at) FROM items WHERE source_id = s.id),
+                    {STATE_COLUMNS}
+             FROM sources s WHERE s.url = ?1"
+        ))?;
         let mut statuses = Vec::with_capacity(sources.len());
         for source in sources {
             let found = query
@@ -75,12 +75,9 @@ impl Store {
                         url: source.url.clone(),
                         name: source.name.clone().unwrap_or(row.get(0)?),
                         last_poll: row.get::<_, Option<i64>>(1)?.map(from_unix),
-                        last_success: row.get::<_, Option<i64>>(2)?.map(from_unix),
-                        last_status: row.get(3)?,
-                        last_error: row.get(4)?,
-                        consecutive_failures: row.get(5)?,
-                        items: row.get(6)?,
-                        newest_item: row.get::<_, Option<i64>>(7)?.map(from_unix),
+                        items: row.get(2)?,
+                        newest_item: row.get::<_, Option<i64>>(3)?.map(from_unix),
+                        state: read_state(row, 4)?,
                     })
                 })
                 .optional()?;
@@ -88,15 +85,34 @@ impl Store {
                 url: source.url.clone(),
                 name: source.label().to_string(),
                 last_poll: None,
-                last_success: None,
-                last_status: None,
-                last_error: None,
-                consecutive_failures: 0,
+                state: FetchState::default(),
                 items: 0,
                 newest_item: None,
             }));
         }
         Ok(statuses)
+    }
+
+    /// The newest `limit` health events of every source, newest first.
+    pub fn recent_events(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT e.id, e.at, COALESCE(s.name, s.feed_title, s.url), e.kind, e.message
+             FROM source_events e JOIN sources s ON s.id = e.source_id
+             ORDER BY e.at DESC, e.id DESC LIMIT ?1",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let events = query
+            .query_map([limit], |row| {
+                Ok(StoredEvent {
+                    id: row.get(0)?,
+                    at: from_unix(row.get(1)?),
+                    source: row.get(2)?,
+                    kind: row.get(3)?,
+                    message: row.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(events)
     }
 }
 
@@ -116,18 +132,115 @@ pub(super) fn upsert_source(
     Ok(id)
 }
 
-/// Records a successful poll and what the feed says of itself.
-pub(super) fn record_success(
+/// Saves a poll's resulting state, and what the feed says of itself when it was read.
+pub(super) fn save_state(
     tx: &Transaction<'_>,
     id: i64,
-    meta: &FeedMeta,
+    state: &FetchState,
+    meta: Option<&FeedMeta>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let list = |values: &[u32]| {
+        values
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    tx.execute(
+        "UPDATE sources SET last_poll_at = ?2, etag = ?3, last_modified = ?4, hint_interval = ?5,
+             skip_hours = ?6, skip_days = ?7, last_status = ?8, last_error = ?9,
+             last_success_at = ?10, consecutive_failures = ?11, retry_after_until = ?12,
+             gone_since = ?13, adopted_url = ?14, redirect_target = ?15, redirect_seen = ?16,
+             discovered_url = ?17, next_poll_at = ?18, next_poll_reason = ?19
+         WHERE id = ?1",
+        params![
+            id,
+            to_unix(now),
+            state.validators.etag,
+            state.validators.last_modified,
+            state
+                .hints
+                .min_interval
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            list(&state.hints.skip_hours),
+            list(&state.hints.skip_days),
+            state.last_status,
+            state.last_error,
+            state.last_success_at.map(to_unix),
+            state.consecutive_failures,
+            state.retry_after_until.map(to_unix),
+            state.gone_since.map(to_unix),
+            state.adopted_url,
+            state.redirect_target,
+            state.redirect_seen,
+            state.discovered_url,
+            state.next_poll.map(|n| to_unix(n.at)),
+            state.next_poll.map(|n| n.reason.as_str()),
+        ],
+    )?;
+    if let Some(meta) = meta {
+        tx.execute(
+            "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4 WHERE id = ?1",
+            params![id, meta.title, meta.link, meta.id],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn add_event(
+    tx: &Transaction<'_>,
+    id: i64,
+    event: &HealthEvent,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4, last_poll_at = ?5,
-             last_success_at = ?5, last_status = 'ok', last_error = NULL, consecutive_failures = 0
-         WHERE id = ?1",
-        params![id, meta.title, meta.link, meta.id, to_unix(now)],
+        "INSERT INTO source_events (source_id, at, kind, message) VALUES (?1, ?2, ?3, ?4)",
+        params![id, to_unix(now), event.kind, event.message],
     )?;
     Ok(())
+}
+
+/// Reads a `FetchState` from `row`, whose columns from `first` on are `STATE_COLUMNS`.
+fn read_state(row: &Row<'_>, first: usize) -> rusqlite::Result<FetchState> {
+    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        Ok(row.get::<_, Option<i64>>(first + i)?.map(from_unix))
+    };
+    let list = |i: usize| -> rusqlite::Result<Vec<u32>> {
+        let text: String = row.get(first + i)?;
+        Ok(text.split(',').filter_map(|v| v.parse().ok()).collect())
+    };
+    let next_poll = match (
+        time(15)?,
+        row.get::<_, Option<String>>(first + 16)?
+            .as_deref()
+            .and_then(Reason::parse),
+    ) {
+        (Some(at), Some(reason)) => Some(NextPoll { at, reason }),
+        _ => None,
+    };
+    Ok(FetchState {
+        validators: Validators {
+            etag: row.get(first)?,
+            last_modified: row.get(first + 1)?,
+        },
+        hints: FeedHints {
+            min_interval: row
+                .get::<_, Option<i64>>(first + 2)?
+                .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0))),
+            skip_hours: list(3)?,
+            skip_days: list(4)?,
+        },
+        last_status: row.get(first + 5)?,
+        last_error: row.get(first + 6)?,
+        last_success_at: time(7)?,
+        consecutive_failures: row.get(first + 8)?,
+        retry_after_until: time(9)?,
+        gone_since: time(10)?,
+        adopted_url: row.get(first + 11)?,
+        redirect_target: row.get(first + 12)?,
+        redirect_seen: row.get(first + 13)?,
+        discovered_url: row.get(first + 14)?,
+        next_poll,
+    })
 }

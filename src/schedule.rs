@@ -1,0 +1,313 @@
+//! When each source is next polled, and why. Pure: every function takes `now` (and, where it
+//! spreads load, a `jitter` in `[0, 1)`), so decisions are tested with tables, not clocks.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+
+use crate::model::FeedHints;
+
+/// Why a source's next poll is when it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The configured interval.
+    Interval,
+    /// A longer interval the server or the feed asked for (`Cache-Control: max-age`, `<ttl>`,
+    /// `sy:updatePeriod`), capped by `[poll] max_interval`.
+    ServerHint,
+    /// The feed's `skipHours`/`skipDays`.
+    SkipHours,
+    /// Consecutive failures: retried less and less often.
+    Backoff,
+    /// The publisher's `Retry-After`.
+    RetryAfter,
+}
+
+impl Reason {
+    /// The name stored in the database and shown by `status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Interval => "interval",
+            Reason::ServerHint => "server hint",
+            Reason::SkipHours => "skip hours",
+            Reason::Backoff => "backoff",
+            Reason::RetryAfter => "retry-after",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Reason> {
+        [
+            Reason::Interval,
+            Reason::ServerHint,
+            Reason::SkipHours,
+            Reason::Backoff,
+            Reason::RetryAfter,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A source's next poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextPoll {
+    pub at: DateTime<Utc>,
+    pub reason: Reason,
+}
+
+/// After a successful poll (new content or 304): the interval, stretched by the hints up to
+/// `max_interval` (never shortened by them), then moved out of skipped hours and days.
+pub fn after_success(
+    now: DateTime<Utc>,
+    interval: Duration,
+    hints: &FeedHints,
+    max_interval: Duration,
+) -> NextPoll {
+    let hinted = hints.min_interval.map(|h| h.min(max_interval));
+    let (delay, reason) = match hinted {
+        Some(h) if h > interval => (h, Reason::ServerHint),
+        _ => (interval, Reason::Interval),
+    };
+    let at = later(now, delay);
+    let latest = later(now, interval.max(max_interval));
+    let allowed = first_allowed(at, hints, latest);
+    if allowed > at {
+        NextPoll {
+            at: allowed,
+            reason: Reason::SkipHours,
+        }
+    } else {
+        NextPoll { at, reason }
+    }
+}
+
+/// After the `failures`-th failure in a row: the interval doubled for each failure after the
+/// first, up to `max_backoff`, stretched by up to a fifth by `jitter` so that sources failing
+/// together do not retry together. Never sooner than the interval.
+pub fn after_failure(
+    now: DateTime<Utc>,
+    interval: Duration,
+    failures: u32,
+    max_backoff: Duration,
+    jitter: f64,
+) -> NextPoll {
+    let doublings = failures.saturating_sub(1).min(30);
+    let backoff = interval
+        .saturating_mul(1u32 << doublings)
+        .min(max_backoff)
+        .max(interval);
+    let delay = backoff.mul_f64(1.0 + 0.2 * jitter.clamp(0.0, 1.0));
+    NextPoll {
+        at: later(now, delay),
+        reason: if doublings == 0 {
+            Reason::Interval
+        } else {
+            Reason::Backoff
+        },
+    }
+}
+
+/// After a 429 or 503: not before the publisher's `Retry-After`, and not before the interval.
+/// A rate limit is not a failure: it does not add to the backoff.
+pub fn after_rate_limit(
+    now: DateTime<Utc>,
+    interval: Duration,
+    retry_after: Option<DateTime<Utc>>,
+) -> NextPoll {
+    let regular = later(now, interval);
+    match retry_after {
+        Some(at) if at > regular => NextPoll {
+            at,
+            reason: Reason::RetryAfter,
+        },
+        _ => NextPoll {
+            at: regular,
+            reason: Reason::Interval,
+        },
+    }
+}
+
+/// The first moment from `at` outside the skipped hours and days, but no later than `latest`.
+fn first_allowed(at: DateTime<Utc>, hints: &FeedHints, latest: DateTime<Utc>) -> DateTime<Utc> {
+    let skipped = |t: DateTime<Utc>| {
+        hints.skip_hours.contains(&t.hour())
+            || hints
+                .skip_days
+                .contains(&t.weekday().num_days_from_monday())
+    };
+    let mut t = at;
+    // A week of hours covers every combination; a feed that skips them all is ignored.
+    for _ in 0..24 * 7 {
+        if !skipped(t) {
+            return t.min(latest);
+        }
+        let next_hour = t
+            .with_minute(0)
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(t)
+            + chrono::Duration::hours(1);
+        t = next_hour;
+    }
+    at
+}
+
+/// `time + delay`, saturating rather than panicking on absurd configured durations.
+fn later(time: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|d| time.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    const MIN: Duration = Duration::from_secs(60);
+    const HOUR: Duration = Duration::from_secs(3600);
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[test]
+    fn success_waits_the_interval_or_a_longer_hint_capped_at_the_maximum() {
+        let now = at("2025-08-19T10:00:00Z");
+        let table = [
+            (None, 30 * MIN, "2025-08-19T10:30:00Z", Reason::Interval),
+            (
+                Some(10 * MIN),
+                30 * MIN,
+                "2025-08-19T10:30:00Z",
+                Reason::Interval,
+            ),
+            (
+                Some(2 * HOUR),
+                30 * MIN,
+                "2025-08-19T12:00:00Z",
+                Reason::ServerHint,
+            ),
+            (
+                Some(7 * DAY),
+                30 * MIN,
+                "2025-08-20T10:00:00Z",
+                Reason::ServerHint,
+            ),
+        ];
+        for (hint, interval, expected, reason) in table {
+            let hints = FeedHints {
+                min_interval: hint,
+                ..FeedHints::default()
+            };
+            let next = after_success(now, interval, &hints, DAY);
+            assert_eq!(
+                next,
+                NextPoll {
+                    at: at(expected),
+                    reason
+                },
+                "{hint:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn skipped_hours_and_days_push_the_poll_to_the_next_allowed_hour() {
+        let now = at("2025-08-19T10:00:00Z"); // a Tuesday
+        let hints = FeedHints {
+            skip_hours: vec![10, 11, 12],
+            ..FeedHints::default()
+        };
+        let next = after_success(now, 30 * MIN, &hints, DAY);
+        assert_eq!(next.at, at("2025-08-19T13:00:00Z"));
+        assert_eq!(next.reason, Reason::SkipHours);
+
+        let hints = FeedHints {
+            skip_days: vec![1], // Tuesday
+            ..FeedHints::default()
+        };
+        let next = after_success(now, 30 * MIN, &hints, DAY);
+        assert_eq!(next.at, at("2025-08-20T00:00:00Z"));
+
+        let every_hour = FeedHints {
+            skip_hours: (0..24).collect(),
+            ..FeedHints::default()
+        };
+        let next = after_success(now, 30 * MIN, &every_hour, DAY);
+        assert_eq!(
+            next.at,
+            at("2025-08-19T10:30:00Z"),
+            "impossible hints are ignored"
+        );
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_the_cap() {
+        let now = at("2025-08-19T10:00:00Z");
+        let table = [
+            (1, "2025-08-19T10:30:00Z", Reason::Interval),
+            (2, "2025-08-19T11:00:00Z", Reason::Backoff),
+            (3, "2025-08-19T12:00:00Z", Reason::Backoff),
+            (4, "2025-08-19T14:00:00Z", Reason::Backoff),
+            (6, "2025-08-20T02:00:00Z", Reason::Backoff),
+            (7, "2025-08-20T10:00:00Z", Reason::Backoff),
+            (500, "2025-08-20T10:00:00Z", Reason::Backoff),
+        ];
+        for (failures, expected, reason) in table {
+            let next = after_failure(now, 30 * MIN, failures, DAY, 0.0);
+            assert_eq!(
+                next,
+                NextPoll {
+                    at: at(expected),
+                    reason
+                },
+                "{failures}"
+            );
+        }
+        let jittered = after_failure(now, 30 * MIN, 2, DAY, 0.5);
+        assert_eq!(jittered.at, at("2025-08-19T11:06:00Z"));
+    }
+
+    #[test]
+    fn rate_limits_wait_for_retry_after_without_backing_off() {
+        let now = at("2025-08-19T10:00:00Z");
+        let later = at("2025-08-19T12:00:00Z");
+        assert_eq!(
+            after_rate_limit(now, 30 * MIN, Some(later)),
+            NextPoll {
+                at: later,
+                reason: Reason::RetryAfter
+            }
+        );
+        assert_eq!(
+            after_rate_limit(now, 30 * MIN, Some(at("2025-08-19T10:01:00Z"))).at,
+            at("2025-08-19T10:30:00Z")
+        );
+        assert_eq!(
+            after_rate_limit(now, 30 * MIN, None).reason,
+            Reason::Interval
+        );
+    }
+
+    #[test]
+    fn reasons_round_trip_through_their_stored_names() {
+        for reason in [
+            Reason::Interval,
+            Reason::ServerHint,
+            Reason::SkipHours,
+            Reason::Backoff,
+            Reason::RetryAfter,
+        ] {
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+        }
+    }
+}
