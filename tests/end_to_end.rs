@@ -5,7 +5,6 @@ mod common;
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use common::*;
 
 const D1: &str = "Mon, 18 Aug 2025 10:00:00 GMT";
@@ -175,11 +174,11 @@ async fn a_failing_source_does_not_stop_the_others() {
             &[item("g1", "Good news", D1)],
         ),
     );
-    server.reply(
+    server.respond(
         "/broken.xml",
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "text/plain",
-        "oops".into(),
+        500,
+        &[("Content-Type", "text/plain")],
+        b"oops".to_vec(),
     );
     server.serve("/page.html", "<html><body>not a feed</body></html>".into());
     server.serve(
