@@ -103,10 +103,24 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(settings: &PollSettings) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+        Self::with_pinned_hosts(settings, &[])
+    }
+
+    /// A fetcher that connects to the given address for each named host instead of asking DNS
+    /// (as `curl --resolve` does). The private-address guard still judges names by DNS, which
+    /// is what lets tests stand a "public" host on 127.0.0.1.
+    pub fn with_pinned_hosts(
+        settings: &PollSettings,
+        pinned: &[(&str, std::net::SocketAddr)],
+    ) -> Result<Self, FetchError> {
+        let mut builder = reqwest::Client::builder()
             .user_agent(settings.user_agent.as_str())
             .connect_timeout(settings.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        for (host, addr) in pinned {
+            builder = builder.resolve(host, *addr);
+        }
+        let client = builder
             .build()
             .map_err(|e| FetchError::Http(e.to_string()))?;
         Ok(Fetcher {

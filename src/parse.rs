@@ -439,6 +439,62 @@ mod tests {
     }
 
     #[test]
+    fn polling_hints_are_read_from_the_channel() {
+        let feed = parse(
+            r#"<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">
+              <channel><title>P</title><ttl>90</ttl>
+                <sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>
+                <skipHours><hour>0</hour><hour>23</hour><hour>24</hour></skipHours>
+                <skipDays><day>Saturday</day><day>Sunday</day></skipDays>
+                <item><guid>1</guid><sy:updatePeriod>yearly</sy:updatePeriod></item>
+              </channel></rss>"#,
+        );
+        // A day in four parts (6 h) is longer than the ttl (90 min); items' elements are not hints.
+        assert_eq!(feed.hints.min_interval, Some(Duration::from_secs(6 * 3600)));
+        assert_eq!(feed.hints.skip_hours, [0, 23]);
+        assert_eq!(feed.hints.skip_days, [5, 6]);
+
+        let ttl_only =
+            parse(r#"<rss version="2.0"><channel><title>P</title><ttl>90</ttl></channel></rss>"#);
+        assert_eq!(
+            ttl_only.hints.min_interval,
+            Some(Duration::from_secs(90 * 60))
+        );
+    }
+
+    #[test]
+    fn charsets_are_found_in_bom_http_header_and_declaration_in_that_order() {
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><a>caf\xe9</a>";
+        assert_eq!(
+            decode(latin1, None),
+            "<?xml version=\"1.0\"?><a>caf\u{e9}</a>"
+        );
+        // The HTTP charset wins over the declaration (RFC 7303).
+        assert_eq!(
+            decode("<a>café</a>".as_bytes(), Some("utf-8")),
+            "<a>café</a>"
+        );
+        assert_eq!(
+            decode(b"<a>caf\xe9</a>", Some("windows-1252")),
+            "<a>caf\u{e9}</a>"
+        );
+        // A BOM wins over both.
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice("<a>café</a>".as_bytes());
+        assert_eq!(decode(&bom, Some("iso-8859-1")), "<a>café</a>");
+        // Undeclared bytes that are not UTF-8 are read as Windows-1252; bogus labels ignored.
+        assert_eq!(
+            decode(b"<a>caf\xe9</a>", Some("x-fake")),
+            "<a>caf\u{e9}</a>"
+        );
+        // Leading white space before the declaration is dropped with it.
+        assert_eq!(
+            decode(b"\n  <?xml version=\"1.0\" encoding=\"utf-8\"?><a/>", None),
+            "<?xml version=\"1.0\"?><a/>"
+        );
+    }
+
+    #[test]
     fn json_feed_items_are_read() {
         let feed = parse(
             r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[

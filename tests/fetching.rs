@@ -8,6 +8,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::*;
+use tributary::config::SourceLocation;
+use tributary::fetch::{FetchOutcome, Fetcher};
+use tributary::model::Validators;
 
 const D1: &str = "Mon, 18 Aug 2025 10:00:00 GMT";
 const D2: &str = "Tue, 19 Aug 2025 10:00:00 GMT";
@@ -709,4 +712,82 @@ async fn the_health_feed_reports_sources_that_start_failing_recover_and_go() {
             .contains("HTTP 500"),
         "{failing:?}"
     );
+}
+
+#[tokio::test]
+async fn a_redirect_from_a_public_host_into_a_private_address_is_refused_unless_allowed() {
+    let server = FeedServer::start().await;
+    let internal = server.url("/internal.xml");
+    server.redirect("/feed.xml", 302, &internal);
+    server.serve(
+        "/internal.xml",
+        rss(
+            "Internal",
+            "https://i.example/",
+            &[item("i1", "Internal", D1)],
+        ),
+    );
+    let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    // "public.test" has no DNS entry, so the guard takes it for a public host; the fetcher is
+    // pinned to reach it on 127.0.0.1.
+    let start = SourceLocation::Http(
+        url::Url::parse(&format!("http://public.test:{}/feed.xml", addr.port())).unwrap(),
+    );
+    for allow in [false, true] {
+        let ws = Workspace::new(&format!("[poll]\nallow_private_redirects = {allow}\n"));
+        let settings = tributary::config::load(&ws.config()).unwrap().poll;
+        let fetcher = Fetcher::with_pinned_hosts(&settings, &[("public.test", addr)]).unwrap();
+        let result = fetcher.fetch(&start, &Validators::default()).await;
+        if allow {
+            assert!(matches!(result, Ok(FetchOutcome::Fetched(_))), "{result:?}");
+        } else {
+            let error = result.unwrap_err().to_string();
+            assert!(
+                error.contains("refused a redirect to the private address"),
+                "{error}"
+            );
+        }
+    }
+    assert_eq!(server.requests("/feed.xml"), 2);
+    assert_eq!(server.requests("/internal.xml"), 1, "only when allowed");
+}
+
+#[tokio::test]
+async fn cache_control_max_age_stretches_the_interval_up_to_the_cap() {
+    let server = FeedServer::start().await;
+    let feed = rss("Cached", "https://c.example/", &[item("c1", "Cached", D1)]);
+    server.respond(
+        "/cached.xml",
+        200,
+        &[("Cache-Control", "public, max-age=7200")],
+        feed.clone().into_bytes(),
+    );
+    server.respond(
+        "/forever.xml",
+        200,
+        &[("Cache-Control", "max-age=31536000")],
+        feed.into_bytes(),
+    );
+    let ws = workspace(
+        &server,
+        "interval = \"30m\"\nmax_interval = \"6h\"",
+        &[
+            ("Cached", server.url("/cached.xml")),
+            ("Forever", server.url("/forever.xml")),
+        ],
+    );
+    once(&ws, &[]).await;
+    let next_poll = |name: &str| -> i64 {
+        ws.db()
+            .query_row(
+                "SELECT next_poll_at - last_poll_at FROM sources WHERE name = ?1 AND next_poll_reason = 'server hint'",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(next_poll("Cached"), 7200);
+    assert_eq!(next_poll("Forever"), 6 * 3600, "capped by max_interval");
+    let status = stdout(&ws.tributary(&["status"]).await);
+    assert!(status.contains("(server hint)"), "{status}");
 }
