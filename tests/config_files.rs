@@ -36,6 +36,16 @@ fn the_example_config_documents_valid_options() {
     copy_into(dir.path(), &["config/example.toml"]);
     let config = config::load(&dir.path().join("config/example.toml")).unwrap();
     assert_eq!(config.poll.concurrency, 32);
+    assert_eq!(config.poll.per_host_concurrency, 2);
+    assert_eq!(config.poll.max_body, 16 * 1024 * 1024);
+    assert_eq!(config.poll.adopt_redirect_after, 3);
+    assert!(!config.poll.allow_private_redirects);
+    assert_eq!(
+        config.poll.user_agent,
+        tributary::config::DEFAULT_USER_AGENT,
+        "the example shows the real default"
+    );
+    assert!(config.health.is_some());
     assert_eq!(config.outputs.len(), 1);
     assert_eq!(config.outputs[0].max_items, 200);
     let source = &config.sources[0];
@@ -54,6 +64,16 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "interval =",
         "concurrency =",
         "timeout =",
+        "connect_timeout =",
+        "first_byte_timeout =",
+        "per_host_concurrency =",
+        "max_body =",
+        "user_agent =",
+        "max_interval =",
+        "max_backoff =",
+        "adopt_redirect_after =",
+        "allow_private_redirects =",
+        "[health]",
         "[[outputs]]",
         "title =",
         "max_items =",
