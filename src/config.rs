@@ -35,6 +35,34 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// `[health] path`: an Atom feed of changes in the sources' states, if configured.
     pub health: Option<PathBuf>,
+    /// `[retention]`, `[dedup]` and `[content]`: what is kept of items, and how.
+    pub items: ItemRules,
+}
+
+/// How items are kept: retention, deduplication across sources, content size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRules {
+    /// `[retention] max_age`: items older than this are pruned (and never ingested again);
+    /// `None` keeps everything.
+    pub max_age: Option<Duration>,
+    /// `[retention] initial_items`: the most items a new source contributes on its first
+    /// fetch; `None` for no limit.
+    pub initial_items: Option<usize>,
+    /// `[dedup] across_sources`: the same article via two sources appears once.
+    pub across_sources: bool,
+    /// `[content] max_size`: content longer than this (in bytes) is cut, with a note.
+    pub max_content: usize,
+}
+
+impl Default for ItemRules {
+    fn default() -> Self {
+        ItemRules {
+            max_age: Some(Duration::from_secs(90 * 86_400)),
+            initial_items: Some(20),
+            across_sources: true,
+            max_content: 512 * 1024,
+        }
+    }
 }
 
 /// `[poll]`: defaults for every source and limits of the fetcher.
@@ -165,6 +193,31 @@ struct RawConfig {
     sources: Vec<RawSource>,
     #[serde(default)]
     health: RawHealth,
+    #[serde(default)]
+    retention: RawRetention,
+    #[serde(default)]
+    dedup: RawDedup,
+    #[serde(default)]
+    content: RawContent,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    max_age: Option<String>,
+    initial_items: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDedup {
+    across_sources: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContent {
+    max_size: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -308,6 +361,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         }
         path
     });
+    let items = v.items(&raw.retention, &raw.dedup, &raw.content);
     if v.problems.is_empty() {
         Ok(Config {
             file,
@@ -316,6 +370,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
             outputs,
             sources,
             health,
+            items,
         })
     } else {
         Err(ConfigError {
@@ -389,26 +444,10 @@ impl Validator<'_> {
             raw.per_host_concurrency,
             DEFAULT_PER_HOST,
         );
-        let max_body_text = raw.max_body.as_deref().unwrap_or(DEFAULT_MAX_BODY);
-        let max_body = match max_body_text.parse::<bytesize::ByteSize>() {
-            Ok(size) if size.as_u64() >= 1024 => size.as_u64(),
-            Ok(_) => {
-                self.report(
-                    self.file,
-                    "poll.max_body".into(),
-                    "must be at least 1KiB".into(),
-                );
-                1024
-            }
-            Err(e) => {
-                self.report(
-                    self.file,
-                    "poll.max_body".into(),
-                    format!("bad size {max_body_text:?} ({e}); write it like \"16MiB\""),
-                );
-                1024
-            }
-        };
+        let max_body = self.size(
+            "poll.max_body",
+            raw.max_body.as_deref().unwrap_or(DEFAULT_MAX_BODY),
+        );
         let user_agent = raw
             .user_agent
             .clone()
@@ -436,6 +475,56 @@ impl Validator<'_> {
                 .adopt_redirect_after
                 .unwrap_or(DEFAULT_ADOPT_REDIRECT_AFTER)
                 .max(1),
+        }
+    }
+
+    fn items(
+        &mut self,
+        retention: &RawRetention,
+        dedup: &RawDedup,
+        content: &RawContent,
+    ) -> ItemRules {
+        let defaults = ItemRules::default();
+        let max_age = match retention.max_age.as_deref().map(str::trim) {
+            None => defaults.max_age,
+            Some("0") => None,
+            Some(text) => self.duration(self.file, "retention.max_age".into(), text),
+        };
+        let initial_items = match retention.initial_items {
+            None => defaults.initial_items,
+            Some(0) => None,
+            Some(n) => Some(n),
+        };
+        let max_content = match content.max_size.as_deref() {
+            None => defaults.max_content,
+            Some(text) => {
+                usize::try_from(self.size("content.max_size", text)).unwrap_or(usize::MAX)
+            }
+        };
+        ItemRules {
+            max_age,
+            initial_items,
+            across_sources: dedup.across_sources.unwrap_or(defaults.across_sources),
+            max_content,
+        }
+    }
+
+    /// A size like "16MiB" or a number of bytes, at least 1 KiB.
+    fn size(&mut self, key: &str, text: &str) -> u64 {
+        match text.parse::<bytesize::ByteSize>() {
+            Ok(size) if size.as_u64() >= 1024 => size.as_u64(),
+            Ok(_) => {
+                self.report(self.file, key.into(), "must be at least 1KiB".into());
+                1024
+            }
+            Err(e) => {
+                self.report(
+                    self.file,
+                    key.into(),
+                    format!("bad size {text:?} ({e}); write it like \"16MiB\""),
+                );
+                1024
+            }
         }
     }
 
@@ -844,6 +933,25 @@ mod tests {
         let found = problems("[poll\n");
         assert!(found[0].contains("tributary.toml"), "{found:?}");
         assert!(found[0].contains("line 1"), "{found:?}");
+    }
+
+    #[test]
+    fn item_rules_have_defaults_and_zero_means_no_limit() {
+        let (_dir, result) = load_text("");
+        assert_eq!(result.unwrap().items, ItemRules::default());
+        let (_dir, result) = load_text(
+            "[retention]\nmax_age = \"0\"\ninitial_items = 0\n[dedup]\nacross_sources = false\n[content]\nmax_size = \"64KiB\"\n",
+        );
+        let rules = result.unwrap().items;
+        assert_eq!(rules.max_age, None);
+        assert_eq!(rules.initial_items, None);
+        assert!(!rules.across_sources);
+        assert_eq!(rules.max_content, 64 * 1024);
+        let (_dir, result) = load_text("[retention]\nmax_age = \"90d\"\n");
+        assert_eq!(
+            result.unwrap().items.max_age,
+            Some(Duration::from_secs(90 * 86_400))
+        );
     }
 
     #[test]

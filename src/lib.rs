@@ -9,6 +9,7 @@
 //! - [`model`]: plain types the stages pass along (items, outcomes).
 //! - [`fetch`]: one HTTP request (or local file read) and its outcome.
 //! - [`parse`]: bytes → normalized items with identity keys (uses [`sanitize`]).
+//! - [`identity`]: what makes two items the same (canonical links, guid churn).
 //! - [`store`]: SQLite, the only place SQL lives.
 //! - [`schedule`]: when each source is next due (interval, hints, backoff). Pure.
 //! - [`refresh`]: fetch → parse → store for one source, ending in an outcome.
@@ -19,6 +20,7 @@
 
 pub mod config;
 pub mod fetch;
+pub mod identity;
 pub mod model;
 pub mod parse;
 pub mod refresh;

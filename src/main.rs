@@ -121,6 +121,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Context> {
         fetcher,
         store: SharedStore::new(store),
         poll: Arc::new(config.poll.clone()),
+        rules: Arc::new(config.items.clone()),
     })
 }
 

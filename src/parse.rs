@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::model::{Author, FeedHints, FeedMeta, Item, Text};
-use crate::sanitize::{clean_html, fold_whitespace, html_to_text};
+use crate::sanitize::{clean_html, fold_whitespace, html_to_text, strip_controls};
 
 /// A parsed feed: what it says of itself and its items, each key appearing once.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,22 +40,40 @@ pub enum ParseError {
     Malformed(String),
 }
 
-/// Parses a feed body; `base` (the URL it was fetched from) resolves relative links, and
-/// `http_charset` is the charset the server named, if any.
-pub fn parse_feed(
-    body: &[u8],
-    base: Option<&Url>,
-    http_charset: Option<&str>,
-) -> Result<ParsedFeed, ParseError> {
+/// Where a body came from and how much of it to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseOptions<'a> {
+    /// The URL it was fetched from, against which relative links resolve.
+    pub base: Option<&'a Url>,
+    /// The charset the server named, if any.
+    pub charset: Option<&'a str>,
+    /// The most bytes of an item's summary or content kept; longer ones are cut, with a note.
+    pub max_content: usize,
+}
+
+impl Default for ParseOptions<'_> {
+    fn default() -> Self {
+        ParseOptions {
+            base: None,
+            charset: None,
+            max_content: 512 * 1024,
+        }
+    }
+}
+
+/// Parses a feed body.
+pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
     }
-    let text = decode(body, http_charset);
+    let base = options.base;
+    let text = decode(body, options.charset);
     let body = text.as_bytes();
     let feed = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // An empty id tells "the feed gave none" apart from an id feed-rs made up.
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(parse_date)
         .build()
         .parse(body)
         .map_err(|e| match e {
@@ -86,7 +104,7 @@ pub fn parse_feed(
         .entries
         .iter()
         .map(|entry| {
-            let mut item = normalize_entry(entry, base);
+            let mut item = normalize_entry(entry, base, options.max_content);
             if item.authors.is_empty() {
                 item.authors = feed_authors.clone();
             }
@@ -97,7 +115,7 @@ pub fn parse_feed(
     Ok(ParsedFeed { meta, hints, items })
 }
 
-fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> Item {
+fn normalize_entry(entry: &Entry, feed_base: Option<&Url>, max_content: usize) -> Item {
     let guid = non_empty(&entry.id);
     let link = alternate_link(&entry.links);
     let title = entry.title.as_ref().and_then(plain_text);
@@ -109,18 +127,31 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> Item {
         published,
     );
 
-    // Relative URLs inside the item resolve against its own page first, then the feed's.
-    let link_url = link.as_deref().and_then(|l| Url::parse(l).ok());
-    let base = link_url.as_ref().or(feed_base);
-    let summary = entry
-        .summary
-        .as_ref()
-        .and_then(|t| text(&t.content, is_html(t.content_type.subty().as_str()), base));
+    // Relative URLs inside the item resolve against the content's xml:base (itself resolved),
+    // else the item's own page, else the feed's address. (feed-rs reports xml:base only where
+    // it stands on the content element; one on the entry or feed already made the links
+    // absolute, and the item link then serves as the base.)
+    let page = link.as_deref().and_then(|l| Url::parse(l).ok());
+    let page_base = page.as_ref().or(feed_base);
+    let xml_base = entry.base.as_deref().and_then(|b| match page_base {
+        Some(outer) => outer.join(b).ok(),
+        None => Url::parse(b).ok(),
+    });
+    let base = xml_base.as_ref().or(page_base);
+    let summary = entry.summary.as_ref().and_then(|t| {
+        text(
+            &t.content,
+            is_html(t.content_type.subty().as_str()),
+            base,
+            max_content,
+        )
+    });
     let content = entry.content.as_ref().and_then(|c| {
         text(
             c.body.as_deref()?,
             is_html(c.content_type.subty().as_str()),
             base,
+            max_content,
         )
     });
     Item {
@@ -204,13 +235,127 @@ fn is_html(subtype: &str) -> bool {
     subtype.contains("html")
 }
 
-fn text(body: &str, is_html: bool, base: Option<&Url>) -> Option<Text> {
+fn text(body: &str, is_html: bool, base: Option<&Url>, max_content: usize) -> Option<Text> {
+    let body = strip_controls(body);
     let body = if is_html {
-        clean_html(body, base).trim().to_string()
+        clean_html(&body, base)
     } else {
-        body.trim().to_string()
+        body
     };
-    (!body.is_empty()).then_some(Text { body, is_html })
+    let body = body.trim();
+    if body.is_empty() {
+        return None;
+    }
+    if body.len() <= max_content {
+        return Some(Text {
+            body: body.to_string(),
+            is_html,
+        });
+    }
+    // Cut at a character boundary; for HTML, cleaning again closes the elements the cut left
+    // open (and drops a tag cut in half).
+    let mut end = max_content;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    let note = format!(
+        "[Cut by Tributary at {}: the original is longer; read it at the source.]",
+        bytesize::ByteSize(max_content as u64)
+    );
+    let body = if is_html {
+        format!("{}<p>{note}</p>", clean_html(&body[..end], None))
+    } else {
+        format!("{}\n\n{note}", &body[..end])
+    };
+    Some(Text { body, is_html })
+}
+
+/// A feed date, read as leniently as real feeds need: RFC 3339 and ISO 8601 (without a zone,
+/// taken as UTC), RFC 822/2822 with full or wrong day names, full month names, two-digit years,
+/// missing seconds and the zone abbreviations publishers use. `None` when nothing fits.
+pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(date) = DateTime::parse_from_rfc3339(text) {
+        return Some(date.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
+        if let Ok(date) = DateTime::parse_from_str(text, format) {
+            return Some(date.with_timezone(&Utc));
+        }
+    }
+    let naive = text.trim_end_matches('Z');
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(date) = chrono::NaiveDateTime::parse_from_str(naive, format) {
+            return Some(date.and_utc());
+        }
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(naive, "%Y-%m-%d") {
+        return date.and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+    }
+    rfc822(text)
+}
+
+/// RFC 822 dates as feeds write them, normalized until chrono's strict parser accepts them.
+fn rfc822(text: &str) -> Option<DateTime<Utc>> {
+    // The day name is dropped: it is often wrong, and it adds nothing to the date.
+    let text = match text.split_once(',') {
+        Some((day, rest)) if day.chars().all(char::is_alphabetic) => rest,
+        _ => text,
+    };
+    let mut parts: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    if parts.len() < 4 {
+        return None;
+    }
+    // Full month names to their first three letters.
+    parts[1] = parts[1].chars().take(3).collect();
+    // Two-digit years: 50–99 are 19xx, the rest 20xx.
+    if let Ok(year) = parts[2].parse::<u32>() {
+        if parts[2].len() == 2 {
+            parts[2] = (if year >= 50 { 1900 + year } else { 2000 + year }).to_string();
+        }
+    }
+    if parts[3].matches(':').count() == 1 {
+        parts[3].push_str(":00");
+    }
+    let zone = parts.get(4).map(String::as_str).unwrap_or("+0000");
+    let offset: String = match zone.to_ascii_uppercase().as_str() {
+        "GMT" | "UT" | "UTC" | "Z" => "+0000".into(),
+        "EST" => "-0500".into(),
+        "EDT" => "-0400".into(),
+        "CST" => "-0600".into(),
+        "CDT" => "-0500".into(),
+        "MST" => "-0700".into(),
+        "MDT" => "-0600".into(),
+        "PST" => "-0800".into(),
+        "PDT" => "-0700".into(),
+        "BST" | "CET" | "WEST" => "+0100".into(),
+        "CEST" | "EET" | "SAST" => "+0200".into(),
+        "EEST" | "MSK" => "+0300".into(),
+        "IST" => "+0530".into(),
+        "JST" | "KST" => "+0900".into(),
+        "AEST" => "+1000".into(),
+        "AEDT" => "+1100".into(),
+        "NZST" => "+1200".into(),
+        "NZDT" => "+1300".into(),
+        other if other.starts_with(['+', '-']) => other.replace(':', ""),
+        _ => return None,
+    };
+    let normalized = format!(
+        "{} {} {} {} {offset}",
+        parts[0], parts[1], parts[2], parts[3]
+    );
+    DateTime::parse_from_str(&normalized, "%d %b %Y %H:%M:%S %z")
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// The body as UTF-8 text. The charset comes from, in order: a byte order mark, the HTTP
@@ -364,6 +509,7 @@ fn weekday(name: &str) -> Option<u32> {
 }
 
 fn non_empty(s: &str) -> Option<String> {
+    let s = strip_controls(s);
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_string())
 }
@@ -374,7 +520,14 @@ mod tests {
 
     fn parse(xml: &str) -> ParsedFeed {
         let base = Url::parse("https://publisher.example/feed.xml").unwrap();
-        parse_feed(xml.as_bytes(), Some(&base), None).unwrap()
+        parse_feed(
+            xml.as_bytes(),
+            ParseOptions {
+                base: Some(&base),
+                ..ParseOptions::default()
+            },
+        )
+        .unwrap()
     }
 
     #[test]
@@ -435,6 +588,104 @@ mod tests {
         assert_eq!(
             item.updated,
             "2025-08-19T10:00:00Z".parse::<DateTime<Utc>>().ok()
+        );
+    }
+
+    #[test]
+    fn the_date_forms_real_feeds_use_are_read() {
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().ok();
+        let table = [
+            ("Tue, 19 Aug 2025 10:00:00 GMT", "2025-08-19T10:00:00Z"),
+            ("Mon, 19 Aug 2025 10:00:00 GMT", "2025-08-19T10:00:00Z"), // wrong day name
+            (
+                "Tuesday, 19 August 2025 10:00:00 +0200",
+                "2025-08-19T08:00:00Z",
+            ),
+            ("19 Aug 2025 10:00 EST", "2025-08-19T15:00:00Z"),
+            ("Tue, 19 Aug 25 10:00:00 CEST", "2025-08-19T08:00:00Z"),
+            ("Tue, 19 Aug 2025 10:00:00 +02:00", "2025-08-19T08:00:00Z"),
+            ("2025-08-19T10:00:00+02:00", "2025-08-19T08:00:00Z"),
+            ("2025-08-19T10:00:00.250+0200", "2025-08-19T08:00:00.250Z"),
+            ("2025-08-19T10:00:00", "2025-08-19T10:00:00Z"), // no zone: UTC
+            ("2025-08-19 10:00:00", "2025-08-19T10:00:00Z"),
+            ("2025-08-19", "2025-08-19T00:00:00Z"),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_date(text), utc(expected), "{text}");
+        }
+        for nonsense in [
+            "",
+            "yesterday",
+            "19.08.2025",
+            "Tue, 19 Aug 2025 10:00:00 XYZ",
+        ] {
+            assert_eq!(parse_date(nonsense), None, "{nonsense}");
+        }
+        let feed = parse(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+              <channel rdf:about="x"><title>R</title></channel>
+              <item rdf:about="https://p.example/1"><title>One</title><link>https://p.example/1</link><dc:date>2025-08-19T10:00:00+01:00</dc:date></item>
+            </rdf:RDF>"#,
+        );
+        assert_eq!(
+            feed.items[0].published,
+            utc("2025-08-19T09:00:00Z"),
+            "dc:date"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_stripped_and_oversized_content_is_cut_with_a_note() {
+        let long = "<p>".to_string() + &"word ".repeat(1000) + "</p>";
+        let xml = format!(
+            r#"<rss version="2.0"><channel><title>P</title>
+              <item><guid>g&#x1;1</guid><title>Bell&#x7; and
+              tab</title><description><![CDATA[{long}]]></description></item></channel></rss>"#
+        );
+        let feed = parse_feed(
+            xml.as_bytes(),
+            ParseOptions {
+                max_content: 1024,
+                ..ParseOptions::default()
+            },
+        );
+        // XML 1.0 forbids these characters even as references; the parser reads them anyway,
+        // and they must not survive.
+        let item = &feed.unwrap().items[0];
+        assert_eq!(item.title.as_deref(), Some("Bell and tab"));
+        assert_eq!(item.guid.as_deref(), Some("g1"));
+        let summary = &item.summary.as_ref().unwrap().body;
+        assert!(summary.len() < 1200, "{}", summary.len());
+        assert!(
+            summary.ends_with("read it at the source.]</p>"),
+            "{summary}"
+        );
+        assert!(summary.starts_with("<p>word word"), "{summary}");
+        let plain = text("a\u{0}b\u{1b}c", false, None, 1024).unwrap();
+        assert_eq!(plain.body, "abc");
+    }
+
+    #[test]
+    fn relative_links_in_content_resolve_against_xml_base_then_the_item_link() {
+        let feed = parse(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+              <entry><id>urn:1</id><title>One</title>
+                <link href="https://p.example/one"/>
+                <content type="html" xml:base="https://cdn.example/posts/">&lt;img src="pic.png"&gt;</content></entry>
+              <entry><id>urn:2</id><title>Two</title><link href="https://p.example/two/"/>
+                <content type="html">&lt;a href="more"&gt;more&lt;/a&gt;</content></entry>
+            </feed>"#,
+        );
+        let body = |i: usize| feed.items[i].content.as_ref().unwrap().body.clone();
+        assert!(
+            body(0).contains(r#"src="https://cdn.example/posts/pic.png""#),
+            "{}",
+            body(0)
+        );
+        assert!(
+            body(1).contains(r#"href="https://p.example/two/more""#),
+            "{}",
+            body(1)
         );
     }
 
@@ -510,22 +761,21 @@ mod tests {
     #[test]
     fn bodies_that_are_not_feeds_are_refused_clearly() {
         assert!(matches!(
-            parse_feed(b"  \n", None, None),
+            parse_feed(b"  \n", ParseOptions::default()),
             Err(ParseError::Empty)
         ));
         assert!(matches!(
-            parse_feed(b"<html><body>hi</body></html>", None, None),
+            parse_feed(b"<html><body>hi</body></html>", ParseOptions::default()),
             Err(ParseError::HtmlWithoutFeedLink)
         ));
         assert!(matches!(
-            parse_feed(b"<note>hi</note>", None, None),
+            parse_feed(b"<note>hi</note>", ParseOptions::default()),
             Err(ParseError::NotAFeed)
         ));
         assert!(matches!(
             parse_feed(
                 b"<rss version=\"2.0\"><channel><item><title>x</ti",
-                None,
-                None
+                ParseOptions::default()
             ),
             Err(ParseError::Malformed(_))
         ));

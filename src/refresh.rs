@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::{PollSettings, SourceConfig, SourceLocation};
+use crate::config::{ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
 use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators};
-use crate::parse::{ParseError, ParsedFeed, discover_feed_link, parse_feed};
+use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, parse_feed};
 use crate::schedule::{self, NextPoll, Reason};
 use crate::store::{Poll, SharedStore, StoreError};
 
@@ -25,6 +25,7 @@ pub struct Context {
     pub fetcher: Fetcher,
     pub store: SharedStore,
     pub poll: Arc<PollSettings>,
+    pub rules: Arc<ItemRules>,
 }
 
 /// Which sources a refresh may skip.
@@ -333,8 +334,14 @@ async fn fetch_and_parse(
     // is caught at this boundary.
     let response = fetched.response;
     let base = response.final_url.clone();
+    let rules = ctx.rules.clone();
     let parsed = tokio::task::spawn_blocking(move || {
-        let result = parse_feed(&fetched.body, base.as_ref(), fetched.charset.as_deref());
+        let options = ParseOptions {
+            base: base.as_ref(),
+            charset: fetched.charset.as_deref(),
+            max_content: rules.max_content,
+        };
+        let result = parse_feed(&fetched.body, options);
         match result {
             Err(ParseError::HtmlWithoutFeedLink) => Err(Step::Html {
                 links_to: discover_feed_link(&fetched.body, base.as_ref()),

@@ -13,6 +13,9 @@ use url::Url;
 pub fn clean_html(html: &str, base: Option<&Url>) -> String {
     let mut builder = Builder::default();
     builder.link_rel(Some("noopener noreferrer"));
+    // Only schemes a reader can follow safely: no javascript:, vbscript: or data: (not even for
+    // images: an SVG in a data: URL can carry script).
+    builder.url_schemes(HashSet::from(["http", "https", "mailto"]));
     match base {
         Some(base) if base.scheme() == "http" || base.scheme() == "https" => {
             builder.url_relative(UrlRelative::RewriteWithBase(base.clone()));
@@ -34,9 +37,20 @@ pub fn html_to_text(html: &str) -> String {
     fold_whitespace(&decode_serializer_entities(&stripped))
 }
 
-/// Folds runs of white space into one space and trims the ends, as a title is shown.
+/// Folds runs of white space into one space and trims the ends, as a title is shown: one line
+/// of text, without control characters.
 pub fn fold_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    strip_controls(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Drops control characters and NUL bytes, keeping tabs and line breaks.
+pub fn strip_controls(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
 }
 
 /// Decodes the few entities that ammonia's serializer writes into text nodes.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tributary::config::{SourceConfig, SourceLocation};
 use tributary::model::FetchState;
-use tributary::parse::parse_feed;
+use tributary::parse::{ParseOptions, parse_feed};
 use tributary::store::{Poll, Store};
 use url::Url;
 
@@ -35,7 +35,15 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let body = std::fs::read(file).unwrap();
-        let feed = match std::panic::catch_unwind(|| parse_feed(&body, Some(&base), None)) {
+        let feed = match std::panic::catch_unwind(|| {
+            parse_feed(
+                &body,
+                ParseOptions {
+                    base: Some(&base),
+                    ..ParseOptions::default()
+                },
+            )
+        }) {
             Ok(Ok(feed)) => feed,
             Ok(Err(error)) => {
                 assert!(
