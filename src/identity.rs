@@ -72,6 +72,24 @@ pub fn guid_churn(items: &[Seen<'_>]) -> bool {
     relinked >= 2 && relinked * 2 >= unknown.len()
 }
 
+/// For each fetched item, whether to match it to a stored item by its canonical link: only when
+/// the fetch looks like guid churn, and only items with an unknown key whose link is unique in
+/// the fetch and already stored.
+pub fn relinkable(items: &[Seen<'_>]) -> Vec<bool> {
+    if !guid_churn(items) {
+        return vec![false; items.len()];
+    }
+    items
+        .iter()
+        .map(|s| {
+            !s.key_known
+                && s.link_known
+                && s.link
+                    .is_some_and(|l| items.iter().filter(|o| o.link == Some(l)).count() == 1)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,9 +159,7 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
         match &outcome.result {
             PollResult::Fetched(c) => {
                 ok += 1;
-                total.new += c.new;
-                total.updated += c.updated;
-                total.unchanged += c.unchanged;
+                total.add(c);
             }
             PollResult::NotModified => ok += 1,
             PollResult::Failed(_) => failed += 1,
@@ -171,11 +169,9 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
         }
     }
     say!(
-        "total: {} sources, {ok} ok, {failed} failed, {limited} rate limited, {gone} gone, {skipped} skipped; {} new, {} updated, {} unchanged",
+        "total: {} sources, {ok} ok, {failed} failed, {limited} rate limited, {gone} gone, {skipped} skipped; {}",
         outcomes.len(),
-        total.new,
-        total.updated,
-        total.unchanged
+        counts_text(&total)
     );
     let mut outputs_ok = true;
     for result in rendered {
@@ -190,10 +186,7 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
 fn outcome_line(outcome: &RefreshOutcome) -> String {
     let name = &outcome.name;
     match &outcome.result {
-        PollResult::Fetched(c) => format!(
-            "{name}: {} new, {} updated, {} unchanged",
-            c.new, c.updated, c.unchanged
-        ),
+        PollResult::Fetched(c) => format!("{name}: {}", counts_text(c)),
         PollResult::NotModified => format!("{name}: not modified"),
         PollResult::RateLimited { status, until } => match until {
             Some(until) => format!(
@@ -213,6 +206,24 @@ fn outcome_line(outcome: &RefreshOutcome) -> String {
             format!("{name}: skipped until {}{why}", time(*until))
         }
     }
+}
+
+/// `3 new, 1 updated, 26 unchanged`, then duplicates and left-out items when there are any.
+fn counts_text(c: &ItemCounts) -> String {
+    let mut text = format!(
+        "{} new, {} updated, {} unchanged",
+        c.new, c.updated, c.unchanged
+    );
+    if c.duplicates > 0 {
+        text.push_str(&format!(", {} already via another source", c.duplicates));
+    }
+    if c.left_out > 0 {
+        text.push_str(&format!(
+            ", {} left out (too old or past initial_items)",
+            c.left_out
+        ));
+    }
+    text
 }
 
 fn time(t: DateTime<Utc>) -> String {

@@ -67,12 +67,26 @@ pub struct ItemCounts {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Items already stored through another source (the same article, republished).
+    pub duplicates: usize,
+    /// Items not kept: older than `[retention] max_age`, pruned before, or past
+    /// `[retention] initial_items` on a source's first fetch.
+    pub left_out: usize,
 }
 
 impl ItemCounts {
     /// Whether the outputs need to be rendered again.
     pub fn changed(&self) -> bool {
-        self.new > 0 || self.updated > 0
+        self.new > 0 || self.updated > 0 || self.duplicates > 0
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &ItemCounts) {
+        self.new += other.new;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.duplicates += other.duplicates;
+        self.left_out += other.left_out;
     }
 }
 
@@ -169,6 +183,8 @@ pub struct StoredEvent {
 /// A stored item joined with its publisher, as the outputs need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredItem {
+    /// The id Tributary minted for it, used by every output.
+    pub id: String,
     pub item: Item,
     /// When Tributary first stored it.
     pub first_seen: DateTime<Utc>,

@@ -132,8 +132,12 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
     }
     .unwrap_or_else(|| source.label().to_string());
 
-    let (record_source, record_state, record_event) =
-        (source.clone(), new_state.clone(), event.clone());
+    let (record_source, record_state, record_event, rules) = (
+        source.clone(),
+        new_state.clone(),
+        event.clone(),
+        ctx.rules.clone(),
+    );
     let recorded = ctx
         .store
         .with(move |store| {
@@ -146,6 +150,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
                 state: &record_state,
                 feed,
                 event: record_event.as_ref(),
+                rules: &rules,
             };
             store
                 .record_poll(&record_source, &poll)

@@ -177,10 +177,22 @@ async fn poll(
     refresh(&ctx, &source, mode).await
 }
 
+/// Prunes items past `[retention] max_age`, then renders every output.
 async fn render_outputs(ctx: &Context, config: &Config) -> Vec<Result<Written, RenderError>> {
-    let (outputs, health) = (config.outputs.clone(), config.health.clone());
+    let (outputs, health, rules) = (
+        config.outputs.clone(),
+        config.health.clone(),
+        config.items.clone(),
+    );
     ctx.store
-        .with(move |store| render::render_all(store, &outputs, health.as_deref()))
+        .with(move |store| {
+            match store.prune(&rules, Utc::now()) {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned items past [retention] max_age"),
+                Err(error) => tracing::error!(%error, "pruning old items failed"),
+            }
+            render::render_all(store, &outputs, health.as_deref())
+        })
         .await
         .unwrap_or_else(|| {
             tracing::error!("rendering the outputs crashed");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
-use tributary::config::{SourceConfig, SourceLocation};
+use tributary::config::{ItemRules, SourceConfig, SourceLocation};
 use tributary::model::FetchState;
 use tributary::parse::{ParseOptions, parse_feed};
 use tributary::store::{Poll, Store};
@@ -70,6 +70,13 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
             state: &state,
             feed: Some((&feed.meta, &feed.items)),
             event: None,
+            // Every item, whatever its age: the check is about identity, not retention.
+            rules: &ItemRules {
+                max_age: None,
+                initial_items: None,
+                across_sources: false,
+                ..ItemRules::default()
+            },
         };
         let first = store.record_poll(&source, &poll).unwrap();
         assert_eq!(

@@ -1,7 +1,6 @@
 //! Stored items → an Atom 1.0 document (RFC 4287), written with quick-xml so that escaping is
 //! right by construction.
 
-use std::collections::HashSet;
 use std::io;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -30,9 +29,8 @@ pub fn render(output: &OutputConfig, items: &[StoredItem]) -> io::Result<Vec<u8>
             text(w, "title", &output.title)?;
             text(w, "updated", &rfc3339(updated))?;
             generator(w)?;
-            let mut ids = HashSet::new();
             for stored in items {
-                entry(w, stored, &mut ids)?;
+                entry(w, stored)?;
             }
             Ok(())
         })?;
@@ -49,14 +47,11 @@ pub(super) fn generator(w: &mut Writer<Vec<u8>>) -> io::Result<()> {
     Ok(())
 }
 
-fn entry(
-    w: &mut Writer<Vec<u8>>,
-    stored: &StoredItem,
-    ids: &mut HashSet<String>,
-) -> io::Result<()> {
+fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
     let item = &stored.item;
     w.create_element("entry").write_inner_content(|w| {
-        text(w, "id", &entry_id(stored, ids))?;
+        // Tributary's own id, minted once per item: upstream guid churn never reaches readers.
+        text(w, "id", &stored.id)?;
         w.create_element("title")
             .with_attribute(("type", "text"))
             .write_text_content(text_node(item.title.as_deref().unwrap_or_default()))?;
@@ -158,28 +153,6 @@ pub(super) fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Resu
     w.create_element(name)
         .write_text_content(text_node(value))?;
     Ok(())
-}
-
-/// The entry's id: the publisher's own when it is an absolute IRI and not already used in this
-/// document, else a UUID derived from the source and the item's key, stable across renders.
-fn entry_id(stored: &StoredItem, used: &mut HashSet<String>) -> String {
-    let own = stored
-        .item
-        .guid
-        .as_deref()
-        .filter(|g| is_absolute_iri(g))
-        .filter(|g| !used.contains(*g));
-    let id = match own {
-        Some(guid) => guid.to_string(),
-        None => {
-            let name = format!("{}\n{}", stored.publisher.feed_url, stored.item.key);
-            Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
-                .urn()
-                .to_string()
-        }
-    };
-    used.insert(id.clone());
-    id
 }
 
 /// A stable id for the merged feed, from its path as written in the config.

@@ -3,6 +3,7 @@
 //! One connection, one writer. Each fetched source is recorded in one transaction, so a crash
 //! leaves either all of a fetch's items or none of them.
 
+mod ingest;
 mod items;
 mod migrations;
 mod sources;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub use items::Poll;
+pub use ingest::{MAX_CONTENT_UPDATES, Poll, normalized_date};
 pub use sources::SourceStatus;
 
 /// Why the database could not be used.

@@ -424,10 +424,15 @@ pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> b
     condition()
 }
 
-/// The config lines for a database and one output inside the workspace.
+/// The config lines for a database and one output inside the workspace. Test feeds carry
+/// fixed dates from 2025, so retention keeps everything here; retention's own tests set it.
 pub const STATE_AND_OUTPUT: &str = r#"
 [database]
 path = "state/tributary.db"
+
+[retention]
+max_age = "0"
+initial_items = 0
 
 [[outputs]]
 path = "public/feed.xml"

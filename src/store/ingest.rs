@@ -1,0 +1,652 @@
+//! Recording a poll: the source's new state, and each fetched item stored once.
+//!
+//! An item is found again by any key seen for it: its own key (guid, else link, else hash) or,
+//! when the publisher churns guids, its canonical link. The same article reaching Tributary
+//! through another source is recorded against the item already stored. Items too old to keep,
+//! pruned before, or past a new source's first `initial_items` are left out, and their keys
+//! remembered so that they never come back.
+
+use std::cmp::Reverse;
+use std::collections::HashSet;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use super::sources::{add_event, save_state, upsert_source};
+use super::{Store, StoreError, public_id, to_unix};
+use crate::config::{ItemRules, SourceConfig};
+use crate::identity::{Seen, canonical_link, relinkable};
+use crate::model::{FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text};
+
+/// How many times an item's summary or content may change without its title changing, before
+/// such changes are ignored: a feed that stamps the time into every item must not churn the
+/// outputs forever.
+pub const MAX_CONTENT_UPDATES: i64 = 3;
+
+/// How far in the future a date may be (clock skew) before it is taken for a bogus one.
+const FUTURE_SKEW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// One poll of a source, to record in one transaction.
+#[derive(Debug)]
+pub struct Poll<'a> {
+    pub at: DateTime<Utc>,
+    /// The source's state after this poll.
+    pub state: &'a FetchState,
+    /// The feed, when one was read.
+    pub feed: Option<(&'a FeedMeta, &'a [Item])>,
+    /// A change in the source's health, if this poll made one.
+    pub event: Option<&'a HealthEvent>,
+    pub rules: &'a ItemRules,
+}
+
+impl Store {
+    /// Records a poll of `source` in one transaction: its new state, the feed's metadata, each
+    /// item new, updated in place, unchanged, a duplicate of another source's, or left out,
+    /// and any health event. Items missing from this fetch stay stored.
+    pub fn record_poll(
+        &mut self,
+        source: &SourceConfig,
+        poll: &Poll<'_>,
+    ) -> Result<ItemCounts, StoreError> {
+        let tx = self.conn.transaction()?;
+        let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
+        save_state(&tx, source_id, poll.state, poll.feed.map(|f| f.0), poll.at)?;
+        let counts = match poll.feed {
+            Some((_, items)) => {
+                let ingest = Ingest {
+                    tx: &tx,
+                    source_id,
+                    source_url: &source.url,
+                    rules: poll.rules,
+                    now: poll.at,
+                };
+                ingest.items(items)?
+            }
+            None => ItemCounts::default(),
+        };
+        if let Some(event) = poll.event {
+            add_event(&tx, source_id, event, poll.at)?;
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    /// Prunes items older than `[retention] max_age` (by publication date), remembering their
+    /// keys so that a publisher regenerating its archive cannot bring them back. Returns how
+    /// many items were pruned.
+    pub fn prune(&mut self, rules: &ItemRules, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let Some(cutoff) = cutoff(rules, now) else {
+            return Ok(0);
+        };
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at)
+             SELECT k.source_id, k.key, ?2 FROM item_keys k JOIN items i ON i.id = k.item_id
+             WHERE i.sort_at < ?1",
+            params![to_unix(cutoff), to_unix(now)],
+        )?;
+        let pruned = tx.execute(
+            "DELETE FROM items WHERE sort_at < ?1",
+            params![to_unix(cutoff)],
+        )?;
+        tx.commit()?;
+        Ok(pruned)
+    }
+}
+
+/// Items published before this are not kept.
+fn cutoff(rules: &ItemRules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let age = chrono::Duration::from_std(rules.max_age?).ok()?;
+    now.checked_sub_signed(age)
+}
+
+/// An item's publication time: its own date, unless it is missing, implausibly old (before
+/// 1995) or in the future beyond a little clock skew; then the time it was first seen. No
+/// publisher can pin its items to the top of the merged feed with bogus dates.
+pub fn normalized_date(date: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let earliest = Utc.with_ymd_and_hms(1995, 1, 1, 0, 0, 0).single();
+    match date {
+        Some(d) if d <= now + FUTURE_SKEW && earliest.is_none_or(|e| d >= e) => d.min(now),
+        _ => now,
+    }
+}
+
+/// A fetched item about to be stored, with its canonical link and normalized date.
+struct Candidate<'a> {
+    item: &'a Item,
+    canon_key: Option<String>,
+    published: DateTime<Utc>,
+}
+
+/// The ingestion of one fetch, inside its transaction.
+struct Ingest<'a> {
+    tx: &'a Transaction<'a>,
+    source_id: i64,
+    source_url: &'a str,
+    rules: &'a ItemRules,
+    now: DateTime<Utc>,
+}
+
+enum Stored {
+    Updated,
+    Unchanged,
+}
+
+impl Ingest<'_> {
+    fn items(&self, items: &[Item]) -> Result<ItemCounts, StoreError> {
+        let mut counts = ItemCounts::default();
+        let cutoff = cutoff(self.rules, self.now);
+        let first_fetch = self.first_fetch()?;
+        let mut candidates = Vec::with_capacity(items.len());
+        for item in items {
+            let canon_key = item
+                .link
+                .as_deref()
+                .and_then(canonical_link)
+                .map(|l| format!("canon:{l}"));
+            let published = normalized_date(item.published.or(item.updated), self.now);
+            let pruned = self.pruned(&item.key)?
+                || canon_key.as_deref().map(|k| self.pruned(k)).transpose()? == Some(true);
+            if pruned || cutoff.is_some_and(|c| published < c) {
+                counts.left_out += 1;
+                continue;
+            }
+            candidates.push(Candidate {
+                item,
+                canon_key,
+                published,
+            });
+        }
+
+        // A new source contributes only its newest items; the rest are remembered as seen.
+        if let (true, Some(limit)) = (first_fetch, self.rules.initial_items) {
+            if candidates.len() > limit {
+                let mut newest: Vec<usize> = (0..candidates.len()).collect();
+                // Stable: among equal dates the feed's order (first is newest) stands.
+                newest.sort_by_key(|&i| Reverse(candidates[i].published));
+                let keep: HashSet<usize> = newest[..limit].iter().copied().collect();
+                let mut kept = Vec::with_capacity(limit);
+                for (index, candidate) in candidates.into_iter().enumerate() {
+                    if keep.contains(&index) {
+                        kept.push(candidate);
+                    } else {
+                        self.remember_pruned(&candidate)?;
+                        counts.left_out += 1;
+                    }
+                }
+                candidates = kept;
+            }
+        }
+
+        let mut seen = Vec::with_capacity(candidates.len());
+        for candidate in &candidates {
+            seen.push(Seen {
+                key_known: self.find(&candidate.item.key)?.is_some(),
+                link: candidate.canon_key.as_deref(),
+                link_known: match &candidate.canon_key {
+                    Some(key) => self.find(key)?.is_some(),
+                    None => false,
+                },
+            });
+        }
+        let relink = relinkable(&seen);
+
+        // Feeds list their newest item first; storing oldest first makes the row order (the
+        // tie-break among items of the same date) match the publisher's order.
+        for (candidate, relink) in candidates.iter().zip(relink).rev() {
+            let mut found = self.find(&candidate.item.key)?;
+            if found.is_none() && relink {
+                found = match &candidate.canon_key {
+                    Some(key) => self.find(key)?,
+                    None => None,
+                };
+            }
+            if let Some(item_id) = found {
+                self.add_keys(item_id, candidate)?;
+                match self.update(item_id, candidate.item)? {
+                    Stored::Updated => counts.updated += 1,
+                    Stored::Unchanged => counts.unchanged += 1,
+                }
+                continue;
+            }
+            let elsewhere = match (&candidate.canon_key, self.rules.across_sources) {
+                (Some(key), true) => self.find_elsewhere(key)?,
+                _ => None,
+            };
+            match elsewhere {
+                Some(item_id) => {
+                    self.add_keys(item_id, candidate)?;
+                    self.also_via(item_id, candidate)?;
+                    counts.duplicates += 1;
+                }
+                None => {
+                    let item_id = self.insert(candidate)?;
+                    self.add_keys(item_id, candidate)?;
+                    counts.new += 1;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Whether nothing was ever stored or left out for this source.
+    fn first_fetch(&self) -> Result<bool, StoreError> {
+        let known: bool = self.tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM item_keys WHERE source_id = ?1)
+                 OR EXISTS (SELECT 1 FROM pruned_keys WHERE source_id = ?1)",
+            [self.source_id],
+            |r| r.get(0),
+        )?;
+        Ok(!known)
+    }
+
+    fn pruned(&self, key: &str) -> Result<bool, StoreError> {
+        let pruned = self.tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pruned_keys WHERE source_id = ?1 AND key = ?2)",
+            params![self.source_id, key],
+            |r| r.get(0),
+        )?;
+        Ok(pruned)
+    }
+
+    fn remember_pruned(&self, candidate: &Candidate<'_>) -> Result<(), StoreError> {
+        for key in keys(candidate) {
+            self.tx.execute(
+                "INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at) VALUES (?1, ?2, ?3)",
+                params![self.source_id, key, to_unix(self.now)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The item this source already stored under `key`.
+    fn find(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        let id = self
+            .tx
+            .query_row(
+                "SELECT item_id FROM item_keys WHERE source_id = ?1 AND key = ?2",
+                params![self.source_id, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(id)
+    }
+
+    /// The item another source stored under `key` (a canonical link), the earliest first.
+    fn find_elsewhere(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        let id = self
+            .tx
+            .query_row(
+                "SELECT item_id FROM item_keys WHERE key = ?1 AND source_id != ?2
+                 ORDER BY item_id LIMIT 1",
+                params![key, self.source_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(id)
+    }
+
+    fn add_keys(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<(), StoreError> {
+        for key in keys(candidate) {
+            // The first item a key was seen for keeps it.
+            self.tx.execute(
+                "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
+                params![self.source_id, key, item_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn insert(&self, candidate: &Candidate<'_>) -> Result<i64, StoreError> {
+        let item = candidate.item;
+        let authors = serde_json::to_string(&item.authors)?;
+        let (summary, summary_html) = split_text(&item.summary);
+        let (content, content_html) = split_text(&item.content);
+        let published = to_unix(candidate.published);
+        let id = self.tx.query_row(
+            "INSERT INTO items (source_id, key, public_id, guid, link, title, summary,
+                 summary_html, content, content_html, authors, published, updated, first_seen,
+                 sort_at, fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?12, ?15)
+             RETURNING id",
+            params![
+                self.source_id,
+                item.key,
+                public_id(self.source_url, &item.key),
+                item.guid,
+                item.link,
+                item.title,
+                summary,
+                summary_html,
+                content,
+                content_html,
+                authors,
+                published,
+                item.updated.map(to_unix),
+                to_unix(self.now),
+                fingerprint(item, &authors),
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(id)
+    }
+
+    /// Updates a stored item of this source in place when what a reader sees changed: always for
+    /// its title, link or authors; for its summary or content, at most `MAX_CONTENT_UPDATES`
+    /// times. An item owned by another source is left as that source has it.
+    fn update(&self, item_id: i64, item: &Item) -> Result<Stored, StoreError> {
+        let authors = serde_json::to_string(&item.authors)?;
+        let print = fingerprint(item, &authors);
+        let (summary, summary_html) = split_text(&item.summary);
+        let (content, content_html) = split_text(&item.content);
+        let (owner, stored_print): (i64, String) = self.tx.query_row(
+            "SELECT source_id, fingerprint FROM items WHERE id = ?1",
+            [item_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // Most polls change nothing: the fingerprint settles them without reading the texts.
+        if owner != self.source_id || stored_print == print {
+            return Ok(Stored::Unchanged);
+        }
+        let stored: (Option<String>, Option<String>, String, Option<i64>, i64) =
+            self.tx.query_row(
+                "SELECT title, link, authors, updated, content_updates FROM items WHERE id = ?1",
+                [item_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+        let (title, link, stored_authors, stored_updated, content_updates) = stored;
+        // The fingerprint differs, so if the heading did not change, the texts did.
+        let heading_changed = title != item.title || link != item.link || stored_authors != authors;
+        if !heading_changed && content_updates >= MAX_CONTENT_UPDATES {
+            return Ok(Stored::Unchanged);
+        }
+        // The publisher's new `updated` if it moved forward, else the time we saw the change.
+        let updated = item
+            .updated
+            .map(to_unix)
+            .filter(|u| stored_updated.is_none_or(|s| *u > s))
+            .unwrap_or_else(|| to_unix(self.now));
+        self.tx.execute(
+            "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, summary_html = ?6,
+                 content = ?7, content_html = ?8, authors = ?9, updated = ?10, fingerprint = ?11,
+                 content_updates = content_updates + ?12
+             WHERE id = ?1",
+            params![
+                item_id,
+                item.guid,
+                item.link,
+                item.title,
+                summary,
+                summary_html,
+                content,
+                content_html,
+                authors,
+                updated,
+                print,
+                i64::from(!heading_changed),
+            ],
+        )?;
+        Ok(Stored::Updated)
+    }
+
+    /// Records that this source also carried `item_id`. The earliest published copy is the one
+    /// shown: if this one was published before the stored one, it takes its place, and the
+    /// previous source is recorded as also carrying it.
+    fn also_via(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<(), StoreError> {
+        let (owner, published): (i64, Option<i64>) = self.tx.query_row(
+            "SELECT source_id, published FROM items WHERE id = ?1",
+            [item_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let earlier = published.is_some_and(|p| to_unix(candidate.published) < p);
+        if !earlier {
+            self.tx.execute(
+                "INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)",
+                params![item_id, self.source_id, to_unix(self.now)],
+            )?;
+            return Ok(());
+        }
+        let item = candidate.item;
+        let authors = serde_json::to_string(&item.authors)?;
+        let (summary, summary_html) = split_text(&item.summary);
+        let (content, content_html) = split_text(&item.content);
+        let published = to_unix(candidate.published);
+        self.tx.execute(
+            "UPDATE items SET source_id = ?2, key = ?3, guid = ?4, link = ?5, title = ?6,
+                 summary = ?7, summary_html = ?8, content = ?9, content_html = ?10,
+                 authors = ?11, published = ?12, sort_at = ?12, updated = ?13, fingerprint = ?14,
+                 content_updates = 0
+             WHERE id = ?1",
+            params![
+                item_id,
+                self.source_id,
+                item.key,
+                item.guid,
+                item.link,
+                item.title,
+                summary,
+                summary_html,
+                content,
+                content_html,
+                authors,
+                published,
+                item.updated.map(to_unix),
+                fingerprint(item, &authors),
+            ],
+        )?;
+        self.tx.execute(
+            "INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)",
+            params![item_id, owner, to_unix(self.now)],
+        )?;
+        self.tx.execute(
+            "DELETE FROM item_sources WHERE item_id = ?1 AND source_id = ?2",
+            params![item_id, self.source_id],
+        )?;
+        Ok(())
+    }
+}
+
+/// Every key a candidate is known by in its source.
+fn keys<'a>(candidate: &'a Candidate<'_>) -> impl Iterator<Item = &'a str> {
+    std::iter::once(candidate.item.key.as_str()).chain(candidate.canon_key.as_deref())
+}
+
+/// A digest of what a reader sees of an item: title, link, texts and authors. Dates are left
+/// out on purpose: feeds that restamp every item on each build would otherwise look changed.
+fn fingerprint(item: &Item, authors_json: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        item.title.as_deref(),
+        item.link.as_deref(),
+        item.summary.as_ref().map(|t| t.body.as_str()),
+        item.content.as_ref().map(|t| t.body.as_str()),
+        Some(authors_json),
+    ] {
+        hasher.update(part.unwrap_or_default().as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn split_text(text: &Option<Text>) -> (Option<&str>, bool) {
+    match text {
+        Some(t) => (Some(t.body.as_str()), t.is_html),
+        None => (None, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceLocation;
+    use crate::model::Author;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn source(url: &str, name: Option<&str>) -> SourceConfig {
+        SourceConfig {
+            name: name.map(String::from),
+            url: url.into(),
+            location: SourceLocation::File(PathBuf::from("x.xml")),
+            interval: Duration::from_secs(60),
+            tags: vec![],
+            declared_in: PathBuf::from("tributary.toml"),
+        }
+    }
+
+    fn item(key: &str, title: &str, published: Option<&str>) -> Item {
+        Item {
+            key: key.into(),
+            guid: Some(key.into()),
+            link: Some(format!("https://p.example/{key}")),
+            title: Some(title.into()),
+            summary: None,
+            content: Some(Text {
+                body: format!("<p>{title}</p>"),
+                is_html: true,
+            }),
+            authors: vec![Author {
+                name: "Ann".into(),
+                ..Author::default()
+            }],
+            published: published.and_then(|p| p.parse().ok()),
+            updated: None,
+        }
+    }
+
+    /// Records a successful fetch of `items`.
+    fn fetched(
+        store: &mut Store,
+        src: &SourceConfig,
+        meta: &FeedMeta,
+        items: &[Item],
+        at: DateTime<Utc>,
+    ) -> ItemCounts {
+        let state = FetchState {
+            last_status: Some("ok".into()),
+            ..FetchState::default()
+        };
+        let poll = Poll {
+            at,
+            state: &state,
+            feed: Some((meta, items)),
+            event: None,
+            rules: &ItemRules {
+                max_age: None,
+                initial_items: None,
+                ..ItemRules::default()
+            },
+        };
+        store.record_poll(src, &poll).unwrap()
+    }
+
+    fn newest_keys(store: &Store, limit: usize) -> Vec<String> {
+        let items = store.newest_items(limit).unwrap();
+        items.into_iter().map(|i| i.item.key).collect()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn new_changed_and_unchanged_items_are_counted_and_stored_once() {
+        let mut store = Store::open_in_memory().unwrap();
+        let src = source("https://p.example/feed", Some("P"));
+        let meta = FeedMeta::default();
+        let first = [
+            item("a", "A", Some("2025-01-02T00:00:00Z")),
+            item("b", "B", Some("2025-01-01T00:00:00Z")),
+        ];
+        let counts = fetched(&mut store, &src, &meta, &first, at("2025-01-03T00:00:00Z"));
+        assert_eq!((counts.new, counts.updated, counts.unchanged), (2, 0, 0));
+
+        let second = [item("a", "A, revised", Some("2025-01-02T00:00:00Z"))];
+        let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-04T00:00:00Z"));
+        assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 0));
+
+        let items = store.newest_items(10).unwrap();
+        assert_eq!(items.len(), 2, "b vanished from the feed but stays stored");
+        assert_eq!(items[0].item.title.as_deref(), Some("A, revised"));
+        assert_eq!(items[0].item.updated, Some(at("2025-01-04T00:00:00Z")));
+        assert_eq!(items[0].item.authors[0].name, "Ann");
+        assert_eq!(items[0].publisher.name, "P");
+        assert_eq!(items[1].item.key, "b");
+
+        let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-05T00:00:00Z"));
+        assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
+    }
+
+    #[test]
+    fn items_dated_in_the_future_sort_as_first_seen() {
+        let mut store = Store::open_in_memory().unwrap();
+        let src = source("https://p.example/feed", None);
+        let now = at("2025-06-01T00:00:00Z");
+        let items = [
+            item("future", "F", Some("2099-01-01T00:00:00Z")),
+            item("recent", "R", Some("2025-05-31T00:00:00Z")),
+        ];
+        fetched(&mut store, &src, &FeedMeta::default(), &items, now);
+        let later = [item("newer", "N", Some("2025-06-02T00:00:00Z"))];
+        fetched(
+            &mut store,
+            &src,
+            &FeedMeta::default(),
+            &later,
+            at("2025-06-03T00:00:00Z"),
+        );
+        assert_eq!(newest_keys(&store, 10), ["newer", "future", "recent"]);
+    }
+
+    #[test]
+    fn undated_items_keep_the_publishers_order() {
+        let mut store = Store::open_in_memory().unwrap();
+        let src = source("https://p.example/feed", None);
+        let items = [
+            item("1", "1", None),
+            item("2", "2", None),
+            item("3", "3", None),
+        ];
+        fetched(
+            &mut store,
+            &src,
+            &FeedMeta::default(),
+            &items,
+            at("2025-06-01T00:00:00Z"),
+        );
+        assert_eq!(newest_keys(&store, 2), ["1", "2"]);
+    }
+
+    #[test]
+    fn the_feed_title_names_a_source_without_a_configured_name() {
+        let mut store = Store::open_in_memory().unwrap();
+        let src = source("https://p.example/feed", None);
+        let meta = FeedMeta {
+            title: Some("Publisher's own title".into()),
+            link: Some("https://p.example/".into()),
+            id: None,
+        };
+        fetched(
+            &mut store,
+            &src,
+            &meta,
+            &[item("a", "A", None)],
+            at("2025-06-01T00:00:00Z"),
+        );
+        let items = store.newest_items(1).unwrap();
+        assert_eq!(items[0].publisher.name, "Publisher's own title");
+        assert_eq!(
+            items[0].publisher.site.as_deref(),
+            Some("https://p.example/")
+        );
+        let status = store.source_statuses(&[src]).unwrap();
+        assert_eq!(status[0].name, "Publisher's own title");
+        assert_eq!(status[0].items, 1);
+        assert_eq!(status[0].state.last_status.as_deref(), Some("ok"));
+    }
+}
