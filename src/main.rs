@@ -10,12 +10,12 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use tributary::config::{self, Config};
+use tributary::config::{self, Config, SourceConfig, SourceLocation};
 use tributary::fetch::Fetcher;
-use tributary::model::{ItemCounts, PollResult, RefreshOutcome};
-use tributary::refresh::{Context, Mode};
+use tributary::model::{ItemCounts, PollResult, RefreshOutcome, Verdict};
+use tributary::refresh::{self, Context, Mode};
 use tributary::scheduler;
-use tributary::store::{SharedStore, Store};
+use tributary::store::{SharedStore, Store, normalized_date};
 
 /// A feed aggregator: polls publisher feeds, stores each item once, writes merged feeds.
 #[derive(Debug, Parser)]
@@ -44,6 +44,14 @@ enum Command {
     Check,
     /// Show each source's state from the database.
     Status,
+    /// Fetch a source once, store nothing, and print what Tributary makes of it: format,
+    /// encoding, each item's identity, dates, what the sanitizer removed, and what a poll would
+    /// do with it.
+    Explain {
+        /// A configured source's name or URL, or any feed URL (`file:` paths are relative to
+        /// the current folder).
+        source: String,
+    },
 }
 
 /// Prints a line to stdout. A closed pipe (`tributary status | head`) is not an error worth
@@ -81,6 +89,7 @@ fn main() -> ExitCode {
         Command::Status => status(&config).map(|()| true),
         Command::Once { due } => with_runtime(once(config, due)),
         Command::Run => with_runtime(run(config)),
+        Command::Explain { source } => with_runtime(explain(config, source)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -247,6 +256,133 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = terminate.recv() => tracing::info!("SIGTERM received"),
             _ = interrupt.recv() => tracing::info!("SIGINT received"),
         }
+    })
+}
+
+async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
+    let source = match config
+        .sources
+        .iter()
+        .find(|s| s.name.as_deref() == Some(target.as_str()) || s.url == target)
+    {
+        Some(source) => source.clone(),
+        None => ad_hoc_source(&target, &config)?,
+    };
+    let ctx = open_store(&config).await?;
+    say!("Source: {}", source.label());
+    say!("  URL: {}", source.url);
+    let explanation = match refresh::explain(&ctx, &source).await {
+        Ok(explanation) => explanation,
+        Err(error) => {
+            say!("  Failed: {error}");
+            return Ok(false);
+        }
+    };
+    let feed = &explanation.feed;
+    if let Some(url) = &explanation.fetched_from {
+        say!("  Fetched from: {url}");
+    }
+    if let Some(url) = &explanation.moved_to {
+        say!(
+            "  Moved permanently to: {url} (adopted after {} polls in a row; change the config's url)",
+            config.poll.adopt_redirect_after
+        );
+    }
+    if let Some(url) = &explanation.discovered {
+        say!("  The URL is an HTML page; the feed it links to: {url}");
+    }
+    say!("  Format: {}; encoding: {}", feed.format, feed.encoding);
+    say!(
+        "  Feed: {} ({})",
+        feed.meta.title.as_deref().unwrap_or("(no title)"),
+        feed.meta.link.as_deref().unwrap_or("no website link")
+    );
+    if let Some(hint) = feed.hints.min_interval {
+        say!(
+            "  The feed asks for at least {} between polls",
+            humantime::format_duration(hint)
+        );
+    }
+    if !feed.hints.skip_hours.is_empty() || !feed.hints.skip_days.is_empty() {
+        say!(
+            "  The feed asks not to be read in hours {:?} (UTC) and on days {:?} (0 = Monday)",
+            feed.hints.skip_hours,
+            feed.hints.skip_days
+        );
+    }
+    say!("  {} items:", feed.items.len());
+    let now = Utc::now();
+    for (index, item) in feed.items.iter().enumerate() {
+        let verdict = explanation
+            .verdicts
+            .iter()
+            .find(|(key, _)| *key == item.key)
+            .map(|(_, v)| match v {
+                Verdict::New => "new".to_string(),
+                Verdict::Updated => "updated in place".to_string(),
+                Verdict::Unchanged => "unchanged (already stored)".to_string(),
+                Verdict::Duplicate(owner) => format!("a duplicate of {owner}'s item"),
+                Verdict::LeftOut(why) => format!("left out: {why}"),
+            })
+            .unwrap_or_default();
+        say!("");
+        say!(
+            "  {}. {}",
+            index + 1,
+            item.title.as_deref().unwrap_or("(no title)")
+        );
+        say!("     key:        {}", item.key);
+        if let Some(link) = &item.link {
+            say!("     link:       {link}");
+            if let Some(canonical) = tributary::identity::canonical_link(link) {
+                say!("     canonical:  {canonical}");
+            }
+        }
+        let date = item.published.or(item.updated);
+        say!(
+            "     published:  {} -> {}",
+            date.map(time).unwrap_or_else(|| "none".into()),
+            time(normalized_date(date, now))
+        );
+        if let Some(updated) = item.updated.filter(|u| Some(*u) != item.published) {
+            say!("     updated:    {}", time(updated));
+        }
+        let removed = feed.removed.get(index).filter(|r| !r.is_empty());
+        say!(
+            "     sanitizer removed: {}",
+            removed.map_or("nothing".to_string(), |r| r.join(", "))
+        );
+        say!("     a poll would store it as: {verdict}");
+    }
+    say!("");
+    match explanation.next_poll {
+        Some(next) => say!("Next poll: {} ({})", time(next.at), next.reason),
+        None => say!("Next poll: never"),
+    }
+    Ok(true)
+}
+
+/// A source for a URL given on the command line rather than in the config.
+fn ad_hoc_source(target: &str, config: &Config) -> anyhow::Result<SourceConfig> {
+    let location = match target.strip_prefix("file:") {
+        Some(path) => SourceLocation::File(std::path::absolute(path)?),
+        None => {
+            let url = url::Url::parse(target)
+                .with_context(|| format!("{target:?} is neither a configured source nor a URL"))?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https"),
+                "{target:?}: only http, https and file: URLs can be read"
+            );
+            SourceLocation::Http(url)
+        }
+    };
+    Ok(SourceConfig {
+        name: None,
+        url: target.to_string(),
+        location,
+        interval: config.poll.interval,
+        tags: Vec::new(),
+        declared_in: config.file.clone(),
     })
 }
 

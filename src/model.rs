@@ -90,6 +90,36 @@ impl ItemCounts {
     }
 }
 
+/// What storing one fetched item came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    New,
+    /// Updated in place: what a reader sees of it changed.
+    Updated,
+    Unchanged,
+    /// Already stored through another source (named here): the same article, republished.
+    Duplicate(String),
+    /// Not kept, and why.
+    LeftOut(&'static str),
+}
+
+impl ItemCounts {
+    /// The counts of a fetch's verdicts.
+    pub fn of(verdicts: &[(String, Verdict)]) -> ItemCounts {
+        let mut counts = ItemCounts::default();
+        for (_, verdict) in verdicts {
+            match verdict {
+                Verdict::New => counts.new += 1,
+                Verdict::Updated => counts.updated += 1,
+                Verdict::Unchanged => counts.unchanged += 1,
+                Verdict::Duplicate(_) => counts.duplicates += 1,
+                Verdict::LeftOut(_) => counts.left_out += 1,
+            }
+        }
+        counts
+    }
+}
+
 /// The result of refreshing one source: a value, logged once and printed by `once`.
 #[derive(Debug, Clone)]
 pub struct RefreshOutcome {

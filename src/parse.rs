@@ -12,12 +12,12 @@ use encoding_rs::Encoding;
 use quick_xml::events::Event;
 
 use chrono::{DateTime, Utc};
-use feed_rs::model::{Entry, Link, Person, Text as FeedText};
+use feed_rs::model::{Entry, FeedType, Link, Person, Text as FeedText};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::model::{Author, FeedHints, FeedMeta, Item, Text};
-use crate::sanitize::{clean_html, fold_whitespace, html_to_text, strip_controls};
+use crate::sanitize::{clean_html, fold_whitespace, html_to_text, removed_markup, strip_controls};
 
 /// A parsed feed: what it says of itself and its items, each key appearing once.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,12 @@ pub struct ParsedFeed {
     pub meta: FeedMeta,
     pub hints: FeedHints,
     pub items: Vec<Item>,
+    /// "RSS 2.0", "Atom", …
+    pub format: &'static str,
+    /// The charset the body was read in, and where that came from.
+    pub encoding: String,
+    /// With [`ParseOptions::explain`]: for each item, what the sanitizer removed from its HTML.
+    pub removed: Vec<Vec<String>>,
 }
 
 /// Why a body could not be read as a feed.
@@ -49,6 +55,8 @@ pub struct ParseOptions<'a> {
     pub charset: Option<&'a str>,
     /// The most bytes of an item's summary or content kept; longer ones are cut, with a note.
     pub max_content: usize,
+    /// Record what the sanitizer removed from each item (for `explain`; costs time).
+    pub explain: bool,
 }
 
 impl Default for ParseOptions<'_> {
@@ -57,6 +65,7 @@ impl Default for ParseOptions<'_> {
             base: None,
             charset: None,
             max_content: 512 * 1024,
+            explain: false,
         }
     }
 }
@@ -67,7 +76,7 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
         return Err(ParseError::Empty);
     }
     let base = options.base;
-    let text = decode(body, options.charset);
+    let (text, encoding) = decode_explained(body, options.charset);
     let body = text.as_bytes();
     let feed = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
@@ -100,19 +109,46 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
     // In Atom an entry without authors has the feed's (RFC 4287, 4.2.1).
     let feed_authors = authors(&feed.authors);
     let mut seen = HashSet::new();
-    let items = feed
-        .entries
-        .iter()
-        .map(|entry| {
-            let mut item = normalize_entry(entry, base, options.max_content);
-            if item.authors.is_empty() {
-                item.authors = feed_authors.clone();
-            }
-            item
-        })
-        .filter(|item| seen.insert(item.key.clone()))
-        .collect();
-    Ok(ParsedFeed { meta, hints, items })
+    let (mut items, mut removed) = (Vec::new(), Vec::new());
+    for entry in &feed.entries {
+        let mut item = normalize_entry(entry, base, options.max_content);
+        if !seen.insert(item.key.clone()) {
+            continue;
+        }
+        if item.authors.is_empty() {
+            item.authors = feed_authors.clone();
+        }
+        if options.explain {
+            let raw: Vec<&str> = entry
+                .summary
+                .iter()
+                .map(|t| t.content.as_str())
+                .chain(entry.content.iter().filter_map(|c| c.body.as_deref()))
+                .collect();
+            let clean: Vec<&str> = [&item.summary, &item.content]
+                .into_iter()
+                .flatten()
+                .map(|t| t.body.as_str())
+                .collect();
+            removed.push(removed_markup(&raw.concat(), &clean.concat()));
+        }
+        items.push(item);
+    }
+    let format = match feed.feed_type {
+        FeedType::Atom => "Atom",
+        FeedType::JSON => "JSON Feed",
+        FeedType::RSS0 => "RSS 0.9x",
+        FeedType::RSS1 => "RSS 1.0",
+        FeedType::RSS2 => "RSS 2.0",
+    };
+    Ok(ParsedFeed {
+        meta,
+        hints,
+        items,
+        format,
+        encoding,
+        removed,
+    })
 }
 
 fn normalize_entry(entry: &Entry, feed_base: Option<&Url>, max_content: usize) -> Item {
@@ -364,31 +400,41 @@ fn rfc822(text: &str) -> Option<DateTime<Utc>> {
 /// browsers do with undeclared Latin text). Bytes that do not decode become U+FFFD, never an
 /// error. An XML declaration's encoding is rewritten to UTF-8 to match.
 pub fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
+    decode_explained(body, http_charset).0
+}
+
+/// As [`decode`], also naming the charset used and where it came from.
+pub fn decode_explained<'a>(body: &'a [u8], http_charset: Option<&str>) -> (Cow<'a, str>, String) {
     let known = |label: &str| Encoding::for_label(label.trim().as_bytes());
-    let encoding = Encoding::for_bom(body)
-        .map(|(encoding, _)| encoding)
-        .or_else(|| http_charset.and_then(known))
-        .or_else(|| xml_declared_encoding(body).and_then(known))
-        .or(match body {
-            [b'<', 0, ..] => Some(encoding_rs::UTF_16LE),
-            [0, b'<', ..] => Some(encoding_rs::UTF_16BE),
-            _ => None,
-        })
-        .unwrap_or_else(|| match std::str::from_utf8(body) {
-            Ok(_) => encoding_rs::UTF_8,
-            Err(_) => encoding_rs::WINDOWS_1252,
-        });
+    let (encoding, from) = if let Some((encoding, _)) = Encoding::for_bom(body) {
+        (encoding, "byte order mark")
+    } else if let Some(encoding) = http_charset.and_then(known) {
+        (encoding, "HTTP Content-Type")
+    } else if let Some(encoding) = xml_declared_encoding(body).and_then(known) {
+        (encoding, "XML declaration")
+    } else {
+        match body {
+            [b'<', 0, ..] => (encoding_rs::UTF_16LE, "zero bytes, no declaration"),
+            [0, b'<', ..] => (encoding_rs::UTF_16BE, "zero bytes, no declaration"),
+            _ => match std::str::from_utf8(body) {
+                Ok(_) => (encoding_rs::UTF_8, "UTF-8 default"),
+                Err(_) => (encoding_rs::WINDOWS_1252, "not UTF-8, none declared"),
+            },
+        }
+    };
+    let named = format!("{} (from the {from})", encoding.name());
     // `decode` strips a BOM and replaces what does not decode.
     let (text, _, _) = encoding.decode(body);
     // White space before the declaration is common and makes the document malformed; the
     // declaration's own encoding would make the parser decode the text a second time.
-    match text.trim_start().strip_prefix("<?xml") {
+    let text = match text.trim_start().strip_prefix("<?xml") {
         Some(rest) if xml_declared_encoding(text.as_bytes()).is_some() => {
             let end = rest.find("?>").map_or(0, |i| i + 2);
             Cow::Owned(format!("<?xml version=\"1.0\"?>{}", &rest[end..]))
         }
         _ => text,
-    }
+    };
+    (text, named)
 }
 
 /// The `encoding` of an XML declaration at the start of `body` (after white space), read as

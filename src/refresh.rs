@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::config::{ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
-use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators};
+use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators, Verdict};
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, parse_feed};
 use crate::schedule::{self, NextPoll, Reason};
 use crate::store::{Poll, SharedStore, StoreError};
@@ -123,7 +123,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
     }
 
     let started = Instant::now();
-    let attempt = attempt(ctx, source, &state).await;
+    let attempt = attempt(ctx, source, &state, &state.validators, false).await;
     let now = Utc::now();
     let (new_state, event) = advance(&state, &attempt, source, &ctx.poll, now, fastrand::f64());
     let name = match &attempt {
@@ -234,6 +234,70 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
     outcome(name, result, next, event.is_some())
 }
 
+/// What Tributary makes of a source, fetched once with nothing stored: for `explain`.
+#[derive(Debug)]
+pub struct Explanation {
+    /// Where the feed was read from, after redirects.
+    pub fetched_from: Option<Url>,
+    /// Where the URL has moved to, when every redirect was permanent.
+    pub moved_to: Option<Url>,
+    /// The feed an HTML page linked to, if the URL was a page.
+    pub discovered: Option<Url>,
+    pub feed: ParsedFeed,
+    /// Each item's key and what polling would do with it.
+    pub verdicts: Vec<(String, Verdict)>,
+    pub next_poll: Option<NextPoll>,
+}
+
+/// Fetches `source` once (unconditionally) and tells what a poll would make of it, storing
+/// nothing. Errors are the source's, in words.
+pub async fn explain(ctx: &Context, source: &SourceConfig) -> Result<Explanation, String> {
+    let url = source.url.clone();
+    let state = ctx
+        .store
+        .with(move |s| s.fetch_state(&url))
+        .await
+        .ok_or("reading the source's state crashed")?
+        .map_err(|e| e.to_string())?;
+    let attempt = attempt(ctx, source, &state, &Validators::default(), true).await;
+    let now = Utc::now();
+    let (next, _) = advance(&state, &attempt, source, &ctx.poll, now, 0.0);
+    let (feed, response, discovered) = match attempt {
+        Attempt::Fetched {
+            feed,
+            response,
+            discovered,
+        } => (feed, response, discovered),
+        Attempt::NotModified(_) => return Err("not modified".into()),
+        Attempt::RateLimited {
+            status,
+            retry_after,
+        } => {
+            let until = retry_after
+                .map(|t| format!(", retry after {t}"))
+                .unwrap_or_default();
+            return Err(format!("rate limited (HTTP {status}){until}"));
+        }
+        Attempt::Gone => return Err("gone (HTTP 410)".into()),
+        Attempt::Failed(message) => return Err(message),
+    };
+    let (preview_source, items, rules) = (source.clone(), feed.items.clone(), ctx.rules.clone());
+    let verdicts = ctx
+        .store
+        .with(move |s| s.preview_items(&preview_source, &items, &rules, now))
+        .await
+        .ok_or("previewing the items crashed")?
+        .map_err(|e| e.to_string())?;
+    Ok(Explanation {
+        fetched_from: response.final_url,
+        moved_to: response.moved_to,
+        discovered,
+        feed: *feed,
+        verdicts,
+        next_poll: next.next_poll,
+    })
+}
+
 /// Why a source is not polled now, and until when.
 struct Skip {
     until: Option<DateTime<Utc>>,
@@ -279,14 +343,20 @@ fn current_location(source: &SourceConfig, state: &FetchState) -> SourceLocation
 }
 
 /// Fetches and parses the source once, following an HTML page to the feed it links to.
-async fn attempt(ctx: &Context, source: &SourceConfig, state: &FetchState) -> Attempt {
+async fn attempt(
+    ctx: &Context,
+    source: &SourceConfig,
+    state: &FetchState,
+    validators: &Validators,
+    explain: bool,
+) -> Attempt {
     let location = current_location(source, state);
-    match fetch_and_parse(ctx, &location, &state.validators).await {
+    match fetch_and_parse(ctx, &location, validators, explain).await {
         Err(Step::Html {
             links_to: Some(feed),
         }) => {
             let feed_location = SourceLocation::Http(feed.clone());
-            match fetch_and_parse(ctx, &feed_location, &Validators::default()).await {
+            match fetch_and_parse(ctx, &feed_location, &Validators::default(), explain).await {
                 Ok(Attempt::Fetched {
                     feed: parsed,
                     response,
@@ -319,6 +389,7 @@ async fn fetch_and_parse(
     ctx: &Context,
     location: &SourceLocation,
     validators: &Validators,
+    explain: bool,
 ) -> Result<Attempt, Step> {
     let fetched = match ctx.fetcher.fetch(location, validators).await {
         Ok(FetchOutcome::Fetched(fetched)) => fetched,
@@ -345,6 +416,7 @@ async fn fetch_and_parse(
             base: base.as_ref(),
             charset: fetched.charset.as_deref(),
             max_content: rules.max_content,
+            explain,
         };
         let result = parse_feed(&fetched.body, options);
         match result {

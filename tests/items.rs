@@ -578,3 +578,64 @@ async fn classic_attacks_are_stripped_and_harmless_markup_kept_in_the_merged_fee
         "the publisher's name is carried as text: {merged:?}"
     );
 }
+
+#[tokio::test]
+async fn explain_tells_what_a_poll_would_do_and_stores_nothing() {
+    let server = FeedServer::start().await;
+    let items = vec![
+        raw_item(
+            Some("e1"),
+            "Kept",
+            Some("https://e.example/kept/?utm_medium=rss#top"),
+            r#"<p onclick="steal()">Hello<script>bad()</script></p>"#,
+            D2,
+        ),
+        raw_item(
+            None,
+            "Later",
+            Some("https://e.example/later"),
+            "<p>ok</p>",
+            D1,
+        ),
+    ];
+    server.serve("/e.xml", channel("Explained", &items[1..]));
+    let ws = Workspace::new(&config(&server, &[("Explained", "/e.xml")]));
+    ws.tributary(&["once"]).await;
+    server.serve("/e.xml", channel("Explained", &items));
+
+    let run = ws.tributary(&["explain", "Explained"]).await;
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = stdout(&run);
+    for expected in [
+        "Format: RSS 2.0; encoding: UTF-8",
+        "2 items:",
+        "key:        guid:e1",
+        "canonical:  https://e.example/kept",
+        "published:  2025-08-19 10:00:00Z -> 2025-08-19 10:00:00Z",
+        "sanitizer removed: <script> ×1, onclick= ×1",
+        "a poll would store it as: new",
+        "key:        link:https://e.example/later",
+        "a poll would store it as: unchanged (already stored)",
+        "Next poll: ",
+    ] {
+        assert!(out.contains(expected), "{expected}\n{out}");
+    }
+    assert_eq!(
+        count(&ws, "SELECT count(*) FROM items"),
+        1,
+        "explain stores nothing"
+    );
+
+    // Any URL works too, configured or not.
+    let run = ws.tributary(&["explain", &server.url("/e.xml")]).await;
+    assert!(stdout(&run).contains("2 items:"), "{}", stdout(&run));
+    let run = ws
+        .tributary(&["explain", &server.url("/missing.xml")])
+        .await;
+    assert!(!run.status.success());
+    assert!(
+        stdout(&run).contains("Failed: HTTP 404"),
+        "{}",
+        stdout(&run)
+    );
+}

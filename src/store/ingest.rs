@@ -17,7 +17,7 @@ use super::sources::{add_event, save_state, upsert_source};
 use super::{Store, StoreError, public_id, to_unix};
 use crate::config::{ItemRules, SourceConfig};
 use crate::identity::{Seen, canonical_link, relinkable};
-use crate::model::{FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text};
+use crate::model::{FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
 
 /// How many times an item's summary or content may change without its title changing, before
 /// such changes are ignored: a feed that stamps the time into every item must not churn the
@@ -61,7 +61,7 @@ impl Store {
                     rules: poll.rules,
                     now: poll.at,
                 };
-                ingest.items(items)?
+                ItemCounts::of(&ingest.items(items)?)
             }
             None => ItemCounts::default(),
         };
@@ -70,6 +70,29 @@ impl Store {
         }
         tx.commit()?;
         Ok(counts)
+    }
+
+    /// What recording `items` for `source` would do to each of them, without recording
+    /// anything (for `explain`): the same decisions, in a transaction that is rolled back.
+    pub fn preview_items(
+        &mut self,
+        source: &SourceConfig,
+        items: &[Item],
+        rules: &ItemRules,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, Verdict)>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
+        let ingest = Ingest {
+            tx: &tx,
+            source_id,
+            source_url: &source.url,
+            rules,
+            now,
+        };
+        let verdicts = ingest.items(items)?;
+        tx.rollback()?;
+        Ok(verdicts)
     }
 
     /// Prunes items older than `[retention] max_age` (by publication date), remembering their
@@ -128,14 +151,10 @@ struct Ingest<'a> {
     now: DateTime<Utc>,
 }
 
-enum Stored {
-    Updated,
-    Unchanged,
-}
-
 impl Ingest<'_> {
-    fn items(&self, items: &[Item]) -> Result<ItemCounts, StoreError> {
-        let mut counts = ItemCounts::default();
+    /// Stores a fetch's items; returns each one's key and what became of it, in feed order.
+    fn items(&self, items: &[Item]) -> Result<Vec<(String, Verdict)>, StoreError> {
+        let mut verdicts = Vec::with_capacity(items.len());
         let cutoff = cutoff(self.rules, self.now);
         let first_fetch = self.first_fetch()?;
         let mut candidates = Vec::with_capacity(items.len());
@@ -148,8 +167,13 @@ impl Ingest<'_> {
             let published = normalized_date(item.published.or(item.updated), self.now);
             let pruned = self.pruned(&item.key)?
                 || canon_key.as_deref().map(|k| self.pruned(k)).transpose()? == Some(true);
-            if pruned || cutoff.is_some_and(|c| published < c) {
-                counts.left_out += 1;
+            if pruned {
+                verdicts.push((item.key.clone(), Verdict::LeftOut("pruned before")));
+                continue;
+            }
+            if cutoff.is_some_and(|c| published < c) {
+                let why = "older than [retention] max_age";
+                verdicts.push((item.key.clone(), Verdict::LeftOut(why)));
                 continue;
             }
             candidates.push(Candidate {
@@ -172,7 +196,8 @@ impl Ingest<'_> {
                         kept.push(candidate);
                     } else {
                         self.remember_pruned(&candidate)?;
-                        counts.left_out += 1;
+                        let why = "past [retention] initial_items on a first fetch";
+                        verdicts.push((candidate.item.key.clone(), Verdict::LeftOut(why)));
                     }
                 }
                 candidates = kept;
@@ -194,6 +219,7 @@ impl Ingest<'_> {
 
         // Feeds list their newest item first; storing oldest first makes the row order (the
         // tie-break among items of the same date) match the publisher's order.
+        let mut stored = Vec::with_capacity(candidates.len());
         for (candidate, relink) in candidates.iter().zip(relink).rev() {
             let mut found = self.find(&candidate.item.key)?;
             if found.is_none() && relink {
@@ -202,12 +228,10 @@ impl Ingest<'_> {
                     None => None,
                 };
             }
+            let key = candidate.item.key.clone();
             if let Some(item_id) = found {
                 self.add_keys(item_id, candidate)?;
-                match self.update(item_id, candidate.item)? {
-                    Stored::Updated => counts.updated += 1,
-                    Stored::Unchanged => counts.unchanged += 1,
-                }
+                stored.push((key, self.update(item_id, candidate.item)?));
                 continue;
             }
             let elsewhere = match (&candidate.canon_key, self.rules.across_sources) {
@@ -217,17 +241,18 @@ impl Ingest<'_> {
             match elsewhere {
                 Some(item_id) => {
                     self.add_keys(item_id, candidate)?;
-                    self.also_via(item_id, candidate)?;
-                    counts.duplicates += 1;
+                    let owner = self.also_via(item_id, candidate)?;
+                    stored.push((key, Verdict::Duplicate(owner)));
                 }
                 None => {
                     let item_id = self.insert(candidate)?;
                     self.add_keys(item_id, candidate)?;
-                    counts.new += 1;
+                    stored.push((key, Verdict::New));
                 }
             }
         }
-        Ok(counts)
+        verdicts.extend(stored.into_iter().rev());
+        Ok(verdicts)
     }
 
     /// Whether nothing was ever stored or left out for this source.
@@ -335,7 +360,7 @@ impl Ingest<'_> {
     /// Updates a stored item of this source in place when what a reader sees changed: always for
     /// its title, link or authors; for its summary or content, at most `MAX_CONTENT_UPDATES`
     /// times. An item owned by another source is left as that source has it.
-    fn update(&self, item_id: i64, item: &Item) -> Result<Stored, StoreError> {
+    fn update(&self, item_id: i64, item: &Item) -> Result<Verdict, StoreError> {
         let authors = serde_json::to_string(&item.authors)?;
         let print = fingerprint(item, &authors);
         let (summary, summary_html) = split_text(&item.summary);
@@ -347,7 +372,7 @@ impl Ingest<'_> {
         )?;
         // Most polls change nothing: the fingerprint settles them without reading the texts.
         if owner != self.source_id || stored_print == print {
-            return Ok(Stored::Unchanged);
+            return Ok(Verdict::Unchanged);
         }
         let stored: (Option<String>, Option<String>, String, Option<i64>, i64) =
             self.tx.query_row(
@@ -359,7 +384,7 @@ impl Ingest<'_> {
         // The fingerprint differs, so if the heading did not change, the texts did.
         let heading_changed = title != item.title || link != item.link || stored_authors != authors;
         if !heading_changed && content_updates >= MAX_CONTENT_UPDATES {
-            return Ok(Stored::Unchanged);
+            return Ok(Verdict::Unchanged);
         }
         // The publisher's new `updated` if it moved forward, else the time we saw the change.
         let updated = item
@@ -387,17 +412,19 @@ impl Ingest<'_> {
                 i64::from(!heading_changed),
             ],
         )?;
-        Ok(Stored::Updated)
+        Ok(Verdict::Updated)
     }
 
-    /// Records that this source also carried `item_id`. The earliest published copy is the one
-    /// shown: if this one was published before the stored one, it takes its place, and the
-    /// previous source is recorded as also carrying it.
-    fn also_via(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<(), StoreError> {
-        let (owner, published): (i64, Option<i64>) = self.tx.query_row(
-            "SELECT source_id, published FROM items WHERE id = ?1",
+    /// Records that this source also carried `item_id`, and returns the name of the source that
+    /// first stored it. The earliest published copy is the one shown: if this one was published
+    /// before the stored one, it takes its place, and the previous source is recorded as also
+    /// carrying it.
+    fn also_via(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<String, StoreError> {
+        let (owner, published, owner_name): (i64, Option<i64>, String) = self.tx.query_row(
+            "SELECT i.source_id, i.published, COALESCE(s.name, s.feed_title, s.url)
+             FROM items i JOIN sources s ON s.id = i.source_id WHERE i.id = ?1",
             [item_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let earlier = published.is_some_and(|p| to_unix(candidate.published) < p);
         if !earlier {
@@ -405,7 +432,7 @@ impl Ingest<'_> {
                 "INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)",
                 params![item_id, self.source_id, to_unix(self.now)],
             )?;
-            return Ok(());
+            return Ok(owner_name);
         }
         let item = candidate.item;
         let authors = serde_json::to_string(&item.authors)?;
@@ -443,7 +470,7 @@ impl Ingest<'_> {
             "DELETE FROM item_sources WHERE item_id = ?1 AND source_id = ?2",
             params![item_id, self.source_id],
         )?;
-        Ok(())
+        Ok(owner_name)
     }
 }
 
