@@ -657,6 +657,9 @@ mod tests {
                 meta: FeedMeta::default(),
                 hints: Default::default(),
                 items: vec![],
+                format: "RSS 2.0",
+                encoding: "UTF-8".into(),
+                removed: vec![],
             }),
             response: Response {
                 moved_to: moved_to.map(|u| Url::parse(u).unwrap()),
