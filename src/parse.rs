@@ -77,6 +77,7 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
     }
     let base = options.base;
     let (text, encoding) = decode_explained(body, options.charset);
+    let (text, original_format) = repair_dialects(text);
     let body = text.as_bytes();
     let feed = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
@@ -134,13 +135,13 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
         }
         items.push(item);
     }
-    let format = match feed.feed_type {
+    let format = original_format.unwrap_or(match feed.feed_type {
         FeedType::Atom => "Atom",
         FeedType::JSON => "JSON Feed",
         FeedType::RSS0 => "RSS 0.9x",
         FeedType::RSS1 => "RSS 1.0",
         FeedType::RSS2 => "RSS 2.0",
-    };
+    });
     Ok(ParsedFeed {
         meta,
         hints,
@@ -156,12 +157,15 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>, max_content: usize) -
     let link = alternate_link(&entry.links);
     let title = entry.title.as_ref().and_then(plain_text);
     let published = entry.published.or(entry.updated);
-    let key = identity_key(
-        guid.as_deref(),
-        link.as_deref(),
-        title.as_deref(),
-        published,
-    );
+    // Without a title, items (RSS 0.92 allows them) are told apart by their description.
+    let name = title.clone().or_else(|| {
+        entry
+            .summary
+            .as_ref()
+            .map(|t| t.content.clone())
+            .or_else(|| entry.content.as_ref().and_then(|c| c.body.clone()))
+    });
+    let key = identity_key(guid.as_deref(), link.as_deref(), name.as_deref(), published);
 
     // Relative URLs inside the item resolve against the content's xml:base (itself resolved),
     // else the item's own page, else the feed's address. (feed-rs reports xml:base only where
@@ -222,8 +226,8 @@ fn authors(people: &[Person]) -> Vec<Author> {
         .collect()
 }
 
-/// An item's identity within its source: its guid, else its link, else a hash of its title and
-/// date (an item with none of them is identified by its title alone).
+/// An item's identity within its source: its guid, else its link, else a hash of its title (its
+/// description, when it has no title) and date.
 pub fn identity_key(
     guid: Option<&str>,
     link: Option<&str>,
@@ -329,6 +333,8 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M",
         "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
     ] {
         if let Ok(date) = chrono::NaiveDateTime::parse_from_str(naive, format) {
             return Some(date.and_utc());
@@ -342,12 +348,20 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 
 /// RFC 822 dates as feeds write them, normalized until chrono's strict parser accepts them.
 fn rfc822(text: &str) -> Option<DateTime<Utc>> {
-    // The day name is dropped: it is often wrong, and it adds nothing to the date.
-    let text = match text.split_once(',') {
-        Some((day, rest)) if day.chars().all(char::is_alphabetic) => rest,
-        _ => text,
-    };
-    let mut parts: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    // The day name is dropped, with or without its comma: it is often wrong, and it adds
+    // nothing to the date.
+    let mut parts: Vec<String> = text
+        .split_whitespace()
+        .flat_map(|p| p.split(','))
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if parts
+        .first()
+        .is_some_and(|p| p.chars().all(char::is_alphabetic))
+    {
+        parts.remove(0);
+    }
     if parts.len() < 4 {
         return None;
     }
@@ -435,6 +449,107 @@ pub fn decode_explained<'a>(body: &'a [u8], http_charset: Option<&str>) -> (Cow<
         _ => text,
     };
     (text, named)
+}
+
+/// Older and looser dialects that feed-rs does not read, rewritten into the ones it does, so
+/// that their items are not lost. Returns the text and, when it was rewritten, the dialect's
+/// name for `explain`.
+/// - `<rss>` without a version, or with 0.91–0.94: read as RSS 2.0, the superset they grew into
+///   (feed-rs reads no version at all, or reads 0.92 items without titles badly).
+/// - RSS 0.90, an RDF document in the Netscape namespace: read as RSS 1.0, its successor.
+/// - RSS 2.0 in the Userland namespace: the namespace dropped.
+/// - Atom 0.3: read in the Atom 1.0 namespace (ids, titles, links and content match).
+/// - JSON Feed declared as `http://jsonfeed.org/version/…`: read as the `https` version.
+fn repair_dialects(text: Cow<'_, str>) -> (Cow<'_, str>, Option<&'static str>) {
+    const REPLACEMENTS: [(&str, &str, &str); 5] = [
+        (
+            "xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"",
+            "xmlns=\"http://purl.org/rss/1.0/\"",
+            "RSS 0.90",
+        ),
+        (
+            "xmlns=\"http://channel.netscape.com/rdf/simple/0.9/\"",
+            "xmlns=\"http://purl.org/rss/1.0/\"",
+            "RSS 0.90",
+        ),
+        (
+            "xmlns=\"http://backend.userland.com/rss2\"",
+            "",
+            "RSS 2.0 (Userland namespace)",
+        ),
+        (
+            "xmlns=\"http://purl.org/atom/ns#\"",
+            "xmlns=\"http://www.w3.org/2005/Atom\"",
+            "Atom 0.3",
+        ),
+        (
+            "\"http://jsonfeed.org/version/",
+            "\"https://jsonfeed.org/version/",
+            "JSON Feed (http version URL)",
+        ),
+    ];
+    // Dialects announce themselves at the top of the document.
+    let head_end = text.char_indices().nth(2048).map_or(text.len(), |(i, _)| i);
+    let head = &text[..head_end];
+    for (from, to, name) in REPLACEMENTS {
+        if let Some(at) = head.find(from) {
+            let mut fixed = String::with_capacity(text.len());
+            fixed.push_str(&text[..at]);
+            fixed.push_str(to);
+            fixed.push_str(&text[at + from.len()..]);
+            return (Cow::Owned(fixed), Some(name));
+        }
+    }
+    match rss_root(head) {
+        Some((at, len, version)) if version.as_deref() != Some("2.0") => {
+            let name = match version.as_deref() {
+                None | Some("") => "RSS (no version)",
+                Some("0.91") => "RSS 0.91",
+                Some("0.92") => "RSS 0.92",
+                Some("0.93") => "RSS 0.93",
+                Some("0.94") => "RSS 0.94",
+                Some(_) => "RSS (unknown version)",
+            };
+            let tag = &text[at..at + len];
+            let fixed_tag = match version {
+                Some(v) => tag.replacen(&format!("\"{v}\""), "\"2.0\"", 1).replacen(
+                    &format!("'{v}'"),
+                    "'2.0'",
+                    1,
+                ),
+                None => tag.replacen("<rss", "<rss version=\"2.0\"", 1),
+            };
+            let fixed = format!("{}{fixed_tag}{}", &text[..at], &text[at + len..]);
+            (Cow::Owned(fixed), Some(name))
+        }
+        _ => (text, None),
+    }
+}
+
+/// Where the root `<rss …>` tag stands (byte offset and length) and its version attribute.
+fn rss_root(head: &str) -> Option<(usize, usize, Option<String>)> {
+    let mut reader = quick_xml::Reader::from_str(head);
+    loop {
+        let at = usize::try_from(reader.buffer_position()).ok()?;
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                if e.name().as_ref() != "rss" {
+                    return None;
+                }
+                let end = usize::try_from(reader.buffer_position()).ok()?;
+                let version = e
+                    .try_get_attribute("version")
+                    .ok()
+                    .flatten()
+                    .map(|a| a.value.trim().to_string());
+                // The position may include white space before the tag.
+                let start = at + head[at..end].find("<rss")?;
+                return Some((start, end - start, version));
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
 /// The `encoding` of an XML declaration at the start of `body` (after white space), read as
@@ -655,6 +770,8 @@ mod tests {
             ("2025-08-19T10:00:00", "2025-08-19T10:00:00Z"), // no zone: UTC
             ("2025-08-19 10:00:00", "2025-08-19T10:00:00Z"),
             ("2025-08-19", "2025-08-19T00:00:00Z"),
+            ("Tue 19 Aug 2025 10:00:00 GMT", "2025-08-19T10:00:00Z"), // no comma
+            ("2025/8/19 10:00:00", "2025-08-19T10:00:00Z"),
         ];
         for (text, expected) in table {
             assert_eq!(parse_date(text), utc(expected), "{text}");
