@@ -46,6 +46,11 @@ fn the_example_config_documents_valid_options() {
         "the example shows the real default"
     );
     assert!(config.health.is_some());
+    assert_eq!(
+        config.items,
+        tributary::config::ItemRules::default(),
+        "the example shows the real defaults"
+    );
     assert_eq!(config.outputs.len(), 1);
     assert_eq!(config.outputs[0].max_items, 200);
     let source = &config.sources[0];
@@ -74,6 +79,13 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "adopt_redirect_after =",
         "allow_private_redirects =",
         "[health]",
+        "[retention]",
+        "max_age =",
+        "initial_items =",
+        "[dedup]",
+        "across_sources =",
+        "[content]",
+        "max_size =",
         "[[outputs]]",
         "title =",
         "max_items =",

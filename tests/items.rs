@@ -249,11 +249,19 @@ async fn dedup_across_sources_can_be_turned_off() {
         "/b.xml",
         channel("B", &[raw_item(Some("b1"), "Story", Some(link), "b", D1)]),
     );
+    let on = Workspace::new(&config(&server, &[("A", "/a.xml"), ("B", "/b.xml")]));
+    on.tributary(&["once"]).await;
+    assert_eq!(
+        titles(&on),
+        ["Story"],
+        "the same link, no tracking: once by default"
+    );
+
     let mut text = config(&server, &[("A", "/a.xml"), ("B", "/b.xml")]);
     text.push_str("\n[dedup]\nacross_sources = false\n");
-    let ws = Workspace::new(&text);
-    ws.tributary(&["once"]).await;
-    assert_eq!(titles(&ws), ["Story", "Story"]);
+    let off = Workspace::new(&text);
+    off.tributary(&["once"]).await;
+    assert_eq!(titles(&off), ["Story", "Story"]);
 }
 
 #[tokio::test]
