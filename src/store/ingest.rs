@@ -325,9 +325,7 @@ impl Ingest<'_> {
 
     fn insert(&self, candidate: &Candidate<'_>) -> Result<i64, StoreError> {
         let item = candidate.item;
-        let authors = serde_json::to_string(&item.authors)?;
-        let (summary, summary_html) = split_text(&item.summary);
-        let (content, content_html) = split_text(&item.content);
+        let c = Columns::of(item)?;
         let published = to_unix(candidate.published);
         let id = self.tx.query_row(
             "INSERT INTO items (source_id, key, public_id, guid, link, title, summary,
@@ -342,15 +340,15 @@ impl Ingest<'_> {
                 item.guid,
                 item.link,
                 item.title,
-                summary,
-                summary_html,
-                content,
-                content_html,
-                authors,
+                c.summary,
+                c.summary_html,
+                c.content,
+                c.content_html,
+                c.authors,
                 published,
                 item.updated.map(to_unix),
                 to_unix(self.now),
-                fingerprint(item, &authors),
+                c.fingerprint,
             ],
             |r| r.get(0),
         )?;
@@ -361,17 +359,14 @@ impl Ingest<'_> {
     /// its title, link or authors; for its summary or content, at most `MAX_CONTENT_UPDATES`
     /// times. An item owned by another source is left as that source has it.
     fn update(&self, item_id: i64, item: &Item) -> Result<Verdict, StoreError> {
-        let authors = serde_json::to_string(&item.authors)?;
-        let print = fingerprint(item, &authors);
-        let (summary, summary_html) = split_text(&item.summary);
-        let (content, content_html) = split_text(&item.content);
+        let c = Columns::of(item)?;
         let (owner, stored_print): (i64, String) = self.tx.query_row(
             "SELECT source_id, fingerprint FROM items WHERE id = ?1",
             [item_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         // Most polls change nothing: the fingerprint settles them without reading the texts.
-        if owner != self.source_id || stored_print == print {
+        if owner != self.source_id || stored_print == c.fingerprint {
             return Ok(Verdict::Unchanged);
         }
         let stored: (Option<String>, Option<String>, String, Option<i64>, i64) =
@@ -382,7 +377,8 @@ impl Ingest<'_> {
             )?;
         let (title, link, stored_authors, stored_updated, content_updates) = stored;
         // The fingerprint differs, so if the heading did not change, the texts did.
-        let heading_changed = title != item.title || link != item.link || stored_authors != authors;
+        let heading_changed =
+            title != item.title || link != item.link || stored_authors != c.authors;
         if !heading_changed && content_updates >= MAX_CONTENT_UPDATES {
             return Ok(Verdict::Unchanged);
         }
@@ -402,13 +398,13 @@ impl Ingest<'_> {
                 item.guid,
                 item.link,
                 item.title,
-                summary,
-                summary_html,
-                content,
-                content_html,
-                authors,
+                c.summary,
+                c.summary_html,
+                c.content,
+                c.content_html,
+                c.authors,
                 updated,
-                print,
+                c.fingerprint,
                 i64::from(!heading_changed),
             ],
         )?;
@@ -435,9 +431,7 @@ impl Ingest<'_> {
             return Ok(owner_name);
         }
         let item = candidate.item;
-        let authors = serde_json::to_string(&item.authors)?;
-        let (summary, summary_html) = split_text(&item.summary);
-        let (content, content_html) = split_text(&item.content);
+        let c = Columns::of(item)?;
         let published = to_unix(candidate.published);
         self.tx.execute(
             "UPDATE items SET source_id = ?2, key = ?3, guid = ?4, link = ?5, title = ?6,
@@ -452,14 +446,14 @@ impl Ingest<'_> {
                 item.guid,
                 item.link,
                 item.title,
-                summary,
-                summary_html,
-                content,
-                content_html,
-                authors,
+                c.summary,
+                c.summary_html,
+                c.content,
+                c.content_html,
+                c.authors,
                 published,
                 item.updated.map(to_unix),
-                fingerprint(item, &authors),
+                c.fingerprint,
             ],
         )?;
         self.tx.execute(
@@ -500,10 +494,35 @@ fn fingerprint(item: &Item, authors_json: &str) -> String {
         .collect()
 }
 
-fn split_text(text: &Option<Text>) -> (Option<&str>, bool) {
-    match text {
-        Some(t) => (Some(t.body.as_str()), t.is_html),
-        None => (None, false),
+/// An item's texts as the `items` table stores them.
+struct Columns<'a> {
+    summary: Option<&'a str>,
+    summary_html: bool,
+    content: Option<&'a str>,
+    content_html: bool,
+    /// The authors as JSON.
+    authors: String,
+    fingerprint: String,
+}
+
+impl<'a> Columns<'a> {
+    fn of(item: &'a Item) -> Result<Self, StoreError> {
+        let split = |text: &'a Option<Text>| match text {
+            Some(t) => (Some(t.body.as_str()), t.is_html),
+            None => (None, false),
+        };
+        let (summary, summary_html) = split(&item.summary);
+        let (content, content_html) = split(&item.content);
+        let authors = serde_json::to_string(&item.authors)?;
+        let fingerprint = fingerprint(item, &authors);
+        Ok(Columns {
+            summary,
+            summary_html,
+            content,
+            content_html,
+            authors,
+            fingerprint,
+        })
     }
 }
 
