@@ -37,6 +37,37 @@ pub struct Config {
     pub health: Option<PathBuf>,
     /// `[retention]`, `[dedup]` and `[content]`: what is kept of items, and how.
     pub items: ItemRules,
+    /// `[service]`: how the daemon runs.
+    pub service: ServiceSettings,
+    /// `[log]`: the log's level and format (the command line and `RUST_LOG` win).
+    pub log: LogSettings,
+}
+
+/// `[service]`: how the daemon runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSettings {
+    /// How long polls in flight may go on after SIGTERM/SIGINT before they are cancelled.
+    pub shutdown_timeout: Duration,
+    /// Whether the daemon re-reads its config when the file or `sources.d/` changes.
+    pub watch_config: bool,
+}
+
+/// `[log]`: the default level (an `EnvFilter` directive) and format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSettings {
+    pub level: Option<String>,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one line per event.
+    #[default]
+    Text,
+    /// For log collectors: one JSON object per line.
+    Json,
 }
 
 /// How items are kept: retention, deduplication across sources, content size.
@@ -199,6 +230,24 @@ struct RawConfig {
     dedup: RawDedup,
     #[serde(default)]
     content: RawContent,
+    #[serde(default)]
+    service: RawService,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    shutdown_timeout: Option<String>,
+    watch_config: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+    format: Option<LogFormat>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -362,6 +411,29 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         path
     });
     let items = v.items(&raw.retention, &raw.dedup, &raw.content);
+    let service = ServiceSettings {
+        shutdown_timeout: v
+            .duration(
+                &file,
+                "service.shutdown_timeout".into(),
+                raw.service.shutdown_timeout.as_deref().unwrap_or("10s"),
+            )
+            .unwrap_or(MIN_INTERVAL),
+        watch_config: raw.service.watch_config.unwrap_or(true),
+    };
+    if let Some(level) = &raw.log.level {
+        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+            v.report(
+                &file,
+                "log.level".into(),
+                format!("bad level {level:?}; write it like \"info\" or \"warn,tributary=debug\""),
+            );
+        }
+    }
+    let log = LogSettings {
+        level: raw.log.level.clone(),
+        format: raw.log.format.unwrap_or_default(),
+    };
     if v.problems.is_empty() {
         Ok(Config {
             file,
@@ -371,6 +443,8 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
             sources,
             health,
             items,
+            service,
+            log,
         })
     } else {
         Err(ConfigError {

@@ -15,6 +15,7 @@
 //! - [`refresh`]: fetch → parse → store for one source, ending in an outcome.
 //! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
 //! - [`render`]: stored items → merged feed files, written atomically.
+//! - [`watch`] and [`service`]: config reload requests; systemd readiness and watchdog.
 //!
 //! Data flows one way: `config → store.sync → scheduler → refresh → render → files`.
 
@@ -28,4 +29,6 @@ pub mod render;
 pub mod sanitize;
 pub mod schedule;
 pub mod scheduler;
+pub mod service;
 pub mod store;
+pub mod watch;

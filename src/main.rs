@@ -10,12 +10,13 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use tributary::config::{self, Config, SourceConfig, SourceLocation};
+use tributary::config::{self, Config, LogFormat, SourceConfig, SourceLocation};
 use tributary::fetch::Fetcher;
 use tributary::model::{ItemCounts, PollResult, RefreshOutcome, Verdict};
 use tributary::refresh::{self, Context, Mode};
 use tributary::scheduler;
 use tributary::store::{SharedStore, Store, normalized_date};
+use tributary::watch::ReloadRequests;
 
 /// A feed aggregator: polls publisher feeds, stores each item once, writes merged feeds.
 #[derive(Debug, Parser)]
@@ -24,6 +25,9 @@ struct Cli {
     /// The config file; relative paths inside it resolve against its folder.
     #[arg(long, short, global = true, default_value = "config/tributary.toml")]
     config: PathBuf,
+    /// How log lines are written (default: `[log] format`, else text).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,14 +70,11 @@ macro_rules! say {
 /// Exit code when the config is invalid; 1 is for anything else that stops a command.
 const EXIT_BAD_CONFIG: u8 = 2;
 
+/// Exit code when a second SIGTERM/SIGINT cut the shutdown short (128 + SIGINT, as shells do).
+const EXIT_SECOND_SIGNAL: i32 = 130;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match cli.command {
-        Command::Run => "info",
-        _ => "warn",
-    };
-    init_logging(default_level);
-
     let config = match config::load(&cli.config) {
         Ok(config) => config,
         Err(error) => {
@@ -81,6 +82,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
+    let default_level = match cli.command {
+        Command::Run => "info",
+        _ => "warn",
+    };
+    init_logging(
+        config.log.level.as_deref().unwrap_or(default_level),
+        cli.log_format.unwrap_or(config.log.format),
+    );
     let result = match cli.command {
         Command::Check => {
             check(&config);
@@ -101,14 +110,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(default_level: &str) {
+/// Logs to stderr: `RUST_LOG` if set, else `level`. Under journald (which stamps every line
+/// itself) without timestamps.
+fn init_logging(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    match (format, journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
+    }
 }
 
 fn with_runtime(work: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Result<bool> {
@@ -241,22 +257,66 @@ fn time(t: DateTime<Utc>) -> String {
 
 async fn run(config: Config) -> anyhow::Result<bool> {
     let ctx = open_store(&config).await?;
+    clean_stale_temp_files(&config);
     let shutdown = shutdown_signal()?;
-    scheduler::run_daemon(ctx, config, shutdown).await;
+    let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
+        .context("listening for SIGHUP")?;
+    scheduler::run_daemon(ctx, config, reloads, shutdown).await;
     Ok(true)
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
+/// Resolves on the first SIGINT or SIGTERM; a second one ends the process at once. That is
+/// safe: every database write is a transaction and every output is renamed into place whole.
 fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
     Ok(async move {
         tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
-            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received: stopping"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received: stopping"),
         }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(EXIT_SECOND_SIGNAL);
+        });
     })
+}
+
+/// Removes temp files an interrupted output write left beside the outputs (a process killed
+/// between creating its temp file and renaming it).
+fn clean_stale_temp_files(config: &Config) {
+    let paths = config
+        .outputs
+        .iter()
+        .map(|o| o.path.as_path())
+        .chain(config.health.as_deref());
+    for path in paths {
+        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let prefix = format!(".{}.", name.to_string_lossy());
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&prefix) && file.ends_with(".tmp") {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => {
+                        tracing::info!(file = %entry.path().display(), "removed a stale temp file")
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, file = %entry.path().display(), "cannot remove a stale temp file")
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn explain(config: Config, target: String) -> anyhow::Result<bool> {

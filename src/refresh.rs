@@ -31,14 +31,11 @@ pub struct Context {
 /// Which sources a refresh may skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Poll unless the source is gone or inside a Retry-After window (`once`, and the daemon
-    /// once a source's time has come).
+    /// Poll unless the source is gone or inside a Retry-After window (`once`, and the daemon,
+    /// whose schedule already follows the stored next poll times).
     Now,
     /// Poll only if the source's next poll time has come (`once --due`, for cron).
     Due,
-    /// As `Now`, and also wait out a backoff in progress (the daemon's first round, so that a
-    /// restart does not hammer a failing publisher).
-    Resume,
 }
 
 /// Why a source's refresh failed.
@@ -318,12 +315,7 @@ fn skip(state: &FetchState, mode: Mode, now: DateTime<Utc>) -> Option<Skip> {
         });
     }
     let next = state.next_poll.filter(|n| n.at > now)?;
-    let waits = match mode {
-        Mode::Now => false,
-        Mode::Due => true,
-        Mode::Resume => next.reason == Reason::Backoff,
-    };
-    waits.then_some(Skip {
+    (mode == Mode::Due).then_some(Skip {
         until: Some(next.at),
         reason: next.reason,
     })
@@ -785,7 +777,7 @@ mod tests {
         );
         assert_eq!(gone.next_poll, None);
         assert_eq!(event.unwrap().kind, "gone");
-        for mode in [Mode::Now, Mode::Due, Mode::Resume] {
+        for mode in [Mode::Now, Mode::Due] {
             assert!(skip(&gone, mode, now()).is_some_and(|s| s.until.is_none()));
         }
 
@@ -798,7 +790,6 @@ mod tests {
             ..FetchState::default()
         };
         assert!(skip(&backing_off, Mode::Now, now()).is_none());
-        assert!(skip(&backing_off, Mode::Resume, now()).is_some());
         assert!(skip(&backing_off, Mode::Due, now()).is_some());
         let waiting = FetchState {
             retry_after_until: Some(later),

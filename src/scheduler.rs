@@ -11,21 +11,24 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::{Config, SourceConfig};
-use crate::model::RefreshOutcome;
+use tokio::task::JoinError;
+
+use crate::config::{self, Config, SourceConfig};
+use crate::fetch::Fetcher;
+use crate::model::{PollResult, RefreshOutcome};
 use crate::refresh::{Context, Mode, refresh};
 use crate::render::{self, RenderError, Written};
+use crate::service;
+use crate::watch::ReloadRequests;
 
 /// How long the daemon gathers changes before rewriting the outputs while polls are still
 /// running, so that a burst of sources finishing does not rewrite the files once per source.
 const RENDER_EVERY: Duration = Duration::from_secs(1);
 
-/// How long in-flight polls may go on after a shutdown signal before they are cancelled.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
-
-/// The daemon's first polls are spread over up to this long (or a tenth of the source's
-/// interval, if shorter), so that a start does not hit every publisher in the same instant.
-const START_SPREAD: Duration = Duration::from_secs(5);
+/// Sources due at start (never polled, or overdue after downtime) are spread over this long per
+/// source, up to `MAX_START_SPREAD`, so that a start does not hit every publisher at once.
+const START_SPREAD_PER_SOURCE: Duration = Duration::from_millis(100);
+const MAX_START_SPREAD: Duration = Duration::from_secs(30);
 
 /// Polls every source once (in `mode`), at most `concurrency` at a time, calling `on_outcome`
 /// as each finishes, then renders the outputs. Returns the outcomes in the order they finished.
@@ -57,111 +60,417 @@ pub async fn poll_all_once(
     (outcomes, rendered)
 }
 
-/// The daemon: polls each source at start (after its Retry-After or backoff, if one was stored)
-/// and then when its schedule says, rewrites the outputs after changes, and returns once
-/// `shutdown` resolves and in-flight polls have finished (or the deadline passed) and the
-/// outputs are up to date.
-pub async fn run_daemon(ctx: Context, config: Config, shutdown: impl Future<Output = ()>) {
-    let sources: Vec<Arc<SourceConfig>> = config.sources.iter().cloned().map(Arc::new).collect();
-    let semaphore = Arc::new(Semaphore::new(config.poll.concurrency));
-    let start = Instant::now();
-    // None: not scheduled (running, or gone).
-    let mut next_due: Vec<Option<Instant>> = sources
-        .iter()
-        .map(|s| {
-            let spread = START_SPREAD.min(s.interval / 10);
-            Some(start + spread.mul_f64(fastrand::f64()))
-        })
-        .collect();
-    let mut first_round = vec![true; sources.len()];
-    let mut task_source = HashMap::new();
-    let mut tasks = JoinSet::new();
-    // Outputs are rendered at start too, in case a file was deleted while the daemon was down.
-    let mut dirty = true;
-    let mut last_render = start;
+/// The daemon: polls each source when its schedule says (a source never polled, or overdue
+/// after downtime, soon after start, spread over a few seconds), rewrites the outputs after
+/// changes, applies config reloads as they are requested, and returns once `shutdown` resolves
+/// and in-flight polls have finished (or `[service] shutdown_timeout` passed) and the outputs
+/// are up to date.
+pub async fn run_daemon(
+    ctx: Context,
+    config: Config,
+    mut reloads: ReloadRequests,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut daemon = Daemon::new(ctx, config);
+    daemon
+        .schedule_from_store(&daemon.config.sources.clone())
+        .await;
     tokio::pin!(shutdown);
-
+    let watchdog = service::watchdog_interval();
+    let mut last_ping = Instant::now();
     tracing::info!(
-        sources = sources.len(),
-        outputs = config.outputs.len(),
+        sources = daemon.slots.len(),
+        outputs = daemon.config.outputs.len(),
         "daemon started"
     );
+    service::ready();
     loop {
-        let now = Instant::now();
-        for (index, source) in sources.iter().enumerate() {
-            if next_due[index].is_some_and(|due| due <= now) {
-                next_due[index] = None;
-                let mode = if std::mem::take(&mut first_round[index]) {
-                    Mode::Resume
-                } else {
-                    Mode::Now
-                };
-                let task = poll(ctx.clone(), source.clone(), semaphore.clone(), mode);
-                let handle = tasks.spawn(task);
-                task_source.insert(handle.id(), index);
+        daemon.start_due();
+        if daemon.dirty && (daemon.tasks.is_empty() || daemon.last_render.elapsed() >= RENDER_EVERY)
+        {
+            daemon.render().await;
+        }
+        let mut wake = daemon.next_wake();
+        if let Some(every) = watchdog {
+            if last_ping.elapsed() >= every {
+                service::watchdog();
+                last_ping = Instant::now();
             }
+            wake = wake.min(last_ping + every);
         }
-        if dirty && (tasks.is_empty() || last_render.elapsed() >= RENDER_EVERY) {
-            render_outputs(&ctx, &config).await;
-            dirty = false;
-            last_render = Instant::now();
-        }
-        let wake = next_due
-            .iter()
-            .flatten()
-            .min()
-            .copied()
-            .unwrap_or(now + Duration::from_secs(3600));
-        let wake = if dirty {
-            wake.min(last_render + RENDER_EVERY)
-        } else {
-            wake
-        };
         tokio::select! {
             () = &mut shutdown => break,
-            Some(joined) = tasks.join_next_with_id() => {
-                let (id, outcome) = match joined {
-                    Ok((id, outcome)) => (id, Some(outcome)),
-                    Err(error) => (error.id(), None),
-                };
-                let Some(index) = task_source.remove(&id) else { continue };
-                let source = &sources[index];
-                next_due[index] = match &outcome {
-                    Some(outcome) => {
-                        dirty |= outcome.changed() || outcome.health_changed;
-                        outcome.next_poll.map(|next| {
-                            let wait = (next.at - Utc::now()).to_std().unwrap_or_default();
-                            Instant::now() + wait
-                        })
-                    }
-                    // Should a refresh task ever die, the source is retried after its interval.
-                    None => Some(Instant::now() + source.interval),
-                };
+            () = reloads.next() => {
+                service::reloading();
+                daemon.reload().await;
+                reloads.refresh();
+                service::ready();
             }
+            Some(joined) = daemon.tasks.join_next_with_id() => daemon.finished(joined),
             () = tokio::time::sleep_until(wake) => {}
         }
     }
+    daemon.shut_down().await;
+}
 
-    tracing::info!(in_flight = tasks.len(), "shutting down");
-    let deadline = tokio::time::sleep(SHUTDOWN_DEADLINE);
-    tokio::pin!(deadline);
-    while !tasks.is_empty() {
-        tokio::select! {
-            Some(joined) = tasks.join_next() => {
-                dirty |= joined.is_ok_and(|o| o.changed() || o.health_changed);
-            }
-            () = &mut deadline => {
-                tracing::warn!(cancelled = tasks.len(), "polls still running at the deadline were cancelled");
-                // A cancelled poll's database write, if it had started, still runs to its end on
-                // its blocking thread; only the waiting is abandoned.
-                tasks.shutdown().await;
+/// A configured source and its place in the daemon's schedule.
+struct Slot {
+    source: Arc<SourceConfig>,
+    /// When it is next due; `None` while it is being polled, or when it is gone.
+    due: Option<Instant>,
+}
+
+/// The daemon's state: its config, the schedule, the polls in flight.
+struct Daemon {
+    ctx: Context,
+    config: Config,
+    /// Keyed by URL as configured: a source's identity.
+    slots: HashMap<String, Slot>,
+    semaphore: Arc<Semaphore>,
+    tasks: JoinSet<RefreshOutcome>,
+    /// Which source each task polls.
+    task_source: HashMap<tokio::task::Id, String>,
+    dirty: bool,
+    last_render: Instant,
+    /// Counts of the polls since the start, for `systemctl status`.
+    polls: usize,
+    failures: usize,
+}
+
+impl Daemon {
+    fn new(ctx: Context, config: Config) -> Daemon {
+        let slots = config
+            .sources
+            .iter()
+            .map(|s| {
+                let slot = Slot {
+                    source: Arc::new(s.clone()),
+                    due: None,
+                };
+                (s.url.clone(), slot)
+            })
+            .collect();
+        Daemon {
+            semaphore: Arc::new(Semaphore::new(config.poll.concurrency)),
+            ctx,
+            config,
+            slots,
+            tasks: JoinSet::new(),
+            task_source: HashMap::new(),
+            // Outputs are rendered at start too, in case a file was deleted meanwhile.
+            dirty: true,
+            last_render: Instant::now(),
+            polls: 0,
+            failures: 0,
+        }
+    }
+
+    /// Schedules `sources` from their stored next poll times, so that a restart neither
+    /// hammers every publisher nor forgets a Retry-After or backoff: a time still to come is
+    /// kept; sources overdue or never polled are spread over a short window; gone ones wait for
+    /// their URL to change.
+    async fn schedule_from_store(&mut self, sources: &[SourceConfig]) {
+        let list = sources.to_vec();
+        let statuses = self
+            .ctx
+            .store
+            .with(move |store| store.source_statuses(&list))
+            .await
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let now = Utc::now();
+        let soon: Vec<&str> = statuses
+            .iter()
+            .filter(|s| s.state.gone_since.is_none())
+            .filter(|s| s.state.next_poll.is_none_or(|n| n.at <= now))
+            .map(|s| s.url.as_str())
+            .collect();
+        // 100 ms per source, up to 30 s: a handful start at once, thousands are spread out.
+        let window = (START_SPREAD_PER_SOURCE * soon.len() as u32).min(MAX_START_SPREAD);
+        for status in &statuses {
+            let Some(slot) = self.slots.get_mut(&status.url) else {
+                continue;
+            };
+            let state = &status.state;
+            slot.due = if state.gone_since.is_some() {
+                None
+            } else {
+                match state.next_poll.filter(|n| n.at > now) {
+                    Some(next) => Some(instant_at(next.at)),
+                    None => Some(Instant::now() + window.mul_f64(fastrand::f64())),
+                }
+            };
+        }
+    }
+
+    /// Starts a poll of every source whose time has come.
+    fn start_due(&mut self) {
+        let now = Instant::now();
+        for (url, slot) in &mut self.slots {
+            if slot.due.is_some_and(|due| due <= now) {
+                slot.due = None;
+                let task = poll(
+                    self.ctx.clone(),
+                    slot.source.clone(),
+                    self.semaphore.clone(),
+                    Mode::Now,
+                );
+                let handle = self.tasks.spawn(task);
+                self.task_source.insert(handle.id(), url.clone());
             }
         }
     }
-    if dirty {
-        render_outputs(&ctx, &config).await;
+
+    /// When the loop must wake next: the next due source, or the next render.
+    fn next_wake(&self) -> Instant {
+        let due = self
+            .slots
+            .values()
+            .filter_map(|s| s.due)
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        if self.dirty {
+            due.min(self.last_render + RENDER_EVERY)
+        } else {
+            due
+        }
     }
-    tracing::info!("stopped");
+
+    /// Takes a finished poll's outcome: its next due time, and whether outputs need a render.
+    fn finished(&mut self, joined: Result<(tokio::task::Id, RefreshOutcome), JoinError>) {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, Some(outcome)),
+            Err(error) => (error.id(), None),
+        };
+        let Some(url) = self.task_source.remove(&id) else {
+            return;
+        };
+        // A source removed by a reload while it was polled is simply not scheduled again.
+        let Some(slot) = self.slots.get_mut(&url) else {
+            return;
+        };
+        self.polls += 1;
+        slot.due = match &outcome {
+            Some(outcome) => {
+                self.dirty |= outcome.changed() || outcome.health_changed;
+                if matches!(outcome.result, PollResult::Failed(_)) {
+                    self.failures += 1;
+                }
+                outcome.next_poll.map(|next| instant_at(next.at))
+            }
+            // Should a refresh task ever die, the source is retried after its interval.
+            None => Some(Instant::now() + slot.source.interval),
+        };
+    }
+
+    async fn render(&mut self) {
+        render_outputs(&self.ctx, &self.config).await;
+        self.dirty = false;
+        self.last_render = Instant::now();
+        service::status(&format!(
+            "{} sources; {} polls since start, {} failed",
+            self.slots.len(),
+            self.polls,
+            self.failures
+        ));
+    }
+
+    /// Re-reads the config. One that fails to load is not applied: the daemon goes on with the
+    /// last good one. Otherwise sources are added (polled at once), removed (their items
+    /// stay) or changed in place (keeping their schedule and validators), and the other
+    /// settings apply.
+    async fn reload(&mut self) {
+        let file = self.config.file.clone();
+        let loaded = tokio::task::spawn_blocking(move || config::load(&file)).await;
+        let mut new = match loaded {
+            Ok(Ok(new)) => new,
+            Ok(Err(error)) => {
+                tracing::error!("config not applied; still running on the last good one. {error}");
+                return;
+            }
+            Err(_) => {
+                tracing::error!("config not applied: loading it crashed");
+                return;
+            }
+        };
+        if new.database != self.config.database {
+            tracing::warn!(
+                "database.path changed to {}; that takes a restart: still using {}",
+                new.database.display(),
+                self.config.database.display()
+            );
+            new.database = self.config.database.clone();
+        }
+        let diff = SourceDiff::between(&self.config.sources, &new.sources);
+        let (sync, sources) = (self.ctx.store.clone(), new.sources.clone());
+        match sync.with(move |store| store.sync_sources(&sources)).await {
+            Some(Ok(())) => {}
+            _ => tracing::error!("recording the reloaded sources in the database failed"),
+        }
+        for url in &diff.removed {
+            self.slots.remove(url);
+        }
+        let mut added = Vec::new();
+        for source in &new.sources {
+            match self.slots.get_mut(&source.url) {
+                Some(slot) => {
+                    // A shorter interval applies now; a longer one from the next poll on.
+                    if source.interval < slot.source.interval {
+                        let sooner = Instant::now() + source.interval;
+                        slot.due = slot.due.map(|due| due.min(sooner));
+                    }
+                    slot.source = Arc::new(source.clone());
+                }
+                None => {
+                    self.slots.insert(
+                        source.url.clone(),
+                        Slot {
+                            source: Arc::new(source.clone()),
+                            due: None,
+                        },
+                    );
+                    added.push(source.clone());
+                }
+            }
+        }
+        // New sources are polled at once, unless the database says otherwise (a source
+        // removed and added back keeps its Retry-After, backoff or gone state).
+        self.schedule_from_store(&added).await;
+        if new.poll != self.config.poll {
+            match Fetcher::new(&new.poll) {
+                Ok(fetcher) => {
+                    self.ctx.fetcher = fetcher;
+                    self.ctx.poll = Arc::new(new.poll.clone());
+                    self.semaphore = Arc::new(Semaphore::new(new.poll.concurrency));
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the new [poll] settings could not be applied")
+                }
+            }
+        }
+        self.ctx.rules = Arc::new(new.items.clone());
+        if new.outputs != self.config.outputs || new.health != self.config.health {
+            self.dirty = true;
+        }
+        tracing::info!("config reloaded: {diff}");
+        self.config = new;
+    }
+
+    /// Stops starting polls, lets those in flight finish until the deadline (then cancels
+    /// them), and writes the outputs if anything changed.
+    async fn shut_down(mut self) {
+        service::stopping();
+        tracing::info!(in_flight = self.tasks.len(), "shutting down");
+        let deadline = tokio::time::sleep(self.config.service.shutdown_timeout);
+        tokio::pin!(deadline);
+        while !self.tasks.is_empty() {
+            tokio::select! {
+                Some(joined) = self.tasks.join_next() => {
+                    self.dirty |= joined.is_ok_and(|o| o.changed() || o.health_changed);
+                }
+                () = &mut deadline => {
+                    tracing::warn!(cancelled = self.tasks.len(), "polls still running at the deadline were cancelled");
+                    // A cancelled poll's database write, if it had started, still runs to its
+                    // end on its blocking thread; only the waiting is abandoned.
+                    self.tasks.shutdown().await;
+                }
+            }
+        }
+        if self.dirty {
+            render_outputs(&self.ctx, &self.config).await;
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// How a reload changed the sources, for the log.
+struct SourceDiff {
+    added: Vec<String>,
+    removed: Vec<String>,
+    /// The source's label and what changed.
+    changed: Vec<(String, Vec<String>)>,
+    /// Labels of added and removed sources, by URL.
+    labels: HashMap<String, String>,
+}
+
+impl SourceDiff {
+    fn between(old: &[SourceConfig], new: &[SourceConfig]) -> SourceDiff {
+        let find = |list: &[SourceConfig], url: &str| list.iter().find(|s| s.url == url).cloned();
+        let mut diff = SourceDiff {
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+            labels: HashMap::new(),
+        };
+        for source in new {
+            match find(old, &source.url) {
+                None => {
+                    diff.labels
+                        .insert(source.url.clone(), source.label().to_string());
+                    diff.added.push(source.url.clone());
+                }
+                Some(before) => {
+                    let mut what = Vec::new();
+                    if before.interval != source.interval {
+                        what.push(format!(
+                            "interval {} → {}",
+                            humantime::format_duration(before.interval),
+                            humantime::format_duration(source.interval)
+                        ));
+                    }
+                    if before.name != source.name {
+                        what.push(format!("name {:?} → {:?}", before.name, source.name));
+                    }
+                    if before.tags != source.tags {
+                        what.push(format!("tags {:?} → {:?}", before.tags, source.tags));
+                    }
+                    if !what.is_empty() {
+                        diff.changed.push((source.label().to_string(), what));
+                    }
+                }
+            }
+        }
+        for source in old {
+            if find(new, &source.url).is_none() {
+                diff.labels
+                    .insert(source.url.clone(), source.label().to_string());
+                diff.removed.push(source.url.clone());
+            }
+        }
+        diff
+    }
+}
+
+impl std::fmt::Display for SourceDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |urls: &[String]| {
+            urls.iter()
+                .map(|u| self.labels.get(u).cloned().unwrap_or_else(|| u.clone()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let changed = self
+            .changed
+            .iter()
+            .map(|(name, what)| format!("{name}: {}", what.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        write!(
+            f,
+            "added {} sources ({}), removed {} ({}), changed {} ({})",
+            self.added.len(),
+            names(&self.added),
+            self.removed.len(),
+            names(&self.removed),
+            self.changed.len(),
+            changed
+        )
+    }
+}
+
+/// The `Instant` at a wall-clock time (now, if it has passed).
+fn instant_at(at: chrono::DateTime<Utc>) -> Instant {
+    Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
 }
 
 async fn poll(
