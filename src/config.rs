@@ -202,6 +202,14 @@ impl fmt::Display for Problem {
     }
 }
 
+impl ConfigError {
+    /// Every problem on one line, for the log.
+    pub fn one_line(&self) -> String {
+        let lines: Vec<String> = self.problems.iter().map(Problem::to_string).collect();
+        lines.join("; ")
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lines: Vec<String> = self.problems.iter().map(Problem::to_string).collect();

@@ -285,7 +285,10 @@ impl Daemon {
         let mut new = match loaded {
             Ok(Ok(new)) => new,
             Ok(Err(error)) => {
-                tracing::error!("config not applied; still running on the last good one. {error}");
+                tracing::error!(
+                    "config not applied (still running on the last good one): {}",
+                    error.one_line()
+                );
                 return;
             }
             Err(_) => {

@@ -439,3 +439,46 @@ path = "public/feed.xml"
 title = "Merged"
 max_items = 100
 "#;
+
+/// A `tributary run` daemon started on a workspace, its log written to `daemon.log` there.
+/// Killed when dropped.
+pub struct Daemon {
+    pub child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(ws: &Workspace) -> Daemon {
+        let log = ws.path("daemon.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(ws.config())
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id().unwrap() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    /// Waits up to `limit` for the daemon to exit, and returns how.
+    pub async fn exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+}
