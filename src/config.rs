@@ -130,6 +130,9 @@ pub struct OutputConfig {
     pub path_as_written: String,
     pub title: String,
     pub max_items: usize,
+    /// Whether items of sources no longer in the config stay in this output (they stay stored
+    /// either way).
+    pub keep_removed_sources: bool,
 }
 
 /// One `[[sources]]` table: a publisher's feed.
@@ -312,6 +315,7 @@ struct RawOutput {
     path: Option<String>,
     title: Option<String>,
     max_items: Option<usize>,
+    keep_removed_sources: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -676,6 +680,7 @@ impl Validator<'_> {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_OUTPUT_TITLE.into()),
             max_items,
+            keep_removed_sources: raw.keep_removed_sources.unwrap_or(true),
         })
     }
 

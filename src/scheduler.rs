@@ -496,6 +496,7 @@ async fn render_outputs(ctx: &Context, config: &Config) -> Vec<Result<Written, R
         config.health.clone(),
         config.items.clone(),
     );
+    let configured: Vec<String> = config.sources.iter().map(|s| s.url.clone()).collect();
     ctx.store
         .with(move |store| {
             match store.prune(&rules, Utc::now()) {
@@ -503,7 +504,7 @@ async fn render_outputs(ctx: &Context, config: &Config) -> Vec<Result<Written, R
                 Ok(pruned) => tracing::info!(pruned, "pruned items past [retention] max_age"),
                 Err(error) => tracing::error!(%error, "pruning old items failed"),
             }
-            render::render_all(store, &outputs, health.as_deref())
+            render::render_all(store, &outputs, &configured, health.as_deref())
         })
         .await
         .unwrap_or_else(|| {

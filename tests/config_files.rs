@@ -95,6 +95,7 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "[[outputs]]",
         "title =",
         "max_items =",
+        "keep_removed_sources =",
         "[[sources]]",
         "name =",
         "url =",

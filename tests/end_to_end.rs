@@ -409,3 +409,45 @@ async fn sources_in_sources_d_are_polled_beside_the_main_config() {
     let merged = entries_with_publishers(&ws.path("public/feed.xml"));
     assert!(merged.contains(&("Dropped item".to_string(), "Dropped In".to_string())));
 }
+
+#[tokio::test]
+async fn a_removed_source_keeps_its_items_in_outputs_unless_configured_otherwise() {
+    let server = FeedServer::start().await;
+    server.serve(
+        "/a.xml",
+        rss("A", "https://a.example/", &[item("a1", "From A", D1)]),
+    );
+    server.serve(
+        "/b.xml",
+        rss("B", "https://b.example/", &[item("b1", "From B", D2)]),
+    );
+    let both = config_for(&server, &[("A", "/a.xml"), ("B", "/b.xml")]);
+    let ws = Workspace::new(&both);
+    ws.tributary(&["once"]).await;
+    let titles = |ws: &Workspace| -> Vec<String> {
+        ws.feed("public/feed.xml")
+            .entries
+            .into_iter()
+            .map(|e| e.title.unwrap().content)
+            .collect()
+    };
+    assert_eq!(titles(&ws), ["From B", "From A"]);
+
+    let only_a = config_for(&server, &[("A", "/a.xml")]);
+    std::fs::write(ws.config(), &only_a).unwrap();
+    ws.tributary(&["once"]).await;
+    assert_eq!(titles(&ws), ["From B", "From A"], "kept by default");
+
+    let dropping = only_a.replace(
+        "max_items = 100",
+        "max_items = 100\nkeep_removed_sources = false",
+    );
+    std::fs::write(ws.config(), dropping).unwrap();
+    ws.tributary(&["once"]).await;
+    assert_eq!(titles(&ws), ["From A"]);
+    assert_eq!(
+        count(&ws.db(), "SELECT count(*) FROM items"),
+        2,
+        "still stored"
+    );
+}

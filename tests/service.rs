@@ -282,6 +282,47 @@ async fn a_second_signal_exits_at_once() {
     assert_eq!(check, "ok");
 }
 
+#[tokio::test]
+async fn systemd_hears_ready_status_and_watchdog() {
+    let server = FeedServer::start().await;
+    server.serve("/a.xml", feed("a"));
+    let ws = Workspace::new(&format!(
+        "{STATE_AND_OUTPUT}{}",
+        source_toml("A", &server.url("/a.xml"))
+    ));
+    let socket_path = ws.path("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("--config")
+        .arg(ws.config())
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut heard = String::new();
+    let mut buffer = vec![0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && !(heard.contains("READY=1")
+            && heard.contains("STATUS=")
+            && heard.matches("WATCHDOG=1").count() >= 2)
+    {
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(500), socket.recv(&mut buffer)).await
+        {
+            heard.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            heard.push('\n');
+        }
+    }
+    drop(child);
+    assert!(heard.contains("READY=1"), "{heard}");
+    assert!(heard.contains("STATUS=1 sources;"), "{heard}");
+    assert!(heard.matches("WATCHDOG=1").count() >= 2, "{heard}");
+}
+
 #[test]
 fn the_unit_file_verifies_and_is_hardened() {
     let analyze = Path::new("/usr/bin/systemd-analyze");

@@ -31,9 +31,16 @@ pub enum Written {
 }
 
 /// Renders one output from the store and writes it if its bytes differ from the file's.
-pub fn render_output(store: &Store, output: &OutputConfig) -> Result<Written, RenderError> {
+/// `configured` are the URLs of the sources in the config, for outputs that leave out the
+/// items of sources no longer there.
+pub fn render_output(
+    store: &Store,
+    output: &OutputConfig,
+    configured: &[String],
+) -> Result<Written, RenderError> {
+    let only = (!output.keep_removed_sources).then_some(configured);
     let items = store
-        .newest_items(output.max_items)
+        .newest_items(output.max_items, only)
         .map_err(|error| RenderError::Store {
             path: output.path.clone(),
             error,
@@ -51,11 +58,17 @@ pub fn render_output(store: &Store, output: &OutputConfig) -> Result<Written, Re
 pub fn render_all(
     store: &Store,
     outputs: &[OutputConfig],
+    configured: &[String],
     health: Option<&Path>,
 ) -> Vec<Result<Written, RenderError>> {
     let mut results: Vec<(&Path, Result<Written, RenderError>)> = outputs
         .iter()
-        .map(|output| (output.path.as_path(), render_output(store, output)))
+        .map(|output| {
+            (
+                output.path.as_path(),
+                render_output(store, output, configured),
+            )
+        })
         .collect();
     if let Some(path) = health {
         results.push((path, render_health(store, path)));

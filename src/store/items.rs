@@ -6,20 +6,27 @@ use super::{Store, StoreError, from_unix};
 use crate::model::{Item, Publisher, StoredItem, Text};
 
 impl Store {
-    /// The newest `limit` items of every source, newest first, with their publishers.
-    pub fn newest_items(&self, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+    /// The newest `limit` items, newest first, with their publishers: of every source ever
+    /// stored, or only of the sources with these URLs.
+    pub fn newest_items(
+        &self,
+        limit: usize,
+        only: Option<&[String]>,
+    ) -> Result<Vec<StoredItem>, StoreError> {
         let mut query = self.conn.prepare_cached(
             "SELECT i.key, i.guid, i.link, i.title, i.summary, i.summary_html, i.content,
                     i.content_html, i.authors, i.published, i.updated, i.first_seen,
                     COALESCE(s.name, s.feed_title, s.url), s.url, s.feed_link, s.feed_id,
                     i.public_id
              FROM items i JOIN sources s ON s.id = i.source_id
+             WHERE ?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2))
              ORDER BY i.sort_at DESC, i.id DESC
              LIMIT ?1",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let only = only.map(serde_json::to_string).transpose()?;
         let items = query
-            .query_map([limit], read_stored_item)?
+            .query_map(rusqlite::params![limit, only], read_stored_item)?
             .collect::<Result<_, _>>()?;
         Ok(items)
     }
