@@ -42,6 +42,23 @@ pub struct Item {
     pub authors: Vec<Author>,
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
+    /// Attached media: podcast episodes and the like.
+    pub enclosures: Vec<Enclosure>,
+    /// Plain-text category names.
+    pub categories: Vec<String>,
+    /// An image that illustrates the item.
+    pub image: Option<String>,
+}
+
+/// A file attached to an item.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Its size in bytes, when the feed says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
 }
 
 /// A text that is either plain or sanitized HTML.

@@ -16,7 +16,7 @@ use feed_rs::model::{Entry, FeedType, Link, Person, Text as FeedText};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{Author, FeedHints, FeedMeta, Item, Text};
+use crate::model::{Author, Enclosure, FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{clean_html, fold_whitespace, html_to_text, removed_markup, strip_controls};
 
 /// A parsed feed: what it says of itself and its items, each key appearing once.
@@ -204,7 +204,72 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>, max_content: usize) -
         authors: authors(&entry.authors),
         published: entry.published,
         updated: entry.updated,
+        enclosures: enclosures(entry),
+        categories: categories(entry),
+        image: image(entry),
     }
+}
+
+/// RSS `<enclosure>`s and Media RSS content (feed-rs reads both as media), and Atom
+/// `rel="enclosure"` links: http(s) URLs only, each once.
+fn enclosures(entry: &Entry) -> Vec<Enclosure> {
+    let media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
+        let mime_type = c.content_type.as_ref().map(|t| t.to_string());
+        if mime_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("image/"))
+        {
+            return None;
+        }
+        Some(Enclosure {
+            url: c.url.as_ref()?.to_string(),
+            mime_type,
+            length: c.size,
+        })
+    });
+    let links = entry
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("enclosure"))
+        .map(|l| Enclosure {
+            url: l.href.clone(),
+            mime_type: l.media_type.clone(),
+            length: l.length,
+        });
+    let mut seen = HashSet::new();
+    media
+        .chain(links)
+        .filter(|e| e.url.starts_with("http://") || e.url.starts_with("https://"))
+        .filter(|e| seen.insert(e.url.clone()))
+        .collect()
+}
+
+fn categories(entry: &Entry) -> Vec<String> {
+    let mut seen = HashSet::new();
+    entry
+        .categories
+        .iter()
+        .map(|c| fold_whitespace(c.label.as_deref().unwrap_or(&c.term)))
+        .filter(|c| !c.is_empty() && seen.insert(c.clone()))
+        .collect()
+}
+
+/// The item's picture: a Media RSS thumbnail, else image content.
+fn image(entry: &Entry) -> Option<String> {
+    let thumbnail = entry
+        .media
+        .iter()
+        .flat_map(|m| &m.thumbnails)
+        .map(|t| t.image.uri.clone());
+    let content = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
+        let is_image = c.content_type.as_ref().is_some_and(|t| t.ty() == "image");
+        is_image
+            .then(|| c.url.as_ref().map(|u| u.to_string()))
+            .flatten()
+    });
+    thumbnail
+        .chain(content)
+        .find(|u| u.starts_with("http://") || u.starts_with("https://"))
 }
 
 fn authors(people: &[Person]) -> Vec<Author> {

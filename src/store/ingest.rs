@@ -330,8 +330,9 @@ impl Ingest<'_> {
         let id = self.tx.query_row(
             "INSERT INTO items (source_id, key, public_id, guid, link, title, summary,
                  summary_html, content, content_html, authors, published, updated, first_seen,
-                 sort_at, fingerprint)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?12, ?15)
+                 sort_at, fingerprint, enclosures, categories, image)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?12, ?15, ?16,
+                 ?17, ?18)
              RETURNING id",
             params![
                 self.source_id,
@@ -349,6 +350,9 @@ impl Ingest<'_> {
                 item.updated.map(to_unix),
                 to_unix(self.now),
                 c.fingerprint,
+                c.enclosures,
+                c.categories,
+                item.image,
             ],
             |r| r.get(0),
         )?;
@@ -391,7 +395,8 @@ impl Ingest<'_> {
         self.tx.execute(
             "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, summary_html = ?6,
                  content = ?7, content_html = ?8, authors = ?9, updated = ?10, fingerprint = ?11,
-                 content_updates = content_updates + ?12
+                 content_updates = content_updates + ?12, enclosures = ?13, categories = ?14,
+                 image = ?15
              WHERE id = ?1",
             params![
                 item_id,
@@ -406,6 +411,9 @@ impl Ingest<'_> {
                 updated,
                 c.fingerprint,
                 i64::from(!heading_changed),
+                c.enclosures,
+                c.categories,
+                item.image,
             ],
         )?;
         Ok(Verdict::Updated)
@@ -437,7 +445,7 @@ impl Ingest<'_> {
             "UPDATE items SET source_id = ?2, key = ?3, guid = ?4, link = ?5, title = ?6,
                  summary = ?7, summary_html = ?8, content = ?9, content_html = ?10,
                  authors = ?11, published = ?12, sort_at = ?12, updated = ?13, fingerprint = ?14,
-                 content_updates = 0
+                 content_updates = 0, enclosures = ?15, categories = ?16, image = ?17
              WHERE id = ?1",
             params![
                 item_id,
@@ -454,6 +462,9 @@ impl Ingest<'_> {
                 published,
                 item.updated.map(to_unix),
                 c.fingerprint,
+                c.enclosures,
+                c.categories,
+                item.image,
             ],
         )?;
         self.tx.execute(
@@ -473,17 +484,19 @@ fn keys<'a>(candidate: &'a Candidate<'_>) -> impl Iterator<Item = &'a str> {
     std::iter::once(candidate.item.key.as_str()).chain(candidate.canon_key.as_deref())
 }
 
-/// A digest of what a reader sees of an item: title, link, texts and authors. Dates are left
-/// out on purpose: feeds that restamp every item on each build would otherwise look changed.
-fn fingerprint(item: &Item, authors_json: &str) -> String {
+/// A digest of what a reader sees of an item: title, link, texts, image and the JSON of its
+/// authors, enclosures and categories. Dates are left out on purpose: feeds that restamp every
+/// item on each build would otherwise look changed.
+fn fingerprint(item: &Item, json: &[&str]) -> String {
     let mut hasher = Sha256::new();
-    for part in [
+    let texts = [
         item.title.as_deref(),
         item.link.as_deref(),
         item.summary.as_ref().map(|t| t.body.as_str()),
         item.content.as_ref().map(|t| t.body.as_str()),
-        Some(authors_json),
-    ] {
+        item.image.as_deref(),
+    ];
+    for part in texts.into_iter().chain(json.iter().map(|j| Some(*j))) {
         hasher.update(part.unwrap_or_default().as_bytes());
         hasher.update([0]);
     }
@@ -500,8 +513,10 @@ struct Columns<'a> {
     summary_html: bool,
     content: Option<&'a str>,
     content_html: bool,
-    /// The authors as JSON.
+    /// The authors, enclosures and categories as JSON.
     authors: String,
+    enclosures: String,
+    categories: String,
     fingerprint: String,
 }
 
@@ -514,13 +529,17 @@ impl<'a> Columns<'a> {
         let (summary, summary_html) = split(&item.summary);
         let (content, content_html) = split(&item.content);
         let authors = serde_json::to_string(&item.authors)?;
-        let fingerprint = fingerprint(item, &authors);
+        let enclosures = serde_json::to_string(&item.enclosures)?;
+        let categories = serde_json::to_string(&item.categories)?;
+        let fingerprint = fingerprint(item, &[&authors, &enclosures, &categories]);
         Ok(Columns {
             summary,
             summary_html,
             content,
             content_html,
             authors,
+            enclosures,
+            categories,
             fingerprint,
         })
     }
@@ -562,6 +581,9 @@ mod tests {
             }],
             published: published.and_then(|p| p.parse().ok()),
             updated: None,
+            enclosures: vec![],
+            categories: vec![],
+            image: None,
         }
     }
 

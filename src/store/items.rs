@@ -17,7 +17,7 @@ impl Store {
             "SELECT i.key, i.guid, i.link, i.title, i.summary, i.summary_html, i.content,
                     i.content_html, i.authors, i.published, i.updated, i.first_seen,
                     COALESCE(s.name, s.feed_title, s.url), s.url, s.feed_link, s.feed_id,
-                    i.public_id
+                    i.public_id, i.enclosures, i.categories, i.image
              FROM items i JOIN sources s ON s.id = i.source_id
              WHERE ?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2))
              ORDER BY i.sort_at DESC, i.id DESC
@@ -37,10 +37,7 @@ fn join_text(body: Option<String>, is_html: bool) -> Option<Text> {
 }
 
 fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
-    let authors: String = row.get(8)?;
-    let authors = serde_json::from_str(&authors).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let authors = json(row, 8)?;
     let item = Item {
         key: row.get(0)?,
         guid: row.get(1)?,
@@ -51,6 +48,9 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
         authors,
         published: row.get::<_, Option<i64>>(9)?.map(from_unix),
         updated: row.get::<_, Option<i64>>(10)?.map(from_unix),
+        enclosures: json(row, 17)?,
+        categories: json(row, 18)?,
+        image: row.get(19)?,
     };
     let stored = StoredItem {
         id: row.get(16)?,
@@ -64,4 +64,12 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
         },
     };
     Ok(stored)
+}
+
+/// A JSON column decoded into `T`.
+fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
 }

@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0003_item_identity.sql"),
         then: Some(mint_ids_and_canonical_keys),
     },
+    Migration {
+        name: "0004_media",
+        sql: include_str!("../../migrations/0004_media.sql"),
+        then: None,
+    },
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.
