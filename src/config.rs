@@ -41,6 +41,7 @@ pub struct Config {
     pub service: ServiceSettings,
     /// `[log]`: the log's level and format (the command line and `RUST_LOG` win).
     pub log: LogSettings,
+    pub publishing: Publishing,
 }
 
 /// `[service]`: how the daemon runs.
@@ -133,6 +134,103 @@ pub struct OutputConfig {
     /// Whether items of sources no longer in the config stay in this output (they stay stored
     /// either way).
     pub keep_removed_sources: bool,
+    pub format: OutputFormat,
+    /// Only sources with one of these tags (none: every source).
+    pub tags: Vec<String>,
+    /// Only these sources, by name (none: every source).
+    pub sources: Vec<String>,
+    /// Only items published within this long.
+    pub max_age: Option<Duration>,
+    /// The most items any one source may hold in this output.
+    pub per_source: Option<usize>,
+    /// Only items whose title contains one of these words (case-insensitive).
+    pub include: Vec<String>,
+    /// No item whose title contains one of these words (case-insensitive).
+    pub exclude: Vec<String>,
+    /// An HTML page of the same items, if wanted.
+    pub html: Option<PathBuf>,
+}
+
+impl OutputConfig {
+    /// Whether this output picks its sources by tag or name.
+    pub fn selects_sources(&self) -> bool {
+        !self.tags.is_empty() || !self.sources.is_empty()
+    }
+
+    /// Whether `source` belongs in this output by its tags and name.
+    pub fn takes(&self, source: &SourceConfig) -> bool {
+        let by_tag = self.tags.is_empty() || source.tags.iter().any(|t| self.tags.contains(t));
+        let by_name = self.sources.is_empty()
+            || source
+                .name
+                .as_ref()
+                .is_some_and(|n| self.sources.contains(n));
+        by_tag && by_name
+    }
+}
+
+/// The format of an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Atom 1.0 (RFC 4287).
+    Atom,
+    /// RSS 2.0.
+    Rss,
+    /// JSON Feed 1.1.
+    Json,
+}
+
+impl OutputFormat {
+    /// The format a file name implies: `.xml`/`.atom` Atom, `.rss` RSS, `.json` JSON Feed.
+    pub fn from_extension(path: &Path) -> Option<OutputFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "xml" | "atom" => Some(OutputFormat::Atom),
+            "rss" => Some(OutputFormat::Rss),
+            "json" => Some(OutputFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// The media type to serve it with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            OutputFormat::Atom => "application/atom+xml; charset=utf-8",
+            OutputFormat::Rss => "application/rss+xml; charset=utf-8",
+            OutputFormat::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// `[site]`, `[opml]`, `[serve]` and `[websub]`: how the outputs are published.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Publishing {
+    /// `[site] base_url`: the public address of the folder the outputs are served from.
+    pub base_url: Option<Url>,
+    /// `[opml] path`: an OPML 2.0 file of the configured sources.
+    pub opml: Option<PathBuf>,
+    /// `[serve] listen`: serve the outputs' folder over HTTP.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `[serve] root`: the folder served, and what `base_url` points at.
+    pub root: PathBuf,
+    /// `[websub] hub`: the hub outputs announce and ping when they change.
+    pub hub: Option<Url>,
+}
+
+impl Publishing {
+    /// The public URL of a file written at `path`, when `[site] base_url` is set.
+    pub fn public_url(&self, path: &Path) -> Option<Url> {
+        let base = self.base_url.as_ref()?;
+        let relative = path
+            .strip_prefix(&self.root)
+            .ok()
+            .or(path.file_name().map(Path::new))?;
+        let relative: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        base.join(&relative.join("/")).ok()
+    }
 }
 
 /// One `[[sources]]` table: a publisher's feed.
@@ -245,6 +343,14 @@ struct RawConfig {
     service: RawService,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    site: RawSite,
+    #[serde(default)]
+    opml: RawOpml,
+    #[serde(default)]
+    serve: RawServe,
+    #[serde(default)]
+    websub: RawWebSub,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -316,6 +422,43 @@ struct RawOutput {
     title: Option<String>,
     max_items: Option<usize>,
     keep_removed_sources: Option<bool>,
+    format: Option<OutputFormat>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    max_age: Option<String>,
+    per_source: Option<usize>,
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    html: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpml {
+    path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    listen: Option<String>,
+    root: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebSub {
+    hub: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -371,7 +514,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
     if !file.is_file() {
         return Err(problem(&file, "no such config file".into()));
     }
-    let raw: RawConfig = config::Config::builder()
+    let mut raw: RawConfig = config::Config::builder()
         .add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml))
         .add_source(
             config::Environment::with_prefix(ENV_PREFIX)
@@ -384,7 +527,8 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         .map_err(|e| problem(&file, e.to_string()))?;
 
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut sources: Vec<(PathBuf, Vec<RawSource>)> = vec![(file.clone(), raw.sources)];
+    let mut sources: Vec<(PathBuf, Vec<RawSource>)> =
+        vec![(file.clone(), std::mem::take(&mut raw.sources))];
     let mut problems = Vec::new();
     for extra in sources_d_files(&base.join(SOURCES_DIR)) {
         match read_sources_file(&extra) {
@@ -408,7 +552,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         raw.database.path.as_deref(),
         DEFAULT_DATABASE,
     );
-    let outputs = raw
+    let outputs: Vec<OutputConfig> = raw
         .outputs
         .iter()
         .enumerate()
@@ -423,6 +567,18 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         path
     });
     let items = v.items(&raw.retention, &raw.dedup, &raw.content);
+    let publishing = v.publishing(&raw, &outputs);
+    for (index, output) in outputs.iter().enumerate() {
+        for name in &output.sources {
+            if !sources.iter().any(|s| s.name.as_ref() == Some(name)) {
+                v.report(
+                    &file,
+                    format!("outputs[{index}].sources"),
+                    format!("no source is named {name:?}"),
+                );
+            }
+        }
+    }
     let service = ServiceSettings {
         shutdown_timeout: v
             .duration(
@@ -457,6 +613,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
             items,
             service,
             log,
+            publishing,
         })
     } else {
         Err(ConfigError {
@@ -672,6 +829,33 @@ impl Validator<'_> {
                 "must be at least 1".into(),
             );
         }
+        let format = raw.format.or_else(|| OutputFormat::from_extension(&path));
+        if format.is_none() {
+            self.report(
+                self.file,
+                format!("{key}.format"),
+                "cannot tell the format from the file name; set format = \"atom\", \"rss\" or \"json\"".into(),
+            );
+        }
+        let max_age = raw
+            .max_age
+            .as_deref()
+            .and_then(|text| self.duration(self.file, format!("{key}.max_age"), text));
+        if raw.per_source == Some(0) {
+            self.report(
+                self.file,
+                format!("{key}.per_source"),
+                "must be at least 1".into(),
+            );
+        }
+        let html = raw.html.as_deref().map(|written| {
+            let html = self.path(&format!("{key}.html"), Some(written), "");
+            if let Err(message) = check_writable_folder(&html) {
+                self.report(self.file, format!("{key}.html"), message);
+            }
+            html
+        });
+        let lower = |words: &[String]| words.iter().map(|w| w.to_lowercase()).collect();
         Some(OutputConfig {
             path,
             path_as_written: written.to_string(),
@@ -681,7 +865,81 @@ impl Validator<'_> {
                 .unwrap_or_else(|| DEFAULT_OUTPUT_TITLE.into()),
             max_items,
             keep_removed_sources: raw.keep_removed_sources.unwrap_or(true),
+            format: format.unwrap_or(OutputFormat::Atom),
+            tags: raw.tags.clone(),
+            sources: raw.sources.clone(),
+            max_age,
+            per_source: raw.per_source,
+            include: lower(&raw.include),
+            exclude: lower(&raw.exclude),
+            html,
         })
+    }
+
+    fn publishing(&mut self, raw: &RawConfig, outputs: &[OutputConfig]) -> Publishing {
+        let url = |v: &mut Self, key: &str, text: Option<&str>| {
+            let text = text?;
+            match Url::parse(text) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(u),
+                _ => {
+                    v.report(v.file, key.into(), format!("bad URL {text:?}"));
+                    None
+                }
+            }
+        };
+        let mut base_url = url(self, "site.base_url", raw.site.base_url.as_deref());
+        // A base URL names a folder: without the trailing slash its last part would be lost.
+        if let Some(base) = &mut base_url {
+            if !base.path().ends_with('/') {
+                let path = format!("{}/", base.path());
+                base.set_path(&path);
+            }
+        }
+        let hub = url(self, "websub.hub", raw.websub.hub.as_deref());
+        if hub.is_some() && base_url.is_none() {
+            self.report(
+                self.file,
+                "websub.hub".into(),
+                "needs [site] base_url: subscribers and the hub must know the outputs' public addresses".into(),
+            );
+        }
+        let listen = raw
+            .serve
+            .listen
+            .as_deref()
+            .and_then(|text| match text.parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    self.report(
+                        self.file,
+                        "serve.listen".into(),
+                        format!("bad address {text:?}; write it like \"127.0.0.1:8080\""),
+                    );
+                    None
+                }
+            });
+        let root = match raw.serve.root.as_deref() {
+            Some(written) => self.path("serve.root", Some(written), ""),
+            None => outputs
+                .first()
+                .and_then(|o| o.path.parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.base.to_path_buf()),
+        };
+        let opml = raw.opml.path.as_deref().map(|written| {
+            let opml = self.path("opml.path", Some(written), "");
+            if let Err(message) = check_writable_folder(&opml) {
+                self.report(self.file, "opml.path".into(), message);
+            }
+            opml
+        });
+        Publishing {
+            base_url,
+            opml,
+            listen,
+            root,
+            hub,
+        }
     }
 
     fn sources(

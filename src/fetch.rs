@@ -150,6 +150,11 @@ impl Fetcher {
         }
     }
 
+    /// The shared HTTP client, for requests that are not feed fetches (WebSub pings).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Waits for a free slot at `location`'s host, so that no host gets more than
     /// `per_host_concurrency` requests at once. Taken before a global slot, so that sources
     /// queued for one busy host do not hold slots that other hosts could use.

@@ -15,6 +15,8 @@
 //! - [`refresh`]: fetch → parse → store for one source, ending in an outcome.
 //! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
 //! - [`render`]: stored items → merged feed files, written atomically.
+//! - [`opml`]: OPML subscription lists in (out is `render::opml`).
+//! - [`publish`]: the built-in server for the outputs, WebSub pings.
 //! - [`watch`] and [`service`]: config reload requests; systemd readiness and watchdog.
 //!
 //! Data flows one way: `config → store.sync → scheduler → refresh → render → files`.
@@ -23,7 +25,9 @@ pub mod config;
 pub mod fetch;
 pub mod identity;
 pub mod model;
+pub mod opml;
 pub mod parse;
+pub mod publish;
 pub mod refresh;
 pub mod render;
 pub mod sanitize;

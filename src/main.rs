@@ -14,9 +14,9 @@ use tributary::config::{self, Config, LogFormat, SourceConfig, SourceLocation};
 use tributary::fetch::Fetcher;
 use tributary::model::{ItemCounts, PollResult, RefreshOutcome, Verdict};
 use tributary::refresh::{self, Context, Mode};
-use tributary::scheduler;
 use tributary::store::{SharedStore, Store, normalized_date};
 use tributary::watch::ReloadRequests;
+use tributary::{publish, scheduler};
 
 /// A feed aggregator: polls publisher feeds, stores each item once, writes merged feeds.
 #[derive(Debug, Parser)]
@@ -55,6 +55,17 @@ enum Command {
         /// A configured source's name or URL, or any feed URL (`file:` paths are relative to
         /// the current folder).
         source: String,
+    },
+    /// Print the configured sources as an OPML 2.0 subscription list.
+    ExportOpml,
+    /// Read an OPML subscription list and print its feeds as `[[sources]]` tables, or add
+    /// them to the config file (keeping its comments and layout) with --append.
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+        /// Add the new sources to the config file instead of printing them.
+        #[arg(long)]
+        append: bool,
     },
 }
 
@@ -99,6 +110,8 @@ fn main() -> ExitCode {
         Command::Once { due } => with_runtime(once(config, due)),
         Command::Run => with_runtime(run(config)),
         Command::Explain { source } => with_runtime(explain(config, source)),
+        Command::ExportOpml => export_opml(&config).map(|()| true),
+        Command::ImportOpml { file, append } => import_opml(&config, &file, append).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -199,8 +212,8 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
         counts_text(&total)
     );
     let mut outputs_ok = true;
-    for result in rendered {
-        if let Err(error) = result {
+    for file in rendered {
+        if let Err(error) = file.result {
             eprintln!("tributary: {error}");
             outputs_ok = false;
         }
@@ -261,6 +274,11 @@ async fn run(config: Config) -> anyhow::Result<bool> {
     let shutdown = shutdown_signal()?;
     let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
         .context("listening for SIGHUP")?;
+    if let Some(listen) = config.publishing.listen {
+        publish::serve(&config)
+            .await
+            .with_context(|| format!("serving the outputs on {listen}"))?;
+    }
     scheduler::run_daemon(ctx, config, reloads, shutdown).await;
     Ok(true)
 }
@@ -444,6 +462,39 @@ fn ad_hoc_source(target: &str, config: &Config) -> anyhow::Result<SourceConfig> 
         tags: Vec::new(),
         declared_in: config.file.clone(),
     })
+}
+
+fn export_opml(config: &Config) -> anyhow::Result<()> {
+    let bytes = tributary::render::opml::render("Tributary sources", &config.sources)?;
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(&bytes);
+    Ok(())
+}
+
+fn import_opml(config: &Config, file: &Path, append: bool) -> anyhow::Result<()> {
+    let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let feeds =
+        tributary::opml::read(&text).with_context(|| format!("reading {}", file.display()))?;
+    let known: Vec<&str> = config.sources.iter().map(|s| s.url.as_str()).collect();
+    let new: Vec<_> = feeds
+        .into_iter()
+        .filter(|f| !known.contains(&f.url.as_str()))
+        .collect();
+    if append {
+        let original = std::fs::read_to_string(&config.file)
+            .with_context(|| format!("reading {}", config.file.display()))?;
+        let updated = tributary::opml::append_sources(&original, &new)
+            .with_context(|| format!("editing {}", config.file.display()))?;
+        tributary::render::write_if_changed(&config.file, updated.as_bytes())
+            .with_context(|| format!("writing {}", config.file.display()))?;
+        say!("added {} sources to {}", new.len(), config.file.display());
+    } else {
+        say!(
+            "{}",
+            tributary::opml::append_sources("", &new)?.trim_start()
+        );
+    }
+    Ok(())
 }
 
 fn check(config: &Config) {

@@ -16,8 +16,9 @@ use tokio::task::JoinError;
 use crate::config::{self, Config, SourceConfig};
 use crate::fetch::Fetcher;
 use crate::model::{PollResult, RefreshOutcome};
+use crate::publish;
 use crate::refresh::{Context, Mode, refresh};
-use crate::render::{self, RenderError, Written};
+use crate::render::{self, RenderContext, RenderError, Rendered, Written};
 use crate::service;
 use crate::watch::ReloadRequests;
 
@@ -37,7 +38,7 @@ pub async fn poll_all_once(
     config: &Config,
     mode: Mode,
     mut on_outcome: impl FnMut(&RefreshOutcome),
-) -> (Vec<RefreshOutcome>, Vec<Result<Written, RenderError>>) {
+) -> (Vec<RefreshOutcome>, Vec<Rendered>) {
     let semaphore = Arc::new(Semaphore::new(config.poll.concurrency));
     let mut tasks = JoinSet::new();
     for source in &config.sources {
@@ -489,26 +490,49 @@ async fn poll(
     refresh(&ctx, &source, mode).await
 }
 
-/// Prunes items past `[retention] max_age`, then renders every output.
-async fn render_outputs(ctx: &Context, config: &Config) -> Vec<Result<Written, RenderError>> {
-    let (outputs, health, rules) = (
-        config.outputs.clone(),
-        config.health.clone(),
-        config.items.clone(),
-    );
-    let configured: Vec<String> = config.sources.iter().map(|s| s.url.clone()).collect();
-    ctx.store
+/// Prunes items past `[retention] max_age`, renders every output, and pings the WebSub hub
+/// for the feeds that changed.
+async fn render_outputs(ctx: &Context, config: &Config) -> Vec<Rendered> {
+    let (rules, render_config) = (config.items.clone(), config.clone());
+    let rendered = ctx
+        .store
         .with(move |store| {
-            match store.prune(&rules, Utc::now()) {
+            let now = Utc::now();
+            match store.prune(&rules, now) {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "pruned items past [retention] max_age"),
                 Err(error) => tracing::error!(%error, "pruning old items failed"),
             }
-            render::render_all(store, &outputs, &configured, health.as_deref())
+            let render_ctx = RenderContext {
+                sources: &render_config.sources,
+                publishing: &render_config.publishing,
+                now,
+            };
+            render::render_all(
+                store,
+                &render_config.outputs,
+                render_config.health.as_deref(),
+                render_ctx,
+            )
         })
         .await
         .unwrap_or_else(|| {
             tracing::error!("rendering the outputs crashed");
-            vec![Err(RenderError::Crashed)]
-        })
+            vec![Rendered {
+                path: config.file.clone(),
+                result: Err(RenderError::Crashed),
+                public_url: None,
+            }]
+        });
+    if let Some(hub) = &config.publishing.hub {
+        let changed: Vec<&url::Url> = rendered
+            .iter()
+            .filter(|r| matches!(r.result, Ok(Written::Changed)))
+            .filter_map(|r| r.public_url.as_ref())
+            .collect();
+        if !changed.is_empty() {
+            publish::ping_hub(&ctx.fetcher, hub, &changed).await;
+        }
+    }
+    rendered
 }

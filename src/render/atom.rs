@@ -1,50 +1,42 @@
-//! Stored items → an Atom 1.0 document (RFC 4287), written with quick-xml so that escaping is
-//! right by construction.
+//! Stored items → an Atom 1.0 document (RFC 4287).
 
 use std::io;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesText, Event};
 use url::Url;
-use uuid::Uuid;
 
-use crate::config::OutputConfig;
+use super::xml::{document, empty, finish, generator, rfc3339, text, text_node};
+use super::{FeedInfo, MEDIA_NS, entry_updated, http_url};
 use crate::model::{Publisher, StoredItem, Text};
 
-pub(super) const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+pub const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 
-/// Renders `items` (newest first) as the Atom feed of `output`.
-///
-/// The document depends only on the items and the output's settings, never on the clock, so
-/// the same items give the same bytes and an unchanged feed is not rewritten.
-pub fn render(output: &OutputConfig, items: &[StoredItem]) -> io::Result<Vec<u8>> {
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-    let updated = items.iter().map(entry_updated).max().unwrap_or_default();
+/// Renders `items` (newest first) as an Atom feed.
+pub fn render(info: &FeedInfo<'_>, items: &[StoredItem]) -> io::Result<Vec<u8>> {
+    let mut w = document()?;
     w.create_element("feed")
         .with_attribute(("xmlns", ATOM_NS))
+        .with_attribute(("xmlns:media", MEDIA_NS))
         .write_inner_content(|w| {
-            text(w, "id", &feed_id(output))?;
-            text(w, "title", &output.title)?;
-            text(w, "updated", &rfc3339(updated))?;
-            generator(w)?;
+            text(w, "id", &info.id)?;
+            text(w, "title", info.title)?;
+            text(w, "updated", &rfc3339(info.updated))?;
+            if let Some(url) = &info.self_url {
+                empty(w, "link", &[("rel", "self"), ("href", url.as_str())])?;
+            }
+            if let Some(hub) = info.hub {
+                empty(w, "link", &[("rel", "hub"), ("href", hub.as_str())])?;
+            }
+            if let Some(home) = info.home {
+                empty(w, "link", &[("rel", "alternate"), ("href", home.as_str())])?;
+            }
+            generator(w, true)?;
             for stored in items {
                 entry(w, stored)?;
             }
             Ok(())
         })?;
-    let mut bytes = w.into_inner();
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-pub(super) fn generator(w: &mut Writer<Vec<u8>>) -> io::Result<()> {
-    w.create_element("generator")
-        .with_attribute(("uri", env!("CARGO_PKG_REPOSITORY")))
-        .with_attribute(("version", env!("CARGO_PKG_VERSION")))
-        .write_text_content(BytesText::new("Tributary"))?;
-    Ok(())
+    Ok(finish(w))
 }
 
 fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
@@ -56,10 +48,14 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
             .with_attribute(("type", "text"))
             .write_text_content(text_node(item.title.as_deref().unwrap_or_default()))?;
         if let Some(link) = &item.link {
-            w.create_element("link")
-                .with_attribute(("rel", "alternate"))
-                .with_attribute(("href", xml_chars(link).as_str()))
-                .write_empty()?;
+            empty(w, "link", &[("rel", "alternate"), ("href", link)])?;
+        }
+        for enclosure in &item.enclosures {
+            let length = enclosure.length.map(|l| l.to_string());
+            let mut attributes = vec![("rel", "enclosure"), ("href", enclosure.url.as_str())];
+            attributes.extend(enclosure.mime_type.as_deref().map(|t| ("type", t)));
+            attributes.extend(length.as_deref().map(|l| ("length", l)));
+            empty(w, "link", &attributes)?;
         }
         if let Some(published) = item.published {
             text(w, "published", &rfc3339(published))?;
@@ -81,6 +77,12 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
                 }
                 Ok(())
             })?;
+        }
+        for category in &item.categories {
+            empty(w, "category", &[("term", category)])?;
+        }
+        if let Some(image) = &item.image {
+            empty(w, "media:thumbnail", &[("url", image)])?;
         }
         if let Some(summary) = &item.summary {
             rich_text(w, "summary", summary)?;
@@ -105,9 +107,7 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
 
 /// `atom:source`: who published the item, so readers see where it came from.
 fn source(w: &mut Writer<Vec<u8>>, publisher: &Publisher) -> io::Result<()> {
-    let feed_url = Url::parse(&publisher.feed_url)
-        .ok()
-        .filter(|u| u.scheme() == "http" || u.scheme() == "https");
+    let feed_url = http_url(&publisher.feed_url);
     w.create_element("source").write_inner_content(|w| {
         let id = publisher
             .id
@@ -119,16 +119,10 @@ fn source(w: &mut Writer<Vec<u8>>, publisher: &Publisher) -> io::Result<()> {
         }
         text(w, "title", &publisher.name)?;
         if let Some(site) = &publisher.site {
-            w.create_element("link")
-                .with_attribute(("rel", "alternate"))
-                .with_attribute(("href", xml_chars(site).as_str()))
-                .write_empty()?;
+            empty(w, "link", &[("rel", "alternate"), ("href", site)])?;
         }
         if let Some(url) = &feed_url {
-            w.create_element("link")
-                .with_attribute(("rel", "self"))
-                .with_attribute(("href", url.as_str()))
-                .write_empty()?;
+            empty(w, "link", &[("rel", "self"), ("href", url.as_str())])?;
         }
         Ok(())
     })?;
@@ -143,43 +137,6 @@ fn rich_text(w: &mut Writer<Vec<u8>>, name: &str, value: &Text) -> io::Result<()
     Ok(())
 }
 
-/// Text content, XML-safe, with only `<`, `>` and `&` escaped: quotes need no escaping outside
-/// attributes, and leaving them keeps the feed readable.
-pub(super) fn text_node(s: &str) -> BytesText<'static> {
-    BytesText::from_escaped(quick_xml::escape::partial_escape(xml_chars(s)).into_owned())
-}
-
-pub(super) fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
-    w.create_element(name)
-        .write_text_content(text_node(value))?;
-    Ok(())
-}
-
-/// A stable id for the merged feed, from its path as written in the config.
-fn feed_id(output: &OutputConfig) -> String {
-    let name = format!("tributary:output:{}", output.path_as_written);
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
-        .urn()
-        .to_string()
-}
-
-fn entry_updated(stored: &StoredItem) -> DateTime<Utc> {
-    let item = &stored.item;
-    item.updated.or(item.published).unwrap_or(stored.first_seen)
-}
-
 fn is_absolute_iri(s: &str) -> bool {
     !s.chars().any(char::is_whitespace) && Url::parse(s).is_ok()
-}
-
-pub(super) fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// Drops the characters XML 1.0 forbids (most control characters), which publishers do send
-/// and which would make the whole merged feed unreadable.
-fn xml_chars(s: &str) -> String {
-    s.chars()
-        .filter(|&c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))
-        .collect()
 }

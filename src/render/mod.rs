@@ -1,13 +1,30 @@
-//! Stored items → the merged feed files, each written atomically and only when it changed.
+//! Stored items → the output files (Atom, RSS 2.0, JSON Feed, an HTML page per output, OPML,
+//! the health feed), each written atomically and only when its bytes change.
+//!
+//! Every document depends only on the stored items and the config, never on the clock, so the
+//! same items give the same bytes and downstream conditional GETs keep working.
 
 pub mod atom;
 pub mod health;
+pub mod html;
+pub mod json;
+pub mod opml;
+pub mod rss;
+mod xml;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::config::OutputConfig;
-use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use url::Url;
+use uuid::Uuid;
+
+use crate::config::{OutputConfig, OutputFormat, Publishing, SourceConfig};
+use crate::model::StoredItem;
+use crate::store::{ItemFilter, Store, StoreError};
+
+/// The Media RSS namespace, for thumbnails and extra enclosures.
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
 /// Why an output could not be written. The previous file, if any, is left intact.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +36,8 @@ pub enum RenderError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error("rendering {path}: {error}")]
+    Format { path: PathBuf, error: String },
     #[error("rendering the outputs crashed (this is a bug in Tributary; please report it)")]
     Crashed,
 }
@@ -30,62 +49,178 @@ pub enum Written {
     Unchanged,
 }
 
-/// Renders one output from the store and writes it if its bytes differ from the file's.
-/// `configured` are the URLs of the sources in the config, for outputs that leave out the
-/// items of sources no longer there.
-pub fn render_output(
-    store: &Store,
-    output: &OutputConfig,
-    configured: &[String],
-) -> Result<Written, RenderError> {
-    let only = (!output.keep_removed_sources).then_some(configured);
-    let items = store
-        .newest_items(output.max_items, only)
-        .map_err(|error| RenderError::Store {
-            path: output.path.clone(),
-            error,
-        })?;
-    let write_error = |error| RenderError::Write {
-        path: output.path.clone(),
-        error,
-    };
-    let bytes = atom::render(output, &items).map_err(write_error)?;
-    write_if_changed(&output.path, &bytes).map_err(write_error)
+/// What a feed document says about itself.
+#[derive(Debug, Clone)]
+pub struct FeedInfo<'a> {
+    /// A stable id, from the output's path as written in the config.
+    pub id: String,
+    pub title: &'a str,
+    /// Its public address, when `[site] base_url` says where outputs are served.
+    pub self_url: Option<Url>,
+    pub hub: Option<&'a Url>,
+    pub home: Option<&'a Url>,
+    /// The newest entry's time: a feed's `updated` that moves only when its items do.
+    pub updated: DateTime<Utc>,
 }
 
-/// Renders every output, and the health feed if configured; one failing does not keep the
-/// others from being written.
+/// What rendering needs beside the store.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderContext<'a> {
+    /// The configured sources.
+    pub sources: &'a [SourceConfig],
+    pub publishing: &'a Publishing,
+    pub now: DateTime<Utc>,
+}
+
+/// One file written by a render: its path, whether it changed, and its public URL if known.
+#[derive(Debug)]
+pub struct Rendered {
+    pub path: PathBuf,
+    pub result: Result<Written, RenderError>,
+    /// The public URL of a feed, for pinging a WebSub hub when it changed.
+    pub public_url: Option<Url>,
+}
+
+/// Renders every output (and its HTML page), the OPML file and the health feed, as configured;
+/// one failing does not keep the others from being written.
 pub fn render_all(
     store: &Store,
     outputs: &[OutputConfig],
-    configured: &[String],
     health: Option<&Path>,
-) -> Vec<Result<Written, RenderError>> {
-    let mut results: Vec<(&Path, Result<Written, RenderError>)> = outputs
-        .iter()
-        .map(|output| {
-            (
-                output.path.as_path(),
-                render_output(store, output, configured),
-            )
-        })
-        .collect();
-    if let Some(path) = health {
-        results.push((path, render_health(store, path)));
+    ctx: RenderContext<'_>,
+) -> Vec<Rendered> {
+    let mut rendered = Vec::new();
+    for output in outputs {
+        let public_url = ctx.publishing.public_url(&output.path);
+        let (feed, page) = render_output(store, output, ctx);
+        rendered.push(Rendered {
+            path: output.path.clone(),
+            result: feed,
+            public_url,
+        });
+        if let (Some(path), Some(result)) = (&output.html, page) {
+            rendered.push(Rendered {
+                path: path.clone(),
+                result,
+                public_url: None,
+            });
+        }
     }
-    results
-        .into_iter()
-        .map(|(path, result)| {
-            match &result {
-                Ok(Written::Changed) => tracing::info!(path = %path.display(), "output written"),
-                Ok(Written::Unchanged) => {
-                    tracing::debug!(path = %path.display(), "output unchanged")
-                }
-                Err(error) => tracing::error!(%error, "output not written"),
+    if let Some(path) = &ctx.publishing.opml {
+        let result = opml::render("Tributary sources", ctx.sources)
+            .and_then(|bytes| write_if_changed(path, &bytes))
+            .map_err(|error| RenderError::Write {
+                path: path.clone(),
+                error,
+            });
+        rendered.push(Rendered {
+            path: path.clone(),
+            result,
+            public_url: None,
+        });
+    }
+    if let Some(path) = health {
+        rendered.push(Rendered {
+            path: path.to_path_buf(),
+            result: render_health(store, path),
+            public_url: ctx.publishing.public_url(path),
+        });
+    }
+    for file in &rendered {
+        match &file.result {
+            Ok(Written::Changed) => tracing::info!(path = %file.path.display(), "output written"),
+            Ok(Written::Unchanged) => {
+                tracing::debug!(path = %file.path.display(), "output unchanged")
             }
-            result
-        })
-        .collect()
+            Err(error) => tracing::error!(%error, "output not written"),
+        }
+    }
+    rendered
+}
+
+/// Renders one output and, if it has one, its HTML page.
+pub fn render_output(
+    store: &Store,
+    output: &OutputConfig,
+    ctx: RenderContext<'_>,
+) -> (
+    Result<Written, RenderError>,
+    Option<Result<Written, RenderError>>,
+) {
+    let items = match store.items(&filter(output, ctx)) {
+        Ok(items) => items,
+        Err(error) => {
+            let failed = |path: &Path, error| RenderError::Store {
+                path: path.to_path_buf(),
+                error,
+            };
+            let page = output.html.as_ref().map(|p| {
+                Err(RenderError::Format {
+                    path: p.clone(),
+                    error: "its items could not be read".into(),
+                })
+            });
+            return (Err(failed(&output.path, error)), page);
+        }
+    };
+    let info = FeedInfo {
+        id: stable_id(&format!("tributary:output:{}", output.path_as_written)),
+        title: &output.title,
+        self_url: ctx.publishing.public_url(&output.path),
+        hub: ctx.publishing.hub.as_ref(),
+        home: ctx.publishing.base_url.as_ref(),
+        updated: items.iter().map(entry_updated).max().unwrap_or_default(),
+    };
+    let format_error = |path: &Path, error: String| RenderError::Format {
+        path: path.to_path_buf(),
+        error,
+    };
+    let bytes = match output.format {
+        OutputFormat::Atom => atom::render(&info, &items).map_err(|e| e.to_string()),
+        OutputFormat::Rss => rss::render(&info, &items).map_err(|e| e.to_string()),
+        OutputFormat::Json => json::render(&info, &items).map_err(|e| e.to_string()),
+    };
+    let feed = bytes
+        .map_err(|e| format_error(&output.path, e))
+        .and_then(|bytes| write(&output.path, &bytes));
+    let page = output.html.as_ref().map(|path| {
+        html::render(&info, output.format.content_type(), &items)
+            .map_err(|e| format_error(path, e.to_string()))
+            .and_then(|bytes| write(path, &bytes))
+    });
+    (feed, page)
+}
+
+/// Which stored items `output` takes.
+fn filter(output: &OutputConfig, ctx: RenderContext<'_>) -> ItemFilter {
+    let urls = |sources: &mut dyn Iterator<Item = &SourceConfig>| {
+        Some(sources.map(|s| s.url.clone()).collect())
+    };
+    let only = if output.selects_sources() {
+        urls(&mut ctx.sources.iter().filter(|s| output.takes(s)))
+    } else if !output.keep_removed_sources {
+        urls(&mut ctx.sources.iter())
+    } else {
+        None
+    };
+    ItemFilter {
+        limit: output.max_items,
+        only,
+        since: output
+            .max_age
+            .and_then(|age| chrono::Duration::from_std(age).ok())
+            .and_then(|age| ctx.now.checked_sub_signed(age)),
+        per_source: output.per_source,
+        include: output.include.clone(),
+        exclude: output.exclude.clone(),
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<Written, RenderError> {
+    write_if_changed(path, bytes).map_err(|error| RenderError::Write {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 fn render_health(store: &Store, path: &Path) -> Result<Written, RenderError> {
@@ -95,12 +230,31 @@ fn render_health(store: &Store, path: &Path) -> Result<Written, RenderError> {
             path: path.to_path_buf(),
             error,
         })?;
-    let write_error = |error| RenderError::Write {
+    let bytes = health::render(&events).map_err(|error| RenderError::Write {
         path: path.to_path_buf(),
         error,
-    };
-    let bytes = health::render(&events).map_err(write_error)?;
-    write_if_changed(path, &bytes).map_err(write_error)
+    })?;
+    write(path, &bytes)
+}
+
+/// An id that stays the same for the same name: a UUID URN.
+fn stable_id(name: &str) -> String {
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
+        .urn()
+        .to_string()
+}
+
+/// When an entry last changed: its `updated`, else its publication, else when first seen.
+fn entry_updated(stored: &StoredItem) -> DateTime<Utc> {
+    let item = &stored.item;
+    item.updated.or(item.published).unwrap_or(stored.first_seen)
+}
+
+/// `url` if it is an http(s) URL: what may go in a feed as a link to a feed.
+fn http_url(url: &str) -> Option<Url> {
+    Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "http" || u.scheme() == "https")
 }
 
 /// Replaces `path` with `bytes` unless it already holds them: a temp file in the same folder,

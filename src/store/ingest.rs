@@ -550,6 +550,7 @@ mod tests {
     use super::*;
     use crate::config::SourceLocation;
     use crate::model::Author;
+    use crate::store::ItemFilter;
     use std::path::PathBuf;
     use std::time::Duration;
 
@@ -614,7 +615,12 @@ mod tests {
     }
 
     fn newest_keys(store: &Store, limit: usize) -> Vec<String> {
-        let items = store.newest_items(limit, None).unwrap();
+        let items = store
+            .items(&ItemFilter {
+                limit,
+                ..ItemFilter::default()
+            })
+            .unwrap();
         items.into_iter().map(|i| i.item.key).collect()
     }
 
@@ -638,7 +644,12 @@ mod tests {
         let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-04T00:00:00Z"));
         assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 0));
 
-        let items = store.newest_items(10, None).unwrap();
+        let items = store
+            .items(&ItemFilter {
+                limit: 10,
+                ..ItemFilter::default()
+            })
+            .unwrap();
         assert_eq!(items.len(), 2, "b vanished from the feed but stays stored");
         assert_eq!(items[0].item.title.as_deref(), Some("A, revised"));
         assert_eq!(items[0].item.updated, Some(at("2025-01-04T00:00:00Z")));
@@ -706,7 +717,12 @@ mod tests {
             &[item("a", "A", None)],
             at("2025-06-01T00:00:00Z"),
         );
-        let items = store.newest_items(1, None).unwrap();
+        let items = store
+            .items(&ItemFilter {
+                limit: 1,
+                ..ItemFilter::default()
+            })
+            .unwrap();
         assert_eq!(items[0].publisher.name, "Publisher's own title");
         assert_eq!(
             items[0].publisher.site.as_deref(),

@@ -1,35 +1,86 @@
 //! Items as the outputs read them.
 
+use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
-use super::{Store, StoreError, from_unix};
+use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Item, Publisher, StoredItem, Text};
 
 impl Store {
-    /// The newest `limit` items, newest first, with their publishers: of every source ever
-    /// stored, or only of the sources with these URLs.
-    pub fn newest_items(
-        &self,
-        limit: usize,
-        only: Option<&[String]>,
-    ) -> Result<Vec<StoredItem>, StoreError> {
-        let mut query = self.conn.prepare_cached(
-            "SELECT i.key, i.guid, i.link, i.title, i.summary, i.summary_html, i.content,
-                    i.content_html, i.authors, i.published, i.updated, i.first_seen,
-                    COALESCE(s.name, s.feed_title, s.url), s.url, s.feed_link, s.feed_id,
-                    i.public_id, i.enclosures, i.categories, i.image
-             FROM items i JOIN sources s ON s.id = i.source_id
-             WHERE ?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2))
-             ORDER BY i.sort_at DESC, i.id DESC
-             LIMIT ?1",
-        )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let only = only.map(serde_json::to_string).transpose()?;
+    /// The newest items that pass `filter`, newest first, with their publishers.
+    pub fn items(&self, filter: &ItemFilter) -> Result<Vec<StoredItem>, StoreError> {
+        const COLUMNS: &str = "i.key, i.guid, i.link, i.title, i.summary, i.summary_html,
+            i.content, i.content_html, i.authors, i.published, i.updated, i.first_seen,
+            COALESCE(s.name, s.feed_title, s.url) AS publisher, s.url AS feed_url, s.feed_link,
+            s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id";
+        // Every condition is written out and switched off by a NULL, so that one prepared
+        // statement serves every output.
+        const CONDITIONS: &str = "(?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2)))
+            AND (?3 IS NULL OR i.sort_at >= ?3)
+            AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(?4)
+                 WHERE instr(lower(coalesce(i.title, '')), value) > 0))
+            AND (?5 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?5)
+                 WHERE instr(lower(coalesce(i.title, '')), value) > 0))";
+        let sql = if filter.per_source.is_some() {
+            format!(
+                "SELECT * FROM (
+                     SELECT {COLUMNS}, ROW_NUMBER() OVER (
+                         PARTITION BY i.source_id ORDER BY i.sort_at DESC, i.id DESC) AS rank
+                     FROM items i JOIN sources s ON s.id = i.source_id WHERE {CONDITIONS})
+                 WHERE rank <= ?6 ORDER BY sort_at DESC, id DESC LIMIT ?1"
+            )
+        } else {
+            // `?6` (per source) is unset here, but must appear for the parameters to bind.
+            format!(
+                "SELECT {COLUMNS} FROM items i JOIN sources s ON s.id = i.source_id
+                 WHERE {CONDITIONS} AND ?6 IS NULL ORDER BY i.sort_at DESC, i.id DESC LIMIT ?1"
+            )
+        };
+        let json_list = |words: &[String]| -> Result<Option<String>, serde_json::Error> {
+            match words {
+                [] => Ok(None),
+                words => serde_json::to_string(words).map(Some),
+            }
+        };
+        let mut query = self.conn.prepare_cached(&sql)?;
         let items = query
-            .query_map(rusqlite::params![limit, only], read_stored_item)?
+            .query_map(
+                rusqlite::params![
+                    i64::try_from(filter.limit).unwrap_or(i64::MAX),
+                    filter
+                        .only
+                        .as_deref()
+                        .map(serde_json::to_string)
+                        .transpose()?,
+                    filter.since.map(to_unix),
+                    json_list(&filter.include)?,
+                    json_list(&filter.exclude)?,
+                    filter
+                        .per_source
+                        .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+                ],
+                read_stored_item,
+            )?
             .collect::<Result<_, _>>()?;
         Ok(items)
     }
+}
+
+/// Which stored items an output takes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemFilter {
+    /// The most items.
+    pub limit: usize,
+    /// Only items of the sources with these URLs; `None` for every source ever stored.
+    pub only: Option<Vec<String>>,
+    /// Only items published since then.
+    pub since: Option<DateTime<Utc>>,
+    /// The most items of any one source.
+    pub per_source: Option<usize>,
+    /// Only items whose title contains one of these (lower-case) words.
+    pub include: Vec<String>,
+    /// No item whose title contains one of these (lower-case) words.
+    pub exclude: Vec<String>,
 }
 
 fn join_text(body: Option<String>, is_html: bool) -> Option<Text> {

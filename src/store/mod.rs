@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 pub use ingest::{MAX_CONTENT_UPDATES, Poll, normalized_date};
+pub use items::ItemFilter;
 pub use sources::SourceStatus;
 
 /// Why the database could not be used.
@@ -47,7 +48,7 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database: encoding authors: {0}")]
+    #[error("database: encoding JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
 

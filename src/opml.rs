@@ -1,0 +1,165 @@
+//! OPML subscription lists in: the feeds they name, as `[[sources]]` tables added to a config
+//! file with its comments and layout kept (toml_edit). (Out: `render::opml`.)
+
+use std::collections::HashSet;
+
+use quick_xml::events::Event;
+
+/// A feed named in an OPML file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpmlFeed {
+    pub url: String,
+    pub title: Option<String>,
+    /// The folders it sits in, and its own `category`: they become the source's tags.
+    pub tags: Vec<String>,
+}
+
+/// Why an OPML file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OpmlError {
+    #[error("not readable OPML: {0}")]
+    Xml(String),
+    #[error("the config file is not valid TOML: {0}")]
+    Toml(#[from] toml_edit::TomlError),
+}
+
+/// Every `<outline xmlUrl=…>` of an OPML document, each URL once; enclosing outlines
+/// without a URL (folders) give their text as tags.
+pub fn read(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
+    let text = crate::parse::decode(bytes, None);
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut folders: Vec<Option<String>> = Vec::new();
+    let mut feeds = Vec::new();
+    let mut seen = HashSet::new();
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| OpmlError::Xml(e.to_string()))?;
+        let (element, is_start) = match &event {
+            Event::Start(e) => (e, true),
+            Event::Empty(e) => (e, false),
+            Event::End(e) if e.local_name().as_ref() == "outline" => {
+                folders.pop();
+                continue;
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        if element.local_name().as_ref() != "outline" {
+            continue;
+        }
+        let attribute = |name: &str| {
+            element
+                .try_get_attribute(name)
+                .ok()
+                .flatten()
+                .and_then(|a| {
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .ok()
+                        .map(|v| v.into_owned())
+                })
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let url = attribute("xmlUrl");
+        let title = attribute("title").or_else(|| attribute("text"));
+        if let Some(url) = url {
+            if seen.insert(url.clone()) {
+                let mut tags: Vec<String> = folders.iter().flatten().cloned().collect();
+                tags.extend(
+                    attribute("category")
+                        .into_iter()
+                        .flat_map(|c| {
+                            c.split(',')
+                                .map(|t| t.trim().trim_start_matches('/').to_string())
+                                .collect::<Vec<_>>()
+                        })
+                        .filter(|t| !t.is_empty()),
+                );
+                tags.dedup();
+                feeds.push(OpmlFeed { url, title, tags });
+            }
+            if is_start {
+                folders.push(None);
+            }
+        } else if is_start {
+            folders.push(title);
+        }
+    }
+    Ok(feeds)
+}
+
+/// `config` (TOML text) with a `[[sources]]` table appended for each feed; everything already
+/// in it, comments included, is kept as written.
+pub fn append_sources(config: &str, feeds: &[OpmlFeed]) -> Result<String, OpmlError> {
+    let mut document: toml_edit::DocumentMut = config.parse()?;
+    let sources = document
+        .entry("sources")
+        .or_insert(toml_edit::Item::ArrayOfTables(
+            toml_edit::ArrayOfTables::new(),
+        ));
+    if let Some(tables) = sources.as_array_of_tables_mut() {
+        for feed in feeds {
+            let mut table = toml_edit::Table::new();
+            if let Some(title) = &feed.title {
+                table.insert("name", toml_edit::value(title.as_str()));
+            }
+            table.insert("url", toml_edit::value(feed.url.as_str()));
+            if !feed.tags.is_empty() {
+                let tags: toml_edit::Array = feed.tags.iter().map(String::as_str).collect();
+                table.insert("tags", toml_edit::value(tags));
+            }
+            tables.push(table);
+        }
+    }
+    Ok(document.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPML: &str = r#"<?xml version="1.0"?>
+<opml version="2.0"><head><title>Mine</title></head><body>
+  <outline text="Defence">
+    <outline type="rss" text="RUSI" xmlUrl="https://rusi.example/rss.xml"/>
+    <outline type="rss" text="Think &amp; Tank" title="Think &amp; Tank" xmlUrl="https://tt.example/feed" category="/policy"/>
+  </outline>
+  <outline type="rss" text="Loose" xmlUrl="https://loose.example/atom"/>
+  <outline type="rss" text="Again" xmlUrl="https://rusi.example/rss.xml"/>
+</body></opml>"#;
+
+    #[test]
+    fn feeds_are_read_with_their_folders_as_tags() {
+        let feeds = read(OPML.as_bytes()).unwrap();
+        assert_eq!(
+            feeds,
+            [
+                OpmlFeed {
+                    url: "https://rusi.example/rss.xml".into(),
+                    title: Some("RUSI".into()),
+                    tags: vec!["Defence".into()],
+                },
+                OpmlFeed {
+                    url: "https://tt.example/feed".into(),
+                    title: Some("Think & Tank".into()),
+                    tags: vec!["Defence".into(), "policy".into()],
+                },
+                OpmlFeed {
+                    url: "https://loose.example/atom".into(),
+                    title: Some("Loose".into()),
+                    tags: vec![],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn appending_keeps_the_config_as_written() {
+        let config = "# My sources\n[poll]\ninterval = \"1h\" # hourly\n\n[[sources]]\nurl = \"https://a.example/\" # first\n";
+        let feeds = read(OPML.as_bytes()).unwrap();
+        let updated = append_sources(config, &feeds[..1]).unwrap();
+        assert!(updated.starts_with(config), "{updated}");
+        assert!(updated.ends_with("[[sources]]\nname = \"RUSI\"\nurl = \"https://rusi.example/rss.xml\"\ntags = [\"Defence\"]\n"), "{updated}");
+    }
+}

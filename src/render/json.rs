@@ -1,0 +1,162 @@
+//! Stored items → a JSON Feed 1.1 document, written with serde_json; each item names its
+//! publisher in a `_tributary` extension object.
+
+use serde::Serialize;
+
+use super::FeedInfo;
+use crate::model::StoredItem;
+use crate::sanitize::html_to_text;
+
+#[derive(Serialize)]
+struct Feed<'a> {
+    version: &'static str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    home_page_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed_url: Option<&'a str>,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_html: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date_published: Option<String>,
+    date_modified: String,
+    authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Attachment<'a>>,
+    #[serde(rename = "_tributary")]
+    tributary: Provenance<'a>,
+}
+
+#[derive(Serialize)]
+struct Author<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Attachment<'a> {
+    url: &'a str,
+    mime_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
+}
+
+/// Who published the item: the extension object JSON Feed readers may show.
+#[derive(Serialize)]
+struct Provenance<'a> {
+    source_title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_link: Option<&'a str>,
+    source_feed: &'a str,
+}
+
+/// Renders `items` (newest first) as a JSON Feed.
+pub fn render(info: &FeedInfo<'_>, items: &[StoredItem]) -> serde_json::Result<Vec<u8>> {
+    let feed = Feed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: info.title,
+        home_page_url: info.home.map(|u| u.as_str()),
+        feed_url: info.self_url.as_ref().map(|u| u.as_str()),
+        description: info.title,
+        hubs: info
+            .hub
+            .map(|url| Hub {
+                kind: "WebSub",
+                url: url.as_str(),
+            })
+            .into_iter()
+            .collect(),
+        items: items.iter().map(item).collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&feed)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+fn item(stored: &StoredItem) -> Item<'_> {
+    let item = &stored.item;
+    // JSON Feed wants content in every item: the content, else the summary, else the title.
+    let body = item.content.as_ref().or(item.summary.as_ref());
+    let (content_html, content_text) = match body {
+        Some(t) if t.is_html => (Some(t.body.as_str()), None),
+        Some(t) => (None, Some(t.body.clone())),
+        None => (None, Some(item.title.clone().unwrap_or_default())),
+    };
+    let summary = item.content.as_ref().and(item.summary.as_ref()).map(|s| {
+        if s.is_html {
+            html_to_text(&s.body)
+        } else {
+            s.body.clone()
+        }
+    });
+    let authors = if item.authors.is_empty() {
+        vec![Author {
+            name: &stored.publisher.name,
+            url: stored.publisher.site.as_deref(),
+        }]
+    } else {
+        item.authors
+            .iter()
+            .map(|a| Author {
+                name: &a.name,
+                url: a.uri.as_deref(),
+            })
+            .collect()
+    };
+    Item {
+        id: &stored.id,
+        url: item.link.as_deref(),
+        title: item.title.as_deref(),
+        content_html,
+        content_text,
+        summary,
+        image: item.image.as_deref(),
+        date_published: item.published.map(super::xml::rfc3339),
+        date_modified: super::xml::rfc3339(super::entry_updated(stored)),
+        authors,
+        tags: item.categories.iter().map(String::as_str).collect(),
+        attachments: item
+            .enclosures
+            .iter()
+            .map(|e| Attachment {
+                url: &e.url,
+                mime_type: e.mime_type.as_deref().unwrap_or("application/octet-stream"),
+                size_in_bytes: e.length,
+            })
+            .collect(),
+        tributary: Provenance {
+            source_title: &stored.publisher.name,
+            source_link: stored.publisher.site.as_deref(),
+            source_feed: &stored.publisher.feed_url,
+        },
+    }
+}

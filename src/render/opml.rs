@@ -1,0 +1,35 @@
+//! The configured sources → an OPML 2.0 subscription list.
+
+use std::io;
+
+use super::xml::{document, empty, finish, text};
+use crate::config::SourceConfig;
+
+/// Renders the sources as OPML, in config order; tags become the OPML `category`.
+pub fn render(title: &str, sources: &[SourceConfig]) -> io::Result<Vec<u8>> {
+    let mut w = document()?;
+    w.create_element("opml")
+        .with_attribute(("version", "2.0"))
+        .write_inner_content(|w| {
+            w.create_element("head")
+                .write_inner_content(|w| text(w, "title", title))?;
+            w.create_element("body").write_inner_content(|w| {
+                for source in sources {
+                    let tags = source.tags.join(",");
+                    let mut attributes = vec![
+                        ("type", "rss"),
+                        ("text", source.label()),
+                        ("title", source.label()),
+                        ("xmlUrl", source.url.as_str()),
+                    ];
+                    if !tags.is_empty() {
+                        attributes.push(("category", tags.as_str()));
+                    }
+                    empty(w, "outline", &attributes)?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+    Ok(finish(w))
+}
