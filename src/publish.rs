@@ -18,8 +18,7 @@ use crate::fetch::Fetcher;
 /// that fails is logged; the feeds are written either way.
 pub async fn ping_hub(fetcher: &Fetcher, hub: &Url, feeds: &[&Url]) {
     for feed in feeds {
-        let form = [("hub.mode", "publish"), ("hub.url", feed.as_str())];
-        let body = form(&form);
+        let body = form(&[("hub.mode", "publish"), ("hub.url", feed.as_str())]);
         let sent = fetcher
             .client()
             .post(hub.clone())
