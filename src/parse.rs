@@ -974,6 +974,38 @@ mod tests {
     }
 
     #[test]
+    fn enclosures_categories_and_images_are_kept() {
+        let feed = parse(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+              <title>V</title><id>urn:v</id>
+              <entry><id>urn:v1</id><title>Video</title><link href="https://v.example/1"/>
+                <link rel="enclosure" href="https://v.example/1.mp4" type="video/mp4" length="99"/>
+                <category term="science"/><category term="science"/>
+                <media:group><media:content url="https://v.example/1.webm" type="video/webm"/>
+                  <media:thumbnail url="https://v.example/1.jpg" width="480" height="360"/></media:group>
+              </entry></feed>"#,
+        );
+        let item = &feed.items[0];
+        assert_eq!(
+            item.enclosures,
+            [
+                Enclosure {
+                    url: "https://v.example/1.webm".into(),
+                    mime_type: Some("video/webm".into()),
+                    length: None,
+                },
+                Enclosure {
+                    url: "https://v.example/1.mp4".into(),
+                    mime_type: Some("video/mp4".into()),
+                    length: Some(99),
+                }
+            ]
+        );
+        assert_eq!(item.categories, ["science"]);
+        assert_eq!(item.image.as_deref(), Some("https://v.example/1.jpg"));
+    }
+
+    #[test]
     fn json_feed_items_are_read() {
         let feed = parse(
             r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[

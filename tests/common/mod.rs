@@ -43,6 +43,7 @@ pub struct Seen {
     pub path: String,
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -127,6 +128,14 @@ impl FeedServer {
         seen.iter().filter(|s| s.path == path).cloned().collect()
     }
 
+    /// The bodies of the requests `path` has had, as text.
+    pub fn bodies(&self, path: &str) -> Vec<String> {
+        self.seen(path)
+            .iter()
+            .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+            .collect()
+    }
+
     /// The most requests this server was answering at the same time.
     pub fn most_in_flight(&self) -> usize {
         self.shared.most_in_flight.load(Ordering::SeqCst)
@@ -155,15 +164,32 @@ async fn read_request(stream: &mut TcpStream) -> Option<Seen> {
         }
         buffer.extend_from_slice(&chunk[..n]);
     }
-    let text = String::from_utf8_lossy(&buffer);
+    let end = buffer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let text = String::from_utf8_lossy(&buffer[..end]).into_owned();
     let mut lines = text.split("\r\n");
     let path = lines.next()?.split(' ').nth(1)?.to_string();
-    let headers = lines
+    let headers: HashMap<String, String> = lines
         .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    Some(Seen { path, headers })
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut body = buffer[end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(Seen {
+        path,
+        headers,
+        body,
+    })
 }
 
 async fn answer(stream: &mut TcpStream, seen: &Seen, reply: Option<Reply>) -> std::io::Result<()> {
