@@ -51,8 +51,15 @@ fn the_example_config_documents_valid_options() {
         tributary::config::ItemRules::default(),
         "the example shows the real defaults"
     );
-    assert_eq!(config.outputs.len(), 1);
+    assert_eq!(config.outputs.len(), 2);
     assert_eq!(config.outputs[0].max_items, 200);
+    assert_eq!(
+        config.outputs[1].format,
+        tributary::config::OutputFormat::Rss
+    );
+    assert_eq!(config.outputs[1].per_source, Some(5));
+    assert!(config.outputs[0].html.is_some());
+    assert!(config.publishing.hub.is_some() && config.publishing.listen.is_some());
     let source = &config.sources[0];
     assert_eq!(source.name.as_deref(), Some("Example publisher"));
     assert_eq!(source.interval.as_secs(), 3600);
@@ -96,6 +103,21 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "title =",
         "max_items =",
         "keep_removed_sources =",
+        "format =",
+        "sources = []",
+        "max_age = \"7d\"",
+        "per_source =",
+        "include =",
+        "exclude =",
+        "html =",
+        "[site]",
+        "base_url =",
+        "[opml]",
+        "[serve]",
+        "listen =",
+        "root =",
+        "[websub]",
+        "hub =",
         "[[sources]]",
         "name =",
         "url =",
