@@ -524,7 +524,20 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
         )
         .build()
         .and_then(|c| c.try_deserialize())
-        .map_err(|e| problem(&file, e.to_string()))?;
+        .map_err(|e| {
+            // The environment is a layer too: say so, or a stray variable looks like a typo in
+            // the file.
+            let from_env: Vec<String> = std::env::vars()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(&format!("{ENV_PREFIX}_")))
+                .collect();
+            let hint = if from_env.is_empty() {
+                String::new()
+            } else {
+                format!(" (or in the environment: {})", from_env.join(", "))
+            };
+            problem(&file, format!("{e}{hint}"))
+        })?;
 
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut sources: Vec<(PathBuf, Vec<RawSource>)> =

@@ -214,6 +214,16 @@ async fn check_lists_sources_and_environment_overrides_apply() {
     assert!(run.status.success(), "{}", stderr(&run));
     let out = stdout(&run);
     assert!(out.contains("concurrency 8"), "{out}");
+    let stray = ws
+        .tributary_with_env(&["check"], &[("TRIBUTARY_BOGUS", "1")])
+        .await;
+    assert_eq!(stray.status.code(), Some(2));
+    assert!(
+        stderr(&stray).contains("unknown field `bogus`")
+            && stderr(&stray).contains("in the environment: TRIBUTARY_BOGUS"),
+        "{}",
+        stderr(&stray)
+    );
     assert!(
         out.lines().any(|l| l.starts_with("RUSI")
             && l.contains("https://a.example/feed")
