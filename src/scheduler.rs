@@ -19,12 +19,16 @@ use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
 use crate::refresh::{Context, Mode, refresh};
 use crate::render::{self, RenderContext, RenderError, Rendered, Written};
+use crate::schedule::Reason;
 use crate::service;
 use crate::watch::ReloadRequests;
 
 /// How long the daemon gathers changes before rewriting the outputs while polls are still
 /// running, so that a burst of sources finishing does not rewrite the files once per source.
 const RENDER_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest wait before writing the outputs again after writes failed.
+const MAX_RENDER_RETRY: Duration = Duration::from_secs(60);
 
 /// Sources due at start (never polled, or overdue after downtime) are spread over this long per
 /// source, up to `MAX_START_SPREAD`, so that a start does not hit every publisher at once.
@@ -87,8 +91,7 @@ pub async fn run_daemon(
     service::ready();
     loop {
         daemon.start_due();
-        if daemon.dirty && (daemon.tasks.is_empty() || daemon.last_render.elapsed() >= RENDER_EVERY)
-        {
+        if daemon.dirty && daemon.render_due() <= Instant::now() {
             daemon.render().await;
         }
         let mut wake = daemon.next_wake();
@@ -133,6 +136,8 @@ struct Daemon {
     task_source: HashMap<tokio::task::Id, String>,
     dirty: bool,
     last_render: Instant,
+    /// Renders in a row that failed to write a file.
+    render_failures: u32,
     /// Counts of the polls since the start, for `systemctl status`.
     polls: usize,
     failures: usize,
@@ -161,6 +166,7 @@ impl Daemon {
             // Outputs are rendered at start too, in case a file was deleted meanwhile.
             dirty: true,
             last_render: Instant::now(),
+            render_failures: 0,
             polls: 0,
             failures: 0,
         }
@@ -197,6 +203,12 @@ impl Daemon {
                 None
             } else {
                 match state.next_poll.filter(|n| n.at > now) {
+                    // A time set by the interval alone follows the config's interval, which
+                    // may have been shortened while the daemon was down.
+                    Some(next) if next.reason == Reason::Interval => {
+                        let sooner = Instant::now() + slot.source.interval;
+                        Some(instant_at(next.at).min(sooner))
+                    }
                     Some(next) => Some(instant_at(next.at)),
                     None => Some(Instant::now() + window.mul_f64(fastrand::f64())),
                 }
@@ -231,9 +243,24 @@ impl Daemon {
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         if self.dirty {
-            due.min(self.last_render + RENDER_EVERY)
+            due.min(self.render_due())
         } else {
             due
+        }
+    }
+
+    /// When the outputs may next be rendered: once polls in flight are done, or a second after
+    /// the last render while they go on; after failed writes (disk full, read-only), later and
+    /// later, up to a minute, so that a broken disk is retried without flooding the log.
+    fn render_due(&self) -> Instant {
+        if self.render_failures > 0 {
+            let wait = RENDER_EVERY.saturating_mul(1 << self.render_failures.min(6));
+            return self.last_render + wait.min(MAX_RENDER_RETRY);
+        }
+        if self.tasks.is_empty() {
+            self.last_render
+        } else {
+            self.last_render + RENDER_EVERY
         }
     }
 
@@ -265,8 +292,12 @@ impl Daemon {
     }
 
     async fn render(&mut self) {
-        render_outputs(&self.ctx, &self.config).await;
-        self.dirty = false;
+        let rendered = render_outputs(&self.ctx, &self.config).await;
+        // A file that could not be written is written again later: the database has what it
+        // needs, and the next successful write catches up.
+        let failed = rendered.iter().any(|r| r.result.is_err());
+        self.dirty = failed;
+        self.render_failures = if failed { self.render_failures + 1 } else { 0 };
         self.last_render = Instant::now();
         service::status(&format!(
             "{} sources; {} polls since start, {} failed",
