@@ -394,3 +394,53 @@ fn the_service_config_is_valid() {
     assert_eq!(config.database, dir.path().join("tributary.db"));
     assert!(config.health.is_some());
 }
+
+#[tokio::test]
+async fn once_and_status_beside_a_running_daemon_work_and_corrupt_nothing() {
+    let server = FeedServer::start().await;
+    for n in 0..4 {
+        server.serve(&format!("/{n}.xml"), feed(&format!("s{n}")));
+    }
+    let mut config = format!("[poll]\ninterval = \"1s\"\n{STATE_AND_OUTPUT}");
+    for n in 0..4 {
+        config.push_str(&source_toml(
+            &format!("S{n}"),
+            &server.url(&format!("/{n}.xml")),
+        ));
+    }
+    let ws = Workspace::new(&config);
+    let mut daemon = Daemon::start(&ws);
+    assert!(
+        wait_for(Duration::from_secs(10), || ws
+            .path("public/feed.xml")
+            .exists())
+        .await
+    );
+    for round in 0..3 {
+        let (once, status) = tokio::join!(ws.tributary(&["once"]), ws.tributary(&["status"]));
+        for (name, run) in [("once", once), ("status", status)] {
+            // The busy timeout makes the second process wait its turn rather than fail.
+            assert!(
+                run.status.success(),
+                "round {round}, {name}: {}",
+                stderr(&run)
+            );
+        }
+    }
+    daemon.signal(Signal::TERM);
+    assert!(
+        daemon
+            .exit(Duration::from_secs(15))
+            .await
+            .is_some_and(|s| s.success())
+    );
+    let db = ws.db();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let items: i64 = db
+        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(items, 4, "each item once");
+}
