@@ -44,6 +44,8 @@ pub enum ParseError {
     HtmlWithoutFeedLink,
     #[error("unreadable feed: {0}")]
     Malformed(String),
+    #[error("unreadable feed: the XML parser failed on it (a bug in feed-rs or quick-xml)")]
+    ParserCrashed,
 }
 
 /// Where a body came from and how much of it to keep.
@@ -79,22 +81,25 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
     let (text, encoding) = decode_explained(body, options.charset);
     let (text, original_format) = repair_dialects(text);
     let body = text.as_bytes();
-    let feed = feed_rs::parser::Builder::new()
+    let parser = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // An empty id tells "the feed gave none" apart from an id feed-rs made up.
         .id_generator(|_, _, _| String::new())
         .timestamp_parser(parse_date)
-        .build()
-        .parse(body)
-        .map_err(|e| match e {
-            feed_rs::parser::ParseFeedError::ParseError(
-                feed_rs::parser::ParseErrorKind::NoFeedRoot,
-            ) if looks_like_html(&text) => ParseError::HtmlWithoutFeedLink,
-            feed_rs::parser::ParseFeedError::ParseError(
-                feed_rs::parser::ParseErrorKind::NoFeedRoot,
-            ) => ParseError::NotAFeed,
-            other => ParseError::Malformed(other.to_string()),
-        })?;
+        .build();
+    // feed-rs and its XML reader have panicked on hostile input (found by fuzzing); a bad
+    // feed must stay that feed's problem, whoever calls this.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body)))
+        .map_err(|_| ParseError::ParserCrashed)?;
+    let feed = parsed.map_err(|e| match e {
+        feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::NoFeedRoot,
+        ) if looks_like_html(&text) => ParseError::HtmlWithoutFeedLink,
+        feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::NoFeedRoot,
+        ) => ParseError::NotAFeed,
+        other => ParseError::Malformed(other.to_string()),
+    })?;
 
     let mut hints = scan_hints(&text);
     let ttl = feed
@@ -513,7 +518,29 @@ pub fn decode_explained<'a>(body: &'a [u8], http_charset: Option<&str>) -> (Cow<
         }
         _ => text,
     };
-    (text, named)
+    (without_late_declarations(text), named)
+}
+
+/// Drops XML declarations that stand anywhere but at the very start (concatenated documents,
+/// junk): they are not well-formed, and quick-xml panics when one names an encoding after the
+/// document has begun.
+fn without_late_declarations(text: Cow<'_, str>) -> Cow<'_, str> {
+    let start = if text.starts_with("<?xml") { 5 } else { 0 };
+    if !text[start..].contains("<?xml") {
+        return text;
+    }
+    let mut cleaned = String::with_capacity(text.len());
+    cleaned.push_str(&text[..start]);
+    let mut rest = &text[start..];
+    while let Some(at) = rest.find("<?xml") {
+        cleaned.push_str(&rest[..at]);
+        rest = match rest[at..].find("?>") {
+            Some(end) => &rest[at + end + 2..],
+            None => "",
+        };
+    }
+    cleaned.push_str(rest);
+    Cow::Owned(cleaned)
 }
 
 /// Older and looser dialects that feed-rs does not read, rewritten into the ones it does, so
@@ -914,6 +941,23 @@ mod tests {
             body(1).contains(r#"href="https://p.example/two/more""#),
             "{}",
             body(1)
+        );
+    }
+
+    #[test]
+    fn a_late_xml_declaration_does_not_crash_the_parser() {
+        // Found by fuzzing (fuzz/artifacts): quick-xml panicked on the second declaration.
+        let body = b"<rss ver[ion=\"0.94\">\n\t<chan.html</link>\n <?xml version=\"1.0\" encoding=\"windows-1252\"?>\n<rss version=\"2.0\">\n<channel>\n<title>Euro \xe2\x82\xac</title>\n</channel>\n</r<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss><channel><title>x</title></channel></rss>";
+        let result = parse_feed(body, ParseOptions::default());
+        // Without the late declarations the parser reads the document (or refuses it) without
+        // reaching the panic that `catch_unwind` would turn into `ParserCrashed`.
+        assert!(
+            !matches!(result, Err(ParseError::ParserCrashed)),
+            "{result:?}"
+        );
+        assert_eq!(
+            decode(b"<a/><?xml version=\"1.0\" encoding=\"latin1\"?><b/>", None),
+            "<a/><b/>"
         );
     }
 
