@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Benchmark driver: Tributary's `once` (and, with --peers, newsboat and Python's reader) on the
+same local feed farm served by nginx on 127.0.0.1, through three steps: cold (empty database),
+warm (nothing changed: conditional GETs, 304s) and incremental (a tenth of the feeds changed).
+Prints wall time, CPU time, peak RSS (/usr/bin/time -v), items stored, requests and 304s per
+step; with --runs N, the median of N runs, and the ratio to each peer.
+
+    apt-get install nginx-light time newsboat && pip install reader
+    cargo build --release
+    python3 bench/run.py --feeds 1000 --runs 3 --peers
+
+Not run by CI.
+"""
+import argparse
+import os
+import pathlib
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FARM = ROOT / "bench/farm.py"
+
+
+def nginx(work, farm, port):
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+daemon off; worker_processes 2; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log {work}/access.log;
+  types {{ application/xml xml; }}
+  etag on; gzip on; gzip_types application/xml; gzip_min_length 256;
+  client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;
+  uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
+  server {{ listen 127.0.0.1:{port}; root {farm}; }}
+}}
+""")
+    (work / "tmp").mkdir(exist_ok=True)
+    process = subprocess.Popen(["nginx", "-c", str(conf)], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return process
+
+
+def access_counts(log, since_line):
+    lines = pathlib.Path(log).read_text().splitlines()[since_line:]
+    return len(lines), sum(1 for l in lines if '" 304 ' in l)
+
+
+def timed(command, cwd=None, env=None):
+    """Runs `command` under /usr/bin/time -v: wall s, CPU s, peak RSS MB."""
+    started = time.monotonic()
+    result = subprocess.run(["/usr/bin/time", "-v", *command], cwd=cwd, env=env,
+                            capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"{command[0]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    value = lambda name: float(re.search(rf"{name}: ([\d.]+)", result.stderr).group(1))
+    cpu = value("User time \\(seconds\\)") + value("System time \\(seconds\\)")
+    return wall, cpu, value("Maximum resident set size \\(kbytes\\)") / 1024
+
+
+class Tributary:
+    name = "tributary"
+
+    def __init__(self, work, urls, binary):
+        self.work, self.binary = work, binary
+        config = ['[database]\npath = "state/tributary.db"',
+                  # The farm is one host; real feeds are many.
+                  '[poll]\nconcurrency = 32\nper_host_concurrency = 32',
+                  '[retention]\nmax_age = "0"\ninitial_items = 0',
+                  '[[outputs]]\npath = "public/feed.xml"\nmax_items = 200']
+        config += [f'[[sources]]\nurl = "{u}"' for u in urls]
+        (work / "tributary.toml").write_text("\n\n".join(config) + "\n")
+
+    def run(self):
+        return timed([self.binary, "--config", str(self.work / "tributary.toml"), "once"])
+
+    def items(self):
+        db = sqlite3.connect(self.work / "state/tributary.db")
+        return db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+
+class Newsboat:
+    name = "newsboat"
+
+    def __init__(self, work, urls):
+        self.work = work
+        (work / "urls").write_text("\n".join(urls) + "\n")
+        (work / "config").write_text("")
+
+    def run(self):
+        return timed(["newsboat", "-x", "reload", "-u", str(self.work / "urls"),
+                      "-c", str(self.work / "cache.db"), "-C", str(self.work / "config")],
+                     env={**os.environ, "HOME": str(self.work)})
+
+    def items(self):
+        return sqlite3.connect(self.work / "cache.db").execute(
+            "SELECT count(*) FROM rss_item").fetchone()[0]
+
+
+class Reader:
+    name = "reader"
+    SCRIPT = """
+import sys
+from reader import make_reader
+r = make_reader(sys.argv[1])
+for url in open(sys.argv[2]).read().split():
+    r.add_feed(url, exist_ok=True)
+r.update_feeds(workers=16)
+"""
+
+    def __init__(self, work, urls):
+        self.work = work
+        (work / "urls").write_text("\n".join(urls) + "\n")
+        (work / "update.py").write_text(self.SCRIPT)
+
+    def run(self):
+        return timed([sys.executable, str(self.work / "update.py"), str(self.work / "db.sqlite"),
+                      str(self.work / "urls")])
+
+    def items(self):
+        from reader import make_reader
+        return make_reader(str(self.work / "db.sqlite")).get_entry_counts().total
+
+
+def one_run(tool_class, feeds, port_base, extra):
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{tool_class.name}-"))
+    work.chmod(0o755)  # nginx's workers run as another user
+    farm = work / "farm"
+    subprocess.run([sys.executable, str(FARM), str(farm), "--feeds", str(feeds)], check=True,
+                   capture_output=True)
+    port = port_base
+    server = nginx(work, farm, port)
+    try:
+        urls = [f"http://127.0.0.1:{port}/{n}.xml" for n in range(feeds)]
+        tool = tool_class(work, urls, *extra)
+        results = {}
+        for step in ("cold", "warm", "incremental"):
+            if step == "incremental":
+                subprocess.run([sys.executable, str(FARM), str(farm), "--feeds", str(feeds),
+                                "--round", "1"], check=True, capture_output=True)
+            log = work / "access.log"
+            since = len(log.read_text().splitlines()) if log.exists() else 0
+            wall, cpu, rss = tool.run()
+            requests, not_modified = access_counts(log, since)
+            results[step] = dict(wall=wall, cpu=cpu, rss=rss, items=tool.items(),
+                                 requests=requests, not_modified=not_modified)
+        return results
+    finally:
+        server.send_signal(signal.SIGQUIT)
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--peers", action="store_true", help="also run newsboat and reader")
+    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    args = parser.parse_args()
+    tools = [(Tributary, (args.binary,))]
+    if args.peers:
+        tools += [(Newsboat, ()), (Reader, ())]
+    medians = {}
+    for index, (tool, extra) in enumerate(tools):
+        runs = [one_run(tool, args.feeds, 18080 + index, extra) for _ in range(args.runs)]
+        medians[tool.name] = {
+            step: {key: statistics.median(r[step][key] for r in runs) for key in runs[0][step]}
+            for step in runs[0]
+        }
+    print(f"{args.feeds} feeds, median of {args.runs} runs")
+    print(f"{'tool':10} {'step':12} {'wall s':>8} {'cpu s':>8} {'RSS MB':>8} {'items':>7} {'requests':>9} {'304s':>6}")
+    for name, steps in medians.items():
+        for step, m in steps.items():
+            print(f"{name:10} {step:12} {m['wall']:8.2f} {m['cpu']:8.2f} {m['rss']:8.1f} "
+                  f"{m['items']:7.0f} {m['requests']:9.0f} {m['not_modified']:6.0f}")
+    if args.peers:
+        for peer in ("newsboat", "reader"):
+            ratios = ", ".join(
+                f"{step} {medians[peer][step]['wall'] / medians['tributary'][step]['wall']:.1f}x"
+                for step in medians["tributary"])
+            print(f"tributary vs {peer} (wall, higher is better): {ratios}")
+
+
+if __name__ == "__main__":
+    main()
