@@ -132,19 +132,10 @@ async fn survive_kills(count: usize) {
         stored(),
         daemon.log()
     );
-    daemon.signal(Signal::TERM);
-    assert!(
-        daemon
-            .exit(Duration::from_secs(15))
-            .await
-            .is_some_and(|s| s.success())
-    );
+    daemon.stop().await;
 
     let db = ws.db();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    ws.assert_intact();
     let mut counts: HashMap<String, i64> = HashMap::new();
     let mut query = db
         .prepare("SELECT guid, count(*) FROM items GROUP BY guid")

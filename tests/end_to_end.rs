@@ -12,17 +12,6 @@ const D2: &str = "Tue, 19 Aug 2025 10:00:00 GMT";
 const D3: &str = "Wed, 20 Aug 2025 10:00:00 GMT";
 const D4: &str = "Thu, 21 Aug 2025 10:00:00 GMT";
 
-fn config_for(server: &FeedServer, sources: &[(&str, &str)]) -> String {
-    let mut config = STATE_AND_OUTPUT.to_string();
-    for (name, path) in sources {
-        config.push_str(&format!(
-            "\n[[sources]]\nname = \"{name}\"\nurl = \"{}\"\n",
-            server.url(path)
-        ));
-    }
-    config
-}
-
 fn count(db: &rusqlite::Connection, sql: &str) -> i64 {
     db.query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -46,7 +35,7 @@ async fn once_stores_each_item_once_and_merges_them_naming_each_publisher() {
             &[item("c1", "Council one", "2025-08-20T10:00:00Z")],
         ),
     );
-    let ws = Workspace::new(&config_for(
+    let ws = Workspace::new(&config_with_sources(
         &server,
         &[("Harbour", "/harbour.xml"), ("Council", "/council.atom")],
     ));
@@ -122,7 +111,7 @@ async fn a_changed_feed_adds_new_items_once_updates_changed_ones_and_keeps_remov
             ],
         ),
     );
-    let ws = Workspace::new(&config_for(&server, &[("Harbour", "/feed.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("Harbour", "/feed.xml")]));
     assert!(ws.tributary(&["once"]).await.status.success());
     let db = ws.db();
     let second_row: i64 = db
@@ -206,7 +195,7 @@ async fn a_failing_source_does_not_stop_the_others() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
-    let mut config = config_for(
+    let mut config = config_with_sources(
         &server,
         &[
             ("Broken", "/broken.xml"),
@@ -255,7 +244,7 @@ async fn the_output_is_not_rewritten_when_nothing_changed() {
         "/feed.xml",
         rss("P", "https://p.example/", &[item("p1", "One", D1)]),
     );
-    let ws = Workspace::new(&config_for(&server, &[("P", "/feed.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("P", "/feed.xml")]));
     assert!(ws.tributary(&["once"]).await.status.success());
     let path = ws.path("public/feed.xml");
     let before = std::fs::read(&path).unwrap();
@@ -288,7 +277,7 @@ async fn the_daemon_picks_up_new_items_on_its_next_poll_and_stops_cleanly_on_sig
     let server = FeedServer::start().await;
     let site = "https://p.example/";
     server.serve("/feed.xml", rss("P", site, &[item("d1", "One", D1)]));
-    let mut config = config_for(&server, &[("Daemon source", "/feed.xml")]);
+    let mut config = config_with_sources(&server, &[("Daemon source", "/feed.xml")]);
     config = config.replace(
         "[database]",
         "[poll]\ninterval = \"1s\"\ntimeout = \"5s\"\n\n[database]",
@@ -367,10 +356,7 @@ async fn the_daemon_picks_up_new_items_on_its_next_poll_and_stops_cleanly_on_sig
         ),
         1
     );
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    ws.assert_intact();
 }
 
 #[tokio::test]
@@ -392,7 +378,7 @@ async fn sources_in_sources_d_are_polled_beside_the_main_config() {
             &[item("x1", "Dropped item", D2)],
         ),
     );
-    let ws = Workspace::new(&config_for(&server, &[("Main", "/main.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("Main", "/main.xml")]));
     // No name: the feed's own title names it.
     ws.write(
         "sources.d/extra.toml",
@@ -421,7 +407,7 @@ async fn a_removed_source_keeps_its_items_in_outputs_unless_configured_otherwise
         "/b.xml",
         rss("B", "https://b.example/", &[item("b1", "From B", D2)]),
     );
-    let both = config_for(&server, &[("A", "/a.xml"), ("B", "/b.xml")]);
+    let both = config_with_sources(&server, &[("A", "/a.xml"), ("B", "/b.xml")]);
     let ws = Workspace::new(&both);
     ws.tributary(&["once"]).await;
     let titles = |ws: &Workspace| -> Vec<String> {
@@ -433,7 +419,7 @@ async fn a_removed_source_keeps_its_items_in_outputs_unless_configured_otherwise
     };
     assert_eq!(titles(&ws), ["From B", "From A"]);
 
-    let only_a = config_for(&server, &[("A", "/a.xml")]);
+    let only_a = config_with_sources(&server, &[("A", "/a.xml")]);
     std::fs::write(ws.config(), &only_a).unwrap();
     ws.tributary(&["once"]).await;
     assert_eq!(titles(&ws), ["From B", "From A"], "kept by default");

@@ -35,17 +35,6 @@ fn channel(title: &str, items: &[String]) -> String {
     )
 }
 
-fn config(server: &FeedServer, sources: &[(&str, &str)]) -> String {
-    let mut config = STATE_AND_OUTPUT.to_string();
-    for (name, path) in sources {
-        config.push_str(&format!(
-            "\n[[sources]]\nname = \"{name}\"\nurl = \"{}\"\n",
-            server.url(path)
-        ));
-    }
-    config
-}
-
 fn count(ws: &Workspace, sql: &str) -> i64 {
     ws.db().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -91,7 +80,7 @@ async fn guid_churn_is_matched_by_link_and_never_reaches_readers() {
         channel("Churn", &items)
     };
     server.serve("/churn.xml", feed(1, false));
-    let ws = Workspace::new(&config(&server, &[("Churn", "/churn.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("Churn", "/churn.xml")]));
     ws.tributary(&["once"]).await;
     let ids_before: Vec<String> = ws
         .feed("public/feed.xml")
@@ -147,7 +136,7 @@ async fn items_without_guids_or_with_duplicate_guids_are_stored_once() {
         ),
     ];
     server.serve("/nog.xml", channel("No Guids", &items));
-    let ws = Workspace::new(&config(&server, &[("NoGuids", "/nog.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("NoGuids", "/nog.xml")]));
     let first = stdout(&ws.tributary(&["once"]).await);
     assert!(once_line(&first, "NoGuids").contains("3 new"), "{first}");
     let again = stdout(&ws.tributary(&["once"]).await);
@@ -205,7 +194,7 @@ async fn the_same_article_via_two_sources_appears_once_under_its_earliest_publis
             ],
         ),
     );
-    let ws = Workspace::new(&config(
+    let ws = Workspace::new(&config_with_sources(
         &server,
         &[("Wire", "/wire.xml"), ("Publisher", "/publisher.xml")],
     ));
@@ -249,7 +238,10 @@ async fn dedup_across_sources_can_be_turned_off() {
         "/b.xml",
         channel("B", &[raw_item(Some("b1"), "Story", Some(link), "b", D1)]),
     );
-    let on = Workspace::new(&config(&server, &[("A", "/a.xml"), ("B", "/b.xml")]));
+    let on = Workspace::new(&config_with_sources(
+        &server,
+        &[("A", "/a.xml"), ("B", "/b.xml")],
+    ));
     on.tributary(&["once"]).await;
     assert_eq!(
         titles(&on),
@@ -257,7 +249,7 @@ async fn dedup_across_sources_can_be_turned_off() {
         "the same link, no tracking: once by default"
     );
 
-    let mut text = config(&server, &[("A", "/a.xml"), ("B", "/b.xml")]);
+    let mut text = config_with_sources(&server, &[("A", "/a.xml"), ("B", "/b.xml")]);
     text.push_str("\n[dedup]\nacross_sources = false\n");
     let off = Workspace::new(&text);
     off.tributary(&["once"]).await;
@@ -280,7 +272,7 @@ async fn title_changes_update_in_place_and_content_only_churn_is_capped() {
         )
     };
     server.serve("/stamp.xml", feed("Title", "<p>built at 0</p>"));
-    let ws = Workspace::new(&config(&server, &[("Stamp", "/stamp.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("Stamp", "/stamp.xml")]));
     ws.tributary(&["once"]).await;
     let mut updated = 0;
     for build in 1..=6 {
@@ -395,7 +387,7 @@ async fn a_new_source_contributes_only_its_newest_items() {
         })
         .collect();
     server.serve("/archive.xml", channel("Archive", &items));
-    let text = config(&server, &[("Archive", "/archive.xml")])
+    let text = config_with_sources(&server, &[("Archive", "/archive.xml")])
         .replace("initial_items = 0", "initial_items = 5");
     let ws = Workspace::new(&text);
     let out = stdout(&ws.tributary(&["once"]).await);
@@ -447,7 +439,7 @@ async fn bogus_dates_cannot_pin_items_to_the_top() {
         ),
     ];
     server.serve("/d.xml", channel("D", &items));
-    let ws = Workspace::new(&config(&server, &[("D", "/d.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("D", "/d.xml")]));
     ws.tributary(&["once"]).await;
     let feed = ws.feed("public/feed.xml");
     let now = chrono::Utc::now();
@@ -607,7 +599,7 @@ async fn explain_tells_what_a_poll_would_do_and_stores_nothing() {
         ),
     ];
     server.serve("/e.xml", channel("Explained", &items[1..]));
-    let ws = Workspace::new(&config(&server, &[("Explained", "/e.xml")]));
+    let ws = Workspace::new(&config_with_sources(&server, &[("Explained", "/e.xml")]));
     ws.tributary(&["once"]).await;
     server.serve("/e.xml", channel("Explained", &items));
 

@@ -525,11 +525,7 @@ async fn opml_is_written_exported_and_imported_keeping_the_config_as_written() {
 
 #[tokio::test]
 async fn the_built_in_server_serves_the_outputs_with_types_validators_and_gzip() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let Setup { ws, .. } = setup(&format!("[serve]\nlisten = \"127.0.0.1:{port}\"\n")).await;
     let _daemon = Daemon::start(&ws);
     let base = format!("http://127.0.0.1:{port}");
@@ -643,11 +639,7 @@ async fn newsboat_subscribes_to_the_served_feed() {
         eprintln!("SKIPPED: newsboat is not installed (.ci/run installs it)");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let Setup { ws, .. } = setup(&format!("[serve]\nlisten = \"127.0.0.1:{port}\"\n")).await;
     let _daemon = Daemon::start(&ws);
     let url = format!("http://127.0.0.1:{port}/feed.xml");

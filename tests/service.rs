@@ -245,11 +245,7 @@ async fn sigterm_during_a_slow_fetch_exits_cleanly_within_the_deadline() {
         stopped.elapsed()
     );
     assert!(daemon.log().contains("cancelled"), "{}", daemon.log());
-    let check: String = ws
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    ws.assert_intact();
     assert_eq!(ws.feed("public/feed.xml").entries.len(), 1);
 }
 
@@ -275,11 +271,7 @@ async fn a_second_signal_exits_at_once() {
     let status = daemon.exit(Duration::from_secs(5)).await.expect("stopped");
     assert_eq!(status.code(), Some(130), "{}", daemon.log());
     assert!(stopped.elapsed() < Duration::from_secs(2));
-    let check: String = ws
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    ws.assert_intact();
 }
 
 #[tokio::test]
@@ -427,18 +419,9 @@ async fn once_and_status_beside_a_running_daemon_work_and_corrupt_nothing() {
             );
         }
     }
-    daemon.signal(Signal::TERM);
-    assert!(
-        daemon
-            .exit(Duration::from_secs(15))
-            .await
-            .is_some_and(|s| s.success())
-    );
+    daemon.stop().await;
     let db = ws.db();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    ws.assert_intact();
     let items: i64 = db
         .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
         .unwrap();

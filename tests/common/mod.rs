@@ -404,6 +404,15 @@ impl Workspace {
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.path("state/tributary.db")).unwrap()
     }
+
+    /// Asserts that SQLite finds the database intact.
+    pub fn assert_intact(&self) {
+        let check: String = self
+            .db()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
 }
 
 /// Each entry's title and the name its `atom:source` gives its publisher, in feed order.
@@ -448,6 +457,24 @@ pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> b
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     condition()
+}
+
+/// `STATE_AND_OUTPUT` and a named source for each (name, path on `server`).
+pub fn config_with_sources(server: &FeedServer, sources: &[(&str, &str)]) -> String {
+    let mut config = STATE_AND_OUTPUT.to_string();
+    for (name, path) in sources {
+        config.push_str(&format!(
+            "\n[[sources]]\nname = \"{name}\"\nurl = \"{}\"\n",
+            server.url(path)
+        ));
+    }
+    config
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// The config lines for a database and one output inside the workspace. Test feeds carry
@@ -498,6 +525,17 @@ impl Daemon {
     pub fn signal(&self, signal: rustix::process::Signal) {
         let pid = rustix::process::Pid::from_raw(self.child.id().unwrap() as i32).unwrap();
         rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    /// Sends SIGTERM and asserts that the daemon exits 0 within 15 s.
+    pub async fn stop(&mut self) {
+        self.signal(rustix::process::Signal::TERM);
+        let status = self.exit(Duration::from_secs(15)).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{status:?}: {}",
+            self.log()
+        );
     }
 
     /// Waits up to `limit` for the daemon to exit, and returns how.
