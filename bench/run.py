@@ -5,7 +5,7 @@ warm (nothing changed: conditional GETs, 304s) and incremental (a tenth of the f
 Prints wall time, CPU time, peak RSS (/usr/bin/time -v), items stored, requests and 304s per
 step; with --runs N, the median of N runs, and the ratio to each peer.
 
-    apt-get install nginx-light time newsboat && pip install reader
+    apt-get install nginx-light time newsboat && pip install reader sgmllib3k
     cargo build --release
     python3 bench/run.py --feeds 1000 --runs 3 --peers
 
