@@ -508,9 +508,21 @@ fn check(config: &Config) {
         humantime::format_duration(config.poll.timeout)
     );
     for output in &config.outputs {
+        let picks: Vec<String> = config
+            .sources
+            .iter()
+            .filter(|s| output.takes(s))
+            .map(|s| s.label().to_string())
+            .collect();
+        let from = if output.selects_sources() {
+            format!("from {}", picks.join(", "))
+        } else {
+            "from every source".to_string()
+        };
         say!(
-            "output: {} ({:?}, at most {} items)",
+            "output: {} ({:?}, {:?}, at most {} items {from})",
             output.path.display(),
+            output.format,
             output.title,
             output.max_items
         );
