@@ -113,7 +113,7 @@ from reader import make_reader
 r = make_reader(sys.argv[1])
 for url in open(sys.argv[2]).read().split():
     r.add_feed(url, exist_ok=True)
-r.update_feeds(workers=16)
+r.update_feeds(workers=16, scheduled=False)
 """
 
     def __init__(self, work, urls):

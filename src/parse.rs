@@ -348,7 +348,7 @@ fn is_html(subtype: &str) -> bool {
 fn text(body: &str, is_html: bool, base: Option<&Url>, max_content: usize) -> Option<Text> {
     let body = strip_controls(body);
     let body = if is_html {
-        clean_html(&body, base)
+        Cow::Owned(clean_html(&body, base))
     } else {
         body
     };

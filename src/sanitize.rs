@@ -4,6 +4,7 @@
 //! `javascript:` URLs, iframes, forms or styles reach a subscriber's reader. Relative links are
 //! made absolute against the item's base so they still work once the item leaves its feed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use ammonia::{Builder, UrlRelative};
@@ -46,11 +47,14 @@ pub fn fold_whitespace(text: &str) -> String {
         .join(" ")
 }
 
-/// Drops control characters and NUL bytes, keeping tabs and line breaks.
-pub fn strip_controls(text: &str) -> String {
-    text.chars()
-        .filter(|&c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        .collect()
+/// Drops control characters and NUL bytes, keeping tabs and line breaks. Copies only when
+/// there is something to drop.
+pub fn strip_controls(text: &str) -> Cow<'_, str> {
+    let unwanted = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if !text.chars().any(unwanted) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().filter(|&c| !unwanted(c)).collect())
 }
 
 /// Decodes the few entities that ammonia's serializer writes into text nodes.

@@ -103,16 +103,15 @@ impl Store {
             return Ok(0);
         };
         let tx = self.conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at)
              SELECT k.source_id, k.key, ?2 FROM item_keys k JOIN items i ON i.id = k.item_id
              WHERE i.sort_at < ?1",
-            params![to_unix(cutoff), to_unix(now)],
-        )?;
-        let pruned = tx.execute(
-            "DELETE FROM items WHERE sort_at < ?1",
-            params![to_unix(cutoff)],
-        )?;
+        )?
+        .execute(params![to_unix(cutoff), to_unix(now)])?;
+        let pruned = tx
+            .prepare_cached("DELETE FROM items WHERE sort_at < ?1")?
+            .execute(params![to_unix(cutoff)])?;
         tx.commit()?;
         Ok(pruned)
     }
@@ -257,28 +256,30 @@ impl Ingest<'_> {
 
     /// Whether nothing was ever stored or left out for this source.
     fn first_fetch(&self) -> Result<bool, StoreError> {
-        let known: bool = self.tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM item_keys WHERE source_id = ?1)
+        let known: bool = self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM item_keys WHERE source_id = ?1)
                  OR EXISTS (SELECT 1 FROM pruned_keys WHERE source_id = ?1)",
-            [self.source_id],
-            |r| r.get(0),
-        )?;
+            )?
+            .query_row([self.source_id], |r| r.get(0))?;
         Ok(!known)
     }
 
     fn pruned(&self, key: &str) -> Result<bool, StoreError> {
-        let pruned = self.tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pruned_keys WHERE source_id = ?1 AND key = ?2)",
-            params![self.source_id, key],
-            |r| r.get(0),
-        )?;
+        let pruned = self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM pruned_keys WHERE source_id = ?1 AND key = ?2)",
+            )?
+            .query_row(params![self.source_id, key], |r| r.get(0))?;
         Ok(pruned)
     }
 
     fn remember_pruned(&self, candidate: &Candidate<'_>) -> Result<(), StoreError> {
         for key in keys(candidate) {
-            self.tx.execute(
-                "INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at) VALUES (?1, ?2, ?3)",
+            self.tx.prepare_cached("INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at) VALUES (?1, ?2, ?3)")?
+.execute(
                 params![self.source_id, key, to_unix(self.now)],
             )?;
         }
@@ -289,11 +290,8 @@ impl Ingest<'_> {
     fn find(&self, key: &str) -> Result<Option<i64>, StoreError> {
         let id = self
             .tx
-            .query_row(
-                "SELECT item_id FROM item_keys WHERE source_id = ?1 AND key = ?2",
-                params![self.source_id, key],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT item_id FROM item_keys WHERE source_id = ?1 AND key = ?2")?
+            .query_row(params![self.source_id, key], |r| r.get(0))
             .optional()?;
         Ok(id)
     }
@@ -302,12 +300,11 @@ impl Ingest<'_> {
     fn find_elsewhere(&self, key: &str) -> Result<Option<i64>, StoreError> {
         let id = self
             .tx
-            .query_row(
+            .prepare_cached(
                 "SELECT item_id FROM item_keys WHERE key = ?1 AND source_id != ?2
                  ORDER BY item_id LIMIT 1",
-                params![key, self.source_id],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![key, self.source_id], |r| r.get(0))
             .optional()?;
         Ok(id)
     }
@@ -315,10 +312,11 @@ impl Ingest<'_> {
     fn add_keys(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<(), StoreError> {
         for key in keys(candidate) {
             // The first item a key was seen for keeps it.
-            self.tx.execute(
-                "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
-                params![self.source_id, key, item_id],
-            )?;
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![self.source_id, key, item_id])?;
         }
         Ok(())
     }
@@ -327,35 +325,39 @@ impl Ingest<'_> {
         let item = candidate.item;
         let c = Columns::of(item)?;
         let published = to_unix(candidate.published);
-        let id = self.tx.query_row(
-            "INSERT INTO items (source_id, key, public_id, guid, link, title, summary,
+        let id = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO items (source_id, key, public_id, guid, link, title, summary,
                  summary_html, content, content_html, authors, published, updated, first_seen,
                  sort_at, fingerprint, enclosures, categories, image)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?12, ?15, ?16,
                  ?17, ?18)
              RETURNING id",
-            params![
-                self.source_id,
-                item.key,
-                public_id(self.source_url, &item.key),
-                item.guid,
-                item.link,
-                item.title,
-                c.summary,
-                c.summary_html,
-                c.content,
-                c.content_html,
-                c.authors,
-                published,
-                item.updated.map(to_unix),
-                to_unix(self.now),
-                c.fingerprint,
-                c.enclosures,
-                c.categories,
-                item.image,
-            ],
-            |r| r.get(0),
-        )?;
+            )?
+            .query_row(
+                params![
+                    self.source_id,
+                    item.key,
+                    public_id(self.source_url, &item.key),
+                    item.guid,
+                    item.link,
+                    item.title,
+                    c.summary,
+                    c.summary_html,
+                    c.content,
+                    c.content_html,
+                    c.authors,
+                    published,
+                    item.updated.map(to_unix),
+                    to_unix(self.now),
+                    c.fingerprint,
+                    c.enclosures,
+                    c.categories,
+                    item.image,
+                ],
+                |r| r.get(0),
+            )?;
         Ok(id)
     }
 
@@ -364,21 +366,22 @@ impl Ingest<'_> {
     /// times. An item owned by another source is left as that source has it.
     fn update(&self, item_id: i64, item: &Item) -> Result<Verdict, StoreError> {
         let c = Columns::of(item)?;
-        let (owner, stored_print): (i64, String) = self.tx.query_row(
-            "SELECT source_id, fingerprint FROM items WHERE id = ?1",
-            [item_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (owner, stored_print): (i64, String) = self
+            .tx
+            .prepare_cached("SELECT source_id, fingerprint FROM items WHERE id = ?1")?
+            .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         // Most polls change nothing: the fingerprint settles them without reading the texts.
         if owner != self.source_id || stored_print == c.fingerprint {
             return Ok(Verdict::Unchanged);
         }
-        let stored: (Option<String>, Option<String>, String, Option<i64>, i64) =
-            self.tx.query_row(
+        let stored: (Option<String>, Option<String>, String, Option<i64>, i64) = self
+            .tx
+            .prepare_cached(
                 "SELECT title, link, authors, updated, content_updates FROM items WHERE id = ?1",
-                [item_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )?;
+            )?
+            .query_row([item_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
         let (title, link, stored_authors, stored_updated, content_updates) = stored;
         // The fingerprint differs, so if the heading did not change, the texts did.
         let heading_changed =
@@ -392,12 +395,12 @@ impl Ingest<'_> {
             .map(to_unix)
             .filter(|u| stored_updated.is_none_or(|s| *u > s))
             .unwrap_or_else(|| to_unix(self.now));
-        self.tx.execute(
-            "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, summary_html = ?6,
+        self.tx.prepare_cached("UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, summary_html = ?6,
                  content = ?7, content_html = ?8, authors = ?9, updated = ?10, fingerprint = ?11,
                  content_updates = content_updates + ?12, enclosures = ?13, categories = ?14,
                  image = ?15
-             WHERE id = ?1",
+             WHERE id = ?1")?
+.execute(
             params![
                 item_id,
                 item.guid,
@@ -424,16 +427,17 @@ impl Ingest<'_> {
     /// before the stored one, it takes its place, and the previous source is recorded as also
     /// carrying it.
     fn also_via(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<String, StoreError> {
-        let (owner, published, owner_name): (i64, Option<i64>, String) = self.tx.query_row(
-            "SELECT i.source_id, i.published, COALESCE(s.name, s.feed_title, s.url)
+        let (owner, published, owner_name): (i64, Option<i64>, String) = self
+            .tx
+            .prepare_cached(
+                "SELECT i.source_id, i.published, COALESCE(s.name, s.feed_title, s.url)
              FROM items i JOIN sources s ON s.id = i.source_id WHERE i.id = ?1",
-            [item_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
+            )?
+            .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         let earlier = published.is_some_and(|p| to_unix(candidate.published) < p);
         if !earlier {
-            self.tx.execute(
-                "INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)",
+            self.tx.prepare_cached("INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)")?
+.execute(
                 params![item_id, self.source_id, to_unix(self.now)],
             )?;
             return Ok(owner_name);
@@ -441,13 +445,15 @@ impl Ingest<'_> {
         let item = candidate.item;
         let c = Columns::of(item)?;
         let published = to_unix(candidate.published);
-        self.tx.execute(
-            "UPDATE items SET source_id = ?2, key = ?3, guid = ?4, link = ?5, title = ?6,
+        self.tx
+            .prepare_cached(
+                "UPDATE items SET source_id = ?2, key = ?3, guid = ?4, link = ?5, title = ?6,
                  summary = ?7, summary_html = ?8, content = ?9, content_html = ?10,
                  authors = ?11, published = ?12, sort_at = ?12, updated = ?13, fingerprint = ?14,
                  content_updates = 0, enclosures = ?15, categories = ?16, image = ?17
              WHERE id = ?1",
-            params![
+            )?
+            .execute(params![
                 item_id,
                 self.source_id,
                 item.key,
@@ -465,16 +471,14 @@ impl Ingest<'_> {
                 c.enclosures,
                 c.categories,
                 item.image,
-            ],
-        )?;
-        self.tx.execute(
-            "INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)",
+            ])?;
+        self.tx.prepare_cached("INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)")?
+.execute(
             params![item_id, owner, to_unix(self.now)],
         )?;
-        self.tx.execute(
-            "DELETE FROM item_sources WHERE item_id = ?1 AND source_id = ?2",
-            params![item_id, self.source_id],
-        )?;
+        self.tx
+            .prepare_cached("DELETE FROM item_sources WHERE item_id = ?1 AND source_id = ?2")?
+            .execute(params![item_id, self.source_id])?;
         Ok(owner_name)
     }
 }

@@ -122,13 +122,13 @@ pub(super) fn upsert_source(
     url: &str,
     name: Option<&str>,
 ) -> Result<i64, StoreError> {
-    let id = tx.query_row(
-        "INSERT INTO sources (url, name) VALUES (?1, ?2)
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO sources (url, name) VALUES (?1, ?2)
          ON CONFLICT (url) DO UPDATE SET name = excluded.name
          RETURNING id",
-        params![url, name],
-        |row| row.get(0),
-    )?;
+        )?
+        .query_row(params![url, name], |row| row.get(0))?;
     Ok(id)
 }
 
@@ -147,43 +147,43 @@ pub(super) fn save_state(
             .collect::<Vec<_>>()
             .join(",")
     };
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE sources SET last_poll_at = ?2, etag = ?3, last_modified = ?4, hint_interval = ?5,
              skip_hours = ?6, skip_days = ?7, last_status = ?8, last_error = ?9,
              last_success_at = ?10, consecutive_failures = ?11, retry_after_until = ?12,
              gone_since = ?13, adopted_url = ?14, redirect_target = ?15, redirect_seen = ?16,
              discovered_url = ?17, next_poll_at = ?18, next_poll_reason = ?19
          WHERE id = ?1",
-        params![
-            id,
-            to_unix(now),
-            state.validators.etag,
-            state.validators.last_modified,
-            state
-                .hints
-                .min_interval
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-            list(&state.hints.skip_hours),
-            list(&state.hints.skip_days),
-            state.last_status,
-            state.last_error,
-            state.last_success_at.map(to_unix),
-            state.consecutive_failures,
-            state.retry_after_until.map(to_unix),
-            state.gone_since.map(to_unix),
-            state.adopted_url,
-            state.redirect_target,
-            state.redirect_seen,
-            state.discovered_url,
-            state.next_poll.map(|n| to_unix(n.at)),
-            state.next_poll.map(|n| n.reason.as_str()),
-        ],
-    )?;
+    )?
+    .execute(params![
+        id,
+        to_unix(now),
+        state.validators.etag,
+        state.validators.last_modified,
+        state
+            .hints
+            .min_interval
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        list(&state.hints.skip_hours),
+        list(&state.hints.skip_days),
+        state.last_status,
+        state.last_error,
+        state.last_success_at.map(to_unix),
+        state.consecutive_failures,
+        state.retry_after_until.map(to_unix),
+        state.gone_since.map(to_unix),
+        state.adopted_url,
+        state.redirect_target,
+        state.redirect_seen,
+        state.discovered_url,
+        state.next_poll.map(|n| to_unix(n.at)),
+        state.next_poll.map(|n| n.reason.as_str()),
+    ])?;
     if let Some(meta) = meta {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4 WHERE id = ?1",
-            params![id, meta.title, meta.link, meta.id],
-        )?;
+        )?
+        .execute(params![id, meta.title, meta.link, meta.id])?;
     }
     Ok(())
 }
@@ -194,10 +194,10 @@ pub(super) fn add_event(
     event: &HealthEvent,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO source_events (source_id, at, kind, message) VALUES (?1, ?2, ?3, ?4)",
-        params![id, to_unix(now), event.kind, event.message],
-    )?;
+    )?
+    .execute(params![id, to_unix(now), event.kind, event.message])?;
     Ok(())
 }
 
