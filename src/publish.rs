@@ -1,7 +1,6 @@
 //! Publishing the outputs: the optional built-in HTTP server for their folder, and WebSub hub
 //! pings when a feed changes.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use axum::Router;
@@ -54,17 +53,15 @@ pub async fn serve(config: &Config) -> std::io::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let app = router(config);
-    tracing::info!(address = %local(&listener, listen), root = %config.publishing.root.display(), "serving the outputs");
+    let address = listener.local_addr().unwrap_or(listen);
+    let root = config.publishing.root.display();
+    tracing::info!(%address, %root, "serving the outputs");
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "the built-in server stopped");
         }
     });
     Ok(())
-}
-
-fn local(listener: &tokio::net::TcpListener, fallback: SocketAddr) -> SocketAddr {
-    listener.local_addr().unwrap_or(fallback)
 }
 
 /// The router: the output folder, each output file with its format's media type.
