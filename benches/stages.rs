@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tributary::config::{ItemRules, SourceConfig, SourceLocation};
-use tributary::model::{FetchState, Item};
+use tributary::model::{FeedMeta, FetchState, Item};
 use tributary::parse::{ParseOptions, parse_feed};
 use tributary::render::{FeedInfo, atom, json, rss};
 use tributary::store::{ItemFilter, Poll, Store};
@@ -46,6 +46,22 @@ fn source(n: usize) -> SourceConfig {
     }
 }
 
+/// A successful fetch of `batch`, to record.
+fn fetched<'a>(
+    state: &'a FetchState,
+    meta: &'a FeedMeta,
+    batch: &'a [Item],
+    rules: &'a ItemRules,
+) -> Poll<'a> {
+    Poll {
+        at: Utc::now(),
+        state,
+        feed: Some((meta, batch)),
+        event: None,
+        rules,
+    }
+}
+
 fn stages(c: &mut Criterion) {
     let body = feed(100, "p");
     let mut group = c.benchmark_group("parse");
@@ -61,6 +77,7 @@ fn stages(c: &mut Criterion) {
         ..ItemRules::default()
     };
     let batch = items(1000, "s");
+    let (state, meta) = (FetchState::default(), FeedMeta::default());
     let mut group = c.benchmark_group("store");
     group.throughput(Throughput::Elements(1000));
     group.sample_size(20);
@@ -68,27 +85,13 @@ fn stages(c: &mut Criterion) {
         b.iter_with_setup(
             || Store::open_in_memory().unwrap(),
             |mut store| {
-                let state = FetchState::default();
-                let poll = Poll {
-                    at: Utc::now(),
-                    state: &state,
-                    feed: Some((&Default::default(), &batch)),
-                    event: None,
-                    rules: &rules,
-                };
+                let poll = fetched(&state, &meta, &batch, &rules);
                 store.record_poll(&source(0), &poll).unwrap()
             },
         )
     });
     let mut warm = Store::open_in_memory().unwrap();
-    let state = FetchState::default();
-    let poll = Poll {
-        at: Utc::now(),
-        state: &state,
-        feed: Some((&Default::default(), &batch)),
-        event: None,
-        rules: &rules,
-    };
+    let poll = fetched(&state, &meta, &batch, &rules);
     warm.record_poll(&source(0), &poll).unwrap();
     group.bench_function("1000 unchanged items", |b| {
         b.iter(|| warm.record_poll(&source(0), &poll).unwrap())
@@ -98,13 +101,7 @@ fn stages(c: &mut Criterion) {
     let mut store = Store::open_in_memory().unwrap();
     for n in 0..10 {
         let batch = items(100, &format!("r{n}"));
-        let poll = Poll {
-            at: Utc::now(),
-            state: &state,
-            feed: Some((&Default::default(), &batch)),
-            event: None,
-            rules: &rules,
-        };
+        let poll = fetched(&state, &meta, &batch, &rules);
         store.record_poll(&source(n), &poll).unwrap();
     }
     let merged = store
