@@ -46,11 +46,8 @@ impl Store {
     pub fn fetch_state(&self, url: &str) -> Result<FetchState, StoreError> {
         let state = self
             .conn
-            .query_row(
-                &format!("SELECT {STATE_COLUMNS} FROM sources WHERE url = ?1"),
-                [url],
-                |row| read_state(row, 0),
-            )
+            .prepare_cached(&format!("SELECT {STATE_COLUMNS} FROM sources WHERE url = ?1"))?
+            .query_row([url], |row| read_state(row, 0))
             .optional()?;
         Ok(state.unwrap_or_default())
     }
