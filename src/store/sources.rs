@@ -46,7 +46,9 @@ impl Store {
     pub fn fetch_state(&self, url: &str) -> Result<FetchState, StoreError> {
         let state = self
             .conn
-            .prepare_cached(&format!("SELECT {STATE_COLUMNS} FROM sources WHERE url = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {STATE_COLUMNS} FROM sources WHERE url = ?1"
+            ))?
             .query_row([url], |row| read_state(row, 0))
             .optional()?;
         Ok(state.unwrap_or_default())
