@@ -61,7 +61,7 @@ pub async fn poll_all_once(
             outcomes.push(outcome);
         }
     }
-    let rendered = render_outputs(ctx, config).await;
+    let rendered = render_outputs(ctx, &Arc::new(config.clone())).await;
     (outcomes, rendered)
 }
 
@@ -127,7 +127,7 @@ struct Slot {
 /// The daemon's state: its config, the schedule, the polls in flight.
 struct Daemon {
     ctx: Context,
-    config: Config,
+    config: Arc<Config>,
     /// Keyed by URL as configured: a source's identity.
     slots: HashMap<String, Slot>,
     semaphore: Arc<Semaphore>,
@@ -159,7 +159,7 @@ impl Daemon {
         Daemon {
             semaphore: Arc::new(Semaphore::new(config.poll.concurrency)),
             ctx,
-            config,
+            config: Arc::new(config),
             slots,
             tasks: JoinSet::new(),
             task_source: HashMap::new(),
@@ -388,7 +388,7 @@ impl Daemon {
             self.dirty = true;
         }
         tracing::info!("config reloaded: {diff}");
-        self.config = new;
+        self.config = Arc::new(new);
     }
 
     /// Stops starting polls, lets those in flight finish until the deadline (then cancels
@@ -523,8 +523,9 @@ async fn poll(
 
 /// Prunes items past `[retention] max_age`, renders every output, and pings the WebSub hub
 /// for the feeds that changed.
-async fn render_outputs(ctx: &Context, config: &Config) -> Vec<Rendered> {
-    let (rules, render_config) = (config.items.clone(), config.clone());
+async fn render_outputs(ctx: &Context, config: &Arc<Config>) -> Vec<Rendered> {
+    // Shared, not copied: this runs after every round of polls.
+    let (rules, render_config) = (config.items.clone(), Arc::clone(config));
     let rendered = ctx
         .store
         .with(move |store| {
