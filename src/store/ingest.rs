@@ -301,11 +301,9 @@ impl Ingest<'_> {
         let id = self
             .tx
             .prepare_cached(
-                "SELECT item_id FROM item_keys WHERE key = ?1 AND source_id != ?2
-                 ORDER BY item_id LIMIT 1",
+                "SELECT min(item_id) FROM item_keys WHERE key = ?1 AND source_id != ?2",
             )?
-            .query_row(params![key, self.source_id], |r| r.get(0))
-            .optional()?;
+            .query_row(params![key, self.source_id], |r| r.get(0))?;
         Ok(id)
     }
 
