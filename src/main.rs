@@ -157,7 +157,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Context> {
     let fetcher = Fetcher::new(&config.poll).context("setting up the HTTP client")?;
     Ok(Context {
         fetcher,
-        store: SharedStore::new(store),
+        store: SharedStore::new(store).context("starting the database thread")?,
         poll: Arc::new(config.poll.clone()),
         rules: Arc::new(config.items.clone()),
     })
@@ -212,6 +212,14 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
         counts_text(&total)
     );
     let mut outputs_ok = true;
+    let unsaved = ctx.store.unsaved_polls();
+    if unsaved > 0 {
+        eprintln!(
+            "tributary: {unsaved} polls could not be saved in {} (see the log above); they are fetched again in full next time",
+            config.database.display()
+        );
+        outputs_ok = false;
+    }
     for file in rendered {
         if let Err(error) = file.result {
             eprintln!("tributary: {error}");

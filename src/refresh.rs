@@ -86,7 +86,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
         health_changed,
     };
     let url = source.url.clone();
-    let state = match ctx.store.with(move |s| s.fetch_state(&url)).await {
+    let state = match ctx.store.read(move |s| s.fetch_state(&url)).await {
         Some(Ok(state)) => state,
         Some(Err(error)) => {
             let message = error.to_string();
@@ -137,7 +137,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
     );
     let recorded = ctx
         .store
-        .with(move |store| {
+        .record(move |store| {
             let feed = match &attempt {
                 Attempt::Fetched { feed, .. } => Some((&feed.meta, feed.items.as_slice())),
                 _ => None,

@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::HashSet;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::sources::{add_event, save_state, upsert_source};
@@ -27,7 +27,7 @@ pub const MAX_CONTENT_UPDATES: i64 = 3;
 /// How far in the future a date may be (clock skew) before it is taken for a bogus one.
 const FUTURE_SKEW: chrono::Duration = chrono::Duration::minutes(10);
 
-/// One poll of a source, to record in one transaction.
+/// One poll of a source, to record all at once.
 #[derive(Debug)]
 pub struct Poll<'a> {
     pub at: DateTime<Utc>,
@@ -41,15 +41,16 @@ pub struct Poll<'a> {
 }
 
 impl Store {
-    /// Records a poll of `source` in one transaction: its new state, the feed's metadata, each
-    /// item new, updated in place, unchanged, a duplicate of another source's, or left out,
-    /// and any health event. Items missing from this fetch stay stored.
+    /// Records a poll of `source` all at once: its new state, the feed's metadata, each item
+    /// new, updated in place, unchanged, a duplicate of another source's, or left out, and any
+    /// health event. Items missing from this fetch stay stored. A savepoint, so that it is a
+    /// transaction of its own, or one poll of a batch (see `SharedStore`).
     pub fn record_poll(
         &mut self,
         source: &SourceConfig,
         poll: &Poll<'_>,
     ) -> Result<ItemCounts, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
         save_state(&tx, source_id, poll.state, poll.feed.map(|f| f.0), poll.at)?;
         let counts = match poll.feed {
@@ -143,7 +144,7 @@ struct Candidate<'a> {
 
 /// The ingestion of one fetch, inside its transaction.
 struct Ingest<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Connection,
     source_id: i64,
     source_url: &'a str,
     rules: &'a ItemRules,

@@ -1,15 +1,15 @@
 //! The SQLite store: the only place SQL lives.
 //!
-//! One connection, one writer. Each fetched source is recorded in one transaction, so a crash
-//! leaves either all of a fetch's items or none of them.
+//! One connection, one writer (the thread of `SharedStore`). Each poll is recorded all at once,
+//! so a crash leaves either all of a fetch's items and the source's new state, or none.
 
 mod ingest;
 mod items;
 mod migrations;
+mod shared;
 mod sources;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +18,7 @@ use rusqlite::config::DbConfig;
 
 pub use ingest::{MAX_CONTENT_UPDATES, Poll, normalized_date};
 pub use items::ItemFilter;
+pub use shared::SharedStore;
 pub use sources::SourceStatus;
 
 /// Why the database could not be used.
@@ -105,35 +106,6 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         Ok(Store { conn })
-    }
-}
-
-/// The store shared by the pipeline's tasks. Every use runs on a blocking thread, one at a time,
-/// so SQLite never stalls the async workers and there is a single writer.
-#[derive(Debug, Clone)]
-pub struct SharedStore(Arc<Mutex<Store>>);
-
-impl SharedStore {
-    pub fn new(store: Store) -> Self {
-        SharedStore(Arc::new(Mutex::new(store)))
-    }
-
-    /// Runs `work` with the store on a blocking thread; `None` if it panicked.
-    pub async fn with<R, F>(&self, work: F) -> Option<R>
-    where
-        F: FnOnce(&mut Store) -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        let store = Arc::clone(&self.0);
-        tokio::task::spawn_blocking(move || {
-            // A panic elsewhere cannot leave SQLite half-written: its transaction rolled back.
-            let mut guard = store
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut guard)
-        })
-        .await
-        .ok()
     }
 }
 

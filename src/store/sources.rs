@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::config::SourceConfig;
@@ -117,7 +117,7 @@ impl Store {
 
 /// Inserts the source if new, refreshes its configured name, and returns its row id.
 pub(super) fn upsert_source(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     url: &str,
     name: Option<&str>,
 ) -> Result<i64, StoreError> {
@@ -133,7 +133,7 @@ pub(super) fn upsert_source(
 
 /// Saves a poll's resulting state, and what the feed says of itself when it was read.
 pub(super) fn save_state(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: i64,
     state: &FetchState,
     meta: Option<&FeedMeta>,
@@ -188,7 +188,7 @@ pub(super) fn save_state(
 }
 
 pub(super) fn add_event(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: i64,
     event: &HealthEvent,
     now: DateTime<Utc>,
