@@ -165,8 +165,10 @@ impl Ingest<'_> {
                 .and_then(canonical_link)
                 .map(|l| format!("canon:{l}"));
             let published = normalized_date(item.published.or(item.updated), self.now);
-            let pruned = self.pruned(&item.key)?
-                || canon_key.as_deref().map(|k| self.pruned(k)).transpose()? == Some(true);
+            // A source's first fetch has nothing stored or pruned to look up.
+            let pruned = !first_fetch
+                && (self.pruned(&item.key)?
+                    || canon_key.as_deref().map(|k| self.pruned(k)).transpose()? == Some(true));
             if pruned {
                 verdicts.push((item.key.clone(), Verdict::LeftOut("pruned before")));
                 continue;
@@ -204,30 +206,36 @@ impl Ingest<'_> {
             }
         }
 
-        let mut seen = Vec::with_capacity(candidates.len());
+        // The stored item each candidate's key and canonical link lead to. Keys are unique
+        // within a fetch (the parser drops repeats), so storing one candidate cannot change
+        // what another's lookups find.
+        let mut found = Vec::with_capacity(candidates.len());
         for candidate in &candidates {
-            seen.push(Seen {
-                key_known: self.find(&candidate.item.key)?.is_some(),
-                link: candidate.canon_key.as_deref(),
-                link_known: match &candidate.canon_key {
-                    Some(key) => self.find(key)?.is_some(),
-                    None => false,
-                },
-            });
+            let (by_key, by_link) = match (first_fetch, &candidate.canon_key) {
+                (true, _) => (None, None),
+                (false, Some(link)) => (self.find(&candidate.item.key)?, self.find(link)?),
+                (false, None) => (self.find(&candidate.item.key)?, None),
+            };
+            found.push((by_key, by_link));
         }
+        let seen: Vec<Seen> = candidates
+            .iter()
+            .zip(&found)
+            .map(|(candidate, (by_key, by_link))| Seen {
+                key_known: by_key.is_some(),
+                link: candidate.canon_key.as_deref(),
+                link_known: by_link.is_some(),
+            })
+            .collect();
         let relink = relinkable(&seen);
 
         // Feeds list their newest item first; storing oldest first makes the row order (the
         // tie-break among items of the same date) match the publisher's order.
         let mut stored = Vec::with_capacity(candidates.len());
-        for (candidate, relink) in candidates.iter().zip(relink).rev() {
-            let mut found = self.find(&candidate.item.key)?;
-            if found.is_none() && relink {
-                found = match &candidate.canon_key {
-                    Some(key) => self.find(key)?,
-                    None => None,
-                };
-            }
+        for ((candidate, relink), (by_key, by_link)) in
+            candidates.iter().zip(relink).zip(found).rev()
+        {
+            let found = by_key.or(by_link.filter(|_| relink));
             let key = candidate.item.key.clone();
             if let Some(item_id) = found {
                 self.add_keys(item_id, candidate)?;
@@ -503,11 +511,13 @@ fn fingerprint(item: &Item, json: &[&str]) -> String {
         hasher.update(part.unwrap_or_default().as_bytes());
         hasher.update([0]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in hasher.finalize() {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 /// An item's texts as the `items` table stores them.

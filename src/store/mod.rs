@@ -84,7 +84,8 @@ impl Store {
         // 1,000 feeds by a tenth, for a few MiB of memory.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
-             PRAGMA cache_size = -4096; PRAGMA wal_autocheckpoint = 4000;",
+             PRAGMA cache_size = -4096; PRAGMA wal_autocheckpoint = 4000;
+             PRAGMA temp_store = MEMORY;",
         )
         .map_err(open_error)?;
         migrations::migrate(&mut conn, path)?;
