@@ -142,6 +142,11 @@ struct Candidate<'a> {
     published: DateTime<Utc>,
 }
 
+/// The item another source stored under a canonical link. The range repeats the condition of
+/// the index on canonical links, so that SQLite can use it.
+const FIND_ELSEWHERE: &str = "SELECT min(item_id) FROM item_keys
+    WHERE key = ?1 AND key >= 'canon:' AND key < 'canon;' AND source_id != ?2";
+
 /// The ingestion of one fetch, inside its transaction.
 struct Ingest<'a> {
     tx: &'a Connection,
@@ -309,9 +314,7 @@ impl Ingest<'_> {
     fn find_elsewhere(&self, key: &str) -> Result<Option<i64>, StoreError> {
         let id = self
             .tx
-            .prepare_cached(
-                "SELECT min(item_id) FROM item_keys WHERE key = ?1 AND source_id != ?2",
-            )?
+            .prepare_cached(FIND_ELSEWHERE)?
             .query_row(params![key, self.source_id], |r| r.get(0))?;
         Ok(id)
     }
@@ -639,6 +642,23 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn looking_for_a_link_elsewhere_uses_the_index_of_links() {
+        let store = Store::open_in_memory().unwrap();
+        let plan: String = store
+            .conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {FIND_ELSEWHERE}"),
+                ["canon:x", "1"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(
+            plan.contains("USING INDEX item_keys_by_link (key=?)"),
+            "{plan}"
+        );
     }
 
     #[test]

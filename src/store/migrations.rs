@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0004_media.sql"),
         then: None,
     },
+    Migration {
+        name: "0005_lean_indexes",
+        sql: include_str!("../../migrations/0005_lean_indexes.sql"),
+        then: None,
+    },
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.
