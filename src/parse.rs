@@ -510,13 +510,20 @@ pub fn decode_explained<'a>(body: &'a [u8], http_charset: Option<&str>) -> (Cow<
     // `decode` strips a BOM and replaces what does not decode.
     let (text, _, _) = encoding.decode(body);
     // White space before the declaration is common and makes the document malformed; the
-    // declaration's own encoding would make the parser decode the text a second time.
-    let text = match text.trim_start().strip_prefix("<?xml") {
-        Some(rest) if xml_declared_encoding(text.as_bytes()).is_some() => {
-            let end = rest.find("?>").map_or(0, |i| i + 2);
-            Cow::Owned(format!("<?xml version=\"1.0\"?>{}", &rest[end..]))
+    // declaration's own encoding would make the parser decode the text a second time. The
+    // declaration is optional, so it goes, without copying the text.
+    let declaration_end = match text.trim_start().strip_prefix("<?xml") {
+        Some(rest) if xml_declared_encoding(text.as_bytes()).is_some() => rest
+            .find("?>")
+            .map_or(0, |end| text.len() - rest.len() + end + 2),
+        _ => 0,
+    };
+    let text = match text {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[declaration_end..]),
+        Cow::Owned(mut text) => {
+            text.drain(..declaration_end);
+            Cow::Owned(text)
         }
-        _ => text,
     };
     (without_late_declarations(text), named)
 }
@@ -988,10 +995,7 @@ mod tests {
     #[test]
     fn charsets_are_found_in_bom_http_header_and_declaration_in_that_order() {
         let latin1 = b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><a>caf\xe9</a>";
-        assert_eq!(
-            decode(latin1, None),
-            "<?xml version=\"1.0\"?><a>caf\u{e9}</a>"
-        );
+        assert_eq!(decode(latin1, None), "<a>caf\u{e9}</a>");
         // The HTTP charset wins over the declaration (RFC 7303).
         assert_eq!(
             decode("<a>café</a>".as_bytes(), Some("utf-8")),
@@ -1013,7 +1017,7 @@ mod tests {
         // Leading white space before the declaration is dropped with it.
         assert_eq!(
             decode(b"\n  <?xml version=\"1.0\" encoding=\"utf-8\"?><a/>", None),
-            "<?xml version=\"1.0\"?><a/>"
+            "<a/>"
         );
     }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 use url::Url;
 
@@ -26,6 +27,9 @@ pub struct Context {
     pub store: SharedStore,
     pub poll: Arc<PollSettings>,
     pub rules: Arc<ItemRules>,
+    /// Feeds parsed at once: parsing is CPU work, so more parses than cores would only hold
+    /// more parsed feeds in memory.
+    pub parsers: Arc<Semaphore>,
 }
 
 /// Which sources a refresh may skip.
@@ -403,6 +407,8 @@ async fn fetch_and_parse(
     let response = fetched.response;
     let base = response.final_url.clone();
     let rules = ctx.rules.clone();
+    // The semaphore is never closed, so acquiring only waits.
+    let _parsing = ctx.parsers.acquire().await.ok();
     let parsed = tokio::task::spawn_blocking(move || {
         let options = ParseOptions {
             base: base.as_ref(),
