@@ -160,8 +160,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Context> {
         store: SharedStore::new(store).context("starting the database thread")?,
         poll: Arc::new(config.poll.clone()),
         rules: Arc::new(config.items.clone()),
-        parsers: Arc::new(tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        parse_slots: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
         )),
     })
 }

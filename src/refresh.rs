@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use url::Url;
 
@@ -27,9 +27,10 @@ pub struct Context {
     pub store: SharedStore,
     pub poll: Arc<PollSettings>,
     pub rules: Arc<ItemRules>,
-    /// Feeds parsed at once: parsing is CPU work, so more parses than cores would only hold
-    /// more parsed feeds in memory.
-    pub parsers: Arc<Semaphore>,
+    /// Places for feeds between parsing and storing. Parsing is CPU work and the store has one
+    /// writer, so more feeds at once would only hold more parsed feeds in memory; twice the
+    /// cores keeps both busy. Taken after the download, so a slow publisher holds none.
+    pub parse_slots: Arc<Semaphore>,
 }
 
 /// Which sources a refresh may skip.
@@ -63,6 +64,8 @@ pub enum Attempt {
         response: Response,
         /// The feed URL found on the HTML page the source pointed at, if that is how it was read.
         discovered: Option<Url>,
+        /// A place among the feeds parsed and not yet stored, held until the feed is stored.
+        slot: Option<OwnedSemaphorePermit>,
     },
     NotModified(Response),
     RateLimited {
@@ -268,6 +271,7 @@ pub async fn explain(ctx: &Context, source: &SourceConfig) -> Result<Explanation
             feed,
             response,
             discovered,
+            ..
         } => (feed, response, discovered),
         Attempt::NotModified(_) => return Err("not modified".into()),
         Attempt::RateLimited {
@@ -356,11 +360,13 @@ async fn attempt(
                 Ok(Attempt::Fetched {
                     feed: parsed,
                     response,
+                    slot,
                     ..
                 }) => Attempt::Fetched {
                     feed: parsed,
                     response,
                     discovered: Some(feed),
+                    slot,
                 },
                 Ok(other) => other,
                 Err(step) => Attempt::Failed(step.to_string()),
@@ -408,7 +414,7 @@ async fn fetch_and_parse(
     let base = response.final_url.clone();
     let rules = ctx.rules.clone();
     // The semaphore is never closed, so acquiring only waits.
-    let _parsing = ctx.parsers.acquire().await.ok();
+    let slot = ctx.parse_slots.clone().acquire_owned().await.ok();
     let parsed = tokio::task::spawn_blocking(move || {
         let options = ParseOptions {
             base: base.as_ref(),
@@ -430,6 +436,7 @@ async fn fetch_and_parse(
         feed: Box::new(parsed),
         response,
         discovered: None,
+        slot,
     })
 }
 
@@ -452,6 +459,7 @@ pub fn advance(
             feed,
             response,
             discovered,
+            ..
         } => {
             let mut hints = feed.hints.clone();
             hints.min_interval = hints.min_interval.max(response.max_age);
@@ -668,6 +676,7 @@ mod tests {
                 ..Response::default()
             },
             discovered: None,
+            slot: None,
         }
     }
 
