@@ -130,11 +130,12 @@ r.update_feeds(workers=16, scheduled=False)
         return make_reader(str(self.work / "db.sqlite")).get_entry_counts().total
 
 
-def one_run(tool_class, feeds, port_base, extra):
+def one_run(tool_class, feeds, items, port_base, extra):
     work = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{tool_class.name}-"))
     work.chmod(0o755)  # nginx's workers run as another user
     farm = work / "farm"
-    subprocess.run([sys.executable, str(FARM), str(farm), "--feeds", str(feeds)], check=True,
+    size = ["--feeds", str(feeds), "--items", str(items)]
+    subprocess.run([sys.executable, str(FARM), str(farm), *size], check=True,
                    capture_output=True)
     port = port_base
     server = nginx(work, farm, port)
@@ -144,8 +145,8 @@ def one_run(tool_class, feeds, port_base, extra):
         results = {}
         for step in ("cold", "warm", "incremental"):
             if step == "incremental":
-                subprocess.run([sys.executable, str(FARM), str(farm), "--feeds", str(feeds),
-                                "--round", "1"], check=True, capture_output=True)
+                subprocess.run([sys.executable, str(FARM), str(farm), *size, "--round", "1"],
+                               check=True, capture_output=True)
             log = work / "access.log"
             since = len(log.read_text().splitlines()) if log.exists() else 0
             wall, cpu, rss = tool.run()
@@ -162,6 +163,8 @@ def one_run(tool_class, feeds, port_base, extra):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=30,
+                        help="items per feed (600 makes feeds of about 1 MB, for memory)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers", action="store_true", help="also run newsboat and reader")
     parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
@@ -171,12 +174,13 @@ def main():
         tools += [(Newsboat, ()), (Reader, ())]
     medians = {}
     for index, (tool, extra) in enumerate(tools):
-        runs = [one_run(tool, args.feeds, 18080 + index, extra) for _ in range(args.runs)]
+        runs = [one_run(tool, args.feeds, args.items, 18080 + index, extra)
+                for _ in range(args.runs)]
         medians[tool.name] = {
             step: {key: statistics.median(r[step][key] for r in runs) for key in runs[0][step]}
             for step in runs[0]
         }
-    print(f"{args.feeds} feeds, median of {args.runs} runs")
+    print(f"{args.feeds} feeds of {args.items} items, median of {args.runs} runs")
     print(f"{'tool':10} {'step':12} {'wall s':>8} {'cpu s':>8} {'RSS MB':>8} {'items':>7} {'requests':>9} {'304s':>6}")
     for name, steps in medians.items():
         for step, m in steps.items():
