@@ -90,6 +90,17 @@ pub fn relinkable(items: &[Seen<'_>]) -> Vec<bool> {
         .collect()
 }
 
+/// Lowercase hexadecimal, for digests stored as text.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    hex
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,11 @@ pub struct Item {
     pub categories: Vec<String>,
     /// An image that illustrates the item.
     pub image: Option<String>,
+    /// A digest of the item as the feed gave it, before cleaning (empty when unknown).
+    pub digest: String,
+    /// Known to the store with the same digest, so neither cleaned nor stored again; its
+    /// summary and content are left out.
+    pub unchanged: bool,
 }
 
 /// A file attached to an item.

@@ -16,6 +16,7 @@ use feed_rs::model::{Entry, FeedType, Link, Person, Text as FeedText};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::identity::hex;
 use crate::model::{Author, Enclosure, FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{clean_html, fold_whitespace, html_to_text, removed_markup, strip_controls};
 
@@ -72,8 +73,69 @@ impl Default for ParseOptions<'_> {
     }
 }
 
-/// Parses a feed body.
+/// Parses a feed body and cleans every item's HTML.
 pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, ParseError> {
+    Ok(read_feed(body, options)?.clean(&HashSet::new()))
+}
+
+/// A feed parsed and its items normalized, their HTML not yet cleaned: cleaning is the costly
+/// part, and an item whose [`Item::digest`] the store already has needs none.
+#[derive(Debug)]
+pub struct ReadFeed {
+    feed: ParsedFeed,
+    /// For each item, what relative URLs in its HTML resolve against.
+    bases: Vec<Option<Url>>,
+    max_content: usize,
+    explain: bool,
+}
+
+impl ReadFeed {
+    /// Each item's key and digest.
+    pub fn digests(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.feed
+            .items
+            .iter()
+            .map(|item| (item.key.as_str(), item.digest.as_str()))
+    }
+
+    /// Cleans the items' texts, except those of the items whose keys are in `unchanged` (known
+    /// to the store with the same digest): those are marked unchanged and keep no texts.
+    pub fn clean(self, unchanged: &HashSet<String>) -> ParsedFeed {
+        let mut feed = self.feed;
+        for (item, base) in feed.items.iter_mut().zip(&self.bases) {
+            if unchanged.contains(&item.key) {
+                item.unchanged = true;
+                item.summary = None;
+                item.content = None;
+                continue;
+            }
+            let raw = self.explain.then(|| {
+                [&item.summary, &item.content]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t.body.as_str())
+                    .collect::<String>()
+            });
+            let clean = |text: Option<Text>| {
+                text.and_then(|t| cleaned_text(&t.body, t.is_html, base.as_ref(), self.max_content))
+            };
+            item.summary = clean(item.summary.take());
+            item.content = clean(item.content.take());
+            if let Some(raw) = raw {
+                let clean: String = [&item.summary, &item.content]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t.body.as_str())
+                    .collect();
+                feed.removed.push(removed_markup(&raw, &clean));
+            }
+        }
+        feed
+    }
+}
+
+/// Parses a feed body and normalizes its items, leaving their HTML to [`ReadFeed::clean`].
+pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
     }
@@ -115,30 +177,18 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
     // In Atom an entry without authors has the feed's (RFC 4287, 4.2.1).
     let feed_authors = authors(&feed.authors);
     let mut seen = HashSet::new();
-    let (mut items, mut removed) = (Vec::new(), Vec::new());
+    let (mut items, mut bases) = (Vec::new(), Vec::new());
     for entry in &feed.entries {
-        let mut item = normalize_entry(entry, base, options.max_content);
+        let (mut item, item_base) = normalize_entry(entry, base);
         if !seen.insert(item.key.clone()) {
             continue;
         }
         if item.authors.is_empty() {
             item.authors = feed_authors.clone();
         }
-        if options.explain {
-            let raw: Vec<&str> = entry
-                .summary
-                .iter()
-                .map(|t| t.content.as_str())
-                .chain(entry.content.iter().filter_map(|c| c.body.as_deref()))
-                .collect();
-            let clean: Vec<&str> = [&item.summary, &item.content]
-                .into_iter()
-                .flatten()
-                .map(|t| t.body.as_str())
-                .collect();
-            removed.push(removed_markup(&raw.concat(), &clean.concat()));
-        }
+        item.digest = digest(&item, item_base.as_ref(), options.max_content);
         items.push(item);
+        bases.push(item_base);
     }
     let format = original_format.unwrap_or(match feed.feed_type {
         FeedType::Atom => "Atom",
@@ -147,17 +197,78 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
         FeedType::RSS1 => "RSS 1.0",
         FeedType::RSS2 => "RSS 2.0",
     });
-    Ok(ParsedFeed {
-        meta,
-        hints,
-        items,
-        format,
-        encoding,
-        removed,
+    Ok(ReadFeed {
+        feed: ParsedFeed {
+            meta,
+            hints,
+            items,
+            format,
+            encoding,
+            removed: Vec::new(),
+        },
+        bases,
+        max_content: options.max_content,
+        explain: options.explain,
     })
 }
 
-fn normalize_entry(entry: &Entry, feed_base: Option<&Url>, max_content: usize) -> Item {
+/// A digest of an item as the feed gave it, before cleaning, with what cleaning depends on:
+/// the base its links resolve against and the size it is cut to. Dates are left out, as in the
+/// store's fingerprint, because some feeds restamp every item on each build.
+fn digest(item: &Item, base: Option<&Url>, max_content: usize) -> String {
+    let mut hasher = Sha256::new();
+    fn text(t: &Option<Text>) -> Option<(bool, &str)> {
+        t.as_ref().map(|t| (t.is_html, t.body.as_str()))
+    }
+    let (summary, content) = (text(&item.summary), text(&item.content));
+    let parts = [
+        Some(item.key.as_str()),
+        item.guid.as_deref(),
+        item.link.as_deref(),
+        item.title.as_deref(),
+        summary.map(|(html, _)| if html { "html" } else { "text" }),
+        summary.map(|(_, body)| body),
+        content.map(|(html, _)| if html { "html" } else { "text" }),
+        content.map(|(_, body)| body),
+        item.image.as_deref(),
+        base.map(Url::as_str),
+    ];
+    for part in parts {
+        hasher.update(part.unwrap_or_default().as_bytes());
+        hasher.update([0]);
+    }
+    for author in &item.authors {
+        for part in [
+            Some(&author.name),
+            author.email.as_ref(),
+            author.uri.as_ref(),
+        ] {
+            hasher.update(part.map_or("", String::as_str).as_bytes());
+            hasher.update([1]);
+        }
+    }
+    for enclosure in &item.enclosures {
+        hasher.update(enclosure.url.as_bytes());
+        hasher.update(
+            enclosure
+                .mime_type
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        hasher.update(enclosure.length.unwrap_or_default().to_le_bytes());
+    }
+    for category in &item.categories {
+        hasher.update(category.as_bytes());
+        hasher.update([2]);
+    }
+    hasher.update((max_content as u64).to_le_bytes());
+    hex(&hasher.finalize()[..16])
+}
+
+/// An entry as Tributary's item, its texts not yet cleaned, and the base URL they resolve
+/// against.
+fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> (Item, Option<Url>) {
     let guid = non_empty(&entry.id);
     let link = alternate_link(&entry.links);
     let title = entry.title.as_ref().and_then(plain_text);
@@ -182,24 +293,18 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>, max_content: usize) -
         Some(outer) => outer.join(b).ok(),
         None => Url::parse(b).ok(),
     });
-    let base = xml_base.as_ref().or(page_base);
-    let summary = entry.summary.as_ref().and_then(|t| {
-        text(
-            &t.content,
-            is_html(t.content_type.subty().as_str()),
-            base,
-            max_content,
-        )
+    let base = xml_base.or_else(|| page_base.cloned());
+    let summary = entry.summary.as_ref().map(|t| Text {
+        body: t.content.clone(),
+        is_html: is_html(t.content_type.subty().as_str()),
     });
     let content = entry.content.as_ref().and_then(|c| {
-        text(
-            c.body.as_deref()?,
-            is_html(c.content_type.subty().as_str()),
-            base,
-            max_content,
-        )
+        Some(Text {
+            body: c.body.clone()?,
+            is_html: is_html(c.content_type.subty().as_str()),
+        })
     });
-    Item {
+    let item = Item {
         key,
         guid,
         link,
@@ -212,7 +317,10 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>, max_content: usize) -
         enclosures: enclosures(entry),
         categories: categories(entry),
         image: image(entry),
-    }
+        digest: String::new(),
+        unchanged: false,
+    };
+    (item, base)
 }
 
 /// RSS `<enclosure>`s and Media RSS content (feed-rs reads both as media), and Atom
@@ -345,7 +453,9 @@ fn is_html(subtype: &str) -> bool {
     subtype.contains("html")
 }
 
-fn text(body: &str, is_html: bool, base: Option<&Url>, max_content: usize) -> Option<Text> {
+/// A text as stored: control characters stripped, HTML cleaned, cut to `max_content` bytes
+/// with a note; `None` if nothing is left.
+fn cleaned_text(body: &str, is_html: bool, base: Option<&Url>, max_content: usize) -> Option<Text> {
     let body = strip_controls(body);
     let body = if is_html {
         Cow::Owned(clean_html(&body, base))
@@ -778,6 +888,40 @@ fn non_empty(s: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_items_digest_follows_its_texts_but_not_its_dates() {
+        let feed = |description: &str, date: &str| {
+            format!(
+                r#"<rss version="2.0"><channel><title>P</title><item><guid>1</guid>
+                <description>{description}</description><pubDate>{date}</pubDate></item>
+                </channel></rss>"#
+            )
+        };
+        let digest = |xml: String| {
+            let read = read_feed(xml.as_bytes(), ParseOptions::default()).unwrap();
+            let digests: Vec<(String, String)> =
+                read.digests().map(|(k, d)| (k.into(), d.into())).collect();
+            digests
+        };
+        let first = digest(feed(
+            "a &lt;b&gt;text&lt;/b&gt;",
+            "Thu, 02 Jan 2025 00:00:00 GMT",
+        ));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].1.len(), 32);
+        let restamped = digest(feed(
+            "a &lt;b&gt;text&lt;/b&gt;",
+            "Fri, 03 Jan 2025 00:00:00 GMT",
+        ));
+        assert_eq!(first, restamped);
+        let edited = digest(feed(
+            "a &lt;b&gt;new&lt;/b&gt; text",
+            "Thu, 02 Jan 2025 00:00:00 GMT",
+        ));
+        assert_eq!(first[0].0, edited[0].0);
+        assert_ne!(first[0].1, edited[0].1);
+    }
+
     fn parse(xml: &str) -> ParsedFeed {
         let base = Url::parse("https://publisher.example/feed.xml").unwrap();
         parse_feed(
@@ -923,7 +1067,7 @@ mod tests {
             "{summary}"
         );
         assert!(summary.starts_with("<p>word word"), "{summary}");
-        let plain = text("a\u{0}b\u{1b}c", false, None, 1024).unwrap();
+        let plain = cleaned_text("a\u{0}b\u{1b}c", false, None, 1024).unwrap();
         assert_eq!(plain.body, "abc");
     }
 

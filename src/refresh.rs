@@ -5,6 +5,7 @@
 //! How a poll changes the source's state (backoff, Retry-After, gone, moved) is decided by the
 //! pure function [`advance`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use url::Url;
 use crate::config::{ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
 use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators, Verdict};
-use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, parse_feed};
+use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
 use crate::schedule::{self, NextPoll, Reason};
 use crate::store::{Poll, SharedStore, StoreError};
 
@@ -351,12 +352,20 @@ async fn attempt(
     explain: bool,
 ) -> Attempt {
     let location = current_location(source, state);
-    match fetch_and_parse(ctx, &location, validators, explain).await {
+    match fetch_and_parse(ctx, &source.url, &location, validators, explain).await {
         Err(Step::Html {
             links_to: Some(feed),
         }) => {
             let feed_location = SourceLocation::Http(feed.clone());
-            match fetch_and_parse(ctx, &feed_location, &Validators::default(), explain).await {
+            match fetch_and_parse(
+                ctx,
+                &source.url,
+                &feed_location,
+                &Validators::default(),
+                explain,
+            )
+            .await
+            {
                 Ok(Attempt::Fetched {
                     feed: parsed,
                     response,
@@ -389,6 +398,7 @@ enum Step {
 
 async fn fetch_and_parse(
     ctx: &Context,
+    source_url: &str,
     location: &SourceLocation,
     validators: &Validators,
     explain: bool,
@@ -422,8 +432,7 @@ async fn fetch_and_parse(
             max_content: rules.max_content,
             explain,
         };
-        let result = parse_feed(&fetched.body, options);
-        match result {
+        match read_feed(&fetched.body, options) {
             Err(ParseError::HtmlWithoutFeedLink) => Err(Step::Html {
                 links_to: discover_feed_link(&fetched.body, base.as_ref()),
             }),
@@ -432,6 +441,26 @@ async fn fetch_and_parse(
     })
     .await
     .map_err(|_| Step::Failed(RefreshError::Crashed("parsing the feed")))??;
+    // Items stored before with the same digest are not cleaned again (`explain` shows all).
+    let (parsed, unchanged) = if explain {
+        (parsed, HashSet::new())
+    } else {
+        let url = source_url.to_string();
+        let (parsed, unchanged) = ctx
+            .store
+            .read(move |store| {
+                let unchanged = store.unchanged_items(&url, parsed.digests());
+                (parsed, unchanged)
+            })
+            .await
+            .ok_or(Step::Failed(RefreshError::Crashed(
+                "reading the stored items",
+            )))?;
+        (parsed, unchanged.map_err(|e| Step::Failed(e.into()))?)
+    };
+    let parsed = tokio::task::spawn_blocking(move || parsed.clean(&unchanged))
+        .await
+        .map_err(|_| Step::Failed(RefreshError::Crashed("cleaning the feed's items")))?;
     Ok(Attempt::Fetched {
         feed: Box::new(parsed),
         response,

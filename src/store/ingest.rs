@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::sources::{add_event, save_state, upsert_source};
 use super::{Store, StoreError, public_id, to_unix};
 use crate::config::{ItemRules, SourceConfig};
-use crate::identity::{Seen, canonical_link, relinkable};
+use crate::identity::{Seen, canonical_link, hex, relinkable};
 use crate::model::{FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
 
 /// How many times an item's summary or content may change without its title changing, before
@@ -94,6 +94,30 @@ impl Store {
         let verdicts = ingest.items(items)?;
         tx.rollback()?;
         Ok(verdicts)
+    }
+
+    /// The keys among `digests` (an item's key and digest) under which `source_url` has stored
+    /// an item with the same digest: those items are unchanged, and need no cleaning.
+    pub fn unchanged_items<'a>(
+        &self,
+        source_url: &str,
+        digests: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT i.raw_digest FROM sources s
+             JOIN item_keys k ON k.source_id = s.id JOIN items i ON i.id = k.item_id
+             WHERE s.url = ?1 AND k.key = ?2",
+        )?;
+        let mut unchanged = HashSet::new();
+        for (key, digest) in digests {
+            let stored: Option<Option<String>> = query
+                .query_row(params![source_url, key], |r| r.get(0))
+                .optional()?;
+            if stored.flatten().as_deref() == Some(digest) {
+                unchanged.insert(key.to_string());
+            }
+        }
+        Ok(unchanged)
     }
 
     /// Prunes items older than `[retention] max_age` (by publication date), remembering their
@@ -242,6 +266,15 @@ impl Ingest<'_> {
         {
             let found = by_key.or(by_link.filter(|_| relink));
             let key = candidate.item.key.clone();
+            if candidate.item.unchanged {
+                // Its digest matched the stored item's moments ago, on this same thread.
+                let verdict = match found {
+                    Some(_) => Verdict::Unchanged,
+                    None => Verdict::LeftOut("no longer stored"),
+                };
+                stored.push((key, verdict));
+                continue;
+            }
             if let Some(item_id) = found {
                 self.add_keys(item_id, candidate)?;
                 stored.push((key, self.update(item_id, candidate.item)?));
@@ -340,9 +373,9 @@ impl Ingest<'_> {
             .prepare_cached(
                 "INSERT INTO items (source_id, key, public_id, guid, link, title, summary,
                  summary_html, content, content_html, authors, published, updated, first_seen,
-                 sort_at, fingerprint, enclosures, categories, image)
+                 sort_at, fingerprint, enclosures, categories, image, raw_digest)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?12, ?15, ?16,
-                 ?17, ?18)
+                 ?17, ?18, ?19)
              RETURNING id",
             )?
             .query_row(
@@ -365,6 +398,7 @@ impl Ingest<'_> {
                     c.enclosures,
                     c.categories,
                     item.image,
+                    c.raw_digest,
                 ],
                 |r| r.get(0),
             )?;
@@ -376,12 +410,22 @@ impl Ingest<'_> {
     /// times. An item owned by another source is left as that source has it.
     fn update(&self, item_id: i64, item: &Item) -> Result<Verdict, StoreError> {
         let c = Columns::of(item)?;
-        let (owner, stored_print): (i64, String) = self
+        let (owner, stored_print, stored_digest): (i64, String, Option<String>) = self
             .tx
-            .prepare_cached("SELECT source_id, fingerprint FROM items WHERE id = ?1")?
-            .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        // Most polls change nothing: the fingerprint settles them without reading the texts.
-        if owner != self.source_id || stored_print == c.fingerprint {
+            .prepare_cached("SELECT source_id, fingerprint, raw_digest FROM items WHERE id = ?1")?
+            .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        if owner != self.source_id {
+            return Ok(Verdict::Unchanged);
+        }
+        // The fingerprint settles most items without reading the texts. One whose feed text
+        // changed but reads the same once cleaned keeps its new digest, so that it is not
+        // cleaned again next time.
+        if stored_print == c.fingerprint {
+            if stored_digest.as_deref() != c.raw_digest {
+                self.tx
+                    .prepare_cached("UPDATE items SET raw_digest = ?2 WHERE id = ?1")?
+                    .execute(params![item_id, c.raw_digest])?;
+            }
             return Ok(Verdict::Unchanged);
         }
         let stored: (Option<String>, Option<String>, String, Option<i64>, i64) = self
@@ -408,7 +452,7 @@ impl Ingest<'_> {
         self.tx.prepare_cached("UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, summary_html = ?6,
                  content = ?7, content_html = ?8, authors = ?9, updated = ?10, fingerprint = ?11,
                  content_updates = content_updates + ?12, enclosures = ?13, categories = ?14,
-                 image = ?15
+                 image = ?15, raw_digest = ?16
              WHERE id = ?1")?
 .execute(
             params![
@@ -427,6 +471,7 @@ impl Ingest<'_> {
                 c.enclosures,
                 c.categories,
                 item.image,
+                c.raw_digest,
             ],
         )?;
         Ok(Verdict::Updated)
@@ -460,7 +505,8 @@ impl Ingest<'_> {
                 "UPDATE items SET source_id = ?2, key = ?3, guid = ?4, link = ?5, title = ?6,
                  summary = ?7, summary_html = ?8, content = ?9, content_html = ?10,
                  authors = ?11, published = ?12, sort_at = ?12, updated = ?13, fingerprint = ?14,
-                 content_updates = 0, enclosures = ?15, categories = ?16, image = ?17
+                 content_updates = 0, enclosures = ?15, categories = ?16, image = ?17,
+                 raw_digest = ?18
              WHERE id = ?1",
             )?
             .execute(params![
@@ -481,6 +527,7 @@ impl Ingest<'_> {
                 c.enclosures,
                 c.categories,
                 item.image,
+                c.raw_digest,
             ])?;
         self.tx.prepare_cached("INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)")?
 .execute(
@@ -514,13 +561,7 @@ fn fingerprint(item: &Item, json: &[&str]) -> String {
         hasher.update(part.unwrap_or_default().as_bytes());
         hasher.update([0]);
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in hasher.finalize() {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    hex
+    hex(&hasher.finalize())
 }
 
 /// An item's texts as the `items` table stores them.
@@ -534,6 +575,8 @@ struct Columns<'a> {
     enclosures: String,
     categories: String,
     fingerprint: String,
+    /// The item's digest before cleaning, if the parser gave one.
+    raw_digest: Option<&'a str>,
 }
 
 impl<'a> Columns<'a> {
@@ -557,6 +600,7 @@ impl<'a> Columns<'a> {
             enclosures,
             categories,
             fingerprint,
+            raw_digest: Some(item.digest.as_str()).filter(|d| !d.is_empty()),
         })
     }
 }
@@ -601,6 +645,8 @@ mod tests {
             enclosures: vec![],
             categories: vec![],
             image: None,
+            digest: String::new(),
+            unchanged: false,
         }
     }
 
@@ -692,6 +738,77 @@ mod tests {
 
         let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-05T00:00:00Z"));
         assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
+    }
+
+    /// Parses `xml`, leaving uncleaned the items `store` has with the same digest, and records it.
+    fn poll_feed(
+        store: &mut Store,
+        src: &SourceConfig,
+        xml: &str,
+        at: DateTime<Utc>,
+    ) -> ItemCounts {
+        let read = crate::parse::read_feed(xml.as_bytes(), Default::default()).unwrap();
+        let unchanged = store.unchanged_items(&src.url, read.digests()).unwrap();
+        let feed = read.clean(&unchanged);
+        fetched(store, src, &feed.meta, &feed.items, at)
+    }
+
+    fn rss(second_description: &str) -> String {
+        format!(
+            r#"<rss version="2.0"><channel><title>P</title>
+            <item><guid>1</guid><title>One</title><description>&lt;p&gt;first&lt;/p&gt;</description>
+              <pubDate>Thu, 02 Jan 2025 00:00:00 GMT</pubDate></item>
+            <item><guid>2</guid><title>Two</title><description>{second_description}</description>
+              <pubDate>Wed, 01 Jan 2025 00:00:00 GMT</pubDate></item>
+            </channel></rss>"#
+        )
+    }
+
+    #[test]
+    fn items_that_come_back_as_they_were_are_neither_cleaned_nor_rewritten() {
+        let mut store = Store::open_in_memory().unwrap();
+        let src = source("https://p.example/feed", None);
+        let counts = poll_feed(&mut store, &src, &rss("second"), at("2025-01-03T00:00:00Z"));
+        assert_eq!((counts.new, counts.unchanged), (2, 0));
+
+        // Nothing changed: both items are known by digest, so not cleaned (no texts) nor written.
+        let read = crate::parse::read_feed(rss("second").as_bytes(), Default::default()).unwrap();
+        let unchanged = store.unchanged_items(&src.url, read.digests()).unwrap();
+        assert_eq!(unchanged.len(), 2);
+        let feed = read.clean(&unchanged);
+        assert!(
+            feed.items
+                .iter()
+                .all(|i| i.unchanged && i.content.is_none() && i.summary.is_none())
+        );
+        let counts = fetched(
+            &mut store,
+            &src,
+            &feed.meta,
+            &feed.items,
+            at("2025-01-04T00:00:00Z"),
+        );
+        assert_eq!((counts.updated, counts.unchanged), (0, 2));
+
+        // One item's text changed: that one alone is cleaned and updated.
+        let counts = poll_feed(
+            &mut store,
+            &src,
+            &rss("second, revised"),
+            at("2025-01-05T00:00:00Z"),
+        );
+        assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 1));
+        let items = store
+            .items(&ItemFilter {
+                limit: 10,
+                ..ItemFilter::default()
+            })
+            .unwrap();
+        let texts: Vec<_> = items
+            .iter()
+            .map(|i| i.item.summary.as_ref().map(|t| t.body.as_str()))
+            .collect();
+        assert_eq!(texts, [Some("<p>first</p>"), Some("second, revised")]);
     }
 
     #[test]

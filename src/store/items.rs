@@ -102,6 +102,8 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
         enclosures: json(row, 17)?,
         categories: json(row, 18)?,
         image: row.get(19)?,
+        digest: String::new(),
+        unchanged: false,
     };
     let stored = StoredItem {
         id: row.get(16)?,

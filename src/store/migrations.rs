@@ -38,8 +38,8 @@ const MIGRATIONS: &[Migration] = &[
         then: None,
     },
     Migration {
-        name: "0005_lean_indexes",
-        sql: include_str!("../../migrations/0005_lean_indexes.sql"),
+        name: "0005_faster_polls",
+        sql: include_str!("../../migrations/0005_faster_polls.sql"),
         then: None,
     },
 ];

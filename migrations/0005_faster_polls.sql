@@ -1,3 +1,9 @@
+-- Polls that cost less.
+--
+-- A digest of each item as its feed gave it, before cleaning: an item that comes back with the
+-- same digest is neither cleaned nor written again. NULL until the item is next seen.
+ALTER TABLE items ADD COLUMN raw_digest TEXT;
+
 -- Smaller indexes for large databases. Both dropped indexes took a write at a random place per
 -- item, so at 10,000 sources nearly every one of their pages was rewritten by every commit.
 --
