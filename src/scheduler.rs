@@ -518,7 +518,8 @@ async fn poll(
     let _host = ctx.fetcher.host_slot(&source.location).await;
     // The semaphore is never closed, so acquiring only waits.
     let _permit = semaphore.acquire_owned().await.ok();
-    refresh(&ctx, &source, mode).await
+    // Boxed once it may start: a refresh's future is large, and thousands of polls wait above.
+    Box::pin(refresh(&ctx, &source, mode)).await
 }
 
 /// Prunes items past `[retention] max_age`, renders every output, and pings the WebSub hub

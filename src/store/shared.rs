@@ -68,11 +68,8 @@ impl SharedStore {
         F: FnOnce(&mut Store) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (reply, result) = oneshot::channel();
-        let job = Job::Alone(Box::new(move |store| {
-            let _ = reply.send(work(store));
-        }));
-        self.submit(job, result).await
+        self.submit(|reply| Job::Alone(Box::new(move |store| drop(reply.send(work(store))))))
+            .await
     }
 
     /// Runs the read-only `work` at once, inside the open batch; `None` if it panicked.
@@ -81,11 +78,8 @@ impl SharedStore {
         F: FnOnce(&Store) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (reply, result) = oneshot::channel();
-        let job = Job::Read(Box::new(move |store| {
-            let _ = reply.send(work(store));
-        }));
-        self.submit(job, result).await
+        self.submit(|reply| Job::Read(Box::new(move |store| drop(reply.send(work(store))))))
+            .await
     }
 
     /// Runs `work`, which records one poll, inside the open batch; `None` if it panicked.
@@ -95,11 +89,8 @@ impl SharedStore {
         F: FnOnce(&mut Store) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (reply, result) = oneshot::channel();
-        let job = Job::Record(Box::new(move |store| {
-            let _ = reply.send(work(store));
-        }));
-        self.submit(job, result).await
+        self.submit(|reply| Job::Record(Box::new(move |store| drop(reply.send(work(store))))))
+            .await
     }
 
     /// How many recorded polls were lost because their batch failed to commit.
@@ -107,8 +98,10 @@ impl SharedStore {
         self.unsaved_polls.load(Ordering::Relaxed)
     }
 
-    async fn submit<R>(&self, job: Job, result: oneshot::Receiver<R>) -> Option<R> {
-        self.jobs.send(job).ok()?;
+    /// Queues the job that `job` makes around the sender of its result, and waits for it.
+    async fn submit<R>(&self, job: impl FnOnce(oneshot::Sender<R>) -> Job) -> Option<R> {
+        let (reply, result) = oneshot::channel();
+        self.jobs.send(job(reply)).ok()?;
         // A job that panicked dropped its reply unsent.
         result.await.ok()
     }
