@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tributary::config::{self, Config, LogFormat, SourceConfig, SourceLocation};
 use tributary::fetch::Fetcher;
 use tributary::model::{ItemCounts, PollResult, RefreshOutcome, Verdict};
-use tributary::refresh::{self, Context, Mode};
+use tributary::refresh::{self, Context, Mode, ParseSlots};
 use tributary::store::{SharedStore, Store, normalized_date};
 use tributary::watch::ReloadRequests;
 use tributary::{publish, scheduler};
@@ -160,9 +160,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Context> {
         store: SharedStore::new(store).context("starting the database thread")?,
         poll: Arc::new(config.poll.clone()),
         rules: Arc::new(config.items.clone()),
-        parse_slots: Arc::new(tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
-        )),
+        parse_slots: ParseSlots::for_this_machine(),
     })
 }
 

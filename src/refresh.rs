@@ -28,10 +28,44 @@ pub struct Context {
     pub store: SharedStore,
     pub poll: Arc<PollSettings>,
     pub rules: Arc<ItemRules>,
-    /// Places for feeds between parsing and storing. Parsing is CPU work and the store has one
-    /// writer, so more feeds at once would only hold more parsed feeds in memory; twice the
-    /// cores keeps both busy. Taken after the download, so a slow publisher holds none.
-    pub parse_slots: Arc<Semaphore>,
+    pub parse_slots: ParseSlots,
+}
+
+/// Places for feeds between parsing and storing. Parsing is CPU work and the store has one
+/// writer, so more feeds at once would only hold more parsed feeds in memory. A feed takes one
+/// place per `PARSE_SLOT_SIZE` of its body, so that large feeds pass fewer at a time (alone,
+/// past a size) and memory does not grow with feed sizes. Taken after the download, so a slow
+/// publisher holds none; held until the feed is stored.
+#[derive(Debug, Clone)]
+pub struct ParseSlots {
+    places: Arc<Semaphore>,
+    count: usize,
+}
+
+/// How much of a feed's body one place between parsing and storing stands for.
+const PARSE_SLOT_SIZE: usize = 256 * 1024;
+
+impl ParseSlots {
+    /// Twice as many places as cores: enough to keep parsing and storing both busy.
+    pub fn for_this_machine() -> ParseSlots {
+        let count = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        ParseSlots {
+            places: Arc::new(Semaphore::new(count)),
+            count,
+        }
+    }
+
+    /// Waits for the places a body of `size` bytes takes: one per `PARSE_SLOT_SIZE`, at least
+    /// one, and never more than there are, so that a large feed waits for all of them rather
+    /// than forever.
+    async fn take(&self, size: usize) -> Option<OwnedSemaphorePermit> {
+        let places = size.div_ceil(PARSE_SLOT_SIZE).clamp(1, self.count);
+        // The semaphore is never closed, so acquiring only waits.
+        Arc::clone(&self.places)
+            .acquire_many_owned(u32::try_from(places).ok()?)
+            .await
+            .ok()
+    }
 }
 
 /// Which sources a refresh may skip.
@@ -423,8 +457,7 @@ async fn fetch_and_parse(
     let response = fetched.response;
     let base = response.final_url.clone();
     let rules = ctx.rules.clone();
-    // The semaphore is never closed, so acquiring only waits.
-    let slot = ctx.parse_slots.clone().acquire_owned().await.ok();
+    let slot = ctx.parse_slots.take(fetched.body.len()).await;
     let parsed = tokio::task::spawn_blocking(move || {
         let options = ParseOptions {
             base: base.as_ref(),
@@ -707,6 +740,29 @@ mod tests {
             discovered: None,
             slot: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_large_feed_takes_every_parse_slot_and_a_small_one_a_single_slot() {
+        let slots = ParseSlots {
+            places: Arc::new(Semaphore::new(4)),
+            count: 4,
+        };
+        let small = slots.take(10_000).await.unwrap();
+        assert_eq!(slots.places.available_permits(), 3);
+        let medium = slots.take(PARSE_SLOT_SIZE + 1).await.unwrap();
+        assert_eq!(slots.places.available_permits(), 1);
+        drop((small, medium));
+
+        let large = slots.take(50 * 1024 * 1024).await.unwrap();
+        assert_eq!(slots.places.available_permits(), 0);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), slots.take(1)).await;
+        assert!(
+            waiting.is_err(),
+            "a small feed waits until the large one is stored"
+        );
+        drop(large);
+        assert!(slots.take(1).await.is_some());
     }
 
     #[test]
