@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::HashSet;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
 
 use super::sources::{add_event, save_state, upsert_source};
@@ -164,6 +164,24 @@ struct Candidate<'a> {
     item: &'a Item,
     canon_key: Option<String>,
     published: DateTime<Utc>,
+}
+
+/// The columns of `items` that hold what a reader sees of an item, bound as ?1 to ?13 from
+/// [`Columns::shown`] by every statement that writes an item.
+macro_rules! shown_columns {
+    () => {
+        "guid, link, title, summary, summary_html, content, content_html, authors, fingerprint,
+         enclosures, categories, image, raw_digest"
+    };
+}
+
+/// [`shown_columns!`] set from ?1 to ?13, for an UPDATE.
+macro_rules! set_shown_columns {
+    () => {
+        "guid = ?1, link = ?2, title = ?3, summary = ?4, summary_html = ?5, content = ?6,
+         content_html = ?7, authors = ?8, fingerprint = ?9, enclosures = ?10, categories = ?11,
+         image = ?12, raw_digest = ?13"
+    };
 }
 
 /// The item another source stored under a canonical link. The range repeats the condition of
@@ -367,41 +385,32 @@ impl Ingest<'_> {
     fn insert(&self, candidate: &Candidate<'_>) -> Result<i64, StoreError> {
         let item = candidate.item;
         let c = Columns::of(item)?;
-        let published = to_unix(candidate.published);
+        let (public_id, published) = (
+            public_id(self.source_url, &item.key),
+            to_unix(candidate.published),
+        );
+        let (updated, first_seen) = (item.updated.map(to_unix), to_unix(self.now));
+        let own: [&dyn ToSql; 6] = [
+            &self.source_id,
+            &item.key,
+            &public_id,
+            &published,
+            &updated,
+            &first_seen,
+        ];
         let id = self
             .tx
-            .prepare_cached(
-                "INSERT INTO items (source_id, key, public_id, guid, link, title, summary,
-                 summary_html, content, content_html, authors, published, updated, first_seen,
-                 sort_at, fingerprint, enclosures, categories, image, raw_digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?12, ?15, ?16,
-                 ?17, ?18, ?19)
-             RETURNING id",
-            )?
-            .query_row(
-                params![
-                    self.source_id,
-                    item.key,
-                    public_id(self.source_url, &item.key),
-                    item.guid,
-                    item.link,
-                    item.title,
-                    c.summary,
-                    c.summary_html,
-                    c.content,
-                    c.content_html,
-                    c.authors,
-                    published,
-                    item.updated.map(to_unix),
-                    to_unix(self.now),
-                    c.fingerprint,
-                    c.enclosures,
-                    c.categories,
-                    item.image,
-                    c.raw_digest,
-                ],
-                |r| r.get(0),
-            )?;
+            .prepare_cached(concat!(
+                "INSERT INTO items (",
+                shown_columns!(),
+                ", source_id, key, public_id, published, sort_at, updated, first_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                 ?14, ?15, ?16, ?17, ?17, ?18, ?19)
+                 RETURNING id"
+            ))?
+            .query_row(params_from_iter(c.shown().into_iter().chain(own)), |r| {
+                r.get(0)
+            })?;
         Ok(id)
     }
 
@@ -449,31 +458,15 @@ impl Ingest<'_> {
             .map(to_unix)
             .filter(|u| stored_updated.is_none_or(|s| *u > s))
             .unwrap_or_else(|| to_unix(self.now));
-        self.tx.prepare_cached("UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, summary_html = ?6,
-                 content = ?7, content_html = ?8, authors = ?9, updated = ?10, fingerprint = ?11,
-                 content_updates = content_updates + ?12, enclosures = ?13, categories = ?14,
-                 image = ?15, raw_digest = ?16
-             WHERE id = ?1")?
-.execute(
-            params![
-                item_id,
-                item.guid,
-                item.link,
-                item.title,
-                c.summary,
-                c.summary_html,
-                c.content,
-                c.content_html,
-                c.authors,
-                updated,
-                c.fingerprint,
-                i64::from(!heading_changed),
-                c.enclosures,
-                c.categories,
-                item.image,
-                c.raw_digest,
-            ],
-        )?;
+        let content_update = i64::from(!heading_changed);
+        let own: [&dyn ToSql; 3] = [&updated, &content_update, &item_id];
+        self.tx
+            .prepare_cached(concat!(
+                "UPDATE items SET ",
+                set_shown_columns!(),
+                ", updated = ?14, content_updates = content_updates + ?15 WHERE id = ?16"
+            ))?
+            .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
         Ok(Verdict::Updated)
     }
 
@@ -499,36 +492,16 @@ impl Ingest<'_> {
         }
         let item = candidate.item;
         let c = Columns::of(item)?;
-        let published = to_unix(candidate.published);
+        let (published, updated) = (to_unix(candidate.published), item.updated.map(to_unix));
+        let own: [&dyn ToSql; 5] = [&self.source_id, &item.key, &published, &updated, &item_id];
         self.tx
-            .prepare_cached(
-                "UPDATE items SET source_id = ?2, key = ?3, guid = ?4, link = ?5, title = ?6,
-                 summary = ?7, summary_html = ?8, content = ?9, content_html = ?10,
-                 authors = ?11, published = ?12, sort_at = ?12, updated = ?13, fingerprint = ?14,
-                 content_updates = 0, enclosures = ?15, categories = ?16, image = ?17,
-                 raw_digest = ?18
-             WHERE id = ?1",
-            )?
-            .execute(params![
-                item_id,
-                self.source_id,
-                item.key,
-                item.guid,
-                item.link,
-                item.title,
-                c.summary,
-                c.summary_html,
-                c.content,
-                c.content_html,
-                c.authors,
-                published,
-                item.updated.map(to_unix),
-                c.fingerprint,
-                c.enclosures,
-                c.categories,
-                item.image,
-                c.raw_digest,
-            ])?;
+            .prepare_cached(concat!(
+                "UPDATE items SET ",
+                set_shown_columns!(),
+                ", source_id = ?14, key = ?15, published = ?16, sort_at = ?16, updated = ?17,
+                 content_updates = 0 WHERE id = ?18"
+            ))?
+            .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
         self.tx.prepare_cached("INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)")?
 .execute(
             params![item_id, owner, to_unix(self.now)],
@@ -566,6 +539,7 @@ fn fingerprint(item: &Item, json: &[&str]) -> String {
 
 /// An item's texts as the `items` table stores them.
 struct Columns<'a> {
+    item: &'a Item,
     summary: Option<&'a str>,
     summary_html: bool,
     content: Option<&'a str>,
@@ -592,6 +566,7 @@ impl<'a> Columns<'a> {
         let categories = serde_json::to_string(&item.categories)?;
         let fingerprint = fingerprint(item, &[&authors, &enclosures, &categories]);
         Ok(Columns {
+            item,
             summary,
             summary_html,
             content,
@@ -602,6 +577,25 @@ impl<'a> Columns<'a> {
             fingerprint,
             raw_digest: Some(item.digest.as_str()).filter(|d| !d.is_empty()),
         })
+    }
+
+    /// The values of [`shown_columns!`], in its order.
+    fn shown(&self) -> [&dyn ToSql; 13] {
+        [
+            &self.item.guid,
+            &self.item.link,
+            &self.item.title,
+            &self.summary,
+            &self.summary_html,
+            &self.content,
+            &self.content_html,
+            &self.authors,
+            &self.fingerprint,
+            &self.enclosures,
+            &self.categories,
+            &self.item.image,
+            &self.raw_digest,
+        ]
     }
 }
 
