@@ -484,10 +484,7 @@ impl Ingest<'_> {
             .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         let earlier = published.is_some_and(|p| to_unix(candidate.published) < p);
         if !earlier {
-            self.tx.prepare_cached("INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)")?
-.execute(
-                params![item_id, self.source_id, to_unix(self.now)],
-            )?;
+            self.also_carried_by(item_id, self.source_id)?;
             return Ok(owner_name);
         }
         let item = candidate.item;
@@ -502,14 +499,22 @@ impl Ingest<'_> {
                  content_updates = 0 WHERE id = ?18"
             ))?
             .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
-        self.tx.prepare_cached("INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen) VALUES (?1, ?2, ?3)")?
-.execute(
-            params![item_id, owner, to_unix(self.now)],
-        )?;
+        self.also_carried_by(item_id, owner)?;
         self.tx
             .prepare_cached("DELETE FROM item_sources WHERE item_id = ?1 AND source_id = ?2")?
             .execute(params![item_id, self.source_id])?;
         Ok(owner_name)
+    }
+
+    /// Records that `source_id`, not the item's own source, carried `item_id` too.
+    fn also_carried_by(&self, item_id: i64, source_id: i64) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![item_id, source_id, to_unix(self.now)])?;
+        Ok(())
     }
 }
 
