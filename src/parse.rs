@@ -18,7 +18,10 @@ use url::Url;
 
 use crate::identity::hex;
 use crate::model::{Author, Enclosure, FeedHints, FeedMeta, Item, Text};
-use crate::sanitize::{clean_html, fold_whitespace, html_to_text, removed_markup, strip_controls};
+use crate::sanitize::{
+    MAX_NAME_CHARS, MAX_TITLE_CHARS, bounded_line, clean_html, fold_whitespace, html_to_text,
+    removed_markup, strip_controls, web_url,
+};
 
 /// A parsed feed: what it says of itself and its items, each key appearing once.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +35,8 @@ pub struct ParsedFeed {
     pub encoding: String,
     /// With [`ParseOptions::explain`]: for each item, what the sanitizer removed from its HTML.
     pub removed: Vec<Vec<String>>,
+    /// For each item, the URLs left out of it and why ("link dropped: not http(s)").
+    pub dropped: Vec<Vec<&'static str>>,
 }
 
 /// Why a body could not be read as a feed.
@@ -84,7 +89,7 @@ pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, 
 pub struct ReadFeed {
     feed: ParsedFeed,
     /// For each item, what relative URLs in its HTML resolve against.
-    bases: Vec<Option<Url>>,
+    bases: Vec<TextBases>,
     max_content: usize,
     explain: bool,
 }
@@ -116,11 +121,11 @@ impl ReadFeed {
                     .map(|t| t.body.as_str())
                     .collect::<String>()
             });
-            let clean = |text: Option<Text>| {
+            let clean = |text: Option<Text>, base: &Option<Url>| {
                 text.and_then(|t| cleaned_text(&t.body, t.is_html, base.as_ref(), self.max_content))
             };
-            item.summary = clean(item.summary.take());
-            item.content = clean(item.content.take());
+            item.summary = clean(item.summary.take(), &base.summary);
+            item.content = clean(item.content.take(), &base.content);
             if let Some(raw) = raw {
                 let clean: String = [&item.summary, &item.content]
                     .into_iter()
@@ -170,25 +175,37 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
     hints.min_interval = hints.min_interval.max(ttl);
 
     let meta = FeedMeta {
-        title: feed.title.as_ref().and_then(plain_text),
-        link: alternate_link(&feed.links),
+        title: feed
+            .title
+            .as_ref()
+            .and_then(plain_text)
+            .map(|t| bounded_line(&t, MAX_NAME_CHARS)),
+        link: alternate_link(&feed.links).filter(|l| web_url(l).is_some()),
         id: non_empty(&feed.id),
     };
+    // Where the text declares `xml:base`, the base in scope of each entry's texts.
+    let declared_bases = text
+        .contains("xml:base")
+        .then(|| declared_bases(&text, base))
+        .flatten()
+        .filter(|found| found.len() == feed.entries.len());
     // In Atom an entry without authors has the feed's (RFC 4287, 4.2.1).
-    let feed_authors = authors(&feed.authors);
+    let feed_authors = authors(&feed.authors, &mut Vec::new());
     let mut seen = HashSet::new();
-    let (mut items, mut bases) = (Vec::new(), Vec::new());
-    for entry in &feed.entries {
-        let (mut item, item_base) = normalize_entry(entry, base);
+    let (mut items, mut bases, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, entry) in feed.entries.iter().enumerate() {
+        let declared = declared_bases.as_ref().map(|found| &found[index]);
+        let (mut item, item_bases, item_dropped) = normalize_entry(entry, base, declared);
         if !seen.insert(item.key.clone()) {
             continue;
         }
         if item.authors.is_empty() {
             item.authors = feed_authors.clone();
         }
-        item.digest = digest(&item, item_base.as_ref(), options.max_content);
+        item.digest = digest(&item, &item_bases, options.max_content);
         items.push(item);
-        bases.push(item_base);
+        bases.push(item_bases);
+        dropped.push(item_dropped);
     }
     let format = original_format.unwrap_or(match feed.feed_type {
         FeedType::Atom => "Atom",
@@ -205,6 +222,7 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
             format,
             encoding,
             removed: Vec::new(),
+            dropped,
         },
         bases,
         max_content: options.max_content,
@@ -215,7 +233,7 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
 /// A digest of an item as the feed gave it, before cleaning, with what cleaning depends on:
 /// the base its links resolve against and the size it is cut to. Dates are left out, as in the
 /// store's fingerprint, because some feeds restamp every item on each build.
-fn digest(item: &Item, base: Option<&Url>, max_content: usize) -> String {
+fn digest(item: &Item, bases: &TextBases, max_content: usize) -> String {
     let mut hasher = Sha256::new();
     fn text(t: &Option<Text>) -> Option<(bool, &str)> {
         t.as_ref().map(|t| (t.is_html, t.body.as_str()))
@@ -231,7 +249,8 @@ fn digest(item: &Item, base: Option<&Url>, max_content: usize) -> String {
         content.map(|(html, _)| if html { "html" } else { "text" }),
         content.map(|(_, body)| body),
         item.image.as_deref(),
-        base.map(Url::as_str),
+        bases.summary.as_ref().map(Url::as_str),
+        bases.content.as_ref().map(Url::as_str),
     ];
     for part in parts {
         hasher.update(part.unwrap_or_default().as_bytes());
@@ -266,12 +285,35 @@ fn digest(item: &Item, base: Option<&Url>, max_content: usize) -> String {
     hex(&hasher.finalize()[..16])
 }
 
-/// An entry as Tributary's item, its texts not yet cleaned, and the base URL they resolve
-/// against.
-fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> (Item, Option<Url>) {
+/// What the relative URLs in an item's summary and content resolve against.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct TextBases {
+    summary: Option<Url>,
+    content: Option<Url>,
+}
+
+/// An entry as Tributary's item, its texts not yet cleaned; the base URLs they resolve against;
+/// and the URLs left out of it because a reader could not safely follow them.
+fn normalize_entry(
+    entry: &Entry,
+    feed_base: Option<&Url>,
+    declared: Option<&DeclaredBases>,
+) -> (Item, TextBases, Vec<&'static str>) {
+    let mut dropped = Vec::new();
     let guid = non_empty(&entry.id);
-    let link = alternate_link(&entry.links);
-    let title = entry.title.as_ref().and_then(plain_text);
+    // A link a reader cannot safely follow is no link: the item is identified as one without.
+    let link = alternate_link(&entry.links).filter(|l| {
+        let safe = web_url(l).is_some();
+        if !safe {
+            dropped.push("link dropped: not http(s)");
+        }
+        safe
+    });
+    let title = entry
+        .title
+        .as_ref()
+        .and_then(plain_text)
+        .map(|t| bounded_line(&t, MAX_TITLE_CHARS));
     let published = entry.published.or(entry.updated);
     // Without a title, items (RSS 0.92 allows them) are told apart by their description.
     let name = title.clone().or_else(|| {
@@ -283,17 +325,18 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> (Item, Option<Url>
     });
     let key = identity_key(guid.as_deref(), link.as_deref(), name.as_deref(), published);
 
-    // Relative URLs inside the item resolve against the content's xml:base (itself resolved),
-    // else the item's own page, else the feed's address. (feed-rs reports xml:base only where
-    // it stands on the content element; one on the entry or feed already made the links
-    // absolute, and the item link then serves as the base.)
+    // Relative URLs inside a text resolve against the xml:base in scope for it (on the element,
+    // its entry or the feed), else the item's own page, else the feed's address.
     let page = link.as_deref().and_then(|l| Url::parse(l).ok());
-    let page_base = page.as_ref().or(feed_base);
-    let xml_base = entry.base.as_deref().and_then(|b| match page_base {
-        Some(outer) => outer.join(b).ok(),
-        None => Url::parse(b).ok(),
-    });
-    let base = xml_base.or_else(|| page_base.cloned());
+    let fallback = page.as_ref().or(feed_base);
+    let in_scope = |found: Option<&Option<Url>>| match found {
+        Some(Some(declared)) => Some(declared.clone()),
+        _ => fallback.cloned(),
+    };
+    let bases = TextBases {
+        summary: in_scope(declared.map(|d| &d.summary)),
+        content: in_scope(declared.map(|d| &d.content)),
+    };
     let summary = entry.summary.as_ref().map(|t| Text {
         body: t.content.clone(),
         is_html: is_html(t.content_type.subty().as_str()),
@@ -311,21 +354,111 @@ fn normalize_entry(entry: &Entry, feed_base: Option<&Url>) -> (Item, Option<Url>
         title,
         summary,
         content,
-        authors: authors(&entry.authors),
+        authors: authors(&entry.authors, &mut dropped),
         published: entry.published,
         updated: entry.updated,
-        enclosures: enclosures(entry),
+        enclosures: enclosures(entry, &mut dropped),
         categories: categories(entry),
-        image: image(entry),
+        image: image(entry, &mut dropped),
         digest: String::new(),
         unchanged: false,
     };
-    (item, base)
+    (item, bases, dropped)
+}
+
+/// The `xml:base` in scope for an entry's summary and content, if one is: declared on the
+/// element, its entry or an ancestor, each resolved against the one around it.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct DeclaredBases {
+    summary: Option<Url>,
+    content: Option<Url>,
+}
+
+/// For each entry (Atom `entry`, RSS `item`) of an XML feed, in document order, the `xml:base`
+/// in scope for its summary and content. The outermost resolves against `document`. feed-rs
+/// reports only a base written on the content element itself, so this light pass over the
+/// same text finds the inherited ones. `None` if the text does not read as XML to its end.
+fn declared_bases(text: &str, document: Option<&Url>) -> Option<Vec<DeclaredBases>> {
+    // quick-xml has panicked on hostile input before (see `read_feed`).
+    std::panic::catch_unwind(|| scan_declared_bases(text, document))
+        .ok()
+        .flatten()
+}
+
+fn scan_declared_bases(text: &str, document: Option<&Url>) -> Option<Vec<DeclaredBases>> {
+    const ATOM: &str = "http://www.w3.org/2005/Atom";
+    const RSS1: &str = "http://purl.org/rss/1.0/";
+    const CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
+    let mut reader = quick_xml::NsReader::from_str(text);
+    // The base in scope inside each open element: `None` where none is declared.
+    let mut scopes: Vec<Option<Url>> = Vec::new();
+    let mut entries: Vec<DeclaredBases> = Vec::new();
+    // How many elements are open inside the entry being read, with the entry itself.
+    let mut entry_depth: Option<usize> = None;
+    loop {
+        let (namespace, event) = reader.read_resolved_event().ok()?;
+        let (element, is_empty) = match &event {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(_) => {
+                scopes.pop();
+                if entry_depth.is_some_and(|depth| scopes.len() < depth) {
+                    entry_depth = None;
+                }
+                continue;
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        let namespace: &str = match &namespace {
+            quick_xml::name::ResolveResult::Bound(ns) => ns.0,
+            _ => "",
+        };
+        let outer = scopes.last().cloned().flatten();
+        let declared = element
+            .try_get_attribute("xml:base")
+            .ok()
+            .flatten()
+            .and_then(|a| {
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .ok()
+                    .map(|v| v.trim().to_string())
+            });
+        let scope = match declared {
+            Some(declared) => match outer.as_ref().or(document) {
+                Some(around) => around.join(&declared).ok(),
+                None => Url::parse(&declared).ok(),
+            }
+            .or(outer),
+            None => outer,
+        };
+        match (namespace, element.local_name().as_ref()) {
+            (ATOM, "entry") | ("" | RSS1, "item") if entry_depth.is_none() => {
+                entries.push(DeclaredBases::default());
+                entry_depth = (!is_empty).then_some(scopes.len() + 1);
+            }
+            (ATOM, "summary") | ("" | RSS1, "description") if entry_depth.is_some() => {
+                if let Some(entry) = entries.last_mut() {
+                    entry.summary = entry.summary.take().or(scope.clone());
+                }
+            }
+            (ATOM, "content") | (CONTENT, "encoded") if entry_depth.is_some() => {
+                if let Some(entry) = entries.last_mut() {
+                    entry.content = entry.content.take().or(scope.clone());
+                }
+            }
+            _ => {}
+        }
+        if !is_empty {
+            scopes.push(scope);
+        }
+    }
+    Some(entries)
 }
 
 /// RSS `<enclosure>`s and Media RSS content (feed-rs reads both as media), and Atom
 /// `rel="enclosure"` links: http(s) URLs only, each once.
-fn enclosures(entry: &Entry) -> Vec<Enclosure> {
+fn enclosures(entry: &Entry, dropped: &mut Vec<&'static str>) -> Vec<Enclosure> {
     let media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
         let mime_type = c.content_type.as_ref().map(|t| t.to_string());
         if mime_type
@@ -352,7 +485,13 @@ fn enclosures(entry: &Entry) -> Vec<Enclosure> {
     let mut seen = HashSet::new();
     media
         .chain(links)
-        .filter(|e| e.url.starts_with("http://") || e.url.starts_with("https://"))
+        .filter(|e| {
+            let safe = web_url(&e.url).is_some();
+            if !safe {
+                dropped.push("enclosure dropped: not http(s)");
+            }
+            safe
+        })
         .filter(|e| seen.insert(e.url.clone()))
         .collect()
 }
@@ -362,13 +501,13 @@ fn categories(entry: &Entry) -> Vec<String> {
     entry
         .categories
         .iter()
-        .map(|c| fold_whitespace(c.label.as_deref().unwrap_or(&c.term)))
+        .map(|c| bounded_line(c.label.as_deref().unwrap_or(&c.term), MAX_NAME_CHARS))
         .filter(|c| !c.is_empty() && seen.insert(c.clone()))
         .collect()
 }
 
 /// The item's picture: a Media RSS thumbnail, else image content.
-fn image(entry: &Entry) -> Option<String> {
+fn image(entry: &Entry, dropped: &mut Vec<&'static str>) -> Option<String> {
     let thumbnail = entry
         .media
         .iter()
@@ -380,12 +519,16 @@ fn image(entry: &Entry) -> Option<String> {
             .then(|| c.url.as_ref().map(|u| u.to_string()))
             .flatten()
     });
-    thumbnail
-        .chain(content)
-        .find(|u| u.starts_with("http://") || u.starts_with("https://"))
+    let mut candidates = thumbnail.chain(content).peekable();
+    let first = candidates.peek().is_some();
+    let image = candidates.find(|u| web_url(u).is_some());
+    if first && image.is_none() {
+        dropped.push("image dropped: not http(s)");
+    }
+    image
 }
 
-fn authors(people: &[Person]) -> Vec<Author> {
+fn authors(people: &[Person], dropped: &mut Vec<&'static str>) -> Vec<Author> {
     people
         .iter()
         .filter_map(|p| {
@@ -393,12 +536,21 @@ fn authors(people: &[Person]) -> Vec<Author> {
                 .name
                 .as_deref()
                 .or(p.email.as_deref())
-                .map(fold_whitespace)
+                .map(|n| bounded_line(n, MAX_NAME_CHARS))
                 .filter(|n| !n.is_empty())?;
+            let uri = p.uri.as_deref().and_then(non_empty);
+            let safe_uri = uri.clone().filter(|u| web_url(u).is_some());
+            if uri.is_some() && safe_uri.is_none() {
+                dropped.push("author URI dropped: not http(s)");
+            }
             Some(Author {
                 name,
-                uri: p.uri.as_deref().and_then(non_empty),
-                email: p.email.as_deref().and_then(non_empty),
+                uri: safe_uri,
+                email: p
+                    .email
+                    .as_deref()
+                    .and_then(non_empty)
+                    .map(|e| bounded_line(&e, MAX_NAME_CHARS)),
             })
         })
         .collect()
@@ -1093,6 +1245,142 @@ mod tests {
             "{}",
             body(1)
         );
+    }
+
+    #[test]
+    fn relative_links_in_content_follow_the_xml_base_in_scope() {
+        let feed = parse(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://rel.example/blog/">
+              <title>A</title><id>urn:a</id>
+              <entry><id>urn:1</id><title>Feed base</title><link href="posts/one.html"/>
+                <content type="html">&lt;img src="img/a.png"&gt;</content></entry>
+              <entry xml:base="/other/"><id>urn:2</id><title>Entry base</title>
+                <link href="https://p.example/two"/>
+                <summary type="html">&lt;a href="s.html"&gt;s&lt;/a&gt;</summary>
+                <content type="html" xml:base="deeper/">&lt;a href="c.html"&gt;c&lt;/a&gt;</content></entry>
+            </feed>"#,
+        );
+        let text = |i: usize, f: fn(&Item) -> &Option<Text>| {
+            f(&feed.items[i]).as_ref().unwrap().body.clone()
+        };
+        assert_eq!(
+            feed.items[0].link.as_deref(),
+            Some("https://rel.example/blog/posts/one.html")
+        );
+        let first = text(0, |i| &i.content);
+        assert!(
+            first.contains(r#"src="https://rel.example/blog/img/a.png""#),
+            "{first}"
+        );
+        let summary = text(1, |i| &i.summary);
+        assert!(
+            summary.contains(r#"href="https://rel.example/other/s.html""#),
+            "{summary}"
+        );
+        let content = text(1, |i| &i.content);
+        assert!(
+            content.contains(r#"href="https://rel.example/other/deeper/c.html""#),
+            "{content}"
+        );
+
+        let rss = parse(
+            r#"<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+              <channel xml:base="https://cdn.example/news/"><title>R</title>
+              <item><guid>1</guid><link>https://p.example/story/1</link>
+                <description>&lt;img src="a.png"&gt;</description>
+                <content:encoded>&lt;img src="b.png"&gt;</content:encoded></item>
+              <item><guid>2</guid><link>https://p.example/story/2</link></item>
+            </channel></rss>"#,
+        );
+        let item = &rss.items[0];
+        let (summary, content) = (&item.summary, &item.content);
+        assert!(
+            summary
+                .as_ref()
+                .unwrap()
+                .body
+                .contains("https://cdn.example/news/a.png"),
+            "{summary:?}"
+        );
+        assert!(
+            content
+                .as_ref()
+                .unwrap()
+                .body
+                .contains("https://cdn.example/news/b.png"),
+            "{content:?}"
+        );
+    }
+
+    #[test]
+    fn urls_a_reader_cannot_safely_follow_are_dropped_and_the_item_kept() {
+        let feed = parse(
+            r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">
+              <channel><title>Evil</title><link>javascript:alert(document.domain)</link>
+              <item><title>Scripted</title><link>JavaScript:alert(1)</link>
+                <enclosure url="data:audio/mpeg;base64,AAAA" type="audio/mpeg" length="4"/></item>
+              <item><title>Fine</title><link>https://p.example/fine</link></item>
+              <item><title>Pictured</title><link>https://p.example/pictured</link>
+                <media:content url="JAVASCRIPT:alert(2)" type="image/png"/></item>
+            </channel></rss>"#,
+        );
+        assert_eq!(feed.meta.link, None);
+        assert_eq!(feed.items.len(), 3);
+        let scripted = &feed.items[0];
+        assert_eq!(scripted.link, None);
+        assert!(scripted.enclosures.is_empty());
+        // Identified as an item without a link: by its title.
+        assert_eq!(
+            scripted.key,
+            identity_key(None, None, Some("Scripted"), None)
+        );
+        assert_eq!(
+            feed.dropped[0],
+            [
+                "link dropped: not http(s)",
+                "enclosure dropped: not http(s)"
+            ]
+        );
+        assert!(feed.dropped[1].is_empty());
+        assert_eq!(feed.items[2].image, None);
+        assert_eq!(feed.dropped[2], ["image dropped: not http(s)"]);
+
+        let atom = parse(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+              <entry><id>urn:1</id><title>T</title><link href=" data:text/html,x"/>
+                <author><name>Mallory</name><uri>vbscript:x</uri></author></entry></feed>"#,
+        );
+        let item = &atom.items[0];
+        assert_eq!(
+            (item.key.as_str(), item.link.as_deref()),
+            ("guid:urn:1", None)
+        );
+        assert_eq!(item.authors[0].uri, None);
+        assert_eq!(
+            atom.dropped[0],
+            [
+                "link dropped: not http(s)",
+                "author URI dropped: not http(s)"
+            ]
+        );
+    }
+
+    #[test]
+    fn titles_names_and_categories_are_bounded_lines() {
+        let long = "x".repeat(100_000);
+        let feed = parse(&format!(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+              <title>{long}</title>
+              <item><guid>1</guid><title>{long}</title><dc:creator>{long}</dc:creator>
+                <category>{long}</category></item></channel></rss>"#
+        ));
+        let item = &feed.items[0];
+        let chars = |s: &str| s.chars().count();
+        assert_eq!(chars(item.title.as_deref().unwrap()), 1_000);
+        assert!(item.title.as_deref().unwrap().ends_with('…'));
+        assert_eq!(chars(feed.meta.title.as_deref().unwrap()), 200);
+        assert_eq!(chars(&item.authors[0].name), 200);
+        assert_eq!(chars(&item.categories[0]), 200);
     }
 
     #[test]

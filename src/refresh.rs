@@ -728,6 +728,7 @@ mod tests {
                 format: "RSS 2.0",
                 encoding: "UTF-8".into(),
                 removed: vec![],
+                dropped: vec![],
             }),
             response: Response {
                 moved_to: moved_to.map(|u| Url::parse(u).unwrap()),

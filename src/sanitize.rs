@@ -3,6 +3,8 @@
 //! Every piece of HTML is cleaned with ammonia before it is stored: no scripts, event handlers,
 //! `javascript:` URLs, iframes, forms or styles reach a subscriber's reader. Relative links are
 //! made absolute against the item's base so they still work once the item leaves its feed.
+//! Every URL outside the HTML is checked the same way ([`web_url`]), and every line of text a
+//! reader shows is bounded ([`bounded_line`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
@@ -26,6 +28,36 @@ pub fn clean_html(html: &str, base: Option<&Url>) -> String {
         }
     }
     builder.clean(html).to_string()
+}
+
+/// The longest item title kept, in characters.
+pub const MAX_TITLE_CHARS: usize = 1_000;
+/// The longest author name, category term or feed title kept, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// `url`, trimmed, if a reader can follow it safely: an absolute `http` or `https` URL. The
+/// scheme is read as browsers read it (the WHATWG URL standard: case, surrounding spaces, tabs
+/// and line breaks inside ignored), so `JavaScript:`, ` data:` or `java\tscript:` are refused
+/// like `javascript:`. What is kept is the publisher's text, not a re-serialization, so that an
+/// item's identity (which may be its link) does not change.
+pub fn web_url(url: &str) -> Option<&str> {
+    let url = url.trim();
+    let parsed = Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then_some(url)
+}
+
+/// `text` as one line (white space folded, control characters dropped) of at most `max`
+/// characters: a longer one is cut at a character boundary and ends with "…".
+pub fn bounded_line(text: &str, max: usize) -> String {
+    let line = fold_whitespace(text);
+    match line.char_indices().nth(max) {
+        None => line,
+        Some(_) => {
+            let keep = max.saturating_sub(1);
+            let end = line.char_indices().nth(keep).map_or(line.len(), |(i, _)| i);
+            format!("{}…", line[..end].trim_end())
+        }
+    }
 }
 
 /// Turns HTML into plain text: tags dropped (scripts and styles with their contents), entities
@@ -124,6 +156,49 @@ mod tests {
             clean.contains(r#"src="https://news.example/a.png""#),
             "{clean}"
         );
+    }
+
+    #[test]
+    fn only_http_and_https_urls_are_fit_to_follow() {
+        for safe in [
+            "https://p.example/a",
+            "http://p.example/a b",
+            "  HTTPS://P.example/  ",
+        ] {
+            assert_eq!(web_url(safe), Some(safe.trim()), "{safe:?}");
+        }
+        for unsafe_url in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "java\tscript:alert(1)",
+            "java\nscript:alert(1)",
+            "\u{1}javascript:alert(1)",
+            "data:text/html;base64,PHNjcmlwdD4=",
+            "DATA:image/svg+xml,<svg onload=alert(1)>",
+            "vbscript:msgbox(1)",
+            "file:///etc/passwd",
+            "mailto:someone@p.example",
+            "ftp://p.example/a",
+            "/relative/path",
+            "//p.example/protocol-relative",
+            "",
+        ] {
+            assert_eq!(web_url(unsafe_url), None, "{unsafe_url:?}");
+        }
+    }
+
+    #[test]
+    fn lines_are_bounded_at_a_character_boundary() {
+        assert_eq!(bounded_line("  a\n b ", 10), "a b");
+        assert_eq!(bounded_line("abcdef", 6), "abcdef");
+        assert_eq!(bounded_line("abcdefg", 6), "abcde…");
+        let long = "é".repeat(5_000);
+        let cut = bounded_line(&long, MAX_TITLE_CHARS);
+        assert_eq!(cut.chars().count(), MAX_TITLE_CHARS);
+        assert!(cut.ends_with("é…"));
+        // A cut that lands after a space does not leave it before the ellipsis.
+        assert_eq!(bounded_line("abcd efgh", 6), "abcd…");
     }
 
     #[test]
