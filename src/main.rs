@@ -14,7 +14,7 @@ use tributary::config::{self, Config, LogFormat, SourceConfig, SourceLocation};
 use tributary::fetch::Fetcher;
 use tributary::model::{ItemCounts, PollResult, RefreshOutcome, Verdict};
 use tributary::refresh::{self, Context, Mode, ParseSlots};
-use tributary::store::{SharedStore, Store, normalized_date};
+use tributary::store::{SharedStore, Store, normalized_date, normalized_updated};
 use tributary::watch::ReloadRequests;
 use tributary::{publish, scheduler};
 
@@ -426,13 +426,22 @@ async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
             }
         }
         let date = item.published.or(item.updated);
+        let published = normalized_date(date, now);
         say!(
             "     published:  {} -> {}",
             date.map(time).unwrap_or_else(|| "none".into()),
-            time(normalized_date(date, now))
+            time(published)
         );
         if let Some(updated) = item.updated.filter(|u| Some(*u) != item.published) {
-            say!("     updated:    {}", time(updated));
+            let stored = normalized_updated(Some(updated), published, now);
+            say!(
+                "     updated:    {} -> {}",
+                time(updated),
+                stored.map_or_else(|| "dropped: implausible".into(), time)
+            );
+        }
+        for dropped in feed.dropped.get(index).into_iter().flatten() {
+            say!("     {dropped}");
         }
         let removed = feed.removed.get(index).filter(|r| !r.is_empty());
         say!(

@@ -19,8 +19,8 @@ use url::Url;
 use crate::identity::hex;
 use crate::model::{Author, Enclosure, FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{
-    MAX_NAME_CHARS, MAX_TITLE_CHARS, bounded_line, clean_html, fold_whitespace, html_to_text,
-    removed_markup, strip_controls, web_url,
+    MAX_NAME_CHARS, bounded_line, clean_html, fit_author, fit_to_publish, fold_whitespace,
+    html_to_text, removed_markup, strip_controls, web_url,
 };
 
 /// A parsed feed: what it says of itself and its items, each key appearing once.
@@ -190,7 +190,10 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
         .flatten()
         .filter(|found| found.len() == feed.entries.len());
     // In Atom an entry without authors has the feed's (RFC 4287, 4.2.1).
-    let feed_authors = authors(&feed.authors, &mut Vec::new());
+    let mut feed_authors = authors(&feed.authors);
+    for author in &mut feed_authors {
+        fit_author(author);
+    }
     let mut seen = HashSet::new();
     let (mut items, mut bases, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
     for (index, entry) in feed.entries.iter().enumerate() {
@@ -299,44 +302,6 @@ fn normalize_entry(
     feed_base: Option<&Url>,
     declared: Option<&DeclaredBases>,
 ) -> (Item, TextBases, Vec<&'static str>) {
-    let mut dropped = Vec::new();
-    let guid = non_empty(&entry.id);
-    // A link a reader cannot safely follow is no link: the item is identified as one without.
-    let link = alternate_link(&entry.links).filter(|l| {
-        let safe = web_url(l).is_some();
-        if !safe {
-            dropped.push("link dropped: not http(s)");
-        }
-        safe
-    });
-    let title = entry
-        .title
-        .as_ref()
-        .and_then(plain_text)
-        .map(|t| bounded_line(&t, MAX_TITLE_CHARS));
-    let published = entry.published.or(entry.updated);
-    // Without a title, items (RSS 0.92 allows them) are told apart by their description.
-    let name = title.clone().or_else(|| {
-        entry
-            .summary
-            .as_ref()
-            .map(|t| t.content.clone())
-            .or_else(|| entry.content.as_ref().and_then(|c| c.body.clone()))
-    });
-    let key = identity_key(guid.as_deref(), link.as_deref(), name.as_deref(), published);
-
-    // Relative URLs inside a text resolve against the xml:base in scope for it (on the element,
-    // its entry or the feed), else the item's own page, else the feed's address.
-    let page = link.as_deref().and_then(|l| Url::parse(l).ok());
-    let fallback = page.as_ref().or(feed_base);
-    let in_scope = |found: Option<&Option<Url>>| match found {
-        Some(Some(declared)) => Some(declared.clone()),
-        _ => fallback.cloned(),
-    };
-    let bases = TextBases {
-        summary: in_scope(declared.map(|d| &d.summary)),
-        content: in_scope(declared.map(|d| &d.content)),
-    };
     let summary = entry.summary.as_ref().map(|t| Text {
         body: t.content.clone(),
         is_html: is_html(t.content_type.subty().as_str()),
@@ -347,21 +312,50 @@ fn normalize_entry(
             is_html: is_html(c.content_type.subty().as_str()),
         })
     });
-    let item = Item {
-        key,
-        guid,
-        link,
-        title,
+    let mut item = Item {
+        key: String::new(),
+        guid: non_empty(&entry.id),
+        link: alternate_link(&entry.links),
+        title: entry.title.as_ref().and_then(plain_text),
         summary,
         content,
-        authors: authors(&entry.authors, &mut dropped),
+        authors: authors(&entry.authors),
         published: entry.published,
         updated: entry.updated,
-        enclosures: enclosures(entry, &mut dropped),
+        enclosures: enclosures(entry),
         categories: categories(entry),
-        image: image(entry, &mut dropped),
+        image: image(entry),
         digest: String::new(),
         unchanged: false,
+    };
+    // Before the item is identified: one whose link is dropped is identified as one without.
+    let dropped = fit_to_publish(&mut item);
+    // Without a title, items (RSS 0.92 allows them) are told apart by their description.
+    let name = item.title.clone().or_else(|| {
+        entry
+            .summary
+            .as_ref()
+            .map(|t| t.content.clone())
+            .or_else(|| entry.content.as_ref().and_then(|c| c.body.clone()))
+    });
+    item.key = identity_key(
+        item.guid.as_deref(),
+        item.link.as_deref(),
+        name.as_deref(),
+        entry.published.or(entry.updated),
+    );
+
+    // Relative URLs inside a text resolve against the xml:base in scope for it (on the element,
+    // its entry or the feed), else the item's own page, else the feed's address.
+    let page = item.link.as_deref().and_then(|l| Url::parse(l).ok());
+    let fallback = page.as_ref().or(feed_base);
+    let in_scope = |found: Option<&Option<Url>>| match found {
+        Some(Some(declared)) => Some(declared.clone()),
+        _ => fallback.cloned(),
+    };
+    let bases = TextBases {
+        summary: in_scope(declared.map(|d| &d.summary)),
+        content: in_scope(declared.map(|d| &d.content)),
     };
     (item, bases, dropped)
 }
@@ -457,8 +451,8 @@ fn scan_declared_bases(text: &str, document: Option<&Url>) -> Option<Vec<Declare
 }
 
 /// RSS `<enclosure>`s and Media RSS content (feed-rs reads both as media), and Atom
-/// `rel="enclosure"` links: http(s) URLs only, each once.
-fn enclosures(entry: &Entry, dropped: &mut Vec<&'static str>) -> Vec<Enclosure> {
+/// `rel="enclosure"` links, each once.
+fn enclosures(entry: &Entry) -> Vec<Enclosure> {
     let media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
         let mime_type = c.content_type.as_ref().map(|t| t.to_string());
         if mime_type
@@ -485,13 +479,6 @@ fn enclosures(entry: &Entry, dropped: &mut Vec<&'static str>) -> Vec<Enclosure> 
     let mut seen = HashSet::new();
     media
         .chain(links)
-        .filter(|e| {
-            let safe = web_url(&e.url).is_some();
-            if !safe {
-                dropped.push("enclosure dropped: not http(s)");
-            }
-            safe
-        })
         .filter(|e| seen.insert(e.url.clone()))
         .collect()
 }
@@ -501,13 +488,14 @@ fn categories(entry: &Entry) -> Vec<String> {
     entry
         .categories
         .iter()
-        .map(|c| bounded_line(c.label.as_deref().unwrap_or(&c.term), MAX_NAME_CHARS))
+        .map(|c| fold_whitespace(c.label.as_deref().unwrap_or(&c.term)))
         .filter(|c| !c.is_empty() && seen.insert(c.clone()))
         .collect()
 }
 
-/// The item's picture: a Media RSS thumbnail, else image content.
-fn image(entry: &Entry, dropped: &mut Vec<&'static str>) -> Option<String> {
+/// The item's picture: a Media RSS thumbnail, else image content; the first a reader can
+/// safely follow, if any is.
+fn image(entry: &Entry) -> Option<String> {
     let thumbnail = entry
         .media
         .iter()
@@ -519,16 +507,12 @@ fn image(entry: &Entry, dropped: &mut Vec<&'static str>) -> Option<String> {
             .then(|| c.url.as_ref().map(|u| u.to_string()))
             .flatten()
     });
-    let mut candidates = thumbnail.chain(content).peekable();
-    let first = candidates.peek().is_some();
-    let image = candidates.find(|u| web_url(u).is_some());
-    if first && image.is_none() {
-        dropped.push("image dropped: not http(s)");
-    }
-    image
+    let candidates: Vec<String> = thumbnail.chain(content).collect();
+    let safe = candidates.iter().find(|u| web_url(u).is_some());
+    safe.or(candidates.first()).cloned()
 }
 
-fn authors(people: &[Person], dropped: &mut Vec<&'static str>) -> Vec<Author> {
+fn authors(people: &[Person]) -> Vec<Author> {
     people
         .iter()
         .filter_map(|p| {
@@ -536,21 +520,12 @@ fn authors(people: &[Person], dropped: &mut Vec<&'static str>) -> Vec<Author> {
                 .name
                 .as_deref()
                 .or(p.email.as_deref())
-                .map(|n| bounded_line(n, MAX_NAME_CHARS))
+                .map(fold_whitespace)
                 .filter(|n| !n.is_empty())?;
-            let uri = p.uri.as_deref().and_then(non_empty);
-            let safe_uri = uri.clone().filter(|u| web_url(u).is_some());
-            if uri.is_some() && safe_uri.is_none() {
-                dropped.push("author URI dropped: not http(s)");
-            }
             Some(Author {
                 name,
-                uri: safe_uri,
-                email: p
-                    .email
-                    .as_deref()
-                    .and_then(non_empty)
-                    .map(|e| bounded_line(&e, MAX_NAME_CHARS)),
+                uri: p.uri.as_deref().and_then(non_empty),
+                email: p.email.as_deref().and_then(non_empty),
             })
         })
         .collect()

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashSet};
 use ammonia::{Builder, UrlRelative};
 use url::Url;
 
+use crate::model::{Author, Item};
+
 /// Cleans publisher HTML down to safe markup, resolving relative URLs against `base`.
 pub fn clean_html(html: &str, base: Option<&Url>) -> String {
     let mut builder = Builder::default();
@@ -58,6 +60,52 @@ pub fn bounded_line(text: &str, max: usize) -> String {
             format!("{}…", line[..end].trim_end())
         }
     }
+}
+
+/// Makes an item fit to publish: drops each URL a reader could not safely follow (its link,
+/// image, enclosures, authors' URIs) and bounds each line of text (title, authors, categories).
+/// Returns what was dropped, for `explain`.
+pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
+    let mut dropped = Vec::new();
+    let mut keep_url = |url: &mut Option<String>, note: &'static str| {
+        if url.as_deref().is_some_and(|u| web_url(u).is_none()) {
+            *url = None;
+            dropped.push(note);
+        }
+    };
+    keep_url(&mut item.link, "link dropped: not http(s)");
+    keep_url(&mut item.image, "image dropped: not http(s)");
+    for author in &mut item.authors {
+        if fit_author(author) {
+            dropped.push("author URI dropped: not http(s)");
+        }
+    }
+    let enclosures = item.enclosures.len();
+    item.enclosures.retain(|e| web_url(&e.url).is_some());
+    if item.enclosures.len() < enclosures {
+        dropped.push("enclosure dropped: not http(s)");
+    }
+    if let Some(title) = &mut item.title {
+        *title = bounded_line(title, MAX_TITLE_CHARS);
+    }
+    for category in &mut item.categories {
+        *category = bounded_line(category, MAX_NAME_CHARS);
+    }
+    dropped
+}
+
+/// Bounds an author's name and email and drops a URI a reader could not safely follow;
+/// whether it did drop one.
+pub fn fit_author(author: &mut Author) -> bool {
+    author.name = bounded_line(&author.name, MAX_NAME_CHARS);
+    if let Some(email) = &mut author.email {
+        *email = bounded_line(email, MAX_NAME_CHARS);
+    }
+    let unsafe_uri = author.uri.as_deref().is_some_and(|u| web_url(u).is_none());
+    if unsafe_uri {
+        author.uri = None;
+    }
+    unsafe_uri
 }
 
 /// Turns HTML into plain text: tags dropped (scripts and styles with their contents), entities

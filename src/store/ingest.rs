@@ -152,18 +152,36 @@ fn cutoff(rules: &ItemRules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// 1995) or in the future beyond a little clock skew; then the time it was first seen. No
 /// publisher can pin its items to the top of the merged feed with bogus dates.
 pub fn normalized_date(date: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
-    let earliest = Utc.with_ymd_and_hms(1995, 1, 1, 0, 0, 0).single();
-    match date {
-        Some(d) if d <= now + FUTURE_SKEW && earliest.is_none_or(|e| d >= e) => d.min(now),
-        _ => now,
-    }
+    date.filter(|d| plausible(*d, now))
+        .map_or(now, |d| d.min(now))
 }
 
-/// A fetched item about to be stored, with its canonical link and normalized date.
+/// An item's last update as stored: its own `updated`, unless it is implausible (as for
+/// [`normalized_date`]), then none; never before the item's (normalized) publication, nor
+/// after now. A reader sorting by update cannot be made to pin an item either.
+pub fn normalized_updated(
+    updated: Option<DateTime<Utc>>,
+    published: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    updated
+        .filter(|d| plausible(*d, now))
+        .map(|d| d.min(now).max(published))
+}
+
+/// Whether a publisher's date can be true: not before 1995, not in the future beyond a little
+/// clock skew.
+fn plausible(date: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let earliest = Utc.with_ymd_and_hms(1995, 1, 1, 0, 0, 0).single();
+    date <= now + FUTURE_SKEW && earliest.is_none_or(|e| date >= e)
+}
+
+/// A fetched item about to be stored, with its canonical link and normalized dates.
 struct Candidate<'a> {
     item: &'a Item,
     canon_key: Option<String>,
     published: DateTime<Utc>,
+    updated: Option<DateTime<Utc>>,
 }
 
 /// The columns of `items` that hold what a reader sees of an item, bound as ?1 to ?13 from
@@ -229,6 +247,7 @@ impl Ingest<'_> {
                 item,
                 canon_key,
                 published,
+                updated: normalized_updated(item.updated, published, self.now),
             });
         }
 
@@ -295,7 +314,7 @@ impl Ingest<'_> {
             }
             if let Some(item_id) = found {
                 self.add_keys(item_id, candidate)?;
-                stored.push((key, self.update(item_id, candidate.item)?));
+                stored.push((key, self.update(item_id, candidate)?));
                 continue;
             }
             let elsewhere = match (&candidate.canon_key, self.rules.across_sources) {
@@ -389,7 +408,7 @@ impl Ingest<'_> {
             public_id(self.source_url, &item.key),
             to_unix(candidate.published),
         );
-        let (updated, first_seen) = (item.updated.map(to_unix), to_unix(self.now));
+        let (updated, first_seen) = (candidate.updated.map(to_unix), to_unix(self.now));
         let own: [&dyn ToSql; 6] = [
             &self.source_id,
             &item.key,
@@ -417,7 +436,8 @@ impl Ingest<'_> {
     /// Updates a stored item of this source in place when what a reader sees changed: always for
     /// its title, link or authors; for its summary or content, at most `MAX_CONTENT_UPDATES`
     /// times. An item owned by another source is left as that source has it.
-    fn update(&self, item_id: i64, item: &Item) -> Result<Verdict, StoreError> {
+    fn update(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<Verdict, StoreError> {
+        let item = candidate.item;
         let c = Columns::of(item)?;
         let (owner, stored_print, stored_digest): (i64, String, Option<String>) = self
             .tx
@@ -453,7 +473,7 @@ impl Ingest<'_> {
             return Ok(Verdict::Unchanged);
         }
         // The publisher's new `updated` if it moved forward, else the time we saw the change.
-        let updated = item
+        let updated = candidate
             .updated
             .map(to_unix)
             .filter(|u| stored_updated.is_none_or(|s| *u > s))
@@ -489,7 +509,7 @@ impl Ingest<'_> {
         }
         let item = candidate.item;
         let c = Columns::of(item)?;
-        let (published, updated) = (to_unix(candidate.published), item.updated.map(to_unix));
+        let (published, updated) = (to_unix(candidate.published), candidate.updated.map(to_unix));
         let own: [&dyn ToSql; 5] = [&self.source_id, &item.key, &published, &updated, &item_id];
         self.tx
             .prepare_cached(concat!(
@@ -540,6 +560,13 @@ fn fingerprint(item: &Item, json: &[&str]) -> String {
         hasher.update([0]);
     }
     hex(&hasher.finalize())
+}
+
+/// An item's authors, enclosures and categories as the `items` table stores them (JSON), and
+/// its fingerprint.
+pub(super) fn stored_columns(item: &Item) -> Result<[String; 4], StoreError> {
+    let c = Columns::of(item)?;
+    Ok([c.authors, c.enclosures, c.categories, c.fingerprint])
 }
 
 /// An item's texts as the `items` table stores them.
@@ -829,6 +856,95 @@ mod tests {
             at("2025-06-03T00:00:00Z"),
         );
         assert_eq!(newest_keys(&store, 10), ["newer", "future", "recent"]);
+    }
+
+    #[test]
+    fn every_date_is_plausible_and_an_update_never_precedes_publication() {
+        let now = at("2025-06-01T12:00:00Z");
+        let d = |s: &str| Some(at(s));
+        // (published as given, updated as given) → (published, updated) as stored.
+        let table = [
+            (
+                d("2025-05-01T00:00:00Z"),
+                d("2025-05-02T00:00:00Z"),
+                at("2025-05-01T00:00:00Z"),
+                d("2025-05-02T00:00:00Z"),
+            ),
+            // In the future: published clamped to now, updated dropped.
+            (
+                d("2099-01-01T00:00:00Z"),
+                d("2099-01-01T00:00:00Z"),
+                now,
+                None,
+            ),
+            (
+                d("2025-05-01T00:00:00Z"),
+                d("2099-01-01T00:00:00Z"),
+                at("2025-05-01T00:00:00Z"),
+                None,
+            ),
+            // A little clock skew is not the future: clamped to now.
+            (
+                d("2025-05-01T00:00:00Z"),
+                d("2025-06-01T12:05:00Z"),
+                at("2025-05-01T00:00:00Z"),
+                Some(now),
+            ),
+            // Before 1995: neither is believed.
+            (
+                d("1970-01-01T00:00:00Z"),
+                d("1970-01-01T00:00:00Z"),
+                now,
+                None,
+            ),
+            (None, d("1970-01-01T00:00:00Z"), now, None),
+            // An update before publication is moved up to it.
+            (
+                d("2025-05-10T00:00:00Z"),
+                d("2025-05-01T00:00:00Z"),
+                at("2025-05-10T00:00:00Z"),
+                d("2025-05-10T00:00:00Z"),
+            ),
+            // Published in the future, updated in the past: both end at now.
+            (
+                d("2099-01-01T00:00:00Z"),
+                d("2025-05-01T00:00:00Z"),
+                now,
+                Some(now),
+            ),
+            (None, None, now, None),
+        ];
+        for (published, updated, want_published, want_updated) in table {
+            let got_published = normalized_date(published.or(updated), now);
+            let got_updated = normalized_updated(updated, got_published, now);
+            assert_eq!(
+                (got_published, got_updated),
+                (want_published, want_updated),
+                "{published:?} {updated:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_items_carry_normalized_updates() {
+        let mut store = Store::open_in_memory().unwrap();
+        let src = source("https://p.example/feed", None);
+        let now = at("2025-06-01T00:00:00Z");
+        let mut far = item("far", "Far", Some("2025-05-01T00:00:00Z"));
+        far.updated = Some(at("2099-01-01T00:00:00Z"));
+        let mut early = item("early", "Early", Some("2025-05-01T00:00:00Z"));
+        early.updated = Some(at("1970-01-01T00:00:00Z"));
+        fetched(&mut store, &src, &FeedMeta::default(), &[far, early], now);
+        let items = store
+            .items(&ItemFilter {
+                limit: 10,
+                ..ItemFilter::default()
+            })
+            .unwrap();
+        for stored in &items {
+            assert_eq!(stored.item.updated, None, "{}", stored.item.key);
+            assert_eq!(stored.item.published, Some(at("2025-05-01T00:00:00Z")));
+        }
     }
 
     #[test]

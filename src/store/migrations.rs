@@ -5,8 +5,12 @@ use std::path::Path;
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::{StoreError, public_id};
+use super::ingest::stored_columns;
+use super::{StoreError, from_unix, public_id};
 use crate::identity::canonical_link;
+use crate::model::{Item, Text};
+use crate::parse::identity_key;
+use crate::sanitize::{MAX_NAME_CHARS, bounded_line, fit_to_publish, web_url};
 
 /// A migration: its SQL, and a step in Rust for what SQL cannot compute.
 struct Migration {
@@ -41,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_faster_polls",
         sql: include_str!("../../migrations/0005_faster_polls.sql"),
         then: None,
+    },
+    Migration {
+        name: "0006_nothing_unsafe_goes_out",
+        sql: include_str!("../../migrations/0006_nothing_unsafe_goes_out.sql"),
+        then: Some(fit_stored_items_to_publish),
     },
 ];
 
@@ -101,9 +110,96 @@ fn mint_ids_and_canonical_keys(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch("CREATE UNIQUE INDEX items_public_id ON items (public_id);")
 }
 
+/// 0006: items and sources stored before Tributary checked what it publishes are made as they
+/// would be ingested today: URLs a reader cannot safely follow dropped, lines bounded. Read
+/// row by row, keeping only the changed ones. An item without a guid whose link or title was
+/// its identity also gets the key it would have now, so that its next fetch finds it.
+fn fit_stored_items_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut changed: Vec<(i64, i64, Item)> = Vec::new();
+    {
+        let mut query = tx.prepare(
+            "SELECT id, source_id, key, guid, link, title, summary, summary_html, content,
+                    content_html, authors, enclosures, categories, image, published FROM items",
+        )?;
+        let mut rows = query.query([])?;
+        while let Some(row) = rows.next()? {
+            let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
+            let text =
+                |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
+            let mut item = Item {
+                key: row.get(2)?,
+                guid: row.get(3)?,
+                link: row.get(4)?,
+                title: row.get(5)?,
+                summary: text(row.get(6)?, row.get(7)?),
+                content: text(row.get(8)?, row.get(9)?),
+                authors: serde_json::from_str(&json(10)?).unwrap_or_default(),
+                enclosures: serde_json::from_str(&json(11)?).unwrap_or_default(),
+                categories: serde_json::from_str(&json(12)?).unwrap_or_default(),
+                image: row.get(13)?,
+                published: row.get::<_, Option<i64>>(14)?.map(from_unix),
+                updated: None,
+                digest: String::new(),
+                unchanged: false,
+            };
+            let before = item.clone();
+            fit_to_publish(&mut item);
+            if item != before {
+                changed.push((row.get(0)?, row.get(1)?, item));
+            }
+        }
+    }
+    for (id, source_id, item) in changed {
+        let [authors, enclosures, categories, fingerprint] = stored_columns(&item)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        tx.execute(
+            "UPDATE items SET link = ?2, title = ?3, authors = ?4, enclosures = ?5,
+                 categories = ?6, image = ?7, fingerprint = ?8 WHERE id = ?1",
+            params![
+                id,
+                item.link,
+                item.title,
+                authors,
+                enclosures,
+                categories,
+                item.image,
+                fingerprint
+            ],
+        )?;
+        if item.guid.is_none() {
+            let key = identity_key(
+                None,
+                item.link.as_deref(),
+                item.title.as_deref(),
+                item.published,
+            );
+            tx.execute(
+                "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
+                params![source_id, key, id],
+            )?;
+        }
+    }
+    let sources: Vec<(i64, Option<String>, Option<String>)> = tx
+        .prepare("SELECT id, feed_link, feed_title FROM sources")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, link, title) in sources {
+        let safe_link = link.as_deref().and_then(web_url).map(str::to_string);
+        let bounded = title.as_deref().map(|t| bounded_line(t, MAX_NAME_CHARS));
+        if safe_link != link || bounded != title {
+            tx.execute(
+                "UPDATE sources SET feed_link = ?2, feed_title = ?3 WHERE id = ?1",
+                params![id, safe_link, bounded],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn a_new_database_gets_every_migration_and_a_second_run_changes_nothing() {
@@ -150,6 +246,146 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(keys, ["canon:https://p.example/a", "guid:a"]);
+    }
+
+    #[test]
+    fn items_stored_before_0006_lose_unsafe_urls_and_dates_and_are_not_stored_twice() {
+        use crate::config::{ItemRules, SourceConfig, SourceLocation};
+        use crate::model::Verdict;
+        use crate::parse::{ParseOptions, parse_feed};
+
+        // What an earlier Tributary stored from a hostile feed: the item as it is parsed today,
+        // with the script link it then kept (and was identified by).
+        let feed = br#"<rss version="2.0"><channel><title>Evil</title><link>javascript:x</link>
+            <item><title>Scripted</title><link>javascript:alert(1)</link>
+              <description>About it.</description>
+              <pubDate>Sun, 01 Jun 2025 00:00:00 GMT</pubDate></item></channel></rss>"#;
+        let parsed = parse_feed(feed, ParseOptions::default()).unwrap();
+        let today = parsed.items[0].clone();
+        let mut conn = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..5] {
+            conn.execute_batch(migration.sql).unwrap();
+            if let Some(step) = migration.then {
+                let tx = conn.transaction().unwrap();
+                step(&tx).unwrap();
+                tx.commit().unwrap();
+            }
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let long_title = "t".repeat(5_000);
+        conn.execute(
+            "INSERT INTO sources (id, url, feed_link, feed_title)
+             VALUES (1, 'https://evil.example/feed', 'javascript:x', ?1)",
+            [&long_title],
+        )
+        .unwrap();
+        let authors = r#"[{"name":"Mallory","uri":"data:text/html,x"}]"#;
+        let enclosures = r#"[{"url":"vbscript:x"},{"url":"https://evil.example/a.mp3"}]"#;
+        let insert = "INSERT INTO items (id, source_id, key, public_id, link, title, summary,
+                 authors, enclosures, image, published, updated, first_seen, sort_at, fingerprint)
+             VALUES (?1, 1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?9, 'old')";
+        let june = 1_748_736_000_i64;
+        conn.execute(
+            insert,
+            params![
+                1,
+                "link:javascript:alert(1)",
+                "javascript:alert(1)",
+                "Scripted",
+                today.summary.as_ref().map(|t| t.body.clone()),
+                "[]",
+                "[]",
+                None::<String>,
+                june,
+                4_070_908_800_i64, // 2099
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            insert,
+            params![
+                2,
+                "guid:2",
+                "https://evil.example/2",
+                long_title,
+                None::<String>,
+                authors,
+                enclosures,
+                "DATA:image/png,x",
+                june,
+                0, // 1970
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            insert,
+            params![
+                3,
+                "guid:3",
+                None::<String>,
+                "Three",
+                None::<String>,
+                "[]",
+                "[]",
+                None::<String>,
+                june,
+                june - 86_400
+            ],
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+
+        let row =
+            |id: i64| -> (
+                Option<String>,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<i64>,
+            ) {
+                conn.query_row(
+                "SELECT link, title, authors, enclosures, image, updated FROM items WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .unwrap()
+            };
+        let (link, _, _, _, _, updated) = row(1);
+        assert_eq!((link, updated), (None, None));
+        let (link, title, authors, enclosures, image, updated) = row(2);
+        assert_eq!(link.as_deref(), Some("https://evil.example/2"));
+        assert_eq!(title.chars().count(), 1_000);
+        assert_eq!(authors, r#"[{"name":"Mallory"}]"#);
+        assert_eq!(enclosures, r#"[{"url":"https://evil.example/a.mp3"}]"#);
+        assert_eq!((image, updated), (None, None));
+        assert_eq!(
+            row(3).5,
+            Some(june),
+            "an update before publication moves up to it"
+        );
+        let (site, name): (Option<String>, String) = conn
+            .query_row("SELECT feed_link, feed_title FROM sources", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((site, name.chars().count()), (None, 200));
+
+        // The same feed fetched again finds the item it stored, as it is: not new, not updated.
+        let mut store = Store::with(conn).unwrap();
+        let source = SourceConfig {
+            name: None,
+            url: "https://evil.example/feed".into(),
+            location: SourceLocation::File("x.xml".into()),
+            interval: std::time::Duration::from_secs(60),
+            tags: vec![],
+            declared_in: "tributary.toml".into(),
+        };
+        let now = from_unix(june + 86_400);
+        let verdicts = store
+            .preview_items(&source, &parsed.items, &ItemRules::default(), now)
+            .unwrap();
+        assert_eq!(verdicts, [(today.key, Verdict::Unchanged)]);
     }
 
     #[test]
