@@ -114,6 +114,7 @@ fn stages(c: &mut Criterion) {
         id: "urn:uuid:00000000-0000-0000-0000-000000000000".into(),
         title: "Bench",
         self_url: None,
+        self_href: "feed.xml".into(),
         hub: None,
         home: None,
         updated: Utc::now(),

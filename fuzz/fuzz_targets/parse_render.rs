@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         id: "urn:uuid:00000000-0000-0000-0000-000000000000".into(),
         title: "Fuzz",
         self_url: None,
+        self_href: "feed.xml".into(),
         hub: None,
         home: None,
         updated: chrono::DateTime::UNIX_EPOCH,

@@ -21,9 +21,7 @@ pub fn render(info: &FeedInfo<'_>, items: &[StoredItem]) -> io::Result<Vec<u8>> 
             text(w, "id", &info.id)?;
             text(w, "title", info.title)?;
             text(w, "updated", &rfc3339(info.updated))?;
-            if let Some(url) = &info.self_url {
-                empty(w, "link", &[("rel", "self"), ("href", url.as_str())])?;
-            }
+            empty(w, "link", &[("rel", "self"), ("href", &info.self_href)])?;
             if let Some(hub) = info.hub {
                 empty(w, "link", &[("rel", "hub"), ("href", hub.as_str())])?;
             }
@@ -112,7 +110,7 @@ fn source(w: &mut Writer<Vec<u8>>, publisher: &Publisher) -> io::Result<()> {
         let id = publisher
             .id
             .as_deref()
-            .filter(|id| is_absolute_iri(id))
+            .filter(|id| is_inert_id(id))
             .or(feed_url.as_ref().map(Url::as_str));
         if let Some(id) = id {
             text(w, "id", id)?;
@@ -137,6 +135,10 @@ fn rich_text(w: &mut Writer<Vec<u8>>, name: &str, value: &Text) -> io::Result<()
     Ok(())
 }
 
-fn is_absolute_iri(s: &str) -> bool {
-    !s.chars().any(char::is_whitespace) && Url::parse(s).is_ok()
+/// Whether a publisher's feed id may stand as `atom:id`: an absolute IRI that readers which
+/// follow ids as links may follow safely (http, https), or that names without locating (urn,
+/// tag).
+fn is_inert_id(s: &str) -> bool {
+    !s.chars().any(char::is_whitespace)
+        && Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "urn" | "tag"))
 }

@@ -5,14 +5,14 @@ use std::io;
 
 use super::atom::ATOM_NS;
 use super::stable_id;
-use super::xml::{document, finish, generator, rfc3339, text, text_node};
+use super::xml::{document, empty, finish, generator, rfc3339, text, text_node};
 use crate::model::StoredEvent;
 
 /// How many of the newest events the health feed holds.
 pub const HEALTH_ITEMS: usize = 100;
 
-/// Renders `events` (newest first) as an Atom feed.
-pub fn render(events: &[StoredEvent]) -> io::Result<Vec<u8>> {
+/// Renders `events` (newest first) as an Atom feed that links to itself at `self_href`.
+pub fn render(events: &[StoredEvent], self_href: &str) -> io::Result<Vec<u8>> {
     let mut w = document()?;
     let updated = events.first().map(|e| e.at).unwrap_or_default();
     w.create_element("feed")
@@ -21,6 +21,7 @@ pub fn render(events: &[StoredEvent]) -> io::Result<Vec<u8>> {
             text(w, "id", &stable_id("tributary:health"))?;
             text(w, "title", "Tributary: source health")?;
             text(w, "updated", &rfc3339(updated))?;
+            empty(w, "link", &[("rel", "self"), ("href", self_href)])?;
             w.create_element("author")
                 .write_inner_content(|w| text(w, "name", "Tributary"))?;
             generator(w, true)?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{FeedInfo, entry_updated};
 use crate::model::StoredItem;
-use crate::sanitize::html_to_text;
+use crate::sanitize::{html_to_text, web_url};
 
 const TEMPLATE: &str = include_str!("../../templates/river.html");
 
@@ -73,9 +73,13 @@ pub fn render(
             day.items.push(Entry {
                 title: item.title.clone().unwrap_or_else(|| "(untitled)".into()),
                 // Only links a browser can follow safely.
-                link: item.link.clone().filter(|l| is_web(l)),
+                link: item.link.clone().filter(|l| web_url(l).is_some()),
                 publisher: stored.publisher.name.clone(),
-                site: stored.publisher.site.clone().filter(|l| is_web(l)),
+                site: stored
+                    .publisher
+                    .site
+                    .clone()
+                    .filter(|l| web_url(l).is_some()),
                 author: (!authors.is_empty()).then(|| authors.join(", ")),
                 datetime: super::xml::rfc3339(when),
                 time: when.format("%H:%M UTC").to_string(),
@@ -93,8 +97,4 @@ pub fn render(
         days => minijinja::Value::from_serialize(&days),
     })?;
     Ok(page.into_bytes())
-}
-
-fn is_web(link: &str) -> bool {
-    link.starts_with("https://") || link.starts_with("http://")
 }

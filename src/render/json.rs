@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::FeedInfo;
 use crate::model::StoredItem;
-use crate::sanitize::html_to_text;
+use crate::sanitize::{html_to_text, web_url};
 
 #[derive(Serialize)]
 struct Feed<'a> {
@@ -76,7 +76,9 @@ struct Provenance<'a> {
     source_title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     source_link: Option<&'a str>,
-    source_feed: &'a str,
+    /// The publisher's feed, when it is on the web (not a local file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_feed: Option<&'a str>,
 }
 
 /// Renders `items` (newest first) as a JSON Feed.
@@ -156,7 +158,7 @@ fn item(stored: &StoredItem) -> Item<'_> {
         tributary: Provenance {
             source_title: &stored.publisher.name,
             source_link: stored.publisher.site.as_deref(),
-            source_feed: &stored.publisher.feed_url,
+            source_feed: web_url(&stored.publisher.feed_url),
         },
     }
 }

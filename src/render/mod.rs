@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::config::{OutputConfig, OutputFormat, Publishing, SourceConfig};
 use crate::model::StoredItem;
+use crate::sanitize::web_url;
 use crate::store::{ItemFilter, Store, StoreError};
 
 /// The Media RSS namespace, for thumbnails and extra enclosures.
@@ -57,6 +58,9 @@ pub struct FeedInfo<'a> {
     pub title: &'a str,
     /// Its public address, when `[site] base_url` says where outputs are served.
     pub self_url: Option<Url>,
+    /// How it links to itself: its public address, else its file name, which readers resolve
+    /// against where they fetched it.
+    pub self_href: String,
     pub hub: Option<&'a Url>,
     pub home: Option<&'a Url>,
     /// The newest entry's time: a feed's `updated` that moves only when its items do.
@@ -122,7 +126,7 @@ pub fn render_all(
     if let Some(path) = health {
         rendered.push(Rendered {
             path: path.to_path_buf(),
-            result: render_health(store, path),
+            result: render_health(store, path, &self_href(ctx.publishing, path)),
             public_url: ctx.publishing.public_url(path),
         });
     }
@@ -167,6 +171,7 @@ pub fn render_output(
         id: stable_id(&format!("tributary:output:{}", output.path_as_written)),
         title: &output.title,
         self_url: ctx.publishing.public_url(&output.path),
+        self_href: self_href(ctx.publishing, &output.path),
         hub: ctx.publishing.hub.as_ref(),
         home: ctx.publishing.base_url.as_ref(),
         updated: items.iter().map(entry_updated).max().unwrap_or_default(),
@@ -223,14 +228,14 @@ fn write(path: &Path, bytes: &[u8]) -> Result<Written, RenderError> {
     })
 }
 
-fn render_health(store: &Store, path: &Path) -> Result<Written, RenderError> {
+fn render_health(store: &Store, path: &Path, self_href: &str) -> Result<Written, RenderError> {
     let events = store
         .recent_events(health::HEALTH_ITEMS)
         .map_err(|error| RenderError::Store {
             path: path.to_path_buf(),
             error,
         })?;
-    let bytes = health::render(&events).map_err(|error| RenderError::Write {
+    let bytes = health::render(&events, self_href).map_err(|error| RenderError::Write {
         path: path.to_path_buf(),
         error,
     })?;
@@ -252,9 +257,18 @@ fn entry_updated(stored: &StoredItem) -> DateTime<Utc> {
 
 /// `url` if it is an http(s) URL: what may go in a feed as a link to a feed.
 fn http_url(url: &str) -> Option<Url> {
-    Url::parse(url)
-        .ok()
-        .filter(|u| u.scheme() == "http" || u.scheme() == "https")
+    web_url(url).and_then(|u| Url::parse(u).ok())
+}
+
+/// How a document written at `path` links to itself: its public URL, else its file name.
+fn self_href(publishing: &Publishing, path: &Path) -> String {
+    match publishing.public_url(path) {
+        Some(url) => url.to_string(),
+        None => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
 }
 
 /// Replaces `path` with `bytes` unless it already holds them: a temp file in the same folder,
