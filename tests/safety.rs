@@ -1,0 +1,469 @@
+//! Nothing unsafe goes out: hostile publishers' URLs, dates and titles, read back from every
+//! output format and the HTML page.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Link-bearing attributes of HTML, as a browser would follow them.
+const HTML_URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "srcset",
+    "action",
+    "formaction",
+    "poster",
+    "cite",
+    "background",
+    "longdesc",
+    "data",
+    "codebase",
+    "xlink:href",
+];
+
+/// Panics unless `url` is one a reader can safely follow: http(s), mailto, or a reference
+/// relative to where the reader fetched the document (an Atom self link without a base URL).
+fn assert_followable(url: &str, context: &str) {
+    let lower = url.to_ascii_lowercase();
+    let absolute_ok = ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme));
+    let path_part = url.split(['/', '?', '#']).next().unwrap_or_default();
+    let relative_ok = !url.is_empty()
+        && !path_part.contains(':')
+        && url.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    assert!(
+        absolute_ok || relative_ok,
+        "{context}: {url:?} is not http(s), mailto or relative"
+    );
+}
+
+/// Every URL in a piece of HTML (a page, or an item's content).
+fn check_html(html: &str, context: &str) {
+    let fragment = scraper::Html::parse_document(html);
+    for node in fragment.tree.nodes() {
+        let Some(element) = node.value().as_element() else {
+            continue;
+        };
+        for (name, value) in element.attrs() {
+            if name.starts_with("on") {
+                panic!("{context}: event handler {name}={value:?}");
+            }
+            if HTML_URL_ATTRIBUTES.contains(&name) {
+                let context = format!("{context} <{} {name}>", element.name());
+                for candidate in value.split(',').filter(|_| name == "srcset") {
+                    assert_followable(candidate.split_whitespace().next().unwrap_or(""), &context);
+                }
+                if name != "srcset" {
+                    assert_followable(value, &context);
+                }
+            }
+        }
+    }
+}
+
+/// Every URL of an Atom or RSS document: link-bearing attributes and elements, and the HTML
+/// inside its texts.
+fn check_xml(text: &str, context: &str) {
+    let doc = roxmltree::Document::parse(text).unwrap();
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        let name = node.tag_name().name();
+        for attribute in node.attributes() {
+            if matches!(attribute.name(), "href" | "src" | "url" | "uri") {
+                assert_followable(
+                    attribute.value(),
+                    &format!("{context} <{name} {}>", attribute.name()),
+                );
+            }
+        }
+        let own_text = node.text().map(str::trim).filter(|t| !t.is_empty());
+        if let Some(value) = own_text {
+            if matches!(
+                name,
+                "link" | "uri" | "url" | "comments" | "docs" | "logo" | "icon"
+            ) {
+                assert_followable(value, &format!("{context} <{name}>"));
+            }
+            if name == "id" && node.parent().is_some_and(|p| p.has_tag_name("source")) {
+                let lower = value.to_ascii_lowercase();
+                assert!(
+                    ["http://", "https://", "urn:", "tag:"]
+                        .iter()
+                        .any(|s| lower.starts_with(s)),
+                    "{context}: atom:source id {value:?}"
+                );
+            }
+            if value.contains('<') {
+                check_html(value, &format!("{context} <{name}>"));
+            }
+        }
+    }
+}
+
+/// Every URL of a JSON Feed: its URL members, and the HTML of its items.
+fn check_json(value: &Value, context: &str) {
+    match value {
+        Value::Object(members) => {
+            for (key, member) in members {
+                match (key.as_str(), member) {
+                    (
+                        "url" | "external_url" | "image" | "banner_image" | "icon" | "favicon"
+                        | "home_page_url" | "feed_url" | "next_url" | "avatar" | "source_link"
+                        | "source_feed",
+                        Value::String(url),
+                    ) => assert_followable(url, &format!("{context} {key}")),
+                    ("content_html", Value::String(html)) => check_html(html, context),
+                    _ => check_json(member, context),
+                }
+            }
+        }
+        Value::Array(values) => values.iter().for_each(|v| check_json(v, context)),
+        _ => {}
+    }
+}
+
+/// The words of an unsafe scheme, wherever they stand in a file: the backstop of the checks
+/// above, for a place they do not know.
+fn assert_no_unsafe_scheme(text: &str, context: &str) {
+    let squeezed: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .flat_map(char::to_lowercase)
+        .collect();
+    for scheme in ["javascript:", "vbscript:", "data:", "file:"] {
+        assert!(!squeezed.contains(scheme), "{context} contains {scheme}");
+    }
+}
+
+const HOSTILE_RSS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel><title>Hostile RSS</title><link>javascript:alert('site')</link><description>d</description>
+  <image><url>javascript:alert('logo')</url><title>x</title><link>javascript:x</link></image>
+  <item><guid isPermaLink="false">r1</guid><title>Mixed case</title><link>JavaScript:alert(1)</link>
+    <pubDate>Tue, 19 Aug 2025 10:00:00 GMT</pubDate>
+    <enclosure url="data:audio/mpeg;base64,AAAA" length="4" type="audio/mpeg"/>
+    <comments>javascript:alert('comments')</comments>
+    <description><![CDATA[<a href="JaVaScRiPt:alert(2)">a</a><img src="data:image/svg+xml,<svg onload=alert(3)>"><a href="vbscript:x" onclick="x()">b</a>]]></description></item>
+  <item><guid isPermaLink="false">r2</guid><title>Spaces and tabs</title><link>  java&#9;script:alert(4)</link>
+    <pubDate>Tue, 19 Aug 2025 11:00:00 GMT</pubDate>
+    <media:content url="javascript:alert(5)" type="image/png"/>
+    <media:content url="vbscript:alert(6)" type="video/mp4"/>
+    <content:encoded><![CDATA[<p><a href="  javascript:alert(7)">c</a><iframe src="javascript:alert(8)"></iframe></p>]]></content:encoded></item>
+  <item><title>Data link</title><link>DATA:text/html,&lt;script&gt;alert(9)&lt;/script&gt;</link>
+    <pubDate>Tue, 19 Aug 2025 12:00:00 GMT</pubDate></item>
+  <item xml:base="javascript:alert(10)//"><guid isPermaLink="false">r4</guid><title>Script base</title>
+    <link>https://hostile.example/ok</link><pubDate>Tue, 19 Aug 2025 13:00:00 GMT</pubDate>
+    <description><![CDATA[<a href="relative">d</a>]]></description></item>
+  <item><guid isPermaLink="true">javascript:alert(11)</guid><title>Script guid</title>
+    <pubDate>Tue, 19 Aug 2025 14:00:00 GMT</pubDate></item>
+</channel></rss>"#;
+
+const HOSTILE_ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+  <title>Hostile Atom</title><id>javascript:alert('id')</id>
+  <link rel="alternate" href="javascript:alert('home')"/><link rel="self" href="data:x"/>
+  <icon>data:image/png,x</icon><logo>javascript:x</logo><updated>2025-08-19T10:00:00Z</updated>
+  <author><name>Feed author</name><uri>javascript:alert('feed author')</uri></author>
+  <entry><id>urn:a1</id><title>Atom data link</title>
+    <link rel="alternate" href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="/>
+    <link rel="enclosure" href="vbscript:x" type="audio/mpeg" length="1"/>
+    <link rel="enclosure" href="https://hostile.example/ok.mp3" type="audio/mpeg" length="1"/>
+    <author><name>Mallory</name><uri>javascript:alert('author')</uri><email>m@hostile.example</email></author>
+    <updated>2025-08-19T10:00:00Z</updated>
+    <content type="html">&lt;a href="javascript:alert(12)"&gt;x&lt;/a&gt;&lt;img src="data:image/png;base64,AAAA"&gt;</content>
+  </entry>
+  <entry><id>urn:a2</id><title>Atom xhtml</title><link href="https://hostile.example/a2"/>
+    <updated>2025-08-19T11:00:00Z</updated>
+    <media:group><media:content url="https://hostile.example/v.mp4" type="video/mp4"/>
+      <media:thumbnail url="javascript:alert(13)"/></media:group>
+    <summary type="html">&lt;form action="javascript:alert(14)"&gt;&lt;button formaction="javascript:x"&gt;b&lt;/button&gt;&lt;/form&gt;</summary>
+  </entry>
+</feed>"#;
+
+const HOSTILE_JSON: &str = r#"{
+  "version": "https://jsonfeed.org/version/1.1",
+  "title": "Hostile JSON",
+  "home_page_url": "javascript:alert('home')",
+  "feed_url": "data:application/json,{}",
+  "icon": "javascript:x", "favicon": "data:x",
+  "authors": [{"name": "Feed author", "url": "javascript:alert('feed author')"}],
+  "items": [
+    {"id": "j1", "url": "javascript:alert(15)", "external_url": "data:text/html,x",
+     "title": "JSON script link", "image": "data:image/png,x", "banner_image": "javascript:x",
+     "date_published": "2025-08-19T10:00:00Z",
+     "content_html": "<a href=\"javascript:alert(16)\">x</a><video poster=\"javascript:x\" src=\"data:video/mp4,x\"></video>",
+     "authors": [{"name": "Mallory", "url": "vbscript:x", "avatar": "javascript:x"}],
+     "attachments": [{"url": "vbscript:x", "mime_type": "audio/mpeg"},
+                     {"url": "https://hostile.example/ok.mp3", "mime_type": "audio/mpeg"}]},
+    {"id": "j2", "url": " JAVASCRIPT:alert(17)", "title": "JSON spaced link",
+     "date_published": "2025-08-19T11:00:00Z", "content_text": "plain"}
+  ]
+}"#;
+
+#[tokio::test]
+async fn hostile_urls_reach_no_output_and_their_items_stay() {
+    let server = FeedServer::start().await;
+    server.serve("/rss.xml", HOSTILE_RSS.into());
+    server.serve("/atom.xml", HOSTILE_ATOM.into());
+    server.respond(
+        "/feed.json",
+        200,
+        &[("Content-Type", "application/feed+json")],
+        HOSTILE_JSON.as_bytes().to_vec(),
+    );
+    let mut config = r#"
+[database]
+path = "state/tributary.db"
+[retention]
+max_age = "0"
+initial_items = 0
+[[outputs]]
+path = "public/feed.xml"
+html = "public/index.html"
+[[outputs]]
+path = "public/feed.rss"
+html = "public/rss.html"
+[[outputs]]
+path = "public/feed.json"
+html = "public/json.html"
+"#
+    .to_string();
+    for path in ["/rss.xml", "/atom.xml", "/feed.json"] {
+        config.push_str(&format!("[[sources]]\nurl = \"{}\"\n", server.url(path)));
+    }
+    let ws = Workspace::new(&config);
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // Every item stays, without what was unsafe in it.
+    let titles: Vec<String> = ws
+        .feed("public/feed.xml")
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().unwrap().content.clone())
+        .collect();
+    assert_eq!(titles.len(), 9, "{titles:?}");
+    for title in [
+        "Data link",
+        "Atom data link",
+        "JSON spaced link",
+        "Script guid",
+    ] {
+        assert!(titles.iter().any(|t| t == title), "{title} in {titles:?}");
+    }
+
+    for file in ["feed.xml", "feed.rss"] {
+        let text = std::fs::read_to_string(ws.path(&format!("public/{file}"))).unwrap();
+        check_xml(&text, file);
+        assert_no_unsafe_scheme(&text, file);
+    }
+    let json_text = std::fs::read_to_string(ws.path("public/feed.json")).unwrap();
+    check_json(&serde_json::from_str(&json_text).unwrap(), "feed.json");
+    assert_no_unsafe_scheme(&json_text, "feed.json");
+    for page in ["index.html", "rss.html", "json.html"] {
+        let text = std::fs::read_to_string(ws.path(&format!("public/{page}"))).unwrap();
+        check_html(&text, page);
+        assert_no_unsafe_scheme(&text, page);
+    }
+
+    // The safe URLs beside the unsafe ones survive.
+    let atom = std::fs::read_to_string(ws.path("public/feed.xml")).unwrap();
+    assert!(atom.contains("https://hostile.example/ok.mp3"), "{atom}");
+    assert!(atom.contains("https://hostile.example/ok"), "{atom}");
+
+    // `explain` says what it dropped.
+    let explained = ws.tributary(&["explain", &server.url("/rss.xml")]).await;
+    let text = stdout(&explained);
+    assert_eq!(
+        text.matches("link dropped: not http(s)").count(),
+        3,
+        "{text}"
+    );
+    assert!(text.contains("enclosure dropped: not http(s)"), "{text}");
+}
+
+#[tokio::test]
+async fn outrageous_dates_are_neither_the_newest_nor_the_oldest() {
+    let server = FeedServer::start().await;
+    let feed = r#"<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Dates</title><id>urn:d</id><updated>2025-08-19T10:00:00Z</updated>
+  <entry><id>urn:future</id><title>Future</title><link href="https://d.example/1"/>
+    <published>2099-01-01T00:00:00Z</published><updated>2099-01-01T00:00:00Z</updated></entry>
+  <entry><id>urn:epoch</id><title>Epoch</title><link href="https://d.example/2"/>
+    <published>1970-01-01T00:00:00Z</published><updated>1970-01-01T00:00:00Z</updated></entry>
+  <entry><id>urn:backwards</id><title>Backwards</title><link href="https://d.example/3"/>
+    <published>2025-08-19T10:00:00Z</published><updated>2025-08-01T00:00:00Z</updated></entry>
+  <entry><id>urn:mixed</id><title>Mixed</title><link href="https://d.example/4"/>
+    <published>2025-08-19T09:00:00Z</published><updated>2099-06-01T00:00:00Z</updated></entry>
+</feed>"#;
+    server.serve("/dates.xml", feed.into());
+    let ws = Workspace::new(&format!(
+        "{}\n[[outputs]]\npath = \"public/feed.rss\"\n[[outputs]]\npath = \"public/feed.json\"\n[[sources]]\nurl = \"{}\"\n",
+        STATE_AND_OUTPUT,
+        server.url("/dates.xml")
+    ));
+    let before = chrono::Utc::now();
+    let out = ws.tributary(&["once"]).await;
+    let after = chrono::Utc::now();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let earliest: chrono::DateTime<chrono::Utc> = "1995-01-01T00:00:00Z".parse().unwrap();
+    let plausible = |d: chrono::DateTime<chrono::Utc>, what: &str| {
+        assert!(
+            d >= earliest && d <= after + chrono::Duration::minutes(10),
+            "{what}: {d}"
+        );
+    };
+    for file in ["public/feed.xml", "public/feed.rss", "public/feed.json"] {
+        let parsed = ws.feed(file);
+        assert_eq!(parsed.entries.len(), 4, "{file}");
+        for entry in &parsed.entries {
+            let title = &entry.title.as_ref().unwrap().content;
+            let what = format!("{file} {title}");
+            if let Some(published) = entry.published {
+                plausible(published, &what);
+            }
+            if let Some(updated) = entry.updated {
+                plausible(updated, &what);
+                if let Some(published) = entry.published {
+                    assert!(
+                        updated >= published,
+                        "{what}: updated {updated} < published {published}"
+                    );
+                }
+            }
+        }
+    }
+    let atom = ws.feed("public/feed.xml");
+    let find = |title: &str| {
+        atom.entries
+            .iter()
+            .find(|e| e.title.as_ref().unwrap().content == title)
+            .unwrap()
+            .clone()
+    };
+    // The bogus dates read as the time the items were first seen.
+    for title in ["Future", "Epoch"] {
+        let published = find(title).published.unwrap();
+        assert!(
+            published >= before - chrono::Duration::seconds(1),
+            "{title}: {published}"
+        );
+    }
+    let mixed = find("Mixed");
+    assert_eq!(mixed.published, "2025-08-19T09:00:00Z".parse().ok());
+    assert_eq!(
+        mixed.updated, mixed.published,
+        "a bogus update is no update"
+    );
+    let backwards = find("Backwards");
+    assert_eq!(backwards.updated, backwards.published);
+}
+
+#[tokio::test]
+async fn a_huge_title_is_one_bounded_line_everywhere() {
+    let server = FeedServer::start().await;
+    let huge = "Breaking\nnews ".repeat(7_200); // about 100 kB
+    let author = "A".repeat(5_000);
+    let feed = format!(
+        r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>{huge}</title>
+        <item><guid>1</guid><title>{huge}</title><dc:creator>{author}</dc:creator>
+        <category>{author}</category><link>https://t.example/1</link></item></channel></rss>"#
+    );
+    server.serve("/huge.xml", feed);
+    let ws = Workspace::new(&format!(
+        "{}\nhtml = \"public/index.html\"\n[[outputs]]\npath = \"public/feed.json\"\n[[sources]]\nurl = \"{}\"\n",
+        STATE_AND_OUTPUT,
+        server.url("/huge.xml")
+    ));
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for file in ["public/feed.xml", "public/feed.json"] {
+        let parsed = ws.feed(file);
+        let entry = &parsed.entries[0];
+        let title = &entry.title.as_ref().unwrap().content;
+        assert_eq!(title.chars().count(), 1_000, "{file}");
+        assert!(
+            title.starts_with("Breaking news Breaking") && title.ends_with('…'),
+            "{file}"
+        );
+        assert!(!title.contains('\n'), "{file}: one line");
+        let author = entry.authors[0].name.clone().unwrap_or_default();
+        assert!(author.chars().count() <= 200, "{file}");
+    }
+    let atom = std::fs::read_to_string(ws.path("public/feed.xml")).unwrap();
+    let page = std::fs::read_to_string(ws.path("public/index.html")).unwrap();
+    assert!(atom.len() < 20_000, "{} bytes", atom.len());
+    assert!(page.len() < 20_000, "{} bytes", page.len());
+    let source_title = entries_with_publishers(&ws.path("public/feed.xml"))[0]
+        .1
+        .clone();
+    assert_eq!(source_title.chars().count(), 200);
+}
+
+#[tokio::test]
+async fn relative_urls_in_content_follow_the_feeds_xml_base() {
+    let server = FeedServer::start().await;
+    let feed = r#"<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://rel.example/blog/">
+  <title>Based</title><id>urn:b</id><updated>2025-08-19T10:00:00Z</updated>
+  <entry><id>urn:b1</id><title>One</title><link href="posts/one.html"/><updated>2025-08-19T10:00:00Z</updated>
+    <content type="html">&lt;img src="img/a.png"&gt; &lt;a href="../about/"&gt;about&lt;/a&gt;</content></entry>
+</feed>"#;
+    server.serve("/based.xml", feed.into());
+    let ws = Workspace::new(&format!(
+        "{}\n[[sources]]\nurl = \"{}\"\n",
+        STATE_AND_OUTPUT,
+        server.url("/based.xml")
+    ));
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let parsed = ws.feed("public/feed.xml");
+    let entry = &parsed.entries[0];
+    assert_eq!(
+        entry.links[0].href,
+        "https://rel.example/blog/posts/one.html"
+    );
+    let content = entry.content.as_ref().unwrap().body.clone().unwrap();
+    assert!(
+        content.contains(r#"src="https://rel.example/blog/img/a.png""#),
+        "{content}"
+    );
+    assert!(
+        content.contains(r#"href="https://rel.example/about/""#),
+        "{content}"
+    );
+}
+
+#[tokio::test]
+async fn every_atom_output_links_to_itself() {
+    let server = FeedServer::start().await;
+    server.serve(
+        "/a.xml",
+        rss(
+            "A",
+            "https://a.example/",
+            &[item("1", "One", "Tue, 19 Aug 2025 10:00:00 GMT")],
+        ),
+    );
+    let ws = Workspace::new(&format!(
+        "{}\n[health]\npath = \"public/health.xml\"\n[[sources]]\nurl = \"{}\"\n",
+        STATE_AND_OUTPUT,
+        server.url("/a.xml")
+    ));
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (file, href) in [
+        ("public/feed.xml", "feed.xml"),
+        ("public/health.xml", "health.xml"),
+    ] {
+        let text = std::fs::read_to_string(ws.path(file)).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let own = doc
+            .root_element()
+            .children()
+            .find(|c| c.has_tag_name("link") && c.attribute("rel") == Some("self"))
+            .unwrap_or_else(|| panic!("{file} has a self link"));
+        assert_eq!(own.attribute("href"), Some(href), "{file}");
+    }
+}
