@@ -518,6 +518,13 @@ fn import_opml(config: &Config, file: &Path, append: bool) -> anyhow::Result<()>
 fn check(config: &Config) {
     say!("config OK: {}", config.file.display());
     say!("database: {}", config.database.display());
+    if let Some(folder) = publish::published_folder_holding(config, &config.database) {
+        eprintln!(
+            "warning: the database {} lies inside {}, a folder that is published: whoever reads the outputs may download it (and its -wal file). Move it out, e.g. [database] path = \"state/tributary.db\"",
+            config.database.display(),
+            folder.display()
+        );
+    }
     say!(
         "poll: interval {}, concurrency {} ({} per host), timeout {}",
         humantime::format_duration(config.poll.interval),

@@ -1,16 +1,17 @@
 //! Publishing the outputs: the optional built-in HTTP server for their folder, and WebSub hub
 //! pings when a feed changes.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
+use tower_http::services::ServeFile;
 use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, OutputFormat};
 use crate::fetch::Fetcher;
 
 /// Tells the WebSub hub that these feeds changed, so it pushes them to their subscribers. A hub
@@ -45,8 +46,8 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-/// Serves `[serve] root` at `[serve] listen` until the process ends: files only from inside
-/// that folder, with their feed media types, `Last-Modified`/`ETag` and 304s, and gzip.
+/// Serves what Tributary writes under `[serve] root` at `[serve] listen` until the process
+/// ends, with their media types, `Last-Modified`/`ETag` and 304s, and gzip.
 pub async fn serve(config: &Config) -> std::io::Result<()> {
     let Some(listen) = config.publishing.listen else {
         return Ok(());
@@ -64,26 +65,79 @@ pub async fn serve(config: &Config) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The router: the output folder, each output file with its format's media type.
-pub fn router(config: &Config) -> Router {
-    let root: PathBuf = config.publishing.root.clone();
-    let mut app = Router::new();
+/// The files Tributary writes, each with the media type it is served with: the outputs, their
+/// HTML pages, the OPML file and the health feed.
+pub fn published_files(config: &Config) -> Vec<(PathBuf, &'static str)> {
+    const HTML: &str = "text/html; charset=utf-8";
+    let mut files = Vec::new();
     for output in &config.outputs {
-        let Ok(relative) = output.path.strip_prefix(&root) else {
+        files.push((output.path.clone(), output.format.content_type()));
+        files.extend(output.html.iter().map(|page| (page.clone(), HTML)));
+    }
+    files.extend(
+        config
+            .publishing
+            .opml
+            .iter()
+            .map(|opml| (opml.clone(), "text/x-opml; charset=utf-8")),
+    );
+    files.extend(
+        config
+            .health
+            .iter()
+            .map(|health| (health.clone(), OutputFormat::Atom.content_type())),
+    );
+    files
+}
+
+/// The published folder `file` lies in, if any: the served root, or a folder outputs are
+/// written to (which the web server in front of Tributary may publish whole).
+pub fn published_folder_holding(config: &Config, file: &Path) -> Option<PathBuf> {
+    let served = config
+        .publishing
+        .listen
+        .is_some()
+        .then(|| config.publishing.root.clone());
+    let written = published_files(config)
+        .into_iter()
+        .filter_map(|(path, _)| path.parent().map(Path::to_path_buf));
+    served.into_iter().chain(written).find(|folder| file.starts_with(folder))
+}
+
+/// The router: a route for each file Tributary writes inside `[serve] root` (an `index.html`
+/// also answers for its folder), and 404 for everything else. The folder may hold the
+/// database, temp files or whatever a user left there: none of it is served.
+pub fn router(config: &Config) -> Router {
+    let root = &config.publishing.root;
+    let mut app = Router::new();
+    let mut routes = HashSet::new();
+    for (path, content_type) in published_files(config) {
+        let Ok(relative) = path.strip_prefix(root) else {
             continue;
         };
-        let route = format!("/{}", relative.to_string_lossy());
-        let file = tower_http::services::ServeFile::new(&output.path);
-        app = app.route_service(
-            &route,
-            tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(output.format.content_type()),
-                ))
-                .service(file),
-        );
+        let parts: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let route = format!("/{}", parts.join("/"));
+        // Braces and stars are the router's own syntax; such a name is served by none.
+        if route.contains(['{', '}', '*']) {
+            tracing::warn!(file = %path.display(), "not served: its name holds {{, }} or *");
+            continue;
+        }
+        let file = tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type),
+            ))
+            .service(ServeFile::new(&path));
+        let folder = route.strip_suffix("index.html").map(str::to_string);
+        for route in [Some(route), folder].into_iter().flatten() {
+            if routes.insert(route.clone()) {
+                app = app.route_service(&route, file.clone());
+            }
+        }
     }
-    app.fallback_service(ServeDir::new(root))
+    app.fallback(|| async { StatusCode::NOT_FOUND })
         .layer(CompressionLayer::new())
 }

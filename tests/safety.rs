@@ -467,3 +467,90 @@ async fn every_atom_output_links_to_itself() {
         assert_eq!(own.attribute("href"), Some(href), "{file}");
     }
 }
+
+#[tokio::test]
+async fn the_built_in_server_serves_only_what_tributary_writes() {
+    let server = FeedServer::start().await;
+    server.serve(
+        "/a.xml",
+        rss("A", "https://a.example/", &[item("1", "One", "Tue, 19 Aug 2025 10:00:00 GMT")]),
+    );
+    let port = free_port();
+    // The demo's old layout: the database inside the served folder.
+    let ws = Workspace::new(&format!(
+        r#"[database]
+path = "public/tributary.db"
+[retention]
+max_age = "0"
+[serve]
+listen = "127.0.0.1:{port}"
+[opml]
+path = "public/sources.opml"
+[health]
+path = "public/health.xml"
+[[outputs]]
+path = "public/feed.xml"
+html = "public/index.html"
+[[outputs]]
+path = "public/topics/feed.json"
+[[sources]]
+url = "{}"
+"#,
+        server.url("/a.xml")
+    ));
+    ws.write("public/.feed.xml.a1b2.tmp", "half a feed");
+    ws.write("public/.htpasswd", "admin:secret");
+    ws.write("public/notes.txt", "private notes");
+    ws.write("public/topics/.hidden", "x");
+    std::fs::copy(ws.config(), ws.path("public/tributary.toml")).unwrap();
+
+    let mut daemon = Daemon::start(&ws);
+    let written = wait_for(std::time::Duration::from_secs(30), || {
+        ws.path("public/topics/feed.json").exists()
+            && ws.path("public/health.xml").exists()
+            && daemon.log().contains("serving the outputs")
+    })
+    .await;
+    assert!(written, "{}", daemon.log());
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = client.get(format!("http://127.0.0.1:{port}{path}")).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    for path in [
+        "/feed.xml",
+        "/index.html",
+        "/",
+        "/topics/feed.json",
+        "/sources.opml",
+        "/health.xml",
+    ] {
+        assert_eq!(get(path).await, 200, "{path}");
+    }
+    for path in [
+        "/tributary.db",
+        "/tributary.db-wal",
+        "/tributary.db-shm",
+        "/.feed.xml.a1b2.tmp",
+        "/.htpasswd",
+        "/notes.txt",
+        "/tributary.toml",
+        "/topics/.hidden",
+        "/topics/",
+        "/../tributary.toml",
+        "/%2e%2e/tributary.toml",
+        "/feed.xml/../tributary.db",
+    ] {
+        assert_eq!(get(path).await, 404, "{path}");
+    }
+    daemon.stop().await;
+
+    // `check` warns that the database lies in a folder that is published.
+    let checked = ws.tributary(&["check"]).await;
+    assert!(checked.status.success());
+    let warning = stderr(&checked) + &stdout(&checked);
+    assert!(
+        warning.contains("warning") && warning.contains("tributary.db"),
+        "{warning}"
+    );
+}
