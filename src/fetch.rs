@@ -381,19 +381,32 @@ pub fn charset(content_type: &str) -> Option<String> {
 
 /// Whether `url`'s host is, or resolves to, a loopback, private or link-local address.
 async fn is_private(url: &Url) -> bool {
+    if is_private_host(url) {
+        return true;
+    }
     match url.host() {
-        Some(url::Host::Ipv4(ip)) => is_private_ip(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_private_ip(IpAddr::V6(ip)),
         Some(url::Host::Domain(name)) => {
-            if name.eq_ignore_ascii_case("localhost") || name.ends_with(".localhost") {
-                return true;
-            }
             let port = url.port_or_known_default().unwrap_or(80);
             match tokio::net::lookup_host((name, port)).await {
                 Ok(mut addrs) => addrs.any(|a| is_private_ip(a.ip())),
                 // It cannot be reached either; the request itself will say why.
                 Err(_) => false,
             }
+        }
+        _ => false,
+    }
+}
+
+/// Whether `url`'s host is, as written, a loopback, private or link-local address: an IP
+/// address in those ranges (in any form the URL standard reads, `http://2130706433/` too), or
+/// `localhost`. Names are not resolved.
+pub fn is_private_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_private_ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_private_ip(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
         }
         None => false,
     }

@@ -66,6 +66,9 @@ enum Command {
         /// Add the new sources to the config file instead of printing them.
         #[arg(long)]
         append: bool,
+        /// Also take feeds on loopback, private or link-local addresses (an intranet's).
+        #[arg(long)]
+        allow_private: bool,
     },
 }
 
@@ -111,7 +114,11 @@ fn main() -> ExitCode {
         Command::Run => with_runtime(run(config)),
         Command::Explain { source } => with_runtime(explain(config, source)),
         Command::ExportOpml => export_opml(&config).map(|()| true),
-        Command::ImportOpml { file, append } => import_opml(&config, &file, append).map(|()| true),
+        Command::ImportOpml {
+            file,
+            append,
+            allow_private,
+        } => import_opml(&config, &file, append, allow_private).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -489,10 +496,19 @@ fn export_opml(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn import_opml(config: &Config, file: &Path, append: bool) -> anyhow::Result<()> {
+fn import_opml(
+    config: &Config,
+    file: &Path,
+    append: bool,
+    allow_private: bool,
+) -> anyhow::Result<()> {
     let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let feeds =
         tributary::opml::read(&text).with_context(|| format!("reading {}", file.display()))?;
+    let (feeds, refused) = tributary::opml::screen(feeds, allow_private);
+    for line in refused {
+        eprintln!("tributary: {line}");
+    }
     let known: Vec<&str> = config.sources.iter().map(|s| s.url.as_str()).collect();
     let new: Vec<_> = feeds
         .into_iter()

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 use quick_xml::events::Event;
 
+use crate::fetch::is_private_host;
+
 /// A feed named in an OPML file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpmlFeed {
@@ -89,6 +91,36 @@ pub fn read(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
     Ok(feeds)
 }
 
+/// The feeds a web reader would import, and a line for each refused, naming its outline: only
+/// `http` and `https` URLs, and, unless `allow_private`, none whose host is a loopback, private
+/// or link-local address (an OPML file from elsewhere must not aim the daemon at the machine's
+/// own services or a cloud metadata endpoint).
+pub fn screen(feeds: Vec<OpmlFeed>, allow_private: bool) -> (Vec<OpmlFeed>, Vec<String>) {
+    let mut refused = Vec::new();
+    let accepted = feeds
+        .into_iter()
+        .filter(|feed| {
+            let why = match url::Url::parse(&feed.url) {
+                Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                    "only http and https feeds are imported"
+                }
+                Ok(url) if !allow_private && is_private_host(&url) => {
+                    "a loopback, private or link-local address; pass --allow-private to import it"
+                }
+                Ok(_) => return true,
+                Err(_) => "not a URL",
+            };
+            let outline = feed.title.as_deref().unwrap_or("(untitled)");
+            refused.push(format!(
+                "refused: outline {outline:?} ({}): {why}",
+                feed.url
+            ));
+            false
+        })
+        .collect();
+    (accepted, refused)
+}
+
 /// `config` (TOML text) with a `[[sources]]` table appended for each feed; everything already
 /// in it, comments included, is kept as written.
 pub fn append_sources(config: &str, feeds: &[OpmlFeed]) -> Result<String, OpmlError> {
@@ -152,6 +184,44 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn only_web_feeds_on_public_hosts_are_taken() {
+        let feed = |title: &str, url: &str| OpmlFeed {
+            url: url.into(),
+            title: Some(title.into()),
+            tags: vec![],
+        };
+        let feeds = vec![
+            feed("Fine", "https://news.example/feed"),
+            feed("Passwords", "file:///etc/passwd"),
+            feed("Script", "javascript:alert(1)"),
+            feed("Gopher", "gopher://old.example/"),
+            feed("Metadata", "http://169.254.169.254/latest/meta-data/"),
+            feed("Router", "http://192.168.1.1/feed"),
+            feed("Loopback", "http://127.0.0.1:8080/feed"),
+            feed("Decimal loopback", "http://2130706433/feed"),
+            feed("Local name", "http://LOCALHOST./feed"),
+            feed("IPv6 loopback", "http://[::1]/feed"),
+            feed("IPv6 link-local", "http://[fe80::1]/feed"),
+            feed("Mapped", "http://[::ffff:10.0.0.1]/feed"),
+            feed("Broken", "not a url"),
+        ];
+        let (taken, refused) = screen(feeds.clone(), false);
+        assert_eq!(taken, [feeds[0].clone()]);
+        assert_eq!(refused.len(), feeds.len() - 1, "{refused:#?}");
+        assert!(
+            refused[0].contains("\"Passwords\" (file:///etc/passwd)"),
+            "{}",
+            refused[0]
+        );
+        assert!(refused[0].ends_with("only http and https feeds are imported"));
+        assert!(refused[3].contains("\"Metadata\"") && refused[3].contains("--allow-private"));
+
+        let (taken, refused) = screen(feeds.clone(), true);
+        assert_eq!(taken.len(), 9, "private hosts are taken when allowed");
+        assert_eq!(refused.len(), 4, "other schemes never: {refused:#?}");
     }
 
     #[test]

@@ -101,7 +101,10 @@ pub fn published_folder_holding(config: &Config, file: &Path) -> Option<PathBuf>
     let written = published_files(config)
         .into_iter()
         .filter_map(|(path, _)| path.parent().map(Path::to_path_buf));
-    served.into_iter().chain(written).find(|folder| file.starts_with(folder))
+    served
+        .into_iter()
+        .chain(written)
+        .find(|folder| file.starts_with(folder))
 }
 
 /// The router: a route for each file Tributary writes inside `[serve] root` (an `index.html`

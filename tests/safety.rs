@@ -473,7 +473,11 @@ async fn the_built_in_server_serves_only_what_tributary_writes() {
     let server = FeedServer::start().await;
     server.serve(
         "/a.xml",
-        rss("A", "https://a.example/", &[item("1", "One", "Tue, 19 Aug 2025 10:00:00 GMT")]),
+        rss(
+            "A",
+            "https://a.example/",
+            &[item("1", "One", "Tue, 19 Aug 2025 10:00:00 GMT")],
+        ),
     );
     let port = free_port();
     // The demo's old layout: the database inside the served folder.
@@ -553,4 +557,57 @@ url = "{}"
         warning.contains("warning") && warning.contains("tributary.db"),
         "{warning}"
     );
+}
+
+#[tokio::test]
+async fn import_opml_takes_only_web_feeds_on_public_hosts() {
+    let ws = Workspace::new(STATE_AND_OUTPUT);
+    ws.write(
+        "subscriptions.opml",
+        r#"<?xml version="1.0"?><opml version="2.0"><head><title>Mine</title></head><body>
+  <outline text="Good" xmlUrl="https://news.example/feed.xml"/>
+  <outline text="Passwords" xmlUrl="file:///etc/passwd"/>
+  <outline text="Script" xmlUrl="javascript:alert(1)"/>
+  <outline text="Metadata" xmlUrl="http://169.254.169.254/latest/meta-data/"/>
+  <outline text="Intranet" xmlUrl="http://10.1.2.3/feed"/>
+</body></opml>"#,
+    );
+    let opml = ws.path("subscriptions.opml");
+    let opml = opml.to_str().unwrap();
+    let out = ws.tributary(&["import-opml", "--append", opml]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let errors = stderr(&out);
+    for (outline, url) in [
+        ("Passwords", "file:///etc/passwd"),
+        ("Script", "javascript:alert(1)"),
+        ("Metadata", "http://169.254.169.254/latest/meta-data/"),
+        ("Intranet", "http://10.1.2.3/feed"),
+    ] {
+        let line = errors
+            .lines()
+            .find(|l| l.contains(&format!("\"{outline}\"")))
+            .unwrap_or_else(|| panic!("a line for {outline}: {errors}"));
+        assert!(line.contains("refused") && line.contains(url), "{line}");
+    }
+    let config = std::fs::read_to_string(ws.config()).unwrap();
+    assert!(config.contains("https://news.example/feed.xml"), "{config}");
+    for refused in ["file:", "javascript:", "169.254", "10.1.2.3"] {
+        assert!(!config.contains(refused), "{refused} in {config}");
+    }
+
+    let out = ws
+        .tributary(&["import-opml", "--append", "--allow-private", opml])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = std::fs::read_to_string(ws.config()).unwrap();
+    assert!(
+        config.contains("http://169.254.169.254/latest/meta-data/"),
+        "{config}"
+    );
+    assert!(config.contains("http://10.1.2.3/feed"), "{config}");
+    assert!(
+        !config.contains("file:") && !config.contains("javascript:"),
+        "{config}"
+    );
+    assert_eq!(config.matches("https://news.example/feed.xml").count(), 1);
 }
