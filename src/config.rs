@@ -215,6 +215,8 @@ pub struct Publishing {
     pub root: PathBuf,
     /// `[websub] hub`: the hub outputs announce and ping when they change.
     pub hub: Option<Url>,
+    /// `[websub] timeout`: the longest a ping of the hub may take, all of it.
+    pub hub_timeout: Duration,
 }
 
 impl Publishing {
@@ -459,6 +461,7 @@ struct RawServe {
 #[serde(deny_unknown_fields)]
 struct RawWebSub {
     hub: Option<String>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -489,6 +492,7 @@ const DEFAULT_PER_HOST: usize = 2;
 const DEFAULT_MAX_INTERVAL: &str = "1day";
 const DEFAULT_MAX_BACKOFF: &str = "24h";
 const DEFAULT_ADOPT_REDIRECT_AFTER: u32 = 3;
+const DEFAULT_HUB_TIMEOUT: &str = "10s";
 
 /// The `User-Agent` publishers see in their logs, unless `[poll] user_agent` says otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!(
@@ -939,6 +943,13 @@ impl Validator<'_> {
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| self.base.to_path_buf()),
         };
+        let hub_timeout = self
+            .duration(
+                self.file,
+                "websub.timeout".into(),
+                raw.websub.timeout.as_deref().unwrap_or(DEFAULT_HUB_TIMEOUT),
+            )
+            .unwrap_or(MIN_INTERVAL);
         let opml = raw.opml.path.as_deref().map(|written| {
             let opml = self.path("opml.path", Some(written), "");
             if let Err(message) = check_writable_folder(&opml) {
@@ -952,6 +963,7 @@ impl Validator<'_> {
             listen,
             root,
             hub,
+            hub_timeout,
         }
     }
 

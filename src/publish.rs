@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -14,9 +15,23 @@ use url::Url;
 use crate::config::{Config, OutputFormat};
 use crate::fetch::Fetcher;
 
-/// Tells the WebSub hub that these feeds changed, so it pushes them to their subscribers. A hub
-/// that fails is logged; the feeds are written either way.
-pub async fn ping_hub(fetcher: &Fetcher, hub: &Url, feeds: &[&Url]) {
+/// Tells the WebSub hub that these feeds changed, giving up after `timeout` in all: a hub that
+/// accepts the connection and never answers costs no more. A hub that fails is logged; the
+/// feeds are written either way.
+pub async fn announce(fetcher: Fetcher, hub: Url, feeds: Vec<Url>, timeout: Duration) {
+    if tokio::time::timeout(timeout, ping_hub(&fetcher, &hub, &feeds))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            hub = %hub,
+            timeout = %humantime::format_duration(timeout),
+            "WebSub hub did not answer in time; subscribers hear of the change at the next one"
+        );
+    }
+}
+
+async fn ping_hub(fetcher: &Fetcher, hub: &Url, feeds: &[Url]) {
     for feed in feeds {
         let body = form(&[("hub.mode", "publish"), ("hub.url", feed.as_str())]);
         let sent = fetcher

@@ -62,6 +62,9 @@ pub async fn poll_all_once(
         }
     }
     let rendered = render_outputs(ctx, &Arc::new(config.clone())).await;
+    if let Some(ping) = announce_changes(ctx, config, &rendered) {
+        ping.await;
+    }
     (outcomes, rendered)
 }
 
@@ -111,6 +114,7 @@ pub async fn run_daemon(
                 service::ready();
             }
             Some(joined) = daemon.tasks.join_next_with_id() => daemon.finished(joined),
+            Some(_) = daemon.pings.join_next() => {}
             () = tokio::time::sleep_until(wake) => {}
         }
     }
@@ -141,6 +145,8 @@ struct Daemon {
     /// Counts of the polls since the start, for `systemctl status`.
     polls: usize,
     failures: usize,
+    /// WebSub pings under way: beside the loop, never in it.
+    pings: JoinSet<()>,
 }
 
 impl Daemon {
@@ -169,6 +175,7 @@ impl Daemon {
             render_failures: 0,
             polls: 0,
             failures: 0,
+            pings: JoinSet::new(),
         }
     }
 
@@ -293,6 +300,9 @@ impl Daemon {
 
     async fn render(&mut self) {
         let rendered = render_outputs(&self.ctx, &self.config).await;
+        if let Some(ping) = announce_changes(&self.ctx, &self.config, &rendered) {
+            self.pings.spawn(ping);
+        }
         // A file that could not be written is written again later: the database has what it
         // needs, and the next successful write catches up.
         let failed = rendered.iter().any(|r| r.result.is_err());
@@ -412,7 +422,20 @@ impl Daemon {
             }
         }
         if self.dirty {
-            render_outputs(&self.ctx, &self.config).await;
+            let rendered = render_outputs(&self.ctx, &self.config).await;
+            if let Some(ping) = announce_changes(&self.ctx, &self.config, &rendered) {
+                self.pings.spawn(ping);
+            }
+        }
+        // Pings still under way get what is left of the deadline, no more.
+        while !self.pings.is_empty() {
+            tokio::select! {
+                _ = self.pings.join_next() => {}
+                () = &mut deadline => {
+                    tracing::warn!(cancelled = self.pings.len(), "WebSub pings still running at the deadline were cancelled");
+                    self.pings.shutdown().await;
+                }
+            }
         }
         tracing::info!("stopped");
     }
@@ -522,13 +545,11 @@ async fn poll(
     Box::pin(refresh(&ctx, &source, mode)).await
 }
 
-/// Prunes items past `[retention] max_age`, renders every output, and pings the WebSub hub
-/// for the feeds that changed.
+/// Prunes items past `[retention] max_age` and renders every output.
 async fn render_outputs(ctx: &Context, config: &Arc<Config>) -> Vec<Rendered> {
     // Shared, not copied: this runs after every round of polls.
     let (rules, render_config) = (config.items.clone(), Arc::clone(config));
-    let rendered = ctx
-        .store
+    ctx.store
         .with(move |store| {
             let now = Utc::now();
             match store.prune(&rules, now) {
@@ -556,16 +577,28 @@ async fn render_outputs(ctx: &Context, config: &Arc<Config>) -> Vec<Rendered> {
                 result: Err(RenderError::Crashed),
                 public_url: None,
             }]
-        });
-    if let Some(hub) = &config.publishing.hub {
-        let changed: Vec<&url::Url> = rendered
-            .iter()
-            .filter(|r| matches!(r.result, Ok(Written::Changed)))
-            .filter_map(|r| r.public_url.as_ref())
-            .collect();
-        if !changed.is_empty() {
-            publish::ping_hub(&ctx.fetcher, hub, &changed).await;
-        }
-    }
-    rendered
+        })
+}
+
+/// The WebSub ping for the feeds among `rendered` that changed, if a hub is configured and
+/// any did: a future bounded by `[websub] timeout`, for the caller to run beside its work.
+fn announce_changes(
+    ctx: &Context,
+    config: &Config,
+    rendered: &[Rendered],
+) -> Option<impl Future<Output = ()> + Send + 'static> {
+    let hub = config.publishing.hub.clone()?;
+    let changed: Vec<url::Url> = rendered
+        .iter()
+        .filter(|r| matches!(r.result, Ok(Written::Changed)))
+        .filter_map(|r| r.public_url.clone())
+        .collect();
+    (!changed.is_empty()).then(|| {
+        publish::announce(
+            ctx.fetcher.clone(),
+            hub,
+            changed,
+            config.publishing.hub_timeout,
+        )
+    })
 }

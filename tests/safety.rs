@@ -611,3 +611,87 @@ async fn import_opml_takes_only_web_feeds_on_public_hosts() {
     );
     assert_eq!(config.matches("https://news.example/feed.xml").count(), 1);
 }
+
+/// A publisher feed with the first `n` of three items, and the config of a daemon that polls it
+/// every second and pings a hub on `server` that never answers.
+fn hanging_hub_setup(server: &FeedServer, extra: &str) -> Workspace {
+    server.set("/hub", Reply::Hang);
+    server.serve("/news.xml", news(1));
+    Workspace::new(&format!(
+        r#"[poll]
+interval = "1s"
+timeout = "120s"
+[site]
+base_url = "https://feeds.example.org/"
+[websub]
+hub = "{}"
+timeout = "60s"
+{extra}
+{STATE_AND_OUTPUT}
+[[sources]]
+url = "{}"
+"#,
+        server.url("/hub"),
+        server.url("/news.xml")
+    ))
+}
+
+fn news(n: usize) -> String {
+    let items: Vec<TestItem> = (1..=n)
+        .map(|i| {
+            item(
+                &format!("n{i}"),
+                &format!("News {i}"),
+                "Tue, 19 Aug 2025 10:00:00 GMT",
+            )
+        })
+        .collect();
+    rss("News", "https://news.example/", &items)
+}
+
+#[tokio::test]
+async fn a_hub_that_never_answers_delays_no_poll_and_no_stop() {
+    let server = FeedServer::start().await;
+    let ws = hanging_hub_setup(&server, "[service]\nshutdown_timeout = \"2s\"");
+    let mut daemon = Daemon::start(&ws);
+    let limit = std::time::Duration::from_secs(30);
+    let pinged = wait_for(limit, || server.requests("/hub") >= 1).await;
+    assert!(pinged, "the hub was pinged: {}", daemon.log());
+
+    // While that ping hangs, the daemon polls on and writes what it finds.
+    server.serve("/news.xml", news(2));
+    let entries = |ws: &Workspace| {
+        std::fs::read(ws.path("public/feed.xml"))
+            .ok()
+            .and_then(|bytes| feed_rs::parser::parse(bytes.as_slice()).ok())
+            .map_or(0, |feed| feed.entries.len())
+    };
+    let polled_on = wait_for(limit, || entries(&ws) == 2).await;
+    assert!(
+        polled_on,
+        "a second item while the hub hangs: {}",
+        daemon.log()
+    );
+
+    // SIGTERM ends it within the shutdown deadline, not the hub's 60 s.
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn once_waits_for_a_silent_hub_only_as_long_as_websub_timeout() {
+    let server = FeedServer::start().await;
+    let ws = hanging_hub_setup(&server, "");
+    let config = std::fs::read_to_string(ws.config()).unwrap();
+    ws.write(
+        "tributary.toml",
+        &config.replace("timeout = \"60s\"", "timeout = \"1s\""),
+    );
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.requests("/hub"), 1);
+    assert!(
+        stderr(&out).contains("WebSub hub did not answer in time"),
+        "{}",
+        stderr(&out)
+    );
+}
