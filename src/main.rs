@@ -234,6 +234,10 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
             outputs_ok = false;
         }
     }
+    if let Err(error) = ctx.store.close().await {
+        eprintln!("tributary: closing {}: {error}", config.database.display());
+        outputs_ok = false;
+    }
     Ok(outputs_ok)
 }
 
@@ -365,7 +369,10 @@ async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
     let ctx = open_store(&config).await?;
     say!("Source: {}", source.label());
     say!("  URL: {}", source.url);
-    let explanation = match refresh::explain(&ctx, &source).await {
+    let explained = refresh::explain(&ctx, &source).await;
+    // It stored nothing; closing leaves the database file as complete as it found it.
+    ctx.store.close().await?;
+    let explanation = match explained {
         Ok(explanation) => explanation,
         Err(error) => {
             say!("  Failed: {error}");

@@ -437,6 +437,9 @@ impl Daemon {
                 }
             }
         }
+        if let Err(error) = self.ctx.store.close().await {
+            tracing::error!(%error, "closing the database failed");
+        }
         tracing::info!("stopped");
     }
 }

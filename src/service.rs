@@ -38,8 +38,40 @@ pub fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled().map(|timeout| timeout / 2)
 }
 
+/// Sends `state` to systemd without ever waiting: a notification that cannot be sent at once
+/// (the manager's queue is full, it stopped reading) is dropped and logged at debug. The
+/// daemon must not stall on its supervisor; systemd's watchdog judges a silence for itself.
 fn send(state: &[NotifyState<'_>]) {
-    if let Err(error) = sd_notify::notify(state) {
-        tracing::debug!(%error, "could not notify systemd");
+    let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let message: String = state.iter().map(|s| format!("{s}\n")).collect();
+    if let Err(error) = send_at_once(&socket, message.as_bytes()) {
+        tracing::debug!(%error, "could not notify systemd; notification dropped");
     }
+}
+
+fn send_at_once(socket: &std::ffi::OsStr, message: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let datagram = UnixDatagram::unbound()?;
+    datagram.set_nonblocking(true)?;
+    // An address starting with '@' is in Linux's abstract namespace.
+    let address = match socket.as_bytes().strip_prefix(b"@") {
+        #[cfg(target_os = "linux")]
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            SocketAddr::from_abstract_name(name)?
+        }
+        _ => SocketAddr::from_pathname(socket)?,
+    };
+    datagram.connect_addr(&address)?;
+    let sent = datagram.send(message)?;
+    if sent < message.len() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            "notification cut short",
+        ));
+    }
+    Ok(())
 }

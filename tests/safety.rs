@@ -695,3 +695,86 @@ async fn once_waits_for_a_silent_hub_only_as_long_as_websub_timeout() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn a_notify_socket_nobody_reads_stalls_nothing() {
+    let server = FeedServer::start().await;
+    server.serve("/news.xml", news(1));
+    let ws = Workspace::new(&format!(
+        "[poll]\ninterval = \"1s\"\n{STATE_AND_OUTPUT}\n[[sources]]\nurl = \"{}\"\n",
+        server.url("/news.xml")
+    ));
+    // systemd's end of the socket, whose queue is full and which reads nothing.
+    let socket = ws.path("notify.sock");
+    let _systemd = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    let filler = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    filler.set_nonblocking(true).unwrap();
+    filler.connect(&socket).unwrap();
+    let mut queued = 0;
+    while filler.send(b"STATUS=filler\n").is_ok() {
+        queued += 1;
+        assert!(queued < 1_000_000, "the queue never filled");
+    }
+    let mut daemon = Daemon::start_with_env(
+        &ws,
+        &[
+            ("NOTIFY_SOCKET", socket.to_str().unwrap()),
+            // A watchdog that wants a ping every 100 ms: the loop notifies often.
+            ("WATCHDOG_USEC", "200000"),
+        ],
+    );
+    let limit = std::time::Duration::from_secs(30);
+    let polled = wait_for(limit, || server.requests("/news.xml") >= 2).await;
+    assert!(polled, "the daemon polls on: {}", daemon.log());
+    assert!(ws.path("public/feed.xml").exists(), "{}", daemon.log());
+    server.serve("/news.xml", news(2));
+    let written = wait_for(limit, || {
+        std::fs::read_to_string(ws.path("public/feed.xml")).is_ok_and(|t| t.contains("News 2"))
+    })
+    .await;
+    assert!(written, "{}", daemon.log());
+    daemon.stop().await;
+}
+
+/// Asserts that the database file alone (copied as `cp` would back it up) holds `items` items,
+/// with no write-ahead log left to complete it.
+fn assert_database_file_complete(ws: &Workspace, items: i64) {
+    let wal = ws.path("state/tributary.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "{} bytes left in the write-ahead log",
+        std::fs::metadata(&wal).map_or(0, |m| m.len())
+    );
+    let backup = ws.path("backup.db");
+    std::fs::copy(ws.path("state/tributary.db"), &backup).unwrap();
+    let stored: i64 = rusqlite::Connection::open(&backup)
+        .unwrap()
+        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, items);
+    std::fs::remove_file(backup).unwrap();
+}
+
+#[tokio::test]
+async fn a_clean_exit_leaves_a_complete_database_file() {
+    let server = FeedServer::start().await;
+    server.serve("/news.xml", news(2));
+    let ws = Workspace::new(&format!(
+        "[poll]\ninterval = \"1s\"\n{STATE_AND_OUTPUT}\n[[sources]]\nurl = \"{}\"\n",
+        server.url("/news.xml")
+    ));
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_database_file_complete(&ws, 2);
+
+    server.serve("/news.xml", news(3));
+    let mut daemon = Daemon::start(&ws);
+    let limit = std::time::Duration::from_secs(30);
+    let written = wait_for(limit, || {
+        std::fs::read_to_string(ws.path("public/feed.xml")).is_ok_and(|t| t.contains("News 3"))
+    })
+    .await;
+    assert!(written, "{}", daemon.log());
+    daemon.stop().await;
+    assert_database_file_complete(&ws, 3);
+}

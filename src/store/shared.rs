@@ -44,6 +44,8 @@ enum Job {
     Read(Box<dyn FnOnce(&Store) + Send>),
     /// Records a poll inside the open batch.
     Record(Box<dyn FnOnce(&mut Store) + Send>),
+    /// Commits, closes the database and ends the thread.
+    Close(oneshot::Sender<Result<(), StoreError>>),
 }
 
 impl SharedStore {
@@ -93,6 +95,17 @@ impl SharedStore {
             .await
     }
 
+    /// Commits what is pending and closes the database, so that its file alone is complete (the
+    /// write-ahead log checkpointed into it): what a clean exit does. Work asked of any handle
+    /// afterwards is refused (`None`).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let (reply, result) = oneshot::channel();
+        if self.jobs.send(Job::Close(reply)).is_err() {
+            return Ok(()); // closed already
+        }
+        result.await.unwrap_or(Ok(()))
+    }
+
     /// How many recorded polls were lost because their batch failed to commit.
     pub fn unsaved_polls(&self) -> usize {
         self.unsaved_polls.load(Ordering::Relaxed)
@@ -140,6 +153,11 @@ fn run(mut store: Store, queue: &Receiver<Job>, unsaved: &AtomicUsize) {
         // A panic in a job drops its reply (the caller sees `None`); a poll's savepoint is
         // rolled back as the panic unwinds through it. The thread and the batch go on.
         match job {
+            Job::Close(reply) => {
+                commit(&mut store, &mut batch, unsaved);
+                let _ = reply.send(store.close());
+                return;
+            }
             Job::Alone(work) => {
                 commit(&mut store, &mut batch, unsaved);
                 let _ = catch_unwind(AssertUnwindSafe(|| work(&mut store)));
@@ -312,5 +330,31 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(urls, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn closing_leaves_the_database_file_complete_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let shared = SharedStore::new(Store::open(&path).unwrap()).unwrap();
+        record_poll(&shared, "a").await;
+        record_poll(&shared, "b").await;
+        let handle = shared.clone();
+        shared.close().await.unwrap();
+        assert!(handle.with(|_| ()).await.is_none(), "closed for everyone");
+        shared.close().await.unwrap();
+
+        let wal = dir.path().join("t.db-wal");
+        assert!(
+            std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+            "the log is checkpointed"
+        );
+        // The file alone, copied as a backup would be, holds every poll.
+        let backup = dir.path().join("backup.db");
+        std::fs::copy(&path, &backup).unwrap();
+        assert_eq!(
+            committed_sources(&Connection::open(&backup).unwrap()),
+            ["a", "b"]
+        );
     }
 }

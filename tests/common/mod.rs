@@ -502,6 +502,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(ws: &Workspace) -> Daemon {
+        Daemon::start_with_env(ws, &[])
+    }
+
+    /// As [`Daemon::start`], with these environment variables set.
+    pub fn start_with_env(ws: &Workspace, env: &[(&str, &str)]) -> Daemon {
         let log = ws.path("daemon.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
@@ -509,6 +514,7 @@ impl Daemon {
             .arg(ws.config())
             .arg("run")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(file)
             .kill_on_drop(true)
