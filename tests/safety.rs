@@ -778,3 +778,28 @@ async fn a_clean_exit_leaves_a_complete_database_file() {
     daemon.stop().await;
     assert_database_file_complete(&ws, 3);
 }
+
+#[tokio::test]
+async fn the_opml_list_names_only_feeds_on_the_web() {
+    let server = FeedServer::start().await;
+    server.serve("/news.xml", news(1));
+    let ws = Workspace::new(&format!(
+        "[opml]\npath = \"public/sources.opml\"\n{STATE_AND_OUTPUT}\n[[sources]]\nurl = \"{}\"\n[[sources]]\nname = \"Local\"\nurl = \"file:local.xml\"\n",
+        server.url("/news.xml")
+    ));
+    ws.write("local.xml", &news(1));
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exported = stdout(&ws.tributary(&["export-opml"]).await);
+    for opml in [
+        std::fs::read_to_string(ws.path("public/sources.opml")).unwrap(),
+        exported,
+    ] {
+        let doc = roxmltree::Document::parse(&opml).unwrap();
+        let urls: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| n.attribute("xmlUrl"))
+            .collect();
+        assert_eq!(urls, [server.url("/news.xml")], "{opml}");
+    }
+}

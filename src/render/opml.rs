@@ -4,8 +4,11 @@ use std::io;
 
 use super::xml::{document, empty, finish, text};
 use crate::config::SourceConfig;
+use crate::sanitize::web_url;
 
-/// Renders the sources as OPML, in config order; tags become the OPML `category`.
+/// Renders the sources as OPML, in config order; tags become the OPML `category`. Only sources
+/// on the web are listed: a local file's path is of no use to a subscriber, and not theirs to
+/// see.
 pub fn render(title: &str, sources: &[SourceConfig]) -> io::Result<Vec<u8>> {
     let mut w = document()?;
     w.create_element("opml")
@@ -14,7 +17,7 @@ pub fn render(title: &str, sources: &[SourceConfig]) -> io::Result<Vec<u8>> {
             w.create_element("head")
                 .write_inner_content(|w| text(w, "title", title))?;
             w.create_element("body").write_inner_content(|w| {
-                for source in sources {
+                for source in sources.iter().filter(|s| web_url(&s.url).is_some()) {
                     let tags = source.tags.join(",");
                     let mut attributes = vec![
                         ("type", "rss"),
