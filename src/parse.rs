@@ -353,9 +353,18 @@ fn normalize_entry(
         Some(Some(declared)) => Some(declared.clone()),
         _ => fallback.cloned(),
     };
+    // Without the pass over the text, feed-rs still reports a base on the content element.
+    let content_base = match declared {
+        Some(declared) => in_scope(Some(&declared.content)),
+        None => entry
+            .base
+            .as_deref()
+            .and_then(|b| fallback.map_or_else(|| Url::parse(b).ok(), |f| f.join(b).ok()))
+            .or_else(|| fallback.cloned()),
+    };
     let bases = TextBases {
         summary: in_scope(declared.map(|d| &d.summary)),
-        content: in_scope(declared.map(|d| &d.content)),
+        content: content_base,
     };
     (item, bases, dropped)
 }
