@@ -167,6 +167,14 @@ async fn the_demo_runs_from_files_shipped_in_the_repo() {
         "{}",
         stdout(&run)
     );
+    let database = config.database.parent().unwrap();
+    for output in &config.outputs {
+        let folder = output.path.parent().unwrap();
+        assert!(
+            !database.starts_with(folder),
+            "the demo's database lies outside what it publishes"
+        );
+    }
 
     let merged = entries_with_publishers(&config.outputs[0].path);
     assert_eq!(merged.len(), 10);
