@@ -107,7 +107,7 @@ async fn survive_kills(count: usize) {
         // Anywhere from during start-up to several poll rounds in: mid-fetch, mid-commit,
         // mid-render.
         tokio::time::sleep(Duration::from_millis(fastrand::u64(50..1500))).await;
-        daemon.signal(Signal::KILL);
+        daemon.signal(Signal::KILL).await;
         daemon.exit(Duration::from_secs(10)).await.expect("killed");
         survived += 1;
         if let Err(problem) = outputs_are_whole(&ws) {

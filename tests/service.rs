@@ -140,7 +140,7 @@ async fn sighup_reloads_and_a_changed_interval_applies() {
         0,
         "no watch: nothing until SIGHUP"
     );
-    daemon.signal(Signal::HUP);
+    daemon.signal(Signal::HUP).await;
     assert!(
         wait_for(limit, || server.requests("/b.xml") == 1).await,
         "{}",
@@ -185,7 +185,7 @@ async fn a_restart_keeps_the_schedule_and_the_validators() {
             && server.requests("/often.xml") >= 1)
         .await
     );
-    first.signal(Signal::TERM);
+    first.signal(Signal::TERM).await;
     assert!(first.exit(limit).await.is_some_and(|s| s.success()));
 
     let often_before = server.requests("/often.xml");
@@ -236,7 +236,7 @@ async fn sigterm_during_a_slow_fetch_exits_cleanly_within_the_deadline() {
     assert!(wait_for(limit, || ws.path("public/feed.xml").exists()).await);
 
     let stopped = Instant::now();
-    daemon.signal(Signal::TERM);
+    daemon.signal(Signal::TERM).await;
     let status = daemon.exit(Duration::from_secs(10)).await.expect("stopped");
     assert!(status.success(), "exit 0, got {status}: {}", daemon.log());
     assert!(
@@ -264,10 +264,10 @@ async fn a_second_signal_exits_at_once() {
             == 1)
         .await
     );
-    daemon.signal(Signal::TERM);
+    daemon.signal(Signal::TERM).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stopped = Instant::now();
-    daemon.signal(Signal::INT);
+    daemon.signal(Signal::INT).await;
     let status = daemon.exit(Duration::from_secs(5)).await.expect("stopped");
     assert_eq!(status.code(), Some(130), "{}", daemon.log());
     assert!(stopped.elapsed() < Duration::from_secs(2));

@@ -528,14 +528,28 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn signal(&self, signal: rustix::process::Signal) {
+    /// Sends `signal`. Any but SIGKILL waits first for the daemon to be ready: before it has
+    /// installed its handlers, SIGTERM, SIGINT or SIGHUP would kill it outright.
+    pub async fn signal(&self, signal: rustix::process::Signal) {
+        if signal != rustix::process::Signal::KILL {
+            self.ready().await;
+        }
         let pid = rustix::process::Pid::from_raw(self.child.id().unwrap() as i32).unwrap();
         rustix::process::kill_process(pid, signal).unwrap();
     }
 
+    /// Waits until the daemon says it has started (its signal handlers are in place by then).
+    pub async fn ready(&self) {
+        let started = wait_for(Duration::from_secs(60), || {
+            self.log().contains("daemon started")
+        })
+        .await;
+        assert!(started, "the daemon did not start: {}", self.log());
+    }
+
     /// Sends SIGTERM and asserts that the daemon exits 0 within 15 s.
     pub async fn stop(&mut self) {
-        self.signal(rustix::process::Signal::TERM);
+        self.signal(rustix::process::Signal::TERM).await;
         let status = self.exit(Duration::from_secs(15)).await;
         assert!(
             status.is_some_and(|s| s.success()),
