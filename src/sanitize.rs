@@ -44,6 +44,10 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// item's identity (which may be its link) does not change.
 pub fn web_url(url: &str) -> Option<&str> {
     let url = url.trim();
+    // Nearly every URL starts so, and then its scheme cannot be another: no parse needed.
+    if url.starts_with("https://") || url.starts_with("http://") {
+        return Some(url);
+    }
     let parsed = Url::parse(url).ok()?;
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
@@ -51,15 +55,22 @@ pub fn web_url(url: &str) -> Option<&str> {
 /// `text` as one line (white space folded, control characters dropped) of at most `max`
 /// characters: a longer one is cut at a character boundary and ends with "…".
 pub fn bounded_line(text: &str, max: usize) -> String {
-    let line = fold_whitespace(text);
-    match line.char_indices().nth(max) {
-        None => line,
-        Some(_) => {
-            let keep = max.saturating_sub(1);
-            let end = line.char_indices().nth(keep).map_or(line.len(), |(i, _)| i);
-            format!("{}…", line[..end].trim_end())
-        }
+    let mut line = fold_whitespace(text);
+    bound(&mut line, max);
+    line
+}
+
+/// Cuts `line` (already one line) to at most `max` characters, ending a cut one with "…".
+fn bound(line: &mut String, max: usize) {
+    // Fewer bytes than `max` are fewer characters: most lines need no counting.
+    if line.len() <= max || line.char_indices().nth(max).is_none() {
+        return;
     }
+    let keep = max.saturating_sub(1);
+    let end = line.char_indices().nth(keep).map_or(line.len(), |(i, _)| i);
+    line.truncate(end);
+    line.truncate(line.trim_end().len());
+    line.push('…');
 }
 
 /// Makes an item fit to publish: drops each URL a reader could not safely follow (its link,
@@ -85,11 +96,12 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
     if item.enclosures.len() < enclosures {
         dropped.push("enclosure dropped: not http(s)");
     }
+    // Titles and categories are folded into one line as they are read.
     if let Some(title) = &mut item.title {
-        *title = bounded_line(title, MAX_TITLE_CHARS);
+        bound(title, MAX_TITLE_CHARS);
     }
     for category in &mut item.categories {
-        *category = bounded_line(category, MAX_NAME_CHARS);
+        bound(category, MAX_NAME_CHARS);
     }
     dropped
 }
@@ -97,7 +109,7 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
 /// Bounds an author's name and email and drops a URI a reader could not safely follow;
 /// whether it did drop one.
 pub fn fit_author(author: &mut Author) -> bool {
-    author.name = bounded_line(&author.name, MAX_NAME_CHARS);
+    bound(&mut author.name, MAX_NAME_CHARS);
     if let Some(email) = &mut author.email {
         *email = bounded_line(email, MAX_NAME_CHARS);
     }
