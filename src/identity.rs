@@ -90,6 +90,14 @@ pub fn relinkable(items: &[Seen<'_>]) -> Vec<bool> {
         .collect()
 }
 
+/// An id that is the same for the same name, wherever and whenever it is made: a UUID (v5, URL
+/// namespace) URN. Items' and outputs' ids are made so.
+pub fn stable_urn(name: &str) -> String {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+        .urn()
+        .to_string()
+}
+
 /// Lowercase hexadecimal, for digests stored as text.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

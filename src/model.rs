@@ -1,9 +1,10 @@
 //! Plain types shared by the pipeline's stages.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::schedule::NextPoll;
 
 /// What a publisher's feed says about itself.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -254,4 +255,58 @@ pub struct Publisher {
     pub site: Option<String>,
     /// The feed's own id.
     pub id: Option<String>,
+}
+
+/// Why a source's next poll is when it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The configured interval.
+    Interval,
+    /// A longer interval the server or the feed asked for (`Cache-Control: max-age`, `<ttl>`,
+    /// `sy:updatePeriod`), capped by `[poll] max_interval`.
+    ServerHint,
+    /// The feed's `skipHours`/`skipDays`.
+    SkipHours,
+    /// Consecutive failures: retried less and less often.
+    Backoff,
+    /// The publisher's `Retry-After`.
+    RetryAfter,
+}
+
+impl Reason {
+    /// The name stored in the database and shown by `status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Interval => "interval",
+            Reason::ServerHint => "server hint",
+            Reason::SkipHours => "skip hours",
+            Reason::Backoff => "backoff",
+            Reason::RetryAfter => "retry-after",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Reason> {
+        [
+            Reason::Interval,
+            Reason::ServerHint,
+            Reason::SkipHours,
+            Reason::Backoff,
+            Reason::RetryAfter,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A source's next poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextPoll {
+    pub at: DateTime<Utc>,
+    pub reason: Reason,
 }

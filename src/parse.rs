@@ -560,9 +560,7 @@ pub fn identity_key(
     if let Some(date) = date {
         hasher.update(date.to_rfc3339().as_bytes());
     }
-    let digest = hasher.finalize();
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("hash:{hex}")
+    format!("hash:{}", hex(&hasher.finalize()[..16]))
 }
 
 /// The link to the item's (or feed's) own page: `alternate` or unlabelled, never `self`,

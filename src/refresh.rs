@@ -18,7 +18,8 @@ use crate::config::{ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
 use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators, Verdict};
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
-use crate::schedule::{self, NextPoll, Reason};
+use crate::model::{NextPoll, Reason};
+use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
 
 /// What a refresh needs, shared by every task.

@@ -19,7 +19,7 @@ use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
 use crate::refresh::{Context, Mode, refresh};
 use crate::render::{self, RenderContext, RenderError, Rendered, Written};
-use crate::schedule::Reason;
+use crate::model::Reason;
 use crate::service;
 use crate::watch::ReloadRequests;
 

@@ -4,7 +4,7 @@
 use std::io;
 
 use super::atom::ATOM_NS;
-use super::stable_id;
+use crate::identity::stable_urn;
 use super::xml::{document, empty, finish, generator, rfc3339, text, text_node};
 use crate::model::StoredEvent;
 
@@ -18,7 +18,7 @@ pub fn render(events: &[StoredEvent], self_href: &str) -> io::Result<Vec<u8>> {
     w.create_element("feed")
         .with_attribute(("xmlns", ATOM_NS))
         .write_inner_content(|w| {
-            text(w, "id", &stable_id("tributary:health"))?;
+            text(w, "id", &stable_urn("tributary:health"))?;
             text(w, "title", "Tributary: source health")?;
             text(w, "updated", &rfc3339(updated))?;
             empty(w, "link", &[("rel", "self"), ("href", self_href)])?;
@@ -30,7 +30,7 @@ pub fn render(events: &[StoredEvent], self_href: &str) -> io::Result<Vec<u8>> {
                     text(
                         w,
                         "id",
-                        &stable_id(&format!("tributary:health:{}", event.id)),
+                        &stable_urn(&format!("tributary:health:{}", event.id)),
                     )?;
                     text(w, "title", &format!("{}: {}", event.source, event.kind))?;
                     text(w, "updated", &rfc3339(event.at))?;

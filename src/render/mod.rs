@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use url::Url;
-use uuid::Uuid;
 
 use crate::config::{OutputConfig, OutputFormat, Publishing, SourceConfig};
+use crate::identity::stable_urn;
 use crate::model::StoredItem;
 use crate::sanitize::web_url;
 use crate::store::{ItemFilter, Store, StoreError};
@@ -168,7 +168,7 @@ pub fn render_output(
         }
     };
     let info = FeedInfo {
-        id: stable_id(&format!("tributary:output:{}", output.path_as_written)),
+        id: stable_urn(&format!("tributary:output:{}", output.path_as_written)),
         title: &output.title,
         self_url: ctx.publishing.public_url(&output.path),
         self_href: self_href(ctx.publishing, &output.path),
@@ -240,13 +240,6 @@ fn render_health(store: &Store, path: &Path, self_href: &str) -> Result<Written,
         error,
     })?;
     write(path, &bytes)
-}
-
-/// An id that stays the same for the same name: a UUID URN.
-fn stable_id(name: &str) -> String {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
-        .urn()
-        .to_string()
 }
 
 /// When an entry last changed: its `updated`, else its publication, else when first seen.

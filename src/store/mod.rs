@@ -124,10 +124,7 @@ impl Store {
 /// derived from the source's URL and the item's first key, so that it is the same if the
 /// database is ever rebuilt from the same feeds.
 pub fn public_id(source_url: &str, key: &str) -> String {
-    let name = format!("{source_url}\n{key}");
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
-        .urn()
-        .to_string()
+    crate::identity::stable_urn(&format!("{source_url}\n{key}"))
 }
 
 fn to_unix(time: DateTime<Utc>) -> i64 {

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::config::SourceConfig;
 use crate::model::{FeedHints, FeedMeta, FetchState, HealthEvent, StoredEvent, Validators};
-use crate::schedule::{NextPoll, Reason};
+use crate::model::{NextPoll, Reason};
 
 /// One source's state, as `status` shows it.
 #[derive(Debug, Clone, PartialEq)]
