@@ -5,7 +5,6 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-
 /// What a publisher's feed says about itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedMeta {

@@ -17,8 +17,8 @@ use url::Url;
 use crate::config::{ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
 use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators, Verdict};
-use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
 use crate::model::{NextPoll, Reason};
+use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
 

@@ -15,11 +15,11 @@ use tokio::task::JoinError;
 
 use crate::config::{self, Config, SourceConfig};
 use crate::fetch::Fetcher;
+use crate::model::Reason;
 use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
 use crate::refresh::{Context, Mode, refresh};
-use crate::render::{self, RenderContext, RenderError, Rendered, Written};
-use crate::model::Reason;
+use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
 use crate::service;
 use crate::watch::ReloadRequests;
 
@@ -548,39 +548,63 @@ async fn poll(
     Box::pin(refresh(&ctx, &source, mode)).await
 }
 
-/// Prunes items past `[retention] max_age` and renders every output.
+/// Prunes items past `[retention] max_age`, then renders every output: the items are read on
+/// the store's thread (after the polls recorded so far are committed, so that no output shows
+/// an uncommitted item), rendered and written on a blocking thread of their own.
 async fn render_outputs(ctx: &Context, config: &Arc<Config>) -> Vec<Rendered> {
+    let rules = config.items.clone();
+    let pruned = ctx
+        .store
+        .with(move |store| store.prune(&rules, Utc::now()))
+        .await;
+    match pruned {
+        Some(Ok(0)) => {}
+        Some(Ok(pruned)) => tracing::info!(pruned, "pruned items past [retention] max_age"),
+        Some(Err(error)) => tracing::error!(%error, "pruning old items failed"),
+        None => tracing::error!("pruning old items crashed"),
+    }
+    let now = Utc::now();
     // Shared, not copied: this runs after every round of polls.
-    let (rules, render_config) = (config.items.clone(), Arc::clone(config));
-    ctx.store
+    let read_config = Arc::clone(config);
+    let snapshot = ctx
+        .store
         .with(move |store| {
-            let now = Utc::now();
-            match store.prune(&rules, now) {
-                Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "pruned items past [retention] max_age"),
-                Err(error) => tracing::error!(%error, "pruning old items failed"),
-            }
-            let render_ctx = RenderContext {
-                sources: &render_config.sources,
-                publishing: &render_config.publishing,
-                now,
-            };
-            render::render_all(
+            let c = &read_config;
+            Snapshot::read(
                 store,
-                &render_config.outputs,
-                render_config.health.as_deref(),
-                render_ctx,
+                &c.outputs,
+                c.health.as_deref(),
+                render_context(c, now),
             )
         })
-        .await
-        .unwrap_or_else(|| {
-            tracing::error!("rendering the outputs crashed");
-            vec![Rendered {
-                path: config.file.clone(),
-                result: Err(RenderError::Crashed),
-                public_url: None,
-            }]
+        .await;
+    let write_config = Arc::clone(config);
+    let rendered = match snapshot {
+        Some(snapshot) => tokio::task::spawn_blocking(move || {
+            let c = &write_config;
+            let ctx = render_context(c, now);
+            render::render_all(snapshot, &c.outputs, c.health.as_deref(), ctx)
         })
+        .await
+        .ok(),
+        None => None,
+    };
+    rendered.unwrap_or_else(|| {
+        tracing::error!("rendering the outputs crashed");
+        vec![Rendered {
+            path: config.file.clone(),
+            result: Err(RenderError::Crashed),
+            public_url: None,
+        }]
+    })
+}
+
+fn render_context(config: &Config, now: chrono::DateTime<Utc>) -> RenderContext<'_> {
+    RenderContext {
+        sources: &config.sources,
+        publishing: &config.publishing,
+        now,
+    }
 }
 
 /// The WebSub ping for the feeds among `rendered` that changed, if a hub is configured and

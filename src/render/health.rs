@@ -4,8 +4,8 @@
 use std::io;
 
 use super::atom::ATOM_NS;
-use crate::identity::stable_urn;
 use super::xml::{document, empty, finish, generator, rfc3339, text, text_node};
+use crate::identity::stable_urn;
 use crate::model::StoredEvent;
 
 /// How many of the newest events the health feed holds.

@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::config::{OutputConfig, OutputFormat, Publishing, SourceConfig};
 use crate::identity::stable_urn;
-use crate::model::StoredItem;
+use crate::model::{StoredEvent, StoredItem};
 use crate::sanitize::web_url;
 use crate::store::{ItemFilter, Store, StoreError};
 
@@ -85,18 +85,46 @@ pub struct Rendered {
     pub public_url: Option<Url>,
 }
 
-/// Renders every output (and its HTML page), the OPML file and the health feed, as configured;
-/// one failing does not keep the others from being written.
+/// What the outputs are made of, read from the store in one go: reading is all that needs the
+/// store, so rendering and writing files (fsync and all) never hold up its other work.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Each output's items, in the order of the outputs.
+    items: Vec<Result<Vec<StoredItem>, StoreError>>,
+    /// The health feed's events, when there is a health feed.
+    events: Option<Result<Vec<StoredEvent>, StoreError>>,
+}
+
+impl Snapshot {
+    /// Reads the items of every output and the health feed's events.
+    pub fn read(
+        store: &Store,
+        outputs: &[OutputConfig],
+        health: Option<&Path>,
+        ctx: RenderContext<'_>,
+    ) -> Snapshot {
+        Snapshot {
+            items: outputs
+                .iter()
+                .map(|output| store.items(&filter(output, ctx)))
+                .collect(),
+            events: health.map(|_| store.recent_events(health::HEALTH_ITEMS)),
+        }
+    }
+}
+
+/// Renders every output (and its HTML page), the OPML file and the health feed, as configured,
+/// from `snapshot`; one failing does not keep the others from being written.
 pub fn render_all(
-    store: &Store,
+    snapshot: Snapshot,
     outputs: &[OutputConfig],
     health: Option<&Path>,
     ctx: RenderContext<'_>,
 ) -> Vec<Rendered> {
     let mut rendered = Vec::new();
-    for output in outputs {
+    for (output, items) in outputs.iter().zip(snapshot.items) {
         let public_url = ctx.publishing.public_url(&output.path);
-        let (feed, page) = render_output(store, output, ctx);
+        let (feed, page) = render_output(items, output, ctx);
         rendered.push(Rendered {
             path: output.path.clone(),
             result: feed,
@@ -123,10 +151,10 @@ pub fn render_all(
             public_url: None,
         });
     }
-    if let Some(path) = health {
+    if let (Some(path), Some(events)) = (health, snapshot.events) {
         rendered.push(Rendered {
             path: path.to_path_buf(),
-            result: render_health(store, path, &self_href(ctx.publishing, path)),
+            result: render_health(events, path, &self_href(ctx.publishing, path)),
             public_url: ctx.publishing.public_url(path),
         });
     }
@@ -142,16 +170,16 @@ pub fn render_all(
     rendered
 }
 
-/// Renders one output and, if it has one, its HTML page.
-pub fn render_output(
-    store: &Store,
+/// Renders one output of `items` and, if it has one, its HTML page.
+fn render_output(
+    items: Result<Vec<StoredItem>, StoreError>,
     output: &OutputConfig,
     ctx: RenderContext<'_>,
 ) -> (
     Result<Written, RenderError>,
     Option<Result<Written, RenderError>>,
 ) {
-    let items = match store.items(&filter(output, ctx)) {
+    let items = match items {
         Ok(items) => items,
         Err(error) => {
             let failed = |path: &Path, error| RenderError::Store {
@@ -228,13 +256,15 @@ fn write(path: &Path, bytes: &[u8]) -> Result<Written, RenderError> {
     })
 }
 
-fn render_health(store: &Store, path: &Path, self_href: &str) -> Result<Written, RenderError> {
-    let events = store
-        .recent_events(health::HEALTH_ITEMS)
-        .map_err(|error| RenderError::Store {
-            path: path.to_path_buf(),
-            error,
-        })?;
+fn render_health(
+    events: Result<Vec<StoredEvent>, StoreError>,
+    path: &Path,
+    self_href: &str,
+) -> Result<Written, RenderError> {
+    let events = events.map_err(|error| RenderError::Store {
+        path: path.to_path_buf(),
+        error,
+    })?;
     let bytes = health::render(&events, self_href).map_err(|error| RenderError::Write {
         path: path.to_path_buf(),
         error,
