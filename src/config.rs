@@ -1032,13 +1032,21 @@ impl Validator<'_> {
     }
 
     fn location(&self, url: &str) -> Result<SourceLocation, String> {
+        SourceLocation::parse(url, self.base)
+    }
+}
+
+impl SourceLocation {
+    /// Where a source's `url` says to read it: an http(s) URL, or a `file:` path resolved
+    /// against `base` (the config's folder). The error says what is wrong with it.
+    pub fn parse(url: &str, base: &Path) -> Result<SourceLocation, String> {
         // `file:` is taken apart by hand: URL parsing would make a relative path absolute.
         if let Some(path) = url.strip_prefix("file:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
                 return Err(format!("bad URL {url:?}: no path after file:"));
             }
-            return Ok(SourceLocation::File(resolve(self.base, path)));
+            return Ok(SourceLocation::File(resolve(base, path)));
         }
         let parsed = Url::parse(url).map_err(|e| format!("bad URL {url:?}: {e}"))?;
         match parsed.scheme() {

@@ -18,6 +18,7 @@
 //! - [`opml`]: OPML subscription lists in (out is `render::opml`).
 //! - [`publish`]: the built-in server for the outputs, WebSub pings.
 //! - [`watch`] and [`service`]: config reload requests; systemd readiness and watchdog.
+//! - [`report`]: what the commands print, made from values (the binary only prints it).
 //!
 //! Data flows one way: `config → store.sync → scheduler → refresh → render → files`.
 
@@ -30,6 +31,7 @@ pub mod parse;
 pub mod publish;
 pub mod refresh;
 pub mod render;
+pub mod report;
 pub mod sanitize;
 pub mod schedule;
 pub mod scheduler;

@@ -7,16 +7,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tributary::config::{self, Config, LogFormat, SourceConfig, SourceLocation};
 use tributary::fetch::Fetcher;
-use tributary::model::{ItemCounts, PollResult, RefreshOutcome, Verdict};
 use tributary::refresh::{self, Context, Mode, ParseSlots};
-use tributary::store::{SharedStore, Store, normalized_date, normalized_updated};
+use tributary::store::{SharedStore, Store};
 use tributary::watch::ReloadRequests;
-use tributary::{publish, scheduler};
+use tributary::{publish, report, scheduler};
 
 /// A feed aggregator: polls publisher feeds, stores each item once, writes merged feeds.
 #[derive(Debug, Parser)]
@@ -185,7 +184,7 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
     };
     let mode = if due { Mode::Due } else { Mode::Now };
     let (outcomes, rendered) = scheduler::poll_all_once(&ctx, &config, mode, |outcome| {
-        let line = outcome_line(outcome);
+        let line = report::outcome_line(outcome);
         match &progress {
             Some(bar) => {
                 bar.println(line);
@@ -199,26 +198,7 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
         bar.finish_and_clear();
     }
 
-    let mut total = ItemCounts::default();
-    let (mut ok, mut failed, mut limited, mut gone, mut skipped) = (0, 0, 0, 0, 0);
-    for outcome in &outcomes {
-        match &outcome.result {
-            PollResult::Fetched(c) => {
-                ok += 1;
-                total.add(c);
-            }
-            PollResult::NotModified => ok += 1,
-            PollResult::Failed(_) => failed += 1,
-            PollResult::RateLimited { .. } => limited += 1,
-            PollResult::Gone => gone += 1,
-            PollResult::Skipped { .. } => skipped += 1,
-        }
-    }
-    say!(
-        "total: {} sources, {ok} ok, {failed} failed, {limited} rate limited, {gone} gone, {skipped} skipped; {}",
-        outcomes.len(),
-        counts_text(&total)
-    );
+    say!("{}", report::once_total(&outcomes));
     let mut outputs_ok = true;
     let unsaved = ctx.store.unsaved_polls();
     if unsaved > 0 {
@@ -241,56 +221,10 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
     Ok(outputs_ok)
 }
 
-fn outcome_line(outcome: &RefreshOutcome) -> String {
-    let name = &outcome.name;
-    match &outcome.result {
-        PollResult::Fetched(c) => format!("{name}: {}", counts_text(c)),
-        PollResult::NotModified => format!("{name}: not modified"),
-        PollResult::RateLimited { status, until } => match until {
-            Some(until) => format!(
-                "{name}: rate limited (HTTP {status}), retry after {}",
-                time(*until)
-            ),
-            None => format!("{name}: rate limited (HTTP {status})"),
-        },
-        PollResult::Gone => format!("{name}: gone (HTTP 410); no longer polled"),
-        PollResult::Failed(error) => format!("{name}: failed: {error}"),
-        PollResult::Skipped { until: None } => format!("{name}: skipped: gone (HTTP 410)"),
-        PollResult::Skipped { until: Some(until) } => {
-            let why = outcome
-                .next_poll
-                .map(|n| format!(" ({})", n.reason))
-                .unwrap_or_default();
-            format!("{name}: skipped until {}{why}", time(*until))
-        }
-    }
-}
-
-/// `3 new, 1 updated, 26 unchanged`, then duplicates and left-out items when there are any.
-fn counts_text(c: &ItemCounts) -> String {
-    let mut text = format!(
-        "{} new, {} updated, {} unchanged",
-        c.new, c.updated, c.unchanged
-    );
-    if c.duplicates > 0 {
-        text.push_str(&format!(", {} already via another source", c.duplicates));
-    }
-    if c.left_out > 0 {
-        text.push_str(&format!(
-            ", {} left out (too old or past initial_items)",
-            c.left_out
-        ));
-    }
-    text
-}
-
-fn time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
-}
-
 async fn run(config: Config) -> anyhow::Result<bool> {
     let ctx = open_store(&config).await?;
-    clean_stale_temp_files(&config);
+    let written = config.outputs.iter().map(|o| o.path.as_path());
+    tributary::render::remove_stale_temp_files(written.chain(config.health.as_deref()));
     let shutdown = shutdown_signal()?;
     let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
         .context("listening for SIGHUP")?;
@@ -325,38 +259,6 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     })
 }
 
-/// Removes temp files an interrupted output write left beside the outputs (a process killed
-/// between creating its temp file and renaming it).
-fn clean_stale_temp_files(config: &Config) {
-    let paths = config
-        .outputs
-        .iter()
-        .map(|o| o.path.as_path())
-        .chain(config.health.as_deref());
-    for path in paths {
-        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
-            continue;
-        };
-        let prefix = format!(".{}.", name.to_string_lossy());
-        let Ok(entries) = std::fs::read_dir(folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if file.starts_with(&prefix) && file.ends_with(".tmp") {
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => {
-                        tracing::info!(file = %entry.path().display(), "removed a stale temp file")
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, file = %entry.path().display(), "cannot remove a stale temp file")
-                    }
-                }
-            }
-        }
-    }
-}
-
 async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
     let source = match config
         .sources
@@ -367,125 +269,35 @@ async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
         None => ad_hoc_source(&target, &config)?,
     };
     let ctx = open_store(&config).await?;
-    say!("Source: {}", source.label());
-    say!("  URL: {}", source.url);
     let explained = refresh::explain(&ctx, &source).await;
     // It stored nothing; closing leaves the database file as complete as it found it.
     ctx.store.close().await?;
-    let explanation = match explained {
-        Ok(explanation) => explanation,
-        Err(error) => {
-            say!("  Failed: {error}");
-            return Ok(false);
-        }
-    };
-    let feed = &explanation.feed;
-    if let Some(url) = &explanation.fetched_from {
-        say!("  Fetched from: {url}");
-    }
-    if let Some(url) = &explanation.moved_to {
-        say!(
-            "  Moved permanently to: {url} (adopted after {} polls in a row; change the config's url)",
-            config.poll.adopt_redirect_after
-        );
-    }
-    if let Some(url) = &explanation.discovered {
-        say!("  The URL is an HTML page; the feed it links to: {url}");
-    }
-    say!("  Format: {}; encoding: {}", feed.format, feed.encoding);
-    say!(
-        "  Feed: {} ({})",
-        feed.meta.title.as_deref().unwrap_or("(no title)"),
-        feed.meta.link.as_deref().unwrap_or("no website link")
-    );
-    if let Some(hint) = feed.hints.min_interval {
-        say!(
-            "  The feed asks for at least {} between polls",
-            humantime::format_duration(hint)
-        );
-    }
-    if !feed.hints.skip_hours.is_empty() || !feed.hints.skip_days.is_empty() {
-        say!(
-            "  The feed asks not to be read in hours {:?} (UTC) and on days {:?} (0 = Monday)",
-            feed.hints.skip_hours,
-            feed.hints.skip_days
-        );
-    }
-    say!("  {} items:", feed.items.len());
-    let now = Utc::now();
-    for (index, item) in feed.items.iter().enumerate() {
-        let verdict = explanation
-            .verdicts
-            .iter()
-            .find(|(key, _)| *key == item.key)
-            .map(|(_, v)| match v {
-                Verdict::New => "new".to_string(),
-                Verdict::Updated => "updated in place".to_string(),
-                Verdict::Unchanged => "unchanged (already stored)".to_string(),
-                Verdict::Duplicate(owner) => format!("a duplicate of {owner}'s item"),
-                Verdict::LeftOut(why) => format!("left out: {why}"),
-            })
-            .unwrap_or_default();
-        say!("");
-        say!(
-            "  {}. {}",
-            index + 1,
-            item.title.as_deref().unwrap_or("(no title)")
-        );
-        say!("     key:        {}", item.key);
-        if let Some(link) = &item.link {
-            say!("     link:       {link}");
-            if let Some(canonical) = tributary::identity::canonical_link(link) {
-                say!("     canonical:  {canonical}");
-            }
-        }
-        let date = item.published.or(item.updated);
-        let published = normalized_date(date, now);
-        say!(
-            "     published:  {} -> {}",
-            date.map(time).unwrap_or_else(|| "none".into()),
-            time(published)
-        );
-        if let Some(updated) = item.updated.filter(|u| Some(*u) != item.published) {
-            let stored = normalized_updated(Some(updated), published, now);
+    match explained {
+        Ok(explained) => {
+            let adopt = config.poll.adopt_redirect_after;
             say!(
-                "     updated:    {} -> {}",
-                time(updated),
-                stored.map_or_else(|| "dropped: implausible".into(), time)
+                "{}",
+                report::explanation(&source, &explained, adopt, Utc::now()).trim_end()
             );
+            Ok(true)
         }
-        for dropped in feed.dropped.get(index).into_iter().flatten() {
-            say!("     {dropped}");
+        Err(error) => {
+            say!(
+                "Source: {}\n  URL: {}\n  Failed: {error}",
+                source.label(),
+                source.url
+            );
+            Ok(false)
         }
-        let removed = feed.removed.get(index).filter(|r| !r.is_empty());
-        say!(
-            "     sanitizer removed: {}",
-            removed.map_or("nothing".to_string(), |r| r.join(", "))
-        );
-        say!("     a poll would store it as: {verdict}");
     }
-    say!("");
-    match explanation.next_poll {
-        Some(next) => say!("Next poll: {} ({})", time(next.at), next.reason),
-        None => say!("Next poll: never"),
-    }
-    Ok(true)
 }
 
 /// A source for a URL given on the command line rather than in the config.
 fn ad_hoc_source(target: &str, config: &Config) -> anyhow::Result<SourceConfig> {
-    let location = match target.strip_prefix("file:") {
-        Some(path) => SourceLocation::File(std::path::absolute(path)?),
-        None => {
-            let url = url::Url::parse(target)
-                .with_context(|| format!("{target:?} is neither a configured source nor a URL"))?;
-            anyhow::ensure!(
-                matches!(url.scheme(), "http" | "https"),
-                "{target:?}: only http, https and file: URLs can be read"
-            );
-            SourceLocation::Http(url)
-        }
-    };
+    let here = std::env::current_dir().context("reading the current folder")?;
+    let location = SourceLocation::parse(target, &here).map_err(|message| {
+        anyhow::anyhow!("{target:?} is neither a configured source nor a feed URL: {message}")
+    })?;
     Ok(SourceConfig {
         name: None,
         url: target.to_string(),
@@ -539,8 +351,7 @@ fn import_opml(
 }
 
 fn check(config: &Config) {
-    say!("config OK: {}", config.file.display());
-    say!("database: {}", config.database.display());
+    say!("{}", report::check(config).trim_end());
     if let Some(folder) = publish::published_folder_holding(config, &config.database) {
         eprintln!(
             "warning: the database {} lies inside {}, a folder that is published: whoever reads the outputs may download it (and its -wal file). Move it out, e.g. [database] path = \"state/tributary.db\"",
@@ -548,160 +359,14 @@ fn check(config: &Config) {
             folder.display()
         );
     }
-    say!(
-        "poll: interval {}, concurrency {} ({} per host), timeout {}",
-        humantime::format_duration(config.poll.interval),
-        config.poll.concurrency,
-        config.poll.per_host_concurrency,
-        humantime::format_duration(config.poll.timeout)
-    );
-    for output in &config.outputs {
-        let picks: Vec<String> = config
-            .sources
-            .iter()
-            .filter(|s| output.takes(s))
-            .map(|s| s.label().to_string())
-            .collect();
-        let from = if output.selects_sources() {
-            format!("from {}", picks.join(", "))
-        } else {
-            "from every source".to_string()
-        };
-        say!(
-            "output: {} ({:?}, {:?}, at most {} items {from})",
-            output.path.display(),
-            output.format,
-            output.title,
-            output.max_items
-        );
-    }
-    say!("{} sources:", config.sources.len());
-    let rows: Vec<Vec<String>> = config
-        .sources
-        .iter()
-        .map(|s| {
-            vec![
-                s.label().to_string(),
-                s.url.clone(),
-                format!("every {}", humantime::format_duration(s.interval)),
-                if s.tags.is_empty() {
-                    String::new()
-                } else {
-                    format!("tags: {}", s.tags.join(", "))
-                },
-                relative_to(&s.declared_in, &config.file),
-            ]
-        })
-        .collect();
-    print_table(&["NAME", "URL", "INTERVAL", "TAGS", "FILE"], &rows);
-}
-
-/// The file a source was declared in, as a user would name it beside the config.
-fn relative_to(file: &Path, config_file: &Path) -> String {
-    config_file
-        .parent()
-        .and_then(|base| file.strip_prefix(base).ok())
-        .unwrap_or(file)
-        .display()
-        .to_string()
 }
 
 fn status(config: &Config) -> anyhow::Result<()> {
     let store = Store::open(&config.database)?;
     let statuses = store.source_statuses(&config.sources)?;
-    let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
-    let rows: Vec<Vec<String>> = statuses
-        .iter()
-        .map(|s| {
-            let st = &s.state;
-            let state = match st.last_status.as_deref() {
-                None => "never polled".to_string(),
-                Some("gone") => format!("gone (HTTP 410) since {}", or_dash(st.gone_since)),
-                Some("rate limited") => match st.retry_after_until {
-                    Some(until) => format!("rate limited until {}", time(until)),
-                    None => "rate limited".to_string(),
-                },
-                Some("error") => format!(
-                    "failing ({} in a row): {}",
-                    st.consecutive_failures,
-                    st.last_error.as_deref().unwrap_or("unknown error")
-                ),
-                Some(other) => other.to_string(),
-            };
-            let next = match st.next_poll {
-                Some(next) => format!("{} ({})", time(next.at), next.reason),
-                None if st.gone_since.is_some() => "never".to_string(),
-                None => "at start".to_string(),
-            };
-            vec![
-                s.name.clone(),
-                or_dash(st.last_success_at),
-                s.items.to_string(),
-                or_dash(s.newest_item),
-                next,
-                state,
-            ]
-        })
-        .collect();
-    print_table(
-        &[
-            "SOURCE",
-            "LAST SUCCESS",
-            "ITEMS",
-            "NEWEST ITEM",
-            "NEXT POLL",
-            "STATE",
-        ],
-        &rows,
+    say!(
+        "{}",
+        report::status(&statuses, &config.sources, config).trim_end()
     );
-    for (status, source) in statuses.iter().zip(&config.sources) {
-        let st = &status.state;
-        if let Some(url) = &st.adopted_url {
-            say!(
-                "{}: moved permanently; polling {url}. Change its url at {} to \"{url}\"",
-                status.name,
-                source.url_position()
-            );
-        } else if let Some(target) = &st.redirect_target {
-            say!(
-                "{}: permanently redirected to {target} on the last {} poll(s); adopted after {}",
-                status.name,
-                st.redirect_seen,
-                config.poll.adopt_redirect_after
-            );
-        }
-        if let Some(url) = &st.discovered_url {
-            say!(
-                "{}: the URL is an HTML page; polling the feed it links to, {url}",
-                status.name
-            );
-        }
-    }
     Ok(())
-}
-
-/// Prints rows in columns padded to their widest cell; the last column is not padded.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let last = cells.len().saturating_sub(1);
-        let mut out = String::new();
-        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
-            if i == last {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<width$}  "));
-            }
-        }
-        say!("{}", out.trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
 }

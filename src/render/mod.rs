@@ -327,6 +327,33 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<Written> {
     Ok(Written::Changed)
 }
 
+/// Removes the temp files that an interrupted [`write_if_changed`] (a process killed between
+/// creating its temp file and renaming it) left beside the files at `paths`.
+pub fn remove_stale_temp_files<'a>(paths: impl Iterator<Item = &'a Path>) {
+    for path in paths {
+        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let prefix = format!(".{}.", name.to_string_lossy());
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if !(file.starts_with(&prefix) && file.ends_with(".tmp")) {
+                continue;
+            }
+            let stale = entry.path();
+            match std::fs::remove_file(&stale) {
+                Ok(()) => tracing::info!(file = %stale.display(), "removed a stale temp file"),
+                Err(error) => {
+                    tracing::warn!(%error, file = %stale.display(), "cannot remove a stale temp file")
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +374,26 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, ["feed.xml"], "no temp files left behind");
+    }
+
+    #[test]
+    fn temp_files_of_interrupted_writes_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = dir.path().join("feed.xml");
+        for name in [
+            "feed.xml",
+            ".feed.xml.a1b2.tmp",
+            ".other.xml.c3.tmp",
+            "notes.tmp",
+        ] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        remove_stale_temp_files([feed.as_path()].into_iter());
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".other.xml.c3.tmp", "feed.xml", "notes.tmp"]);
     }
 }

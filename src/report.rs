@@ -1,0 +1,510 @@
+//! What the commands print: `once`'s lines and total, `explain`, `status` and `check`. Each
+//! report is text made from values, so it is tested as text; the binary only prints it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, SourceConfig};
+use crate::identity::canonical_link;
+use crate::model::{Item, ItemCounts, PollResult, RefreshOutcome, Verdict};
+use crate::refresh::Explanation;
+use crate::store::{SourceStatus, normalized_date, normalized_updated};
+
+/// A time as the reports show it: `2026-11-26 15:00:00Z`.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// `3 new, 1 updated, 26 unchanged`, then duplicates and left-out items when there are any.
+pub fn counts_text(c: &ItemCounts) -> String {
+    let mut text = format!(
+        "{} new, {} updated, {} unchanged",
+        c.new, c.updated, c.unchanged
+    );
+    if c.duplicates > 0 {
+        let _ = write!(text, ", {} already via another source", c.duplicates);
+    }
+    if c.left_out > 0 {
+        let _ = write!(
+            text,
+            ", {} left out (too old or past initial_items)",
+            c.left_out
+        );
+    }
+    text
+}
+
+/// `once`'s line for a source as it finishes.
+pub fn outcome_line(outcome: &RefreshOutcome) -> String {
+    let name = &outcome.name;
+    match &outcome.result {
+        PollResult::Fetched(c) => format!("{name}: {}", counts_text(c)),
+        PollResult::NotModified => format!("{name}: not modified"),
+        PollResult::RateLimited { status, until } => match until {
+            Some(until) => format!(
+                "{name}: rate limited (HTTP {status}), retry after {}",
+                time(*until)
+            ),
+            None => format!("{name}: rate limited (HTTP {status})"),
+        },
+        PollResult::Gone => format!("{name}: gone (HTTP 410); no longer polled"),
+        PollResult::Failed(error) => format!("{name}: failed: {error}"),
+        PollResult::Skipped { until: None } => format!("{name}: skipped: gone (HTTP 410)"),
+        PollResult::Skipped { until: Some(until) } => {
+            let why = outcome
+                .next_poll
+                .map(|n| format!(" ({})", n.reason))
+                .unwrap_or_default();
+            format!("{name}: skipped until {}{why}", time(*until))
+        }
+    }
+}
+
+/// `once`'s last line: how the sources fared and what changed in all.
+pub fn once_total(outcomes: &[RefreshOutcome]) -> String {
+    let mut total = ItemCounts::default();
+    let (mut ok, mut failed, mut limited, mut gone, mut skipped) = (0, 0, 0, 0, 0);
+    for outcome in outcomes {
+        match &outcome.result {
+            PollResult::Fetched(c) => {
+                ok += 1;
+                total.add(c);
+            }
+            PollResult::NotModified => ok += 1,
+            PollResult::Failed(_) => failed += 1,
+            PollResult::RateLimited { .. } => limited += 1,
+            PollResult::Gone => gone += 1,
+            PollResult::Skipped { .. } => skipped += 1,
+        }
+    }
+    format!(
+        "total: {} sources, {ok} ok, {failed} failed, {limited} rate limited, {gone} gone, {skipped} skipped; {}",
+        outcomes.len(),
+        counts_text(&total)
+    )
+}
+
+/// What `explain` prints of a source fetched once: where from, the feed, each item and what a
+/// poll would do with it, the next poll.
+pub fn explanation(
+    source: &SourceConfig,
+    explained: &Explanation,
+    adopt_redirect_after: u32,
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(format!("Source: {}", source.label()));
+    line(format!("  URL: {}", source.url));
+    let feed = &explained.feed;
+    if let Some(url) = &explained.fetched_from {
+        line(format!("  Fetched from: {url}"));
+    }
+    if let Some(url) = &explained.moved_to {
+        line(format!(
+            "  Moved permanently to: {url} (adopted after {adopt_redirect_after} polls in a row; change the config's url)"
+        ));
+    }
+    if let Some(url) = &explained.discovered {
+        line(format!(
+            "  The URL is an HTML page; the feed it links to: {url}"
+        ));
+    }
+    line(format!(
+        "  Format: {}; encoding: {}",
+        feed.format, feed.encoding
+    ));
+    line(format!(
+        "  Feed: {} ({})",
+        feed.meta.title.as_deref().unwrap_or("(no title)"),
+        feed.meta.link.as_deref().unwrap_or("no website link")
+    ));
+    if let Some(hint) = feed.hints.min_interval {
+        line(format!(
+            "  The feed asks for at least {} between polls",
+            humantime::format_duration(hint)
+        ));
+    }
+    if !feed.hints.skip_hours.is_empty() || !feed.hints.skip_days.is_empty() {
+        line(format!(
+            "  The feed asks not to be read in hours {:?} (UTC) and on days {:?} (0 = Monday)",
+            feed.hints.skip_hours, feed.hints.skip_days
+        ));
+    }
+    line(format!("  {} items:", feed.items.len()));
+    for (index, item) in feed.items.iter().enumerate() {
+        let verdict = explained
+            .verdicts
+            .iter()
+            .find(|(key, _)| *key == item.key)
+            .map(|(_, v)| v);
+        let notes = ItemNotes {
+            dropped: feed.dropped.get(index).map_or(&[], Vec::as_slice),
+            removed: feed.removed.get(index).map_or(&[], Vec::as_slice),
+            verdict,
+        };
+        line(String::new());
+        out_item(&mut line, index + 1, item, &notes, now);
+    }
+    line(String::new());
+    match explained.next_poll {
+        Some(next) => line(format!("Next poll: {} ({})", time(next.at), next.reason)),
+        None => line("Next poll: never".into()),
+    }
+    out
+}
+
+/// What `explain` knows of an item beside the item itself.
+struct ItemNotes<'a> {
+    dropped: &'a [&'static str],
+    removed: &'a [String],
+    verdict: Option<&'a Verdict>,
+}
+
+fn out_item(
+    line: &mut impl FnMut(String),
+    number: usize,
+    item: &Item,
+    notes: &ItemNotes<'_>,
+    now: DateTime<Utc>,
+) {
+    line(format!(
+        "  {number}. {}",
+        item.title.as_deref().unwrap_or("(no title)")
+    ));
+    line(format!("     key:        {}", item.key));
+    if let Some(link) = &item.link {
+        line(format!("     link:       {link}"));
+        if let Some(canonical) = canonical_link(link) {
+            line(format!("     canonical:  {canonical}"));
+        }
+    }
+    let date = item.published.or(item.updated);
+    let published = normalized_date(date, now);
+    line(format!(
+        "     published:  {} -> {}",
+        date.map(time).unwrap_or_else(|| "none".into()),
+        time(published)
+    ));
+    if let Some(updated) = item.updated.filter(|u| Some(*u) != item.published) {
+        let stored = normalized_updated(Some(updated), published, now);
+        line(format!(
+            "     updated:    {} -> {}",
+            time(updated),
+            stored.map_or_else(|| "dropped: implausible".into(), time)
+        ));
+    }
+    for dropped in notes.dropped {
+        line(format!("     {dropped}"));
+    }
+    let removed = match notes.removed {
+        [] => "nothing".to_string(),
+        removed => removed.join(", "),
+    };
+    line(format!("     sanitizer removed: {removed}"));
+    let verdict = match notes.verdict {
+        Some(Verdict::New) => "new".to_string(),
+        Some(Verdict::Updated) => "updated in place".to_string(),
+        Some(Verdict::Unchanged) => "unchanged (already stored)".to_string(),
+        Some(Verdict::Duplicate(owner)) => format!("a duplicate of {owner}'s item"),
+        Some(Verdict::LeftOut(why)) => format!("left out: {why}"),
+        None => String::new(),
+    };
+    line(format!("     a poll would store it as: {verdict}"));
+}
+
+/// What `status` prints: a table of the sources' states, then a line for each source that moved
+/// or whose URL is a page linking to its feed.
+pub fn status(statuses: &[SourceStatus], sources: &[SourceConfig], config: &Config) -> String {
+    let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = statuses
+        .iter()
+        .map(|s| {
+            let st = &s.state;
+            let state = match st.last_status.as_deref() {
+                None => "never polled".to_string(),
+                Some("gone") => format!("gone (HTTP 410) since {}", or_dash(st.gone_since)),
+                Some("rate limited") => match st.retry_after_until {
+                    Some(until) => format!("rate limited until {}", time(until)),
+                    None => "rate limited".to_string(),
+                },
+                Some("error") => format!(
+                    "failing ({} in a row): {}",
+                    st.consecutive_failures,
+                    st.last_error.as_deref().unwrap_or("unknown error")
+                ),
+                Some(other) => other.to_string(),
+            };
+            let next = match st.next_poll {
+                Some(next) => format!("{} ({})", time(next.at), next.reason),
+                None if st.gone_since.is_some() => "never".to_string(),
+                None => "at start".to_string(),
+            };
+            vec![
+                s.name.clone(),
+                or_dash(st.last_success_at),
+                s.items.to_string(),
+                or_dash(s.newest_item),
+                next,
+                state,
+            ]
+        })
+        .collect();
+    let header = [
+        "SOURCE",
+        "LAST SUCCESS",
+        "ITEMS",
+        "NEWEST ITEM",
+        "NEXT POLL",
+        "STATE",
+    ];
+    let mut out = table(&header, &rows);
+    for (status, source) in statuses.iter().zip(sources) {
+        let st = &status.state;
+        let name = &status.name;
+        if let Some(url) = &st.adopted_url {
+            let _ = writeln!(
+                out,
+                "{name}: moved permanently; polling {url}. Change its url at {} to \"{url}\"",
+                source.url_position()
+            );
+        } else if let Some(target) = &st.redirect_target {
+            let _ = writeln!(
+                out,
+                "{name}: permanently redirected to {target} on the last {} poll(s); adopted after {}",
+                st.redirect_seen, config.poll.adopt_redirect_after
+            );
+        }
+        if let Some(url) = &st.discovered_url {
+            let _ = writeln!(
+                out,
+                "{name}: the URL is an HTML page; polling the feed it links to, {url}"
+            );
+        }
+    }
+    out
+}
+
+/// What `check` prints of a valid config: the database, the poll settings, the outputs and a
+/// table of the sources.
+pub fn check(config: &Config) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "config OK: {}", config.file.display());
+    let _ = writeln!(out, "database: {}", config.database.display());
+    let _ = writeln!(
+        out,
+        "poll: interval {}, concurrency {} ({} per host), timeout {}",
+        humantime::format_duration(config.poll.interval),
+        config.poll.concurrency,
+        config.poll.per_host_concurrency,
+        humantime::format_duration(config.poll.timeout)
+    );
+    for output in &config.outputs {
+        let from = if output.selects_sources() {
+            let picks: Vec<&str> = config
+                .sources
+                .iter()
+                .filter(|s| output.takes(s))
+                .map(SourceConfig::label)
+                .collect();
+            format!("from {}", picks.join(", "))
+        } else {
+            "from every source".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "output: {} ({:?}, {:?}, at most {} items {from})",
+            output.path.display(),
+            output.format,
+            output.title,
+            output.max_items
+        );
+    }
+    let _ = writeln!(out, "{} sources:", config.sources.len());
+    let rows: Vec<Vec<String>> = config
+        .sources
+        .iter()
+        .map(|s| {
+            vec![
+                s.label().to_string(),
+                s.url.clone(),
+                format!("every {}", humantime::format_duration(s.interval)),
+                if s.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("tags: {}", s.tags.join(", "))
+                },
+                relative_to(&s.declared_in, &config.file),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["NAME", "URL", "INTERVAL", "TAGS", "FILE"], &rows));
+    out
+}
+
+/// The file a source was declared in, as a user would name it beside the config.
+fn relative_to(file: &Path, config_file: &Path) -> String {
+    config_file
+        .parent()
+        .and_then(|base| file.strip_prefix(base).ok())
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
+/// Rows in columns padded to their widest cell; the last column is not padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<width$}  ");
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NextPoll, Reason};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn outcome(result: PollResult) -> RefreshOutcome {
+        RefreshOutcome {
+            url: "https://p.example/feed".into(),
+            name: "Pub".into(),
+            result,
+            next_poll: Some(NextPoll {
+                at: at("2026-11-26T15:00:00Z"),
+                reason: Reason::RetryAfter,
+            }),
+            health_changed: false,
+        }
+    }
+
+    #[test]
+    fn once_says_what_became_of_each_source_and_of_all() {
+        let counts = ItemCounts {
+            new: 3,
+            updated: 1,
+            unchanged: 26,
+            duplicates: 2,
+            left_out: 0,
+        };
+        let until = Some(at("2026-11-26T15:00:00Z"));
+        let table = [
+            (
+                PollResult::Fetched(counts),
+                "Pub: 3 new, 1 updated, 26 unchanged, 2 already via another source",
+            ),
+            (PollResult::NotModified, "Pub: not modified"),
+            (
+                PollResult::RateLimited { status: 429, until },
+                "Pub: rate limited (HTTP 429), retry after 2026-11-26 15:00:00Z",
+            ),
+            (PollResult::Gone, "Pub: gone (HTTP 410); no longer polled"),
+            (
+                PollResult::Failed("HTTP 500 Internal Server Error".into()),
+                "Pub: failed: HTTP 500 Internal Server Error",
+            ),
+            (
+                PollResult::Skipped { until },
+                "Pub: skipped until 2026-11-26 15:00:00Z (retry-after)",
+            ),
+        ];
+        let mut outcomes = Vec::new();
+        for (result, line) in table {
+            let o = outcome(result);
+            assert_eq!(outcome_line(&o), line);
+            outcomes.push(o);
+        }
+        assert_eq!(
+            once_total(&outcomes),
+            "total: 6 sources, 2 ok, 1 failed, 1 rate limited, 1 gone, 1 skipped; \
+             3 new, 1 updated, 26 unchanged, 2 already via another source"
+        );
+    }
+
+    #[test]
+    fn tables_pad_every_column_but_the_last() {
+        let rows = vec![
+            vec!["a".to_string(), "long cell".into(), "x".into()],
+            vec!["bbbb".to_string(), "c".into(), "".into()],
+        ];
+        assert_eq!(
+            table(&["N", "URL", "LAST"], &rows),
+            "N     URL        LAST\na     long cell  x\nbbbb  c\n"
+        );
+    }
+
+    #[test]
+    fn explain_tells_dates_dropped_urls_and_the_verdict_of_an_item() {
+        let item = Item {
+            key: "hash:1".into(),
+            guid: None,
+            link: None,
+            title: Some("Scripted".into()),
+            summary: None,
+            content: None,
+            authors: vec![],
+            published: Some(at("2025-05-01T00:00:00Z")),
+            updated: Some(at("2099-01-01T00:00:00Z")),
+            enclosures: vec![],
+            categories: vec![],
+            image: None,
+            digest: String::new(),
+            unchanged: false,
+        };
+        let notes = ItemNotes {
+            dropped: &["link dropped: not http(s)"],
+            removed: &["<script> ×1".to_string()],
+            verdict: Some(&Verdict::LeftOut("pruned before")),
+        };
+        let mut lines = Vec::new();
+        out_item(
+            &mut |l| lines.push(l),
+            2,
+            &item,
+            &notes,
+            at("2025-06-01T00:00:00Z"),
+        );
+        assert_eq!(
+            lines,
+            [
+                "  2. Scripted",
+                "     key:        hash:1",
+                "     published:  2025-05-01 00:00:00Z -> 2025-05-01 00:00:00Z",
+                "     updated:    2099-01-01 00:00:00Z -> dropped: implausible",
+                "     link dropped: not http(s)",
+                "     sanitizer removed: <script> ×1",
+                "     a poll would store it as: left out: pruned before",
+            ]
+        );
+    }
+}
