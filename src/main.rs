@@ -4,16 +4,14 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use tributary::config::{self, Config, LogFormat, SourceConfig, SourceLocation};
-use tributary::fetch::Fetcher;
-use tributary::refresh::{self, Context, Mode, ParseSlots};
-use tributary::store::{SharedStore, Store};
+use tributary::config::{self, Config, LogFormat, SourceConfig};
+use tributary::refresh::{self, Context, Mode};
+use tributary::store::Store;
 use tributary::watch::ReloadRequests;
 use tributary::{publish, report, scheduler};
 
@@ -154,24 +152,8 @@ fn with_runtime(work: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Res
         .block_on(work)
 }
 
-/// Opens the database and records the configured sources in it.
-async fn open_store(config: &Config) -> anyhow::Result<Context> {
-    let mut store = Store::open(&config.database)?;
-    store
-        .sync_sources(&config.sources)
-        .with_context(|| format!("recording sources in {}", config.database.display()))?;
-    let fetcher = Fetcher::new(&config.poll).context("setting up the HTTP client")?;
-    Ok(Context {
-        fetcher,
-        store: SharedStore::new(store).context("starting the database thread")?,
-        poll: Arc::new(config.poll.clone()),
-        rules: Arc::new(config.items.clone()),
-        parse_slots: ParseSlots::for_this_machine(),
-    })
-}
-
 async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
-    let ctx = open_store(&config).await?;
+    let ctx = Context::open(&config)?;
     // A bar only for a person watching; scripts and pipes get plain lines on stdout.
     let progress = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(config.sources.len() as u64);
@@ -222,7 +204,7 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
 }
 
 async fn run(config: Config) -> anyhow::Result<bool> {
-    let ctx = open_store(&config).await?;
+    let ctx = Context::open(&config)?;
     let written = config.outputs.iter().map(|o| o.path.as_path());
     tributary::render::remove_stale_temp_files(written.chain(config.health.as_deref()));
     let shutdown = shutdown_signal()?;
@@ -266,9 +248,16 @@ async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
         .find(|s| s.name.as_deref() == Some(target.as_str()) || s.url == target)
     {
         Some(source) => source.clone(),
-        None => ad_hoc_source(&target, &config)?,
+        None => {
+            let here = std::env::current_dir().context("reading the current folder")?;
+            SourceConfig::ad_hoc(&target, &config, &here).map_err(|message| {
+                anyhow::anyhow!(
+                    "{target:?} is neither a configured source nor a feed URL: {message}"
+                )
+            })?
+        }
     };
-    let ctx = open_store(&config).await?;
+    let ctx = Context::open(&config)?;
     let explained = refresh::explain(&ctx, &source).await;
     // It stored nothing; closing leaves the database file as complete as it found it.
     ctx.store.close().await?;
@@ -290,22 +279,6 @@ async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
             Ok(false)
         }
     }
-}
-
-/// A source for a URL given on the command line rather than in the config.
-fn ad_hoc_source(target: &str, config: &Config) -> anyhow::Result<SourceConfig> {
-    let here = std::env::current_dir().context("reading the current folder")?;
-    let location = SourceLocation::parse(target, &here).map_err(|message| {
-        anyhow::anyhow!("{target:?} is neither a configured source nor a feed URL: {message}")
-    })?;
-    Ok(SourceConfig {
-        name: None,
-        url: target.to_string(),
-        location,
-        interval: config.poll.interval,
-        tags: Vec::new(),
-        declared_in: config.file.clone(),
-    })
 }
 
 fn export_opml(config: &Config) -> anyhow::Result<()> {
@@ -336,16 +309,13 @@ fn import_opml(
     if append {
         let original = std::fs::read_to_string(&config.file)
             .with_context(|| format!("reading {}", config.file.display()))?;
-        let updated = tributary::opml::append_sources(&original, &new)
+        let updated = config::append_sources(&original, &new)
             .with_context(|| format!("editing {}", config.file.display()))?;
         tributary::render::write_if_changed(&config.file, updated.as_bytes())
             .with_context(|| format!("writing {}", config.file.display()))?;
         say!("added {} sources to {}", new.len(), config.file.display());
     } else {
-        say!(
-            "{}",
-            tributary::opml::append_sources("", &new)?.trim_start()
-        );
+        say!("{}", config::append_sources("", &new)?.trim_start());
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! OPML subscription lists in: the feeds they name, as `[[sources]]` tables added to a config
-//! file with its comments and layout kept (toml_edit). (Out: `render::opml`.)
+//! OPML subscription lists in: the feeds they name, and which of them a web reader would take.
+//! (Out: `render::opml`; adding them to the config: `config::append_sources`.)
 
 use std::collections::HashSet;
 
@@ -21,8 +21,6 @@ pub struct OpmlFeed {
 pub enum OpmlError {
     #[error("not readable OPML: {0}")]
     Xml(String),
-    #[error("the config file is not valid TOML: {0}")]
-    Toml(#[from] toml_edit::TomlError),
 }
 
 /// Every `<outline xmlUrl=…>` of an OPML document, each URL once; enclosing outlines
@@ -121,32 +119,6 @@ pub fn screen(feeds: Vec<OpmlFeed>, allow_private: bool) -> (Vec<OpmlFeed>, Vec<
     (accepted, refused)
 }
 
-/// `config` (TOML text) with a `[[sources]]` table appended for each feed; everything already
-/// in it, comments included, is kept as written.
-pub fn append_sources(config: &str, feeds: &[OpmlFeed]) -> Result<String, OpmlError> {
-    let mut document: toml_edit::DocumentMut = config.parse()?;
-    let sources = document
-        .entry("sources")
-        .or_insert(toml_edit::Item::ArrayOfTables(
-            toml_edit::ArrayOfTables::new(),
-        ));
-    if let Some(tables) = sources.as_array_of_tables_mut() {
-        for feed in feeds {
-            let mut table = toml_edit::Table::new();
-            if let Some(title) = &feed.title {
-                table.insert("name", toml_edit::value(title.as_str()));
-            }
-            table.insert("url", toml_edit::value(feed.url.as_str()));
-            if !feed.tags.is_empty() {
-                let tags: toml_edit::Array = feed.tags.iter().map(String::as_str).collect();
-                table.insert("tags", toml_edit::value(tags));
-            }
-            tables.push(table);
-        }
-    }
-    Ok(document.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,14 +194,5 @@ mod tests {
         let (taken, refused) = screen(feeds.clone(), true);
         assert_eq!(taken.len(), 9, "private hosts are taken when allowed");
         assert_eq!(refused.len(), 4, "other schemes never: {refused:#?}");
-    }
-
-    #[test]
-    fn appending_keeps_the_config_as_written() {
-        let config = "# My sources\n[poll]\ninterval = \"1h\" # hourly\n\n[[sources]]\nurl = \"https://a.example/\" # first\n";
-        let feeds = read(OPML.as_bytes()).unwrap();
-        let updated = append_sources(config, &feeds[..1]).unwrap();
-        assert!(updated.starts_with(config), "{updated}");
-        assert!(updated.ends_with("[[sources]]\nname = \"RUSI\"\nurl = \"https://rusi.example/rss.xml\"\ntags = [\"Defence\"]\n"), "{updated}");
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::{ItemRules, PollSettings, SourceConfig, SourceLocation};
+use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
 use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators, Verdict};
 use crate::model::{NextPoll, Reason};
@@ -30,6 +30,32 @@ pub struct Context {
     pub poll: Arc<PollSettings>,
     pub rules: Arc<ItemRules>,
     pub parse_slots: ParseSlots,
+}
+
+/// Why the pipeline could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("setting up the HTTP client: {0}")]
+    Http(#[from] crate::fetch::FetchError),
+    #[error("starting the database thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+impl Context {
+    /// Opens the database, records the configured sources in it, and sets up the fetcher.
+    pub fn open(config: &Config) -> Result<Context, OpenError> {
+        let mut store = crate::store::Store::open(&config.database)?;
+        store.sync_sources(&config.sources)?;
+        Ok(Context {
+            fetcher: Fetcher::new(&config.poll)?,
+            store: SharedStore::new(store)?,
+            poll: Arc::new(config.poll.clone()),
+            rules: Arc::new(config.items.clone()),
+            parse_slots: ParseSlots::for_this_machine(),
+        })
+    }
 }
 
 /// Places for feeds between parsing and storing. Parsing is CPU work and the store has one

@@ -1,0 +1,48 @@
+//! Editing the config file as its user wrote it: sources appended (by `import-opml --append`)
+//! with every comment and the layout kept (toml_edit).
+
+use crate::opml::OpmlFeed;
+
+/// `config` (TOML text) with a `[[sources]]` table appended for each feed; everything already
+/// in it, comments included, is kept as written.
+pub fn append_sources(config: &str, feeds: &[OpmlFeed]) -> Result<String, toml_edit::TomlError> {
+    let mut document: toml_edit::DocumentMut = config.parse()?;
+    let sources = document
+        .entry("sources")
+        .or_insert(toml_edit::Item::ArrayOfTables(
+            toml_edit::ArrayOfTables::new(),
+        ));
+    if let Some(tables) = sources.as_array_of_tables_mut() {
+        for feed in feeds {
+            let mut table = toml_edit::Table::new();
+            if let Some(title) = &feed.title {
+                table.insert("name", toml_edit::value(title.as_str()));
+            }
+            table.insert("url", toml_edit::value(feed.url.as_str()));
+            if !feed.tags.is_empty() {
+                let tags: toml_edit::Array = feed.tags.iter().map(String::as_str).collect();
+                table.insert("tags", toml_edit::value(tags));
+            }
+            tables.push(table);
+        }
+    }
+    Ok(document.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appending_keeps_the_config_as_written() {
+        let config = "# My sources\n[poll]\ninterval = \"1h\" # hourly\n\n[[sources]]\nurl = \"https://a.example/\" # first\n";
+        let feeds = [OpmlFeed {
+            url: "https://rusi.example/rss.xml".into(),
+            title: Some("RUSI".into()),
+            tags: vec!["Defence".into()],
+        }];
+        let updated = append_sources(config, &feeds[..1]).unwrap();
+        assert!(updated.starts_with(config), "{updated}");
+        assert!(updated.ends_with("[[sources]]\nname = \"RUSI\"\nurl = \"https://rusi.example/rss.xml\"\ntags = [\"Defence\"]\n"), "{updated}");
+    }
+}

@@ -1,0 +1,609 @@
+//! The configuration: serde structs, layered loading and validation.
+//!
+//! Layers, later ones winning: built-in defaults, the config file, every `*.toml` in the
+//! `sources.d/` folder beside it (each adds `[[sources]]`), then `TRIBUTARY_*` environment
+//! variables (`TRIBUTARY_POLL__CONCURRENCY=8`). Relative paths resolve against the config file's
+//! folder, never the working directory. Validation collects every problem, each naming its file
+//! and key, so a user fixes a broken config in one pass; nothing is written before it passes.
+
+mod edit;
+mod load;
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+pub use edit::append_sources;
+pub use load::load;
+use validate::resolve;
+
+/// The folder beside the config file whose `*.toml` files add more sources.
+pub const SOURCES_DIR: &str = "sources.d";
+
+/// A validated configuration, with every path made absolute.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file it was loaded from.
+    pub file: PathBuf,
+    /// The SQLite database file.
+    pub database: PathBuf,
+    pub poll: PollSettings,
+    pub outputs: Vec<OutputConfig>,
+    pub sources: Vec<SourceConfig>,
+    /// `[health] path`: an Atom feed of changes in the sources' states, if configured.
+    pub health: Option<PathBuf>,
+    /// `[retention]`, `[dedup]` and `[content]`: what is kept of items, and how.
+    pub items: ItemRules,
+    /// `[service]`: how the daemon runs.
+    pub service: ServiceSettings,
+    /// `[log]`: the log's level and format (the command line and `RUST_LOG` win).
+    pub log: LogSettings,
+    pub publishing: Publishing,
+}
+
+/// `[service]`: how the daemon runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSettings {
+    /// How long polls in flight may go on after SIGTERM/SIGINT before they are cancelled.
+    pub shutdown_timeout: Duration,
+    /// Whether the daemon re-reads its config when the file or `sources.d/` changes.
+    pub watch_config: bool,
+}
+
+/// `[log]`: the default level (an `EnvFilter` directive) and format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSettings {
+    pub level: Option<String>,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one line per event.
+    #[default]
+    Text,
+    /// For log collectors: one JSON object per line.
+    Json,
+}
+
+/// How items are kept: retention, deduplication across sources, content size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRules {
+    /// `[retention] max_age`: items older than this are pruned (and never ingested again);
+    /// `None` keeps everything.
+    pub max_age: Option<Duration>,
+    /// `[retention] initial_items`: the most items a new source contributes on its first
+    /// fetch; `None` for no limit.
+    pub initial_items: Option<usize>,
+    /// `[dedup] across_sources`: the same article via two sources appears once.
+    pub across_sources: bool,
+    /// `[content] max_size`: content longer than this (in bytes) is cut, with a note.
+    pub max_content: usize,
+}
+
+impl Default for ItemRules {
+    fn default() -> Self {
+        ItemRules {
+            max_age: Some(Duration::from_secs(90 * 86_400)),
+            initial_items: Some(20),
+            across_sources: true,
+            max_content: 512 * 1024,
+        }
+    }
+}
+
+/// `[poll]`: defaults for every source and limits of the fetcher.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollSettings {
+    pub interval: Duration,
+    /// Fetches in flight at once, across all hosts.
+    pub concurrency: usize,
+    /// Fetches in flight at once to any one host.
+    pub per_host_concurrency: usize,
+    /// The longest a whole fetch may take, body included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// The longest to wait for the response's headers once connected.
+    pub first_byte_timeout: Duration,
+    /// The largest body read, counted after decompression.
+    pub max_body: u64,
+    pub user_agent: String,
+    /// The longest a server's or feed's hint may stretch a source's interval to.
+    pub max_interval: Duration,
+    /// The longest a failing source waits between tries.
+    pub max_backoff: Duration,
+    /// Whether a redirect from a public address may lead to a private one.
+    pub allow_private_redirects: bool,
+    /// How many polls in a row must see the same permanent redirect before it is adopted.
+    pub adopt_redirect_after: u32,
+}
+
+/// One `[[outputs]]` table: a merged feed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputConfig {
+    pub path: PathBuf,
+    /// The path as written in the config; a stable seed for the feed's id across machines.
+    pub path_as_written: String,
+    pub title: String,
+    pub max_items: usize,
+    /// Whether items of sources no longer in the config stay in this output (they stay stored
+    /// either way).
+    pub keep_removed_sources: bool,
+    pub format: OutputFormat,
+    /// Only sources with one of these tags (none: every source).
+    pub tags: Vec<String>,
+    /// Only these sources, by name (none: every source).
+    pub sources: Vec<String>,
+    /// Only items published within this long.
+    pub max_age: Option<Duration>,
+    /// The most items any one source may hold in this output.
+    pub per_source: Option<usize>,
+    /// Only items whose title contains one of these words (case-insensitive).
+    pub include: Vec<String>,
+    /// No item whose title contains one of these words (case-insensitive).
+    pub exclude: Vec<String>,
+    /// An HTML page of the same items, if wanted.
+    pub html: Option<PathBuf>,
+}
+
+impl OutputConfig {
+    /// Whether this output picks its sources by tag or name.
+    pub fn selects_sources(&self) -> bool {
+        !self.tags.is_empty() || !self.sources.is_empty()
+    }
+
+    /// Whether `source` belongs in this output by its tags and name.
+    pub fn takes(&self, source: &SourceConfig) -> bool {
+        let by_tag = self.tags.is_empty() || source.tags.iter().any(|t| self.tags.contains(t));
+        let by_name = self.sources.is_empty()
+            || source
+                .name
+                .as_ref()
+                .is_some_and(|n| self.sources.contains(n));
+        by_tag && by_name
+    }
+}
+
+/// The format of an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Atom 1.0 (RFC 4287).
+    Atom,
+    /// RSS 2.0.
+    Rss,
+    /// JSON Feed 1.1.
+    Json,
+}
+
+impl OutputFormat {
+    /// The format a file name implies: `.xml`/`.atom` Atom, `.rss` RSS, `.json` JSON Feed.
+    pub fn from_extension(path: &Path) -> Option<OutputFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "xml" | "atom" => Some(OutputFormat::Atom),
+            "rss" => Some(OutputFormat::Rss),
+            "json" => Some(OutputFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// The media type to serve it with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            OutputFormat::Atom => "application/atom+xml; charset=utf-8",
+            OutputFormat::Rss => "application/rss+xml; charset=utf-8",
+            OutputFormat::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// `[site]`, `[opml]`, `[serve]` and `[websub]`: how the outputs are published.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Publishing {
+    /// `[site] base_url`: the public address of the folder the outputs are served from.
+    pub base_url: Option<Url>,
+    /// `[opml] path`: an OPML 2.0 file of the configured sources.
+    pub opml: Option<PathBuf>,
+    /// `[serve] listen`: serve the outputs' folder over HTTP.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `[serve] root`: the folder served, and what `base_url` points at.
+    pub root: PathBuf,
+    /// `[websub] hub`: the hub outputs announce and ping when they change.
+    pub hub: Option<Url>,
+    /// `[websub] timeout`: the longest a ping of the hub may take, all of it.
+    pub hub_timeout: Duration,
+}
+
+impl Publishing {
+    /// The public URL of a file written at `path`, when `[site] base_url` is set.
+    pub fn public_url(&self, path: &Path) -> Option<Url> {
+        let base = self.base_url.as_ref()?;
+        let relative = path
+            .strip_prefix(&self.root)
+            .ok()
+            .or(path.file_name().map(Path::new))?;
+        let relative: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        base.join(&relative.join("/")).ok()
+    }
+}
+
+/// One `[[sources]]` table: a publisher's feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceConfig {
+    /// The user's name for the source; the feed's own title is used when absent.
+    pub name: Option<String>,
+    /// The URL as written in the config: the source's identity in the database.
+    pub url: String,
+    pub location: SourceLocation,
+    pub interval: Duration,
+    pub tags: Vec<String>,
+    /// The file that declared it (the config file or one in `sources.d/`).
+    pub declared_in: PathBuf,
+}
+
+impl SourceConfig {
+    /// The name to show before the feed's own title is known.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+
+    /// Where the user would edit this source's URL: `file:line` of its `url = "…"`, so that
+    /// messages about a moved feed can say which line to change.
+    pub fn url_position(&self) -> String {
+        let quoted = [format!("\"{}\"", self.url), format!("'{}'", self.url)];
+        let line = std::fs::read_to_string(&self.declared_in)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .position(|l| l.contains("url") && quoted.iter().any(|q| l.contains(q)))
+            });
+        match line {
+            Some(index) => format!("{}:{}", self.declared_in.display(), index + 1),
+            None => self.declared_in.display().to_string(),
+        }
+    }
+}
+
+/// Where a source's feed is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceLocation {
+    Http(Url),
+    /// `file:relative/path.xml`, resolved against the config's folder; for demos and tests.
+    File(PathBuf),
+}
+
+/// Why a config was refused: every problem found, each with its file and key.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+/// One thing wrong in one file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// The key, such as `poll.interval` or `sources[2] ("RUSI").url`; empty for the whole file.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+impl ConfigError {
+    /// Every problem on one line, for the log.
+    pub fn one_line(&self) -> String {
+        let lines: Vec<String> = self.problems.iter().map(Problem::to_string).collect();
+        lines.join("; ")
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.problems.iter().map(Problem::to_string).collect();
+        write!(f, "invalid configuration:\n  {}", lines.join("\n  "))
+    }
+}
+
+/// The `User-Agent` publishers see in their logs, unless `[poll] user_agent` says otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "Tributary/",
+    env!("CARGO_PKG_VERSION"),
+    " (feed aggregator; +",
+    env!("CARGO_PKG_REPOSITORY"),
+    ")"
+);
+
+impl SourceConfig {
+    /// A source for a URL given on the command line rather than in the config (`explain`);
+    /// a `file:` path is relative to `here`.
+    pub fn ad_hoc(url: &str, config: &Config, here: &Path) -> Result<SourceConfig, String> {
+        Ok(SourceConfig {
+            name: None,
+            url: url.to_string(),
+            location: SourceLocation::parse(url, here)?,
+            interval: config.poll.interval,
+            tags: Vec::new(),
+            declared_in: config.file.clone(),
+        })
+    }
+}
+
+impl SourceLocation {
+    /// Where a source's `url` says to read it: an http(s) URL, or a `file:` path resolved
+    /// against `base` (the config's folder). The error says what is wrong with it.
+    pub fn parse(url: &str, base: &Path) -> Result<SourceLocation, String> {
+        // `file:` is taken apart by hand: URL parsing would make a relative path absolute.
+        if let Some(path) = url.strip_prefix("file:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(format!("bad URL {url:?}: no path after file:"));
+            }
+            return Ok(SourceLocation::File(resolve(base, path)));
+        }
+        let parsed = Url::parse(url).map_err(|e| format!("bad URL {url:?}: {e}"))?;
+        match parsed.scheme() {
+            "http" | "https" if parsed.host().is_some() => Ok(SourceLocation::Http(parsed)),
+            "http" | "https" => Err(format!("bad URL {url:?}: no host")),
+            other => Err(format!(
+                "bad URL {url:?}: scheme {other:?} is not supported (use http, https or file)"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn load_text(text: &str) -> (tempfile::TempDir, Result<Config, ConfigError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "tributary.toml", text);
+        let result = load(&file);
+        (dir, result)
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        let (_dir, result) = load_text(text);
+        match result {
+            Ok(_) => panic!("config was accepted:\n{text}"),
+            Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_and_paths_resolve_against_the_config_folder() {
+        let (dir, result) = load_text(
+            r#"
+            [[outputs]]
+            path = "public/feed.xml"
+
+            [[sources]]
+            url = "https://example.org/feed.xml"
+            "#,
+        );
+        let config = result.unwrap();
+        assert_eq!(config.database, dir.path().join("state/tributary.db"));
+        assert_eq!(config.poll.interval, Duration::from_secs(30 * 60));
+        assert_eq!(config.poll.concurrency, 32);
+        assert_eq!(config.poll.timeout, Duration::from_secs(30));
+        assert_eq!(config.outputs[0].path, dir.path().join("public/feed.xml"));
+        assert_eq!(config.outputs[0].title, "Tributary");
+        assert_eq!(config.outputs[0].max_items, 200);
+        assert_eq!(config.sources[0].interval, Duration::from_secs(30 * 60));
+        assert_eq!(config.sources[0].label(), "https://example.org/feed.xml");
+    }
+
+    #[test]
+    fn a_source_interval_overrides_the_poll_default() {
+        let (_dir, result) = load_text(
+            r#"
+            [poll]
+            interval = "2s"
+            [[sources]]
+            url = "https://a.example/feed"
+            interval = "1h"
+            [[sources]]
+            url = "https://b.example/feed"
+            "#,
+        );
+        let config = result.unwrap();
+        assert_eq!(config.sources[0].interval, Duration::from_secs(3600));
+        assert_eq!(config.sources[1].interval, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn file_urls_resolve_against_the_config_folder() {
+        let (dir, result) = load_text("[[sources]]\nurl = \"file:feeds/a.xml\"\n");
+        let config = result.unwrap();
+        assert_eq!(
+            config.sources[0].location,
+            SourceLocation::File(dir.path().join("feeds/a.xml"))
+        );
+        assert_eq!(config.sources[0].url, "file:feeds/a.xml");
+    }
+
+    #[test]
+    fn sources_d_files_add_sources_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "tributary.toml",
+            "[[sources]]\nurl = \"https://main.example/feed\"\n",
+        );
+        write(
+            dir.path(),
+            "sources.d/b.toml",
+            "[[sources]]\nname = \"B\"\nurl = \"https://b.example/feed\"\n",
+        );
+        write(
+            dir.path(),
+            "sources.d/a.toml",
+            "[[sources]]\nname = \"A\"\nurl = \"https://a.example/feed\"\ntags = [\"x\"]\n",
+        );
+        write(dir.path(), "sources.d/notes.txt", "not toml");
+        let config = load(&file).unwrap();
+        let urls: Vec<&str> = config.sources.iter().map(|s| s.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://main.example/feed",
+                "https://a.example/feed",
+                "https://b.example/feed"
+            ]
+        );
+        assert_eq!(config.sources[1].tags, ["x"]);
+        assert!(config.sources[1].declared_in.ends_with("sources.d/a.toml"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_file() {
+        let found = problems("[poll]\nintervl = \"1m\"\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("tributary.toml"), "{found:?}");
+        assert!(found[0].contains("intervl"), "{found:?}");
+        assert!(found[0].contains("poll"), "{found:?}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_source_names_the_source() {
+        let found = problems("[[sources]]\nurl = \"https://a.example/\"\nlabel = \"x\"\n");
+        assert!(found[0].contains("sources[0]"), "{found:?}");
+        assert!(found[0].contains("label"), "{found:?}");
+    }
+
+    #[test]
+    fn a_missing_url_names_the_source() {
+        let found = problems("[[sources]]\nname = \"RUSI\"\n");
+        assert_eq!(
+            found,
+            [format!(
+                "{}: sources[0] (\"RUSI\").url: missing url",
+                found[0].split(": ").next().unwrap()
+            )]
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for url in ["not a url", "ftp://example.org/feed", "http://", "file:"] {
+            let found = problems(&format!("[[sources]]\nurl = \"{url}\"\n"));
+            assert_eq!(found.len(), 1, "{url}: {found:?}");
+            assert!(found[0].contains("sources[0].url: bad URL"), "{found:?}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_are_refused_with_their_key() {
+        let found = problems(
+            "[poll]\ninterval = \"soon\"\ntimeout = \"500ms\"\n[[sources]]\nname = \"A\"\nurl = \"https://a.example/\"\ninterval = \"10 parsecs\"\n",
+        );
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].contains("poll.interval: bad duration \"soon\""));
+        assert!(found[1].contains("poll.timeout: duration \"500ms\" is shorter"));
+        assert!(found[2].contains("sources[0] (\"A\").interval: bad duration"));
+    }
+
+    #[test]
+    fn the_same_url_twice_is_refused_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "tributary.toml",
+            "[[sources]]\nurl = \"https://a.example/feed\"\n",
+        );
+        write(
+            dir.path(),
+            "sources.d/more.toml",
+            "[[sources]]\nurl = \"https://a.example/feed\"\n",
+        );
+        let err = load(&file).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        let message = err.problems[0].to_string();
+        assert!(message.contains("more.toml: sources[0].url"), "{message}");
+        assert!(message.contains("already configured at"), "{message}");
+        assert!(message.contains("tributary.toml: sources[0]"), "{message}");
+    }
+
+    #[test]
+    fn the_same_name_twice_is_refused() {
+        let found = problems(
+            "[[sources]]\nname = \"A\"\nurl = \"https://a.example/\"\n[[sources]]\nname = \"A\"\nurl = \"https://b.example/\"\n",
+        );
+        assert!(found[0].contains("sources[1] (\"A\").name"), "{found:?}");
+    }
+
+    #[test]
+    fn an_unwritable_output_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // A regular file where a folder should be cannot hold the output, even for root.
+        write(dir.path(), "blocker", "");
+        let file = write(
+            dir.path(),
+            "tributary.toml",
+            "[[outputs]]\npath = \"blocker/feed.xml\"\n",
+        );
+        let err = load(&file).unwrap_err();
+        let message = err.problems[0].to_string();
+        assert!(message.contains("outputs[0].path"), "{message}");
+        assert!(message.contains("not a folder"), "{message}");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_the_file_and_line() {
+        let found = problems("[poll\n");
+        assert!(found[0].contains("tributary.toml"), "{found:?}");
+        assert!(found[0].contains("line 1"), "{found:?}");
+    }
+
+    #[test]
+    fn item_rules_have_defaults_and_zero_means_no_limit() {
+        let (_dir, result) = load_text("");
+        assert_eq!(result.unwrap().items, ItemRules::default());
+        let (_dir, result) = load_text(
+            "[retention]\nmax_age = \"0\"\ninitial_items = 0\n[dedup]\nacross_sources = false\n[content]\nmax_size = \"64KiB\"\n",
+        );
+        let rules = result.unwrap().items;
+        assert_eq!(rules.max_age, None);
+        assert_eq!(rules.initial_items, None);
+        assert!(!rules.across_sources);
+        assert_eq!(rules.max_content, 64 * 1024);
+        let (_dir, result) = load_text("[retention]\nmax_age = \"90d\"\n");
+        assert_eq!(
+            result.unwrap().items.max_age,
+            Some(Duration::from_secs(90 * 86_400))
+        );
+    }
+
+    #[test]
+    fn a_missing_config_file_is_reported() {
+        let err = load(Path::new("/nonexistent/tributary.toml")).unwrap_err();
+        assert!(err.to_string().contains("no such config file"));
+    }
+}

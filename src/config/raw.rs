@@ -1,0 +1,165 @@
+//! The config file as written: every key optional, so that validation, not serde, explains
+//! what is missing; unknown keys are refused.
+
+use serde::Deserialize;
+
+use super::{LogFormat, OutputFormat};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) database: RawDatabase,
+    #[serde(default)]
+    pub(super) poll: RawPoll,
+    #[serde(default)]
+    pub(super) outputs: Vec<RawOutput>,
+    #[serde(default)]
+    pub(super) sources: Vec<RawSource>,
+    #[serde(default)]
+    pub(super) health: RawHealth,
+    #[serde(default)]
+    pub(super) retention: RawRetention,
+    #[serde(default)]
+    pub(super) dedup: RawDedup,
+    #[serde(default)]
+    pub(super) content: RawContent,
+    #[serde(default)]
+    pub(super) service: RawService,
+    #[serde(default)]
+    pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) site: RawSite,
+    #[serde(default)]
+    pub(super) opml: RawOpml,
+    #[serde(default)]
+    pub(super) serve: RawServe,
+    #[serde(default)]
+    pub(super) websub: RawWebSub,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub(super) shutdown_timeout: Option<String>,
+    pub(super) watch_config: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) level: Option<String>,
+    pub(super) format: Option<LogFormat>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub(super) max_age: Option<String>,
+    pub(super) initial_items: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDedup {
+    pub(super) across_sources: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawContent {
+    pub(super) max_size: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDatabase {
+    pub(super) path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPoll {
+    pub(super) interval: Option<String>,
+    pub(super) concurrency: Option<usize>,
+    pub(super) per_host_concurrency: Option<usize>,
+    pub(super) timeout: Option<String>,
+    pub(super) connect_timeout: Option<String>,
+    pub(super) first_byte_timeout: Option<String>,
+    pub(super) max_body: Option<String>,
+    pub(super) user_agent: Option<String>,
+    pub(super) max_interval: Option<String>,
+    pub(super) max_backoff: Option<String>,
+    pub(super) allow_private_redirects: Option<bool>,
+    pub(super) adopt_redirect_after: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    pub(super) path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOutput {
+    pub(super) path: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) max_items: Option<usize>,
+    pub(super) keep_removed_sources: Option<bool>,
+    pub(super) format: Option<OutputFormat>,
+    #[serde(default)]
+    pub(super) tags: Vec<String>,
+    #[serde(default)]
+    pub(super) sources: Vec<String>,
+    pub(super) max_age: Option<String>,
+    pub(super) per_source: Option<usize>,
+    #[serde(default)]
+    pub(super) include: Vec<String>,
+    #[serde(default)]
+    pub(super) exclude: Vec<String>,
+    pub(super) html: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSite {
+    pub(super) base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOpml {
+    pub(super) path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServe {
+    pub(super) listen: Option<String>,
+    pub(super) root: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebSub {
+    pub(super) hub: Option<String>,
+    pub(super) timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSource {
+    pub(super) name: Option<String>,
+    pub(super) url: Option<String>,
+    pub(super) interval: Option<String>,
+    #[serde(default)]
+    pub(super) tags: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSourcesFile {
+    #[serde(default)]
+    pub(super) sources: Vec<RawSource>,
+}

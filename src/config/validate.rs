@@ -1,0 +1,536 @@
+//! Validation: raw values into settings, with a problem recorded for each bad one, naming its
+//! file and key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use super::raw::*;
+use super::*;
+
+/// The shortest poll interval accepted; shorter would only hammer publishers.
+pub(super) const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+pub(super) const DEFAULT_DATABASE: &str = "state/tributary.db";
+pub(super) const DEFAULT_INTERVAL: &str = "30m";
+pub(super) const DEFAULT_CONCURRENCY: usize = 32;
+pub(super) const DEFAULT_TIMEOUT: &str = "30s";
+pub(super) const DEFAULT_CONNECT_TIMEOUT: &str = "10s";
+pub(super) const DEFAULT_FIRST_BYTE_TIMEOUT: &str = "20s";
+pub(super) const DEFAULT_MAX_BODY: &str = "16MiB";
+pub(super) const DEFAULT_PER_HOST: usize = 2;
+pub(super) const DEFAULT_MAX_INTERVAL: &str = "1day";
+pub(super) const DEFAULT_MAX_BACKOFF: &str = "24h";
+pub(super) const DEFAULT_ADOPT_REDIRECT_AFTER: u32 = 3;
+pub(super) const DEFAULT_HUB_TIMEOUT: &str = "10s";
+
+pub(super) const DEFAULT_OUTPUT_TITLE: &str = "Tributary";
+pub(super) const DEFAULT_MAX_ITEMS: usize = 200;
+
+/// Validates `raw` (read from `file`, in folder `base`) and the sources of every file into a
+/// `Config`, or every problem found, `problems` (from reading) included.
+pub(super) fn validate(
+    file: &Path,
+    base: &Path,
+    raw: &RawConfig,
+    sources: &[(PathBuf, Vec<RawSource>)],
+    problems: Vec<Problem>,
+) -> Result<Config, ConfigError> {
+    let mut v = Validator {
+        file,
+        base,
+        problems,
+    };
+    let poll = v.poll(&raw.poll);
+    let database = v.path(
+        "database.path",
+        raw.database.path.as_deref(),
+        DEFAULT_DATABASE,
+    );
+    let outputs: Vec<OutputConfig> = raw
+        .outputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| v.output(i, o))
+        .collect();
+    let sources = v.sources(sources, poll.interval);
+    let health = raw.health.path.as_deref().map(|written| {
+        let path = v.path("health.path", Some(written), "");
+        if let Err(message) = check_writable_folder(&path) {
+            v.report(file, "health.path".into(), message);
+        }
+        path
+    });
+    let items = v.items(&raw.retention, &raw.dedup, &raw.content);
+    let publishing = v.publishing(raw, &outputs);
+    for (index, output) in outputs.iter().enumerate() {
+        for name in &output.sources {
+            if !sources.iter().any(|s| s.name.as_ref() == Some(name)) {
+                v.report(
+                    file,
+                    format!("outputs[{index}].sources"),
+                    format!("no source is named {name:?}"),
+                );
+            }
+        }
+    }
+    let service = ServiceSettings {
+        shutdown_timeout: v
+            .duration(
+                file,
+                "service.shutdown_timeout".into(),
+                raw.service.shutdown_timeout.as_deref().unwrap_or("10s"),
+            )
+            .unwrap_or(MIN_INTERVAL),
+        watch_config: raw.service.watch_config.unwrap_or(true),
+    };
+    if let Some(level) = &raw.log.level {
+        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+            v.report(
+                file,
+                "log.level".into(),
+                format!("bad level {level:?}; write it like \"info\" or \"warn,tributary=debug\""),
+            );
+        }
+    }
+    let log = LogSettings {
+        level: raw.log.level.clone(),
+        format: raw.log.format.unwrap_or_default(),
+    };
+    if v.problems.is_empty() {
+        Ok(Config {
+            file: file.to_path_buf(),
+            database,
+            poll,
+            outputs,
+            sources,
+            health,
+            items,
+            service,
+            log,
+            publishing,
+        })
+    } else {
+        Err(ConfigError {
+            problems: v.problems,
+        })
+    }
+}
+
+/// Turns raw values into settings, recording a problem for each bad one.
+pub(super) struct Validator<'a> {
+    file: &'a Path,
+    base: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn report(&mut self, file: &Path, key: String, message: String) {
+        self.problems.push(Problem {
+            file: file.to_path_buf(),
+            key,
+            message,
+        });
+    }
+
+    fn poll(&mut self, raw: &RawPoll) -> PollSettings {
+        let mut duration = |key: &str, value: &Option<String>, default: &str| {
+            let text = value.as_deref().unwrap_or(default);
+            self.duration(self.file, format!("poll.{key}"), text)
+                .unwrap_or(MIN_INTERVAL)
+        };
+        let interval = duration("interval", &raw.interval, DEFAULT_INTERVAL);
+        let timeout = duration("timeout", &raw.timeout, DEFAULT_TIMEOUT);
+        let connect_timeout = duration(
+            "connect_timeout",
+            &raw.connect_timeout,
+            DEFAULT_CONNECT_TIMEOUT,
+        );
+        let first_byte_timeout = duration(
+            "first_byte_timeout",
+            &raw.first_byte_timeout,
+            DEFAULT_FIRST_BYTE_TIMEOUT,
+        );
+        let max_interval = duration("max_interval", &raw.max_interval, DEFAULT_MAX_INTERVAL);
+        let max_backoff = duration("max_backoff", &raw.max_backoff, DEFAULT_MAX_BACKOFF);
+        let concurrency =
+            self.at_least_one("poll.concurrency", raw.concurrency, DEFAULT_CONCURRENCY);
+        let per_host_concurrency = self.at_least_one(
+            "poll.per_host_concurrency",
+            raw.per_host_concurrency,
+            DEFAULT_PER_HOST,
+        );
+        let max_body = self.size(
+            "poll.max_body",
+            raw.max_body.as_deref().unwrap_or(DEFAULT_MAX_BODY),
+        );
+        let user_agent = raw
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string());
+        if reqwest::header::HeaderValue::from_str(&user_agent).is_err() || user_agent.is_empty() {
+            self.report(
+                self.file,
+                "poll.user_agent".into(),
+                "must be non-empty printable ASCII".into(),
+            );
+        }
+        PollSettings {
+            interval,
+            concurrency,
+            per_host_concurrency,
+            timeout,
+            connect_timeout,
+            first_byte_timeout,
+            max_body,
+            user_agent,
+            max_interval,
+            max_backoff,
+            allow_private_redirects: raw.allow_private_redirects.unwrap_or(false),
+            adopt_redirect_after: raw
+                .adopt_redirect_after
+                .unwrap_or(DEFAULT_ADOPT_REDIRECT_AFTER)
+                .max(1),
+        }
+    }
+
+    fn items(
+        &mut self,
+        retention: &RawRetention,
+        dedup: &RawDedup,
+        content: &RawContent,
+    ) -> ItemRules {
+        let defaults = ItemRules::default();
+        let max_age = match retention.max_age.as_deref().map(str::trim) {
+            None => defaults.max_age,
+            Some("0") => None,
+            Some(text) => self.duration(self.file, "retention.max_age".into(), text),
+        };
+        let initial_items = match retention.initial_items {
+            None => defaults.initial_items,
+            Some(0) => None,
+            Some(n) => Some(n),
+        };
+        let max_content = match content.max_size.as_deref() {
+            None => defaults.max_content,
+            Some(text) => {
+                usize::try_from(self.size("content.max_size", text)).unwrap_or(usize::MAX)
+            }
+        };
+        ItemRules {
+            max_age,
+            initial_items,
+            across_sources: dedup.across_sources.unwrap_or(defaults.across_sources),
+            max_content,
+        }
+    }
+
+    /// A size like "16MiB" or a number of bytes, at least 1 KiB.
+    fn size(&mut self, key: &str, text: &str) -> u64 {
+        match text.parse::<bytesize::ByteSize>() {
+            Ok(size) if size.as_u64() >= 1024 => size.as_u64(),
+            Ok(_) => {
+                self.report(self.file, key.into(), "must be at least 1KiB".into());
+                1024
+            }
+            Err(e) => {
+                self.report(
+                    self.file,
+                    key.into(),
+                    format!("bad size {text:?} ({e}); write it like \"16MiB\""),
+                );
+                1024
+            }
+        }
+    }
+
+    fn at_least_one(&mut self, key: &str, value: Option<usize>, default: usize) -> usize {
+        let value = value.unwrap_or(default);
+        if value == 0 {
+            self.report(self.file, key.into(), "must be at least 1".into());
+        }
+        value.max(1)
+    }
+
+    fn duration(&mut self, file: &Path, key: String, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text) {
+            Ok(d) if d >= MIN_INTERVAL => Some(d),
+            Ok(_) => {
+                self.report(
+                    file,
+                    key,
+                    format!("duration {text:?} is shorter than the minimum of 1s"),
+                );
+                None
+            }
+            Err(e) => {
+                self.report(
+                    file,
+                    key,
+                    format!(
+                        "bad duration {text:?} ({e}); write it like \"90s\", \"30m\" or \"1h\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, key: &str, written: Option<&str>, default: &str) -> PathBuf {
+        let written = written.unwrap_or(default);
+        if written.trim().is_empty() {
+            self.report(self.file, key.into(), "must not be empty".into());
+        }
+        resolve(self.base, written)
+    }
+
+    fn output(&mut self, index: usize, raw: &RawOutput) -> Option<OutputConfig> {
+        let key = format!("outputs[{index}]");
+        let Some(written) = raw.path.as_deref() else {
+            self.report(self.file, format!("{key}.path"), "missing path".into());
+            return None;
+        };
+        let path = self.path(&format!("{key}.path"), Some(written), "");
+        if let Err(message) = check_writable_folder(&path) {
+            self.report(self.file, format!("{key}.path"), message);
+        }
+        let max_items = raw.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
+        if max_items == 0 {
+            self.report(
+                self.file,
+                format!("{key}.max_items"),
+                "must be at least 1".into(),
+            );
+        }
+        let format = raw.format.or_else(|| OutputFormat::from_extension(&path));
+        if format.is_none() {
+            self.report(
+                self.file,
+                format!("{key}.format"),
+                "cannot tell the format from the file name; set format = \"atom\", \"rss\" or \"json\"".into(),
+            );
+        }
+        let max_age = raw
+            .max_age
+            .as_deref()
+            .and_then(|text| self.duration(self.file, format!("{key}.max_age"), text));
+        if raw.per_source == Some(0) {
+            self.report(
+                self.file,
+                format!("{key}.per_source"),
+                "must be at least 1".into(),
+            );
+        }
+        let html = raw.html.as_deref().map(|written| {
+            let html = self.path(&format!("{key}.html"), Some(written), "");
+            if let Err(message) = check_writable_folder(&html) {
+                self.report(self.file, format!("{key}.html"), message);
+            }
+            html
+        });
+        let lower = |words: &[String]| words.iter().map(|w| w.to_lowercase()).collect();
+        Some(OutputConfig {
+            path,
+            path_as_written: written.to_string(),
+            title: raw
+                .title
+                .clone()
+                .unwrap_or_else(|| DEFAULT_OUTPUT_TITLE.into()),
+            max_items,
+            keep_removed_sources: raw.keep_removed_sources.unwrap_or(true),
+            format: format.unwrap_or(OutputFormat::Atom),
+            tags: raw.tags.clone(),
+            sources: raw.sources.clone(),
+            max_age,
+            per_source: raw.per_source,
+            include: lower(&raw.include),
+            exclude: lower(&raw.exclude),
+            html,
+        })
+    }
+
+    fn publishing(&mut self, raw: &RawConfig, outputs: &[OutputConfig]) -> Publishing {
+        let url = |v: &mut Self, key: &str, text: Option<&str>| {
+            let text = text?;
+            match Url::parse(text) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(u),
+                _ => {
+                    v.report(v.file, key.into(), format!("bad URL {text:?}"));
+                    None
+                }
+            }
+        };
+        let mut base_url = url(self, "site.base_url", raw.site.base_url.as_deref());
+        // A base URL names a folder: without the trailing slash its last part would be lost.
+        if let Some(base) = &mut base_url {
+            if !base.path().ends_with('/') {
+                let path = format!("{}/", base.path());
+                base.set_path(&path);
+            }
+        }
+        let hub = url(self, "websub.hub", raw.websub.hub.as_deref());
+        if hub.is_some() && base_url.is_none() {
+            self.report(
+                self.file,
+                "websub.hub".into(),
+                "needs [site] base_url: subscribers and the hub must know the outputs' public addresses".into(),
+            );
+        }
+        let listen = raw
+            .serve
+            .listen
+            .as_deref()
+            .and_then(|text| match text.parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    self.report(
+                        self.file,
+                        "serve.listen".into(),
+                        format!("bad address {text:?}; write it like \"127.0.0.1:8080\""),
+                    );
+                    None
+                }
+            });
+        let root = match raw.serve.root.as_deref() {
+            Some(written) => self.path("serve.root", Some(written), ""),
+            None => outputs
+                .first()
+                .and_then(|o| o.path.parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.base.to_path_buf()),
+        };
+        let hub_timeout = self
+            .duration(
+                self.file,
+                "websub.timeout".into(),
+                raw.websub.timeout.as_deref().unwrap_or(DEFAULT_HUB_TIMEOUT),
+            )
+            .unwrap_or(MIN_INTERVAL);
+        let opml = raw.opml.path.as_deref().map(|written| {
+            let opml = self.path("opml.path", Some(written), "");
+            if let Err(message) = check_writable_folder(&opml) {
+                self.report(self.file, "opml.path".into(), message);
+            }
+            opml
+        });
+        Publishing {
+            base_url,
+            opml,
+            listen,
+            root,
+            hub,
+            hub_timeout,
+        }
+    }
+
+    fn sources(
+        &mut self,
+        files: &[(PathBuf, Vec<RawSource>)],
+        default_interval: Duration,
+    ) -> Vec<SourceConfig> {
+        let mut seen_urls: HashMap<String, String> = HashMap::new();
+        let mut seen_names: HashMap<String, String> = HashMap::new();
+        let mut sources = Vec::new();
+        for (file, raws) in files {
+            for (index, raw) in raws.iter().enumerate() {
+                let key = match &raw.name {
+                    Some(name) => format!("sources[{index}] ({name:?})"),
+                    None => format!("sources[{index}]"),
+                };
+                let here = format!("{}: {key}", file.display());
+                if let Some(name) = &raw.name {
+                    if name.trim().is_empty() {
+                        self.report(file, format!("{key}.name"), "must not be empty".into());
+                    } else if let Some(first) = seen_names.insert(name.clone(), here.clone()) {
+                        self.report(
+                            file,
+                            format!("{key}.name"),
+                            format!("the name {name:?} is already used by {first}"),
+                        );
+                    }
+                }
+                let interval = match &raw.interval {
+                    Some(text) => self.duration(file, format!("{key}.interval"), text),
+                    None => Some(default_interval),
+                };
+                let Some(url) = raw.url.as_deref() else {
+                    self.report(file, format!("{key}.url"), "missing url".into());
+                    continue;
+                };
+                let location = match self.location(url) {
+                    Ok(location) => location,
+                    Err(message) => {
+                        self.report(file, format!("{key}.url"), message);
+                        continue;
+                    }
+                };
+                if let Some(first) = seen_urls.insert(url.to_string(), here) {
+                    self.report(
+                        file,
+                        format!("{key}.url"),
+                        format!("the same URL {url:?} is already configured at {first}"),
+                    );
+                    continue;
+                }
+                if let Some(interval) = interval {
+                    sources.push(SourceConfig {
+                        name: raw.name.clone(),
+                        url: url.to_string(),
+                        location,
+                        interval,
+                        tags: raw.tags.clone(),
+                        declared_in: file.clone(),
+                    });
+                }
+            }
+        }
+        sources
+    }
+
+    fn location(&self, url: &str) -> Result<SourceLocation, String> {
+        SourceLocation::parse(url, self.base)
+    }
+}
+
+/// Checks that an output file's folder exists and is writable, or can be created.
+///
+/// Probes with a temporary file that is removed at once, because permission bits alone miss
+/// read-only mounts.
+pub(super) fn check_writable_folder(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder; give the path of a file".into());
+    }
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let existing = folder
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    if !existing.is_dir() {
+        return Err(format!("{} is not a folder", existing.display()));
+    }
+    tempfile::tempfile_in(existing)
+        .map(drop)
+        .map_err(|e| format!("output folder {} is not writable ({e})", existing.display()))
+}
+
+pub(super) fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `base` joined with `relative`, with `.` and `..` folded away so that messages show the path a
+/// person would write. Lexical only: symbolic links are left as they are.
+pub(super) fn resolve(base: &Path, relative: &str) -> PathBuf {
+    let mut resolved = PathBuf::new();
+    for part in base.join(relative).components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            other => resolved.push(other),
+        }
+    }
+    resolved
+}
