@@ -195,8 +195,8 @@ pub struct Validators {
 pub struct FetchState {
     pub validators: Validators,
     pub hints: FeedHints,
-    /// `ok`, `not modified`, `rate limited`, `gone` or `error`; none before the first poll.
-    pub last_status: Option<String>,
+    /// How the last poll went; none before the first poll.
+    pub last_status: Option<PollStatus>,
     pub last_error: Option<String>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub consecutive_failures: u32,
@@ -214,12 +214,80 @@ pub struct FetchState {
     pub next_poll: Option<NextPoll>,
 }
 
+/// How a source's last poll went, kept between polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollStatus {
+    /// A feed was read.
+    Ok,
+    /// 304: nothing changed.
+    NotModified,
+    /// 429 or 503: the publisher asked to wait.
+    RateLimited,
+    /// 410: the publisher removed the feed.
+    Gone,
+    /// The poll failed (see `last_error`).
+    Failing,
+}
+
+impl PollStatus {
+    const ALL: [PollStatus; 5] = [
+        PollStatus::Ok,
+        PollStatus::NotModified,
+        PollStatus::RateLimited,
+        PollStatus::Gone,
+        PollStatus::Failing,
+    ];
+
+    /// The text stored in the database (stable: databases outlive versions).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollStatus::Ok => "ok",
+            PollStatus::NotModified => "not modified",
+            PollStatus::RateLimited => "rate limited",
+            PollStatus::Gone => "gone",
+            PollStatus::Failing => "error",
+        }
+    }
+
+    /// The status stored as `text`, if it is one.
+    pub fn parse(text: &str) -> Option<PollStatus> {
+        PollStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// A change in a source's state worth telling its user about, in the health feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthEvent {
-    /// `failing`, `recovered`, `gone`, `moved` or `rate limited`.
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub message: String,
+}
+
+/// What kind of change a health event tells of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A source that worked started failing.
+    Failing,
+    /// A failing source works again.
+    Recovered,
+    /// The publisher removed the feed (410).
+    Gone,
+    /// A permanent redirect was adopted.
+    Moved,
+    /// The publisher asked to wait for long.
+    RateLimited,
+}
+
+impl EventKind {
+    /// The text stored in the database and shown in the health feed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Failing => "failing",
+            EventKind::Recovered => "recovered",
+            EventKind::Gone => "gone",
+            EventKind::Moved => "moved",
+            EventKind::RateLimited => "rate limited",
+        }
+    }
 }
 
 /// A stored health event, with its source's name.
@@ -308,4 +376,19 @@ impl fmt::Display for Reason {
 pub struct NextPoll {
     pub at: DateTime<Utc>,
     pub reason: Reason,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_statuses_are_stored_as_the_text_earlier_versions_wrote() {
+        let stored = ["ok", "not modified", "rate limited", "gone", "error"];
+        for (status, text) in PollStatus::ALL.into_iter().zip(stored) {
+            assert_eq!(status.as_str(), text);
+            assert_eq!(PollStatus::parse(text), Some(status));
+        }
+        assert_eq!(PollStatus::parse("bogus"), None);
+    }
 }

@@ -16,8 +16,8 @@ use url::Url;
 
 use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
+use crate::model::{EventKind, NextPoll, PollStatus, Reason};
 use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators, Verdict};
-use crate::model::{NextPoll, Reason};
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
@@ -241,7 +241,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
         }
     };
     if let Some(event) = &event {
-        tracing::warn!(kind = event.kind, "{}", event.message);
+        tracing::warn!(kind = event.kind.as_str(), "{}", event.message);
     }
     let result = match attempt {
         Attempt::Fetched { discovered, .. } => {
@@ -558,7 +558,7 @@ pub fn advance(
                 next.discovered_url = Some(found.to_string());
             }
             event = succeeded(&mut next, prev, response, source, settings, now);
-            next.last_status = Some("ok".into());
+            next.last_status = Some(PollStatus::Ok);
         }
         Attempt::NotModified(response) => {
             next.hints.min_interval = next.hints.min_interval.max(response.max_age);
@@ -566,7 +566,7 @@ pub fn advance(
                 next.validators = response.validators.clone();
             }
             event = succeeded(&mut next, prev, response, source, settings, now);
-            next.last_status = Some("not modified".into());
+            next.last_status = Some(PollStatus::NotModified);
         }
         Attempt::RateLimited {
             status,
@@ -578,13 +578,13 @@ pub fn advance(
                 source.interval,
                 *retry_after,
             ));
-            next.last_status = Some("rate limited".into());
+            next.last_status = Some(PollStatus::RateLimited);
             next.last_error = Some(format!("HTTP {status}: rate limited"));
             let long = retry_after
                 .is_some_and(|until| (until - now).to_std().unwrap_or_default() >= LONG_RATE_LIMIT);
-            if long && prev.last_status.as_deref() != Some("rate limited") {
+            if long && prev.last_status != Some(PollStatus::RateLimited) {
                 event = Some(HealthEvent {
-                    kind: "rate limited",
+                    kind: EventKind::RateLimited,
                     message: format!(
                         "{}: rate limited (HTTP {status}); the publisher asks for no request before {}",
                         source.label(),
@@ -596,10 +596,10 @@ pub fn advance(
         Attempt::Gone => {
             next.gone_since = Some(now);
             next.next_poll = None;
-            next.last_status = Some("gone".into());
+            next.last_status = Some(PollStatus::Gone);
             next.last_error = Some("HTTP 410 Gone".into());
             event = Some(HealthEvent {
-                kind: "gone",
+                kind: EventKind::Gone,
                 message: format!(
                     "{}: the publisher says the feed is gone (HTTP 410); it is no longer polled. Remove it, or change its url at {}",
                     source.label(),
@@ -616,11 +616,11 @@ pub fn advance(
                 settings.max_backoff,
                 jitter,
             ));
-            next.last_status = Some("error".into());
+            next.last_status = Some(PollStatus::Failing);
             next.last_error = Some(message.clone());
             if prev.consecutive_failures == 0 {
                 event = Some(HealthEvent {
-                    kind: "failing",
+                    kind: EventKind::Failing,
                     message: format!("{}: started failing: {message}", source.label()),
                 });
             }
@@ -654,7 +654,7 @@ fn succeeded(
         return moved;
     }
     (prev.consecutive_failures > 0).then(|| HealthEvent {
-        kind: "recovered",
+        kind: EventKind::Recovered,
         message: format!(
             "{}: recovered after {} failed poll(s)",
             source.label(),
@@ -698,7 +698,7 @@ fn track_redirect(
     next.redirect_target = None;
     next.redirect_seen = 0;
     Some(HealthEvent {
-        kind: "moved",
+        kind: EventKind::Moved,
         message: format!(
             "{}: moved permanently to {target}; now polling the new URL. Change its url at {} to \"{target}\"",
             source.label(),
@@ -806,7 +806,7 @@ mod tests {
             0.0,
         );
         assert_eq!(one.consecutive_failures, 1);
-        assert_eq!(event.unwrap().kind, "failing");
+        assert_eq!(event.unwrap().kind, EventKind::Failing);
         let (two, event) = advance(&one, &failed, &src, &settings(), now(), 0.0);
         assert_eq!(two.consecutive_failures, 2);
         assert_eq!(event, None, "only the first failure is news");
@@ -817,7 +817,7 @@ mod tests {
         assert_eq!(ok.consecutive_failures, 0);
         assert_eq!(ok.last_error, None);
         assert_eq!(ok.validators.etag.as_deref(), Some("\"v1\""));
-        assert_eq!(event.unwrap().kind, "recovered");
+        assert_eq!(event.unwrap().kind, EventKind::Recovered);
         assert_eq!(ok.next_poll.unwrap().reason, Reason::Interval);
     }
 
@@ -843,7 +843,11 @@ mod tests {
                 reason: Reason::RetryAfter
             })
         );
-        assert_eq!(event.unwrap().kind, "rate limited", "three hours is long");
+        assert_eq!(
+            event.unwrap().kind,
+            EventKind::RateLimited,
+            "three hours is long"
+        );
     }
 
     #[test]
@@ -864,7 +868,7 @@ mod tests {
             Some("https://new.example/feed")
         );
         let event = event.unwrap();
-        assert_eq!(event.kind, "moved");
+        assert_eq!(event.kind, EventKind::Moved);
         assert!(
             event.message.contains("tributary.toml"),
             "{}",
@@ -889,7 +893,7 @@ mod tests {
             0.0,
         );
         assert_eq!(next.adopted_url.as_deref(), Some("https://p.example/feed"));
-        assert_eq!(event.unwrap().kind, "moved");
+        assert_eq!(event.unwrap().kind, EventKind::Moved);
     }
 
     #[test]
@@ -904,7 +908,7 @@ mod tests {
             0.0,
         );
         assert_eq!(gone.next_poll, None);
-        assert_eq!(event.unwrap().kind, "gone");
+        assert_eq!(event.unwrap().kind, EventKind::Gone);
         for mode in [Mode::Now, Mode::Due] {
             assert!(skip(&gone, mode, now()).is_some_and(|s| s.until.is_none()));
         }

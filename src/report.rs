@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, SourceConfig};
 use crate::identity::canonical_link;
-use crate::model::{Item, ItemCounts, PollResult, RefreshOutcome, Verdict};
+use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
 use crate::refresh::Explanation;
 use crate::store::{SourceStatus, normalized_date, normalized_updated};
 
@@ -226,19 +226,23 @@ pub fn status(statuses: &[SourceStatus], sources: &[SourceConfig], config: &Conf
         .iter()
         .map(|s| {
             let st = &s.state;
-            let state = match st.last_status.as_deref() {
+            let state = match st.last_status {
                 None => "never polled".to_string(),
-                Some("gone") => format!("gone (HTTP 410) since {}", or_dash(st.gone_since)),
-                Some("rate limited") => match st.retry_after_until {
+                Some(PollStatus::Gone) => {
+                    format!("gone (HTTP 410) since {}", or_dash(st.gone_since))
+                }
+                Some(PollStatus::RateLimited) => match st.retry_after_until {
                     Some(until) => format!("rate limited until {}", time(until)),
                     None => "rate limited".to_string(),
                 },
-                Some("error") => format!(
+                Some(PollStatus::Failing) => format!(
                     "failing ({} in a row): {}",
                     st.consecutive_failures,
                     st.last_error.as_deref().unwrap_or("unknown error")
                 ),
-                Some(other) => other.to_string(),
+                Some(status @ (PollStatus::Ok | PollStatus::NotModified)) => {
+                    status.as_str().to_string()
+                }
             };
             let next = match st.next_poll {
                 Some(next) => format!("{} ({})", time(next.at), next.reason),

@@ -685,7 +685,7 @@ mod tests {
         at: DateTime<Utc>,
     ) -> ItemCounts {
         let state = FetchState {
-            last_status: Some("ok".into()),
+            last_status: Some(crate::model::PollStatus::Ok),
             ..FetchState::default()
         };
         let poll = Poll {
@@ -996,6 +996,9 @@ mod tests {
         let status = store.source_statuses(&[src]).unwrap();
         assert_eq!(status[0].name, "Publisher's own title");
         assert_eq!(status[0].items, 1);
-        assert_eq!(status[0].state.last_status.as_deref(), Some("ok"));
+        assert_eq!(
+            status[0].state.last_status,
+            Some(crate::model::PollStatus::Ok)
+        );
     }
 }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::config::SourceConfig;
 use crate::model::{FeedHints, FeedMeta, FetchState, HealthEvent, StoredEvent, Validators};
-use crate::model::{NextPoll, Reason};
+use crate::model::{NextPoll, PollStatus, Reason};
 
 /// One source's state, as `status` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,7 +165,7 @@ pub(super) fn save_state(
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         list(&state.hints.skip_hours),
         list(&state.hints.skip_days),
-        state.last_status,
+        state.last_status.map(PollStatus::as_str),
         state.last_error,
         state.last_success_at.map(to_unix),
         state.consecutive_failures,
@@ -196,7 +196,12 @@ pub(super) fn add_event(
     tx.prepare_cached(
         "INSERT INTO source_events (source_id, at, kind, message) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![id, to_unix(now), event.kind, event.message])?;
+    .execute(params![
+        id,
+        to_unix(now),
+        event.kind.as_str(),
+        event.message
+    ])?;
     Ok(())
 }
 
@@ -230,7 +235,10 @@ fn read_state(row: &Row<'_>, first: usize) -> rusqlite::Result<FetchState> {
             skip_hours: list(3)?,
             skip_days: list(4)?,
         },
-        last_status: row.get(first + 5)?,
+        last_status: row
+            .get::<_, Option<String>>(first + 5)?
+            .as_deref()
+            .and_then(PollStatus::parse),
         last_error: row.get(first + 6)?,
         last_success_at: time(7)?,
         consecutive_failures: row.get(first + 8)?,
