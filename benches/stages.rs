@@ -43,6 +43,7 @@ fn source(n: usize) -> SourceConfig {
         interval: Duration::from_secs(60),
         tags: vec![],
         declared_in: PathBuf::from("tributary.toml"),
+        declared_line: None,
     }
 }
 

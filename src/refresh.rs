@@ -16,8 +16,10 @@ use url::Url;
 
 use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
-use crate::model::{EventKind, NextPoll, PollStatus, Reason};
-use crate::model::{FetchState, HealthEvent, PollResult, RefreshOutcome, Validators, Verdict};
+use crate::model::{
+    EventKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult, PollStatus, Reason,
+    RefreshOutcome, Validators, Verdict,
+};
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
@@ -146,6 +148,8 @@ pub async fn refresh(ctx: &Context, source: &SourceConfig, mode: Mode) -> Refres
     refresh_in_span(ctx, source, mode).instrument(span).await
 }
 
+/// A poll in four steps: load the source's state (and skip it if it must wait), attempt to read
+/// it, advance its state, record it all at once; then one summary event.
 async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
     let outcome = |name: String, result, next_poll, health_changed| RefreshOutcome {
         url: source.url.clone(),
@@ -154,21 +158,10 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
         next_poll,
         health_changed,
     };
-    let url = source.url.clone();
-    let state = match ctx.store.read(move |s| s.fetch_state(&url)).await {
-        Some(Ok(state)) => state,
-        Some(Err(error)) => {
-            let message = error.to_string();
-            tracing::error!(error = %message, "poll failed");
-            return outcome(
-                source.label().into(),
-                PollResult::Failed(message),
-                None,
-                false,
-            );
-        }
-        None => {
-            let message = RefreshError::Crashed("reading the source's state").to_string();
+    let state = match load_state(ctx, source).await {
+        Ok(state) => state,
+        Err(message) => {
+            tracing::error!(error = %message, status = "failed", "poll failed");
             return outcome(
                 source.label().into(),
                 PollResult::Failed(message),
@@ -177,9 +170,8 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
             );
         }
     };
-    let now = Utc::now();
-    if let Some(skip) = skip(&state, mode, now) {
-        tracing::debug!(until = ?skip.until, "skipped");
+    if let Some(skip) = skip(&state, mode, Utc::now()) {
+        tracing::debug!(until = ?skip.until, status = "skipped", "skipped");
         let next = skip.until.map(|at| NextPoll {
             at,
             reason: skip.reason,
@@ -197,15 +189,51 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
         _ => source.name.clone(),
     }
     .unwrap_or_else(|| source.label().to_string());
+    let recorded = record(ctx, source, now, attempt, &new_state, event.as_ref()).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let next = new_state.next_poll;
+    let (counts, attempt) = match recorded {
+        Ok(done) => done,
+        Err(error) => {
+            let message = error.to_string();
+            tracing::error!(error = %message, elapsed_ms, status = "failed", "poll failed");
+            return outcome(name, PollResult::Failed(message), next, false);
+        }
+    };
+    if let Some(event) = &event {
+        tracing::warn!(kind = event.kind.as_str(), "{}", event.message);
+    }
+    let result = summarize(attempt, counts, &new_state, elapsed_ms);
+    outcome(name, result, next, event.is_some())
+}
 
-    let (record_source, record_state, record_event, rules) = (
+/// The source's stored state, or why it could not be read.
+async fn load_state(ctx: &Context, source: &SourceConfig) -> Result<FetchState, String> {
+    let url = source.url.clone();
+    match ctx.store.read(move |s| s.fetch_state(&url)).await {
+        Some(Ok(state)) => Ok(state),
+        Some(Err(error)) => Err(error.to_string()),
+        None => Err(RefreshError::Crashed("reading the source's state").to_string()),
+    }
+}
+
+/// Records a poll all at once: the source's new state, the feed's items, the health event.
+/// Gives the attempt back with the item counts.
+async fn record(
+    ctx: &Context,
+    source: &SourceConfig,
+    now: DateTime<Utc>,
+    attempt: Attempt,
+    state: &FetchState,
+    event: Option<&HealthEvent>,
+) -> Result<(ItemCounts, Attempt), RefreshError> {
+    let (source, state, event, rules) = (
         source.clone(),
-        new_state.clone(),
-        event.clone(),
+        state.clone(),
+        event.cloned(),
         ctx.rules.clone(),
     );
-    let recorded = ctx
-        .store
+    ctx.store
         .record(move |store| {
             let feed = match &attempt {
                 Attempt::Fetched { feed, .. } => Some((&feed.meta, feed.items.as_slice())),
@@ -213,42 +241,39 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
             };
             let poll = Poll {
                 at: now,
-                state: &record_state,
+                state: &state,
                 feed,
-                event: record_event.as_ref(),
+                event: event.as_ref(),
                 rules: &rules,
             };
             store
-                .record_poll(&record_source, &poll)
+                .record_poll(&source, &poll)
                 .map(|counts| (counts, attempt))
         })
         .await
-        .ok_or(RefreshError::Crashed("storing the poll"))
-        .and_then(|r| r.map_err(RefreshError::from));
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    let next = new_state.next_poll;
+        .ok_or(RefreshError::Crashed("storing the poll"))?
+        .map_err(RefreshError::from)
+}
+
+/// A recorded attempt's result, logged as the poll's one summary event, with a `status` field.
+fn summarize(
+    attempt: Attempt,
+    counts: ItemCounts,
+    state: &FetchState,
+    elapsed_ms: u64,
+) -> PollResult {
+    let next = state.next_poll;
     let next_at = next
         .map(|n| n.at.to_rfc3339())
         .unwrap_or_else(|| "never".into());
     let next_reason = next.map(|n| n.reason.as_str()).unwrap_or("gone");
-
-    let (counts, attempt) = match recorded {
-        Ok(done) => done,
-        Err(error) => {
-            let message = error.to_string();
-            tracing::error!(error = %message, elapsed_ms, "poll failed");
-            return outcome(name, PollResult::Failed(message), next, false);
-        }
-    };
-    if let Some(event) = &event {
-        tracing::warn!(kind = event.kind.as_str(), "{}", event.message);
-    }
-    let result = match attempt {
+    match attempt {
         Attempt::Fetched { discovered, .. } => {
             if let Some(feed) = discovered {
                 tracing::info!(feed = %feed, "the URL is an HTML page; polling the feed it links to");
             }
             tracing::info!(
+                status = "ok",
                 new = counts.new,
                 updated = counts.updated,
                 unchanged = counts.unchanged,
@@ -259,7 +284,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
             PollResult::Fetched(counts)
         }
         Attempt::NotModified(_) => {
-            tracing::info!(elapsed_ms, next_poll = %next_at, "polled: not modified");
+            tracing::info!(status = "not_modified", elapsed_ms, next_poll = %next_at, "polled: not modified");
             PollResult::NotModified
         }
         Attempt::RateLimited {
@@ -267,7 +292,8 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
             retry_after,
         } => {
             tracing::warn!(
-                status,
+                status = "rate_limited",
+                http_status = status,
                 elapsed_ms,
                 next_poll = %next_at,
                 reason = next_reason,
@@ -280,6 +306,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
         }
         Attempt::Gone => {
             tracing::warn!(
+                status = "gone",
                 elapsed_ms,
                 "HTTP 410 Gone: polling stopped until the source's URL changes in the config"
             );
@@ -287,8 +314,9 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
         }
         Attempt::Failed(message) => {
             tracing::warn!(
+                status = "failed",
                 error = %message,
-                failures = new_state.consecutive_failures,
+                failures = state.consecutive_failures,
                 elapsed_ms,
                 next_poll = %next_at,
                 reason = next_reason,
@@ -296,8 +324,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
             );
             PollResult::Failed(message)
         }
-    };
-    outcome(name, result, next, event.is_some())
+    }
 }
 
 /// What Tributary makes of a source, fetched once with nothing stored: for `explain`.
@@ -739,6 +766,7 @@ mod tests {
             interval: Duration::from_secs(1800),
             tags: vec![],
             declared_in: PathBuf::from("tributary.toml"),
+            declared_line: None,
         }
     }
 

@@ -63,6 +63,7 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
             interval: Duration::from_secs(60),
             tags: vec![],
             declared_in: PathBuf::from("tributary.toml"),
+            declared_line: None,
         };
         let state = FetchState::default();
         let poll = Poll {

@@ -249,6 +249,8 @@ pub struct SourceConfig {
     pub tags: Vec<String>,
     /// The file that declared it (the config file or one in `sources.d/`).
     pub declared_in: PathBuf,
+    /// The line of that file the source's url stands on, read when the config was loaded.
+    pub declared_line: Option<usize>,
 }
 
 impl SourceConfig {
@@ -260,15 +262,8 @@ impl SourceConfig {
     /// Where the user would edit this source's URL: `file:line` of its `url = "…"`, so that
     /// messages about a moved feed can say which line to change.
     pub fn url_position(&self) -> String {
-        let quoted = [format!("\"{}\"", self.url), format!("'{}'", self.url)];
-        let line = std::fs::read_to_string(&self.declared_in)
-            .ok()
-            .and_then(|text| {
-                text.lines()
-                    .position(|l| l.contains("url") && quoted.iter().any(|q| l.contains(q)))
-            });
-        match line {
-            Some(index) => format!("{}:{}", self.declared_in.display(), index + 1),
+        match self.declared_line {
+            Some(line) => format!("{}:{line}", self.declared_in.display()),
             None => self.declared_in.display().to_string(),
         }
     }
@@ -342,6 +337,7 @@ impl SourceConfig {
             interval: config.poll.interval,
             tags: Vec::new(),
             declared_in: config.file.clone(),
+            declared_line: None,
         })
     }
 }

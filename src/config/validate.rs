@@ -434,6 +434,8 @@ impl Validator<'_> {
         let mut seen_names: HashMap<String, String> = HashMap::new();
         let mut sources = Vec::new();
         for (file, raws) in files {
+            // Read once per file, for the line each source's url stands on.
+            let text = std::fs::read_to_string(file).unwrap_or_default();
             for (index, raw) in raws.iter().enumerate() {
                 let key = match &raw.name {
                     Some(name) => format!("sources[{index}] ({name:?})"),
@@ -482,6 +484,7 @@ impl Validator<'_> {
                         interval,
                         tags: raw.tags.clone(),
                         declared_in: file.clone(),
+                        declared_line: url_line(&text, url),
                     });
                 }
             }
@@ -492,6 +495,14 @@ impl Validator<'_> {
     fn location(&self, url: &str) -> Result<SourceLocation, String> {
         SourceLocation::parse(url, self.base)
     }
+}
+
+/// The line (from 1) of `text` where `url` is written as a source's url, if it is found.
+fn url_line(text: &str, url: &str) -> Option<usize> {
+    let quoted = [format!("\"{url}\""), format!("'{url}'")];
+    text.lines()
+        .position(|l| l.contains("url") && quoted.iter().any(|q| l.contains(q)))
+        .map(|index| index + 1)
 }
 
 /// Checks that an output file's folder exists and is writable, or can be created.

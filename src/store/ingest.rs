@@ -648,6 +648,7 @@ mod tests {
             interval: Duration::from_secs(60),
             tags: vec![],
             declared_in: PathBuf::from("tributary.toml"),
+            declared_line: None,
         }
     }
 

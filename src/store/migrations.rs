@@ -380,6 +380,7 @@ mod tests {
             interval: std::time::Duration::from_secs(60),
             tags: vec![],
             declared_in: "tributary.toml".into(),
+            declared_line: None,
         };
         let now = from_unix(june + 86_400);
         let verdicts = store

@@ -242,6 +242,7 @@ mod tests {
             interval: Duration::from_secs(60),
             tags: vec![],
             declared_in: "tributary.toml".into(),
+            declared_line: None,
         }
     }
 
