@@ -13,10 +13,9 @@ use quick_xml::events::Event;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, FeedType, Link, Person, Text as FeedText};
-use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::identity::hex;
+use crate::identity::{identity_key, raw_digest};
 use crate::model::{Author, Enclosure, FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{
     MAX_NAME_CHARS, bounded_line, clean_html, fit_author, fit_to_publish, fold_whitespace,
@@ -205,7 +204,11 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
         if item.authors.is_empty() {
             item.authors = feed_authors.clone();
         }
-        item.digest = digest(&item, &item_bases, options.max_content);
+        item.digest = raw_digest(
+            &item,
+            [item_bases.summary.as_ref(), item_bases.content.as_ref()],
+            options.max_content,
+        );
         items.push(item);
         bases.push(item_bases);
         dropped.push(item_dropped);
@@ -231,61 +234,6 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
         max_content: options.max_content,
         explain: options.explain,
     })
-}
-
-/// A digest of an item as the feed gave it, before cleaning, with what cleaning depends on:
-/// the base its links resolve against and the size it is cut to. Dates are left out, as in the
-/// store's fingerprint, because some feeds restamp every item on each build.
-fn digest(item: &Item, bases: &TextBases, max_content: usize) -> String {
-    let mut hasher = Sha256::new();
-    fn text(t: &Option<Text>) -> Option<(bool, &str)> {
-        t.as_ref().map(|t| (t.is_html, t.body.as_str()))
-    }
-    let (summary, content) = (text(&item.summary), text(&item.content));
-    let parts = [
-        Some(item.key.as_str()),
-        item.guid.as_deref(),
-        item.link.as_deref(),
-        item.title.as_deref(),
-        summary.map(|(html, _)| if html { "html" } else { "text" }),
-        summary.map(|(_, body)| body),
-        content.map(|(html, _)| if html { "html" } else { "text" }),
-        content.map(|(_, body)| body),
-        item.image.as_deref(),
-        bases.summary.as_ref().map(Url::as_str),
-        bases.content.as_ref().map(Url::as_str),
-    ];
-    for part in parts {
-        hasher.update(part.unwrap_or_default().as_bytes());
-        hasher.update([0]);
-    }
-    for author in &item.authors {
-        for part in [
-            Some(&author.name),
-            author.email.as_ref(),
-            author.uri.as_ref(),
-        ] {
-            hasher.update(part.map_or("", String::as_str).as_bytes());
-            hasher.update([1]);
-        }
-    }
-    for enclosure in &item.enclosures {
-        hasher.update(enclosure.url.as_bytes());
-        hasher.update(
-            enclosure
-                .mime_type
-                .as_deref()
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        hasher.update(enclosure.length.unwrap_or_default().to_le_bytes());
-    }
-    for category in &item.categories {
-        hasher.update(category.as_bytes());
-        hasher.update([2]);
-    }
-    hasher.update((max_content as u64).to_le_bytes());
-    hex(&hasher.finalize()[..16])
 }
 
 /// What the relative URLs in an item's summary and content resolve against.
@@ -538,29 +486,6 @@ fn authors(people: &[Person]) -> Vec<Author> {
             })
         })
         .collect()
-}
-
-/// An item's identity within its source: its guid, else its link, else a hash of its title (its
-/// description, when it has no title) and date.
-pub fn identity_key(
-    guid: Option<&str>,
-    link: Option<&str>,
-    title: Option<&str>,
-    date: Option<DateTime<Utc>>,
-) -> String {
-    if let Some(guid) = guid {
-        return format!("guid:{guid}");
-    }
-    if let Some(link) = link {
-        return format!("link:{link}");
-    }
-    let mut hasher = Sha256::new();
-    hasher.update(title.unwrap_or_default().as_bytes());
-    hasher.update([0]);
-    if let Some(date) = date {
-        hasher.update(date.to_rfc3339().as_bytes());
-    }
-    format!("hash:{}", hex(&hasher.finalize()[..16]))
 }
 
 /// The link to the item's (or feed's) own page: `alternate` or unlabelled, never `self`,

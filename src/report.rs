@@ -7,10 +7,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, SourceConfig};
-use crate::identity::canonical_link;
+use crate::identity::{canonical_link, normalized_date, normalized_updated};
 use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
 use crate::refresh::Explanation;
-use crate::store::{SourceStatus, normalized_date, normalized_updated};
+use crate::store::SourceStatus;
 
 /// A time as the reports show it: `2026-11-26 15:00:00Z`.
 pub fn time(t: DateTime<Utc>) -> String {

@@ -287,7 +287,7 @@ async fn title_changes_update_in_place_and_content_only_churn_is_capped() {
     }
     assert_eq!(
         updated,
-        tributary::store::MAX_CONTENT_UPDATES,
+        tributary::identity::MAX_CONTENT_UPDATES,
         "content-only changes stop counting after the cap"
     );
     let summary: String = ws

@@ -8,8 +8,8 @@ use rusqlite::{Connection, Transaction, params};
 use super::ingest::stored_columns;
 use super::{StoreError, from_unix, public_id};
 use crate::identity::canonical_link;
+use crate::identity::identity_key;
 use crate::model::{Item, Text};
-use crate::parse::identity_key;
 use crate::sanitize::{MAX_NAME_CHARS, bounded_line, fit_to_publish, web_url};
 
 /// A migration: its SQL, and a step in Rust for what SQL cannot compute.

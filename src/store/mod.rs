@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 
-pub use ingest::{MAX_CONTENT_UPDATES, Poll, normalized_date, normalized_updated};
+pub use ingest::Poll;
 pub use items::ItemFilter;
 pub use shared::SharedStore;
 pub use sources::SourceStatus;
