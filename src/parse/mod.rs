@@ -4,22 +4,33 @@
 //! for Tributary: which key identifies it within its source, which link is its own, and which of
 //! its texts are HTML (cleaned) or plain.
 
+mod dates;
+mod decode;
+mod discover;
+mod entry;
+mod hints;
+mod xml_base;
+
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use encoding_rs::Encoding;
-use quick_xml::events::Event;
-
-use chrono::{DateTime, Utc};
-use feed_rs::model::{Entry, FeedType, Link, Person, Text as FeedText};
+use feed_rs::model::FeedType;
 use url::Url;
 
-use crate::identity::{identity_key, raw_digest};
-use crate::model::{Author, Enclosure, FeedHints, FeedMeta, Item, Text};
+pub use dates::parse_date;
+use decode::repair_dialects;
+pub use decode::{decode, decode_explained};
+pub use discover::discover_feed_link;
+use discover::looks_like_html;
+use entry::{TextBases, alternate_link, authors, non_empty, normalize_entry, plain_text};
+use hints::scan_hints;
+use xml_base::declared_bases;
+
+use crate::identity::raw_digest;
+use crate::model::{FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{
-    MAX_NAME_CHARS, bounded_line, clean_html, fit_author, fit_to_publish, fold_whitespace,
-    html_to_text, removed_markup, strip_controls, web_url,
+    MAX_NAME_CHARS, bounded_line, clean_html, fit_author, removed_markup, strip_controls, web_url,
 };
 
 /// A parsed feed: what it says of itself and its items, each key appearing once.
@@ -146,33 +157,12 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
     let base = options.base;
     let (text, encoding) = decode_explained(body, options.charset);
     let (text, original_format) = repair_dialects(text);
-    let body = text.as_bytes();
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base.map(Url::as_str))
-        // An empty id tells "the feed gave none" apart from an id feed-rs made up.
-        .id_generator(|_, _, _| String::new())
-        .timestamp_parser(parse_date)
-        .build();
-    // feed-rs and its XML reader have panicked on hostile input (found by fuzzing); a bad
-    // feed must stay that feed's problem, whoever calls this.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body)))
-        .map_err(|_| ParseError::ParserCrashed)?;
-    let feed = parsed.map_err(|e| match e {
-        feed_rs::parser::ParseFeedError::ParseError(
-            feed_rs::parser::ParseErrorKind::NoFeedRoot,
-        ) if looks_like_html(&text) => ParseError::HtmlWithoutFeedLink,
-        feed_rs::parser::ParseFeedError::ParseError(
-            feed_rs::parser::ParseErrorKind::NoFeedRoot,
-        ) => ParseError::NotAFeed,
-        other => ParseError::Malformed(other.to_string()),
-    })?;
-
+    let feed = with_feed_rs(&text, base)?;
     let mut hints = scan_hints(&text);
     let ttl = feed
         .ttl
         .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
     hints.min_interval = hints.min_interval.max(ttl);
-
     let meta = FeedMeta {
         title: feed
             .title
@@ -236,280 +226,27 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
     })
 }
 
-/// What the relative URLs in an item's summary and content resolve against.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct TextBases {
-    summary: Option<Url>,
-    content: Option<Url>,
-}
-
-/// An entry as Tributary's item, its texts not yet cleaned; the base URLs they resolve against;
-/// and the URLs left out of it because a reader could not safely follow them.
-fn normalize_entry(
-    entry: &Entry,
-    feed_base: Option<&Url>,
-    declared: Option<&DeclaredBases>,
-) -> (Item, TextBases, Vec<&'static str>) {
-    let summary = entry.summary.as_ref().map(|t| Text {
-        body: t.content.clone(),
-        is_html: is_html(t.content_type.subty().as_str()),
-    });
-    let content = entry.content.as_ref().and_then(|c| {
-        Some(Text {
-            body: c.body.clone()?,
-            is_html: is_html(c.content_type.subty().as_str()),
-        })
-    });
-    let mut item = Item {
-        key: String::new(),
-        guid: non_empty(&entry.id),
-        link: alternate_link(&entry.links),
-        title: entry.title.as_ref().and_then(plain_text),
-        summary,
-        content,
-        authors: authors(&entry.authors),
-        published: entry.published,
-        updated: entry.updated,
-        enclosures: enclosures(entry),
-        categories: categories(entry),
-        image: image(entry),
-        digest: String::new(),
-        unchanged: false,
-    };
-    // Before the item is identified: one whose link is dropped is identified as one without.
-    let dropped = fit_to_publish(&mut item);
-    // Without a title, items (RSS 0.92 allows them) are told apart by their description.
-    let name = item.title.clone().or_else(|| {
-        entry
-            .summary
-            .as_ref()
-            .map(|t| t.content.clone())
-            .or_else(|| entry.content.as_ref().and_then(|c| c.body.clone()))
-    });
-    item.key = identity_key(
-        item.guid.as_deref(),
-        item.link.as_deref(),
-        name.as_deref(),
-        entry.published.or(entry.updated),
-    );
-
-    // Relative URLs inside a text resolve against the xml:base in scope for it (on the element,
-    // its entry or the feed), else the item's own page, else the feed's address.
-    let page = item.link.as_deref().and_then(|l| Url::parse(l).ok());
-    let fallback = page.as_ref().or(feed_base);
-    let in_scope = |found: Option<&Option<Url>>| match found {
-        Some(Some(declared)) => Some(declared.clone()),
-        _ => fallback.cloned(),
-    };
-    // Without the pass over the text, feed-rs still reports a base on the content element.
-    let content_base = match declared {
-        Some(declared) => in_scope(Some(&declared.content)),
-        None => entry
-            .base
-            .as_deref()
-            .and_then(|b| fallback.map_or_else(|| Url::parse(b).ok(), |f| f.join(b).ok()))
-            .or_else(|| fallback.cloned()),
-    };
-    let bases = TextBases {
-        summary: in_scope(declared.map(|d| &d.summary)),
-        content: content_base,
-    };
-    (item, bases, dropped)
-}
-
-/// The `xml:base` in scope for an entry's summary and content, if one is: declared on the
-/// element, its entry or an ancestor, each resolved against the one around it.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct DeclaredBases {
-    summary: Option<Url>,
-    content: Option<Url>,
-}
-
-/// For each entry (Atom `entry`, RSS `item`) of an XML feed, in document order, the `xml:base`
-/// in scope for its summary and content. The outermost resolves against `document`. feed-rs
-/// reports only a base written on the content element itself, so this light pass over the
-/// same text finds the inherited ones. `None` if the text does not read as XML to its end.
-fn declared_bases(text: &str, document: Option<&Url>) -> Option<Vec<DeclaredBases>> {
-    // quick-xml has panicked on hostile input before (see `read_feed`).
-    std::panic::catch_unwind(|| scan_declared_bases(text, document))
-        .ok()
-        .flatten()
-}
-
-fn scan_declared_bases(text: &str, document: Option<&Url>) -> Option<Vec<DeclaredBases>> {
-    const ATOM: &str = "http://www.w3.org/2005/Atom";
-    const RSS1: &str = "http://purl.org/rss/1.0/";
-    const CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
-    let mut reader = quick_xml::NsReader::from_str(text);
-    // The base in scope inside each open element: `None` where none is declared.
-    let mut scopes: Vec<Option<Url>> = Vec::new();
-    let mut entries: Vec<DeclaredBases> = Vec::new();
-    // How many elements are open inside the entry being read, with the entry itself.
-    let mut entry_depth: Option<usize> = None;
-    loop {
-        let (namespace, event) = reader.read_resolved_event().ok()?;
-        let (element, is_empty) = match &event {
-            Event::Start(e) => (e, false),
-            Event::Empty(e) => (e, true),
-            Event::End(_) => {
-                scopes.pop();
-                if entry_depth.is_some_and(|depth| scopes.len() < depth) {
-                    entry_depth = None;
-                }
-                continue;
-            }
-            Event::Eof => break,
-            _ => continue,
-        };
-        let namespace: &str = match &namespace {
-            quick_xml::name::ResolveResult::Bound(ns) => ns.0,
-            _ => "",
-        };
-        let outer = scopes.last().cloned().flatten();
-        let declared = element
-            .try_get_attribute("xml:base")
-            .ok()
-            .flatten()
-            .and_then(|a| {
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .ok()
-                    .map(|v| v.trim().to_string())
-            });
-        let scope = match declared {
-            Some(declared) => match outer.as_ref().or(document) {
-                Some(around) => around.join(&declared).ok(),
-                None => Url::parse(&declared).ok(),
-            }
-            .or(outer),
-            None => outer,
-        };
-        match (namespace, element.local_name().as_ref()) {
-            (ATOM, "entry") | ("" | RSS1, "item") if entry_depth.is_none() => {
-                entries.push(DeclaredBases::default());
-                entry_depth = (!is_empty).then_some(scopes.len() + 1);
-            }
-            (ATOM, "summary") | ("" | RSS1, "description") if entry_depth.is_some() => {
-                if let Some(entry) = entries.last_mut() {
-                    entry.summary = entry.summary.take().or(scope.clone());
-                }
-            }
-            (ATOM, "content") | (CONTENT, "encoded") if entry_depth.is_some() => {
-                if let Some(entry) = entries.last_mut() {
-                    entry.content = entry.content.take().or(scope.clone());
-                }
-            }
-            _ => {}
+/// The text read by feed-rs, relative links resolved against `base`.
+fn with_feed_rs(text: &str, base: Option<&Url>) -> Result<feed_rs::model::Feed, ParseError> {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(base.map(Url::as_str))
+        // An empty id tells "the feed gave none" apart from an id feed-rs made up.
+        .id_generator(|_, _, _| String::new())
+        .timestamp_parser(parse_date)
+        .build();
+    // feed-rs and its XML reader have panicked on hostile input (found by fuzzing); a bad
+    // feed must stay that feed's problem, whoever calls this.
+    let body = text.as_bytes();
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body)))
+        .map_err(|_| ParseError::ParserCrashed)?;
+    parsed.map_err(|e| match e {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) if looks_like_html(text) => {
+            ParseError::HtmlWithoutFeedLink
         }
-        if !is_empty {
-            scopes.push(scope);
-        }
-    }
-    Some(entries)
-}
-
-/// RSS `<enclosure>`s and Media RSS content (feed-rs reads both as media), and Atom
-/// `rel="enclosure"` links, each once.
-fn enclosures(entry: &Entry) -> Vec<Enclosure> {
-    let media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
-        let mime_type = c.content_type.as_ref().map(|t| t.to_string());
-        if mime_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with("image/"))
-        {
-            return None;
-        }
-        Some(Enclosure {
-            url: c.url.as_ref()?.to_string(),
-            mime_type,
-            length: c.size,
-        })
-    });
-    let links = entry
-        .links
-        .iter()
-        .filter(|l| l.rel.as_deref() == Some("enclosure"))
-        .map(|l| Enclosure {
-            url: l.href.clone(),
-            mime_type: l.media_type.clone(),
-            length: l.length,
-        });
-    let mut seen = HashSet::new();
-    media
-        .chain(links)
-        .filter(|e| seen.insert(e.url.clone()))
-        .collect()
-}
-
-fn categories(entry: &Entry) -> Vec<String> {
-    let mut seen = HashSet::new();
-    entry
-        .categories
-        .iter()
-        .map(|c| fold_whitespace(c.label.as_deref().unwrap_or(&c.term)))
-        .filter(|c| !c.is_empty() && seen.insert(c.clone()))
-        .collect()
-}
-
-/// The item's picture: a Media RSS thumbnail, else image content; the first a reader can
-/// safely follow, if any is.
-fn image(entry: &Entry) -> Option<String> {
-    let thumbnail = entry
-        .media
-        .iter()
-        .flat_map(|m| &m.thumbnails)
-        .map(|t| t.image.uri.clone());
-    let content = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
-        let is_image = c.content_type.as_ref().is_some_and(|t| t.ty() == "image");
-        is_image
-            .then(|| c.url.as_ref().map(|u| u.to_string()))
-            .flatten()
-    });
-    let candidates: Vec<String> = thumbnail.chain(content).collect();
-    let safe = candidates.iter().find(|u| web_url(u).is_some());
-    safe.or(candidates.first()).cloned()
-}
-
-fn authors(people: &[Person]) -> Vec<Author> {
-    people
-        .iter()
-        .filter_map(|p| {
-            let name = p
-                .name
-                .as_deref()
-                .or(p.email.as_deref())
-                .map(fold_whitespace)
-                .filter(|n| !n.is_empty())?;
-            Some(Author {
-                name,
-                uri: p.uri.as_deref().and_then(non_empty),
-                email: p.email.as_deref().and_then(non_empty),
-            })
-        })
-        .collect()
-}
-
-/// The link to the item's (or feed's) own page: `alternate` or unlabelled, never `self`,
-/// `enclosure` and the like.
-fn alternate_link(links: &[Link]) -> Option<String> {
-    links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .and_then(|l| non_empty(&l.href))
-}
-
-/// A title-like text as plain text, whatever markup the feed wrapped it in.
-fn plain_text(text: &FeedText) -> Option<String> {
-    let plain = if is_html(text.content_type.subty().as_str()) {
-        html_to_text(&text.content)
-    } else {
-        fold_whitespace(&text.content)
-    };
-    (!plain.is_empty()).then_some(plain)
-}
-
-/// Whether a media subtype is HTML or XHTML; any other text is shown as plain text.
-fn is_html(subtype: &str) -> bool {
-    subtype.contains("html")
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => ParseError::NotAFeed,
+        other => ParseError::Malformed(other.to_string()),
+    })
 }
 
 /// A text as stored: control characters stripped, HTML cleaned, cut to `max_content` bytes
@@ -549,403 +286,12 @@ fn cleaned_text(body: &str, is_html: bool, base: Option<&Url>, max_content: usiz
     Some(Text { body, is_html })
 }
 
-/// A feed date, read as leniently as real feeds need: RFC 3339 and ISO 8601 (without a zone,
-/// taken as UTC), RFC 822/2822 with full or wrong day names, full month names, two-digit years,
-/// missing seconds and the zone abbreviations publishers use. `None` when nothing fits.
-pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(date) = DateTime::parse_from_rfc3339(text) {
-        return Some(date.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%d %H:%M:%S%.f%:z",
-        "%Y-%m-%d %H:%M:%S%.f%z",
-    ] {
-        if let Ok(date) = DateTime::parse_from_str(text, format) {
-            return Some(date.with_timezone(&Utc));
-        }
-    }
-    let naive = text.trim_end_matches('Z');
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-        "%Y/%m/%d %H:%M:%S",
-        "%Y/%m/%d %H:%M",
-    ] {
-        if let Ok(date) = chrono::NaiveDateTime::parse_from_str(naive, format) {
-            return Some(date.and_utc());
-        }
-    }
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(naive, "%Y-%m-%d") {
-        return date.and_hms_opt(0, 0, 0).map(|d| d.and_utc());
-    }
-    rfc822(text)
-}
-
-/// RFC 822 dates as feeds write them, normalized until chrono's strict parser accepts them.
-fn rfc822(text: &str) -> Option<DateTime<Utc>> {
-    // The day name is dropped, with or without its comma: it is often wrong, and it adds
-    // nothing to the date.
-    let mut parts: Vec<String> = text
-        .split_whitespace()
-        .flat_map(|p| p.split(','))
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    if parts
-        .first()
-        .is_some_and(|p| p.chars().all(char::is_alphabetic))
-    {
-        parts.remove(0);
-    }
-    if parts.len() < 4 {
-        return None;
-    }
-    // Full month names to their first three letters.
-    parts[1] = parts[1].chars().take(3).collect();
-    // Two-digit years: 50–99 are 19xx, the rest 20xx.
-    if let Ok(year) = parts[2].parse::<u32>() {
-        if parts[2].len() == 2 {
-            parts[2] = (if year >= 50 { 1900 + year } else { 2000 + year }).to_string();
-        }
-    }
-    if parts[3].matches(':').count() == 1 {
-        parts[3].push_str(":00");
-    }
-    let zone = parts.get(4).map(String::as_str).unwrap_or("+0000");
-    let offset: String = match zone.to_ascii_uppercase().as_str() {
-        "GMT" | "UT" | "UTC" | "Z" => "+0000".into(),
-        "EST" => "-0500".into(),
-        "EDT" => "-0400".into(),
-        "CST" => "-0600".into(),
-        "CDT" => "-0500".into(),
-        "MST" => "-0700".into(),
-        "MDT" => "-0600".into(),
-        "PST" => "-0800".into(),
-        "PDT" => "-0700".into(),
-        "BST" | "CET" | "WEST" => "+0100".into(),
-        "CEST" | "EET" | "SAST" => "+0200".into(),
-        "EEST" | "MSK" => "+0300".into(),
-        "IST" => "+0530".into(),
-        "JST" | "KST" => "+0900".into(),
-        "AEST" => "+1000".into(),
-        "AEDT" => "+1100".into(),
-        "NZST" => "+1200".into(),
-        "NZDT" => "+1300".into(),
-        other if other.starts_with(['+', '-']) => other.replace(':', ""),
-        _ => return None,
-    };
-    let normalized = format!(
-        "{} {} {} {} {offset}",
-        parts[0], parts[1], parts[2], parts[3]
-    );
-    DateTime::parse_from_str(&normalized, "%d %b %Y %H:%M:%S %z")
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-}
-
-/// The body as UTF-8 text. The charset comes from, in order: a byte order mark, the HTTP
-/// `Content-Type` charset, the XML declaration; failing all, UTF-16 is recognised by its zero
-/// bytes, UTF-8 is assumed, and a body that is not valid UTF-8 is read as Windows-1252 (what
-/// browsers do with undeclared Latin text). Bytes that do not decode become U+FFFD, never an
-/// error. An XML declaration's encoding is rewritten to UTF-8 to match.
-pub fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
-    decode_explained(body, http_charset).0
-}
-
-/// As [`decode`], also naming the charset used and where it came from.
-pub fn decode_explained<'a>(body: &'a [u8], http_charset: Option<&str>) -> (Cow<'a, str>, String) {
-    let known = |label: &str| Encoding::for_label(label.trim().as_bytes());
-    let (encoding, from) = if let Some((encoding, _)) = Encoding::for_bom(body) {
-        (encoding, "byte order mark")
-    } else if let Some(encoding) = http_charset.and_then(known) {
-        (encoding, "HTTP Content-Type")
-    } else if let Some(encoding) = xml_declared_encoding(body).and_then(known) {
-        (encoding, "XML declaration")
-    } else {
-        match body {
-            [b'<', 0, ..] => (encoding_rs::UTF_16LE, "zero bytes, no declaration"),
-            [0, b'<', ..] => (encoding_rs::UTF_16BE, "zero bytes, no declaration"),
-            _ => match std::str::from_utf8(body) {
-                Ok(_) => (encoding_rs::UTF_8, "UTF-8 default"),
-                Err(_) => (encoding_rs::WINDOWS_1252, "not UTF-8, none declared"),
-            },
-        }
-    };
-    let named = format!("{} (from the {from})", encoding.name());
-    // `decode` strips a BOM and replaces what does not decode.
-    let (text, _, _) = encoding.decode(body);
-    // White space before the declaration is common and makes the document malformed; the
-    // declaration's own encoding would make the parser decode the text a second time. The
-    // declaration is optional, so it goes, without copying the text.
-    let declaration_end = match text.trim_start().strip_prefix("<?xml") {
-        Some(rest) if xml_declared_encoding(text.as_bytes()).is_some() => rest
-            .find("?>")
-            .map_or(0, |end| text.len() - rest.len() + end + 2),
-        _ => 0,
-    };
-    let text = match text {
-        Cow::Borrowed(text) => Cow::Borrowed(&text[declaration_end..]),
-        Cow::Owned(mut text) => {
-            text.drain(..declaration_end);
-            Cow::Owned(text)
-        }
-    };
-    (without_late_declarations(text), named)
-}
-
-/// Drops XML declarations that stand anywhere but at the very start (concatenated documents,
-/// junk): they are not well-formed, and quick-xml panics when one names an encoding after the
-/// document has begun.
-fn without_late_declarations(text: Cow<'_, str>) -> Cow<'_, str> {
-    let start = if text.starts_with("<?xml") { 5 } else { 0 };
-    if !text[start..].contains("<?xml") {
-        return text;
-    }
-    let mut cleaned = String::with_capacity(text.len());
-    cleaned.push_str(&text[..start]);
-    let mut rest = &text[start..];
-    while let Some(at) = rest.find("<?xml") {
-        cleaned.push_str(&rest[..at]);
-        rest = match rest[at..].find("?>") {
-            Some(end) => &rest[at + end + 2..],
-            None => "",
-        };
-    }
-    cleaned.push_str(rest);
-    Cow::Owned(cleaned)
-}
-
-/// Older and looser dialects that feed-rs does not read, rewritten into the ones it does, so
-/// that their items are not lost. Returns the text and, when it was rewritten, the dialect's
-/// name for `explain`.
-/// - `<rss>` without a version, or with 0.91–0.94: read as RSS 2.0, the superset they grew into
-///   (feed-rs reads no version at all, or reads 0.92 items without titles badly).
-/// - RSS 0.90, an RDF document in the Netscape namespace: read as RSS 1.0, its successor.
-/// - RSS 2.0 in the Userland namespace: the namespace dropped.
-/// - Atom 0.3: read in the Atom 1.0 namespace (ids, titles, links and content match).
-/// - JSON Feed declared as `http://jsonfeed.org/version/…`: read as the `https` version.
-fn repair_dialects(text: Cow<'_, str>) -> (Cow<'_, str>, Option<&'static str>) {
-    const REPLACEMENTS: [(&str, &str, &str); 5] = [
-        (
-            "xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"",
-            "xmlns=\"http://purl.org/rss/1.0/\"",
-            "RSS 0.90",
-        ),
-        (
-            "xmlns=\"http://channel.netscape.com/rdf/simple/0.9/\"",
-            "xmlns=\"http://purl.org/rss/1.0/\"",
-            "RSS 0.90",
-        ),
-        (
-            "xmlns=\"http://backend.userland.com/rss2\"",
-            "",
-            "RSS 2.0 (Userland namespace)",
-        ),
-        (
-            "xmlns=\"http://purl.org/atom/ns#\"",
-            "xmlns=\"http://www.w3.org/2005/Atom\"",
-            "Atom 0.3",
-        ),
-        (
-            "\"http://jsonfeed.org/version/",
-            "\"https://jsonfeed.org/version/",
-            "JSON Feed (http version URL)",
-        ),
-    ];
-    // Dialects announce themselves at the top of the document.
-    let head_end = text.char_indices().nth(2048).map_or(text.len(), |(i, _)| i);
-    let head = &text[..head_end];
-    for (from, to, name) in REPLACEMENTS {
-        if let Some(at) = head.find(from) {
-            let mut fixed = String::with_capacity(text.len());
-            fixed.push_str(&text[..at]);
-            fixed.push_str(to);
-            fixed.push_str(&text[at + from.len()..]);
-            return (Cow::Owned(fixed), Some(name));
-        }
-    }
-    match rss_root(head) {
-        Some((at, len, version)) if version.as_deref() != Some("2.0") => {
-            let name = match version.as_deref() {
-                None | Some("") => "RSS (no version)",
-                Some("0.91") => "RSS 0.91",
-                Some("0.92") => "RSS 0.92",
-                Some("0.93") => "RSS 0.93",
-                Some("0.94") => "RSS 0.94",
-                Some(_) => "RSS (unknown version)",
-            };
-            let tag = &text[at..at + len];
-            let fixed_tag = match version {
-                Some(v) => tag.replacen(&format!("\"{v}\""), "\"2.0\"", 1).replacen(
-                    &format!("'{v}'"),
-                    "'2.0'",
-                    1,
-                ),
-                None => tag.replacen("<rss", "<rss version=\"2.0\"", 1),
-            };
-            let fixed = format!("{}{fixed_tag}{}", &text[..at], &text[at + len..]);
-            (Cow::Owned(fixed), Some(name))
-        }
-        _ => (text, None),
-    }
-}
-
-/// Where the root `<rss …>` tag stands (byte offset and length) and its version attribute.
-fn rss_root(head: &str) -> Option<(usize, usize, Option<String>)> {
-    let mut reader = quick_xml::Reader::from_str(head);
-    loop {
-        let at = usize::try_from(reader.buffer_position()).ok()?;
-        match reader.read_event().ok()? {
-            Event::Start(e) | Event::Empty(e) => {
-                if e.name().as_ref() != "rss" {
-                    return None;
-                }
-                let end = usize::try_from(reader.buffer_position()).ok()?;
-                let version = e
-                    .try_get_attribute("version")
-                    .ok()
-                    .flatten()
-                    .map(|a| a.value.trim().to_string());
-                // The position may include white space before the tag.
-                let start = at + head[at..end].find("<rss")?;
-                return Some((start, end - start, version));
-            }
-            Event::Eof => return None,
-            _ => {}
-        }
-    }
-}
-
-/// The `encoding` of an XML declaration at the start of `body` (after white space), read as
-/// ASCII.
-fn xml_declared_encoding(body: &[u8]) -> Option<&str> {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    let head = body[start..].strip_prefix(b"<?xml")?;
-    let end = head.windows(2).position(|w| w == b"?>")?;
-    let declaration = std::str::from_utf8(&head[..end]).ok()?;
-    let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
-    let after = after.trim_start().strip_prefix('=')?.trim_start();
-    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = &after[1..];
-    Some(&value[..value.find(quote)?])
-}
-
-fn looks_like_html(text: &str) -> bool {
-    let head: String = text
-        .chars()
-        .take(1024)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    head.contains("<html") || head.contains("<!doctype html")
-}
-
-/// The first feed an HTML page links to with `<link rel="alternate" type="…">`, made absolute
-/// against `base` (autodiscovery).
-pub fn discover_feed_link(html: &[u8], base: Option<&Url>) -> Option<Url> {
-    const FEED_TYPES: [&str; 5] = [
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/feed+json",
-        "application/rdf+xml",
-        "application/json",
-    ];
-    let text = decode(html, None);
-    let document = scraper::Html::parse_document(&text);
-    let selector = scraper::Selector::parse(r#"link[rel~="alternate"][href][type]"#).ok()?;
-    document.select(&selector).find_map(|link| {
-        let kind = link.value().attr("type")?.trim().to_ascii_lowercase();
-        if !FEED_TYPES.contains(&kind.as_str()) {
-            return None;
-        }
-        let href = link.value().attr("href")?.trim();
-        match base {
-            Some(base) => base.join(href).ok(),
-            None => Url::parse(href).ok(),
-        }
-        .filter(|u| u.scheme() == "http" || u.scheme() == "https" || u.scheme() == "file")
-    })
-}
-
-/// Reads the polling hints RSS feeds put in their channel: `sy:updatePeriod` and
-/// `sy:updateFrequency`, `skipHours` and `skipDays`. feed-rs reads `<ttl>` but not these.
-/// Stops at the first item: hints live in the channel.
-fn scan_hints(text: &str) -> FeedHints {
-    let mut hints = FeedHints::default();
-    if !text.trim_start().starts_with('<') {
-        return hints;
-    }
-    let mut reader = quick_xml::Reader::from_str(text);
-    let (mut period, mut frequency) = (None::<u64>, 1u64);
-    let mut current = String::new();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                let name = e.local_name().into_inner().to_string();
-                if name == "item" || name == "entry" {
-                    break;
-                }
-                current = name;
-            }
-            Ok(Event::Text(t)) => {
-                let value = t.xml10_content().trim().to_ascii_lowercase();
-                match current.as_str() {
-                    "updatePeriod" => {
-                        period = match value.as_str() {
-                            "hourly" => Some(3600),
-                            "daily" => Some(86_400),
-                            "weekly" => Some(7 * 86_400),
-                            "monthly" => Some(30 * 86_400),
-                            "yearly" => Some(365 * 86_400),
-                            _ => period,
-                        }
-                    }
-                    "updateFrequency" => {
-                        frequency = value.parse().ok().filter(|f| *f > 0).unwrap_or(1)
-                    }
-                    "hour" => hints
-                        .skip_hours
-                        .extend(value.parse::<u32>().ok().filter(|h| *h < 24)),
-                    "day" => hints.skip_days.extend(weekday(&value)),
-                    _ => {}
-                }
-            }
-            Ok(Event::End(_)) => current.clear(),
-            Ok(Event::Eof) | Err(_) => break,
-            _ => {}
-        }
-    }
-    hints.min_interval = period.map(|p| Duration::from_secs(p / frequency));
-    hints
-}
-
-fn weekday(name: &str) -> Option<u32> {
-    [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .iter()
-    .position(|d| *d == name)
-    .map(|i| i as u32)
-}
-
-fn non_empty(s: &str) -> Option<String> {
-    let s = strip_controls(s);
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::identity_key;
+    use crate::model::Enclosure;
+    use chrono::{DateTime, Utc};
 
     #[test]
     fn an_items_digest_follows_its_texts_but_not_its_dates() {

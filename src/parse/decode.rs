@@ -1,0 +1,194 @@
+//! Bytes → text: the charset from a byte order mark, HTTP or the XML declaration, and the
+//! repair of older dialects into ones feed-rs reads.
+
+use std::borrow::Cow;
+
+use encoding_rs::Encoding;
+use quick_xml::events::Event;
+
+/// The body as UTF-8 text. The charset comes from, in order: a byte order mark, the HTTP
+/// `Content-Type` charset, the XML declaration; failing all, UTF-16 is recognised by its zero
+/// bytes, UTF-8 is assumed, and a body that is not valid UTF-8 is read as Windows-1252 (what
+/// browsers do with undeclared Latin text). Bytes that do not decode become U+FFFD, never an
+/// error. An XML declaration's encoding is rewritten to UTF-8 to match.
+pub fn decode<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
+    decode_explained(body, http_charset).0
+}
+
+/// As [`decode`], also naming the charset used and where it came from.
+pub fn decode_explained<'a>(body: &'a [u8], http_charset: Option<&str>) -> (Cow<'a, str>, String) {
+    let known = |label: &str| Encoding::for_label(label.trim().as_bytes());
+    let (encoding, from) = if let Some((encoding, _)) = Encoding::for_bom(body) {
+        (encoding, "byte order mark")
+    } else if let Some(encoding) = http_charset.and_then(known) {
+        (encoding, "HTTP Content-Type")
+    } else if let Some(encoding) = xml_declared_encoding(body).and_then(known) {
+        (encoding, "XML declaration")
+    } else {
+        match body {
+            [b'<', 0, ..] => (encoding_rs::UTF_16LE, "zero bytes, no declaration"),
+            [0, b'<', ..] => (encoding_rs::UTF_16BE, "zero bytes, no declaration"),
+            _ => match std::str::from_utf8(body) {
+                Ok(_) => (encoding_rs::UTF_8, "UTF-8 default"),
+                Err(_) => (encoding_rs::WINDOWS_1252, "not UTF-8, none declared"),
+            },
+        }
+    };
+    let named = format!("{} (from the {from})", encoding.name());
+    // `decode` strips a BOM and replaces what does not decode.
+    let (text, _, _) = encoding.decode(body);
+    // White space before the declaration is common and makes the document malformed; the
+    // declaration's own encoding would make the parser decode the text a second time. The
+    // declaration is optional, so it goes, without copying the text.
+    let declaration_end = match text.trim_start().strip_prefix("<?xml") {
+        Some(rest) if xml_declared_encoding(text.as_bytes()).is_some() => rest
+            .find("?>")
+            .map_or(0, |end| text.len() - rest.len() + end + 2),
+        _ => 0,
+    };
+    let text = match text {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[declaration_end..]),
+        Cow::Owned(mut text) => {
+            text.drain(..declaration_end);
+            Cow::Owned(text)
+        }
+    };
+    (without_late_declarations(text), named)
+}
+
+/// Drops XML declarations that stand anywhere but at the very start (concatenated documents,
+/// junk): they are not well-formed, and quick-xml panics when one names an encoding after the
+/// document has begun.
+fn without_late_declarations(text: Cow<'_, str>) -> Cow<'_, str> {
+    let start = if text.starts_with("<?xml") { 5 } else { 0 };
+    if !text[start..].contains("<?xml") {
+        return text;
+    }
+    let mut cleaned = String::with_capacity(text.len());
+    cleaned.push_str(&text[..start]);
+    let mut rest = &text[start..];
+    while let Some(at) = rest.find("<?xml") {
+        cleaned.push_str(&rest[..at]);
+        rest = match rest[at..].find("?>") {
+            Some(end) => &rest[at + end + 2..],
+            None => "",
+        };
+    }
+    cleaned.push_str(rest);
+    Cow::Owned(cleaned)
+}
+
+/// Older and looser dialects that feed-rs does not read, rewritten into the ones it does, so
+/// that their items are not lost. Returns the text and, when it was rewritten, the dialect's
+/// name for `explain`.
+/// - `<rss>` without a version, or with 0.91–0.94: read as RSS 2.0, the superset they grew into
+///   (feed-rs reads no version at all, or reads 0.92 items without titles badly).
+/// - RSS 0.90, an RDF document in the Netscape namespace: read as RSS 1.0, its successor.
+/// - RSS 2.0 in the Userland namespace: the namespace dropped.
+/// - Atom 0.3: read in the Atom 1.0 namespace (ids, titles, links and content match).
+/// - JSON Feed declared as `http://jsonfeed.org/version/…`: read as the `https` version.
+pub(super) fn repair_dialects(text: Cow<'_, str>) -> (Cow<'_, str>, Option<&'static str>) {
+    const REPLACEMENTS: [(&str, &str, &str); 5] = [
+        (
+            "xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"",
+            "xmlns=\"http://purl.org/rss/1.0/\"",
+            "RSS 0.90",
+        ),
+        (
+            "xmlns=\"http://channel.netscape.com/rdf/simple/0.9/\"",
+            "xmlns=\"http://purl.org/rss/1.0/\"",
+            "RSS 0.90",
+        ),
+        (
+            "xmlns=\"http://backend.userland.com/rss2\"",
+            "",
+            "RSS 2.0 (Userland namespace)",
+        ),
+        (
+            "xmlns=\"http://purl.org/atom/ns#\"",
+            "xmlns=\"http://www.w3.org/2005/Atom\"",
+            "Atom 0.3",
+        ),
+        (
+            "\"http://jsonfeed.org/version/",
+            "\"https://jsonfeed.org/version/",
+            "JSON Feed (http version URL)",
+        ),
+    ];
+    // Dialects announce themselves at the top of the document.
+    let head_end = text.char_indices().nth(2048).map_or(text.len(), |(i, _)| i);
+    let head = &text[..head_end];
+    for (from, to, name) in REPLACEMENTS {
+        if let Some(at) = head.find(from) {
+            let mut fixed = String::with_capacity(text.len());
+            fixed.push_str(&text[..at]);
+            fixed.push_str(to);
+            fixed.push_str(&text[at + from.len()..]);
+            return (Cow::Owned(fixed), Some(name));
+        }
+    }
+    match rss_root(head) {
+        Some((at, len, version)) if version.as_deref() != Some("2.0") => {
+            let name = match version.as_deref() {
+                None | Some("") => "RSS (no version)",
+                Some("0.91") => "RSS 0.91",
+                Some("0.92") => "RSS 0.92",
+                Some("0.93") => "RSS 0.93",
+                Some("0.94") => "RSS 0.94",
+                Some(_) => "RSS (unknown version)",
+            };
+            let tag = &text[at..at + len];
+            let fixed_tag = match version {
+                Some(v) => tag.replacen(&format!("\"{v}\""), "\"2.0\"", 1).replacen(
+                    &format!("'{v}'"),
+                    "'2.0'",
+                    1,
+                ),
+                None => tag.replacen("<rss", "<rss version=\"2.0\"", 1),
+            };
+            let fixed = format!("{}{fixed_tag}{}", &text[..at], &text[at + len..]);
+            (Cow::Owned(fixed), Some(name))
+        }
+        _ => (text, None),
+    }
+}
+
+/// Where the root `<rss …>` tag stands (byte offset and length) and its version attribute.
+fn rss_root(head: &str) -> Option<(usize, usize, Option<String>)> {
+    let mut reader = quick_xml::Reader::from_str(head);
+    loop {
+        let at = usize::try_from(reader.buffer_position()).ok()?;
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                if e.name().as_ref() != "rss" {
+                    return None;
+                }
+                let end = usize::try_from(reader.buffer_position()).ok()?;
+                let version = e
+                    .try_get_attribute("version")
+                    .ok()
+                    .flatten()
+                    .map(|a| a.value.trim().to_string());
+                // The position may include white space before the tag.
+                let start = at + head[at..end].find("<rss")?;
+                return Some((start, end - start, version));
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// The `encoding` of an XML declaration at the start of `body` (after white space), read as
+/// ASCII.
+pub(super) fn xml_declared_encoding(body: &[u8]) -> Option<&str> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let head = body[start..].strip_prefix(b"<?xml")?;
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let declaration = std::str::from_utf8(&head[..end]).ok()?;
+    let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
+    let after = after.trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &after[1..];
+    Some(&value[..value.find(quote)?])
+}

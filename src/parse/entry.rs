@@ -1,0 +1,204 @@
+//! One feed-rs entry → Tributary's item: its texts not yet cleaned, its URLs checked, its
+//! identity key, and what its texts' relative URLs resolve against.
+
+use std::collections::HashSet;
+
+use feed_rs::model::{Entry, Link, Person, Text as FeedText};
+use url::Url;
+
+use super::xml_base::DeclaredBases;
+use crate::identity::identity_key;
+use crate::model::{Author, Enclosure, Item, Text};
+use crate::sanitize::{fit_to_publish, fold_whitespace, html_to_text, strip_controls, web_url};
+
+/// What the relative URLs in an item's summary and content resolve against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct TextBases {
+    pub(super) summary: Option<Url>,
+    pub(super) content: Option<Url>,
+}
+
+/// An entry as Tributary's item, its texts not yet cleaned; the base URLs they resolve against;
+/// and the URLs left out of it because a reader could not safely follow them.
+pub(super) fn normalize_entry(
+    entry: &Entry,
+    feed_base: Option<&Url>,
+    declared: Option<&DeclaredBases>,
+) -> (Item, TextBases, Vec<&'static str>) {
+    let summary = entry.summary.as_ref().map(|t| Text {
+        body: t.content.clone(),
+        is_html: is_html(t.content_type.subty().as_str()),
+    });
+    let content = entry.content.as_ref().and_then(|c| {
+        Some(Text {
+            body: c.body.clone()?,
+            is_html: is_html(c.content_type.subty().as_str()),
+        })
+    });
+    let mut item = Item {
+        key: String::new(),
+        guid: non_empty(&entry.id),
+        link: alternate_link(&entry.links),
+        title: entry.title.as_ref().and_then(plain_text),
+        summary,
+        content,
+        authors: authors(&entry.authors),
+        published: entry.published,
+        updated: entry.updated,
+        enclosures: enclosures(entry),
+        categories: categories(entry),
+        image: image(entry),
+        digest: String::new(),
+        unchanged: false,
+    };
+    // Before the item is identified: one whose link is dropped is identified as one without.
+    let dropped = fit_to_publish(&mut item);
+    // Without a title, items (RSS 0.92 allows them) are told apart by their description.
+    let name = item.title.clone().or_else(|| {
+        entry
+            .summary
+            .as_ref()
+            .map(|t| t.content.clone())
+            .or_else(|| entry.content.as_ref().and_then(|c| c.body.clone()))
+    });
+    item.key = identity_key(
+        item.guid.as_deref(),
+        item.link.as_deref(),
+        name.as_deref(),
+        entry.published.or(entry.updated),
+    );
+
+    // Relative URLs inside a text resolve against the xml:base in scope for it (on the element,
+    // its entry or the feed), else the item's own page, else the feed's address.
+    let page = item.link.as_deref().and_then(|l| Url::parse(l).ok());
+    let fallback = page.as_ref().or(feed_base);
+    let in_scope = |found: Option<&Option<Url>>| match found {
+        Some(Some(declared)) => Some(declared.clone()),
+        _ => fallback.cloned(),
+    };
+    // Without the pass over the text, feed-rs still reports a base on the content element.
+    let content_base = match declared {
+        Some(declared) => in_scope(Some(&declared.content)),
+        None => entry
+            .base
+            .as_deref()
+            .and_then(|b| fallback.map_or_else(|| Url::parse(b).ok(), |f| f.join(b).ok()))
+            .or_else(|| fallback.cloned()),
+    };
+    let bases = TextBases {
+        summary: in_scope(declared.map(|d| &d.summary)),
+        content: content_base,
+    };
+    (item, bases, dropped)
+}
+
+/// RSS `<enclosure>`s and Media RSS content (feed-rs reads both as media), and Atom
+/// `rel="enclosure"` links, each once.
+fn enclosures(entry: &Entry) -> Vec<Enclosure> {
+    let media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
+        let mime_type = c.content_type.as_ref().map(|t| t.to_string());
+        if mime_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("image/"))
+        {
+            return None;
+        }
+        Some(Enclosure {
+            url: c.url.as_ref()?.to_string(),
+            mime_type,
+            length: c.size,
+        })
+    });
+    let links = entry
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("enclosure"))
+        .map(|l| Enclosure {
+            url: l.href.clone(),
+            mime_type: l.media_type.clone(),
+            length: l.length,
+        });
+    let mut seen = HashSet::new();
+    media
+        .chain(links)
+        .filter(|e| seen.insert(e.url.clone()))
+        .collect()
+}
+
+fn categories(entry: &Entry) -> Vec<String> {
+    let mut seen = HashSet::new();
+    entry
+        .categories
+        .iter()
+        .map(|c| fold_whitespace(c.label.as_deref().unwrap_or(&c.term)))
+        .filter(|c| !c.is_empty() && seen.insert(c.clone()))
+        .collect()
+}
+
+/// The item's picture: a Media RSS thumbnail, else image content; the first a reader can
+/// safely follow, if any is.
+fn image(entry: &Entry) -> Option<String> {
+    let thumbnail = entry
+        .media
+        .iter()
+        .flat_map(|m| &m.thumbnails)
+        .map(|t| t.image.uri.clone());
+    let content = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
+        let is_image = c.content_type.as_ref().is_some_and(|t| t.ty() == "image");
+        is_image
+            .then(|| c.url.as_ref().map(|u| u.to_string()))
+            .flatten()
+    });
+    let candidates: Vec<String> = thumbnail.chain(content).collect();
+    let safe = candidates.iter().find(|u| web_url(u).is_some());
+    safe.or(candidates.first()).cloned()
+}
+
+pub(super) fn authors(people: &[Person]) -> Vec<Author> {
+    people
+        .iter()
+        .filter_map(|p| {
+            let name = p
+                .name
+                .as_deref()
+                .or(p.email.as_deref())
+                .map(fold_whitespace)
+                .filter(|n| !n.is_empty())?;
+            Some(Author {
+                name,
+                uri: p.uri.as_deref().and_then(non_empty),
+                email: p.email.as_deref().and_then(non_empty),
+            })
+        })
+        .collect()
+}
+
+/// The link to the item's (or feed's) own page: `alternate` or unlabelled, never `self`,
+/// `enclosure` and the like.
+pub(super) fn alternate_link(links: &[Link]) -> Option<String> {
+    links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .and_then(|l| non_empty(&l.href))
+}
+
+/// A title-like text as plain text, whatever markup the feed wrapped it in.
+pub(super) fn plain_text(text: &FeedText) -> Option<String> {
+    let plain = if is_html(text.content_type.subty().as_str()) {
+        html_to_text(&text.content)
+    } else {
+        fold_whitespace(&text.content)
+    };
+    (!plain.is_empty()).then_some(plain)
+}
+
+/// Whether a media subtype is HTML or XHTML; any other text is shown as plain text.
+pub(super) fn is_html(subtype: &str) -> bool {
+    subtype.contains("html")
+}
+
+pub(super) fn non_empty(s: &str) -> Option<String> {
+    let s = strip_controls(s);
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
