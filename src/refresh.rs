@@ -598,28 +598,7 @@ pub fn advance(
         Attempt::RateLimited {
             status,
             retry_after,
-        } => {
-            next.retry_after_until = *retry_after;
-            next.next_poll = Some(schedule::after_rate_limit(
-                now,
-                source.interval,
-                *retry_after,
-            ));
-            next.last_status = Some(PollStatus::RateLimited);
-            next.last_error = Some(format!("HTTP {status}: rate limited"));
-            let long = retry_after
-                .is_some_and(|until| (until - now).to_std().unwrap_or_default() >= LONG_RATE_LIMIT);
-            if long && prev.last_status != Some(PollStatus::RateLimited) {
-                event = Some(HealthEvent {
-                    kind: EventKind::RateLimited,
-                    message: format!(
-                        "{}: rate limited (HTTP {status}); the publisher asks for no request before {}",
-                        source.label(),
-                        retry_after.map(|t| t.to_rfc3339()).unwrap_or_default()
-                    ),
-                });
-            }
-        }
+        } => event = rate_limited(&mut next, prev, *status, *retry_after, source, now),
         Attempt::Gone => {
             next.gone_since = Some(now);
             next.next_poll = None;
@@ -654,6 +633,36 @@ pub fn advance(
         }
     }
     (next, event)
+}
+
+/// A 429 or 503: not a failure. The publisher's Retry-After is kept; a long one is worth a
+/// health event, once.
+fn rate_limited(
+    next: &mut FetchState,
+    prev: &FetchState,
+    status: u16,
+    retry_after: Option<DateTime<Utc>>,
+    source: &SourceConfig,
+    now: DateTime<Utc>,
+) -> Option<HealthEvent> {
+    next.retry_after_until = retry_after;
+    next.next_poll = Some(schedule::after_rate_limit(
+        now,
+        source.interval,
+        retry_after,
+    ));
+    next.last_status = Some(PollStatus::RateLimited);
+    next.last_error = Some(format!("HTTP {status}: rate limited"));
+    let long = retry_after
+        .is_some_and(|until| (until - now).to_std().unwrap_or_default() >= LONG_RATE_LIMIT);
+    (long && prev.last_status != Some(PollStatus::RateLimited)).then(|| HealthEvent {
+        kind: EventKind::RateLimited,
+        message: format!(
+            "{}: rate limited (HTTP {status}); the publisher asks for no request before {}",
+            source.label(),
+            retry_after.map(|t| t.to_rfc3339()).unwrap_or_default()
+        ),
+    })
 }
 
 /// The shared part of a good poll (new content or 304): failures reset, redirects tracked,

@@ -76,29 +76,8 @@ pub(super) fn validate(
             }
         }
     }
-    let service = ServiceSettings {
-        shutdown_timeout: v
-            .duration(
-                file,
-                "service.shutdown_timeout".into(),
-                raw.service.shutdown_timeout.as_deref().unwrap_or("10s"),
-            )
-            .unwrap_or(MIN_INTERVAL),
-        watch_config: raw.service.watch_config.unwrap_or(true),
-    };
-    if let Some(level) = &raw.log.level {
-        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
-            v.report(
-                file,
-                "log.level".into(),
-                format!("bad level {level:?}; write it like \"info\" or \"warn,tributary=debug\""),
-            );
-        }
-    }
-    let log = LogSettings {
-        level: raw.log.level.clone(),
-        format: raw.log.format.unwrap_or_default(),
-    };
+    let service = v.service(&raw.service);
+    let log = v.log(&raw.log);
     if v.problems.is_empty() {
         Ok(Config {
             file: file.to_path_buf(),
@@ -490,6 +469,34 @@ impl Validator<'_> {
             }
         }
         sources
+    }
+
+    fn service(&mut self, raw: &RawService) -> ServiceSettings {
+        let timeout = raw.shutdown_timeout.as_deref().unwrap_or("10s");
+        ServiceSettings {
+            shutdown_timeout: self
+                .duration(self.file, "service.shutdown_timeout".into(), timeout)
+                .unwrap_or(MIN_INTERVAL),
+            watch_config: raw.watch_config.unwrap_or(true),
+        }
+    }
+
+    fn log(&mut self, raw: &RawLog) -> LogSettings {
+        if let Some(level) = &raw.level {
+            if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+                self.report(
+                    self.file,
+                    "log.level".into(),
+                    format!(
+                        "bad level {level:?}; write it like \"info\" or \"warn,tributary=debug\""
+                    ),
+                );
+            }
+        }
+        LogSettings {
+            level: raw.level.clone(),
+            format: raw.format.unwrap_or_default(),
+        }
     }
 
     fn location(&self, url: &str) -> Result<SourceLocation, String> {

@@ -115,41 +115,7 @@ fn mint_ids_and_canonical_keys(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// row by row, keeping only the changed ones. An item without a guid whose link or title was
 /// its identity also gets the key it would have now, so that its next fetch finds it.
 fn fit_stored_items_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let mut changed: Vec<(i64, i64, Item)> = Vec::new();
-    {
-        let mut query = tx.prepare(
-            "SELECT id, source_id, key, guid, link, title, summary, summary_html, content,
-                    content_html, authors, enclosures, categories, image, published FROM items",
-        )?;
-        let mut rows = query.query([])?;
-        while let Some(row) = rows.next()? {
-            let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
-            let text =
-                |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
-            let mut item = Item {
-                key: row.get(2)?,
-                guid: row.get(3)?,
-                link: row.get(4)?,
-                title: row.get(5)?,
-                summary: text(row.get(6)?, row.get(7)?),
-                content: text(row.get(8)?, row.get(9)?),
-                authors: serde_json::from_str(&json(10)?).unwrap_or_default(),
-                enclosures: serde_json::from_str(&json(11)?).unwrap_or_default(),
-                categories: serde_json::from_str(&json(12)?).unwrap_or_default(),
-                image: row.get(13)?,
-                published: row.get::<_, Option<i64>>(14)?.map(from_unix),
-                updated: None,
-                digest: String::new(),
-                unchanged: false,
-            };
-            let before = item.clone();
-            fit_to_publish(&mut item);
-            if item != before {
-                changed.push((row.get(0)?, row.get(1)?, item));
-            }
-        }
-    }
-    for (id, source_id, item) in changed {
+    for (id, source_id, item) in items_unfit_to_publish(tx)? {
         let [authors, enclosures, categories, fingerprint] = stored_columns(&item)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         tx.execute(
@@ -179,6 +145,11 @@ fn fit_stored_items_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             )?;
         }
     }
+    fit_stored_sources_to_publish(tx)
+}
+
+/// Sources' site links and titles as ingestion keeps them today.
+fn fit_stored_sources_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let sources: Vec<(i64, Option<String>, Option<String>)> = tx
         .prepare("SELECT id, feed_link, feed_title FROM sources")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -194,6 +165,43 @@ fn fit_stored_items_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The stored items that `fit_to_publish` changes, each with its id, its source's and the item
+/// as it should be. Read row by row, keeping only the changed ones.
+fn items_unfit_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<Vec<(i64, i64, Item)>> {
+    let mut changed = Vec::new();
+    let mut query = tx.prepare(
+        "SELECT id, source_id, key, guid, link, title, summary, summary_html, content,
+                content_html, authors, enclosures, categories, image, published FROM items",
+    )?;
+    let mut rows = query.query([])?;
+    while let Some(row) = rows.next()? {
+        let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
+        let text = |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
+        let mut item = Item {
+            key: row.get(2)?,
+            guid: row.get(3)?,
+            link: row.get(4)?,
+            title: row.get(5)?,
+            summary: text(row.get(6)?, row.get(7)?),
+            content: text(row.get(8)?, row.get(9)?),
+            authors: serde_json::from_str(&json(10)?).unwrap_or_default(),
+            enclosures: serde_json::from_str(&json(11)?).unwrap_or_default(),
+            categories: serde_json::from_str(&json(12)?).unwrap_or_default(),
+            image: row.get(13)?,
+            published: row.get::<_, Option<i64>>(14)?.map(from_unix),
+            updated: None,
+            digest: String::new(),
+            unchanged: false,
+        };
+        let before = item.clone();
+        fit_to_publish(&mut item);
+        if item != before {
+            changed.push((row.get(0)?, row.get(1)?, item));
+        }
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]
