@@ -155,10 +155,10 @@ impl Fetcher {
         &self.client
     }
 
-    /// Waits for a free slot at `location`'s host, so that no host gets more than
-    /// `per_host_concurrency` requests at once. Taken before a global slot, so that sources
-    /// queued for one busy host do not hold slots that other hosts could use.
-    pub async fn host_slot(
+    /// Waits for a permit of `location`'s host, so that no host gets more than
+    /// `per_host_concurrency` requests at once. Taken before a global permit, so that sources
+    /// queued for one busy host do not hold permits that other hosts could use.
+    pub async fn host_permit(
         &self,
         location: &SourceLocation,
     ) -> Option<tokio::sync::OwnedSemaphorePermit> {

@@ -10,7 +10,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tributary::config::{self, Config, LogFormat, SourceConfig};
-use tributary::refresh::{self, Context, Mode};
+use tributary::refresh::{self, Mode, Pipeline};
 use tributary::store::Store;
 use tributary::watch::ReloadRequests;
 use tributary::{publish, report, scheduler};
@@ -153,7 +153,7 @@ fn with_runtime(work: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Res
 }
 
 async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
-    let ctx = Context::open(&config)?;
+    let ctx = Pipeline::open(&config)?;
     // A bar only for a person watching; scripts and pipes get plain lines on stdout.
     let progress = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(config.sources.len() as u64);
@@ -204,7 +204,7 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
 }
 
 async fn run(config: Config) -> anyhow::Result<bool> {
-    let ctx = Context::open(&config)?;
+    let ctx = Pipeline::open(&config)?;
     let written = config.outputs.iter().map(|o| o.path.as_path());
     tributary::render::remove_stale_temp_files(written.chain(config.health.as_deref()));
     let shutdown = shutdown_signal()?;
@@ -257,7 +257,7 @@ async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
             })?
         }
     };
-    let ctx = Context::open(&config)?;
+    let ctx = Pipeline::open(&config)?;
     let explained = refresh::explain(&ctx, &source).await;
     // It stored nothing; closing leaves the database file as complete as it found it.
     ctx.store.close().await?;

@@ -24,14 +24,15 @@ use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, rea
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
 
-/// What a refresh needs, shared by every task.
+/// The pipeline a refresh runs through: the fetcher, the store, the settings and the parse
+/// permits, shared by every task.
 #[derive(Debug, Clone)]
-pub struct Context {
+pub struct Pipeline {
     pub fetcher: Fetcher,
     pub store: SharedStore,
     pub poll: Arc<PollSettings>,
     pub rules: Arc<ItemRules>,
-    pub parse_slots: ParseSlots,
+    pub parse_permits: ParsePermits,
 }
 
 /// Why the pipeline could not be set up.
@@ -45,50 +46,50 @@ pub enum OpenError {
     Thread(#[from] std::io::Error),
 }
 
-impl Context {
+impl Pipeline {
     /// Opens the database, records the configured sources in it, and sets up the fetcher.
-    pub fn open(config: &Config) -> Result<Context, OpenError> {
+    pub fn open(config: &Config) -> Result<Pipeline, OpenError> {
         let mut store = crate::store::Store::open(&config.database)?;
         store.sync_sources(&config.sources)?;
-        Ok(Context {
+        Ok(Pipeline {
             fetcher: Fetcher::new(&config.poll)?,
             store: SharedStore::new(store)?,
             poll: Arc::new(config.poll.clone()),
             rules: Arc::new(config.items.clone()),
-            parse_slots: ParseSlots::for_this_machine(),
+            parse_permits: ParsePermits::for_this_machine(),
         })
     }
 }
 
 /// Places for feeds between parsing and storing. Parsing is CPU work and the store has one
 /// writer, so more feeds at once would only hold more parsed feeds in memory. A feed takes one
-/// place per `PARSE_SLOT_SIZE` of its body, so that large feeds pass fewer at a time (alone,
+/// place per `PARSE_PERMIT_SIZE` of its body, so that large feeds pass fewer at a time (alone,
 /// past a size) and memory does not grow with feed sizes. Taken after the download, so a slow
 /// publisher holds none; held until the feed is stored.
 #[derive(Debug, Clone)]
-pub struct ParseSlots {
+pub struct ParsePermits {
     places: Arc<Semaphore>,
     count: usize,
 }
 
 /// How much of a feed's body one place between parsing and storing stands for.
-const PARSE_SLOT_SIZE: usize = 256 * 1024;
+const PARSE_PERMIT_SIZE: usize = 256 * 1024;
 
-impl ParseSlots {
+impl ParsePermits {
     /// Twice as many places as cores: enough to keep parsing and storing both busy.
-    pub fn for_this_machine() -> ParseSlots {
+    pub fn for_this_machine() -> ParsePermits {
         let count = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-        ParseSlots {
+        ParsePermits {
             places: Arc::new(Semaphore::new(count)),
             count,
         }
     }
 
-    /// Waits for the places a body of `size` bytes takes: one per `PARSE_SLOT_SIZE`, at least
+    /// Waits for the places a body of `size` bytes takes: one per `PARSE_PERMIT_SIZE`, at least
     /// one, and never more than there are, so that a large feed waits for all of them rather
     /// than forever.
     async fn take(&self, size: usize) -> Option<OwnedSemaphorePermit> {
-        let places = size.div_ceil(PARSE_SLOT_SIZE).clamp(1, self.count);
+        let places = size.div_ceil(PARSE_PERMIT_SIZE).clamp(1, self.count);
         // The semaphore is never closed, so acquiring only waits.
         Arc::clone(&self.places)
             .acquire_many_owned(u32::try_from(places).ok()?)
@@ -129,7 +130,7 @@ pub enum Attempt {
         /// The feed URL found on the HTML page the source pointed at, if that is how it was read.
         discovered: Option<Url>,
         /// A place among the feeds parsed and not yet stored, held until the feed is stored.
-        slot: Option<OwnedSemaphorePermit>,
+        permit: Option<OwnedSemaphorePermit>,
     },
     NotModified(Response),
     RateLimited {
@@ -141,7 +142,7 @@ pub enum Attempt {
 }
 
 /// Refreshes one source and returns what happened; never fails, never panics outward.
-pub async fn refresh(ctx: &Context, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
+pub async fn refresh(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
     // A span at WARN, not INFO, so that failures logged under `once`'s quieter default level
     // still carry the source's name and URL.
     let span = tracing::warn_span!("refresh", source = source.label(), url = %source.url);
@@ -150,7 +151,7 @@ pub async fn refresh(ctx: &Context, source: &SourceConfig, mode: Mode) -> Refres
 
 /// A poll in four steps: load the source's state (and skip it if it must wait), attempt to read
 /// it, advance its state, record it all at once; then one summary event.
-async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
+async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
     let outcome = |name: String, result, next_poll, health_changed| RefreshOutcome {
         url: source.url.clone(),
         name,
@@ -208,7 +209,7 @@ async fn refresh_in_span(ctx: &Context, source: &SourceConfig, mode: Mode) -> Re
 }
 
 /// The source's stored state, or why it could not be read.
-async fn load_state(ctx: &Context, source: &SourceConfig) -> Result<FetchState, String> {
+async fn load_state(ctx: &Pipeline, source: &SourceConfig) -> Result<FetchState, String> {
     let url = source.url.clone();
     match ctx.store.read(move |s| s.fetch_state(&url)).await {
         Some(Ok(state)) => Ok(state),
@@ -220,7 +221,7 @@ async fn load_state(ctx: &Context, source: &SourceConfig) -> Result<FetchState, 
 /// Records a poll all at once: the source's new state, the feed's items, the health event.
 /// Gives the attempt back with the item counts.
 async fn record(
-    ctx: &Context,
+    ctx: &Pipeline,
     source: &SourceConfig,
     now: DateTime<Utc>,
     attempt: Attempt,
@@ -344,7 +345,7 @@ pub struct Explanation {
 
 /// Fetches `source` once (unconditionally) and tells what a poll would make of it, storing
 /// nothing. Errors are the source's, in words.
-pub async fn explain(ctx: &Context, source: &SourceConfig) -> Result<Explanation, String> {
+pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanation, String> {
     let url = source.url.clone();
     let state = ctx
         .store
@@ -433,7 +434,7 @@ fn current_location(source: &SourceConfig, state: &FetchState) -> SourceLocation
 
 /// Fetches and parses the source once, following an HTML page to the feed it links to.
 async fn attempt(
-    ctx: &Context,
+    ctx: &Pipeline,
     source: &SourceConfig,
     state: &FetchState,
     validators: &Validators,
@@ -441,7 +442,7 @@ async fn attempt(
 ) -> Attempt {
     let location = current_location(source, state);
     match fetch_and_parse(ctx, &source.url, &location, validators, explain).await {
-        Err(Step::Html {
+        Err(NotRead::Html {
             links_to: Some(feed),
         }) => {
             let feed_location = SourceLocation::Http(feed.clone());
@@ -457,13 +458,13 @@ async fn attempt(
                 Ok(Attempt::Fetched {
                     feed: parsed,
                     response,
-                    slot,
+                    permit,
                     ..
                 }) => Attempt::Fetched {
                     feed: parsed,
                     response,
                     discovered: Some(feed),
-                    slot,
+                    permit,
                 },
                 Ok(other) => other,
                 Err(step) => Attempt::Failed(step.to_string()),
@@ -476,7 +477,7 @@ async fn attempt(
 
 /// A fetch-and-parse that did not yield an attempt by itself.
 #[derive(Debug, thiserror::Error)]
-enum Step {
+enum NotRead {
     #[error(transparent)]
     Failed(#[from] RefreshError),
     /// An HTML page, and the first feed it links to, if any.
@@ -485,12 +486,12 @@ enum Step {
 }
 
 async fn fetch_and_parse(
-    ctx: &Context,
+    ctx: &Pipeline,
     source_url: &str,
     location: &SourceLocation,
     validators: &Validators,
     explain: bool,
-) -> Result<Attempt, Step> {
+) -> Result<Attempt, NotRead> {
     let fetched = match ctx.fetcher.fetch(location, validators).await {
         Ok(FetchOutcome::Fetched(fetched)) => fetched,
         Ok(FetchOutcome::NotModified(response)) => return Ok(Attempt::NotModified(response)),
@@ -504,14 +505,14 @@ async fn fetch_and_parse(
             });
         }
         Ok(FetchOutcome::Gone) => return Ok(Attempt::Gone),
-        Err(error) => return Err(Step::Failed(error.into())),
+        Err(error) => return Err(NotRead::Failed(error.into())),
     };
     // Parsing and sanitizing are CPU work: off the async workers, and a panic in a dependency
     // is caught at this boundary.
     let response = fetched.response;
     let base = response.final_url.clone();
     let rules = ctx.rules.clone();
-    let slot = ctx.parse_slots.take(fetched.body.len()).await;
+    let permit = ctx.parse_permits.take(fetched.body.len()).await;
     let parsed = tokio::task::spawn_blocking(move || {
         let options = ParseOptions {
             base: base.as_ref(),
@@ -520,14 +521,14 @@ async fn fetch_and_parse(
             explain,
         };
         match read_feed(&fetched.body, options) {
-            Err(ParseError::HtmlWithoutFeedLink) => Err(Step::Html {
+            Err(ParseError::HtmlWithoutFeedLink) => Err(NotRead::Html {
                 links_to: discover_feed_link(&fetched.body, base.as_ref()),
             }),
-            other => other.map_err(|e| Step::Failed(e.into())),
+            other => other.map_err(|e| NotRead::Failed(e.into())),
         }
     })
     .await
-    .map_err(|_| Step::Failed(RefreshError::Crashed("parsing the feed")))??;
+    .map_err(|_| NotRead::Failed(RefreshError::Crashed("parsing the feed")))??;
     // Items stored before with the same digest are not cleaned again (`explain` shows all).
     let (parsed, unchanged) = if explain {
         (parsed, HashSet::new())
@@ -540,19 +541,19 @@ async fn fetch_and_parse(
                 (parsed, unchanged)
             })
             .await
-            .ok_or(Step::Failed(RefreshError::Crashed(
+            .ok_or(NotRead::Failed(RefreshError::Crashed(
                 "reading the stored items",
             )))?;
-        (parsed, unchanged.map_err(|e| Step::Failed(e.into()))?)
+        (parsed, unchanged.map_err(|e| NotRead::Failed(e.into()))?)
     };
     let parsed = tokio::task::spawn_blocking(move || parsed.clean(&unchanged))
         .await
-        .map_err(|_| Step::Failed(RefreshError::Crashed("cleaning the feed's items")))?;
+        .map_err(|_| NotRead::Failed(RefreshError::Crashed("cleaning the feed's items")))?;
     Ok(Attempt::Fetched {
         feed: Box::new(parsed),
         response,
         discovered: None,
-        slot,
+        permit,
     })
 }
 
@@ -803,31 +804,31 @@ mod tests {
                 ..Response::default()
             },
             discovered: None,
-            slot: None,
+            permit: None,
         }
     }
 
     #[tokio::test]
-    async fn a_large_feed_takes_every_parse_slot_and_a_small_one_a_single_slot() {
-        let slots = ParseSlots {
+    async fn a_large_feed_takes_every_parse_permit_and_a_small_one_a_single_one() {
+        let permits = ParsePermits {
             places: Arc::new(Semaphore::new(4)),
             count: 4,
         };
-        let small = slots.take(10_000).await.unwrap();
-        assert_eq!(slots.places.available_permits(), 3);
-        let medium = slots.take(PARSE_SLOT_SIZE + 1).await.unwrap();
-        assert_eq!(slots.places.available_permits(), 1);
+        let small = permits.take(10_000).await.unwrap();
+        assert_eq!(permits.places.available_permits(), 3);
+        let medium = permits.take(PARSE_PERMIT_SIZE + 1).await.unwrap();
+        assert_eq!(permits.places.available_permits(), 1);
         drop((small, medium));
 
-        let large = slots.take(50 * 1024 * 1024).await.unwrap();
-        assert_eq!(slots.places.available_permits(), 0);
-        let waiting = tokio::time::timeout(Duration::from_millis(50), slots.take(1)).await;
+        let large = permits.take(50 * 1024 * 1024).await.unwrap();
+        assert_eq!(permits.places.available_permits(), 0);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), permits.take(1)).await;
         assert!(
             waiting.is_err(),
             "a small feed waits until the large one is stored"
         );
         drop(large);
-        assert!(slots.take(1).await.is_some());
+        assert!(permits.take(1).await.is_some());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::fetch::Fetcher;
 use crate::model::Reason;
 use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
-use crate::refresh::{Context, Mode, refresh};
+use crate::refresh::{Mode, Pipeline, refresh};
 use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
 use crate::service;
 use crate::watch::ReloadRequests;
@@ -38,7 +38,7 @@ const MAX_START_SPREAD: Duration = Duration::from_secs(30);
 /// Polls every source once (in `mode`), at most `concurrency` at a time, calling `on_outcome`
 /// as each finishes, then renders the outputs. Returns the outcomes in the order they finished.
 pub async fn poll_all_once(
-    ctx: &Context,
+    ctx: &Pipeline,
     config: &Config,
     mode: Mode,
     mut on_outcome: impl FnMut(&RefreshOutcome),
@@ -74,7 +74,7 @@ pub async fn poll_all_once(
 /// and in-flight polls have finished (or `[service] shutdown_timeout` passed) and the outputs
 /// are up to date.
 pub async fn run_daemon(
-    ctx: Context,
+    ctx: Pipeline,
     config: Config,
     mut reloads: ReloadRequests,
     shutdown: impl Future<Output = ()>,
@@ -87,7 +87,7 @@ pub async fn run_daemon(
     let watchdog = service::watchdog_interval();
     let mut last_ping = Instant::now();
     tracing::info!(
-        sources = daemon.slots.len(),
+        sources = daemon.schedule.len(),
         outputs = daemon.config.outputs.len(),
         "daemon started"
     );
@@ -122,7 +122,7 @@ pub async fn run_daemon(
 }
 
 /// A configured source and its place in the daemon's schedule.
-struct Slot {
+struct Scheduled {
     source: Arc<SourceConfig>,
     /// When it is next due; `None` while it is being polled, or when it is gone.
     due: Option<Instant>,
@@ -130,10 +130,10 @@ struct Slot {
 
 /// The daemon's state: its config, the schedule, the polls in flight.
 struct Daemon {
-    ctx: Context,
+    ctx: Pipeline,
     config: Arc<Config>,
     /// Keyed by URL as configured: a source's identity.
-    slots: HashMap<String, Slot>,
+    schedule: HashMap<String, Scheduled>,
     semaphore: Arc<Semaphore>,
     tasks: JoinSet<RefreshOutcome>,
     /// Which source each task polls.
@@ -150,23 +150,23 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn new(ctx: Context, config: Config) -> Daemon {
-        let slots = config
+    fn new(ctx: Pipeline, config: Config) -> Daemon {
+        let schedule = config
             .sources
             .iter()
             .map(|s| {
-                let slot = Slot {
+                let entry = Scheduled {
                     source: Arc::new(s.clone()),
                     due: None,
                 };
-                (s.url.clone(), slot)
+                (s.url.clone(), entry)
             })
             .collect();
         Daemon {
             semaphore: Arc::new(Semaphore::new(config.poll.concurrency)),
             ctx,
             config: Arc::new(config),
-            slots,
+            schedule,
             tasks: JoinSet::new(),
             task_source: HashMap::new(),
             // Outputs are rendered at start too, in case a file was deleted meanwhile.
@@ -202,18 +202,18 @@ impl Daemon {
         // 100 ms per source, up to 30 s: a handful start at once, thousands are spread out.
         let window = (START_SPREAD_PER_SOURCE * soon.len() as u32).min(MAX_START_SPREAD);
         for status in &statuses {
-            let Some(slot) = self.slots.get_mut(&status.url) else {
+            let Some(entry) = self.schedule.get_mut(&status.url) else {
                 continue;
             };
             let state = &status.state;
-            slot.due = if state.gone_since.is_some() {
+            entry.due = if state.gone_since.is_some() {
                 None
             } else {
                 match state.next_poll.filter(|n| n.at > now) {
                     // A time set by the interval alone follows the config's interval, which
                     // may have been shortened while the daemon was down.
                     Some(next) if next.reason == Reason::Interval => {
-                        let sooner = Instant::now() + slot.source.interval;
+                        let sooner = Instant::now() + entry.source.interval;
                         Some(instant_at(next.at).min(sooner))
                     }
                     Some(next) => Some(instant_at(next.at)),
@@ -226,12 +226,12 @@ impl Daemon {
     /// Starts a poll of every source whose time has come.
     fn start_due(&mut self) {
         let now = Instant::now();
-        for (url, slot) in &mut self.slots {
-            if slot.due.is_some_and(|due| due <= now) {
-                slot.due = None;
+        for (url, entry) in &mut self.schedule {
+            if entry.due.is_some_and(|due| due <= now) {
+                entry.due = None;
                 let task = poll(
                     self.ctx.clone(),
-                    slot.source.clone(),
+                    entry.source.clone(),
                     self.semaphore.clone(),
                     Mode::Now,
                 );
@@ -244,7 +244,7 @@ impl Daemon {
     /// When the loop must wake next: the next due source, or the next render.
     fn next_wake(&self) -> Instant {
         let due = self
-            .slots
+            .schedule
             .values()
             .filter_map(|s| s.due)
             .min()
@@ -281,11 +281,11 @@ impl Daemon {
             return;
         };
         // A source removed by a reload while it was polled is simply not scheduled again.
-        let Some(slot) = self.slots.get_mut(&url) else {
+        let Some(entry) = self.schedule.get_mut(&url) else {
             return;
         };
         self.polls += 1;
-        slot.due = match &outcome {
+        entry.due = match &outcome {
             Some(outcome) => {
                 self.dirty |= outcome.changed() || outcome.health_changed;
                 if matches!(outcome.result, PollResult::Failed(_)) {
@@ -294,7 +294,7 @@ impl Daemon {
                 outcome.next_poll.map(|next| instant_at(next.at))
             }
             // Should a refresh task ever die, the source is retried after its interval.
-            None => Some(Instant::now() + slot.source.interval),
+            None => Some(Instant::now() + entry.source.interval),
         };
     }
 
@@ -311,7 +311,7 @@ impl Daemon {
         self.last_render = Instant::now();
         service::status(&format!(
             "{} sources; {} polls since start, {} failed",
-            self.slots.len(),
+            self.schedule.len(),
             self.polls,
             self.failures
         ));
@@ -353,23 +353,23 @@ impl Daemon {
             _ => tracing::error!("recording the reloaded sources in the database failed"),
         }
         for url in &diff.removed {
-            self.slots.remove(url);
+            self.schedule.remove(url);
         }
         let mut added = Vec::new();
         for source in &new.sources {
-            match self.slots.get_mut(&source.url) {
-                Some(slot) => {
+            match self.schedule.get_mut(&source.url) {
+                Some(entry) => {
                     // A shorter interval applies now; a longer one from the next poll on.
-                    if source.interval < slot.source.interval {
+                    if source.interval < entry.source.interval {
                         let sooner = Instant::now() + source.interval;
-                        slot.due = slot.due.map(|due| due.min(sooner));
+                        entry.due = entry.due.map(|due| due.min(sooner));
                     }
-                    slot.source = Arc::new(source.clone());
+                    entry.source = Arc::new(source.clone());
                 }
                 None => {
-                    self.slots.insert(
+                    self.schedule.insert(
                         source.url.clone(),
-                        Slot {
+                        Scheduled {
                             source: Arc::new(source.clone()),
                             due: None,
                         },
@@ -535,13 +535,13 @@ fn instant_at(at: chrono::DateTime<Utc>) -> Instant {
 }
 
 async fn poll(
-    ctx: Context,
+    ctx: Pipeline,
     source: Arc<SourceConfig>,
     semaphore: Arc<Semaphore>,
     mode: Mode,
 ) -> RefreshOutcome {
-    // The host's slot first: sources queued behind a busy host must not hold global slots.
-    let _host = ctx.fetcher.host_slot(&source.location).await;
+    // The host's permit first: sources queued behind a busy host must not hold global permits.
+    let _host = ctx.fetcher.host_permit(&source.location).await;
     // The semaphore is never closed, so acquiring only waits.
     let _permit = semaphore.acquire_owned().await.ok();
     // Boxed once it may start: a refresh's future is large, and thousands of polls wait above.
@@ -551,7 +551,7 @@ async fn poll(
 /// Prunes items past `[retention] max_age`, then renders every output: the items are read on
 /// the store's thread (after the polls recorded so far are committed, so that no output shows
 /// an uncommitted item), rendered and written on a blocking thread of their own.
-async fn render_outputs(ctx: &Context, config: &Arc<Config>) -> Vec<Rendered> {
+async fn render_outputs(ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
     let rules = config.items.clone();
     let pruned = ctx
         .store
@@ -610,7 +610,7 @@ fn render_context(config: &Config, now: chrono::DateTime<Utc>) -> RenderContext<
 /// The WebSub ping for the feeds among `rendered` that changed, if a hub is configured and
 /// any did: a future bounded by `[websub] timeout`, for the caller to run beside its work.
 fn announce_changes(
-    ctx: &Context,
+    ctx: &Pipeline,
     config: &Config,
     rendered: &[Rendered],
 ) -> Option<impl Future<Output = ()> + Send + 'static> {
