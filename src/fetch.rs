@@ -37,7 +37,9 @@ pub enum FetchOutcome {
     NotModified(Response),
     /// 429 or 503: the publisher asks us to wait; not a failure of the source.
     RateLimited {
+        /// 429 or 503.
         status: StatusCode,
+        /// When the publisher allows the next request, if it said.
         retry_after: Option<DateTime<Utc>>,
     },
     /// 410: the publisher says the feed is gone for good.
@@ -52,6 +54,7 @@ pub struct Response {
     /// Where the URL asked for has moved to, when every redirect on the way was permanent
     /// (301/308).
     pub moved_to: Option<Url>,
+    /// The validators to send back next time.
     pub validators: Validators,
     /// `Cache-Control: max-age`.
     pub max_age: Option<Duration>,
@@ -60,9 +63,11 @@ pub struct Response {
 /// A body (decompressed, not decoded: the parser reads the charset) and its response.
 #[derive(Debug)]
 pub struct Fetched {
+    /// The body, decompressed and within `[poll] max_body`.
     pub body: Vec<u8>,
     /// The charset named by `Content-Type`, if any.
     pub charset: Option<String>,
+    /// What the response said beside its body.
     pub response: Response,
 }
 
@@ -70,27 +75,50 @@ pub struct Fetched {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("timed out after {} {what}", humantime::format_duration(*.after))]
-    Timeout { after: Duration, what: &'static str },
+    /// A timeout (connect, first byte or total) passed.
+    Timeout {
+        /// How long it waited.
+        after: Duration,
+        /// Which timeout: "to connect", "for the first byte", "in all".
+        what: &'static str,
+    },
     #[error("HTTP {0}")]
+    /// An HTTP status that is neither success, 304, 410 nor rate limiting.
     Status(StatusCode),
     #[error("body over {limit} bytes ({})", bytesize::ByteSize(*.limit))]
-    TooLarge { limit: u64 },
+    /// The body grew past `[poll] max_body`.
+    TooLarge {
+        /// The cap, in bytes.
+        limit: u64,
+    },
     #[error("connection failed: {0}")]
+    /// The server could not be reached.
     Connect(String),
     #[error("{0}")]
+    /// The exchange failed midway.
     Http(String),
     #[error("redirect loop at {0}")]
+    /// A redirect led back to a URL already visited.
     RedirectLoop(Url),
     #[error("more than {MAX_REDIRECTS} redirects")]
+    /// More than ten redirects.
     TooManyRedirects,
     #[error("redirect without a usable Location header")]
+    /// A redirect without a usable `Location`.
     BadRedirect,
     #[error(
         "refused a redirect to the private address {0} (set [poll] allow_private_redirects = true to allow it)"
     )]
+    /// A redirect from a public address into a private one, refused.
     PrivateRedirect(Url),
     #[error("reading {path}: {error}")]
-    File { path: String, error: std::io::Error },
+    /// A `file:` source could not be read.
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
 }
 
 /// Fetches feeds over HTTP with one shared connection pool and per-host limits.
@@ -102,6 +130,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// A fetcher with `settings`' timeouts, limits and `User-Agent`.
     pub fn new(settings: &PollSettings) -> Result<Self, FetchError> {
         Self::with_pinned_hosts(settings, &[])
     }

@@ -136,10 +136,13 @@ pub fn cutoff(rules: &ItemRules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// A fetched item as the plan sees it: with its canonical-link key and its dates as stored.
 #[derive(Debug, Clone)]
 pub struct Candidate<'a> {
+    /// The item as fetched.
     pub item: &'a Item,
     /// `canon:` and its canonical link, when it has one.
     pub canon_key: Option<String>,
+    /// Its publication date as stored (see [`normalized_date`]).
     pub published: DateTime<Utc>,
+    /// Its last update as stored (see [`normalized_updated`]).
     pub updated: Option<DateTime<Utc>>,
 }
 
@@ -274,24 +277,34 @@ pub fn plan(
 pub struct Stored {
     /// Whether the fetching source is the one that stored it (not a source that also carried it).
     pub owned: bool,
+    /// A digest of what a reader sees of it.
     pub fingerprint: String,
+    /// A digest of its text as the feed gave it.
     pub raw_digest: Option<String>,
+    /// Its title.
     pub title: Option<String>,
+    /// Its link.
     pub link: Option<String>,
     /// Its authors as stored (JSON).
     pub authors: String,
     /// Unix seconds.
     pub updated: Option<i64>,
+    /// How many times its summary or content alone changed.
     pub content_updates: i64,
 }
 
 /// The fetched copy of that item, as the store would write it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fresh<'a> {
+    /// A digest of what a reader sees of it.
     pub fingerprint: &'a str,
+    /// A digest of its text as the feed gave it.
     pub raw_digest: Option<&'a str>,
+    /// Its title.
     pub title: Option<&'a str>,
+    /// Its link.
     pub link: Option<&'a str>,
+    /// Its authors as they would be stored (JSON).
     pub authors: &'a str,
     /// Unix seconds.
     pub updated: Option<i64>,
@@ -307,7 +320,13 @@ pub enum Revision {
     NewDigest,
     /// Updated in place, its `updated` set to this (Unix seconds); `content_only` when only its
     /// summary or content changed (counted against [`MAX_CONTENT_UPDATES`]).
-    Updated { updated: i64, content_only: bool },
+    /// Updated in place; see the type's doc.
+    Updated {
+        /// Its new `updated`, Unix seconds.
+        updated: i64,
+        /// Only its summary or content changed.
+        content_only: bool,
+    },
 }
 
 /// Whether and how a stored item is revised: always when its title, link or authors changed;

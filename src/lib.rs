@@ -22,6 +22,9 @@
 //!
 //! Data flows one way: `config → store.sync → scheduler → refresh → render → files`.
 
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod config;
 pub mod fetch;
 pub mod identity;

@@ -1,6 +1,8 @@
 //! The `tributary` command: parses arguments, sets up logging, loads the config, opens the
 //! store and hands over to the library.
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

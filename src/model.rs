@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// What a publisher's feed says about itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedMeta {
+    /// The feed's own title, plain text.
     pub title: Option<String>,
     /// The publisher's website.
     pub link: Option<String>,
@@ -34,13 +35,19 @@ pub struct Item {
     pub key: String,
     /// The publisher's own id for it, if any.
     pub guid: Option<String>,
+    /// The item's own page.
     pub link: Option<String>,
     /// Plain text.
     pub title: Option<String>,
+    /// A short text: a teaser or description.
     pub summary: Option<Text>,
+    /// The full text, when the feed carries it.
     pub content: Option<Text>,
+    /// Who wrote it.
     pub authors: Vec<Author>,
+    /// When it was published, as the feed says.
     pub published: Option<DateTime<Utc>>,
+    /// When it last changed, as the feed says.
     pub updated: Option<DateTime<Utc>>,
     /// Attached media: podcast episodes and the like.
     pub enclosures: Vec<Enclosure>,
@@ -58,8 +65,10 @@ pub struct Item {
 /// A file attached to an item.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enclosure {
+    /// Where the file is.
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its media type, when the feed says.
     pub mime_type: Option<String>,
     /// Its size in bytes, when the feed says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,25 +78,33 @@ pub struct Enclosure {
 /// A text that is either plain or sanitized HTML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text {
+    /// The text itself.
     pub body: String,
+    /// Whether it is (sanitized) HTML rather than plain text.
     pub is_html: bool,
 }
 
 /// A person credited on an item.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Author {
+    /// The name shown.
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Their page.
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Their address.
     pub email: Option<String>,
 }
 
 /// How a fetched feed changed what was stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ItemCounts {
+    /// Items stored for the first time.
     pub new: usize,
+    /// Items updated in place.
     pub updated: usize,
+    /// Items already stored as they are.
     pub unchanged: usize,
     /// Items already stored through another source (the same article, republished).
     pub duplicates: usize,
@@ -115,9 +132,11 @@ impl ItemCounts {
 /// What storing one fetched item came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
+    /// Stored for the first time.
     New,
     /// Updated in place: what a reader sees of it changed.
     Updated,
+    /// Already stored as it is.
     Unchanged,
     /// Already stored through another source (named here): the same article, republished.
     Duplicate(String),
@@ -149,6 +168,7 @@ pub struct RefreshOutcome {
     pub url: String,
     /// The config's name, else the feed's title, else the URL.
     pub name: String,
+    /// What the poll came to.
     pub result: PollResult,
     /// When it is due again; none once it is gone.
     pub next_poll: Option<NextPoll>,
@@ -172,7 +192,9 @@ pub enum PollResult {
     NotModified,
     /// 429 or 503: the publisher asked us to wait (until the given time, if it said).
     RateLimited {
+        /// The HTTP status: 429 or 503.
         status: u16,
+        /// When the publisher allows the next request, if it said.
         until: Option<DateTime<Utc>>,
     },
     /// 410: the publisher removed the feed; it is not polled again until its URL changes.
@@ -180,25 +202,36 @@ pub enum PollResult {
     /// The error, in words a person understands.
     Failed(String),
     /// Not polled: inside a Retry-After window (until then) or gone (no time).
-    Skipped { until: Option<DateTime<Utc>> },
+    /// Not polled: inside a Retry-After window (until then) or gone (no time).
+    Skipped {
+        /// Until when; none when gone.
+        until: Option<DateTime<Utc>>,
+    },
 }
 
 /// The validators of the last good response, sent back as a conditional GET.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Validators {
+    /// The last `ETag`, sent back as `If-None-Match`.
     pub etag: Option<String>,
+    /// The last `Last-Modified`, sent back as `If-Modified-Since`.
     pub last_modified: Option<String>,
 }
 
 /// A source's polling state, kept in the database between polls (and across restarts).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FetchState {
+    /// Sent back as a conditional GET.
     pub validators: Validators,
+    /// What the feed and server last said about polling.
     pub hints: FeedHints,
     /// How the last poll went; none before the first poll.
     pub last_status: Option<PollStatus>,
+    /// The last failure, in words.
     pub last_error: Option<String>,
+    /// When a poll last succeeded (new content or 304).
     pub last_success_at: Option<DateTime<Utc>>,
+    /// Failures in a row: the backoff's exponent.
     pub consecutive_failures: u32,
     /// No request before then: the publisher's `Retry-After`.
     pub retry_after_until: Option<DateTime<Utc>>,
@@ -208,9 +241,11 @@ pub struct FetchState {
     pub adopted_url: Option<String>,
     /// The target of the permanent redirect seen on the latest polls, and on how many in a row.
     pub redirect_target: Option<String>,
+    /// On how many polls in a row the same permanent redirect was seen.
     pub redirect_seen: u32,
     /// The feed found by autodiscovery when the configured URL is an HTML page.
     pub discovered_url: Option<String>,
+    /// When it is due again, and why; none once gone.
     pub next_poll: Option<NextPoll>,
 }
 
@@ -258,7 +293,9 @@ impl PollStatus {
 /// A change in a source's state worth telling its user about, in the health feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthEvent {
+    /// What changed.
     pub kind: EventKind,
+    /// The change in words, naming the source.
     pub message: String,
 }
 
@@ -293,10 +330,15 @@ impl EventKind {
 /// A stored health event, with its source's name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
+    /// Its row id: the health feed entry's identity.
     pub id: i64,
+    /// When it happened.
     pub at: DateTime<Utc>,
+    /// The source's name.
     pub source: String,
+    /// What changed (see [`EventKind::as_str`]).
     pub kind: String,
+    /// The change in words.
     pub message: String,
 }
 
@@ -305,9 +347,11 @@ pub struct StoredEvent {
 pub struct StoredItem {
     /// The id Tributary minted for it, used by every output.
     pub id: String,
+    /// The item as stored.
     pub item: Item,
     /// When Tributary first stored it.
     pub first_seen: DateTime<Utc>,
+    /// Who published it.
     pub publisher: Publisher,
 }
 
@@ -352,6 +396,7 @@ impl Reason {
         }
     }
 
+    /// The reason stored as `name`, if it is one.
     pub fn parse(name: &str) -> Option<Reason> {
         [
             Reason::Interval,
@@ -374,7 +419,9 @@ impl fmt::Display for Reason {
 /// A source's next poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextPoll {
+    /// When.
     pub at: DateTime<Utc>,
+    /// Why then.
     pub reason: Reason,
 }
 

@@ -10,7 +10,9 @@ use crate::fetch::is_private_host;
 /// A feed named in an OPML file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpmlFeed {
+    /// The feed's URL (`xmlUrl`).
     pub url: String,
+    /// The outline's title, else its text.
     pub title: Option<String>,
     /// The folders it sits in, and its own `category`: they become the source's tags.
     pub tags: Vec<String>,
@@ -20,6 +22,7 @@ pub struct OpmlFeed {
 #[derive(Debug, thiserror::Error)]
 pub enum OpmlError {
     #[error("not readable OPML: {0}")]
+    /// The XML could not be read.
     Xml(String),
 }
 

@@ -28,10 +28,15 @@ use crate::store::{Poll, SharedStore, StoreError};
 /// permits, shared by every task.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
+    /// HTTP, with its connection pool and per-host limits.
     pub fetcher: Fetcher,
+    /// The database, on its own thread.
     pub store: SharedStore,
+    /// `[poll]`.
     pub poll: Arc<PollSettings>,
+    /// `[retention]`, `[dedup]`, `[content]`.
     pub rules: Arc<ItemRules>,
+    /// Places between parsing and storing.
     pub parse_permits: ParsePermits,
 }
 
@@ -39,10 +44,13 @@ pub struct Pipeline {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("{0}")]
+    /// The database could not be opened or the sources recorded.
     Store(#[from] StoreError),
     #[error("setting up the HTTP client: {0}")]
+    /// The HTTP client could not be built.
     Http(#[from] crate::fetch::FetchError),
     #[error("starting the database thread: {0}")]
+    /// The database thread could not be started.
     Thread(#[from] std::io::Error),
 }
 
@@ -124,20 +132,29 @@ enum RefreshError {
 /// What one attempt to read a source came to, before it is recorded.
 #[derive(Debug)]
 pub enum Attempt {
+    /// A feed was read.
     Fetched {
+        /// The feed, parsed and cleaned.
         feed: Box<ParsedFeed>,
+        /// What the response said beside its body.
         response: Response,
         /// The feed URL found on the HTML page the source pointed at, if that is how it was read.
         discovered: Option<Url>,
         /// A place among the feeds parsed and not yet stored, held until the feed is stored.
         permit: Option<OwnedSemaphorePermit>,
     },
+    /// 304: nothing changed.
     NotModified(Response),
+    /// 429 or 503: the publisher asked to wait.
     RateLimited {
+        /// The HTTP status.
         status: u16,
+        /// When the publisher allows the next request, if it said.
         retry_after: Option<DateTime<Utc>>,
     },
+    /// 410: the publisher removed the feed.
     Gone,
+    /// Anything else that went wrong, in words.
     Failed(String),
 }
 
@@ -337,9 +354,11 @@ pub struct Explanation {
     pub moved_to: Option<Url>,
     /// The feed an HTML page linked to, if the URL was a page.
     pub discovered: Option<Url>,
+    /// What the feed came to.
     pub feed: ParsedFeed,
     /// Each item's key and what polling would do with it.
     pub verdicts: Vec<(String, Verdict)>,
+    /// When a poll would come next.
     pub next_poll: Option<NextPoll>,
 }
 

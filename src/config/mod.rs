@@ -32,8 +32,11 @@ pub struct Config {
     pub file: PathBuf,
     /// The SQLite database file.
     pub database: PathBuf,
+    /// `[poll]`: how sources are polled, unless a source says otherwise.
     pub poll: PollSettings,
+    /// `[[outputs]]`: the merged feeds written.
     pub outputs: Vec<OutputConfig>,
+    /// `[[sources]]` of the config file and of `sources.d/`, in that order.
     pub sources: Vec<SourceConfig>,
     /// `[health] path`: an Atom feed of changes in the sources' states, if configured.
     pub health: Option<PathBuf>,
@@ -43,6 +46,7 @@ pub struct Config {
     pub service: ServiceSettings,
     /// `[log]`: the log's level and format (the command line and `RUST_LOG` win).
     pub log: LogSettings,
+    /// `[site]`, `[opml]`, `[serve]`, `[websub]`: how the outputs are published.
     pub publishing: Publishing,
 }
 
@@ -58,7 +62,9 @@ pub struct ServiceSettings {
 /// `[log]`: the default level (an `EnvFilter` directive) and format.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogSettings {
+    /// An `EnvFilter` directive (`info`, `warn,tributary=debug`).
     pub level: Option<String>,
+    /// Text or JSON lines.
     pub format: LogFormat,
 }
 
@@ -102,6 +108,7 @@ impl Default for ItemRules {
 /// `[poll]`: defaults for every source and limits of the fetcher.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollSettings {
+    /// The default interval between a source's polls.
     pub interval: Duration,
     /// Fetches in flight at once, across all hosts.
     pub concurrency: usize,
@@ -109,11 +116,13 @@ pub struct PollSettings {
     pub per_host_concurrency: usize,
     /// The longest a whole fetch may take, body included.
     pub timeout: Duration,
+    /// The longest a connection may take to open.
     pub connect_timeout: Duration,
     /// The longest to wait for the response's headers once connected.
     pub first_byte_timeout: Duration,
     /// The largest body read, counted after decompression.
     pub max_body: u64,
+    /// The `User-Agent` header sent.
     pub user_agent: String,
     /// The longest a server's or feed's hint may stretch a source's interval to.
     pub max_interval: Duration,
@@ -128,14 +137,18 @@ pub struct PollSettings {
 /// One `[[outputs]]` table: a merged feed file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputConfig {
+    /// Where the feed is written (absolute).
     pub path: PathBuf,
     /// The path as written in the config; a stable seed for the feed's id across machines.
     pub path_as_written: String,
+    /// The feed's title.
     pub title: String,
+    /// The most items the feed carries.
     pub max_items: usize,
     /// Whether items of sources no longer in the config stay in this output (they stay stored
     /// either way).
     pub keep_removed_sources: bool,
+    /// Atom, RSS 2.0 or JSON Feed.
     pub format: OutputFormat,
     /// Only sources with one of these tags (none: every source).
     pub tags: Vec<String>,
@@ -244,8 +257,11 @@ pub struct SourceConfig {
     pub name: Option<String>,
     /// The URL as written in the config: the source's identity in the database.
     pub url: String,
+    /// Where its feed is read from.
     pub location: SourceLocation,
+    /// How long between polls, before hints and backoff.
     pub interval: Duration,
+    /// Tags outputs select sources by.
     pub tags: Vec<String>,
     /// The file that declared it (the config file or one in `sources.d/`).
     pub declared_in: PathBuf,
@@ -272,6 +288,7 @@ impl SourceConfig {
 /// Where a source's feed is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceLocation {
+    /// An http(s) URL.
     Http(Url),
     /// `file:relative/path.xml`, resolved against the config's folder; for demos and tests.
     File(PathBuf),
@@ -280,15 +297,18 @@ pub enum SourceLocation {
 /// Why a config was refused: every problem found, each with its file and key.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
+    /// Every problem found, in the order found.
     pub problems: Vec<Problem>,
 }
 
 /// One thing wrong in one file.
 #[derive(Debug, Clone)]
 pub struct Problem {
+    /// The file the problem is in.
     pub file: PathBuf,
     /// The key, such as `poll.interval` or `sources[2] ("RUSI").url`; empty for the whole file.
     pub key: String,
+    /// What is wrong, in words.
     pub message: String,
 }
 

@@ -36,8 +36,11 @@ use crate::sanitize::{
 /// A parsed feed: what it says of itself and its items, each key appearing once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedFeed {
+    /// What the feed says of itself.
     pub meta: FeedMeta,
+    /// What it says about how often to poll it.
     pub hints: FeedHints,
+    /// Its items, in feed order.
     pub items: Vec<Item>,
     /// "RSS 2.0", "Atom", …
     pub format: &'static str,
@@ -53,14 +56,19 @@ pub struct ParsedFeed {
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("empty response, not a feed")]
+    /// Nothing but white space.
     Empty,
     #[error("not a feed: no RSS, Atom or JSON Feed document found")]
+    /// Not RSS, Atom or JSON Feed.
     NotAFeed,
     #[error("not a feed: an HTML page that links to no feed")]
+    /// An HTML page that links to no feed.
     HtmlWithoutFeedLink,
     #[error("unreadable feed: {0}")]
+    /// A feed the parser refused, and why.
     Malformed(String),
     #[error("unreadable feed: the XML parser failed on it (a bug in feed-rs or quick-xml)")]
+    /// The parser panicked on it.
     ParserCrashed,
 }
 

@@ -9,6 +9,7 @@ use super::xml::{document, empty, finish, generator, rfc3339, text, text_node};
 use super::{FeedInfo, MEDIA_NS, entry_updated, http_url};
 use crate::model::{Publisher, StoredItem, Text};
 
+/// The Atom 1.0 namespace.
 pub const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 
 /// Renders `items` (newest first) as an Atom feed.

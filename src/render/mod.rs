@@ -31,22 +31,40 @@ const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("reading items for {path}: {error}")]
-    Store { path: PathBuf, error: StoreError },
-    #[error("writing {path}: {error}")]
-    Write {
+    /// The items could not be read.
+    Store {
+        /// The file.
         path: PathBuf,
+        /// Why.
+        error: StoreError,
+    },
+    #[error("writing {path}: {error}")]
+    /// The file could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
         error: std::io::Error,
     },
     #[error("rendering {path}: {error}")]
-    Format { path: PathBuf, error: String },
+    /// The document could not be made.
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: String,
+    },
     #[error("rendering the outputs crashed (this is a bug in Tributary; please report it)")]
+    /// Rendering panicked.
     Crashed,
 }
 
 /// Whether an output's file was rewritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
+    /// Its bytes changed: it was rewritten.
     Changed,
+    /// Its bytes were the same: it was left alone.
     Unchanged,
 }
 
@@ -55,13 +73,16 @@ pub enum Written {
 pub struct FeedInfo<'a> {
     /// A stable id, from the output's path as written in the config.
     pub id: String,
+    /// Its title.
     pub title: &'a str,
     /// Its public address, when `[site] base_url` says where outputs are served.
     pub self_url: Option<Url>,
     /// How it links to itself: its public address, else its file name, which readers resolve
     /// against where they fetched it.
     pub self_href: String,
+    /// The WebSub hub it announces.
     pub hub: Option<&'a Url>,
+    /// The site it belongs to.
     pub home: Option<&'a Url>,
     /// The newest entry's time: a feed's `updated` that moves only when its items do.
     pub updated: DateTime<Utc>,
@@ -72,14 +93,18 @@ pub struct FeedInfo<'a> {
 pub struct RenderContext<'a> {
     /// The configured sources.
     pub sources: &'a [SourceConfig],
+    /// `[site]`, `[opml]`, `[serve]`, `[websub]`.
     pub publishing: &'a Publishing,
+    /// The time of the render, for `max_age` filters.
     pub now: DateTime<Utc>,
 }
 
 /// One file written by a render: its path, whether it changed, and its public URL if known.
 #[derive(Debug)]
 pub struct Rendered {
+    /// The file.
     pub path: PathBuf,
+    /// Whether it was written.
     pub result: Result<Written, RenderError>,
     /// The public URL of a feed, for pinging a WebSub hub when it changed.
     pub public_url: Option<Url>,

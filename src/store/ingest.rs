@@ -21,6 +21,7 @@ use crate::model::{FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Ve
 /// One poll of a source, to record all at once.
 #[derive(Debug)]
 pub struct Poll<'a> {
+    /// When the poll was made.
     pub at: DateTime<Utc>,
     /// The source's state after this poll.
     pub state: &'a FetchState,
@@ -28,6 +29,7 @@ pub struct Poll<'a> {
     pub feed: Option<(&'a FeedMeta, &'a [Item])>,
     /// A change in the source's health, if this poll made one.
     pub event: Option<&'a HealthEvent>,
+    /// What is kept of items.
     pub rules: &'a ItemRules,
 }
 

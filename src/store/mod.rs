@@ -25,32 +25,48 @@ pub use sources::SourceStatus;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("creating the database folder {path}: {error}")]
+    /// The database's folder could not be created.
     CreateFolder {
+        /// The folder.
         path: PathBuf,
+        /// Why.
         error: std::io::Error,
     },
     #[error("opening database {path}: {error}")]
+    /// The database could not be opened.
     Open {
+        /// The database file.
         path: PathBuf,
+        /// Why.
         error: rusqlite::Error,
     },
     #[error(
         "database {path} is at schema version {found}, newer than this build of Tributary knows ({known}); upgrade Tributary"
     )]
+    /// The database was written by a newer Tributary.
     TooNew {
+        /// The database file.
         path: PathBuf,
+        /// Its schema version.
         found: i64,
+        /// The newest this build knows.
         known: i64,
     },
     #[error("migrating database {path} to version {version}: {error}")]
+    /// A migration failed (and was rolled back).
     Migrate {
+        /// The database file.
         path: PathBuf,
+        /// The version it was migrating to.
         version: i64,
+        /// Why.
         error: rusqlite::Error,
     },
     #[error("database: {0}")]
+    /// SQLite refused a statement.
     Sqlite(#[from] rusqlite::Error),
     #[error("database: encoding JSON: {0}")]
+    /// A JSON column could not be encoded.
     Json(#[from] serde_json::Error),
 }
 

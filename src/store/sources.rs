@@ -14,11 +14,15 @@ use crate::model::{NextPoll, PollStatus, Reason};
 /// One source's state, as `status` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceStatus {
+    /// Its URL as configured.
     pub url: String,
     /// The config's name, else the feed's title, else the URL.
     pub name: String,
+    /// When it was last polled.
     pub last_poll: Option<DateTime<Utc>>,
+    /// Its polling state.
     pub state: FetchState,
+    /// How many items it stored.
     pub items: i64,
     /// When the newest stored item was published (or first seen, if undated).
     pub newest_item: Option<DateTime<Utc>>,
