@@ -12,10 +12,6 @@ const D2: &str = "Tue, 19 Aug 2025 10:00:00 GMT";
 const D3: &str = "Wed, 20 Aug 2025 10:00:00 GMT";
 const D4: &str = "Thu, 21 Aug 2025 10:00:00 GMT";
 
-fn count(db: &rusqlite::Connection, sql: &str) -> i64 {
-    db.query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
 #[tokio::test]
 async fn once_stores_each_item_once_and_merges_them_naming_each_publisher() {
     let server = FeedServer::start().await;
@@ -57,7 +53,7 @@ async fn once_stores_each_item_once_and_merges_them_naming_each_publisher() {
     );
 
     let db = ws.db();
-    assert_eq!(count(&db, "SELECT count(*) FROM items"), 3);
+    assert_eq!(count(&ws, "SELECT count(*) FROM items"), 3);
     let merged = entries_with_publishers(&ws.path("public/feed.xml"));
     assert_eq!(
         merged,
@@ -85,7 +81,7 @@ async fn once_stores_each_item_once_and_merges_them_naming_each_publisher() {
     // Polling the same feeds again adds nothing.
     let again = ws.tributary(&["once"]).await;
     assert!(stdout(&again).contains("Harbour: 0 new, 0 updated, 2 unchanged"));
-    assert_eq!(count(&db, "SELECT count(*) FROM items"), 3);
+    assert_eq!(count(&ws, "SELECT count(*) FROM items"), 3);
     let again: Vec<String> = ws
         .feed("public/feed.xml")
         .entries
@@ -138,7 +134,7 @@ async fn a_changed_feed_adds_new_items_once_updates_changed_ones_and_keeps_remov
         stdout(&run)
     );
 
-    assert_eq!(count(&db, "SELECT count(*) FROM items"), 4);
+    assert_eq!(count(&ws, "SELECT count(*) FROM items"), 4);
     let (row, title, updated): (i64, String, i64) = db
         .query_row(
             "SELECT id, title, updated FROM items WHERE guid = 'a2'",
@@ -153,7 +149,7 @@ async fn a_changed_feed_adds_new_items_once_updates_changed_ones_and_keeps_remov
         "its updated time moved to when the change was seen"
     );
     assert_eq!(
-        count(&db, "SELECT count(*) FROM items WHERE guid = 'a1'"),
+        count(&ws, "SELECT count(*) FROM items WHERE guid = 'a1'"),
         1,
         "an item gone from the feed stays stored"
     );
@@ -347,11 +343,10 @@ async fn the_daemon_picks_up_new_items_on_its_next_poll_and_stops_cleanly_on_sig
         "one log line per poll naming the source:\n{log}"
     );
 
-    let db = ws.db();
-    assert_eq!(count(&db, "SELECT count(*) FROM items"), 2, "no duplicates");
+    assert_eq!(count(&ws, "SELECT count(*) FROM items"), 2, "no duplicates");
     assert_eq!(
         count(
-            &db,
+            &ws,
             "SELECT count(*) FROM items WHERE title = 'One, edited'"
         ),
         1
@@ -431,9 +426,5 @@ async fn a_removed_source_keeps_its_items_in_outputs_unless_configured_otherwise
     std::fs::write(ws.config(), dropping).unwrap();
     ws.tributary(&["once"]).await;
     assert_eq!(titles(&ws), ["From A"]);
-    assert_eq!(
-        count(&ws.db(), "SELECT count(*) FROM items"),
-        2,
-        "still stored"
-    );
+    assert_eq!(count(&ws, "SELECT count(*) FROM items"), 2, "still stored");
 }

@@ -58,22 +58,6 @@ async fn once(ws: &Workspace, args: &[&str]) -> String {
     out
 }
 
-fn line<'a>(out: &'a str, name: &str) -> &'a str {
-    out.lines()
-        .find(|l| l.starts_with(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no line for {name}:\n{out}"))
-}
-
-fn items_of(ws: &Workspace, source: &str) -> i64 {
-    ws.db()
-        .query_row(
-            "SELECT count(*) FROM items i JOIN sources s ON s.id = i.source_id WHERE s.name = ?1",
-            [source],
-            |r| r.get(0),
-        )
-        .unwrap()
-}
-
 #[tokio::test]
 async fn validators_are_sent_back_and_a_304_parses_and_writes_nothing() {
     let server = FeedServer::start().await;
@@ -94,7 +78,7 @@ async fn validators_are_sent_back_and_a_304_parses_and_writes_nothing() {
         &[("Cond", server.url("/cond.xml"))],
     );
     let out = once(&ws, &[]).await;
-    assert!(line(&out, "Cond").contains("1 new"), "{out}");
+    assert!(once_line(&out, "Cond").contains("1 new"), "{out}");
     let first = server.seen("/cond.xml");
     assert_eq!(first[0].headers.get("if-none-match"), None);
     assert_eq!(
@@ -113,7 +97,7 @@ async fn validators_are_sent_back_and_a_304_parses_and_writes_nothing() {
     let mtime = std::fs::metadata(&output).unwrap().modified().unwrap();
 
     let out = once(&ws, &[]).await;
-    assert_eq!(line(&out, "Cond"), "Cond: not modified");
+    assert_eq!(once_line(&out, "Cond"), "Cond: not modified");
     let second = &server.seen("/cond.xml")[1];
     assert_eq!(
         second.headers.get("if-none-match").map(String::as_str),
@@ -174,15 +158,15 @@ async fn slow_silent_and_broken_servers_fail_alone_within_their_timeouts() {
         "bounded by the timeouts"
     );
     assert!(
-        line(&out, "Trickle").contains("failed: timed out after 3s in all"),
+        once_line(&out, "Trickle").contains("failed: timed out after 3s in all"),
         "{out}"
     );
     assert!(
-        line(&out, "Hang").contains("failed: timed out after 1s waiting for a response"),
+        once_line(&out, "Hang").contains("failed: timed out after 1s waiting for a response"),
         "{out}"
     );
-    assert!(line(&out, "Reset").contains("failed:"), "{out}");
-    assert!(line(&out, "Truncated").contains("failed:"), "{out}");
+    assert!(once_line(&out, "Reset").contains("failed:"), "{out}");
+    assert!(once_line(&out, "Truncated").contains("failed:"), "{out}");
     for name in ["Trickle", "Hang", "Reset", "Truncated"] {
         assert_eq!(items_of(&ws, name), 0, "{name}");
     }
@@ -230,7 +214,7 @@ async fn huge_bodies_and_gzip_bombs_are_cut_off_at_the_cap() {
     let out = once(&ws, &[]).await;
     for name in ["Bomb", "Huge", "Endless"] {
         assert!(
-            line(&out, name).contains("failed: body over 1048576 bytes"),
+            once_line(&out, name).contains("failed: body over 1048576 bytes"),
             "{out}"
         );
     }
@@ -265,16 +249,16 @@ async fn redirect_loops_and_long_chains_are_errors_and_short_chains_are_followed
     );
     let out = once(&ws, &[]).await;
     assert!(
-        line(&out, "Loop").contains("failed: redirect loop"),
+        once_line(&out, "Loop").contains("failed: redirect loop"),
         "{out}"
     );
     assert!(
-        line(&out, "Chain").contains("failed: more than 10 redirects"),
+        once_line(&out, "Chain").contains("failed: more than 10 redirects"),
         "{out}"
     );
     assert_eq!(server.requests("/chain10"), 1);
     assert_eq!(server.requests("/chain11"), 0, "no more than 10 hops");
-    assert!(line(&out, "Short").contains("1 new"), "{out}");
+    assert!(once_line(&out, "Short").contains("1 new"), "{out}");
 
     // Temporary redirects are never adopted: the next poll starts at the configured URL.
     once(&ws, &[]).await;
@@ -298,7 +282,7 @@ async fn a_permanent_redirect_is_adopted_after_repeated_polls_keeping_history() 
         "adopt_redirect_after = 2",
         &[("Moved", server.url("/old.xml"))],
     );
-    assert!(line(&once(&ws, &[]).await, "Moved").contains("1 new"));
+    assert!(once_line(&once(&ws, &[]).await, "Moved").contains("1 new"));
     let status = stdout(&ws.tributary(&["status"]).await);
     assert!(
         status.contains("permanently redirected to") && status.contains("on the last 1 poll(s)"),
@@ -313,11 +297,11 @@ async fn a_permanent_redirect_is_adopted_after_repeated_polls_keeping_history() 
             &[item("m2", "Moved two", D2), item("m1", "Moved one", D1)],
         ),
     );
-    assert!(line(&once(&ws, &[]).await, "Moved").contains("1 new, 0 updated, 1 unchanged"));
+    assert!(once_line(&once(&ws, &[]).await, "Moved").contains("1 new, 0 updated, 1 unchanged"));
     assert_eq!(server.requests("/old.xml"), 2);
 
     let out = once(&ws, &[]).await;
-    assert!(line(&out, "Moved").contains("0 new"), "{out}");
+    assert!(once_line(&out, "Moved").contains("0 new"), "{out}");
     assert_eq!(
         server.requests("/old.xml"),
         2,
@@ -343,9 +327,9 @@ async fn a_gone_feed_is_not_polled_again() {
     let server = FeedServer::start().await;
     server.respond("/gone.xml", 410, &[], Vec::new());
     let ws = workspace(&server, "", &[("Gone", server.url("/gone.xml"))]);
-    assert!(line(&once(&ws, &[]).await, "Gone").contains("gone (HTTP 410)"));
+    assert!(once_line(&once(&ws, &[]).await, "Gone").contains("gone (HTTP 410)"));
     let out = once(&ws, &[]).await;
-    assert_eq!(line(&out, "Gone"), "Gone: skipped: gone (HTTP 410)");
+    assert_eq!(once_line(&out, "Gone"), "Gone: skipped: gone (HTTP 410)");
     assert_eq!(server.requests("/gone.xml"), 1, "no request after 410");
     let status = stdout(&ws.tributary(&["status"]).await);
     assert!(
@@ -371,15 +355,15 @@ async fn retry_after_is_honoured_and_is_not_a_failure() {
     );
     let out = once(&ws, &[]).await;
     assert!(
-        line(&out, "Limited").contains("rate limited (HTTP 429), retry after"),
+        once_line(&out, "Limited").contains("rate limited (HTTP 429), retry after"),
         "{out}"
     );
-    assert_eq!(line(&out, "Busy"), "Busy: rate limited (HTTP 503)");
+    assert_eq!(once_line(&out, "Busy"), "Busy: rate limited (HTTP 503)");
 
     let out = once(&ws, &[]).await;
     assert!(
-        line(&out, "Limited").contains("skipped until")
-            && line(&out, "Limited").contains("retry-after"),
+        once_line(&out, "Limited").contains("skipped until")
+            && once_line(&out, "Limited").contains("retry-after"),
         "{out}"
     );
     assert_eq!(
@@ -409,8 +393,11 @@ async fn once_due_polls_only_sources_whose_time_has_come() {
     once(&ws, &[]).await;
     let run = ws.tributary(&["once", "--due"]).await;
     let out = stdout(&run);
-    assert!(line(&out, "Down").contains("skipped until"), "{out}");
-    assert!(line(&out, "Healthy").contains("skipped until"), "{out}");
+    assert!(once_line(&out, "Down").contains("skipped until"), "{out}");
+    assert!(
+        once_line(&out, "Healthy").contains("skipped until"),
+        "{out}"
+    );
     assert_eq!(server.requests("/down.xml"), 1);
     assert_eq!(server.requests("/healthy.xml"), 1);
     // Without --due, a failing source is still tried: it is never disabled.
@@ -454,9 +441,9 @@ async fn an_html_page_leads_to_the_feed_it_links_to() {
         ],
     );
     let out = once(&ws, &[]).await;
-    assert!(line(&out, "Blog").contains("1 new"), "{out}");
+    assert!(once_line(&out, "Blog").contains("1 new"), "{out}");
     assert!(
-        line(&out, "Plain").contains("an HTML page that links to no feed"),
+        once_line(&out, "Plain").contains("an HTML page that links to no feed"),
         "{out}"
     );
     let status = stdout(&ws.tributary(&["status"]).await);
@@ -588,7 +575,7 @@ async fn charsets_from_the_http_header_declaration_and_bom_are_honoured() {
     );
     let out = once(&ws, &[]).await;
     for name in ["Latin1", "Declared", "LE", "BE", "Broken"] {
-        assert!(line(&out, name).contains("1 new"), "{out}");
+        assert!(once_line(&out, name).contains("1 new"), "{out}");
     }
     let titles: Vec<String> = ws
         .feed("public/feed.xml")

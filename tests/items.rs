@@ -10,50 +10,6 @@ const D1: &str = "Mon, 18 Aug 2025 10:00:00 GMT";
 const D2: &str = "Tue, 19 Aug 2025 10:00:00 GMT";
 const D3: &str = "Wed, 20 Aug 2025 10:00:00 GMT";
 
-/// An RSS item with full control over guid and link.
-fn raw_item(guid: Option<&str>, title: &str, link: Option<&str>, body: &str, date: &str) -> String {
-    let mut xml = String::from("<item>");
-    if let Some(guid) = guid {
-        xml.push_str(&format!("<guid isPermaLink=\"false\">{guid}</guid>"));
-    }
-    xml.push_str(&format!("<title>{title}</title>"));
-    if let Some(link) = link {
-        xml.push_str(&format!("<link>{link}</link>"));
-    }
-    xml.push_str(&format!(
-        "<description><![CDATA[{body}]]></description><pubDate>{date}</pubDate></item>"
-    ));
-    xml
-}
-
-fn channel(title: &str, items: &[String]) -> String {
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title>\
-         <link>https://{}.example/</link><description>d</description>{}</channel></rss>",
-        title.to_lowercase().replace(' ', "-"),
-        items.concat()
-    )
-}
-
-fn count(ws: &Workspace, sql: &str) -> i64 {
-    ws.db().query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
-fn titles(ws: &Workspace) -> Vec<String> {
-    ws.feed("public/feed.xml")
-        .entries
-        .into_iter()
-        .map(|e| e.title.map(|t| t.content).unwrap_or_default())
-        .collect()
-}
-
-fn once_line(out: &str, name: &str) -> String {
-    out.lines()
-        .find(|l| l.starts_with(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no line for {name}:\n{out}"))
-        .to_string()
-}
-
 #[tokio::test]
 async fn guid_churn_is_matched_by_link_and_never_reaches_readers() {
     let server = FeedServer::start().await;

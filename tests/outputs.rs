@@ -645,7 +645,7 @@ async fn newsboat_subscribes_to_the_served_feed() {
     let url = format!("http://127.0.0.1:{port}/feed.xml");
     let client = reqwest::Client::new();
     assert!(
-        wait_for_async(|| {
+        wait_for_async(Duration::from_secs(10), || {
             let client = client.clone();
             let url = url.clone();
             async move { client.get(&url).send().await.is_ok() }
@@ -683,18 +683,4 @@ async fn newsboat_subscribes_to_the_served_feed() {
     let mut expected: Vec<String> = ALL.iter().map(|t| t.to_string()).collect();
     expected.sort();
     assert_eq!(listed, expected);
-}
-
-async fn wait_for_async<F, Fut>(mut condition: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..100 {
-        if condition().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }

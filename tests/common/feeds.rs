@@ -1,0 +1,89 @@
+//! Test feeds: items and whole RSS 2.0 and Atom documents.
+
+/// One item of a test feed.
+#[derive(Clone)]
+pub struct TestItem {
+    pub guid: String,
+    pub title: String,
+    pub body: String,
+    pub date: String,
+}
+
+pub fn item(guid: &str, title: &str, date: &str) -> TestItem {
+    TestItem {
+        guid: guid.into(),
+        title: title.into(),
+        body: format!("<p>About {title}.</p>"),
+        date: date.into(),
+    }
+}
+
+/// An RSS 2.0 feed; `date` is RFC 2822.
+pub fn rss(title: &str, site: &str, items: &[TestItem]) -> String {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>{title}</title><link>{site}</link><description>d</description>\n"
+    );
+    for i in items {
+        xml.push_str(&format!(
+            "<item><guid isPermaLink=\"false\">{}</guid><title>{}</title><link>{site}{}</link>\
+             <description><![CDATA[{}]]></description><pubDate>{}</pubDate></item>\n",
+            i.guid, i.title, i.guid, i.body, i.date
+        ));
+    }
+    xml.push_str("</channel></rss>\n");
+    xml
+}
+
+/// An Atom feed; `date` is RFC 3339.
+pub fn atom(title: &str, site: &str, items: &[TestItem]) -> String {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
+         <title>{title}</title><id>{site}</id><link href=\"{site}\"/><updated>2025-01-01T00:00:00Z</updated>\n"
+    );
+    for i in items {
+        xml.push_str(&format!(
+            "<entry><id>{site}{}</id><title>{}</title><link href=\"{site}{}\"/>\
+             <updated>{}</updated><content type=\"html\">{}</content></entry>\n",
+            i.guid,
+            i.title,
+            i.guid,
+            i.date,
+            i.body.replace('<', "&lt;")
+        ));
+    }
+    xml.push_str("</feed>\n");
+    xml
+}
+
+/// An RSS item with full control over guid and link.
+pub fn raw_item(
+    guid: Option<&str>,
+    title: &str,
+    link: Option<&str>,
+    body: &str,
+    date: &str,
+) -> String {
+    let mut xml = String::from("<item>");
+    if let Some(guid) = guid {
+        xml.push_str(&format!("<guid isPermaLink=\"false\">{guid}</guid>"));
+    }
+    xml.push_str(&format!("<title>{title}</title>"));
+    if let Some(link) = link {
+        xml.push_str(&format!("<link>{link}</link>"));
+    }
+    xml.push_str(&format!(
+        "<description><![CDATA[{body}]]></description><pubDate>{date}</pubDate></item>"
+    ));
+    xml
+}
+
+/// An RSS 2.0 channel named `title` holding `items` (made by [`raw_item`]).
+pub fn channel(title: &str, items: &[String]) -> String {
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title>\
+         <link>https://{}.example/</link><description>d</description>{}</channel></rss>",
+        title.to_lowercase().replace(' ', "-"),
+        items.concat()
+    )
+}
