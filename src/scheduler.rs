@@ -629,3 +629,63 @@ fn announce_changes(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A daemon on a fresh database with `sources` (file sources: nothing is fetched here).
+    fn daemon(dir: &std::path::Path, sources: usize) -> Daemon {
+        let mut toml = String::from(
+            "[database]\npath = \"state/t.db\"\n[[outputs]]\npath = \"public/feed.xml\"\n",
+        );
+        for n in 0..sources {
+            toml.push_str(&format!("[[sources]]\nurl = \"file:feed{n}.xml\"\n"));
+        }
+        let file = dir.join("tributary.toml");
+        std::fs::write(&file, toml).unwrap();
+        let config = config::load(&file).unwrap();
+        Daemon::new(Pipeline::open(&config).unwrap(), config)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_renders_are_retried_later_and_later_up_to_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut daemon = daemon(dir.path(), 0);
+        daemon.last_render = Instant::now();
+        assert_eq!(daemon.render_due(), daemon.last_render, "idle: at once");
+        let waits: Vec<u64> = (1..=8)
+            .map(|failures| {
+                daemon.render_failures = failures;
+                (daemon.render_due() - daemon.last_render).as_secs()
+            })
+            .collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sources_never_polled_are_spread_over_the_start_window_and_started_when_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut daemon = daemon(dir.path(), 50);
+        let start = Instant::now();
+        let sources = daemon.config.sources.clone();
+        daemon.schedule_from_store(&sources).await;
+        let window = START_SPREAD_PER_SOURCE * 50;
+        let dues: Vec<Instant> = daemon.schedule.values().filter_map(|s| s.due).collect();
+        assert_eq!(dues.len(), 50);
+        assert!(dues.iter().all(|d| *d >= start && *d <= start + window));
+        assert!(daemon.next_wake() <= start + window);
+
+        // Nothing starts before its time; everything has started once the window is over.
+        daemon.start_due();
+        let early = daemon.tasks.len();
+        tokio::time::advance(window + Duration::from_millis(1)).await;
+        daemon.start_due();
+        assert!(early < 50, "{early} started at once");
+        assert_eq!(daemon.tasks.len(), 50);
+        assert!(
+            daemon.schedule.values().all(|s| s.due.is_none()),
+            "in flight"
+        );
+    }
+}
