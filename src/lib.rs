@@ -5,14 +5,18 @@
 //!
 //! # Layout
 //! The pipeline, top to bottom; each stage owns its types:
-//! - [`config`]: the config file, `sources.d/` and the environment, validated.
+//! - [`config`]: the config file, `sources.d/` and the environment, loaded and validated
+//!   (raw serde structs, layers, validation, editing the file: one part each).
 //! - [`model`]: plain types the stages pass along (items, outcomes).
 //! - [`fetch`]: one HTTP request (or local file read) and its outcome.
-//! - [`parse`]: bytes → normalized items with identity keys (uses [`sanitize`]).
-//! - [`identity`]: what makes two items the same (canonical links, guid churn).
+//! - [`parse`]: bytes → normalized items (decoding, dialects, dates, entries, `xml:base`,
+//!   hints, discovery; cleaning with [`sanitize`]).
+//! - [`identity`]: what an item is and what becomes of it: identity keys, canonical links,
+//!   dates as stored, guid churn, the plan for a fetch's items. Pure.
 //! - [`store`]: SQLite, the only place SQL lives.
 //! - [`schedule`]: when each source is next due (interval, hints, backoff). Pure.
-//! - [`refresh`]: fetch → parse → store for one source, ending in an outcome.
+//! - [`refresh`]: one source through the [`refresh::Pipeline`]: load state, attempt (fetch →
+//!   parse), advance the state (pure), record; one outcome, one summary event.
 //! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
 //! - [`render`]: stored items → merged feed files, written atomically.
 //! - [`opml`]: OPML subscription lists in (out is `render::opml`).
