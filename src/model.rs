@@ -199,8 +199,8 @@ pub enum PollResult {
     },
     /// 410: the publisher removed the feed; it is not polled again until its URL changes.
     Gone,
-    /// The error, in words a person understands.
-    Failed(String),
+    /// What went wrong.
+    Failed(Failure),
     /// Not polled: inside a Retry-After window (until then) or gone (no time).
     /// Not polled: inside a Retry-After window (until then) or gone (no time).
     Skipped {
@@ -247,6 +247,68 @@ pub struct FetchState {
     pub discovered_url: Option<String>,
     /// When it is due again, and why; none once gone.
     pub next_poll: Option<NextPoll>,
+}
+
+/// Why a poll failed: the kind of failure, and what happened in words a person understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What kind of failure it was.
+    pub kind: FailureKind,
+    /// What happened.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` described by `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The kinds of failure a poll can end in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The server could not be reached, or the exchange broke off.
+    Network,
+    /// A connect, first-byte or total timeout passed.
+    Timeout,
+    /// An HTTP status that is not success, 304, 410 or rate limiting.
+    Http,
+    /// The body grew past `[poll] max_body`.
+    TooLarge,
+    /// A redirect loop, too many redirects, a bad or refused redirect.
+    Redirect,
+    /// The body is not a feed Tributary can read.
+    Feed,
+    /// The database refused the poll's record.
+    Database,
+    /// A bug in Tributary.
+    Internal,
+}
+
+impl FailureKind {
+    /// A short stable name, for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Network => "network",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Http => "http",
+            FailureKind::TooLarge => "too_large",
+            FailureKind::Redirect => "redirect",
+            FailureKind::Feed => "feed",
+            FailureKind::Database => "database",
+            FailureKind::Internal => "internal",
+        }
+    }
 }
 
 /// How a source's last poll went, kept between polls.

@@ -17,8 +17,8 @@ use url::Url;
 use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
 use crate::model::{
-    EventKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult, PollStatus, Reason,
-    RefreshOutcome, Validators, Verdict,
+    EventKind, Failure, FailureKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult,
+    PollStatus, Reason, RefreshOutcome, Validators, Verdict,
 };
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
 use crate::schedule;
@@ -154,8 +154,8 @@ pub enum Attempt {
     },
     /// 410: the publisher removed the feed.
     Gone,
-    /// Anything else that went wrong, in words.
-    Failed(String),
+    /// Anything else that went wrong.
+    Failed(Failure),
 }
 
 /// Refreshes one source and returns what happened; never fails, never panics outward.
@@ -178,11 +178,12 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
     };
     let state = match load_state(ctx, source).await {
         Ok(state) => state,
-        Err(message) => {
-            tracing::error!(error = %message, status = "failed", "poll failed");
+        Err(failure) => {
+            let failure_kind = failure.kind.as_str();
+            tracing::error!(error = %failure, failure = failure_kind, status = "failed", "poll failed");
             return outcome(
                 source.label().into(),
-                PollResult::Failed(message),
+                PollResult::Failed(failure),
                 None,
                 false,
             );
@@ -213,9 +214,10 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
     let (counts, attempt) = match recorded {
         Ok(done) => done,
         Err(error) => {
-            let message = error.to_string();
-            tracing::error!(error = %message, elapsed_ms, status = "failed", "poll failed");
-            return outcome(name, PollResult::Failed(message), next, false);
+            let failure = error.failure();
+            let failure_kind = failure.kind.as_str();
+            tracing::error!(error = %failure, failure = failure_kind, elapsed_ms, status = "failed", "poll failed");
+            return outcome(name, PollResult::Failed(failure), next, false);
         }
     };
     if let Some(event) = &event {
@@ -226,12 +228,12 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
 }
 
 /// The source's stored state, or why it could not be read.
-async fn load_state(ctx: &Pipeline, source: &SourceConfig) -> Result<FetchState, String> {
+async fn load_state(ctx: &Pipeline, source: &SourceConfig) -> Result<FetchState, Failure> {
     let url = source.url.clone();
     match ctx.store.read(move |s| s.fetch_state(&url)).await {
         Some(Ok(state)) => Ok(state),
-        Some(Err(error)) => Err(error.to_string()),
-        None => Err(RefreshError::Crashed("reading the source's state").to_string()),
+        Some(Err(error)) => Err(RefreshError::from(error).failure()),
+        None => Err(RefreshError::Crashed("reading the source's state").failure()),
     }
 }
 
@@ -330,17 +332,18 @@ fn summarize(
             );
             PollResult::Gone
         }
-        Attempt::Failed(message) => {
+        Attempt::Failed(failure) => {
             tracing::warn!(
                 status = "failed",
-                error = %message,
+                failure = failure.kind.as_str(),
+                error = %failure,
                 failures = state.consecutive_failures,
                 elapsed_ms,
                 next_poll = %next_at,
                 reason = next_reason,
                 "poll failed"
             );
-            PollResult::Failed(message)
+            PollResult::Failed(failure)
         }
     }
 }
@@ -393,7 +396,7 @@ pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanatio
             return Err(format!("rate limited (HTTP {status}){until}"));
         }
         Attempt::Gone => return Err("gone (HTTP 410)".into()),
-        Attempt::Failed(message) => return Err(message),
+        Attempt::Failed(failure) => return Err(failure.message),
     };
     let (preview_source, items, rules) = (source.clone(), feed.items.clone(), ctx.rules.clone());
     let verdicts = ctx
@@ -486,11 +489,46 @@ async fn attempt(
                     permit,
                 },
                 Ok(other) => other,
-                Err(step) => Attempt::Failed(step.to_string()),
+                Err(step) => Attempt::Failed(step.failure()),
             }
         }
-        Err(step) => Attempt::Failed(step.to_string()),
+        Err(step) => Attempt::Failed(step.failure()),
         Ok(attempt) => attempt,
+    }
+}
+
+impl RefreshError {
+    /// The failure this error is, with its kind.
+    fn failure(self) -> Failure {
+        let kind = match &self {
+            RefreshError::Fetch(error) => match error {
+                FetchError::Timeout { .. } => FailureKind::Timeout,
+                FetchError::Status(_) => FailureKind::Http,
+                FetchError::TooLarge { .. } => FailureKind::TooLarge,
+                FetchError::Connect(_) | FetchError::Http(_) | FetchError::File { .. } => {
+                    FailureKind::Network
+                }
+                FetchError::RedirectLoop(_)
+                | FetchError::TooManyRedirects
+                | FetchError::BadRedirect
+                | FetchError::PrivateRedirect(_) => FailureKind::Redirect,
+            },
+            RefreshError::Parse(ParseError::ParserCrashed) => FailureKind::Internal,
+            RefreshError::Parse(_) => FailureKind::Feed,
+            RefreshError::Store(_) => FailureKind::Database,
+            RefreshError::Crashed(_) => FailureKind::Internal,
+        };
+        Failure::new(kind, self.to_string())
+    }
+}
+
+impl NotRead {
+    /// The failure this is, with its kind.
+    fn failure(self) -> Failure {
+        match self {
+            NotRead::Failed(error) => error.failure(),
+            html @ NotRead::Html { .. } => Failure::new(FailureKind::Feed, html.to_string()),
+        }
     }
 }
 
@@ -633,7 +671,7 @@ pub fn advance(
                 ),
             });
         }
-        Attempt::Failed(message) => {
+        Attempt::Failed(Failure { message, .. }) => {
             next.consecutive_failures = prev.consecutive_failures.saturating_add(1);
             next.next_poll = Some(schedule::after_failure(
                 now,
@@ -853,7 +891,7 @@ mod tests {
     #[test]
     fn failures_count_up_back_off_and_reset_on_success() {
         let src = source("https://p.example/feed");
-        let failed = Attempt::Failed("HTTP 500".into());
+        let failed = Attempt::Failed(Failure::new(FailureKind::Http, "HTTP 500"));
         let (one, event) = advance(
             &FetchState::default(),
             &failed,

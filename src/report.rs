@@ -393,7 +393,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{NextPoll, Reason};
+    use crate::model::{Failure, FailureKind, NextPoll, Reason};
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -434,7 +434,10 @@ mod tests {
             ),
             (PollResult::Gone, "Pub: gone (HTTP 410); no longer polled"),
             (
-                PollResult::Failed("HTTP 500 Internal Server Error".into()),
+                PollResult::Failed(Failure::new(
+                    FailureKind::Http,
+                    "HTTP 500 Internal Server Error",
+                )),
                 "Pub: failed: HTTP 500 Internal Server Error",
             ),
             (
