@@ -415,6 +415,7 @@ impl Validator<'_> {
         for (file, raws) in files {
             // Read once per file, for the line each source's url stands on.
             let text = std::fs::read_to_string(file).unwrap_or_default();
+            let url_lines = url_lines(&text);
             for (index, raw) in raws.iter().enumerate() {
                 let key = match &raw.name {
                     Some(name) => format!("sources[{index}] ({name:?})"),
@@ -463,7 +464,7 @@ impl Validator<'_> {
                         interval,
                         tags: raw.tags.clone(),
                         declared_in: file.clone(),
-                        declared_line: url_line(&text, url),
+                        declared_line: url_lines.get(url).copied(),
                     });
                 }
             }
@@ -504,12 +505,26 @@ impl Validator<'_> {
     }
 }
 
-/// The line (from 1) of `text` where `url` is written as a source's url, if it is found.
-fn url_line(text: &str, url: &str) -> Option<usize> {
-    let quoted = [format!("\"{url}\""), format!("'{url}'")];
-    text.lines()
-        .position(|l| l.contains("url") && quoted.iter().any(|q| l.contains(q)))
-        .map(|index| index + 1)
+/// The line (from 1) on which each URL is written as a `url = "…"` in `text`, the first one if
+/// it is written twice: read in one pass, however many sources the file holds.
+fn url_lines(text: &str) -> HashMap<&str, usize> {
+    let mut lines = HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if !key.trim().ends_with("url") {
+            continue;
+        }
+        let value = value.trim();
+        let quoted = [('"', '"'), ('\'', '\'')]
+            .iter()
+            .find_map(|(open, close)| value.strip_prefix(*open)?.split(*close).next());
+        if let Some(url) = quoted {
+            lines.entry(url).or_insert(index + 1);
+        }
+    }
+    lines
 }
 
 /// Checks that an output file's folder exists and is writable, or can be created.
@@ -551,4 +566,18 @@ pub(super) fn resolve(base: &Path, relative: &str) -> PathBuf {
         }
     }
     resolved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_of_each_sources_url_is_found_in_one_pass() {
+        let text = "# url = \"https://commented.example/\"\n[[sources]]\nname = \"A\"\nurl = \"https://a.example/feed\"\n\n[[sources]]\n  url='https://b.example/x?y=1'  # note\nurl_note = \"not a url\"\n[[sources]]\nurl = \"https://a.example/feed\"\n";
+        let lines = url_lines(text);
+        assert_eq!(lines.get("https://a.example/feed"), Some(&4));
+        assert_eq!(lines.get("https://b.example/x?y=1"), Some(&7));
+        assert_eq!(lines.get("not a url"), None);
+    }
 }
