@@ -15,7 +15,7 @@ use tributary::config::{self, Config, LogFormat, SourceConfig};
 use tributary::refresh::{self, Mode, Pipeline};
 use tributary::store::Store;
 use tributary::watch::ReloadRequests;
-use tributary::{publish, report, scheduler};
+use tributary::{publish, report, scheduler, service};
 
 /// A feed aggregator: polls publisher feeds, stores each item once, writes merged feeds.
 #[derive(Debug, Parser)]
@@ -82,9 +82,6 @@ macro_rules! say {
 
 /// Exit code when the config is invalid; 1 is for anything else that stops a command.
 const EXIT_BAD_CONFIG: u8 = 2;
-
-/// Exit code when a second SIGTERM/SIGINT cut the shutdown short (128 + SIGINT, as shells do).
-const EXIT_SECOND_SIGNAL: i32 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -209,7 +206,7 @@ async fn run(config: Config) -> anyhow::Result<bool> {
     let ctx = Pipeline::open(&config)?;
     let written = config.outputs.iter().map(|o| o.path.as_path());
     tributary::render::remove_stale_temp_files(written.chain(config.health.as_deref()));
-    let shutdown = shutdown_signal()?;
+    let shutdown = service::shutdown_signal().context("listening for SIGTERM and SIGINT")?;
     let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
         .context("listening for SIGHUP")?;
     if let Some(listen) = config.publishing.listen {
@@ -219,28 +216,6 @@ async fn run(config: Config) -> anyhow::Result<bool> {
     }
     scheduler::run_daemon(ctx, config, reloads, shutdown).await;
     Ok(true)
-}
-
-/// Resolves on the first SIGINT or SIGTERM; a second one ends the process at once. That is
-/// safe: every database write is a transaction and every output is renamed into place whole.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM received: stopping"),
-            _ = interrupt.recv() => tracing::info!("SIGINT received: stopping"),
-        }
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-            tracing::warn!("second signal: exiting at once");
-            std::process::exit(EXIT_SECOND_SIGNAL);
-        });
-    })
 }
 
 async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
@@ -297,17 +272,13 @@ fn import_opml(
     allow_private: bool,
 ) -> anyhow::Result<()> {
     let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let feeds =
-        tributary::opml::read(&text).with_context(|| format!("reading {}", file.display()))?;
-    let (feeds, refused) = tributary::opml::screen(feeds, allow_private);
-    for line in refused {
+    let configured: Vec<&str> = config.sources.iter().map(|s| s.url.as_str()).collect();
+    let import = tributary::opml::import(&text, &configured, allow_private)
+        .with_context(|| format!("reading {}", file.display()))?;
+    for line in &import.refused {
         eprintln!("tributary: {line}");
     }
-    let known: Vec<&str> = config.sources.iter().map(|s| s.url.as_str()).collect();
-    let new: Vec<_> = feeds
-        .into_iter()
-        .filter(|f| !known.contains(&f.url.as_str()))
-        .collect();
+    let new = import.new;
     if append {
         let original = std::fs::read_to_string(&config.file)
             .with_context(|| format!("reading {}", config.file.display()))?;

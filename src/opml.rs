@@ -92,6 +92,26 @@ pub fn read(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
     Ok(feeds)
 }
 
+/// What importing an OPML file brings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// The feeds to add: taken, and not configured yet.
+    pub new: Vec<OpmlFeed>,
+    /// A line for each outline refused, naming it.
+    pub refused: Vec<String>,
+}
+
+/// Reads an OPML document and keeps the feeds a web reader would take (see [`screen`]) whose
+/// URLs are not among `configured`.
+pub fn import(bytes: &[u8], configured: &[&str], allow_private: bool) -> Result<Import, OpmlError> {
+    let (taken, refused) = screen(read(bytes)?, allow_private);
+    let new = taken
+        .into_iter()
+        .filter(|f| !configured.contains(&f.url.as_str()))
+        .collect();
+    Ok(Import { new, refused })
+}
+
 /// The feeds a web reader would import, and a line for each refused, naming its outline: only
 /// `http` and `https` URLs, and, unless `allow_private`, none whose host is a loopback, private
 /// or link-local address (an OPML file from elsewhere must not aim the daemon at the machine's

@@ -20,7 +20,7 @@ use crate::model::{
     EventKind, Failure, FailureKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult,
     PollStatus, Reason, RefreshOutcome, Validators, Verdict,
 };
-use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_feed};
+use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_raw_feed};
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
 
@@ -577,7 +577,7 @@ async fn fetch_and_parse(
             max_content: rules.max_content,
             explain,
         };
-        match read_feed(&fetched.body, options) {
+        match read_raw_feed(&fetched.body, options) {
             Err(ParseError::HtmlWithoutFeedLink) => Err(NotRead::Html {
                 links_to: discover_feed_link(&fetched.body, base.as_ref()),
             }),

@@ -1,9 +1,35 @@
-//! Talking to systemd (`Type=notify`): readiness, status lines, the watchdog. Every call is a
-//! no-op when the daemon does not run under systemd (no `NOTIFY_SOCKET`).
+//! Running as a service: the signals that stop it, and talking to systemd (`Type=notify`):
+//! readiness, status lines, the watchdog. Every notification is a no-op when the daemon does not
+//! run under systemd (no `NOTIFY_SOCKET`).
 
 use std::time::Duration;
 
 use sd_notify::NotifyState;
+
+/// Exit code when a second SIGTERM/SIGINT cut the shutdown short (128 + SIGINT, as shells do).
+const EXIT_SECOND_SIGNAL: i32 = 130;
+
+/// Resolves on the first SIGINT or SIGTERM; a second one ends the process at once. That is
+/// safe: every database write is a transaction and every output is renamed into place whole.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received: stopping"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received: stopping"),
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(EXIT_SECOND_SIGNAL);
+        });
+    })
+}
 
 /// The config is loaded and the database migrated: systemd may consider the service started.
 pub fn ready() {

@@ -98,13 +98,13 @@ impl Default for ParseOptions<'_> {
 
 /// Parses a feed body and cleans every item's HTML.
 pub fn parse_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ParsedFeed, ParseError> {
-    Ok(read_feed(body, options)?.clean(&HashSet::new()))
+    Ok(read_raw_feed(body, options)?.clean(&HashSet::new()))
 }
 
 /// A feed parsed and its items normalized, their HTML not yet cleaned: cleaning is the costly
 /// part, and an item whose [`Item::digest`] the store already has needs none.
 #[derive(Debug)]
-pub struct ReadFeed {
+pub struct RawFeed {
     feed: ParsedFeed,
     /// For each item, what relative URLs in its HTML resolve against.
     bases: Vec<TextBases>,
@@ -112,7 +112,7 @@ pub struct ReadFeed {
     explain: bool,
 }
 
-impl ReadFeed {
+impl RawFeed {
     /// Each item's key and digest.
     pub fn digests(&self) -> impl Iterator<Item = (&str, &str)> {
         self.feed
@@ -157,8 +157,8 @@ impl ReadFeed {
     }
 }
 
-/// Parses a feed body and normalizes its items, leaving their HTML to [`ReadFeed::clean`].
-pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, ParseError> {
+/// Parses a feed body and normalizes its items, leaving their HTML to [`RawFeed::clean`].
+pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::Empty);
     }
@@ -218,7 +218,7 @@ pub fn read_feed(body: &[u8], options: ParseOptions<'_>) -> Result<ReadFeed, Par
         FeedType::RSS1 => "RSS 1.0",
         FeedType::RSS2 => "RSS 2.0",
     });
-    Ok(ReadFeed {
+    Ok(RawFeed {
         feed: ParsedFeed {
             meta,
             hints,
@@ -311,7 +311,7 @@ mod tests {
             )
         };
         let digest = |xml: String| {
-            let read = read_feed(xml.as_bytes(), ParseOptions::default()).unwrap();
+            let read = read_raw_feed(xml.as_bytes(), ParseOptions::default()).unwrap();
             let digests: Vec<(String, String)> =
                 read.digests().map(|(k, d)| (k.into(), d.into())).collect();
             digests

@@ -16,7 +16,7 @@ pub(super) struct DeclaredBases {
 /// reports only a base written on the content element itself, so this light pass over the
 /// same text finds the inherited ones. `None` if the text does not read as XML to its end.
 pub(super) fn declared_bases(text: &str, document: Option<&Url>) -> Option<Vec<DeclaredBases>> {
-    // quick-xml has panicked on hostile input before (see `read_feed`).
+    // quick-xml has panicked on hostile input before (see `read_raw_feed`).
     std::panic::catch_unwind(|| scan_declared_bases(text, document))
         .ok()
         .flatten()

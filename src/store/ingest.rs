@@ -685,7 +685,7 @@ mod tests {
         xml: &str,
         at: DateTime<Utc>,
     ) -> ItemCounts {
-        let read = crate::parse::read_feed(xml.as_bytes(), Default::default()).unwrap();
+        let read = crate::parse::read_raw_feed(xml.as_bytes(), Default::default()).unwrap();
         let unchanged = store.unchanged_items(&src.url, read.digests()).unwrap();
         let feed = read.clean(&unchanged);
         fetched(store, src, &feed.meta, &feed.items, at)
@@ -710,7 +710,8 @@ mod tests {
         assert_eq!((counts.new, counts.unchanged), (2, 0));
 
         // Nothing changed: both items are known by digest, so not cleaned (no texts) nor written.
-        let read = crate::parse::read_feed(rss("second").as_bytes(), Default::default()).unwrap();
+        let read =
+            crate::parse::read_raw_feed(rss("second").as_bytes(), Default::default()).unwrap();
         let unchanged = store.unchanged_items(&src.url, read.digests()).unwrap();
         assert_eq!(unchanged.len(), 2);
         let feed = read.clean(&unchanged);
