@@ -40,24 +40,6 @@ impl Drop for Tmpfs {
     }
 }
 
-fn big_items(from: usize, to: usize) -> Vec<TestItem> {
-    (from..to)
-        .rev()
-        .map(|n| TestItem {
-            guid: format!("g{n}"),
-            title: format!("Item {n}"),
-            body: format!("<p>{}</p>", "lorem ipsum ".repeat(300)),
-            date: format!("Mon, {:02} Aug 2025 10:00:00 GMT", 1 + n % 28),
-        })
-        .collect()
-}
-
-fn stored(ws: &Workspace) -> i64 {
-    ws.db()
-        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_full_or_read_only_disk_keeps_the_old_output_and_loses_no_item() {
     let server = FeedServer::start().await;
@@ -102,7 +84,11 @@ async fn a_full_or_read_only_disk_keeps_the_old_output_and_loses_no_item() {
         before,
         "the old file is intact"
     );
-    assert_eq!(stored(&ws), 20, "the database kept ingesting");
+    assert_eq!(
+        count(&ws, "SELECT count(*) FROM items"),
+        20,
+        "the database kept ingesting"
+    );
     let names: Vec<String> = std::fs::read_dir(ws.path("public"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -132,7 +118,7 @@ async fn a_full_or_read_only_disk_keeps_the_old_output_and_loses_no_item() {
         rss("Big", "https://big.example/", &big_items(0, 22)),
     );
     assert!(
-        wait_for(limit, || stored(&ws) == 22).await,
+        wait_for(limit, || count(&ws, "SELECT count(*) FROM items") == 22).await,
         "{}",
         daemon.log()
     );

@@ -13,26 +13,6 @@ use common::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-/// A podcast-like RSS feed: items with enclosures, categories and a thumbnail.
-fn podcast(title: &str, site: &str, tag: &str, items: &[(&str, &str, &str)]) -> String {
-    let mut xml = format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>
-<title>{title}</title><link>{site}</link><description>{title}</description>"#
-    );
-    for (guid, item_title, date) in items {
-        let item_title = item_title.replace('&', "&amp;");
-        xml.push_str(&format!(
-            r#"<item><guid>{site}{guid}</guid><title>{item_title}</title><link>{site}{guid}</link>
-<description><![CDATA[<p>Episode <b>{item_title}</b> &amp; more.</p>]]></description>
-<pubDate>{date}</pubDate><category>{tag}</category><category>audio</category>
-<enclosure url="{site}{guid}.mp3" length="123456" type="audio/mpeg"/></item>"#
-        ));
-    }
-    xml.push_str("</channel></rss>");
-    xml
-}
-
 struct Setup {
     server: FeedServer,
     ws: Workspace,
