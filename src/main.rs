@@ -11,11 +11,10 @@ use anyhow::Context as _;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use tributary::config::{self, Config, LogFormat, SourceConfig};
-use tributary::refresh::{self, Mode, Pipeline};
+use tributary::config::{self, Config, LogFormat};
+use tributary::refresh::{self, Mode};
 use tributary::store::Store;
-use tributary::watch::ReloadRequests;
-use tributary::{publish, report, scheduler, service};
+use tributary::{report, scheduler};
 
 /// A feed aggregator: polls publisher feeds, stores each item once, writes merged feeds.
 #[derive(Debug, Parser)]
@@ -152,19 +151,17 @@ fn with_runtime(work: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Res
 }
 
 async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
-    let ctx = Pipeline::open(&config)?;
     // A bar only for a person watching; scripts and pipes get plain lines on stdout.
-    let progress = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(config.sources.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} sources {msg}") {
-            bar.set_style(style);
-        }
-        Some(bar)
-    } else {
-        None
-    };
+    let progress =
+        (std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(config.sources.len() as u64);
+            if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} sources {msg}") {
+                bar.set_style(style);
+            }
+            bar
+        });
     let mode = if due { Mode::Due } else { Mode::Now };
-    let (outcomes, rendered) = scheduler::poll_all_once(&ctx, &config, mode, |outcome| {
+    let done = scheduler::once(&config, mode, |outcome| {
         let line = report::outcome_line(outcome);
         match &progress {
             Some(bar) => {
@@ -174,77 +171,32 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
             None => say!("{line}"),
         }
     })
-    .await;
+    .await?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-
-    say!("{}", report::once_total(&outcomes));
-    let mut outputs_ok = true;
-    let unsaved = ctx.store.unsaved_polls();
-    if unsaved > 0 {
-        eprintln!(
-            "tributary: {unsaved} polls could not be saved in {} (see the log above); they are fetched again in full next time",
-            config.database.display()
-        );
-        outputs_ok = false;
+    say!("{}", report::once_total(&done.outcomes));
+    for problem in &done.problems {
+        eprintln!("tributary: {problem}");
     }
-    for file in rendered {
-        if let Err(error) = file.result {
-            eprintln!("tributary: {error}");
-            outputs_ok = false;
-        }
-    }
-    if let Err(error) = ctx.store.close().await {
-        eprintln!("tributary: closing {}: {error}", config.database.display());
-        outputs_ok = false;
-    }
-    Ok(outputs_ok)
+    Ok(done.problems.is_empty())
 }
 
 async fn run(config: Config) -> anyhow::Result<bool> {
-    let ctx = Pipeline::open(&config)?;
-    let written = config.outputs.iter().map(|o| o.path.as_path());
-    tributary::render::remove_stale_temp_files(written.chain(config.health.as_deref()));
-    let shutdown = service::shutdown_signal().context("listening for SIGTERM and SIGINT")?;
-    let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
-        .context("listening for SIGHUP")?;
-    if let Some(listen) = config.publishing.listen {
-        publish::serve(&config)
-            .await
-            .with_context(|| format!("serving the outputs on {listen}"))?;
-    }
-    scheduler::run_daemon(ctx, config, reloads, shutdown).await;
+    scheduler::run(config).await?;
     Ok(true)
 }
 
 async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
-    let source = match config
-        .sources
-        .iter()
-        .find(|s| s.name.as_deref() == Some(target.as_str()) || s.url == target)
-    {
-        Some(source) => source.clone(),
-        None => {
-            let here = std::env::current_dir().context("reading the current folder")?;
-            SourceConfig::ad_hoc(&target, &config, &here).map_err(|message| {
-                anyhow::anyhow!(
-                    "{target:?} is neither a configured source nor a feed URL: {message}"
-                )
-            })?
-        }
-    };
-    let ctx = Pipeline::open(&config)?;
-    let explained = refresh::explain(&ctx, &source).await;
-    // It stored nothing; closing leaves the database file as complete as it found it.
-    ctx.store.close().await?;
-    match explained {
+    let here = std::env::current_dir().context("reading the current folder")?;
+    let source = config
+        .source_for(&target, &here)
+        .map_err(anyhow::Error::msg)?;
+    let adopt = config.poll.adopt_redirect_after;
+    match refresh::explain_once(&config, &source).await? {
         Ok(explained) => {
-            let adopt = config.poll.adopt_redirect_after;
-            say!(
-                "{}",
-                report::explanation(&source, &explained, adopt, Utc::now()).trim_end()
-            );
+            let text = report::explanation(&source, &explained, adopt, Utc::now());
+            say!("{}", text.trim_end());
             Ok(true)
         }
         Err(error) => {
@@ -295,12 +247,8 @@ fn import_opml(
 
 fn check(config: &Config) {
     say!("{}", report::check(config).trim_end());
-    if let Some(folder) = publish::published_folder_holding(config, &config.database) {
-        eprintln!(
-            "warning: the database {} lies inside {}, a folder that is published: whoever reads the outputs may download it (and its -wal file). Move it out, e.g. [database] path = \"state/tributary.db\"",
-            config.database.display(),
-            folder.display()
-        );
+    if let Some(warning) = report::published_database(config) {
+        eprintln!("warning: {warning}");
     }
 }
 

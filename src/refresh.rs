@@ -365,6 +365,19 @@ pub struct Explanation {
     pub next_poll: Option<NextPoll>,
 }
 
+/// `explain`: opens the pipeline, explains `source` (see [`explain`]) and closes the database
+/// again. The outer error is the pipeline's; the inner one the source's, in words.
+pub async fn explain_once(
+    config: &Config,
+    source: &SourceConfig,
+) -> Result<Result<Explanation, String>, OpenError> {
+    let ctx = Pipeline::open(config)?;
+    let explained = explain(&ctx, source).await;
+    // It stored nothing; closing leaves the database file as complete as it found it.
+    ctx.store.close().await?;
+    Ok(explained)
+}
+
 /// Fetches `source` once (unconditionally) and tells what a poll would make of it, storing
 /// nothing. Errors are the source's, in words.
 pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanation, String> {

@@ -351,6 +351,17 @@ pub fn check(config: &Config) -> String {
     out
 }
 
+/// A warning when the database lies inside a published folder, where whoever reads the outputs
+/// may download it.
+pub fn published_database(config: &Config) -> Option<String> {
+    let folder = crate::publish::published_folder_holding(config, &config.database)?;
+    Some(format!(
+        "the database {} lies inside {}, a folder that is published: whoever reads the outputs may download it (and its -wal file). Move it out, e.g. [database] path = \"state/tributary.db\"",
+        config.database.display(),
+        folder.display()
+    ))
+}
+
 /// The file a source was declared in, as a user would name it beside the config.
 fn relative_to(file: &Path, config_file: &Path) -> String {
     config_file

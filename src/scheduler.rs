@@ -18,7 +18,7 @@ use crate::fetch::Fetcher;
 use crate::model::Reason;
 use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
-use crate::refresh::{Mode, Pipeline, refresh};
+use crate::refresh::{Mode, OpenError, Pipeline, refresh};
 use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
 use crate::service;
 use crate::watch::ReloadRequests;
@@ -34,6 +34,73 @@ const MAX_RENDER_RETRY: Duration = Duration::from_secs(60);
 /// source, up to `MAX_START_SPREAD`, so that a start does not hit every publisher at once.
 const START_SPREAD_PER_SOURCE: Duration = Duration::from_millis(100);
 const MAX_START_SPREAD: Duration = Duration::from_secs(30);
+
+/// What `once` came to: each source's outcome, in the order they finished, and what went wrong
+/// beside them (polls that could not be saved, outputs not written, the database not closed).
+#[derive(Debug)]
+pub struct OnceReport {
+    /// Each source's outcome.
+    pub outcomes: Vec<RefreshOutcome>,
+    /// Each problem beside the sources', in words; none when all went well.
+    pub problems: Vec<String>,
+}
+
+/// `once`: opens the pipeline, polls every source once (in `mode`), writes the outputs, pings
+/// the hub, closes the database. A source's failure is its outcome, not an error.
+pub async fn once(
+    config: &Config,
+    mode: Mode,
+    on_outcome: impl FnMut(&RefreshOutcome),
+) -> Result<OnceReport, OpenError> {
+    let ctx = Pipeline::open(config)?;
+    let (outcomes, rendered) = poll_all_once(&ctx, config, mode, on_outcome).await;
+    let mut problems = Vec::new();
+    let unsaved = ctx.store.unsaved_polls();
+    if unsaved > 0 {
+        problems.push(format!(
+            "{unsaved} polls could not be saved in {} (see the log above); they are fetched again in full next time",
+            config.database.display()
+        ));
+    }
+    problems.extend(
+        rendered
+            .into_iter()
+            .filter_map(|r| r.result.err())
+            .map(|e| e.to_string()),
+    );
+    if let Err(error) = ctx.store.close().await {
+        problems.push(format!("closing {}: {error}", config.database.display()));
+    }
+    Ok(OnceReport { outcomes, problems })
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The pipeline could not be set up.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The stop or reload signals could not be listened for.
+    #[error("listening for signals: {0}")]
+    Signals(std::io::Error),
+    /// The built-in server could not listen.
+    #[error("serving the outputs: {0}")]
+    Serve(std::io::Error),
+}
+
+/// `run`: sets up the pipeline, the signals, config reloads and the built-in server, then runs
+/// the daemon until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let ctx = Pipeline::open(&config)?;
+    let written = config.outputs.iter().map(|o| o.path.as_path());
+    render::remove_stale_temp_files(written.chain(config.health.as_deref()));
+    let shutdown = service::shutdown_signal().map_err(StartError::Signals)?;
+    let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
+        .map_err(StartError::Signals)?;
+    publish::serve(&config).await.map_err(StartError::Serve)?;
+    run_daemon(ctx, config, reloads, shutdown).await;
+    Ok(())
+}
 
 /// Polls every source once (in `mode`), at most `concurrency` at a time, calling `on_outcome`
 /// as each finishes, then renders the outputs. Returns the outcomes in the order they finished.

@@ -346,6 +346,23 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
     ")"
 );
 
+impl Config {
+    /// The source `target` names: a configured one, by name or URL, else any feed URL given on
+    /// the command line (a `file:` path is relative to `here`).
+    pub fn source_for(&self, target: &str, here: &Path) -> Result<SourceConfig, String> {
+        let configured = self
+            .sources
+            .iter()
+            .find(|s| s.name.as_deref() == Some(target) || s.url == target);
+        match configured {
+            Some(source) => Ok(source.clone()),
+            None => SourceConfig::ad_hoc(target, self, here).map_err(|message| {
+                format!("{target:?} is neither a configured source nor a feed URL: {message}")
+            }),
+        }
+    }
+}
+
 impl SourceConfig {
     /// A source for a URL given on the command line rather than in the config (`explain`);
     /// a `file:` path is relative to `here`.
