@@ -136,6 +136,21 @@ fn assert_no_unsafe_scheme(text: &str, context: &str) {
     }
 }
 
+/// A workspace with the standard database and output, `extra` config lines after them (more
+/// outputs, or keys of the last output), and one source: `path` on `server`.
+fn workspace_with(server: &FeedServer, extra: &str, path: &str) -> Workspace {
+    Workspace::new(&format!(
+        "{STATE_AND_OUTPUT}{extra}\n[[sources]]\nurl = \"{}\"\n",
+        server.url(path)
+    ))
+}
+
+/// Runs `once` in `ws` and asserts that it succeeded.
+async fn once_ok(ws: &Workspace) {
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
 const HOSTILE_RSS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/content/">
 <channel><title>Hostile RSS</title><link>javascript:alert('site')</link><description>d</description>
@@ -212,23 +227,11 @@ async fn hostile_urls_reach_no_output_and_their_items_stay() {
         &[("Content-Type", "application/feed+json")],
         HOSTILE_JSON.as_bytes().to_vec(),
     );
-    let mut config = r#"
-[database]
-path = "state/tributary.db"
-[retention]
-max_age = "0"
-initial_items = 0
-[[outputs]]
-path = "public/feed.xml"
-html = "public/index.html"
-[[outputs]]
-path = "public/feed.rss"
-html = "public/rss.html"
-[[outputs]]
-path = "public/feed.json"
-html = "public/json.html"
-"#
-    .to_string();
+    let mut config = format!(
+        "{STATE_AND_OUTPUT}html = \"public/index.html\"\n\
+         [[outputs]]\npath = \"public/feed.rss\"\nhtml = \"public/rss.html\"\n\
+         [[outputs]]\npath = \"public/feed.json\"\nhtml = \"public/json.html\"\n"
+    );
     for path in ["/rss.xml", "/atom.xml", "/feed.json"] {
         config.push_str(&format!("[[sources]]\nurl = \"{}\"\n", server.url(path)));
     }
@@ -298,15 +301,12 @@ async fn outrageous_dates_are_neither_the_newest_nor_the_oldest() {
     <published>2025-08-19T09:00:00Z</published><updated>2099-06-01T00:00:00Z</updated></entry>
 </feed>"#;
     server.serve("/dates.xml", feed.into());
-    let ws = Workspace::new(&format!(
-        "{}\n[[outputs]]\npath = \"public/feed.rss\"\n[[outputs]]\npath = \"public/feed.json\"\n[[sources]]\nurl = \"{}\"\n",
-        STATE_AND_OUTPUT,
-        server.url("/dates.xml")
-    ));
+    let more =
+        "\n[[outputs]]\npath = \"public/feed.rss\"\n[[outputs]]\npath = \"public/feed.json\"";
+    let ws = workspace_with(&server, more, "/dates.xml");
     let before = chrono::Utc::now();
-    let out = ws.tributary(&["once"]).await;
+    once_ok(&ws).await;
     let after = chrono::Utc::now();
-    assert!(out.status.success(), "{}", stderr(&out));
     let earliest: chrono::DateTime<chrono::Utc> = "1995-01-01T00:00:00Z".parse().unwrap();
     let plausible = |d: chrono::DateTime<chrono::Utc>, what: &str| {
         assert!(
@@ -371,13 +371,9 @@ async fn a_huge_title_is_one_bounded_line_everywhere() {
         <category>{author}</category><link>https://t.example/1</link></item></channel></rss>"#
     );
     server.serve("/huge.xml", feed);
-    let ws = Workspace::new(&format!(
-        "{}\nhtml = \"public/index.html\"\n[[outputs]]\npath = \"public/feed.json\"\n[[sources]]\nurl = \"{}\"\n",
-        STATE_AND_OUTPUT,
-        server.url("/huge.xml")
-    ));
-    let out = ws.tributary(&["once"]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    let more = "html = \"public/index.html\"\n[[outputs]]\npath = \"public/feed.json\"";
+    let ws = workspace_with(&server, more, "/huge.xml");
+    once_ok(&ws).await;
     for file in ["public/feed.xml", "public/feed.json"] {
         let parsed = ws.feed(file);
         let entry = &parsed.entries[0];
@@ -411,13 +407,8 @@ async fn relative_urls_in_content_follow_the_feeds_xml_base() {
     <content type="html">&lt;img src="img/a.png"&gt; &lt;a href="../about/"&gt;about&lt;/a&gt;</content></entry>
 </feed>"#;
     server.serve("/based.xml", feed.into());
-    let ws = Workspace::new(&format!(
-        "{}\n[[sources]]\nurl = \"{}\"\n",
-        STATE_AND_OUTPUT,
-        server.url("/based.xml")
-    ));
-    let out = ws.tributary(&["once"]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    let ws = workspace_with(&server, "", "/based.xml");
+    once_ok(&ws).await;
     let parsed = ws.feed("public/feed.xml");
     let entry = &parsed.entries[0];
     assert_eq!(
@@ -438,21 +429,13 @@ async fn relative_urls_in_content_follow_the_feeds_xml_base() {
 #[tokio::test]
 async fn every_atom_output_links_to_itself() {
     let server = FeedServer::start().await;
-    server.serve(
+    server.serve("/a.xml", news(1));
+    let ws = workspace_with(
+        &server,
+        "\n[health]\npath = \"public/health.xml\"",
         "/a.xml",
-        rss(
-            "A",
-            "https://a.example/",
-            &[item("1", "One", "Tue, 19 Aug 2025 10:00:00 GMT")],
-        ),
     );
-    let ws = Workspace::new(&format!(
-        "{}\n[health]\npath = \"public/health.xml\"\n[[sources]]\nurl = \"{}\"\n",
-        STATE_AND_OUTPUT,
-        server.url("/a.xml")
-    ));
-    let out = ws.tributary(&["once"]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    once_ok(&ws).await;
     for (file, href) in [
         ("public/feed.xml", "feed.xml"),
         ("public/health.xml", "health.xml"),
@@ -471,14 +454,7 @@ async fn every_atom_output_links_to_itself() {
 #[tokio::test]
 async fn the_built_in_server_serves_only_what_tributary_writes() {
     let server = FeedServer::start().await;
-    server.serve(
-        "/a.xml",
-        rss(
-            "A",
-            "https://a.example/",
-            &[item("1", "One", "Tue, 19 Aug 2025 10:00:00 GMT")],
-        ),
-    );
+    server.serve("/a.xml", news(1));
     let port = free_port();
     // The demo's old layout: the database inside the served folder.
     let ws = Workspace::new(&format!(
