@@ -177,10 +177,11 @@ pub fn render_all(
         });
     }
     if let (Some(path), Some(events)) = (health, snapshot.events) {
+        let public_url = ctx.publishing.public_url(path);
         rendered.push(Rendered {
             path: path.to_path_buf(),
-            result: render_health(events, path, &self_href(ctx.publishing, path)),
-            public_url: ctx.publishing.public_url(path),
+            result: render_health(events, path, &self_href(public_url.as_ref(), path)),
+            public_url,
         });
     }
     for file in &rendered {
@@ -220,11 +221,12 @@ fn render_output(
             return (Err(failed(&output.path, error)), page);
         }
     };
+    let self_url = ctx.publishing.public_url(&output.path);
     let info = FeedInfo {
         id: stable_urn(&format!("tributary:output:{}", output.path_as_written)),
         title: &output.title,
-        self_url: ctx.publishing.public_url(&output.path),
-        self_href: self_href(ctx.publishing, &output.path),
+        self_href: self_href(self_url.as_ref(), &output.path),
+        self_url,
         hub: ctx.publishing.hub.as_ref(),
         home: ctx.publishing.base_url.as_ref(),
         updated: items.iter().map(entry_updated).max().unwrap_or_default(),
@@ -309,8 +311,8 @@ fn http_url(url: &str) -> Option<Url> {
 }
 
 /// How a document written at `path` links to itself: its public URL, else its file name.
-fn self_href(publishing: &Publishing, path: &Path) -> String {
-    match publishing.public_url(path) {
+fn self_href(public_url: Option<&Url>, path: &Path) -> String {
+    match public_url {
         Some(url) => url.to_string(),
         None => path
             .file_name()
@@ -330,13 +332,9 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<Written> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(folder)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+        .prefix(&temp_prefix(path))
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(folder)?;
     temp.write_all(bytes)?;
     // Temp files are created private; a feed is meant to be served.
@@ -352,20 +350,30 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<Written> {
     Ok(Written::Changed)
 }
 
+/// How the temp files [`write_if_changed`] writes `path` through are named: a dotfile beside it
+/// that begins with its name and ends with [`TEMP_SUFFIX`].
+fn temp_prefix(path: &Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    format!(".{name}.")
+}
+
+/// The end of a temp file's name.
+const TEMP_SUFFIX: &str = ".tmp";
+
 /// Removes the temp files that an interrupted [`write_if_changed`] (a process killed between
 /// creating its temp file and renaming it) left beside the files at `paths`.
 pub fn remove_stale_temp_files<'a>(paths: impl Iterator<Item = &'a Path>) {
     for path in paths {
-        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        let (Some(folder), Some(_)) = (path.parent(), path.file_name()) else {
             continue;
         };
-        let prefix = format!(".{}.", name.to_string_lossy());
+        let prefix = temp_prefix(path);
         let Ok(entries) = std::fs::read_dir(folder) else {
             continue;
         };
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            if !(file.starts_with(&prefix) && file.ends_with(".tmp")) {
+            if !(file.starts_with(&prefix) && file.ends_with(TEMP_SUFFIX)) {
                 continue;
             }
             let stale = entry.path();
