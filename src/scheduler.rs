@@ -366,10 +366,7 @@ impl Daemon {
     }
 
     async fn render(&mut self) {
-        let rendered = render_outputs(&self.ctx, &self.config).await;
-        if let Some(ping) = announce_changes(&self.ctx, &self.config, &rendered) {
-            self.pings.spawn(ping);
-        }
+        let rendered = self.render_and_announce().await;
         // A file that could not be written is written again later: the database has what it
         // needs, and the next successful write catches up.
         let failed = rendered.iter().any(|r| r.result.is_err());
@@ -382,6 +379,15 @@ impl Daemon {
             self.polls,
             self.failures
         ));
+    }
+
+    /// Renders the outputs and sets the WebSub ping for those that changed going, beside the loop.
+    async fn render_and_announce(&mut self) -> Vec<Rendered> {
+        let rendered = render_outputs(&self.ctx, &self.config).await;
+        if let Some(ping) = announce_changes(&self.ctx, &self.config, &rendered) {
+            self.pings.spawn(ping);
+        }
+        rendered
     }
 
     /// Re-reads the config. One that fails to load is not applied: the daemon goes on with the
@@ -489,10 +495,7 @@ impl Daemon {
             }
         }
         if self.dirty {
-            let rendered = render_outputs(&self.ctx, &self.config).await;
-            if let Some(ping) = announce_changes(&self.ctx, &self.config, &rendered) {
-                self.pings.spawn(ping);
-            }
+            self.render_and_announce().await;
         }
         // Pings still under way get what is left of the deadline, no more.
         while !self.pings.is_empty() {
