@@ -53,7 +53,9 @@ impl<R: BufRead> ElementSource<R> {
     }
 
     // Return the raw XML of all children at or below the nominated depth
-    fn children_as_string(&self, depth: u32, buffer: &mut String) -> XmlResult<()> {
+    // TRIBUTARY PATCH: with `escape_text` false, text is appended as it reads (for a text
+    // construct that is HTML source, escaped or not, with or without naked markup).
+    fn children_as_string(&self, depth: u32, buffer: &mut String, escape_text: bool) -> XmlResult<()> {
         // Read nodes at the current depth or greater
         let mut state = self.state.borrow_mut();
         let mut current_depth = depth;
@@ -75,6 +77,8 @@ impl<R: BufRead> ElementSource<R> {
                         // Append element start to the buffer
                         append_element_start(buffer, name, attributes);
                     }
+
+                    XmlEvent::Text(text) if !escape_text => buffer.push_str(text),
 
                     XmlEvent::Text(text) => {
                         // Append text to the buffer
@@ -319,7 +323,9 @@ impl<R: BufRead> ElementSource<R> {
                         }
                     }
                 }
-                Err(e) => return Err(XmlError::Url { e }),
+                // TRIBUTARY PATCH: a malformed xml:base is ignored, as browsers ignore a bad
+                // <base href>, rather than failing the whole feed.
+                Err(_) => {}
             }
         }
 
@@ -394,7 +400,9 @@ impl<R: BufRead> SourceState<R> {
                     // (e.g. the root element is examined to determine the feed type, which in turn sets the default namespace)
                     let namespace = match ns_resolution {
                         ResolveResult::Bound(ns) => Some(NS::parse(ns.as_ref())),
-                        ResolveResult::Unknown(_) => None,
+                        // TRIBUTARY PATCH: an element with an undeclared prefix is in no namespace
+                        // we know, never in the default one: `<foo:description>` is not `<description>`.
+                        ResolveResult::Unknown(_) => Some(NS::Unknown),
                         ResolveResult::Unbound => None,
                     };
 
@@ -443,6 +451,9 @@ impl<R: BufRead> SourceState<R> {
                         let name = r.as_ref();
                         match quick_xml::escape::resolve_predefined_entity(name) {
                             Some(resolved) => buffer.push_str(resolved),
+                            // TRIBUTARY PATCH: HTML's named entities (&aacute;, &nbsp;, &hellip;),
+                            // which feeds use as if XML had them, read as HTML reads them.
+                            None if push_html_entity(buffer, name) => {}
                             // Unknown entities cannot be resolved, so retain them in their escaped form
                             None => {
                                 buffer.push('&');
@@ -513,17 +524,6 @@ impl<'a, R: BufRead> Element<'a, R> {
         self.source.text_node()
     }
 
-    /// Return the text of a node, or if it contains children the serialized content of the node.
-    ///
-    /// This function is a hack to deal with invalid feeds. In all cases we **should** know if we should take the text or serialize the children.
-    pub(crate) fn child_as_text_sloppy(&self) -> XmlResult<Option<String>> {
-        if let Some(s) = self.source.text_node() {
-            return Ok(Some(s));
-        }
-
-        self.children_as_string()
-    }
-
     /// Returns an iterator over children of this element (i.e. descends a level in the hierarchy)
     pub(crate) fn children(&self) -> ElementIter<'_, R> {
         ElementIter {
@@ -532,15 +532,12 @@ impl<'a, R: BufRead> Element<'a, R> {
         }
     }
 
-    /// Concatenates the children of this node into a string
-    ///
-    /// NOTE: the input stream is parsed then re-serialised so the output will not be identical to the input
-    pub(crate) fn children_as_string(&self) -> XmlResult<Option<String>> {
-        // Fill the buffer with the XML content below this element
+    /// TRIBUTARY PATCH: the text of a node with any markup inside it serialized in place: the
+    /// source of a text construct, whether its markup was escaped or written inline.
+    pub(crate) fn children_as_source(&self) -> XmlResult<String> {
         let mut buffer = String::new();
-        self.source.children_as_string(self.depth + 1, &mut buffer)?;
-
-        Ok(Some(buffer))
+        self.source.children_as_string(self.depth + 1, &mut buffer, false)?;
+        Ok(buffer)
     }
 
     /// Concatenates the children of this node into a string
@@ -595,6 +592,9 @@ pub(crate) enum NS {
     Itunes,
     Podcast,
     WellFormedWebComments,
+    // TRIBUTARY PATCH: Dublin Core terms (dcterms:issued, dcterms:modified) and XHTML (xhtml:body).
+    DublinCoreTerms,
+    Xhtml,
 }
 
 impl NS {
@@ -603,6 +603,14 @@ impl NS {
         match s {
             "http://purl.org/rss/1.0/" => NS::RSS,
             "http://www.w3.org/2005/Atom" => NS::Atom,
+
+            // TRIBUTARY PATCH: older namespaces of the same vocabularies, bound to any prefix:
+            // RSS 2.0 in Userland's namespace, RSS 0.90 in Netscape's, Atom 0.3.
+            "http://backend.userland.com/rss2" | "http://backend.userland.com/rss" => NS::RSS,
+            "http://my.netscape.com/rdf/simple/0.9/" | "http://channel.netscape.com/rdf/simple/0.9/" => NS::RSS,
+            "http://purl.org/atom/ns#" => NS::Atom,
+            "http://purl.org/dc/terms/" => NS::DublinCoreTerms,
+            "http://www.w3.org/1999/xhtml" => NS::Xhtml,
 
             // Extension namespaces
             "http://purl.org/rss/1.0/modules/content/" => NS::Content,
@@ -755,6 +763,17 @@ fn append_element_start(buffer: &mut String, name: &str, attributes: &[NameValue
         buffer.push('"');
     }
     buffer.push('>');
+}
+
+/// TRIBUTARY PATCH: appends the characters of an HTML named entity (`name` without its `&`
+/// and `;`); false when HTML has no such entity.
+fn push_html_entity(buffer: &mut String, name: &str) -> bool {
+    let Some((first, second)) = markup5ever::data::NAMED_ENTITIES.get(format!("{name};").as_str()) else {
+        return false;
+    };
+    // Most entities are one character: the second is 0 then.
+    buffer.extend([*first, *second].into_iter().filter(|c| *c != 0).filter_map(char::from_u32));
+    true
 }
 
 // Appends a text element

@@ -6,7 +6,7 @@ use crate::model::LinkTarget::CommentsFeed;
 use crate::model::{Category, Content, Entry, Feed, FeedType, Generator, Image, Link, Person, Text};
 use crate::parser::util;
 use crate::parser::util::if_some_then;
-use crate::parser::{ParseErrorKind, ParseFeedError, ParseFeedResult};
+use crate::parser::ParseFeedResult;
 use crate::parser::{Parser, common};
 use crate::xml::{Element, NS};
 
@@ -99,30 +99,24 @@ fn handle_content<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Con
     // Extract the content type so we can parse the body
     let content_type = element.attr_value("type");
 
+    // TRIBUTARY PATCH: content with `src` is a link out, whatever its type says; a type that
+    // is not a media type reads as HTML, and text inside such an element is read as inline
+    // content. Was: either failed the whole feed.
     if let Some(src) = element.attr_value("src") {
-        // > If the "src" attribute is present, the "type" attribute SHOULD be provided and MUST be a MIME media type, rather than "text", "html", or "xhtml".
-        let mime = match &content_type {
-            Some(ct) => ct.parse::<MediaTypeBuf>().map_err(|_| {
-                ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType {
-                    position: element.buffer_pos,
-                    mime: ct.into(),
-                })
-            })?,
-            None => {
-                // According to the spec the content type only SHOULD be provided.
-                // Unfortunately `Content` has media type as required. So we treat a missing type as text/html as that is probably the most common. Not to mention that `body` will be `None` so we are just providing a content type for nothing.
-                MediaTypeBuf::new(names::TEXT, names::HTML)
-            }
-        };
-
-        if element.child_as_text().is_some() {
-            // > If the "src" attribute is present, atom:content MUST be empty.
-            // `ParseFeedError` has no appropriate error type, so use `MissingContent` which is what would have been returned before support for `src` was added.
-            return Err(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                position: element.buffer_pos,
-                reference: "non-empty atom:content with src",
+        let inline = element.children_as_source()?;
+        if !inline.trim().is_empty() {
+            let html = content_type.as_deref().is_some_and(|ct| ct.contains("html"));
+            let text = if html { Text::html(inline) } else { Text::new(inline) };
+            return Ok(Some(Content {
+                body: Some(text.content),
+                content_type: text.content_type,
+                ..Default::default()
             }));
         }
+        let mime = content_type
+            .as_deref()
+            .and_then(|ct| ct.parse::<MediaTypeBuf>().ok())
+            .unwrap_or_else(|| MediaTypeBuf::new(names::TEXT, names::HTML));
 
         let content = Content {
             body: None,
@@ -142,69 +136,14 @@ fn handle_content<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Con
         return Ok(Some(content));
     }
 
-    // from http://www.atomenabled.org/developers/syndication/#contentElement
-    match content_type.as_deref() {
-        // Should be handled as a text element per "In the most common case, the type attribute is either text, html, xhtml, in which case the content element is defined identically to other text constructs"
-        Some("text") | Some("html") | Some("xhtml") | Some("text/html") | None => {
-            let buffer_pos = element.buffer_pos;
-            handle_text(element)?
-                .map(|text| {
-                    let mut content = Content::default();
-                    content.body = Some(text.content);
-                    content.content_type = text.content_type;
-                    Some(content)
-                })
-                // The text is required for a text or HTML element
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                    position: buffer_pos,
-                    reference: "content.text",
-                }))
-        }
-
-        // XML per "Otherwise, if the type attribute ends in +xml or /xml, then an xml document of this type is contained inline."
-        Some(ct) if ct.ends_with(" +xml") || ct.ends_with("/xml") => {
-            let buffer_pos = element.buffer_pos;
-            handle_text(element)?
-                .map(|body| {
-                    let mut content = Content::default();
-                    content.body = Some(body.content);
-                    content.content_type = MediaTypeBuf::new(names::TEXT, names::XML);
-                    Some(content)
-                })
-                // The XML is required for an XML content element
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                    position: buffer_pos,
-                    reference: "content.xml",
-                }))
-        }
-
-        // Escaped text per "Otherwise, if the type attribute starts with text, then an escaped document of this type is contained inline." and
-        // also handles base64 encoded document of the indicated mime type per "Otherwise, a base64 encoded document of the indicated media type is contained inline."
-        Some(ct) => {
-            if let Ok(mime) = ct.parse::<MediaTypeBuf>() {
-                element
-                    .child_as_text()
-                    .map(|body| {
-                        let content = Content {
-                            body: Some(body),
-                            content_type: mime,
-                            ..Default::default()
-                        };
-                        Some(content)
-                    })
-                    // The text is required for an inline text or base64 element
-                    .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                        position: element.buffer_pos,
-                        reference: "content.inline",
-                    }))
-            } else {
-                Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType {
-                    position: element.buffer_pos,
-                    mime: ct.into(),
-                }))
-            }
-        }
-    }
+    // TRIBUTARY PATCH: content of any type is read as a text construct (text, HTML, XHTML, XML
+    // or base64, Atom 0.3's `mode` included); no type refuses the feed, and empty content is
+    // empty. Was: an unknown type or empty content failed the whole feed.
+    Ok(handle_text(element)?.map(|text| Content {
+        body: Some(text.content),
+        content_type: text.content_type,
+        ..Default::default()
+    }))
 }
 
 // Handles an Atom <entry>
@@ -244,6 +183,10 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
             (NS::Atom, "published") | (NS::Atom, "pubDate") => if_some_then(child.child_as_text(), |text| entry.published = parser.parse_timestamp(&text)),
 
             (NS::Atom, "rights") => entry.rights = handle_text(child)?,
+
+            // TRIBUTARY PATCH: Atom 0.3's dates, where 1.0's are absent.
+            (NS::Atom, "issued") if entry.published.is_none() => if_some_then(child.child_as_text(), |text| entry.published = parser.parse_timestamp(&text)),
+            (NS::Atom, "modified") if entry.updated.is_none() => if_some_then(child.child_as_text(), |text| entry.updated = parser.parse_timestamp(&text)),
 
             // According to https://validator.w3.org/feed/docs/warning/CommentRSS.html we need to support both
             (NS::WellFormedWebComments, "commentRss") | (NS::WellFormedWebComments, "commentRSS") => {
@@ -339,7 +282,11 @@ fn handle_person<R: BufRead>(role: &str, element: Element<R>) -> ParseFeedResult
         match (tag_name, child_text) {
             // Extract the fields from the spec
             ("name", Some(name)) => maybe_name = Some(name),
-            ("uri", uri) => maybe_uri = uri,
+            // TRIBUTARY PATCH: Atom 0.3 wrote `url` (and `homepage`); a relative URI resolves
+            // against the base in scope, as every other link does.
+            ("uri" | "url" | "homepage", Some(uri)) => {
+                maybe_uri = Some(util::parse_uri(&uri, child.xml_base.as_ref()).map_or(uri, |u| u.to_string()))
+            }
             ("email", email) => maybe_email = email,
 
             // Nothing required for unknown elements
@@ -363,44 +310,53 @@ fn handle_person<R: BufRead>(role: &str, element: Element<R>) -> ParseFeedResult
 }
 
 // Directly handles an Atom <title>, <summary>, <rights> or <subtitle> element
+//
+// TRIBUTARY PATCH: every `type` is read, and Atom 0.3's `mode`; none refuses the feed. Was:
+// anything but text, html, text/html and xhtml failed the whole feed, as did an empty element.
+// - "xhtml", or an XHTML media type not escaped (Atom 0.3 inline markup): the children as XHTML;
+// - base64 (Atom 0.3 `mode="base64"`, or an Atom 1.0 media type that is neither text nor XML):
+//   decoded, HTML when the type names HTML, else plain text;
+// - a type naming HTML ("html", "text/html", Atom 0.3 "escaped" HTML): HTML source, with any
+//   markup written inline serialized in place;
+// - anything else, an empty or unknown type included: plain text, any markup in it kept as text.
 pub(crate) fn handle_text<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Text>> {
-    // Find type, defaulting to "text" if not present
-    let type_attr = element.attributes.iter().find(|a| &a.name == "type").map_or("text", |a| a.value.as_str());
+    let type_attr = element.attr_value("type").unwrap_or_default().trim().to_ascii_lowercase();
+    let mode = element.attr_value("mode").unwrap_or_default().trim().to_ascii_lowercase();
+    let names_html = type_attr.contains("html");
+    let html = || MediaTypeBuf::new(names::TEXT, names::HTML);
+    let plain = || MediaTypeBuf::new(names::TEXT, names::PLAIN);
 
-    let position = element.buffer_pos;
-    match type_attr {
-        "text" => {
-            let s = element
-                .child_as_text_sloppy()?
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent { position, reference: "text" }))?;
-
-            let mut text = Text::new(s);
-            text.content_type = MediaTypeBuf::new(names::TEXT, names::PLAIN);
-            Ok(Some(text))
+    let text = if type_attr == "xhtml" || (names_html && type_attr.contains("xml") && mode != "escaped" && mode != "base64") {
+        Text {
+            content_type: MediaTypeBuf::new(names::APPLICATION, names::XHTML),
+            ..Text::new(element.children_as_xhtml()?.unwrap_or_default())
         }
-        "html" | "text/html" => {
-            let s = element
-                .child_as_text_sloppy()?
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent { position, reference: "text" }))?;
-
-            let mut text = Text::new(s);
-            text.content_type = MediaTypeBuf::new(names::TEXT, names::HTML);
-            Ok(Some(text))
+    } else if mode == "base64" || is_base64_type(&type_attr) {
+        let encoded = element.children_as_source()?;
+        let decoded = base64_text(&encoded).unwrap_or(encoded);
+        Text {
+            content_type: if names_html { html() } else { plain() },
+            ..Text::new(decoded)
         }
-        "xhtml" => {
-            let xml = element
-                .children_as_xhtml()?
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent { position, reference: "text" }))?;
-
-            let mut text = Text::new(xml);
-            text.content_type = MediaTypeBuf::new(names::APPLICATION, names::XHTML);
-            Ok(Some(text))
+    } else {
+        Text {
+            content_type: if names_html { html() } else { plain() },
+            ..Text::new(element.children_as_source()?)
         }
+    };
+    Ok(Some(text))
+}
 
-        // Unknown content type
-        _ => Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType {
-            position,
-            mime: type_attr.into(),
-        })),
-    }
+/// Whether an Atom 1.0 text of this media type is base64 (RFC 4287, 4.1.3.3): neither one of
+/// the three text construct types, nor text/*, nor XML.
+fn is_base64_type(type_attr: &str) -> bool {
+    type_attr.contains('/') && !type_attr.starts_with("text/") && !type_attr.ends_with("+xml") && !type_attr.ends_with("/xml")
+}
+
+/// Base64 text (white space allowed anywhere in it) decoded as UTF-8, if it is.
+fn base64_text(encoded: &str) -> Option<String> {
+    use base64::Engine;
+    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+    String::from_utf8(bytes).ok()
 }

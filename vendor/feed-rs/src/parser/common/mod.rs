@@ -1,6 +1,7 @@
-use crate::model::{Episode, Link, LinkTarget, Season, Text};
+use crate::model::{Category, Entry, Episode, Link, LinkTarget, Person, Season, Text};
+use crate::parser::util::if_some_then;
 use crate::parser::{ParseFeedResult, Parser};
-use crate::xml::Element;
+use crate::xml::{Element, NS};
 use chrono::{DateTime, Utc};
 use std::io::BufRead;
 
@@ -46,4 +47,29 @@ pub(crate) fn handle_timestamp<R: BufRead>(parser: &Parser, element: Element<R>)
     } else {
         None
     }
+}
+
+/// TRIBUTARY PATCH: an RSS item's HTML text (`<description>`): its source, whether the markup
+/// was escaped, in CDATA or written inline. Was: only the first run of text, so inline markup
+/// was lost.
+pub(crate) fn handle_html<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Text>> {
+    Ok(Some(Text::html(element.children_as_source()?)))
+}
+
+/// TRIBUTARY PATCH: Dublin Core (and DC terms) on an RSS 1.0 or 2.0 item, each used where the
+/// core element is missing: `dc:title`, `dc:description`, `dc:creator` (and the common
+/// `dc:author`), `dc:subject` as a category, `dc:date` and `dcterms:issued` as the publication
+/// date, `dcterms:modified` as the update, `dc:rights`.
+pub(crate) fn handle_dublin_core_item<R: BufRead>(parser: &Parser, entry: &mut Entry, element: Element<R>) -> ParseFeedResult<()> {
+    match element.ns_and_tag() {
+        (NS::DublinCore, "title") if entry.title.is_none() => entry.title = handle_text(element),
+        (NS::DublinCore, "description") if entry.summary.is_none() => entry.summary = handle_html(element)?,
+        (NS::DublinCore, "creator" | "author") => if_some_then(element.child_as_text(), |name| entry.authors.push(Person::parse(&name).role("creator"))),
+        (NS::DublinCore, "subject") => if_some_then(element.child_as_text(), |term| entry.categories.push(Category::new(term.trim()))),
+        (NS::DublinCore, "date") | (NS::DublinCoreTerms, "issued") if entry.published.is_none() => entry.published = handle_timestamp(parser, element),
+        (NS::DublinCoreTerms, "modified") if entry.updated.is_none() => entry.updated = handle_timestamp(parser, element),
+        (NS::DublinCore, "rights") => entry.rights = handle_text(element),
+        _ => {}
+    }
+    Ok(())
 }

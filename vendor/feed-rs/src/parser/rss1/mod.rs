@@ -92,17 +92,11 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
 
             (NS::RSS, "link") => if_some_then(common::handle_link(None, child), |link| entry.links.push(link)),
 
-            (NS::RSS, "description") => entry.summary = common::handle_text(child),
+            (NS::RSS, "description") => entry.summary = common::handle_html(child)?,
 
             (NS::Content, "encoded") => content_encoded = common::handle_encoded(child)?,
 
-            (NS::DublinCore, "creator") => if_some_then(child.child_as_text(), |name| entry.authors.push(Person::parse(&name).role("creator"))),
-
-            (NS::DublinCore, "date") => entry.published = common::handle_timestamp(parser, child),
-
-            (NS::DublinCore, "description") if entry.summary.is_none() => entry.summary = common::handle_text(child),
-
-            (NS::DublinCore, "rights") => entry.rights = common::handle_text(child),
+            (NS::DublinCore | NS::DublinCoreTerms, _) => common::handle_dublin_core_item(parser, &mut entry, child)?,
 
             // Nothing required for unknown elements
             _ => {}
@@ -121,11 +115,11 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
         }
     }
 
-    // If we found at least 1 link
-    Ok(if !entry.links.is_empty() {
-        Some(entry)
-    } else {
-        // No point returning anything if we are missing a destination
-        None
-    })
+    // TRIBUTARY PATCH: an item without a link is kept (it has a title, a text, a date), and
+    // its rdf:about, the RDF resource it describes, names it. Was: such items were dropped.
+    let about = element.attr_value("rdf:about").filter(|a| !a.trim().is_empty() && entry.links.is_empty());
+    if let Some(about) = about {
+        entry.id = about.trim().to_string();
+    }
+    Ok(Some(entry))
 }

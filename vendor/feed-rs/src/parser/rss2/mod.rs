@@ -209,6 +209,7 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
     // Note we have started a new MediaRSS entry scope
     parser.mediarss.entry_begin();
 
+    let mut permalink = false;
     for child in element.children() {
         let child = child?;
         match child.ns_and_tag() {
@@ -216,23 +217,36 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
 
             (NS::RSS, "link") => if_some_then(common::handle_link(None, child), |link| entry.links.push(link)),
 
-            (NS::RSS, "description") => entry.summary = common::handle_encoded(child)?,
+            (NS::RSS, "description") => entry.summary = common::handle_html(child)?,
 
             (NS::RSS, "author") => if_some_then(handle_contact("author", child), |person| entry.authors.push(person)),
 
             (NS::RSS, "category") => if_some_then(handle_category(child), |category| entry.categories.push(category)),
 
-            (NS::RSS, "guid") => if_some_then(child.child_as_text(), |guid| entry.id = guid.trim().to_string()),
+            (NS::RSS, "guid") => {
+                // TRIBUTARY PATCH: a permalink guid (the default) is the item's link when it has none.
+                permalink = child.attr_value("isPermaLink").is_none_or(|p| !p.trim().eq_ignore_ascii_case("false"));
+                if_some_then(child.child_as_text(), |guid| entry.id = guid.trim().to_string())
+            }
 
             (NS::RSS, "enclosure") => handle_enclosure(child, &mut enclosure_media_obj),
 
-            (NS::RSS, "pubDate") | (NS::DublinCore, "date") => entry.published = common::handle_timestamp(parser, child),
+            (NS::RSS, "pubDate") => entry.published = common::handle_timestamp(parser, child),
 
             (NS::RSS, "updated") | (NS::Atom, "updated") => entry.updated = common::handle_timestamp(parser, child),
 
             (NS::Content, "encoded") => entry.content = handle_content_encoded(child)?,
 
-            (NS::DublinCore, "creator") => if_some_then(child.child_as_text(), |name| entry.authors.push(Person::parse(&name).role("creator"))),
+            (NS::DublinCore | NS::DublinCoreTerms, _) => common::handle_dublin_core_item(parser, &mut entry, child)?,
+
+            // TRIBUTARY PATCH: an XHTML body is the item's content, where content:encoded is not.
+            (NS::Xhtml, "body") if entry.content.is_none() => {
+                entry.content = child.children_as_xhtml()?.map(|body| Content {
+                    body: Some(body),
+                    content_type: MediaTypeBuf::new(names::APPLICATION, names::XHTML),
+                    ..Default::default()
+                })
+            }
 
             // iTunes elements populate the corresponding MediaObject
             (NS::Itunes, _) => handle_itunes_item_element(child, &mut itunes_media_obj)?,
@@ -275,6 +289,13 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
 
     // Remove any comment links that simply target the entry
     clean_links(&mut entry.links);
+
+    // TRIBUTARY PATCH: see <guid> above. Only an absolute web address: publishers who forget
+    // isPermaLink="false" on a guid like "12345" must not give their items a made-up link.
+    let guid_is_web_url = url::Url::parse(&entry.id).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if permalink && guid_is_web_url && !entry.links.iter().any(|l| l.target.is_none()) {
+        entry.links.push(Link::new(entry.id.clone(), None));
+    }
 
     Ok(Some(entry))
 }
