@@ -139,14 +139,30 @@ pub fn fold_whitespace(text: &str) -> String {
         .join(" ")
 }
 
-/// Drops control characters and NUL bytes, keeping tabs and line breaks. Copies only when
-/// there is something to drop.
+/// Drops control characters and NUL bytes, keeping tabs and line breaks, and reads the C1
+/// code points U+0080–U+009F as the Windows-1252 characters old publishing systems meant by
+/// them (U+0092 is ’), as HTML5 and feedparser do. Copies only when there is something to fix.
 pub fn strip_controls(text: &str) -> Cow<'_, str> {
     let unwanted = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
     if !text.chars().any(unwanted) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(text.chars().filter(|&c| !unwanted(c)).collect())
+    Cow::Owned(
+        text.chars()
+            .filter_map(|c| match c {
+                '\u{80}'..='\u{9f}' => windows_1252(c),
+                c if unwanted(c) => None,
+                c => Some(c),
+            })
+            .collect(),
+    )
+}
+
+/// The Windows-1252 character a C1 code point stands for, if any (five bytes of it are unused).
+fn windows_1252(c: char) -> Option<char> {
+    let byte = [u8::try_from(u32::from(c)).ok()?];
+    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
+    text.chars().next().filter(|c| !c.is_control())
 }
 
 /// Decodes the few entities that ammonia's serializer writes into text nodes.
@@ -188,6 +204,15 @@ pub fn removed_markup(before: &str, after: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn c1_code_points_read_as_windows_1252_and_other_controls_go() {
+        // U+0092 and U+0093/U+0094 are how old systems wrote ’ and “ ”; U+0081 is unused there.
+        assert_eq!(strip_controls("don\u{92}t"), "don\u{2019}t");
+        assert_eq!(strip_controls("\u{93}hi\u{94}\u{81}"), "\u{201c}hi\u{201d}");
+        assert_eq!(strip_controls("a\u{0}b\u{7}c\td\ne"), "abc\td\ne");
+        assert!(matches!(strip_controls("plain"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn scripts_handlers_and_javascript_urls_are_removed() {
