@@ -862,6 +862,7 @@ mod tests {
                 items: vec![],
                 format: "RSS 2.0",
                 encoding: "UTF-8".into(),
+                loose: false,
                 removed: vec![],
                 dropped: vec![],
             }),

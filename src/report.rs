@@ -116,8 +116,14 @@ pub fn explanation(
         ));
     }
     line(format!(
-        "  Format: {}; encoding: {}",
-        feed.format, feed.encoding
+        "  Format: {}; encoding: {}{}",
+        feed.format,
+        feed.encoding,
+        if feed.loose {
+            "; not well-formed XML, read loosely (stray & escaped, a cut-off end tag closed)"
+        } else {
+            ""
+        }
     ));
     line(format!(
         "  Feed: {} ({})",

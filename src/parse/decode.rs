@@ -192,3 +192,80 @@ pub(super) fn xml_declared_encoding(body: &[u8]) -> Option<&str> {
     let value = &after[1..];
     Some(&value[..value.find(quote)?])
 }
+
+/// The text made well-formed in the two ways publishers most often break XML, for a second
+/// reading of a feed the XML parser refused (as feedparser falls back to a loose parser);
+/// `None` when neither applies, so the refusal stands.
+/// - A `&` that starts no reference (`?a=1&b=2` in a link) is escaped; a numeric reference
+///   without its `;` (`&#x41`) gets one, as HTML reads it. CDATA sections and comments are left
+///   as they are.
+/// - An end tag cut off by the end of the body (`</rss`) is closed.
+pub(super) fn loosened(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('<') {
+            // Copy a CDATA section or comment whole; any other markup one character at a time.
+            let skip = [("<![CDATA[", "]]>"), ("<!--", "-->")]
+                .iter()
+                .find(|(open, _)| rest.starts_with(open))
+                .map_or(1, |(_, close)| {
+                    rest.find(close).map_or(rest.len(), |end| end + close.len())
+                });
+            out.push_str(&rest[..skip]);
+            rest = &rest[skip..];
+            continue;
+        }
+        let (len, closed) = reference_len(&rest[1..]).unwrap_or((0, false));
+        if len == 0 {
+            out.push_str("&amp;");
+        } else {
+            out.push_str(&rest[..=len]);
+            if !closed {
+                out.push(';');
+            }
+        }
+        rest = &rest[1 + len..];
+    }
+    out.push_str(rest);
+    let tail = out.trim_end();
+    let last_open = tail.rfind('<').map(|at| &tail[at..]);
+    if last_open.is_some_and(|tag| tag.starts_with("</") && !tag.contains('>')) {
+        out.truncate(tail.len());
+        out.push('>');
+    }
+    (out != text).then_some(out)
+}
+
+/// After a `&`: the length of the character or entity reference that starts there (its `;`
+/// included), and whether it has its `;` (only a numeric one may lack it); `None` when none
+/// starts there.
+fn reference_len(after: &str) -> Option<(usize, bool)> {
+    let bytes = after.as_bytes();
+    let (digits_from, is_digit): (usize, fn(&u8) -> bool) = match bytes {
+        [b'#', b'x' | b'X', ..] => (2, u8::is_ascii_hexdigit),
+        [b'#', ..] => (1, u8::is_ascii_digit),
+        [first, ..] if first.is_ascii_alphabetic() || *first == b'_' => {
+            let name = bytes
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                .count();
+            return (bytes.get(name) == Some(&b';')).then_some((name + 1, true));
+        }
+        _ => return None,
+    };
+    let digits = bytes[digits_from..]
+        .iter()
+        .take_while(|b| is_digit(b))
+        .count();
+    if digits == 0 {
+        return None;
+    }
+    let end = digits_from + digits;
+    Some(match bytes.get(end) {
+        Some(b';') => (end + 1, true),
+        _ => (end, false),
+    })
+}

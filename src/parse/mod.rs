@@ -19,8 +19,8 @@ use feed_rs::model::FeedType;
 use url::Url;
 
 pub use dates::parse_date;
-use decode::repair_dialects;
 pub use decode::{decode, decode_explained};
+use decode::{loosened, repair_dialects};
 pub use discover::discover_feed_link;
 use discover::looks_like_html;
 use entry::{TextBases, alternate_link, authors, non_empty, normalize_entry, plain_text};
@@ -46,6 +46,8 @@ pub struct ParsedFeed {
     pub format: &'static str,
     /// The charset the body was read in, and where that came from.
     pub encoding: String,
+    /// Whether it was not well-formed XML and was read loosely (see `decode::loosened`).
+    pub loose: bool,
     /// With [`ParseOptions::explain`]: for each item, what the sanitizer removed from its HTML.
     pub removed: Vec<Vec<String>>,
     /// For each item, the URLs left out of it and why ("link dropped: not http(s)").
@@ -164,8 +166,18 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
     }
     let base = options.base;
     let (text, encoding) = decode_explained(body, options.charset);
-    let (text, original_format) = repair_dialects(text);
-    let feed = with_feed_rs(&text, base)?;
+    let (mut text, original_format) = repair_dialects(text);
+    let mut loose = false;
+    let feed = match with_feed_rs(&text, base) {
+        Err(ParseError::Malformed(refused)) => {
+            // Not well-formed XML: read again as a loose reader would, if that helps.
+            let loosened = loosened(&text).ok_or(ParseError::Malformed(refused))?;
+            text = Cow::Owned(loosened);
+            loose = true;
+            with_feed_rs(&text, base)?
+        }
+        read => read?,
+    };
     let mut hints = scan_hints(&text);
     let ttl = feed
         .ttl
@@ -225,6 +237,7 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
             items,
             format,
             encoding,
+            loose,
             removed: Vec::new(),
             dropped,
         },
@@ -300,6 +313,36 @@ mod tests {
     use crate::identity::identity_key;
     use crate::model::Enclosure;
     use chrono::{DateTime, Utc};
+
+    #[test]
+    fn a_feed_that_is_not_well_formed_xml_is_read_loosely() {
+        // A stray & in a link, a numeric reference without its ;, an end tag cut off at the
+        // end of the body; an & inside CDATA stays as it is.
+        let feed = parse(
+            "<rss version=\"2.0\"><channel><title>Q&amp;A &#x41</title><item>\
+             <title>R&D &#65 &hellip;</title><link>http://example/?a=1&b=2&c</link>\
+             <description><![CDATA[<p>fish &amp; chips & peas</p>]]></description>\
+             </item></channel></rss",
+        );
+        assert!(feed.loose);
+        assert_eq!(feed.meta.title.as_deref(), Some("Q&A A"));
+        let item = &feed.items[0];
+        assert_eq!(item.title.as_deref(), Some("R&D A \u{2026}"));
+        assert_eq!(item.link.as_deref(), Some("http://example/?a=1&b=2&c"));
+        let summary = item.summary.as_ref().unwrap();
+        assert_eq!(summary.body, "<p>fish &amp; chips &amp; peas</p>");
+        // A well-formed feed is read as it is.
+        assert!(!parse("<rss version=\"2.0\"><channel><title>A</title></channel></rss>").loose);
+        // Neither repair helps a feed broken otherwise: the refusal stands.
+        let broken = parse_feed(
+            b"<rss version=\"2.0\"><channel><title>A</channel></rss>",
+            ParseOptions::default(),
+        );
+        assert!(
+            matches!(broken, Err(ParseError::Malformed(_))),
+            "{broken:?}"
+        );
+    }
 
     #[test]
     fn an_items_digest_follows_its_texts_but_not_its_dates() {
