@@ -70,7 +70,10 @@ impl MediaRssState {
 
 fn emit_media_objects(mut scope: Scope, entry: &mut Entry) {
     // If we have content at this scope, then build a media object for it
-    if !scope.pending.is_empty() {
+    // TRIBUTARY PATCH: or, with no content and no groups below, a title, description, thumbnail
+    // or credit of its own (`<media:thumbnail>` directly in an item). Was: those were dropped.
+    let described = scope.title.is_some() || scope.description.is_some() || !scope.thumbnails.is_empty() || !scope.credits.is_empty();
+    if !scope.pending.is_empty() || (scope.children.is_empty() && described) {
         // Build a media object for this scope
         let mut media_obj = MediaObject::new(MediaObjectSource::MediaRSS);
         media_obj.title = scope.title.clone();

@@ -109,7 +109,9 @@ impl<R: BufRead> ElementSource<R> {
     }
 
     // Return the raw XML of all children at or below the nominated depth
-    fn children_as_xhtml(&self, depth: u32, buffer: &mut String) -> XmlResult<()> {
+    // TRIBUTARY PATCH: the wrapping div is stripped only with `strip_div` (Atom 1.0's
+    // type="xhtml", where it is the container; in Atom 0.3 and RSS it is part of the content).
+    fn children_as_xhtml(&self, depth: u32, buffer: &mut String, strip_div: bool) -> XmlResult<()> {
         // Read nodes at the current depth or greater
         let mut state = self.state.borrow_mut();
         let mut current_depth = depth;
@@ -194,7 +196,7 @@ impl<R: BufRead> ElementSource<R> {
             }
         }
 
-        if let Some((div_open, div_close)) = div_open.zip(div_close) {
+        if let Some((div_open, div_close)) = div_open.zip(div_close).filter(|_| strip_div) {
             buffer.truncate(div_close);
             buffer.drain(buffer_start..div_open);
         }
@@ -543,10 +545,10 @@ impl<'a, R: BufRead> Element<'a, R> {
     /// Concatenates the children of this node into a string
     ///
     /// NOTE: the input stream is parsed then re-serialised so the output will not be identical to the input
-    pub(crate) fn children_as_xhtml(&self) -> XmlResult<Option<String>> {
+    pub(crate) fn children_as_xhtml(&self, strip_div: bool) -> XmlResult<Option<String>> {
         // Fill the buffer with the XML content below this element
         let mut buffer = String::new();
-        self.source.children_as_xhtml(self.depth + 1, &mut buffer)?;
+        self.source.children_as_xhtml(self.depth + 1, &mut buffer, strip_div)?;
         Ok(Some(buffer))
     }
 
@@ -600,25 +602,29 @@ pub(crate) enum NS {
 impl NS {
     //noinspection HttpUrlsUsage
     fn parse(s: &str) -> NS {
-        match s {
-            "http://purl.org/rss/1.0/" => NS::RSS,
-            "http://www.w3.org/2005/Atom" => NS::Atom,
+        // TRIBUTARY PATCH: namespaces are matched in lower case and without a trailing slash,
+        // as feedparser matches them: publishers write iTunes' as ".../DTDs/Podcast-1.0.dtd" and
+        // Media RSS's without its slash.
+        let normalised = s.trim().trim_end_matches('/').to_ascii_lowercase();
+        match normalised.as_str() {
+            "http://purl.org/rss/1.0" => NS::RSS,
+            "http://www.w3.org/2005/atom" => NS::Atom,
 
             // TRIBUTARY PATCH: older namespaces of the same vocabularies, bound to any prefix:
             // RSS 2.0 in Userland's namespace, RSS 0.90 in Netscape's, Atom 0.3.
             "http://backend.userland.com/rss2" | "http://backend.userland.com/rss" => NS::RSS,
-            "http://my.netscape.com/rdf/simple/0.9/" | "http://channel.netscape.com/rdf/simple/0.9/" => NS::RSS,
+            "http://my.netscape.com/rdf/simple/0.9" | "http://channel.netscape.com/rdf/simple/0.9" => NS::RSS,
             "http://purl.org/atom/ns#" => NS::Atom,
-            "http://purl.org/dc/terms/" => NS::DublinCoreTerms,
+            "http://purl.org/dc/terms" => NS::DublinCoreTerms,
             "http://www.w3.org/1999/xhtml" => NS::Xhtml,
 
             // Extension namespaces
-            "http://purl.org/rss/1.0/modules/content/" => NS::Content,
-            "http://purl.org/dc/elements/1.1/" => NS::DublinCore,
-            "http://search.yahoo.com/mrss/" => NS::MediaRSS,
+            "http://purl.org/rss/1.0/modules/content" => NS::Content,
+            "http://purl.org/dc/elements/1.1" => NS::DublinCore,
+            "http://search.yahoo.com/mrss" => NS::MediaRSS,
             "http://www.itunes.com/dtds/podcast-1.0.dtd" => NS::Itunes,
             "https://podcastindex.org/namespace/1.0" => NS::Podcast,
-            "http://wellformedweb.org/CommentAPI/" => NS::WellFormedWebComments,
+            "http://wellformedweb.org/commentapi" => NS::WellFormedWebComments,
 
             // Everything else is ignored
             _ => NS::Unknown,

@@ -7,7 +7,7 @@ use crate::model::{Category, Content, Entry, Feed, FeedType, Generator, Image, L
 use crate::parser::util;
 use crate::parser::util::if_some_then;
 use crate::parser::ParseFeedResult;
-use crate::parser::{Parser, common};
+use crate::parser::{Parser, common, rss2};
 use crate::xml::{Element, NS};
 
 
@@ -193,6 +193,9 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
                 if_some_then(common::handle_link(Some(CommentsFeed), child), |link| entry.links.push(link))
             }
 
+            // TRIBUTARY PATCH: Media RSS categories are the entry's categories too.
+            (NS::MediaRSS, "category") => if_some_then(rss2::handle_media_category(child), |category| entry.categories.push(category)),
+
             // Handle MediaRSS elements
             (NS::MediaRSS, _) => parser.mediarss.handle_entry_mediarss_element(child)?,
 
@@ -295,7 +298,8 @@ fn handle_person<R: BufRead>(role: &str, element: Element<R>) -> ParseFeedResult
     }
 
     // Need either a name or an email
-    let person = if maybe_name.is_some() || maybe_email.is_some() {
+    // TRIBUTARY PATCH: or a URI, which is then all that names them.
+    let person = if maybe_name.is_some() || maybe_email.is_some() || maybe_uri.is_some() {
         let mut person = Person::empty();
         person.name = maybe_name;
         person.email = maybe_email;
@@ -329,7 +333,7 @@ pub(crate) fn handle_text<R: BufRead>(element: Element<R>) -> ParseFeedResult<Op
     let text = if type_attr == "xhtml" || (names_html && type_attr.contains("xml") && mode != "escaped" && mode != "base64") {
         Text {
             content_type: MediaTypeBuf::new(names::APPLICATION, names::XHTML),
-            ..Text::new(element.children_as_xhtml()?.unwrap_or_default())
+            ..Text::new(element.children_as_xhtml(type_attr == "xhtml")?.unwrap_or_default())
         }
     } else if mode == "base64" || is_base64_type(&type_attr) {
         let encoded = element.children_as_source()?;

@@ -14,15 +14,22 @@ use crate::xml::{Element, NS};
 
 /// Parses an RSS 2.0 feed into our model
 pub(crate) fn parse<R: BufRead>(parser: &Parser, root: Element<R>) -> ParseFeedResult<Feed> {
-    // Only expecting a channel element
-    let found_channel = root.children().find(|result| match result {
-        Ok(element) => &element.name == "channel",
-        Err(_) => true,
-    });
-    if let Some(channel) = found_channel {
-        handle_channel(parser, channel?)
-    } else {
+    // TRIBUTARY PATCH: items written straight into <rss>, with no <channel>, are read as a
+    // channel's. Was: such a feed was refused.
+    let mut loose_items = Feed::new(FeedType::RSS2);
+    for child in root.children() {
+        let child = child?;
+        if child.name == "channel" {
+            return handle_channel(parser, child);
+        }
+        if child.ns_and_tag() == (NS::RSS, "item") {
+            if_some_then(handle_item(parser, child)?, |entry| loose_items.entries.push(entry));
+        }
+    }
+    if loose_items.entries.is_empty() {
         Err(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot))
+    } else {
+        Ok(loose_items)
     }
 }
 
@@ -85,6 +92,33 @@ fn handle_category<R: BufRead>(element: Element<R>) -> Option<Category> {
     })
 }
 
+// TRIBUTARY PATCH: <media:category scheme label>term</media:category>; the scheme defaults to
+// Media RSS's own (its specification says so).
+pub(crate) fn handle_media_category<R: BufRead>(element: Element<R>) -> Option<Category> {
+    let term = element.child_as_text()?.trim().to_string();
+    let mut category = Category::new(&term);
+    category.scheme = Some(element.attr_value("scheme").unwrap_or_else(|| "http://search.yahoo.com/mrss/category_schema".into()));
+    category.label = element.attr_value("label");
+    Some(category)
+}
+
+// TRIBUTARY PATCH: <itunes:category text="…">, and the ones nested in it, as categories in
+// Apple's scheme.
+fn handle_itunes_category<R: BufRead>(element: Element<R>, categories: &mut Vec<Category>) -> ParseFeedResult<()> {
+    if let Some(text) = element.attr_value("text") {
+        let mut category = Category::new(&text);
+        category.scheme = Some("http://www.itunes.com/".into());
+        categories.push(category);
+    }
+    for child in element.children() {
+        let child = child?;
+        if child.ns_and_tag() == (NS::Itunes, "category") {
+            handle_itunes_category(child, categories)?;
+        }
+    }
+    Ok(())
+}
+
 // Handles <author>, <managingEditor> and <webMaster>
 fn handle_contact<R: BufRead>(role: &str, element: Element<R>) -> Option<Person> {
     element.child_as_text().map(|text| Person::parse(&text).role(role))
@@ -125,6 +159,16 @@ fn handle_enclosure<R: BufRead>(element: Element<R>, media_obj: &mut MediaObject
     if content.url.is_some() {
         media_obj.content.push(content);
     }
+}
+
+// TRIBUTARY PATCH: an <enclosure> as a link with rel="enclosure".
+fn enclosure_link<R: BufRead>(element: &Element<R>) -> Option<Link> {
+    let url = element.attr_value("url").filter(|u| !u.trim().is_empty())?;
+    let mut link = Link::new(url, element.xml_base.as_ref());
+    link.rel = Some("enclosure".into());
+    link.media_type = element.attr_value("type").filter(|t| !t.trim().is_empty());
+    link.length = element.attr_value("length").and_then(|l| l.trim().parse().ok());
+    Some(link)
 }
 
 // Handles <image>
@@ -229,7 +273,12 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
                 if_some_then(child.child_as_text(), |guid| entry.id = guid.trim().to_string())
             }
 
-            (NS::RSS, "enclosure") => handle_enclosure(child, &mut enclosure_media_obj),
+            (NS::RSS, "enclosure") => {
+                // TRIBUTARY PATCH: also an enclosure link, as Atom writes one: merged into Media
+                // RSS below, an enclosure of an image type would otherwise pass for a thumbnail.
+                if_some_then(enclosure_link(&child), |link| entry.links.push(link));
+                handle_enclosure(child, &mut enclosure_media_obj)
+            }
 
             (NS::RSS, "pubDate") => entry.published = common::handle_timestamp(parser, child),
 
@@ -239,14 +288,28 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
 
             (NS::DublinCore | NS::DublinCoreTerms, _) => common::handle_dublin_core_item(parser, &mut entry, child)?,
 
+            // TRIBUTARY PATCH: older ways of giving an item's full text, where content:encoded
+            // is not: <body> (HTML written inline) and <fullitem> (escaped HTML).
+            (NS::RSS, "body") | (NS::RSS, "fullitem") if entry.content.is_none() => {
+                entry.content = common::handle_html(child)?.map(|text| Content {
+                    body: Some(text.content),
+                    content_type: text.content_type,
+                    ..Default::default()
+                })
+            }
+
             // TRIBUTARY PATCH: an XHTML body is the item's content, where content:encoded is not.
             (NS::Xhtml, "body") if entry.content.is_none() => {
-                entry.content = child.children_as_xhtml()?.map(|body| Content {
+                entry.content = child.children_as_xhtml(false)?.map(|body| Content {
                     body: Some(body),
                     content_type: MediaTypeBuf::new(names::APPLICATION, names::XHTML),
                     ..Default::default()
                 })
             }
+
+            // TRIBUTARY PATCH: Media RSS and iTunes categories are the item's categories too.
+            (NS::MediaRSS, "category") => if_some_then(handle_media_category(child), |category| entry.categories.push(category)),
+            (NS::Itunes, "category") => handle_itunes_category(child, &mut entry.categories)?,
 
             // iTunes elements populate the corresponding MediaObject
             (NS::Itunes, _) => handle_itunes_item_element(child, &mut itunes_media_obj)?,

@@ -136,7 +136,7 @@ pub(crate) fn parse_uri(uri: &str, base: Option<&Url>) -> Option<Url> {
 static EMAIL_REGEX: OnceLock<Regex> = OnceLock::new();
 
 pub(crate) fn parse_person_name_email(raw: &str) -> Person {
-    let regex = EMAIL_REGEX.get_or_init(|| Regex::new(r"\b(<\[\()?(mailto:)?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})(>]\))?\b").unwrap());
+    let regex = EMAIL_REGEX.get_or_init(|| Regex::new(r"\b([<\[(])?(mailto:)?([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})([>\])])?\b").unwrap());
 
     let mut email = None;
     let mut name = None;
@@ -151,15 +151,14 @@ pub(crate) fn parse_person_name_email(raw: &str) -> Person {
                 let prefix_len = span.start();
                 let suffix_len = raw.len() - span.end();
 
-                let name_str = if prefix_len > suffix_len {
-                    &raw[..span.start() - 1]
-                } else if span.end() < raw.len() {
-                    &raw[span.end() + 1..]
-                } else {
-                    ""
-                };
+                // TRIBUTARY PATCH: the delimiters around the address ("Name <a@b>") and around
+                // the name ("a@b (Name)") are trimmed off the name. Was: the delimiter classes
+                // were written as sequences, "(Name)" kept its parentheses, and slicing one byte
+                // before the address panicked when a multi-byte character stood there.
+                let name_str = if prefix_len > suffix_len { &raw[..span.start()] } else { &raw[span.end()..] };
 
-                let name_str = name_str.trim();
+                let delimiters: &[char] = &['(', ')', '<', '>', '[', ']', '"'];
+                let name_str = name_str.trim().trim_matches(delimiters).trim();
                 if !name_str.is_empty() {
                     name = Some(name_str.to_string());
                 }
