@@ -92,8 +92,15 @@ pub fn raw_digest(item: &Item, bases: [Option<&Url>; 2], max_content: usize) -> 
         hasher.update(enclosure.length.unwrap_or_default().to_le_bytes());
     }
     for category in &item.categories {
-        hasher.update(category.as_bytes());
-        hasher.update([2]);
+        let parts = [
+            Some(&category.term),
+            category.scheme.as_ref(),
+            category.label.as_ref(),
+        ];
+        for part in parts.into_iter().flatten() {
+            hasher.update(part.as_bytes());
+            hasher.update([2]);
+        }
     }
     hasher.update((max_content as u64).to_le_bytes());
     hex(&hasher.finalize()[..16])
@@ -485,6 +492,7 @@ mod tests {
             key: key.into(),
             guid: None,
             link: Some(format!("https://p.example/{key}")),
+            link_title: None,
             title: Some(key.into()),
             summary: None,
             content: None,

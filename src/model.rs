@@ -37,6 +37,8 @@ pub struct Item {
     pub guid: Option<String>,
     /// The item's own page.
     pub link: Option<String>,
+    /// What the feed calls that page (Atom's link `title`), when it says.
+    pub link_title: Option<String>,
     /// Plain text.
     pub title: Option<String>,
     /// A short text: a teaser or description.
@@ -51,8 +53,8 @@ pub struct Item {
     pub updated: Option<DateTime<Utc>>,
     /// Attached media: podcast episodes and the like.
     pub enclosures: Vec<Enclosure>,
-    /// Plain-text category names.
-    pub categories: Vec<String>,
+    /// The categories the publisher filed it under.
+    pub categories: Vec<Category>,
     /// An image that illustrates the item.
     pub image: Option<String>,
     /// A digest of the item as the feed gave it, before cleaning (empty when unknown).
@@ -60,6 +62,79 @@ pub struct Item {
     /// Known to the store with the same digest, so neither cleaned nor stored again; its
     /// summary and content are left out.
     pub unchanged: bool,
+}
+
+/// A category an item is filed under, as the feed gives it. Stored as JSON: a plain string when
+/// only its term is known (as every category was stored before schemes and labels were kept,
+/// so that those items' fingerprints stay the same), else `{"term", "scheme", "label"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(from = "StoredCategory")]
+pub struct Category {
+    /// The category itself: Atom's `term`, the text of RSS's `<category>`.
+    pub term: String,
+    /// The vocabulary it belongs to: Atom's `scheme`, RSS's `domain`.
+    pub scheme: Option<String>,
+    /// A name for people to read, when the term is not one: Atom's `label`.
+    pub label: Option<String>,
+}
+
+impl Category {
+    /// A category that is only a term.
+    pub fn new(term: impl Into<String>) -> Category {
+        Category {
+            term: term.into(),
+            ..Category::default()
+        }
+    }
+
+    /// What readers are shown: its label, else its term.
+    pub fn shown(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.term)
+    }
+}
+
+impl Serialize for Category {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.scheme.is_none() && self.label.is_none() {
+            return serializer.serialize_str(&self.term);
+        }
+        StoredCategory::Full {
+            term: self.term.clone(),
+            scheme: self.scheme.clone(),
+            label: self.label.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredCategory {
+    Term(String),
+    Full {
+        term: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheme: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
+}
+
+impl From<StoredCategory> for Category {
+    fn from(stored: StoredCategory) -> Category {
+        match stored {
+            StoredCategory::Term(term) => Category::new(term),
+            StoredCategory::Full {
+                term,
+                scheme,
+                label,
+            } => Category {
+                term,
+                scheme,
+                label,
+            },
+        }
+    }
 }
 
 /// A file attached to an item.

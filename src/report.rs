@@ -493,6 +493,7 @@ mod tests {
             key: "hash:1".into(),
             guid: None,
             link: None,
+            link_title: None,
             title: Some("Scripted".into()),
             summary: None,
             content: None,

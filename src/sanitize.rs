@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use ammonia::{Builder, UrlRelative};
 use url::Url;
 
-use crate::model::{Author, Item};
+use crate::model::{Author, Category, Item};
 
 /// Cleans publisher HTML down to safe markup, resolving relative URLs against `base`.
 pub fn clean_html(html: &str, base: Option<&Url>) -> String {
@@ -85,6 +85,9 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
         }
     };
     keep_url(&mut item.link, "link dropped: not http(s)");
+    if item.link.is_none() {
+        item.link_title = None;
+    }
     keep_url(&mut item.image, "image dropped: not http(s)");
     for author in &mut item.authors {
         if fit_author(author) {
@@ -97,11 +100,25 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
         dropped.push("enclosure dropped: not http(s)");
     }
     // Titles and categories are folded into one line as they are read.
-    if let Some(title) = &mut item.title {
+    for title in [&mut item.title, &mut item.link_title]
+        .into_iter()
+        .flatten()
+    {
         bound(title, MAX_TITLE_CHARS);
     }
     for category in &mut item.categories {
-        bound(category, MAX_NAME_CHARS);
+        let Category {
+            term,
+            scheme,
+            label,
+        } = category;
+        for line in [Some(term), label.as_mut()].into_iter().flatten() {
+            bound(line, MAX_NAME_CHARS);
+        }
+        // A scheme names a vocabulary, usually by URL; it is never followed, but kept bounded.
+        if let Some(scheme) = scheme {
+            bound(scheme, MAX_NAME_CHARS);
+        }
     }
     dropped
 }

@@ -197,8 +197,8 @@ pub(super) fn xml_declared_encoding(body: &[u8]) -> Option<&str> {
 /// reading of a feed the XML parser refused (as feedparser falls back to a loose parser);
 /// `None` when neither applies, so the refusal stands.
 /// - A `&` that starts no reference (`?a=1&b=2` in a link) is escaped; a numeric reference
-///   without its `;` (`&#x41`) gets one, as HTML reads it. CDATA sections and comments are left
-///   as they are.
+///   without its `;` (`&#x41`) gets one, and one written `&#X41;` a lower-case x, as HTML reads
+///   them. CDATA sections and comments are left as they are.
 /// - An end tag cut off by the end of the body (`</rss`) is closed.
 pub(super) fn loosened(text: &str) -> Option<String> {
     let mut out = String::with_capacity(text.len() + 64);
@@ -221,6 +221,13 @@ pub(super) fn loosened(text: &str) -> Option<String> {
         let (len, closed) = reference_len(&rest[1..]).unwrap_or((0, false));
         if len == 0 {
             out.push_str("&amp;");
+        } else if rest.starts_with("&#X") {
+            // XML writes hexadecimal references with a lower-case x only.
+            out.push_str("&#x");
+            out.push_str(&rest[3..=len]);
+            if !closed {
+                out.push(';');
+            }
         } else {
             out.push_str(&rest[..=len]);
             if !closed {

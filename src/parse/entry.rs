@@ -3,12 +3,12 @@
 
 use std::collections::HashSet;
 
-use feed_rs::model::{Entry, Link, Person, Text as FeedText};
+use feed_rs::model::{Entry, Link, MediaObject, Person, Text as FeedText};
 use url::Url;
 
 use super::xml_base::DeclaredBases;
 use crate::identity::identity_key;
-use crate::model::{Author, Enclosure, Item, Text};
+use crate::model::{Author, Category, Enclosure, Item, Text};
 use crate::sanitize::{fit_to_publish, fold_whitespace, html_to_text, strip_controls, web_url};
 
 /// What the relative URLs in an item's summary and content resolve against.
@@ -25,10 +25,18 @@ pub(super) fn normalize_entry(
     feed_base: Option<&Url>,
     declared: Option<&DeclaredBases>,
 ) -> (Item, TextBases, Vec<&'static str>) {
-    let summary = entry.summary.as_ref().map(|t| Text {
-        body: t.content.clone(),
-        is_html: is_html(t.content_type.subty().as_str()),
-    });
+    // Media RSS and iTunes give a title, a description and credits of their own (a video's,
+    // an episode's): used where the item has none.
+    let media_text =
+        |field: fn(&MediaObject) -> Option<&FeedText>| entry.media.iter().find_map(field);
+    let summary = entry
+        .summary
+        .as_ref()
+        .or_else(|| media_text(|m| m.description.as_ref()))
+        .map(|t| Text {
+            body: t.content.clone(),
+            is_html: is_html(t.content_type.subty().as_str()),
+        });
     let content = entry.content.as_ref().and_then(|c| {
         Some(Text {
             body: c.body.clone()?,
@@ -39,7 +47,15 @@ pub(super) fn normalize_entry(
         key: String::new(),
         guid: non_empty(&entry.id),
         link: alternate_link(&entry.links),
-        title: entry.title.as_ref().and_then(plain_text),
+        link_title: alternate(&entry.links)
+            .and_then(|l| l.title.as_deref())
+            .map(fold_whitespace)
+            .filter(|t| !t.is_empty()),
+        title: entry
+            .title
+            .as_ref()
+            .or_else(|| media_text(|m| m.title.as_ref()))
+            .and_then(plain_text),
         summary,
         content,
         authors: authors(&entry.authors),
@@ -51,6 +67,17 @@ pub(super) fn normalize_entry(
         digest: String::new(),
         unchanged: false,
     };
+    if item.authors.is_empty() {
+        let credits = entry.media.iter().flat_map(|m| &m.credits);
+        item.authors = credits
+            .map(|c| fold_whitespace(&c.entity))
+            .filter(|name| !name.is_empty())
+            .map(|name| Author {
+                name,
+                ..Author::default()
+            })
+            .collect();
+    }
     // Before the item is identified: one whose link is dropped is identified as one without.
     let dropped = fit_to_publish(&mut item);
     // Without a title, items (RSS 0.92 allows them) are told apart by their description.
@@ -125,13 +152,23 @@ fn enclosures(entry: &Entry) -> Vec<Enclosure> {
         .collect()
 }
 
-fn categories(entry: &Entry) -> Vec<String> {
+/// The item's categories, each once, with their schemes and labels.
+fn categories(entry: &Entry) -> Vec<Category> {
     let mut seen = HashSet::new();
     entry
         .categories
         .iter()
-        .map(|c| fold_whitespace(c.label.as_deref().unwrap_or(&c.term)))
-        .filter(|c| !c.is_empty() && seen.insert(c.clone()))
+        .filter_map(|c| {
+            let term = fold_whitespace(&c.term);
+            let text =
+                |s: &Option<String>| s.as_deref().map(fold_whitespace).filter(|s| !s.is_empty());
+            let category = Category {
+                term,
+                scheme: text(&c.scheme),
+                label: text(&c.label),
+            };
+            (!category.term.is_empty() && seen.insert(category.clone())).then_some(category)
+        })
         .collect()
 }
 
@@ -158,10 +195,12 @@ pub(super) fn authors(people: &[Person]) -> Vec<Author> {
     people
         .iter()
         .filter_map(|p| {
+            // A person the feed names only by address or page is shown by it.
             let name = p
                 .name
                 .as_deref()
                 .or(p.email.as_deref())
+                .or(p.uri.as_deref())
                 .map(fold_whitespace)
                 .filter(|n| !n.is_empty())?;
             Some(Author {
@@ -176,10 +215,13 @@ pub(super) fn authors(people: &[Person]) -> Vec<Author> {
 /// The link to the item's (or feed's) own page: `alternate` or unlabelled, never `self`,
 /// `enclosure` and the like.
 pub(super) fn alternate_link(links: &[Link]) -> Option<String> {
+    alternate(links).and_then(|l| non_empty(&l.href))
+}
+
+fn alternate(links: &[Link]) -> Option<&Link> {
     links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .and_then(|l| non_empty(&l.href))
 }
 
 /// A title-like text as plain text, whatever markup the feed wrapped it in.

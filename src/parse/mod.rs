@@ -311,7 +311,7 @@ fn cleaned_text(body: &str, is_html: bool, base: Option<&Url>, max_content: usiz
 mod tests {
     use super::*;
     use crate::identity::identity_key;
-    use crate::model::Enclosure;
+    use crate::model::{Category, Enclosure};
     use chrono::{DateTime, Utc};
 
     #[test]
@@ -320,14 +320,14 @@ mod tests {
         // end of the body; an & inside CDATA stays as it is.
         let feed = parse(
             "<rss version=\"2.0\"><channel><title>Q&amp;A &#x41</title><item>\
-             <title>R&D &#65 &hellip;</title><link>http://example/?a=1&b=2&c</link>\
+             <title>R&D &#65 &#X42; &hellip;</title><link>http://example/?a=1&b=2&c</link>\
              <description><![CDATA[<p>fish &amp; chips & peas</p>]]></description>\
              </item></channel></rss",
         );
         assert!(feed.loose);
         assert_eq!(feed.meta.title.as_deref(), Some("Q&A A"));
         let item = &feed.items[0];
-        assert_eq!(item.title.as_deref(), Some("R&D A \u{2026}"));
+        assert_eq!(item.title.as_deref(), Some("R&D A B \u{2026}"));
         assert_eq!(item.link.as_deref(), Some("http://example/?a=1&b=2&c"));
         let summary = item.summary.as_ref().unwrap();
         assert_eq!(summary.body, "<p>fish &amp; chips &amp; peas</p>");
@@ -684,7 +684,7 @@ mod tests {
         assert!(item.title.as_deref().unwrap().ends_with('…'));
         assert_eq!(chars(feed.meta.title.as_deref().unwrap()), 200);
         assert_eq!(chars(&item.authors[0].name), 200);
-        assert_eq!(chars(&item.categories[0]), 200);
+        assert_eq!(chars(&item.categories[0].term), 200);
     }
 
     #[test]
@@ -765,6 +765,7 @@ mod tests {
               <entry><id>urn:v1</id><title>Video</title><link href="https://v.example/1"/>
                 <link rel="enclosure" href="https://v.example/1.mp4" type="video/mp4" length="99"/>
                 <category term="science"/><category term="science"/>
+                <category term="phys" scheme="https://v.example/topics" label="Physics"/>
                 <media:group><media:content url="https://v.example/1.webm" type="video/webm"/>
                   <media:thumbnail url="https://v.example/1.jpg" width="480" height="360"/></media:group>
               </entry></feed>"#,
@@ -785,7 +786,25 @@ mod tests {
                 }
             ]
         );
-        assert_eq!(item.categories, ["science"]);
+        assert_eq!(
+            item.categories,
+            [
+                Category::new("science"),
+                Category {
+                    term: "phys".into(),
+                    scheme: Some("https://v.example/topics".into()),
+                    label: Some("Physics".into()),
+                }
+            ]
+        );
+        // Stored as before when only a term is known, so that stored items read the same.
+        let stored = serde_json::to_string(&item.categories).unwrap();
+        assert_eq!(
+            stored,
+            r#"["science",{"term":"phys","scheme":"https://v.example/topics","label":"Physics"}]"#
+        );
+        let read: Vec<Category> = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, item.categories);
         assert_eq!(item.image.as_deref(), Some("https://v.example/1.jpg"));
     }
 

@@ -47,7 +47,9 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
             .with_attribute(("type", "text"))
             .write_text_content(text_node(item.title.as_deref().unwrap_or_default()))?;
         if let Some(link) = &item.link {
-            empty(w, "link", &[("rel", "alternate"), ("href", link)])?;
+            let mut attributes = vec![("rel", "alternate"), ("href", link.as_str())];
+            attributes.extend(item.link_title.as_deref().map(|t| ("title", t)));
+            empty(w, "link", &attributes)?;
         }
         for enclosure in &item.enclosures {
             let length = enclosure.length.map(|l| l.to_string());
@@ -78,7 +80,10 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
             })?;
         }
         for category in &item.categories {
-            empty(w, "category", &[("term", category)])?;
+            let mut attributes = vec![("term", category.term.as_str())];
+            attributes.extend(category.scheme.as_deref().map(|s| ("scheme", s)));
+            attributes.extend(category.label.as_deref().map(|l| ("label", l)));
+            empty(w, "category", &attributes)?;
         }
         if let Some(image) = &item.image {
             empty(w, "media:thumbnail", &[("url", image)])?;

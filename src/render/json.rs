@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::FeedInfo;
-use crate::model::StoredItem;
+use crate::model::{Category, StoredItem};
 use crate::sanitize::{html_to_text, web_url};
 
 #[derive(Serialize)]
@@ -145,7 +145,7 @@ fn item(stored: &StoredItem) -> Item<'_> {
         date_published: item.published.map(super::xml::rfc3339),
         date_modified: super::xml::rfc3339(super::entry_updated(stored)),
         authors,
-        tags: item.categories.iter().map(String::as_str).collect(),
+        tags: item.categories.iter().map(Category::shown).collect(),
         attachments: item
             .enclosures
             .iter()

@@ -73,7 +73,10 @@ fn item(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         };
         text(w, "dc:creator", &creator)?;
         for category in &item.categories {
-            text(w, "category", category)?;
+            let domain = category.scheme.as_deref().map(|s| ("domain", s));
+            w.create_element("category")
+                .with_attributes(domain)
+                .write_text_content(text_node(&category.term))?;
         }
         // The summary, else the content, is the description; full content goes in
         // content:encoded. RSS descriptions are HTML: plain text is escaped into it.

@@ -135,21 +135,21 @@ impl Store {
     }
 }
 
-/// The columns of `items` that hold what a reader sees of an item, bound as ?1 to ?13 from
+/// The columns of `items` that hold what a reader sees of an item, bound as ?1 to ?14 from
 /// [`Columns::shown`] by every statement that writes an item.
 macro_rules! shown_columns {
     () => {
         "guid, link, title, summary, summary_html, content, content_html, authors, fingerprint,
-         enclosures, categories, image, raw_digest"
+         enclosures, categories, image, raw_digest, link_title"
     };
 }
 
-/// [`shown_columns!`] set from ?1 to ?13, for an UPDATE.
+/// [`shown_columns!`] set from ?1 to ?14, for an UPDATE.
 macro_rules! set_shown_columns {
     () => {
         "guid = ?1, link = ?2, title = ?3, summary = ?4, summary_html = ?5, content = ?6,
          content_html = ?7, authors = ?8, fingerprint = ?9, enclosures = ?10, categories = ?11,
-         image = ?12, raw_digest = ?13"
+         image = ?12, raw_digest = ?13, link_title = ?14"
     };
 }
 
@@ -342,8 +342,8 @@ impl Ingest<'_> {
                 "INSERT INTO items (",
                 shown_columns!(),
                 ", source_id, key, public_id, published, sort_at, updated, first_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                 ?14, ?15, ?16, ?17, ?17, ?18, ?19)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                 ?15, ?16, ?17, ?18, ?18, ?19, ?20)
                  RETURNING id"
             ))?
             .query_row(params_from_iter(c.shown().into_iter().chain(own)), |r| {
@@ -399,7 +399,7 @@ impl Ingest<'_> {
                     .prepare_cached(concat!(
                         "UPDATE items SET ",
                         set_shown_columns!(),
-                        ", updated = ?14, content_updates = content_updates + ?15 WHERE id = ?16"
+                        ", updated = ?15, content_updates = content_updates + ?16 WHERE id = ?17"
                     ))?
                     .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
                 Ok(Verdict::Updated)
@@ -431,8 +431,8 @@ impl Ingest<'_> {
             .prepare_cached(concat!(
                 "UPDATE items SET ",
                 set_shown_columns!(),
-                ", source_id = ?14, key = ?15, published = ?16, sort_at = ?16, updated = ?17,
-                 content_updates = 0 WHERE id = ?18"
+                ", source_id = ?15, key = ?16, published = ?17, sort_at = ?17, updated = ?18,
+                 content_updates = 0 WHERE id = ?19"
             ))?
             .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
         self.also_carried_by(item_id, owner)?;
@@ -454,9 +454,9 @@ impl Ingest<'_> {
     }
 }
 
-/// A digest of what a reader sees of an item: title, link, texts, image and the JSON of its
-/// authors, enclosures and categories. Dates are left out on purpose: feeds that restamp every
-/// item on each build would otherwise look changed.
+/// A digest of what a reader sees of an item: title, link (and its title, when it has one),
+/// texts, image and the JSON of its authors, enclosures and categories. Dates are left out on
+/// purpose: feeds that restamp every item on each build would otherwise look changed.
 fn fingerprint(item: &Item, json: &[&str]) -> String {
     let mut hasher = Sha256::new();
     let texts = [
@@ -469,6 +469,11 @@ fn fingerprint(item: &Item, json: &[&str]) -> String {
     for part in texts.into_iter().chain(json.iter().map(|j| Some(*j))) {
         hasher.update(part.unwrap_or_default().as_bytes());
         hasher.update([0]);
+    }
+    // Only when present: items stored before link titles were kept keep their fingerprints.
+    if let Some(title) = &item.link_title {
+        hasher.update(title.as_bytes());
+        hasher.update([1]);
     }
     hex(&hasher.finalize())
 }
@@ -523,7 +528,7 @@ impl<'a> Columns<'a> {
     }
 
     /// The values of [`shown_columns!`], in its order.
-    fn shown(&self) -> [&dyn ToSql; 13] {
+    fn shown(&self) -> [&dyn ToSql; 14] {
         [
             &self.item.guid,
             &self.item.link,
@@ -538,6 +543,7 @@ impl<'a> Columns<'a> {
             &self.categories,
             &self.item.image,
             &self.raw_digest,
+            &self.item.link_title,
         ]
     }
 }
@@ -568,6 +574,7 @@ mod tests {
             key: key.into(),
             guid: Some(key.into()),
             link: Some(format!("https://p.example/{key}")),
+            link_title: None,
             title: Some(title.into()),
             summary: None,
             content: Some(Text {

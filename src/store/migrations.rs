@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0006_nothing_unsafe_goes_out.sql"),
         then: Some(fit_stored_items_to_publish),
     },
+    Migration {
+        name: "0007_fidelity",
+        sql: include_str!("../../migrations/0007_fidelity.sql"),
+        then: None,
+    },
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.
@@ -180,6 +185,7 @@ fn items_unfit_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<Vec<(i64, i6
         let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
         let text = |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
         let mut item = Item {
+            link_title: None,
             key: row.get(2)?,
             guid: row.get(3)?,
             link: row.get(4)?,
