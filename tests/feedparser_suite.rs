@@ -145,8 +145,9 @@ max_items = 100000
         serde_json::from_str(report.lines().last().unwrap_or_default()).unwrap();
     let applicable = totals["applicable"].as_u64().unwrap() as usize;
     let held = totals["held"].as_u64().unwrap() as usize;
+    // A guard against a harness that leaves everything out; the counts are printed above.
     assert!(
-        applicable > 500,
+        applicable > 250,
         "too few applicable expectations: {applicable}"
     );
     assert!(
