@@ -315,6 +315,143 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     #[test]
+    fn no_atom_text_type_or_mode_refuses_the_feed() {
+        let feed = parse(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+              <entry><id>urn:1</id><title type="text/plain">Plain &lt;b&gt;</title>
+                <summary type="">Empty type</summary>
+                <content type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">Inline <b>XHTML</b></div></content></entry>
+              <entry><id>urn:2</id><title type="application/octet-stream">RXhhbXBsZQ==</title>
+                <content type="text/html" mode="base64">PHA+QmFzZSA2NDwvcD4=</content></entry>
+              <entry><id>urn:3</id><title/><summary type="x-unknown/kind">Unknown</summary>
+                <content type="html">Naked <i>markup</i> &amp; escaped &lt;b&gt;markup&lt;/b&gt;</content></entry>
+            </feed>"#,
+        );
+        let [first, second, third] = &feed.items[..] else {
+            panic!("three items expected: {:?}", feed.items);
+        };
+        assert_eq!(first.title.as_deref(), Some("Plain <b>"));
+        assert_eq!(first.summary.as_ref().unwrap().body, "Empty type");
+        let content = first.content.as_ref().unwrap();
+        assert!(content.is_html);
+        assert_eq!(content.body, "<div>Inline <b>XHTML</b></div>");
+        assert_eq!(second.title.as_deref(), Some("Example"));
+        assert_eq!(second.content.as_ref().unwrap().body, "<p>Base 64</p>");
+        assert_eq!(third.title, None);
+        assert_eq!(third.summary.as_ref().unwrap().body, "Unknown");
+        let content = &third.content.as_ref().unwrap().body;
+        assert_eq!(content, "Naked <i>markup</i> &amp; escaped <b>markup</b>");
+    }
+
+    #[test]
+    fn windows_1252_punctuation_written_as_c1_code_points_reads_as_meant() {
+        // As a numeric reference, and as the code point itself (here from UTF-8).
+        let feed = parse(
+            "<rss version=\"2.0\"><channel><title>W</title><item><guid>1</guid>\
+             <title>don&#146;t</title><description>it\u{92}s &#147;quoted&#148;</description>\
+             </item></channel></rss>",
+        );
+        let item = &feed.items[0];
+        assert_eq!(item.title.as_deref(), Some("don\u{2019}t"));
+        assert_eq!(
+            item.summary.as_ref().unwrap().body,
+            "it\u{2019}s \u{201c}quoted\u{201d}"
+        );
+    }
+
+    #[test]
+    fn dublin_core_media_rss_and_itunes_fill_in_what_the_core_elements_leave_out() {
+        let feed = parse(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"
+                 xmlns:dcterms="http://purl.org/dc/terms/" xmlns:media="http://search.yahoo.com/mrss"
+                 xmlns:itunes="http://www.itunes.com/DTDs/Podcast-1.0.dtd" xmlns:x="urn:other"
+                 xmlns:xhtml="http://www.w3.org/1999/xhtml"><channel><title>D</title>
+              <item><guid>https://d.example/1</guid><dc:title>DC title</dc:title>
+                <dc:creator>Ada</dc:creator><dc:subject>Energy</dc:subject>
+                <category domain="https://d.example/topics">Grid</category>
+                <dcterms:issued>2025-03-01T10:00:00Z</dcterms:issued>
+                <dcterms:modified>2025-03-02T10:00:00Z</dcterms:modified>
+                <x:description>Not the description</x:description><dc:description>DC text</dc:description>
+                <xhtml:body><p>Body</p></xhtml:body>
+                <media:thumbnail url="https://d.example/1.jpg"/><media:category>Wind</media:category>
+                <enclosure url="https://d.example/1.png" type="image/png" length="10"/>
+                <enclosure url="https://d.example/1.mp3" type="audio/mpeg" length="20"/></item>
+              <item><guid isPermaLink="false">https://d.example/2</guid><media:title>Media title</media:title>
+                <itunes:author>Grace</itunes:author><itunes:summary>Episode notes</itunes:summary>
+                <author>bob@d.example (Bob Jones)</author></item>
+              <item><guid>12345</guid><title>Not a web address</title></item>
+            </channel></rss>"#,
+        );
+        let [first, second, third] = &feed.items[..] else {
+            panic!("three items expected: {:?}", feed.items);
+        };
+        assert_eq!(first.title.as_deref(), Some("DC title"));
+        // A permalink guid is the link of an item that has none.
+        assert_eq!(first.link.as_deref(), Some("https://d.example/1"));
+        assert_eq!(first.authors[0].name, "Ada");
+        let categories: Vec<(&str, Option<&str>)> = first
+            .categories
+            .iter()
+            .map(|c| (c.term.as_str(), c.scheme.as_deref()))
+            .collect();
+        assert_eq!(
+            categories,
+            [
+                ("Energy", None),
+                ("Grid", Some("https://d.example/topics")),
+                ("Wind", Some("http://search.yahoo.com/mrss/category_schema")),
+            ]
+        );
+        let date = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(first.published, date("2025-03-01T10:00:00Z"));
+        assert_eq!(first.updated, date("2025-03-02T10:00:00Z"));
+        assert_eq!(first.summary.as_ref().unwrap().body, "DC text");
+        assert_eq!(first.content.as_ref().unwrap().body, "<p>Body</p>");
+        assert_eq!(first.image.as_deref(), Some("https://d.example/1.jpg"));
+        let enclosures: Vec<(&str, Option<u64>)> = first
+            .enclosures
+            .iter()
+            .map(|e| (e.url.as_str(), e.length))
+            .collect();
+        assert_eq!(
+            enclosures,
+            [
+                ("https://d.example/1.mp3", Some(20)),
+                ("https://d.example/1.png", Some(10))
+            ]
+        );
+        assert_eq!(second.link, None, "not a permalink");
+        assert_eq!(second.title.as_deref(), Some("Media title"));
+        assert_eq!(second.summary.as_ref().unwrap().body, "Episode notes");
+        let bob = &second.authors[0];
+        assert_eq!(
+            (bob.name.as_str(), bob.email.as_deref()),
+            ("Bob Jones", Some("bob@d.example"))
+        );
+        assert_eq!(third.link, None, "a guid that is no web address is no link");
+    }
+
+    #[test]
+    fn rss_1_items_without_a_link_and_atom_link_titles_are_kept() {
+        let rdf = parse(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+                 xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://r.example/"><title>R</title></channel>
+               <item rdf:about="https://r.example/1"><title>No link</title></item></rdf:RDF>"#,
+        );
+        assert_eq!(rdf.items.len(), 1);
+        assert_eq!(rdf.items[0].guid.as_deref(), Some("https://r.example/1"));
+        let atom = parse(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><id>urn:1</id>
+               <link href="https://a.example/1" title="The release"/>
+               <author><uri>https://a.example/staff</uri></author></entry></feed>"#,
+        );
+        let item = &atom.items[0];
+        assert_eq!(item.link_title.as_deref(), Some("The release"));
+        // A person named only by their page is shown by it.
+        assert_eq!(item.authors[0].name, "https://a.example/staff");
+    }
+
+    #[test]
     fn a_feed_that_is_not_well_formed_xml_is_read_loosely() {
         // A stray & in a link, a numeric reference without its ;, an end tag cut off at the
         // end of the body; an & inside CDATA stays as it is.

@@ -602,33 +602,32 @@ pub(crate) enum NS {
 impl NS {
     //noinspection HttpUrlsUsage
     fn parse(s: &str) -> NS {
-        // TRIBUTARY PATCH: namespaces are matched in lower case and without a trailing slash,
-        // as feedparser matches them: publishers write iTunes' as ".../DTDs/Podcast-1.0.dtd" and
-        // Media RSS's without its slash.
-        let normalised = s.trim().trim_end_matches('/').to_ascii_lowercase();
-        match normalised.as_str() {
-            "http://purl.org/rss/1.0" => NS::RSS,
-            "http://www.w3.org/2005/atom" => NS::Atom,
-
-            // TRIBUTARY PATCH: older namespaces of the same vocabularies, bound to any prefix:
-            // RSS 2.0 in Userland's namespace, RSS 0.90 in Netscape's, Atom 0.3.
-            "http://backend.userland.com/rss2" | "http://backend.userland.com/rss" => NS::RSS,
-            "http://my.netscape.com/rdf/simple/0.9" | "http://channel.netscape.com/rdf/simple/0.9" => NS::RSS,
-            "http://purl.org/atom/ns#" => NS::Atom,
-            "http://purl.org/dc/terms" => NS::DublinCoreTerms,
-            "http://www.w3.org/1999/xhtml" => NS::Xhtml,
-
+        // TRIBUTARY PATCH: namespaces are matched in any case and without a trailing slash, as
+        // feedparser matches them: publishers write iTunes' as ".../DTDs/Podcast-1.0.dtd" and
+        // Media RSS's without its slash. Older namespaces of the same vocabularies are read
+        // under any prefix: RSS 2.0 in Userland's namespace, RSS 0.90 in Netscape's, Atom 0.3.
+        // Dublin Core terms and XHTML are known.
+        const KNOWN: [(&str, NS); 15] = [
+            ("http://purl.org/rss/1.0", NS::RSS),
+            ("http://www.w3.org/2005/Atom", NS::Atom),
+            ("http://backend.userland.com/rss2", NS::RSS),
+            ("http://backend.userland.com/rss", NS::RSS),
+            ("http://my.netscape.com/rdf/simple/0.9", NS::RSS),
+            ("http://channel.netscape.com/rdf/simple/0.9", NS::RSS),
+            ("http://purl.org/atom/ns#", NS::Atom),
+            ("http://purl.org/dc/terms", NS::DublinCoreTerms),
+            ("http://www.w3.org/1999/xhtml", NS::Xhtml),
             // Extension namespaces
-            "http://purl.org/rss/1.0/modules/content" => NS::Content,
-            "http://purl.org/dc/elements/1.1" => NS::DublinCore,
-            "http://search.yahoo.com/mrss" => NS::MediaRSS,
-            "http://www.itunes.com/dtds/podcast-1.0.dtd" => NS::Itunes,
-            "https://podcastindex.org/namespace/1.0" => NS::Podcast,
-            "http://wellformedweb.org/commentapi" => NS::WellFormedWebComments,
-
-            // Everything else is ignored
-            _ => NS::Unknown,
-        }
+            ("http://purl.org/rss/1.0/modules/content", NS::Content),
+            ("http://purl.org/dc/elements/1.1", NS::DublinCore),
+            ("http://search.yahoo.com/mrss", NS::MediaRSS),
+            ("http://www.itunes.com/dtds/podcast-1.0.dtd", NS::Itunes),
+            ("https://podcastindex.org/namespace/1.0", NS::Podcast),
+            ("http://wellformedweb.org/CommentAPI", NS::WellFormedWebComments),
+        ];
+        let s = s.trim().trim_end_matches('/');
+        // Everything else is ignored
+        KNOWN.iter().find(|(uri, _)| uri.eq_ignore_ascii_case(s)).map_or(NS::Unknown, |(_, ns)| *ns)
     }
 }
 

@@ -356,7 +356,8 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
     // TRIBUTARY PATCH: see <guid> above. Only an absolute web address: publishers who forget
     // isPermaLink="false" on a guid like "12345" must not give their items a made-up link.
     let guid_is_web_url = url::Url::parse(&entry.id).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-    if permalink && guid_is_web_url && !entry.links.iter().any(|l| l.target.is_none()) {
+    let has_link = entry.links.iter().any(|l| l.target.is_none() && l.rel.is_none());
+    if permalink && guid_is_web_url && !has_link {
         entry.links.push(Link::new(entry.id.clone(), None));
     }
 
