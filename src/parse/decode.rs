@@ -78,54 +78,36 @@ fn without_late_declarations(text: Cow<'_, str>) -> Cow<'_, str> {
     Cow::Owned(cleaned)
 }
 
-/// Older and looser dialects that feed-rs does not read, rewritten into the ones it does, so
-/// that their items are not lost. Returns the text and, when it was rewritten, the dialect's
-/// name for `explain`.
+/// Older and looser dialects, named for `explain`, and rewritten where feed-rs would not read
+/// them. Returns the text and, when it is one of them, the dialect's name.
+/// - RSS 0.90 (an RDF document in Netscape's namespace), RSS 2.0 in Userland's namespace and
+///   Atom 0.3: read as they are (feed-rs knows their namespaces), only named.
 /// - `<rss>` without a version, or with 0.91–0.94: read as RSS 2.0, the superset they grew into
 ///   (feed-rs reads no version at all, or reads 0.92 items without titles badly).
-/// - RSS 0.90, an RDF document in the Netscape namespace: read as RSS 1.0, its successor.
-/// - RSS 2.0 in the Userland namespace: the namespace dropped.
-/// - Atom 0.3: read in the Atom 1.0 namespace (ids, titles, links and content match).
 /// - JSON Feed declared as `http://jsonfeed.org/version/…`: read as the `https` version.
 pub(super) fn repair_dialects(text: Cow<'_, str>) -> (Cow<'_, str>, Option<&'static str>) {
-    const REPLACEMENTS: [(&str, &str, &str); 5] = [
+    const NAMED: [(&str, &str); 4] = [
+        ("\"http://my.netscape.com/rdf/simple/0.9/\"", "RSS 0.90"),
         (
-            "xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"",
-            "xmlns=\"http://purl.org/rss/1.0/\"",
+            "\"http://channel.netscape.com/rdf/simple/0.9/\"",
             "RSS 0.90",
         ),
         (
-            "xmlns=\"http://channel.netscape.com/rdf/simple/0.9/\"",
-            "xmlns=\"http://purl.org/rss/1.0/\"",
-            "RSS 0.90",
-        ),
-        (
-            "xmlns=\"http://backend.userland.com/rss2\"",
-            "",
+            "\"http://backend.userland.com/rss2\"",
             "RSS 2.0 (Userland namespace)",
         ),
-        (
-            "xmlns=\"http://purl.org/atom/ns#\"",
-            "xmlns=\"http://www.w3.org/2005/Atom\"",
-            "Atom 0.3",
-        ),
-        (
-            "\"http://jsonfeed.org/version/",
-            "\"https://jsonfeed.org/version/",
-            "JSON Feed (http version URL)",
-        ),
+        ("\"http://purl.org/atom/ns#\"", "Atom 0.3"),
     ];
+    const JSON_FEED_HTTP: &str = "\"http://jsonfeed.org/version/";
     // Dialects announce themselves at the top of the document.
     let head_end = text.char_indices().nth(2048).map_or(text.len(), |(i, _)| i);
     let head = &text[..head_end];
-    for (from, to, name) in REPLACEMENTS {
-        if let Some(at) = head.find(from) {
-            let mut fixed = String::with_capacity(text.len());
-            fixed.push_str(&text[..at]);
-            fixed.push_str(to);
-            fixed.push_str(&text[at + from.len()..]);
-            return (Cow::Owned(fixed), Some(name));
-        }
+    if let Some((_, name)) = NAMED.iter().find(|(namespace, _)| head.contains(namespace)) {
+        return (text, Some(name));
+    }
+    if let Some(at) = head.find(JSON_FEED_HTTP) {
+        let fixed = format!("{}\"https{}", &text[..at], &text[at + "\"http".len()..]);
+        return (Cow::Owned(fixed), Some("JSON Feed (http version URL)"));
     }
     match rss_root(head) {
         Some((at, len, version)) if version.as_deref() != Some("2.0") => {
