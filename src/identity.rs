@@ -493,6 +493,7 @@ mod tests {
             guid: None,
             link: Some(format!("https://p.example/{key}")),
             link_title: None,
+            links: Vec::new(),
             title: Some(key.into()),
             summary: None,
             content: None,

@@ -39,6 +39,8 @@ pub struct Item {
     pub link: Option<String>,
     /// What the feed calls that page (Atom's link `title`), when it says.
     pub link_title: Option<String>,
+    /// Its other links: related documents, what it came via, its licence, its comments.
+    pub links: Vec<ItemLink>,
     /// Plain text.
     pub title: Option<String>,
     /// A short text: a teaser or description.
@@ -135,6 +137,21 @@ impl From<StoredCategory> for Category {
             },
         }
     }
+}
+
+/// A link of an item's other than its own page and its enclosures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemLink {
+    /// Where it points.
+    pub href: String,
+    /// How it relates to the item, as Atom names it: `related`, `via`, `license`, `replies`, …
+    pub rel: String,
+    /// The media type of what it points to, when the feed says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// What the feed calls it, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 /// A file attached to an item.

@@ -494,6 +494,7 @@ mod tests {
             guid: None,
             link: None,
             link_title: None,
+            links: Vec::new(),
             title: Some("Scripted".into()),
             summary: None,
             content: None,

@@ -89,6 +89,11 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
         item.link_title = None;
     }
     keep_url(&mut item.image, "image dropped: not http(s)");
+    let links = item.links.len();
+    item.links.retain(|l| web_url(&l.href).is_some());
+    if item.links.len() < links {
+        dropped.push("related link dropped: not http(s)");
+    }
     for author in &mut item.authors {
         if fit_author(author) {
             dropped.push("author URI dropped: not http(s)");
@@ -100,11 +105,16 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
         dropped.push("enclosure dropped: not http(s)");
     }
     // Titles and categories are folded into one line as they are read.
+    let link_titles = item.links.iter_mut().filter_map(|l| l.title.as_mut());
     for title in [&mut item.title, &mut item.link_title]
         .into_iter()
         .flatten()
+        .chain(link_titles)
     {
         bound(title, MAX_TITLE_CHARS);
+    }
+    for link in &mut item.links {
+        bound(&mut link.rel, MAX_NAME_CHARS);
     }
     for category in &mut item.categories {
         let Category {

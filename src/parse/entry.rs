@@ -8,7 +8,7 @@ use url::Url;
 
 use super::xml_base::DeclaredBases;
 use crate::identity::identity_key;
-use crate::model::{Author, Category, Enclosure, Item, Text};
+use crate::model::{Author, Category, Enclosure, Item, ItemLink, Text};
 use crate::sanitize::{fit_to_publish, fold_whitespace, html_to_text, strip_controls, web_url};
 
 /// What the relative URLs in an item's summary and content resolve against.
@@ -47,10 +47,8 @@ pub(super) fn normalize_entry(
         key: String::new(),
         guid: non_empty(&entry.id),
         link: alternate_link(&entry.links),
-        link_title: alternate(&entry.links)
-            .and_then(|l| l.title.as_deref())
-            .map(fold_whitespace)
-            .filter(|t| !t.is_empty()),
+        link_title: alternate(&entry.links).and_then(|l| text(l.title.as_deref())),
+        links: other_links(&entry.links),
         title: entry
             .title
             .as_ref()
@@ -159,13 +157,10 @@ fn categories(entry: &Entry) -> Vec<Category> {
         .categories
         .iter()
         .filter_map(|c| {
-            let term = fold_whitespace(&c.term);
-            let text =
-                |s: &Option<String>| s.as_deref().map(fold_whitespace).filter(|s| !s.is_empty());
             let category = Category {
-                term,
-                scheme: text(&c.scheme),
-                label: text(&c.label),
+                term: fold_whitespace(&c.term),
+                scheme: text(c.scheme.as_deref()),
+                label: text(c.label.as_deref()),
             };
             (!category.term.is_empty() && seen.insert(category.clone())).then_some(category)
         })
@@ -213,15 +208,54 @@ pub(super) fn authors(people: &[Person]) -> Vec<Author> {
 }
 
 /// The link to the item's (or feed's) own page: `alternate` or unlabelled, never `self`,
-/// `enclosure` and the like.
+/// `enclosure`, an RSS `<comments>` page and the like.
 pub(super) fn alternate_link(links: &[Link]) -> Option<String> {
     alternate(links).and_then(|l| non_empty(&l.href))
 }
 
 fn alternate(links: &[Link]) -> Option<&Link> {
+    links.iter().find(|l| is_alternate(l))
+}
+
+fn is_alternate(link: &Link) -> bool {
+    link.target.is_none() && link.rel.as_deref().is_none_or(|r| r == "alternate")
+}
+
+/// An item's links beside its own page and enclosures, each once: related documents, `via`,
+/// `license`, its comments (RSS `<comments>` and `wfw:commentRss` as `replies`). Not `self`
+/// and `edit`, which name the publisher's copy of the entry, not something a reader follows.
+fn other_links(links: &[Link]) -> Vec<ItemLink> {
+    let mut seen = HashSet::new();
     links
         .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .filter(|l| !is_alternate(l) && !l.href.trim().is_empty())
+        .filter_map(|l| {
+            let rel = match (&l.target, l.rel.as_deref()) {
+                (Some(_), _) => "replies".to_string(),
+                (None, Some(rel)) => rel.trim().to_string(),
+                (None, None) => return None,
+            };
+            if matches!(
+                rel.as_str(),
+                "enclosure" | "self" | "edit" | "edit-media" | ""
+            ) {
+                return None;
+            }
+            let link = ItemLink {
+                href: l.href.trim().to_string(),
+                rel,
+                media_type: text(l.media_type.as_deref()),
+                title: text(l.title.as_deref()),
+            };
+            seen.insert((link.href.clone(), link.rel.clone()))
+                .then_some(link)
+        })
+        .collect()
+}
+
+/// A short text as one line, if anything is left of it.
+fn text(s: Option<&str>) -> Option<String> {
+    s.map(fold_whitespace).filter(|t| !t.is_empty())
 }
 
 /// A title-like text as plain text, whatever markup the feed wrapped it in.

@@ -311,7 +311,7 @@ fn cleaned_text(body: &str, is_html: bool, base: Option<&Url>, max_content: usiz
 mod tests {
     use super::*;
     use crate::identity::identity_key;
-    use crate::model::{Category, Enclosure};
+    use crate::model::{Category, Enclosure, ItemLink};
     use chrono::{DateTime, Utc};
 
     #[test]
@@ -432,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn rss_1_items_without_a_link_and_atom_link_titles_are_kept() {
+    fn rss_1_items_without_a_link_and_atom_link_titles_and_other_links_are_kept() {
         let rdf = parse(
             r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
                  xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://r.example/"><title>R</title></channel>
@@ -442,13 +442,43 @@ mod tests {
         assert_eq!(rdf.items[0].guid.as_deref(), Some("https://r.example/1"));
         let atom = parse(
             r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><id>urn:1</id>
+               <link rel="self" href="https://a.example/1.atom"/>
+               <link rel="related" href="https://a.example/annex.pdf" type="application/pdf" title="Annex"/>
                <link href="https://a.example/1" title="The release"/>
+               <link rel="license" href="javascript:alert(1)"/><link rel="via" href="https://b.example/"/>
                <author><uri>https://a.example/staff</uri></author></entry></feed>"#,
         );
         let item = &atom.items[0];
+        assert_eq!(item.link.as_deref(), Some("https://a.example/1"));
         assert_eq!(item.link_title.as_deref(), Some("The release"));
+        // Not self (the publisher's copy of the entry), nor a link a reader cannot follow.
+        assert_eq!(
+            item.links,
+            [
+                ItemLink {
+                    href: "https://a.example/annex.pdf".into(),
+                    rel: "related".into(),
+                    media_type: Some("application/pdf".into()),
+                    title: Some("Annex".into()),
+                },
+                ItemLink {
+                    href: "https://b.example/".into(),
+                    rel: "via".into(),
+                    ..ItemLink::default()
+                }
+            ]
+        );
         // A person named only by their page is shown by it.
         assert_eq!(item.authors[0].name, "https://a.example/staff");
+        // An RSS item's comments page is not its page, wherever it stands.
+        let rss = parse(
+            r#"<rss version="2.0"><channel><title>C</title><item><guid>1</guid>
+               <comments>https://c.example/1#comments</comments><link>https://c.example/1</link>
+               </item></channel></rss>"#,
+        );
+        let item = &rss.items[0];
+        assert_eq!(item.link.as_deref(), Some("https://c.example/1"));
+        assert_eq!(item.links[0].rel, "replies");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::xml::{document, empty, finish, generator, rfc3339, text, text_node};
 use super::{FeedInfo, MEDIA_NS, entry_updated, http_url};
-use crate::model::{Publisher, StoredItem, Text};
+use crate::model::{ItemLink, Publisher, StoredItem, Text};
 
 /// The Atom 1.0 namespace.
 pub const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
@@ -50,6 +50,9 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
             let mut attributes = vec![("rel", "alternate"), ("href", link.as_str())];
             attributes.extend(item.link_title.as_deref().map(|t| ("title", t)));
             empty(w, "link", &attributes)?;
+        }
+        for link in &item.links {
+            other_link(w, "link", link)?;
         }
         for enclosure in &item.enclosures {
             let length = enclosure.length.map(|l| l.to_string());
@@ -107,6 +110,15 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         source(w, &stored.publisher)
     })?;
     Ok(())
+}
+
+/// An `atom:link` (written as `name`) of an item's beside its page and enclosures: related,
+/// via, license, replies, ….
+pub(super) fn other_link(w: &mut Writer<Vec<u8>>, name: &str, link: &ItemLink) -> io::Result<()> {
+    let mut attributes = vec![("rel", link.rel.as_str()), ("href", link.href.as_str())];
+    attributes.extend(link.media_type.as_deref().map(|t| ("type", t)));
+    attributes.extend(link.title.as_deref().map(|t| ("title", t)));
+    empty(w, name, &attributes)
 }
 
 /// `atom:source`: who published the item, so readers see where it came from.

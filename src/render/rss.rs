@@ -58,6 +58,10 @@ fn item(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         if let Some(link) = &item.link {
             text(w, "link", link)?;
         }
+        // RSS has no place for them; Atom's link element, in its namespace, is read by readers.
+        for link in &item.links {
+            super::atom::other_link(w, "atom:link", link)?;
+        }
         // Tributary's minted id is a URN, not a page: not a permalink.
         w.create_element("guid")
             .with_attribute(("isPermaLink", "false"))

@@ -135,21 +135,21 @@ impl Store {
     }
 }
 
-/// The columns of `items` that hold what a reader sees of an item, bound as ?1 to ?14 from
+/// The columns of `items` that hold what a reader sees of an item, bound as ?1 to ?15 from
 /// [`Columns::shown`] by every statement that writes an item.
 macro_rules! shown_columns {
     () => {
         "guid, link, title, summary, summary_html, content, content_html, authors, fingerprint,
-         enclosures, categories, image, raw_digest, link_title"
+         enclosures, categories, image, raw_digest, link_title, links"
     };
 }
 
-/// [`shown_columns!`] set from ?1 to ?14, for an UPDATE.
+/// [`shown_columns!`] set from ?1 to ?15, for an UPDATE.
 macro_rules! set_shown_columns {
     () => {
         "guid = ?1, link = ?2, title = ?3, summary = ?4, summary_html = ?5, content = ?6,
          content_html = ?7, authors = ?8, fingerprint = ?9, enclosures = ?10, categories = ?11,
-         image = ?12, raw_digest = ?13, link_title = ?14"
+         image = ?12, raw_digest = ?13, link_title = ?14, links = ?15"
     };
 }
 
@@ -342,8 +342,8 @@ impl Ingest<'_> {
                 "INSERT INTO items (",
                 shown_columns!(),
                 ", source_id, key, public_id, published, sort_at, updated, first_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                 ?15, ?16, ?17, ?18, ?18, ?19, ?20)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                 ?16, ?17, ?18, ?19, ?19, ?20, ?21)
                  RETURNING id"
             ))?
             .query_row(params_from_iter(c.shown().into_iter().chain(own)), |r| {
@@ -399,7 +399,7 @@ impl Ingest<'_> {
                     .prepare_cached(concat!(
                         "UPDATE items SET ",
                         set_shown_columns!(),
-                        ", updated = ?15, content_updates = content_updates + ?16 WHERE id = ?17"
+                        ", updated = ?16, content_updates = content_updates + ?17 WHERE id = ?18"
                     ))?
                     .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
                 Ok(Verdict::Updated)
@@ -431,8 +431,8 @@ impl Ingest<'_> {
             .prepare_cached(concat!(
                 "UPDATE items SET ",
                 set_shown_columns!(),
-                ", source_id = ?15, key = ?16, published = ?17, sort_at = ?17, updated = ?18,
-                 content_updates = 0 WHERE id = ?19"
+                ", source_id = ?16, key = ?17, published = ?18, sort_at = ?18, updated = ?19,
+                 content_updates = 0 WHERE id = ?20"
             ))?
             .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
         self.also_carried_by(item_id, owner)?;
@@ -454,10 +454,11 @@ impl Ingest<'_> {
     }
 }
 
-/// A digest of what a reader sees of an item: title, link (and its title, when it has one),
-/// texts, image and the JSON of its authors, enclosures and categories. Dates are left out on
-/// purpose: feeds that restamp every item on each build would otherwise look changed.
-fn fingerprint(item: &Item, json: &[&str]) -> String {
+/// A digest of what a reader sees of an item: title, link (and its title and the other links,
+/// when it has them), texts, image and the JSON of its authors, enclosures and categories.
+/// Dates are left out on purpose: feeds that restamp every item on each build would otherwise
+/// look changed.
+fn fingerprint(item: &Item, json: &[&str], links: &str) -> String {
     let mut hasher = Sha256::new();
     let texts = [
         item.title.as_deref(),
@@ -470,9 +471,14 @@ fn fingerprint(item: &Item, json: &[&str]) -> String {
         hasher.update(part.unwrap_or_default().as_bytes());
         hasher.update([0]);
     }
-    // Only when present: items stored before link titles were kept keep their fingerprints.
+    // Only when present: items stored before link titles and other links were kept keep
+    // their fingerprints.
     if let Some(title) = &item.link_title {
         hasher.update(title.as_bytes());
+        hasher.update([1]);
+    }
+    if !item.links.is_empty() {
+        hasher.update(links.as_bytes());
         hasher.update([1]);
     }
     hex(&hasher.finalize())
@@ -492,10 +498,11 @@ struct Columns<'a> {
     summary_html: bool,
     content: Option<&'a str>,
     content_html: bool,
-    /// The authors, enclosures and categories as JSON.
+    /// The authors, enclosures, categories and other links as JSON.
     authors: String,
     enclosures: String,
     categories: String,
+    links: String,
     fingerprint: String,
     /// The item's digest before cleaning, if the parser gave one.
     raw_digest: Option<&'a str>,
@@ -512,7 +519,8 @@ impl<'a> Columns<'a> {
         let authors = serde_json::to_string(&item.authors)?;
         let enclosures = serde_json::to_string(&item.enclosures)?;
         let categories = serde_json::to_string(&item.categories)?;
-        let fingerprint = fingerprint(item, &[&authors, &enclosures, &categories]);
+        let links = serde_json::to_string(&item.links)?;
+        let fingerprint = fingerprint(item, &[&authors, &enclosures, &categories], &links);
         Ok(Columns {
             item,
             summary,
@@ -522,13 +530,14 @@ impl<'a> Columns<'a> {
             authors,
             enclosures,
             categories,
+            links,
             fingerprint,
             raw_digest: Some(item.digest.as_str()).filter(|d| !d.is_empty()),
         })
     }
 
     /// The values of [`shown_columns!`], in its order.
-    fn shown(&self) -> [&dyn ToSql; 14] {
+    fn shown(&self) -> [&dyn ToSql; 15] {
         [
             &self.item.guid,
             &self.item.link,
@@ -544,6 +553,7 @@ impl<'a> Columns<'a> {
             &self.item.image,
             &self.raw_digest,
             &self.item.link_title,
+            &self.links,
         ]
     }
 }
@@ -575,6 +585,7 @@ mod tests {
             guid: Some(key.into()),
             link: Some(format!("https://p.example/{key}")),
             link_title: None,
+            links: Vec::new(),
             title: Some(title.into()),
             summary: None,
             content: Some(Text {

@@ -13,7 +13,7 @@ impl Store {
             i.content, i.content_html, i.authors, i.published, i.updated, i.first_seen,
             COALESCE(s.name, s.feed_title, s.url) AS publisher, s.url AS feed_url, s.feed_link,
             s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id,
-            i.link_title";
+            i.link_title, i.links";
         // Every condition is written out and switched off by a NULL, so that one prepared
         // statement serves every output.
         const CONDITIONS: &str = "(?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2)))
@@ -95,6 +95,7 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
         guid: row.get(1)?,
         link: row.get(2)?,
         link_title: row.get(22)?,
+        links: json(row, 23)?,
         title: row.get(3)?,
         summary: join_text(row.get(4)?, row.get(5)?),
         content: join_text(row.get(6)?, row.get(7)?),

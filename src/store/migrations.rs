@@ -186,6 +186,7 @@ fn items_unfit_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<Vec<(i64, i6
         let text = |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
         let mut item = Item {
             link_title: None,
+            links: Vec::new(),
             key: row.get(2)?,
             guid: row.get(3)?,
             link: row.get(4)?,
