@@ -183,6 +183,9 @@ pub(super) fn xml_declared_encoding(body: &[u8]) -> Option<&str> {
 ///   them. CDATA sections and comments are left as they are.
 /// - An end tag cut off by the end of the body (`</rss`) is closed.
 pub(super) fn loosened(text: &str) -> Option<String> {
+    if !text.trim_start().starts_with('<') {
+        return None; // JSON, or not a feed at all
+    }
     let mut out = String::with_capacity(text.len() + 64);
     let mut rest = text;
     while let Some(at) = rest.find(['&', '<']) {
