@@ -472,13 +472,27 @@ mod tests {
         assert_eq!(item.authors[0].name, "https://a.example/staff");
         // An RSS item's comments page is not its page, wherever it stands.
         let rss = parse(
-            r#"<rss version="2.0"><channel><title>C</title><item><guid>1</guid>
-               <comments>https://c.example/1#comments</comments><link>https://c.example/1</link>
+            r#"<rss version="2.0" xmlns:cc="http://web.resource.org/cc/"
+                 xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><channel><title>C</title>
+               <item><guid>1</guid><comments>https://c.example/1#comments</comments>
+               <link>https://c.example/1</link>
+               <cc:license rdf:resource="https://creativecommons.org/licenses/by/4.0/"/>
                </item></channel></rss>"#,
         );
         let item = &rss.items[0];
         assert_eq!(item.link.as_deref(), Some("https://c.example/1"));
-        assert_eq!(item.links[0].rel, "replies");
+        let links: Vec<(&str, &str)> = item
+            .links
+            .iter()
+            .map(|l| (l.rel.as_str(), l.href.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("replies", "https://c.example/1#comments"),
+                ("license", "https://creativecommons.org/licenses/by/4.0/")
+            ]
+        );
     }
 
     #[test]

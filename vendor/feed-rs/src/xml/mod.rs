@@ -597,6 +597,8 @@ pub(crate) enum NS {
     // TRIBUTARY PATCH: Dublin Core terms (dcterms:issued, dcterms:modified) and XHTML (xhtml:body).
     DublinCoreTerms,
     Xhtml,
+    // TRIBUTARY PATCH: the two Creative Commons modules (an item's licence).
+    CreativeCommons,
 }
 
 impl NS {
@@ -607,7 +609,7 @@ impl NS {
         // Media RSS's without its slash. Older namespaces of the same vocabularies are read
         // under any prefix: RSS 2.0 in Userland's namespace, RSS 0.90 in Netscape's, Atom 0.3.
         // Dublin Core terms and XHTML are known.
-        const KNOWN: [(&str, NS); 15] = [
+        const KNOWN: [(&str, NS); 17] = [
             ("http://purl.org/rss/1.0", NS::RSS),
             ("http://www.w3.org/2005/Atom", NS::Atom),
             ("http://backend.userland.com/rss2", NS::RSS),
@@ -624,6 +626,8 @@ impl NS {
             ("http://www.itunes.com/dtds/podcast-1.0.dtd", NS::Itunes),
             ("https://podcastindex.org/namespace/1.0", NS::Podcast),
             ("http://wellformedweb.org/CommentAPI", NS::WellFormedWebComments),
+            ("http://web.resource.org/cc", NS::CreativeCommons),
+            ("http://backend.userland.com/creativeCommonsRssModule", NS::CreativeCommons),
         ];
         let s = s.trim().trim_end_matches('/');
         // Everything else is ignored

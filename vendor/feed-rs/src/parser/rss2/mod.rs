@@ -288,6 +288,17 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
 
             (NS::DublinCore | NS::DublinCoreTerms, _) => common::handle_dublin_core_item(parser, &mut entry, child)?,
 
+            // TRIBUTARY PATCH: an item's licence (cc:license names it in rdf:resource,
+            // creativeCommons:license in its text) is a link with rel="license", as in Atom.
+            (NS::CreativeCommons, "license") => {
+                let url = child.attr_value("rdf:resource").or_else(|| child.child_as_text());
+                if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+                    let mut link = Link::new(url, child.xml_base.as_ref());
+                    link.rel = Some("license".into());
+                    entry.links.push(link);
+                }
+            }
+
             // TRIBUTARY PATCH: older ways of giving an item's full text, where content:encoded
             // is not: <body> (HTML written inline) and <fullitem> (escaped HTML).
             (NS::RSS, "body") | (NS::RSS, "fullitem") if entry.content.is_none() => {
