@@ -344,6 +344,46 @@ mod tests {
     }
 
     #[test]
+    fn no_json_feed_field_of_the_wrong_type_refuses_the_feed() {
+        let feed = parse(
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": ["not a string"],
+                "authors": {"name": "Desk"},
+                "items": [
+                  {"id": 7, "title": 1000, "content_text": "Seven", "tags": "rail, ports",
+                   "url": "https://j.example/7",
+                   "attachments": [{"url": "https://j.example/7.mp3", "size_in_bytes": 10.5},
+                                   {"mime_type": "audio/mpeg"}]},
+                  "not an item",
+                  {"id": "8", "title": "Eight", "summary": true, "url": "https://j.example/8"}
+                ]}"#,
+        );
+        assert_eq!(feed.meta.title, None);
+        let [seven, eight] = &feed.items[..] else {
+            panic!("two items expected: {:?}", feed.items);
+        };
+        assert_eq!(seven.guid.as_deref(), Some("7"));
+        assert_eq!(seven.title, None);
+        assert_eq!(seven.authors[0].name, "Desk");
+        assert_eq!(
+            seven.categories,
+            [Category::new("rail"), Category::new("ports")]
+        );
+        // An attachment is an enclosure, never the item's page.
+        assert_eq!(seven.link.as_deref(), Some("https://j.example/7"));
+        let enclosure = &seven.enclosures[..];
+        assert_eq!(
+            enclosure,
+            [Enclosure {
+                url: "https://j.example/7.mp3".into(),
+                mime_type: None,
+                length: Some(10),
+            }]
+        );
+        assert_eq!(eight.title.as_deref(), Some("Eight"));
+        assert_eq!(eight.summary, None);
+    }
+
+    #[test]
     fn windows_1252_punctuation_written_as_c1_code_points_reads_as_meant() {
         // As a numeric reference, and as the code point itself (here from UTF-8).
         let feed = parse(

@@ -80,8 +80,7 @@
 // Nested ifs are more readable when we are using a local variable in a match pattern etc
 #![allow(clippy::collapsible_if)]
 
-#[macro_use]
-extern crate serde;
+// TRIBUTARY PATCH: serde's derives are imported where used (`#[macro_use]` was unused since).
 extern crate core;
 
 mod xml;

@@ -5,6 +5,9 @@ use mediatype::{MediaTypeBuf, names};
 use crate::model::{Category, Content, Entry, Feed, FeedType, Image, Link, Person, Text};
 use crate::parser::util::if_some_then;
 use crate::parser::{ParseFeedError, ParseFeedResult, Parser};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 
 /// Parses a JSON feed into our model
@@ -28,7 +31,7 @@ fn convert(parser: &Parser, jf: JsonFeed) -> ParseFeedResult<Feed> {
     }
 
     // Convert feed level fields
-    feed.title = Some(Text::new(jf.title));
+    feed.title = jf.title.map(Text::new);
 
     if_some_then(jf.home_page_url, |uri| feed.links.push(Link::new(uri, None)));
 
@@ -45,7 +48,7 @@ fn convert(parser: &Parser, jf: JsonFeed) -> ParseFeedResult<Feed> {
     handle_authors(&mut feed.authors, &jf.author, &jf.authors);
 
     // Convert items within the JSON feed
-    jf.items.into_iter().for_each(|ji| {
+    jf.items.unwrap_or_default().into_iter().for_each(|ji| {
         feed.entries.push(handle_item(parser, ji));
     });
 
@@ -74,14 +77,16 @@ fn accumulate_author(authors: &mut Vec<Person>, ja: &JsonAuthor) {
 }
 
 // Handles an attachment
-fn handle_attachment(attachment: JsonAttachment) -> Link {
-    let mut link = Link::new(&attachment.url, None);
+fn handle_attachment(attachment: JsonAttachment) -> Option<Link> {
+    let mut link = Link::new(attachment.url.filter(|u| !u.trim().is_empty())?, None);
 
-    link.media_type = Some(attachment.mime_type);
+    // TRIBUTARY PATCH: as Atom's enclosure links, so that readers of Link see what it is.
+    link.rel = Some("enclosure".into());
+    link.media_type = attachment.mime_type;
     link.title = attachment.title;
     link.length = attachment.size_in_bytes;
 
-    link
+    Some(link)
 }
 
 // Converts author / authors objects into our model
@@ -140,59 +145,127 @@ fn handle_item(parser: &Parser, ji: JsonItem) -> Entry {
 
     handle_authors(&mut entry.authors, &ji.author, &ji.authors);
 
-    if_some_then(ji.tags, |tags| {
-        tags.into_iter().map(|t| Category::new(&t)).for_each(|category| entry.categories.push(category))
-    });
+    entry.categories.extend(ji.tags.into_iter().map(|t| Category::new(&t)));
 
-    if_some_then(ji.attachments, |attachments| {
-        attachments.into_iter().map(handle_attachment).for_each(|link| entry.links.push(link))
-    });
+    entry.links.extend(ji.attachments.into_iter().flatten().filter_map(handle_attachment));
 
     entry
 }
 
+// TRIBUTARY PATCH: every field is read leniently: one of the wrong type (a title that is a
+// list, a size that is a fraction, an author that is a string) reads as absent, a list of the
+// wrong kind as empty, an item or attachment that cannot be read is skipped, an id may be a
+// number and tags a comma-separated string. Was: any of these refused the whole feed.
 #[derive(Debug, Deserialize)]
 struct JsonFeed {
     pub version: String,
-    pub title: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub home_page_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub feed_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub language: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub icon: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub favicon: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub author: Option<JsonAuthor>,
+    #[serde(default, deserialize_with = "lenient_list")]
     pub authors: Option<Vec<JsonAuthor>>,
-    pub items: Vec<JsonItem>,
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub items: Option<Vec<JsonItem>>,
 }
 
 #[derive(Debug, Deserialize)]
 struct JsonAttachment {
-    url: String,
-    mime_type: String,
+    #[serde(default, deserialize_with = "lenient")]
+    url: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    mime_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "lenient_size")]
     size_in_bytes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
 struct JsonAuthor {
+    #[serde(default, deserialize_with = "lenient")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct JsonItem {
+    #[serde(default, deserialize_with = "lenient_id")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub url: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub external_url: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub content_html: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub content_text: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub summary: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub date_published: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub date_modified: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub author: Option<JsonAuthor>,
+    #[serde(default, deserialize_with = "lenient_list")]
     pub authors: Option<Vec<JsonAuthor>>,
-    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient_tags")]
+    pub tags: Vec<String>,
+    #[serde(default, deserialize_with = "lenient_list")]
     pub attachments: Option<Vec<JsonAttachment>>,
+}
+
+/// A value of the type asked for, else none.
+fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
+}
+
+/// A list's elements that are of the type asked for; a single one stands for a list of it.
+fn lenient_list<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<Vec<T>>, D::Error> {
+    let values = match Value::deserialize(d)? {
+        Value::Array(values) => values,
+        value @ Value::Object(_) => vec![value],
+        _ => return Ok(None),
+    };
+    Ok(Some(values.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect()))
+}
+
+/// An id: a string, or a number written as one.
+fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(id) => Some(id),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    })
+}
+
+/// A size in bytes: a whole number, or a fraction cut down to one.
+fn lenient_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let size = Value::deserialize(d)?;
+    Ok(size.as_u64().or_else(|| size.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64)))
+}
+
+/// Tags: a list of strings (others skipped), or one string of comma-separated tags.
+fn lenient_tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(tags) => tags.into_iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+        Value::String(tags) => tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+        _ => Vec::new(),
+    })
 }
