@@ -92,7 +92,7 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
     let links = item.links.len();
     item.links.retain(|l| web_url(&l.href).is_some());
     if item.links.len() < links {
-        dropped.push("related link dropped: not http(s)");
+        dropped.push("related URL dropped: not http(s)");
     }
     for author in &mut item.authors {
         if fit_author(author) {
