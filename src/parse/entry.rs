@@ -25,8 +25,8 @@ pub(super) fn normalize_entry(
     feed_base: Option<&Url>,
     declared: Option<&DeclaredBases>,
 ) -> (Item, TextBases, Vec<&'static str>) {
-    // Media RSS and iTunes give a title, a description and credits of their own (a video's,
-    // an episode's): used where the item has none.
+    // Media RSS and iTunes give a title and a description of their own (a video's, an
+    // episode's): used where the item has none.
     let media_text =
         |field: fn(&MediaObject) -> Option<&FeedText>| entry.media.iter().find_map(field);
     let summary = entry
@@ -65,17 +65,6 @@ pub(super) fn normalize_entry(
         digest: String::new(),
         unchanged: false,
     };
-    if item.authors.is_empty() {
-        let credits = entry.media.iter().flat_map(|m| &m.credits);
-        item.authors = credits
-            .map(|c| fold_whitespace(&c.entity))
-            .filter(|name| !name.is_empty())
-            .map(|name| Author {
-                name,
-                ..Author::default()
-            })
-            .collect();
-    }
     // Before the item is identified: one whose link is dropped is identified as one without.
     let dropped = fit_to_publish(&mut item);
     // Without a title, items (RSS 0.92 allows them) are told apart by their description.
@@ -186,7 +175,10 @@ fn image(entry: &Entry) -> Option<String> {
     safe.or(candidates.first()).cloned()
 }
 
+/// The people credited, each once: a feed that names its author both as `<author>` and as
+/// `dc:creator` names one person.
 pub(super) fn authors(people: &[Person]) -> Vec<Author> {
+    let mut seen = HashSet::new();
     people
         .iter()
         .filter_map(|p| {
@@ -198,7 +190,7 @@ pub(super) fn authors(people: &[Person]) -> Vec<Author> {
                 .or(p.uri.as_deref())
                 .map(fold_whitespace)
                 .filter(|n| !n.is_empty())?;
-            Some(Author {
+            seen.insert(name.clone()).then(|| Author {
                 name,
                 uri: p.uri.as_deref().and_then(non_empty),
                 email: p.email.as_deref().and_then(non_empty),

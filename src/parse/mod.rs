@@ -418,7 +418,7 @@ mod tests {
                 <enclosure url="https://d.example/1.mp3" type="audio/mpeg" length="20"/></item>
               <item><guid isPermaLink="false">https://d.example/2</guid><media:title>Media title</media:title>
                 <itunes:author>Grace</itunes:author><itunes:summary>Episode notes</itunes:summary>
-                <author>bob@d.example (Bob Jones)</author></item>
+                <author>bob@d.example (Bob Jones)</author><dc:creator>Bob Jones</dc:creator></item>
               <item><guid>12345</guid><title>Not a web address</title></item>
             </channel></rss>"#,
         );
@@ -463,6 +463,7 @@ mod tests {
         assert_eq!(second.link, None, "not a permalink");
         assert_eq!(second.title.as_deref(), Some("Media title"));
         assert_eq!(second.summary.as_ref().unwrap().body, "Episode notes");
+        assert_eq!(second.authors.len(), 1, "one person, named twice");
         let bob = &second.authors[0];
         assert_eq!(
             (bob.name.as_str(), bob.email.as_deref()),

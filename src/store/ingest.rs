@@ -16,7 +16,7 @@ use super::sources::{add_event, save_state, upsert_source};
 use super::{Store, StoreError, public_id, to_unix};
 use crate::config::{ItemRules, SourceConfig};
 use crate::identity::{self, Candidate, Decision, Fresh, Known, Revision, Stored, hex};
-use crate::model::{FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
+use crate::model::{Category, FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
 
 /// One poll of a source, to record all at once.
 #[derive(Debug)]
@@ -454,11 +454,12 @@ impl Ingest<'_> {
     }
 }
 
-/// A digest of what a reader sees of an item: title, link (and its title and the other links,
-/// when it has them), texts, image and the JSON of its authors, enclosures and categories.
-/// Dates are left out on purpose: feeds that restamp every item on each build would otherwise
-/// look changed.
-fn fingerprint(item: &Item, json: &[&str], links: &str) -> String {
+/// A digest of what a reader sees of an item: title, link, texts, image and the JSON of its
+/// authors, enclosures and the categories' names. Dates are left out on purpose: feeds that
+/// restamp every item on each build would otherwise look changed. So are the link's title, the
+/// other links and categories' schemes: metadata that alone never makes an item "updated" (nor
+/// makes items stored before Tributary kept it churn once).
+fn fingerprint(item: &Item, json: &[&str]) -> String {
     let mut hasher = Sha256::new();
     let texts = [
         item.title.as_deref(),
@@ -470,16 +471,6 @@ fn fingerprint(item: &Item, json: &[&str], links: &str) -> String {
     for part in texts.into_iter().chain(json.iter().map(|j| Some(*j))) {
         hasher.update(part.unwrap_or_default().as_bytes());
         hasher.update([0]);
-    }
-    // Only when present: items stored before link titles and other links were kept keep
-    // their fingerprints.
-    if let Some(title) = &item.link_title {
-        hasher.update(title.as_bytes());
-        hasher.update([1]);
-    }
-    if !item.links.is_empty() {
-        hasher.update(links.as_bytes());
-        hasher.update([1]);
     }
     hex(&hasher.finalize())
 }
@@ -520,7 +511,16 @@ impl<'a> Columns<'a> {
         let enclosures = serde_json::to_string(&item.enclosures)?;
         let categories = serde_json::to_string(&item.categories)?;
         let links = serde_json::to_string(&item.links)?;
-        let fingerprint = fingerprint(item, &[&authors, &enclosures, &categories], &links);
+        // Categories by the names readers see (label, else term), each once: a scheme or a
+        // term read for the first time beside a label is not a change a reader sees.
+        let mut shown: Vec<&str> = Vec::new();
+        for name in item.categories.iter().map(Category::shown) {
+            if !shown.contains(&name) {
+                shown.push(name);
+            }
+        }
+        let shown = serde_json::to_string(&shown)?;
+        let fingerprint = fingerprint(item, &[&authors, &enclosures, &shown]);
         Ok(Columns {
             item,
             summary,

@@ -286,9 +286,12 @@ fn handle_person<R: BufRead>(role: &str, element: Element<R>) -> ParseFeedResult
             // Extract the fields from the spec
             ("name", Some(name)) => maybe_name = Some(name),
             // TRIBUTARY PATCH: Atom 0.3 wrote `url` (and `homepage`); a relative URI resolves
-            // against the base in scope, as every other link does.
+            // against the base in scope, as every other link does (an absolute one is kept as
+            // written).
             ("uri" | "url" | "homepage", Some(uri)) => {
-                maybe_uri = Some(util::parse_uri(&uri, child.xml_base.as_ref()).map_or(uri, |u| u.to_string()))
+                let relative = matches!(url::Url::parse(uri.trim()), Err(url::ParseError::RelativeUrlWithoutBase));
+                let resolved = relative.then(|| util::parse_uri(&uri, child.xml_base.as_ref())).flatten();
+                maybe_uri = Some(resolved.map_or(uri, |u| u.to_string()))
             }
             ("email", email) => maybe_email = email,
 

@@ -254,6 +254,7 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
     parser.mediarss.entry_begin();
 
     let mut permalink = false;
+    let mut itunes_authors = Vec::new();
     for child in element.children() {
         let child = child?;
         match child.ns_and_tag() {
@@ -322,6 +323,13 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
             (NS::MediaRSS, "category") => if_some_then(handle_media_category(child), |category| entry.categories.push(category)),
             (NS::Itunes, "category") => handle_itunes_category(child, &mut entry.categories)?,
 
+            // TRIBUTARY PATCH: an episode's <itunes:author> is its author where it names none
+            // (see below), as feedparser reads it; it is also a media credit.
+            (NS::Itunes, "author") => {
+                if_some_then(child.child_as_text(), |name| itunes_authors.push(Person::parse(&name).role("author")));
+                handle_itunes_item_element(child, &mut itunes_media_obj)?
+            }
+
             // iTunes elements populate the corresponding MediaObject
             (NS::Itunes, _) => handle_itunes_item_element(child, &mut itunes_media_obj)?,
 
@@ -363,6 +371,11 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
 
     // Remove any comment links that simply target the entry
     clean_links(&mut entry.links);
+
+    // TRIBUTARY PATCH: see <itunes:author> above.
+    if entry.authors.is_empty() {
+        entry.authors = itunes_authors;
+    }
 
     // TRIBUTARY PATCH: see <guid> above. Only an absolute web address: publishers who forget
     // isPermaLink="false" on a guid like "12345" must not give their items a made-up link.
