@@ -44,6 +44,7 @@ fn source(n: usize) -> SourceConfig {
         tags: vec![],
         declared_in: PathBuf::from("tributary.toml"),
         declared_line: None,
+        fetch: Default::default(),
     }
 }
 

@@ -18,7 +18,7 @@ use reqwest::header::{self, HeaderMap};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::config::{PollSettings, SourceLocation};
+use crate::config::{Auth, FetchSettings, PollSettings, SourceLocation, TlsSettings, shown_url};
 use crate::model::Validators;
 
 /// The most redirects followed for one fetch.
@@ -94,6 +94,14 @@ pub enum FetchError {
     #[error("connection failed: {0}")]
     /// The server could not be reached.
     Connect(String),
+    #[error("the proxy {proxy} could not be reached or refused the request: {reason}")]
+    /// The source's proxy could not be reached, or would not carry the request.
+    Proxy {
+        /// The proxy, as it may be shown (no password).
+        proxy: String,
+        /// Why.
+        reason: String,
+    },
     #[error("{0}")]
     /// The exchange failed midway.
     Http(String),
@@ -121,12 +129,28 @@ pub enum FetchError {
     },
 }
 
-/// Fetches feeds over HTTP with one shared connection pool and per-host limits.
+/// Fetches feeds over HTTP with one shared connection pool and per-host limits; sources with a
+/// proxy or TLS settings of their own share a client per such setting.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     settings: Arc<PollSettings>,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    pinned: Arc<Vec<(String, std::net::SocketAddr)>>,
+    own_clients: Arc<Mutex<HashMap<ClientKey, reqwest::Client>>>,
+}
+
+/// What sets a client apart: its proxy and its TLS settings.
+type ClientKey = (Option<String>, TlsSettings);
+
+/// One source's request settings, and where its credentials may go.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRequest<'a> {
+    /// Its headers, credentials, proxy, TLS and cache settings.
+    pub settings: &'a FetchSettings,
+    /// The origin its configured URL names: headers and credentials are sent there only, never
+    /// after a redirect (or a move) to another scheme, host or port.
+    pub home: Option<&'a Url>,
 }
 
 impl Fetcher {
@@ -142,33 +166,59 @@ impl Fetcher {
         settings: &PollSettings,
         pinned: &[(&str, std::net::SocketAddr)],
     ) -> Result<Self, FetchError> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(settings.user_agent.as_str())
-            .connect_timeout(settings.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none());
-        for (host, addr) in pinned {
-            builder = builder.resolve(host, *addr);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| FetchError::Http(e.to_string()))?;
+        let pinned: Vec<(String, std::net::SocketAddr)> =
+            pinned.iter().map(|(h, a)| (h.to_string(), *a)).collect();
+        let client = build_client(settings, &pinned, None, &TlsSettings::default())?;
         Ok(Fetcher {
             client,
             settings: Arc::new(settings.clone()),
             hosts: Arc::default(),
+            pinned: Arc::new(pinned),
+            own_clients: Arc::default(),
         })
     }
 
-    /// Fetches one source's feed from `location`, conditionally on `validators`.
+    /// The client for a source: the shared one, or one for its own proxy and TLS settings.
+    fn client_for(&self, source: &FetchSettings) -> Result<reqwest::Client, FetchError> {
+        if !source.needs_own_client() {
+            return Ok(self.client.clone());
+        }
+        let key = (
+            source.proxy.as_ref().map(Url::to_string),
+            source.tls.clone(),
+        );
+        let mut clients = self.own_clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = build_client(
+            &self.settings,
+            &self.pinned,
+            source.proxy.as_ref(),
+            &source.tls,
+        )?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Fetches one source's feed from `location`, conditionally on `validators` (unless the
+    /// source ignores the cache).
     pub async fn fetch(
         &self,
         location: &SourceLocation,
         validators: &Validators,
+        source: SourceRequest<'_>,
     ) -> Result<FetchOutcome, FetchError> {
+        let none = Validators::default();
+        let validators = if source.settings.ignore_cache {
+            &none
+        } else {
+            validators
+        };
         match location {
             SourceLocation::Http(url) => {
                 let total = self.settings.timeout;
-                tokio::time::timeout(total, self.fetch_http(url, validators))
+                tokio::time::timeout(total, self.fetch_http(url, validators, source))
                     .await
                     .map_err(|_| FetchError::Timeout {
                         after: total,
@@ -213,7 +263,9 @@ impl Fetcher {
         &self,
         start: &Url,
         validators: &Validators,
+        source: SourceRequest<'_>,
     ) -> Result<FetchOutcome, FetchError> {
+        let client = self.client_for(source.settings)?;
         // A source configured with a private address is the user's choice and allowed; only a
         // public one redirecting inward is refused.
         let guard_private = !self.settings.allow_private_redirects && !is_private(start).await;
@@ -222,7 +274,19 @@ impl Fetcher {
         let mut all_permanent = true;
         let mut moved_to = None;
         for hop in 0..=MAX_REDIRECTS {
-            let response = self.send(&url, validators).await?;
+            let at_home = source
+                .home
+                .is_some_and(|home| home.origin() == url.origin());
+            let response = self
+                .send(&client, &url, validators, source.settings, at_home)
+                .await
+                .map_err(|error| match (error, &source.settings.proxy) {
+                    (FetchError::Connect(reason), Some(proxy)) => FetchError::Proxy {
+                        proxy: shown_url(proxy),
+                        reason,
+                    },
+                    (error, _) => error,
+                })?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 if hop == MAX_REDIRECTS {
@@ -256,12 +320,32 @@ impl Fetcher {
         Err(FetchError::TooManyRedirects)
     }
 
+    /// One request; the source's headers and credentials only when `at_home` (at its own
+    /// origin), as browsers drop them on a redirect elsewhere.
     async fn send(
         &self,
+        client: &reqwest::Client,
         url: &Url,
         validators: &Validators,
+        source: &FetchSettings,
+        at_home: bool,
     ) -> Result<reqwest::Response, FetchError> {
-        let mut request = self.client.get(url.clone()).header(header::ACCEPT, ACCEPT);
+        let mut request = client.get(url.clone()).header(header::ACCEPT, ACCEPT);
+        if let Some(agent) = &source.user_agent {
+            request = request.header(header::USER_AGENT, agent);
+        }
+        if at_home {
+            for (name, value) in &source.headers {
+                request = request.header(name, value.expose());
+            }
+            request = match &source.auth {
+                Some(Auth::Basic { username, password }) => {
+                    request.basic_auth(username, Some(password.expose()))
+                }
+                Some(Auth::Bearer(token)) => request.bearer_auth(token.expose()),
+                None => request,
+            };
+        }
         if let Some(etag) = &validators.etag {
             request = request.header(header::IF_NONE_MATCH, etag);
         }
@@ -347,6 +431,40 @@ impl Fetcher {
             FetchError::Http(innermost_cause(&error))
         }
     }
+}
+
+/// An HTTP client with `[poll]`'s settings, through `proxy` if given, trusting what `tls` says.
+fn build_client(
+    settings: &PollSettings,
+    pinned: &[(String, std::net::SocketAddr)],
+    proxy: Option<&Url>,
+    tls: &TlsSettings,
+) -> Result<reqwest::Client, FetchError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(settings.user_agent.as_str())
+        .connect_timeout(settings.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    for (host, addr) in pinned {
+        builder = builder.resolve(host, *addr);
+    }
+    if let Some(proxy) = proxy {
+        let proxy = reqwest::Proxy::all(proxy.as_str())
+            .map_err(|e| FetchError::Http(format!("proxy: {}", innermost_cause(&e))))?;
+        builder = builder.proxy(proxy);
+    }
+    if let Some(ca) = &tls.ca {
+        let pem = std::fs::read(ca).map_err(|error| FetchError::File {
+            path: ca.display().to_string(),
+            error,
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| FetchError::Http(format!("tls.ca {}: {e}", ca.display())))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    if tls.accept_invalid_certs {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| FetchError::Http(e.to_string()))
 }
 
 async fn read_file(path: &Path, limit: u64) -> Result<FetchOutcome, FetchError> {

@@ -15,7 +15,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceLocation};
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response, SourceRequest};
 use crate::model::{
     EventKind, Failure, FailureKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult,
     PollStatus, Reason, RefreshOutcome, Validators, Verdict,
@@ -476,13 +476,22 @@ async fn attempt(
     explain: bool,
 ) -> Attempt {
     let location = current_location(source, state);
-    match fetch_and_parse(ctx, &source.url, &location, validators, explain).await {
+    let home = match &source.location {
+        SourceLocation::Http(url) => Some(url),
+        SourceLocation::File(_) => None,
+    };
+    let request = SourceRequest {
+        settings: &source.fetch,
+        home,
+    };
+    match fetch_and_parse(ctx, request, &source.url, &location, validators, explain).await {
         Err(NotRead::Html {
             links_to: Some(feed),
         }) => {
             let feed_location = SourceLocation::Http(feed.clone());
             match fetch_and_parse(
                 ctx,
+                request,
                 &source.url,
                 &feed_location,
                 &Validators::default(),
@@ -518,9 +527,10 @@ impl RefreshError {
                 FetchError::Timeout { .. } => FailureKind::Timeout,
                 FetchError::Status(_) => FailureKind::Http,
                 FetchError::TooLarge { .. } => FailureKind::TooLarge,
-                FetchError::Connect(_) | FetchError::Http(_) | FetchError::File { .. } => {
-                    FailureKind::Network
-                }
+                FetchError::Connect(_)
+                | FetchError::Proxy { .. }
+                | FetchError::Http(_)
+                | FetchError::File { .. } => FailureKind::Network,
                 FetchError::RedirectLoop(_)
                 | FetchError::TooManyRedirects
                 | FetchError::BadRedirect
@@ -557,12 +567,13 @@ enum NotRead {
 
 async fn fetch_and_parse(
     ctx: &Pipeline,
+    request: SourceRequest<'_>,
     source_url: &str,
     location: &SourceLocation,
     validators: &Validators,
     explain: bool,
 ) -> Result<Attempt, NotRead> {
-    let fetched = match ctx.fetcher.fetch(location, validators).await {
+    let fetched = match ctx.fetcher.fetch(location, validators, request).await {
         Ok(FetchOutcome::Fetched(fetched)) => fetched,
         Ok(FetchOutcome::NotModified(response)) => return Ok(Attempt::NotModified(response)),
         Ok(FetchOutcome::RateLimited {
@@ -835,6 +846,7 @@ mod tests {
             max_backoff: Duration::from_secs(86_400),
             allow_private_redirects: false,
             adopt_redirect_after: 3,
+            proxy: None,
         }
     }
 
@@ -847,6 +859,7 @@ mod tests {
             tags: vec![],
             declared_in: PathBuf::from("tributary.toml"),
             declared_line: None,
+            fetch: Default::default(),
         }
     }
 

@@ -64,6 +64,10 @@ fn the_example_config_documents_valid_options() {
     assert_eq!(source.name.as_deref(), Some("Example publisher"));
     assert_eq!(source.interval.as_secs(), 3600);
     assert_eq!(source.tags, ["defence", "research"]);
+    assert_eq!(source.fetch.headers.len(), 1);
+    assert_eq!(source.fetch.headers[0].0, "accept-language");
+    assert_eq!(source.fetch.headers[0].1.expose(), "en");
+    assert!(!source.fetch.ignore_cache);
 }
 
 #[test]
@@ -85,6 +89,15 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "max_backoff =",
         "adopt_redirect_after =",
         "allow_private_redirects =",
+        "proxy =",
+        "headers =",
+        "{ env =",
+        "{ file =",
+        "auth = { username",
+        "auth = { bearer",
+        "ignore_cache =",
+        "tls = { ca",
+        "accept_invalid_certs",
         "[health]",
         "[retention]",
         "max_age =",

@@ -64,6 +64,7 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
             tags: vec![],
             declared_in: PathBuf::from("tributary.toml"),
             declared_line: None,
+            fetch: Default::default(),
         };
         let state = FetchState::default();
         let poll = Poll {

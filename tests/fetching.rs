@@ -724,7 +724,11 @@ async fn a_redirect_from_a_public_host_into_a_private_address_is_refused_unless_
         let ws = Workspace::new(&format!("[poll]\nallow_private_redirects = {allow}\n"));
         let settings = tributary::config::load(&ws.config()).unwrap().poll;
         let fetcher = Fetcher::with_pinned_hosts(&settings, &[("public.test", addr)]).unwrap();
-        let result = fetcher.fetch(&start, &Validators::default()).await;
+        let request = tributary::fetch::SourceRequest {
+            settings: &Default::default(),
+            home: None,
+        };
+        let result = fetcher.fetch(&start, &Validators::default(), request).await;
         if allow {
             assert!(matches!(result, Ok(FetchOutcome::Fetched(_))), "{result:?}");
         } else {

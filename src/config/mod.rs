@@ -132,6 +132,8 @@ pub struct PollSettings {
     pub allow_private_redirects: bool,
     /// How many polls in a row must see the same permanent redirect before it is adopted.
     pub adopt_redirect_after: u32,
+    /// The proxy every source is fetched through, unless it names its own.
+    pub proxy: Option<Url>,
 }
 
 /// One `[[outputs]]` table: a merged feed file.
@@ -267,6 +269,91 @@ pub struct SourceConfig {
     pub declared_in: PathBuf,
     /// The line of that file the source's url stands on, read when the config was loaded.
     pub declared_line: Option<usize>,
+    /// How it is fetched beyond `[poll]`: credentials, headers, proxy, TLS.
+    pub fetch: FetchSettings,
+}
+
+/// A value that must never be shown: a password, a token, a header's value. Its `Debug` is
+/// `***` and it has no `Display`, so that it cannot end up in a message or a log by mistake.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How one source is fetched, beyond `[poll]`'s settings; empty by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Request headers (names in lower case). Like the credentials, sent only to the source's
+    /// own origin: never after a redirect to another scheme, host or port.
+    pub headers: Vec<(String, Secret)>,
+    /// HTTP authentication.
+    pub auth: Option<Auth>,
+    /// This source's `User-Agent`, instead of `[poll] user_agent`.
+    pub user_agent: Option<String>,
+    /// The proxy it is fetched through: its own, else `[poll] proxy`.
+    pub proxy: Option<Url>,
+    /// Send no validators: for a server whose `ETag` never changes although its feed does.
+    pub ignore_cache: bool,
+    /// Which certificates its server may present.
+    pub tls: TlsSettings,
+}
+
+/// HTTP authentication for a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Basic …`.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// `Authorization: Bearer …`.
+    Bearer(Secret),
+}
+
+/// Which certificates a source's server may present beside the usual public ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsSettings {
+    /// A PEM file of certificate authorities to trust as well (an internal CA, a self-signed
+    /// server).
+    pub ca: Option<PathBuf>,
+    /// Accept any certificate at all: for a server on a trusted network only.
+    pub accept_invalid_certs: bool,
+}
+
+/// A URL as it may be shown: a password in it replaced by `***`.
+pub fn shown_url(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    // Only fails for URLs that cannot carry credentials, and this one carries some.
+    let _ = shown.set_password(Some("***"));
+    shown.to_string()
+}
+
+impl FetchSettings {
+    /// Whether it needs an HTTP client of its own (a proxy or TLS settings of its own).
+    pub fn needs_own_client(&self) -> bool {
+        self.proxy.is_some() || self.tls != TlsSettings::default()
+    }
 }
 
 impl SourceConfig {
@@ -375,6 +462,10 @@ impl SourceConfig {
             tags: Vec::new(),
             declared_in: config.file.clone(),
             declared_line: None,
+            fetch: FetchSettings {
+                proxy: config.poll.proxy.clone(),
+                ..FetchSettings::default()
+            },
         })
     }
 }

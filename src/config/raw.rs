@@ -92,6 +92,7 @@ pub(super) struct RawPoll {
     pub(super) max_backoff: Option<String>,
     pub(super) allow_private_redirects: Option<bool>,
     pub(super) adopt_redirect_after: Option<u32>,
+    pub(super) proxy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +156,37 @@ pub(super) struct RawSource {
     pub(super) interval: Option<String>,
     #[serde(default)]
     pub(super) tags: Vec<String>,
+    #[serde(default)]
+    pub(super) headers: std::collections::BTreeMap<String, RawSecret>,
+    pub(super) auth: Option<RawAuth>,
+    pub(super) user_agent: Option<String>,
+    pub(super) proxy: Option<String>,
+    pub(super) ignore_cache: Option<bool>,
+    pub(super) tls: Option<RawTls>,
+}
+
+/// A secret as written: the value itself, `{ env = "NAME" }` or `{ file = "path" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawSecret {
+    Literal(String),
+    Env { env: String },
+    File { file: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub(super) username: Option<String>,
+    pub(super) password: Option<RawSecret>,
+    pub(super) bearer: Option<RawSecret>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) ca: Option<String>,
+    pub(super) accept_invalid_certs: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -55,7 +55,7 @@ pub(super) fn validate(
         .enumerate()
         .filter_map(|(i, o)| v.output(i, o))
         .collect();
-    let sources = v.sources(sources, poll.interval);
+    let sources = v.sources(sources, &poll);
     let health = raw.health.path.as_deref().map(|written| {
         let path = v.path("health.path", Some(written), "");
         if let Err(message) = check_writable_folder(&path) {
@@ -172,6 +172,10 @@ impl Validator<'_> {
                 .adopt_redirect_after
                 .unwrap_or(DEFAULT_ADOPT_REDIRECT_AFTER)
                 .max(1),
+            proxy: raw
+                .proxy
+                .as_deref()
+                .and_then(|p| self.proxy(self.file, "poll.proxy".into(), p)),
         }
     }
 
@@ -407,8 +411,9 @@ impl Validator<'_> {
     fn sources(
         &mut self,
         files: &[(PathBuf, Vec<RawSource>)],
-        default_interval: Duration,
+        poll: &PollSettings,
     ) -> Vec<SourceConfig> {
+        let default_interval = poll.interval;
         let mut seen_urls: HashMap<String, String> = HashMap::new();
         let mut seen_names: HashMap<String, String> = HashMap::new();
         let mut sources = Vec::new();
@@ -441,13 +446,20 @@ impl Validator<'_> {
                     self.report(file, format!("{key}.url"), "missing url".into());
                     continue;
                 };
-                let location = match self.location(url) {
+                let mut location = match self.location(url) {
                     Ok(location) => location,
                     Err(message) => {
                         self.report(file, format!("{key}.url"), message);
                         continue;
                     }
                 };
+                // Credentials written into the URL are the source's basic auth; the URL keeps
+                // only their place (`user:***@`), so that no password is shown or stored.
+                let (shown_url, url_auth) = match &mut location {
+                    SourceLocation::Http(parsed) => take_credentials(parsed),
+                    SourceLocation::File(_) => (None, None),
+                };
+                let fetch = self.fetch_settings(file, &key, raw, poll, url_auth);
                 if let Some(first) = seen_urls.insert(url.to_string(), here) {
                     self.report(
                         file,
@@ -459,12 +471,13 @@ impl Validator<'_> {
                 if let Some(interval) = interval {
                     sources.push(SourceConfig {
                         name: raw.name.clone(),
-                        url: url.to_string(),
+                        url: shown_url.unwrap_or_else(|| url.to_string()),
                         location,
                         interval,
                         tags: raw.tags.clone(),
                         declared_in: file.clone(),
                         declared_line: url_lines.get(url).copied(),
+                        fetch,
                     });
                 }
             }
@@ -503,6 +516,197 @@ impl Validator<'_> {
     fn location(&self, url: &str) -> Result<SourceLocation, String> {
         SourceLocation::parse(url, self.base)
     }
+
+    /// A source's `headers`, `auth`, `user_agent`, `proxy`, `ignore_cache` and `tls`.
+    fn fetch_settings(
+        &mut self,
+        file: &Path,
+        key: &str,
+        raw: &RawSource,
+        poll: &PollSettings,
+        url_auth: Option<Auth>,
+    ) -> FetchSettings {
+        let mut headers = Vec::new();
+        for (name, value) in &raw.headers {
+            let here = format!("{key}.headers.{name}");
+            let Some(value) = self.secret(file, here.clone(), value) else {
+                continue;
+            };
+            let name = name.to_ascii_lowercase();
+            // Never the value in the message: it may be a secret.
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                self.report(file, here, "is not a valid header name".into());
+            } else if reqwest::header::HeaderValue::from_str(value.expose()).is_err() {
+                self.report(
+                    file,
+                    here,
+                    "has a value that cannot be sent (a line break or a control character)".into(),
+                );
+            } else {
+                headers.push((name, value));
+            }
+        }
+        let auth = match (&raw.auth, url_auth) {
+            (Some(_), Some(_)) => {
+                self.report(
+                    file,
+                    format!("{key}.auth"),
+                    "credentials are given both in the url and in auth: keep one".into(),
+                );
+                None
+            }
+            (Some(auth), None) => self.auth(file, format!("{key}.auth"), auth),
+            (None, url_auth) => url_auth,
+        };
+        let user_agent = raw.user_agent.clone();
+        if let Some(agent) = &user_agent
+            && (agent.is_empty() || reqwest::header::HeaderValue::from_str(agent).is_err())
+        {
+            self.report(
+                file,
+                format!("{key}.user_agent"),
+                "must be non-empty printable ASCII".into(),
+            );
+        }
+        let proxy = match &raw.proxy {
+            Some(proxy) => self.proxy(file, format!("{key}.proxy"), proxy),
+            None => poll.proxy.clone(),
+        };
+        let tls = raw
+            .tls
+            .as_ref()
+            .map(|tls| self.tls(file, format!("{key}.tls"), tls))
+            .unwrap_or_default();
+        FetchSettings {
+            headers,
+            auth,
+            user_agent,
+            proxy,
+            ignore_cache: raw.ignore_cache.unwrap_or(false),
+            tls,
+        }
+    }
+
+    fn auth(&mut self, file: &Path, key: String, raw: &RawAuth) -> Option<Auth> {
+        match (&raw.username, &raw.password, &raw.bearer) {
+            (Some(username), Some(password), None) => {
+                let password = self.secret(file, format!("{key}.password"), password)?;
+                Some(Auth::Basic {
+                    username: username.clone(),
+                    password,
+                })
+            }
+            (None, None, Some(token)) => self
+                .secret(file, format!("{key}.bearer"), token)
+                .map(Auth::Bearer),
+            _ => {
+                self.report(
+                    file,
+                    key,
+                    "give either username and password (HTTP basic) or bearer".into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn tls(&mut self, file: &Path, key: String, raw: &RawTls) -> TlsSettings {
+        let ca = raw.ca.as_deref().and_then(|written| {
+            let path = resolve(self.base, written);
+            let readable = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| {
+                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())
+                });
+            match readable {
+                Ok(certs) if !certs.is_empty() => Some(path),
+                Ok(_) => {
+                    self.report(
+                        file,
+                        format!("{key}.ca"),
+                        format!("{} holds no PEM certificate", path.display()),
+                    );
+                    None
+                }
+                Err(error) => {
+                    self.report(
+                        file,
+                        format!("{key}.ca"),
+                        format!("cannot read {}: {error}", path.display()),
+                    );
+                    None
+                }
+            }
+        });
+        TlsSettings {
+            ca,
+            accept_invalid_certs: raw.accept_invalid_certs.unwrap_or(false),
+        }
+    }
+
+    /// A proxy URL: http, https, socks5 or socks5h, with a host.
+    fn proxy(&mut self, file: &Path, key: String, written: &str) -> Option<Url> {
+        let problem = match Url::parse(written) {
+            Ok(url) if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") => {
+                format!(
+                    "scheme {:?} is not a proxy scheme (use http, https or socks5)",
+                    url.scheme()
+                )
+            }
+            Ok(url) if url.host().is_none() => "a proxy URL needs a host".into(),
+            Ok(url) => return Some(url),
+            Err(error) => format!("bad URL: {error}"),
+        };
+        self.report(file, key, problem);
+        None
+    }
+
+    /// A secret's value: as written, from the environment, or from a file relative to the
+    /// config's folder (its trailing line break trimmed). The problem names the key, never
+    /// the value.
+    fn secret(&mut self, file: &Path, key: String, raw: &RawSecret) -> Option<Secret> {
+        let found = match raw {
+            RawSecret::Literal(value) => Ok(value.clone()),
+            RawSecret::Env { env } => {
+                std::env::var(env).map_err(|_| format!("the environment variable {env} is not set"))
+            }
+            RawSecret::File { file: written } => {
+                let path = resolve(self.base, written);
+                std::fs::read_to_string(&path)
+                    .map(|text| text.trim_end_matches(['\n', '\r']).to_string())
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            }
+        };
+        match found {
+            Ok(value) => Some(Secret::new(value)),
+            Err(message) => {
+                self.report(file, key, message);
+                None
+            }
+        }
+    }
+}
+
+/// Takes the user name and password out of `url`, as basic auth; returns the URL as it may be
+/// shown (the password replaced by `***`) when there were any.
+fn take_credentials(url: &mut Url) -> (Option<String>, Option<Auth>) {
+    if url.username().is_empty() && url.password().is_none() {
+        return (None, None);
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let auth = Auth::Basic {
+        username: decode(url.username()),
+        password: Secret::new(url.password().map(decode).unwrap_or_default()),
+    };
+    let shown = shown_url(url);
+    // Only fail for URLs that cannot carry credentials, and this one carries some.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    (Some(shown), Some(auth))
 }
 
 /// The line (from 1) on which each URL is written as a `url = "…"` in `text`, the first one if

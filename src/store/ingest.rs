@@ -576,6 +576,7 @@ mod tests {
             tags: vec![],
             declared_in: PathBuf::from("tributary.toml"),
             declared_line: None,
+            fetch: Default::default(),
         }
     }
 

@@ -396,6 +396,7 @@ mod tests {
             tags: vec![],
             declared_in: "tributary.toml".into(),
             declared_line: None,
+            fetch: Default::default(),
         };
         let now = from_unix(june + 86_400);
         let verdicts = store

@@ -243,6 +243,7 @@ mod tests {
             tags: vec![],
             declared_in: "tributary.toml".into(),
             declared_line: None,
+            fetch: Default::default(),
         }
     }
 

@@ -31,6 +31,12 @@ pub enum Reply {
     Endless,
     /// Waits, then answers with `Respond`'s status 200 and this body.
     Slow { delay: Duration, body: Vec<u8> },
+    /// 401 unless the request carries `header` (lower case) with exactly `value`; then `then`.
+    Guarded {
+        header: String,
+        value: String,
+        then: Box<Reply>,
+    },
 }
 
 /// One request as the fake publisher saw it.
@@ -103,6 +109,22 @@ impl FeedServer {
     /// Answers `path` with a redirect to `to` (a path on this server or a whole URL).
     pub fn redirect(&self, path: &str, status: u16, to: &str) {
         self.respond(path, status, &[("Location", to)], Vec::new());
+    }
+
+    /// Serves `body` at `path` only to requests carrying `header: value`; 401 to others.
+    pub fn serve_guarded(&self, path: &str, header: &str, value: &str, body: String) {
+        self.set(
+            path,
+            Reply::Guarded {
+                header: header.to_ascii_lowercase(),
+                value: value.to_string(),
+                then: Box::new(Reply::Respond {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/xml".into())],
+                    body: body.into_bytes(),
+                }),
+            },
+        );
     }
 
     pub fn set(&self, path: &str, reply: Reply) {
@@ -203,8 +225,23 @@ async fn answer(stream: &mut TcpStream, seen: &Seen, reply: Option<Reply>) -> st
         }
         head.into_bytes()
     };
+    let reply = match reply {
+        Some(Reply::Guarded {
+            header,
+            value,
+            then,
+        }) => {
+            if seen.headers.get(&header) != Some(&value) {
+                let challenge = [("WWW-Authenticate".to_string(), "Basic".to_string())];
+                return stream.write_all(&head(401, &challenge, Some(0))).await;
+            }
+            Some(*then)
+        }
+        other => other,
+    };
     match reply {
         None => stream.write_all(&head(404, &[], Some(0))).await,
+        Some(Reply::Guarded { .. }) => stream.write_all(&head(500, &[], Some(0))).await,
         Some(Reply::Respond {
             status,
             headers,
@@ -279,6 +316,7 @@ fn reason(status: u16) -> &'static str {
         304 => "Not Modified",
         307 => "Temporary Redirect",
         308 => "Permanent Redirect",
+        401 => "Unauthorized",
         404 => "Not Found",
         410 => "Gone",
         429 => "Too Many Requests",
