@@ -327,3 +327,103 @@ async fn ignore_cache_sends_no_validators() {
     assert_eq!(second("/cached.xml").as_deref(), Some("\"same-forever\""));
     assert_eq!(second("/ignored.xml"), None);
 }
+
+/// An HTTPS server on 127.0.0.1 whose certificate is signed by the test CA in
+/// `tests/fixtures/tls`, answering every request with `body`; its base URL.
+async fn https_server(body: String) -> String {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fixture = |name: &str| {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/tls")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let cert = CertificateDer::from(fixture("server.der"));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(fixture("server.key.der")));
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake here.
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(body.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn a_server_with_its_own_ca_is_trusted_only_where_configured() {
+    let base = https_server(feed("Internal", "i1")).await;
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    let ws = Workspace::new(&format!(
+        r#"{STATE_AND_OUTPUT}
+# Both trusted sources serve the same item; each is to store its own.
+[dedup]
+across_sources = false
+
+[[sources]]
+name = "With its CA"
+url = "{base}/a.xml"
+tls = {{ ca = "ca.pem" }}
+
+[[sources]]
+name = "Accepting any"
+url = "{base}/b.xml"
+tls = {{ accept_invalid_certs = true }}
+
+[[sources]]
+name = "Without"
+url = "{base}/c.xml"
+"#
+    ));
+    std::fs::copy(ca, ws.path("ca.pem")).unwrap();
+    let out = ws.tributary(&["once"]).await;
+    let text = stdout(&out);
+    assert!(
+        once_line(&text, "With its CA").contains("1 new"),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert!(
+        once_line(&text, "Accepting any").contains("1 new"),
+        "{text}"
+    );
+    let refused = once_line(&text, "Without");
+    assert!(refused.contains("failed"), "{refused}");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+}
