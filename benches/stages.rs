@@ -45,6 +45,7 @@ fn source(n: usize) -> SourceConfig {
         declared_in: PathBuf::from("tributary.toml"),
         declared_line: None,
         fetch: Default::default(),
+        kind: Default::default(),
     }
 }
 

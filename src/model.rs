@@ -29,7 +29,7 @@ pub struct FeedHints {
 }
 
 /// One item of a feed, normalized and sanitized, ready to store.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Item {
     /// Identity within its source: `guid:…`, else `link:…`, else `hash:…` of title and date.
     pub key: String,

@@ -14,13 +14,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceLocation};
+use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceKind, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response, SourceRequest};
 use crate::model::{
     EventKind, Failure, FailureKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult,
     PollStatus, Reason, RefreshOutcome, Validators, Verdict,
 };
-use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_raw_feed};
+use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_source};
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
 
@@ -484,7 +484,18 @@ async fn attempt(
         settings: &source.fetch,
         home,
     };
-    match fetch_and_parse(ctx, request, &source.url, &location, validators, explain).await {
+    let kind = &source.kind;
+    match fetch_and_parse(
+        ctx,
+        request,
+        kind,
+        &source.url,
+        &location,
+        validators,
+        explain,
+    )
+    .await
+    {
         Err(NotRead::Html {
             links_to: Some(feed),
         }) => {
@@ -492,6 +503,7 @@ async fn attempt(
             match fetch_and_parse(
                 ctx,
                 request,
+                kind,
                 &source.url,
                 &feed_location,
                 &Validators::default(),
@@ -568,6 +580,7 @@ enum NotRead {
 async fn fetch_and_parse(
     ctx: &Pipeline,
     request: SourceRequest<'_>,
+    kind: &SourceKind,
     source_url: &str,
     location: &SourceLocation,
     validators: &Validators,
@@ -593,6 +606,7 @@ async fn fetch_and_parse(
     let response = fetched.response;
     let base = response.final_url.clone();
     let rules = ctx.rules.clone();
+    let kind = kind.clone();
     let permit = ctx.parse_permits.take(fetched.body.len()).await;
     let parsed = tokio::task::spawn_blocking(move || {
         let options = ParseOptions {
@@ -601,7 +615,7 @@ async fn fetch_and_parse(
             max_content: rules.max_content,
             explain,
         };
-        match read_raw_feed(&fetched.body, options) {
+        match read_source(&fetched.body, options, &kind) {
             Err(ParseError::HtmlWithoutFeedLink) => Err(NotRead::Html {
                 links_to: discover_feed_link(&fetched.body, base.as_ref()),
             }),
@@ -860,6 +874,7 @@ mod tests {
             declared_in: PathBuf::from("tributary.toml"),
             declared_line: None,
             fetch: Default::default(),
+            kind: Default::default(),
         }
     }
 

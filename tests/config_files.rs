@@ -68,6 +68,11 @@ fn the_example_config_documents_valid_options() {
     assert_eq!(source.fetch.headers[0].0, "accept-language");
     assert_eq!(source.fetch.headers[0].1.expose(), "en");
     assert!(!source.fetch.ignore_cache);
+    let tributary::config::SourceKind::Json(fields) = &config.sources[1].kind else {
+        panic!("the second example source reads a JSON API");
+    };
+    assert_eq!(fields.items, "data.releases");
+    assert_eq!(fields.author.as_deref(), Some("author.name"));
 }
 
 #[test]
@@ -98,6 +103,14 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "ignore_cache =",
         "tls = { ca",
         "accept_invalid_certs",
+        "kind = \"json\"",
+        "[sources.json]",
+        "items =",
+        "link =",
+        "date =",
+        "summary =",
+        "content =",
+        "author =",
         "[health]",
         "[retention]",
         "max_age =",

@@ -65,6 +65,7 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
             declared_in: PathBuf::from("tributary.toml"),
             declared_line: None,
             fetch: Default::default(),
+            kind: Default::default(),
         };
         let state = FetchState::default();
         let poll = Poll {

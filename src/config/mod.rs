@@ -271,6 +271,40 @@ pub struct SourceConfig {
     pub declared_line: Option<usize>,
     /// How it is fetched beyond `[poll]`: credentials, headers, proxy, TLS.
     pub fetch: FetchSettings,
+    /// What its URL holds: a feed, or a JSON API's answer.
+    pub kind: SourceKind,
+}
+
+/// What a source's URL holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SourceKind {
+    /// An RSS, Atom or JSON Feed document (or a page that links to one).
+    #[default]
+    Feed,
+    /// A JSON API's answer, its items found by `[sources.json]`.
+    Json(JsonFields),
+}
+
+/// `[sources.json]`: where a JSON API's answer keeps its items and their fields, as dotted
+/// paths (`data.releases`, `links.canonical`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonFields {
+    /// The array of items ("" for a top-level array).
+    pub items: String,
+    /// Each item's own id, if the API gives one.
+    pub id: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// Its page (relative links resolve against the API's URL).
+    pub link: String,
+    /// When it was published: text in any common form, or Unix seconds.
+    pub date: Option<String>,
+    /// A teaser, as plain text.
+    pub summary: Option<String>,
+    /// The full text, as HTML (sanitized like feed content).
+    pub content: Option<String>,
+    /// Who wrote it.
+    pub author: Option<String>,
 }
 
 /// A value that must never be shown: a password, a token, a header's value. Its `Debug` is
@@ -466,6 +500,7 @@ impl SourceConfig {
                 proxy: config.poll.proxy.clone(),
                 ..FetchSettings::default()
             },
+            kind: SourceKind::Feed,
         })
     }
 }

@@ -163,6 +163,21 @@ pub(super) struct RawSource {
     pub(super) proxy: Option<String>,
     pub(super) ignore_cache: Option<bool>,
     pub(super) tls: Option<RawTls>,
+    pub(super) kind: Option<String>,
+    pub(super) json: Option<RawJsonFields>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJsonFields {
+    pub(super) items: Option<String>,
+    pub(super) id: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) link: Option<String>,
+    pub(super) date: Option<String>,
+    pub(super) summary: Option<String>,
+    pub(super) content: Option<String>,
+    pub(super) author: Option<String>,
 }
 
 /// A secret as written: the value itself, `{ env = "NAME" }` or `{ file = "path" }`.

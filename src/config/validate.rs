@@ -460,6 +460,9 @@ impl Validator<'_> {
                     SourceLocation::File(_) => (None, None),
                 };
                 let fetch = self.fetch_settings(file, &key, raw, poll, url_auth);
+                let Some(kind) = self.kind(file, &key, raw) else {
+                    continue;
+                };
                 if let Some(first) = seen_urls.insert(url.to_string(), here) {
                     self.report(
                         file,
@@ -478,6 +481,7 @@ impl Validator<'_> {
                         declared_in: file.clone(),
                         declared_line: url_lines.get(url).copied(),
                         fetch,
+                        kind,
                     });
                 }
             }
@@ -584,6 +588,56 @@ impl Validator<'_> {
             proxy,
             ignore_cache: raw.ignore_cache.unwrap_or(false),
             tls,
+        }
+    }
+
+    /// A source's `kind` and, for a JSON API, its `[sources.json]` paths.
+    fn kind(&mut self, file: &Path, key: &str, raw: &RawSource) -> Option<SourceKind> {
+        match (raw.kind.as_deref().unwrap_or("feed"), &raw.json) {
+            ("feed", None) => Some(SourceKind::Feed),
+            ("json", Some(json)) => {
+                let mut required = |name: &str, value: &Option<String>| {
+                    if value.is_none() {
+                        self.report(file, format!("{key}.json.{name}"), "is required".into());
+                    }
+                    value.clone().unwrap_or_default()
+                };
+                let fields = JsonFields {
+                    items: required("items", &json.items),
+                    title: required("title", &json.title),
+                    link: required("link", &json.link),
+                    id: json.id.clone(),
+                    date: json.date.clone(),
+                    summary: json.summary.clone(),
+                    content: json.content.clone(),
+                    author: json.author.clone(),
+                };
+                Some(SourceKind::Json(fields))
+            }
+            ("json", None) => {
+                self.report(
+                    file,
+                    format!("{key}.json"),
+                    "a source of kind \"json\" needs a [sources.json] table".into(),
+                );
+                None
+            }
+            ("feed", Some(_)) => {
+                self.report(
+                    file,
+                    format!("{key}.json"),
+                    "only a source of kind \"json\" takes a [sources.json] table".into(),
+                );
+                None
+            }
+            (other, _) => {
+                self.report(
+                    file,
+                    format!("{key}.kind"),
+                    format!("{other:?} is not a kind of source (use \"feed\" or \"json\")"),
+                );
+                None
+            }
         }
     }
 

@@ -18,13 +18,16 @@ pub(super) struct TextBases {
     pub(super) content: Option<Url>,
 }
 
-/// An entry as Tributary's item, its texts not yet cleaned; the base URLs they resolve against;
-/// and the URLs left out of it because a reader could not safely follow them.
+/// An item, its texts not yet cleaned; the base URLs they resolve against; and the URLs left
+/// out of it because a reader could not safely follow them.
+pub(super) type Normalized = (Item, TextBases, Vec<&'static str>);
+
+/// An entry as Tributary's item (see [`Normalized`]).
 pub(super) fn normalize_entry(
     entry: &Entry,
     feed_base: Option<&Url>,
     declared: Option<&DeclaredBases>,
-) -> (Item, TextBases, Vec<&'static str>) {
+) -> Normalized {
     // Media RSS and iTunes give a title and a description of their own (a video's, an
     // episode's): used where the item has none.
     let media_text =

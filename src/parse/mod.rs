@@ -4,6 +4,7 @@
 //! for Tributary: which key identifies it within its source, which link is its own, and which of
 //! its texts are HTML (cleaned) or plain.
 
+mod api;
 mod dates;
 mod decode;
 mod discover;
@@ -23,10 +24,13 @@ pub use decode::{decode, decode_explained};
 use decode::{loosened, repair_dialects};
 pub use discover::discover_feed_link;
 use discover::looks_like_html;
-use entry::{TextBases, alternate_link, authors, non_empty, normalize_entry, plain_text};
+use entry::{
+    Normalized, TextBases, alternate_link, authors, non_empty, normalize_entry, plain_text,
+};
 use hints::scan_hints;
 use xml_base::declared_bases;
 
+use crate::config::SourceKind;
 use crate::identity::raw_digest;
 use crate::model::{FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{
@@ -159,6 +163,34 @@ impl RawFeed {
     }
 }
 
+/// Reads a source's body as its kind says (a feed, or a JSON API's answer) and normalizes its
+/// items, leaving their HTML to [`RawFeed::clean`].
+pub fn read_source(
+    body: &[u8],
+    options: ParseOptions<'_>,
+    kind: &SourceKind,
+) -> Result<RawFeed, ParseError> {
+    let SourceKind::Json(fields) = kind else {
+        return read_raw_feed(body, options);
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Empty);
+    }
+    let (text, encoding) = decode_explained(body, options.charset);
+    let entries = api::read_api_items(&text, fields, options.base)?;
+    let read = ParsedFeed {
+        meta: FeedMeta::default(),
+        hints: FeedHints::default(),
+        items: Vec::new(),
+        format: "JSON API",
+        encoding,
+        loose: false,
+        removed: Vec::new(),
+        dropped: Vec::new(),
+    };
+    Ok(assemble(read, entries.into_iter(), options))
+}
+
 /// Parses a feed body and normalizes its items, leaving their HTML to [`RawFeed::clean`].
 pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -203,26 +235,14 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
     for author in &mut feed_authors {
         fit_author(author);
     }
-    let mut seen = HashSet::new();
-    let (mut items, mut bases, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
-    for (index, entry) in feed.entries.iter().enumerate() {
+    let entries = feed.entries.iter().enumerate().map(|(index, entry)| {
         let declared = declared_bases.as_ref().map(|found| &found[index]);
-        let (mut item, item_bases, item_dropped) = normalize_entry(entry, base, declared);
-        if !seen.insert(item.key.clone()) {
-            continue;
-        }
+        let (mut item, bases, dropped) = normalize_entry(entry, base, declared);
         if item.authors.is_empty() {
             item.authors = feed_authors.clone();
         }
-        item.digest = raw_digest(
-            &item,
-            [item_bases.summary.as_ref(), item_bases.content.as_ref()],
-            options.max_content,
-        );
-        items.push(item);
-        bases.push(item_bases);
-        dropped.push(item_dropped);
-    }
+        (item, bases, dropped)
+    });
     let format = original_format.unwrap_or(match feed.feed_type {
         FeedType::Atom => "Atom",
         FeedType::JSON => "JSON Feed",
@@ -230,21 +250,46 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
         FeedType::RSS1 => "RSS 1.0",
         FeedType::RSS2 => "RSS 2.0",
     });
-    Ok(RawFeed {
-        feed: ParsedFeed {
-            meta,
-            hints,
-            items,
-            format,
-            encoding,
-            loose,
-            removed: Vec::new(),
-            dropped,
-        },
+    let read = ParsedFeed {
+        meta,
+        hints,
+        items: Vec::new(),
+        format,
+        encoding,
+        loose,
+        removed: Vec::new(),
+        dropped: Vec::new(),
+    };
+    Ok(assemble(read, entries, options))
+}
+
+/// The feed with its normalized items, each key once (the first stands), their digests taken.
+fn assemble(
+    mut feed: ParsedFeed,
+    entries: impl Iterator<Item = Normalized>,
+    options: ParseOptions<'_>,
+) -> RawFeed {
+    let mut seen = HashSet::new();
+    let mut bases = Vec::new();
+    for (mut item, item_bases, dropped) in entries {
+        if !seen.insert(item.key.clone()) {
+            continue;
+        }
+        item.digest = raw_digest(
+            &item,
+            [item_bases.summary.as_ref(), item_bases.content.as_ref()],
+            options.max_content,
+        );
+        feed.items.push(item);
+        feed.dropped.push(dropped);
+        bases.push(item_bases);
+    }
+    RawFeed {
+        feed,
         bases,
         max_content: options.max_content,
         explain: options.explain,
-    })
+    }
 }
 
 /// The text read by feed-rs, relative links resolved against `base`.

@@ -577,6 +577,7 @@ mod tests {
             declared_in: PathBuf::from("tributary.toml"),
             declared_line: None,
             fetch: Default::default(),
+            kind: Default::default(),
         }
     }
 

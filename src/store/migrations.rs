@@ -397,6 +397,7 @@ mod tests {
             declared_in: "tributary.toml".into(),
             declared_line: None,
             fetch: Default::default(),
+            kind: Default::default(),
         };
         let now = from_unix(june + 86_400);
         let verdicts = store

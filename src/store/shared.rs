@@ -244,6 +244,7 @@ mod tests {
             declared_in: "tributary.toml".into(),
             declared_line: None,
             fetch: Default::default(),
+            kind: Default::default(),
         }
     }
 

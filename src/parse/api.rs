@@ -1,0 +1,132 @@
+//! A JSON API's answer → items, by the dotted paths `[sources.json]` gives for each field.
+
+use serde_json::Value;
+use url::Url;
+
+use super::entry::{Normalized, TextBases};
+use super::{ParseError, dates::parse_date};
+use crate::config::JsonFields;
+use crate::identity::identity_key;
+use crate::model::{Author, Item, Text};
+use crate::sanitize::{fit_to_publish, fold_whitespace};
+
+/// The items of a JSON API's answer, each with its bases and the URLs left out of it. An
+/// element of the items array that is not an object, or that has neither title nor link, is
+/// left out.
+pub(super) fn read_api_items(
+    text: &str,
+    fields: &JsonFields,
+    base: Option<&Url>,
+) -> Result<Vec<Normalized>, ParseError> {
+    let answer: Value =
+        serde_json::from_str(text).map_err(|e| ParseError::Malformed(format!("not JSON: {e}")))?;
+    let items = at(&answer, &fields.items)
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            let path = if fields.items.is_empty() {
+                "the top level"
+            } else {
+                fields.items.as_str()
+            };
+            ParseError::Malformed(format!("no array of items at {path}"))
+        })?;
+    Ok(items
+        .iter()
+        .filter_map(|element| item(element, fields, base))
+        .collect())
+}
+
+fn item(element: &Value, fields: &JsonFields, base: Option<&Url>) -> Option<Normalized> {
+    element.as_object()?;
+    let text = |path: &Option<String>| {
+        path.as_deref()
+            .and_then(|p| at(element, p))
+            .and_then(scalar)
+            .filter(|s| !s.trim().is_empty())
+    };
+    let link = text(&Some(fields.link.clone()))
+        .and_then(|l| base.map_or_else(|| Url::parse(l.trim()).ok(), |b| b.join(l.trim()).ok()))
+        .map(String::from);
+    let title = text(&Some(fields.title.clone())).map(|t| fold_whitespace(&t));
+    if title.is_none() && link.is_none() {
+        return None;
+    }
+    let date = fields
+        .date
+        .as_deref()
+        .and_then(|p| at(element, p))
+        .and_then(date);
+    let mut item = Item {
+        guid: text(&fields.id),
+        link,
+        title,
+        summary: text(&fields.summary).map(|body| Text {
+            body,
+            is_html: false,
+        }),
+        content: text(&fields.content).map(|body| Text {
+            body,
+            is_html: true,
+        }),
+        authors: text(&fields.author)
+            .map(|name| Author {
+                name: fold_whitespace(&name),
+                ..Author::default()
+            })
+            .into_iter()
+            .collect(),
+        published: date,
+        ..Item::default()
+    };
+    let dropped = fit_to_publish(&mut item);
+    item.key = identity_key(
+        item.guid.as_deref(),
+        item.link.as_deref(),
+        item.title.as_deref(),
+        item.published,
+    );
+    // Relative URLs in its content resolve against its own page, else the API's address.
+    let page = item.link.as_deref().and_then(|l| Url::parse(l).ok());
+    let resolve_against = page.or_else(|| base.cloned());
+    let bases = TextBases {
+        summary: resolve_against.clone(),
+        content: resolve_against,
+    };
+    Some((item, bases, dropped))
+}
+
+/// The value at a dotted path (`data.releases`, `links.canonical`; `items.0` for an array's
+/// first element); the value itself for the empty path.
+fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .filter(|step| !step.is_empty())
+        .try_fold(value, |value, step| match value {
+            Value::Object(map) => map.get(step),
+            Value::Array(list) => list.get(step.parse::<usize>().ok()?),
+            _ => None,
+        })
+}
+
+/// A string, or a number or boolean written as one.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A date as APIs write them: text in any form the feed date parser reads, or Unix seconds
+/// (milliseconds when the number is that large).
+fn date(value: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    match value {
+        Value::String(s) => parse_date(s),
+        Value::Number(n) => {
+            let n = n.as_i64()?;
+            let seconds = if n > 100_000_000_000 { n / 1000 } else { n };
+            chrono::DateTime::from_timestamp(seconds, 0)
+        }
+        _ => None,
+    }
+}
