@@ -891,6 +891,7 @@ mod tests {
                 format: "RSS 2.0",
                 encoding: "UTF-8".into(),
                 loose: false,
+                left_out: 0,
                 removed: vec![],
                 dropped: vec![],
             }),

@@ -125,6 +125,12 @@ pub fn explanation(
             ""
         }
     ));
+    if feed.left_out > 0 {
+        line(format!(
+            "  {} matches of the item selector left out: no title or no link",
+            feed.left_out
+        ));
+    }
     line(format!(
         "  Feed: {} ({})",
         feed.meta.title.as_deref().unwrap_or("(no title)"),

@@ -68,7 +68,12 @@ fn the_example_config_documents_valid_options() {
     assert_eq!(source.fetch.headers[0].0, "accept-language");
     assert_eq!(source.fetch.headers[0].1.expose(), "en");
     assert!(!source.fetch.ignore_cache);
-    let tributary::config::SourceKind::Json(fields) = &config.sources[1].kind else {
+    let tributary::config::SourceKind::Html(page) = &config.sources[1].kind else {
+        panic!("the second example source reads a page");
+    };
+    assert_eq!(page.item_written, "article.press-release");
+    assert_eq!(page.link.attribute.as_deref(), Some("href"));
+    let tributary::config::SourceKind::Json(fields) = &config.sources[2].kind else {
         panic!("the second example source reads a JSON API");
     };
     assert_eq!(fields.items, "data.releases");
@@ -104,6 +109,10 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "tls = { ca",
         "accept_invalid_certs",
         "kind = \"json\"",
+        "kind = \"html\"",
+        "[sources.html]",
+        "item =",
+        "date_format =",
         "[sources.json]",
         "items =",
         "link =",

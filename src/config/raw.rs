@@ -165,6 +165,20 @@ pub(super) struct RawSource {
     pub(super) tls: Option<RawTls>,
     pub(super) kind: Option<String>,
     pub(super) json: Option<RawJsonFields>,
+    pub(super) html: Option<RawHtmlFields>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHtmlFields {
+    pub(super) item: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) link: Option<String>,
+    pub(super) date: Option<String>,
+    pub(super) date_format: Option<String>,
+    pub(super) summary: Option<String>,
+    pub(super) content: Option<String>,
+    pub(super) author: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -593,7 +593,23 @@ impl Validator<'_> {
 
     /// A source's `kind` and, for a JSON API, its `[sources.json]` paths.
     fn kind(&mut self, file: &Path, key: &str, raw: &RawSource) -> Option<SourceKind> {
-        match (raw.kind.as_deref().unwrap_or("feed"), &raw.json) {
+        let kind = raw.kind.as_deref().unwrap_or("feed");
+        for (table, given) in [("json", raw.json.is_some()), ("html", raw.html.is_some())] {
+            if given && kind != table {
+                self.report(
+                    file,
+                    format!("{key}.{table}"),
+                    format!("only a source of kind {table:?} takes a [sources.{table}] table"),
+                );
+                return None;
+            }
+        }
+        if let ("html", Some(html)) = (kind, &raw.html) {
+            return self
+                .html_fields(file, &format!("{key}.html"), html)
+                .map(SourceKind::Html);
+        }
+        match (kind, &raw.json) {
             ("feed", None) => Some(SourceKind::Feed),
             ("json", Some(json)) => {
                 let mut required = |name: &str, value: &Option<String>| {
@@ -622,11 +638,11 @@ impl Validator<'_> {
                 );
                 None
             }
-            ("feed", Some(_)) => {
+            ("html", _) => {
                 self.report(
                     file,
-                    format!("{key}.json"),
-                    "only a source of kind \"json\" takes a [sources.json] table".into(),
+                    format!("{key}.html"),
+                    "a source of kind \"html\" needs a [sources.html] table".into(),
                 );
                 None
             }
@@ -634,11 +650,65 @@ impl Validator<'_> {
                 self.report(
                     file,
                     format!("{key}.kind"),
-                    format!("{other:?} is not a kind of source (use \"feed\" or \"json\")"),
+                    format!(
+                        "{other:?} is not a kind of source (use \"feed\", \"html\" or \"json\")"
+                    ),
                 );
                 None
             }
         }
+    }
+
+    /// `[sources.html]`: every selector parsed now, so that a bad one is a config error.
+    fn html_fields(&mut self, file: &Path, key: &str, raw: &RawHtmlFields) -> Option<HtmlFields> {
+        let mut field = |name: &str, written: &Option<String>| -> Option<Option<PageField>> {
+            match written.as_deref().map(PageField::parse) {
+                None => Some(None),
+                Some(Ok(field)) => Some(Some(field)),
+                Some(Err(message)) => {
+                    self.report(file, format!("{key}.{name}"), message);
+                    None
+                }
+            }
+        };
+        let (title, link) = (field("title", &raw.title)?, field("link", &raw.link)?);
+        let (date, summary) = (field("date", &raw.date)?, field("summary", &raw.summary)?);
+        let (content, author) = (
+            field("content", &raw.content)?,
+            field("author", &raw.author)?,
+        );
+        let item_written = raw.item.clone().unwrap_or_default();
+        let item = match scraper::Selector::parse(&item_written) {
+            _ if item_written.trim().is_empty() => {
+                self.report(file, format!("{key}.item"), "is required".into());
+                None
+            }
+            Ok(item) => Some(item),
+            Err(e) => {
+                self.report(
+                    file,
+                    format!("{key}.item"),
+                    format!("{item_written:?} is not a CSS selector: {e}"),
+                );
+                None
+            }
+        };
+        for (name, missing) in [("title", title.is_none()), ("link", link.is_none())] {
+            if missing {
+                self.report(file, format!("{key}.{name}"), "is required".into());
+            }
+        }
+        Some(HtmlFields {
+            item: item?,
+            item_written,
+            title: title?,
+            link: link?,
+            date,
+            date_format: raw.date_format.clone(),
+            summary,
+            content,
+            author,
+        })
     }
 
     fn auth(&mut self, file: &Path, key: String, raw: &RawAuth) -> Option<Auth> {

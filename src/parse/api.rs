@@ -56,7 +56,7 @@ fn item(element: &Value, fields: &JsonFields, base: Option<&Url>) -> Option<Norm
         .as_deref()
         .and_then(|p| at(element, p))
         .and_then(date);
-    let mut item = Item {
+    let item = Item {
         guid: text(&fields.id),
         link,
         title,
@@ -78,6 +78,13 @@ fn item(element: &Value, fields: &JsonFields, base: Option<&Url>) -> Option<Norm
         published: date,
         ..Item::default()
     };
+    Some(identified(item, base))
+}
+
+/// An item made from fields (of an API's answer, of a page) made fit to publish and
+/// identified: by its id, else its link, else its title and date. Relative URLs in its texts
+/// resolve against its own page, else `base`.
+pub(super) fn identified(mut item: Item, base: Option<&Url>) -> Normalized {
     let dropped = fit_to_publish(&mut item);
     item.key = identity_key(
         item.guid.as_deref(),
@@ -85,14 +92,13 @@ fn item(element: &Value, fields: &JsonFields, base: Option<&Url>) -> Option<Norm
         item.title.as_deref(),
         item.published,
     );
-    // Relative URLs in its content resolve against its own page, else the API's address.
     let page = item.link.as_deref().and_then(|l| Url::parse(l).ok());
     let resolve_against = page.or_else(|| base.cloned());
     let bases = TextBases {
         summary: resolve_against.clone(),
         content: resolve_against,
     };
-    Some((item, bases, dropped))
+    (item, bases, dropped)
 }
 
 /// The value at a dotted path (`data.releases`, `links.canonical`; `items.0` for an array's

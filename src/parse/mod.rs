@@ -10,6 +10,7 @@ mod decode;
 mod discover;
 mod entry;
 mod hints;
+mod page;
 mod xml_base;
 
 use std::borrow::Cow;
@@ -52,6 +53,9 @@ pub struct ParsedFeed {
     pub encoding: String,
     /// Whether it was not well-formed XML and was read loosely (see `decode::loosened`).
     pub loose: bool,
+    /// For a page without a feed: matches of its item selector left out for want of a title
+    /// or a link.
+    pub left_out: usize,
     /// With [`ParseOptions::explain`]: for each item, what the sanitizer removed from its HTML.
     pub removed: Vec<Vec<String>>,
     /// For each item, the URLs left out of it and why ("link dropped: not http(s)").
@@ -163,28 +167,40 @@ impl RawFeed {
     }
 }
 
-/// Reads a source's body as its kind says (a feed, or a JSON API's answer) and normalizes its
-/// items, leaving their HTML to [`RawFeed::clean`].
+/// Reads a source's body as its kind says (a feed, a JSON API's answer, a page without a feed)
+/// and normalizes its items, leaving their HTML to [`RawFeed::clean`].
 pub fn read_source(
     body: &[u8],
     options: ParseOptions<'_>,
     kind: &SourceKind,
 ) -> Result<RawFeed, ParseError> {
-    let SourceKind::Json(fields) = kind else {
-        return read_raw_feed(body, options);
+    let text = || {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ParseError::Empty);
+        }
+        Ok(decode_explained(body, options.charset))
     };
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ParseError::Empty);
-    }
-    let (text, encoding) = decode_explained(body, options.charset);
-    let entries = api::read_api_items(&text, fields, options.base)?;
+    let (entries, format, left_out, encoding) = match kind {
+        SourceKind::Feed => return read_raw_feed(body, options),
+        SourceKind::Json(fields) => {
+            let (text, encoding) = text()?;
+            let entries = api::read_api_items(&text, fields, options.base)?;
+            (entries, "JSON API", 0, encoding)
+        }
+        SourceKind::Html(fields) => {
+            let (text, encoding) = text()?;
+            let (entries, left_out) = page::read_page_items(&text, fields, options.base);
+            (entries, "HTML page", left_out, encoding)
+        }
+    };
     let read = ParsedFeed {
         meta: FeedMeta::default(),
         hints: FeedHints::default(),
         items: Vec::new(),
-        format: "JSON API",
+        format,
         encoding,
         loose: false,
+        left_out,
         removed: Vec::new(),
         dropped: Vec::new(),
     };
@@ -257,6 +273,7 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
         format,
         encoding,
         loose,
+        left_out: 0,
         removed: Vec::new(),
         dropped: Vec::new(),
     };
