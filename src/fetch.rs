@@ -18,7 +18,9 @@ use reqwest::header::{self, HeaderMap};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::config::{Auth, FetchSettings, PollSettings, SourceLocation, TlsSettings, shown_url};
+use crate::config::{
+    Auth, CommandSpec, FetchSettings, PollSettings, SourceLocation, TlsSettings, shown_url,
+};
 use crate::model::Validators;
 
 /// The most redirects followed for one fetch.
@@ -119,6 +121,9 @@ pub enum FetchError {
     )]
     /// A redirect from a public address into a private one, refused.
     PrivateRedirect(Url),
+    #[error("{0}")]
+    /// A `kind = "command"` source's program could not start, or failed.
+    Command(String),
     #[error("reading {path}: {error}")]
     /// A `file:` source could not be read.
     File {
@@ -226,6 +231,7 @@ impl Fetcher {
                     })?
             }
             SourceLocation::File(path) => read_file(path, self.settings.max_body).await,
+            SourceLocation::Command(spec) => run_command(spec, self.settings.max_body).await,
         }
     }
 
@@ -465,6 +471,104 @@ fn build_client(
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     builder.build().map_err(|e| FetchError::Http(e.to_string()))
+}
+
+/// The most of a command's standard error kept, and the lines of it a failure quotes.
+const STDERR_KEPT: u64 = 64 * 1024;
+const STDERR_LINES: usize = 3;
+
+/// Runs a source's program: its standard output is the feed, capped like a body. A non-zero
+/// exit is a failure quoting the first lines of its standard error; past its timeout, or past
+/// the cap, its whole process group is killed.
+async fn run_command(spec: &CommandSpec, limit: u64) -> Result<FetchOutcome, FetchError> {
+    use std::process::Stdio;
+    use tokio::io::AsyncReadExt;
+    let program = &spec.argv[0];
+    let mut child = tokio::process::Command::new(program)
+        .args(&spec.argv[1..])
+        .current_dir(&spec.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| FetchError::Command(format!("could not start {program}: {e}")))?;
+    let group = child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id.try_into().ok()?));
+    let kill_group = || {
+        if let Some(group) = group {
+            // The group may be gone already; nothing else to do then.
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    };
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        kill_group();
+        return Err(FetchError::Command(format!(
+            "could not read {program}'s output"
+        )));
+    };
+    let errors = tokio::spawn(async move {
+        let mut text = Vec::new();
+        let _ = stderr.take(STDERR_KEPT).read_to_end(&mut text).await;
+        text
+    });
+    let run = async {
+        let mut body = Vec::new();
+        stdout
+            .take(limit + 1)
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| FetchError::Command(format!("reading {program}'s output: {e}")))?;
+        if body.len() as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| FetchError::Command(format!("waiting for {program}: {e}")))?;
+        Ok((body, status))
+    };
+    let outcome = tokio::time::timeout(spec.timeout, run).await;
+    let (body, status) = match outcome {
+        Ok(Ok(done)) => done,
+        Ok(Err(error)) => {
+            kill_group();
+            return Err(error);
+        }
+        Err(_) => {
+            kill_group();
+            return Err(FetchError::Timeout {
+                after: spec.timeout,
+                what: "running the command",
+            });
+        }
+    };
+    if !status.success() {
+        let stderr = errors.await.unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&stderr);
+        let first: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(STDERR_LINES)
+            .collect();
+        let how = status.code().map_or_else(
+            || "was killed by a signal".to_string(),
+            |c| format!("exited with {c}"),
+        );
+        let said = if first.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", first.join(" / "))
+        };
+        return Err(FetchError::Command(format!("{program} {how}{said}")));
+    }
+    Ok(FetchOutcome::Fetched(Fetched {
+        body,
+        charset: None,
+        response: Response::default(),
+    }))
 }
 
 async fn read_file(path: &Path, limit: u64) -> Result<FetchOutcome, FetchError> {

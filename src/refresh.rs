@@ -478,7 +478,7 @@ async fn attempt(
     let location = current_location(source, state);
     let home = match &source.location {
         SourceLocation::Http(url) => Some(url),
-        SourceLocation::File(_) => None,
+        SourceLocation::File(_) | SourceLocation::Command(_) => None,
     };
     let request = SourceRequest {
         settings: &source.fetch,
@@ -540,6 +540,7 @@ impl RefreshError {
                 FetchError::Status(_) => FailureKind::Http,
                 FetchError::TooLarge { .. } => FailureKind::TooLarge,
                 FetchError::Connect(_)
+                | FetchError::Command(_)
                 | FetchError::Proxy { .. }
                 | FetchError::Http(_)
                 | FetchError::File { .. } => FailureKind::Network,
@@ -819,7 +820,7 @@ fn track_redirect(
         SourceLocation::Http(from) => {
             from.scheme() == "http" && target.scheme() == "https" && from.host() == target.host()
         }
-        SourceLocation::File(_) => false,
+        SourceLocation::File(_) | SourceLocation::Command(_) => false,
     };
     if seen < settings.adopt_redirect_after && !https_upgrade {
         next.redirect_target = Some(target.to_string());

@@ -68,12 +68,20 @@ fn the_example_config_documents_valid_options() {
     assert_eq!(source.fetch.headers[0].0, "accept-language");
     assert_eq!(source.fetch.headers[0].1.expose(), "en");
     assert!(!source.fetch.ignore_cache);
-    let tributary::config::SourceKind::Html(page) = &config.sources[1].kind else {
+    let tributary::config::SourceLocation::Command(inbox) = &config.sources[1].location else {
+        panic!("the second example source runs a program");
+    };
+    assert_eq!(inbox.timeout.as_secs(), 60);
+    assert_eq!(
+        config.sources[1].url,
+        "command:/usr/local/bin/inbox-to-feed --folder press"
+    );
+    let tributary::config::SourceKind::Html(page) = &config.sources[2].kind else {
         panic!("the second example source reads a page");
     };
     assert_eq!(page.item_written, "article.press-release");
     assert_eq!(page.link.attribute.as_deref(), Some("href"));
-    let tributary::config::SourceKind::Json(fields) = &config.sources[2].kind else {
+    let tributary::config::SourceKind::Json(fields) = &config.sources[3].kind else {
         panic!("the second example source reads a JSON API");
     };
     assert_eq!(fields.items, "data.releases");
@@ -110,6 +118,8 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "accept_invalid_certs",
         "kind = \"json\"",
         "kind = \"html\"",
+        "kind = \"command\"",
+        "command = [",
         "[sources.html]",
         "item =",
         "date_format =",

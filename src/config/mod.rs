@@ -517,6 +517,20 @@ pub enum SourceLocation {
     Http(Url),
     /// `file:relative/path.xml`, resolved against the config's folder; for demos and tests.
     File(PathBuf),
+    /// A program whose standard output is the feed (`kind = "command"`).
+    Command(CommandSpec),
+}
+
+/// A program run for a source's feed: without a shell, in the config's folder, with no
+/// standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// The program (a path with a `/` resolved against the config's folder) and its arguments.
+    pub argv: Vec<String>,
+    /// The folder it runs in: the config's.
+    pub dir: PathBuf,
+    /// The longest it may run before its process group is killed.
+    pub timeout: Duration,
 }
 
 /// Why a config was refused: every problem found, each with its file and key.

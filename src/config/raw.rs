@@ -166,6 +166,8 @@ pub(super) struct RawSource {
     pub(super) kind: Option<String>,
     pub(super) json: Option<RawJsonFields>,
     pub(super) html: Option<RawHtmlFields>,
+    pub(super) command: Option<Vec<String>>,
+    pub(super) timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

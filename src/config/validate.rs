@@ -442,11 +442,35 @@ impl Validator<'_> {
                     Some(text) => self.duration(file, format!("{key}.interval"), text),
                     None => Some(default_interval),
                 };
-                let Some(url) = raw.url.as_deref() else {
-                    self.report(file, format!("{key}.url"), "missing url".into());
-                    continue;
+                let command = self.command(file, &key, raw, poll);
+                let command_url;
+                let url = match (&command, raw.url.as_deref()) {
+                    (Some(_), Some(_)) => {
+                        self.report(
+                            file,
+                            format!("{key}.url"),
+                            "a source of kind \"command\" has a command, not a url".into(),
+                        );
+                        continue;
+                    }
+                    (Some(spec), None) => {
+                        // Its identity, and what `status` and the outputs show of it.
+                        command_url = format!("command:{}", spec.argv.join(" "));
+                        command_url.as_str()
+                    }
+                    (None, Some(url)) => url,
+                    (None, None) => {
+                        if raw.kind.as_deref() != Some("command") {
+                            self.report(file, format!("{key}.url"), "missing url".into());
+                        }
+                        continue;
+                    }
                 };
-                let mut location = match self.location(url) {
+                let location = match command {
+                    Some(spec) => Ok(SourceLocation::Command(spec)),
+                    None => self.location(url),
+                };
+                let mut location = match location {
                     Ok(location) => location,
                     Err(message) => {
                         self.report(file, format!("{key}.url"), message);
@@ -457,7 +481,7 @@ impl Validator<'_> {
                 // only their place (`user:***@`), so that no password is shown or stored.
                 let (shown_url, url_auth) = match &mut location {
                     SourceLocation::Http(parsed) => take_credentials(parsed),
-                    SourceLocation::File(_) => (None, None),
+                    SourceLocation::File(_) | SourceLocation::Command(_) => (None, None),
                 };
                 let fetch = self.fetch_settings(file, &key, raw, poll, url_auth);
                 let Some(kind) = self.kind(file, &key, raw) else {
@@ -591,9 +615,64 @@ impl Validator<'_> {
         }
     }
 
+    /// A `kind = "command"` source's program; `None` for other kinds (and a problem recorded
+    /// when a command is given to one, or is empty).
+    fn command(
+        &mut self,
+        file: &Path,
+        key: &str,
+        raw: &RawSource,
+        poll: &PollSettings,
+    ) -> Option<CommandSpec> {
+        let is_command = raw.kind.as_deref() == Some("command");
+        match (&raw.command, is_command) {
+            (Some(_), false) => {
+                self.report(
+                    file,
+                    format!("{key}.command"),
+                    "only a source of kind \"command\" takes a command".into(),
+                );
+                None
+            }
+            (None, true) => {
+                self.report(
+                    file,
+                    format!("{key}.command"),
+                    "a source of kind \"command\" needs a command = [\"program\", \"argument\", …]"
+                        .into(),
+                );
+                None
+            }
+            (Some(argv), true) if argv.first().is_none_or(|p| p.trim().is_empty()) => {
+                self.report(file, format!("{key}.command"), "must name a program".into());
+                None
+            }
+            (Some(argv), true) => {
+                let timeout = match &raw.timeout {
+                    Some(text) => self.duration(file, format!("{key}.timeout"), text)?,
+                    None => poll.timeout,
+                };
+                let mut argv = argv.clone();
+                if argv[0].contains('/') {
+                    argv[0] = resolve(self.base, &argv[0]).display().to_string();
+                }
+                Some(CommandSpec {
+                    argv,
+                    dir: self.base.to_path_buf(),
+                    timeout,
+                })
+            }
+            (None, false) => None,
+        }
+    }
+
     /// A source's `kind` and, for a JSON API, its `[sources.json]` paths.
     fn kind(&mut self, file: &Path, key: &str, raw: &RawSource) -> Option<SourceKind> {
         let kind = raw.kind.as_deref().unwrap_or("feed");
+        if kind == "command" {
+            // What it prints is a feed; `command` has been read with the url.
+            return Some(SourceKind::Feed);
+        }
         for (table, given) in [("json", raw.json.is_some()), ("html", raw.html.is_some())] {
             if given && kind != table {
                 self.report(
@@ -651,7 +730,7 @@ impl Validator<'_> {
                     file,
                     format!("{key}.kind"),
                     format!(
-                        "{other:?} is not a kind of source (use \"feed\", \"html\" or \"json\")"
+                        "{other:?} is not a kind of source (use \"feed\", \"html\", \"json\" or \"command\")"
                     ),
                 );
                 None
