@@ -427,3 +427,105 @@ url = "{base}/c.xml"
     assert!(refused.contains("failed"), "{refused}");
     assert!(refused.to_lowercase().contains("certificate"), "{refused}");
 }
+
+/// A proxy on 127.0.0.1 that tunnels: `socks5` (no authentication) or HTTP `CONNECT`. Records
+/// each target it was asked for; returns its URL and that record.
+async fn tunnel_proxy(socks: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let target = if socks {
+                    // Greeting: version, methods; choose "no authentication".
+                    let mut head = [0u8; 2];
+                    client.read_exact(&mut head).await.ok()?;
+                    let mut methods = vec![0u8; usize::from(head[1])];
+                    client.read_exact(&mut methods).await.ok()?;
+                    client.write_all(&[5, 0]).await.ok()?;
+                    // Request: version, CONNECT, reserved, an IPv4 address and a port.
+                    let mut request = [0u8; 10];
+                    client.read_exact(&mut request).await.ok()?;
+                    let ip =
+                        std::net::Ipv4Addr::new(request[4], request[5], request[6], request[7]);
+                    let port = u16::from_be_bytes([request[8], request[9]]);
+                    client
+                        .write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+                        .await
+                        .ok()?;
+                    format!("{ip}:{port}")
+                } else {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        client.read_exact(&mut byte).await.ok()?;
+                        head.push(byte[0]);
+                    }
+                    let line = String::from_utf8_lossy(&head).lines().next()?.to_string();
+                    let target = line
+                        .strip_prefix("CONNECT ")?
+                        .split(' ')
+                        .next()?
+                        .to_string();
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .ok()?;
+                    target
+                };
+                record.lock().unwrap().push(target.clone());
+                let mut upstream = tokio::net::TcpStream::connect(&target).await.ok()?;
+                tokio::io::copy_bidirectional(&mut client, &mut upstream)
+                    .await
+                    .ok()
+            });
+        }
+    });
+    let scheme = if socks { "socks5" } else { "http" };
+    (format!("{scheme}://127.0.0.1:{port}"), asked)
+}
+
+#[tokio::test]
+async fn https_through_a_connect_proxy_and_http_through_socks5() {
+    let https = https_server(feed("Tunnelled", "t1")).await;
+    let publisher = FeedServer::start().await;
+    publisher.serve("/socks.xml", feed("Socks", "s1"));
+    let (connect, connect_asked) = tunnel_proxy(false).await;
+    let (socks, socks_asked) = tunnel_proxy(true).await;
+    let ws = Workspace::new(&format!(
+        r#"{STATE_AND_OUTPUT}
+[[sources]]
+name = "Through CONNECT"
+url = "{https}/feed.xml"
+proxy = "{connect}"
+tls = {{ ca = "ca.pem" }}
+
+[[sources]]
+name = "Through socks5"
+url = "{plain}"
+proxy = "{socks}"
+"#,
+        plain = publisher.url("/socks.xml"),
+    ));
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    std::fs::copy(ca, ws.path("ca.pem")).unwrap();
+    let out = ws.tributary(&["once"]).await;
+    let text = stdout(&out);
+    assert!(
+        once_line(&text, "Through CONNECT").contains("1 new"),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert!(
+        once_line(&text, "Through socks5").contains("1 new"),
+        "{text}"
+    );
+    let https_host = https.trim_start_matches("https://");
+    assert_eq!(*connect_asked.lock().unwrap(), [https_host.to_string()]);
+    let plain_host = publisher.base.trim_start_matches("http://");
+    assert_eq!(*socks_asked.lock().unwrap(), [plain_host.to_string()]);
+}
