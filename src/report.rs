@@ -211,6 +211,24 @@ fn out_item(
             stored.map_or_else(|| "dropped: implausible".into(), time)
         ));
     }
+    // What was read for each field (for a page or an API: what each selector or path matched).
+    if !item.authors.is_empty() {
+        let names: Vec<&str> = item.authors.iter().map(|a| a.name.as_str()).collect();
+        line(format!("     author:     {}", names.join(", ")));
+    }
+    if let Some(summary) = &item.summary {
+        line(format!(
+            "     summary:    {}",
+            crate::sanitize::bounded_line(&summary.body, 100)
+        ));
+    }
+    if let Some(content) = &item.content {
+        let kind = if content.is_html { "HTML" } else { "text" };
+        line(format!(
+            "     content:    {} characters of {kind}",
+            content.body.chars().count()
+        ));
+    }
     for dropped in notes.dropped {
         line(format!("     {dropped}"));
     }

@@ -113,6 +113,17 @@ async fn a_pages_items_are_stored_once_updated_in_place_and_never_doubled() {
         text.contains("1 matches of the item selector left out: no title or no link"),
         "{text}"
     );
+    // And shows what each selector matched.
+    for matched in [
+        "Budget agreed (corrected)",
+        "/news/budget",
+        "published:  2025-08-19 00:00:00Z",
+        "author:     Press office",
+        "summary:    About Budget agreed (corrected).",
+        "content:    ",
+    ] {
+        assert!(text.contains(matched), "{matched} in {text}");
+    }
 }
 
 #[tokio::test]
