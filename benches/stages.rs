@@ -11,6 +11,7 @@ use tributary::config::{ItemRules, SourceConfig, SourceLocation};
 use tributary::model::{FeedMeta, FetchState, Item};
 use tributary::parse::{ParseOptions, parse_feed};
 use tributary::render::{FeedInfo, atom, json, rss};
+use tributary::rules::Shaping;
 use tributary::store::{ItemFilter, Poll, Store};
 
 /// An RSS feed of `items` items with a few paragraphs of HTML each.
@@ -35,6 +36,8 @@ fn items(count: usize, salt: &str) -> Vec<Item> {
     parse_feed(&body, ParseOptions::default()).unwrap().items
 }
 
+static NO_SHAPING: std::sync::LazyLock<Shaping> = std::sync::LazyLock::new(Shaping::default);
+
 fn source(n: usize) -> SourceConfig {
     SourceConfig {
         name: Some(format!("Source {n}")),
@@ -46,6 +49,9 @@ fn source(n: usize) -> SourceConfig {
         declared_line: None,
         fetch: Default::default(),
         kind: Default::default(),
+        rules: Vec::new(),
+        rewrites: Default::default(),
+        full_text: None,
     }
 }
 
@@ -62,6 +68,7 @@ fn fetched<'a>(
         feed: Some((meta, batch)),
         event: None,
         rules,
+        shaping: &NO_SHAPING,
     }
 }
 

@@ -631,7 +631,7 @@ pub fn charset(content_type: &str) -> Option<String> {
 }
 
 /// Whether `url`'s host is, or resolves to, a loopback, private or link-local address.
-async fn is_private(url: &Url) -> bool {
+pub async fn is_private(url: &Url) -> bool {
     if is_private_host(url) {
         return true;
     }

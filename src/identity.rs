@@ -490,6 +490,7 @@ mod tests {
     fn item(key: &str, date: &str, unchanged: bool) -> Item {
         Item {
             key: key.into(),
+            aliases: Vec::new(),
             guid: None,
             link: Some(format!("https://p.example/{key}")),
             link_title: None,

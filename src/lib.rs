@@ -13,10 +13,14 @@
 //!   hints, discovery; cleaning with [`sanitize`]).
 //! - [`identity`]: what an item is and what becomes of it: identity keys, canonical links,
 //!   dates as stored, guid churn, the plan for a fetch's items. Pure.
+//! - [`rules`]: what rules and rewrites make of an item (hidden, tags, rewritten fields),
+//!   replayable over stored items. Pure.
 //! - [`store`]: SQLite, the only place SQL lives.
 //! - [`schedule`]: when each source is next due (interval, hints, backoff). Pure.
 //! - [`refresh`]: one source through the [`refresh::Pipeline`]: load state, attempt (fetch →
 //!   parse), advance the state (pure), record; one outcome, one summary event.
+//! - [`fulltext`]: each new item's article page of a `full_text` source, fetched once and
+//!   extracted, beside the polls.
 //! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
 //! - [`render`]: stored items → merged feed files, written atomically.
 //! - [`opml`]: OPML subscription lists in (out is `render::opml`).
@@ -31,6 +35,7 @@
 
 pub mod config;
 pub mod fetch;
+pub mod fulltext;
 pub mod identity;
 pub mod model;
 pub mod opml;
@@ -39,6 +44,7 @@ pub mod publish;
 pub mod refresh;
 pub mod render;
 pub mod report;
+pub mod rules;
 pub mod sanitize;
 pub mod schedule;
 pub mod scheduler;

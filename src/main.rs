@@ -56,6 +56,11 @@ enum Command {
     },
     /// Print the configured sources as an OPML 2.0 subscription list.
     ExportOpml,
+    /// Rules and rewrites: see what they do before they apply.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Read an OPML subscription list and print its feeds as `[[sources]]` tables, or add
     /// them to the config file (keeping its comments and layout) with --append.
     ImportOpml {
@@ -67,6 +72,20 @@ enum Command {
         /// Also take feeds on loopback, private or link-local addresses (an intranet's).
         #[arg(long)]
         allow_private: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Print what each rule and rewrite of the config does to the stored items (dropped, kept,
+    /// tagged, rewritten: before → after), newest first, changing nothing.
+    Test {
+        /// Only this source's items (its name or URL).
+        #[arg(long)]
+        source: Option<String>,
+        /// How many of the newest items.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
     },
 }
 
@@ -109,6 +128,9 @@ fn main() -> ExitCode {
         Command::Run => with_runtime(run(config)),
         Command::Explain { source } => with_runtime(explain(config, source)),
         Command::ExportOpml => export_opml(&config).map(|()| true),
+        Command::Rules {
+            command: RulesCommand::Test { source, last },
+        } => rules_test(&config, source.as_deref(), last).map(|()| true),
         Command::ImportOpml {
             file,
             append,
@@ -250,6 +272,26 @@ fn check(config: &Config) {
     if let Some(warning) = report::published_database(config) {
         eprintln!("warning: {warning}");
     }
+}
+
+fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Result<()> {
+    let url = match source {
+        Some(target) => {
+            let found = config
+                .sources
+                .iter()
+                .find(|s| s.name.as_deref() == Some(target) || s.url == target);
+            let found = found.with_context(|| format!("no source is named {target:?}"))?;
+            Some(found.url.clone())
+        }
+        None => None,
+    };
+    let store = Store::open(&config.database)?;
+    let now = Utc::now();
+    let shaping = tributary::rules::Shaping::new(config);
+    let shaped = store.shape_stored(&shaping, url.as_deref(), last, now)?;
+    say!("{}", report::rules_test(&shaped, now).trim_end());
+    Ok(())
 }
 
 fn status(config: &Config) -> anyhow::Result<()> {

@@ -33,6 +33,9 @@ pub struct FeedHints {
 pub struct Item {
     /// Identity within its source: `guid:…`, else `link:…`, else `hash:…` of title and date.
     pub key: String,
+    /// Other keys it may be stored under: `link:` and its link as written, when tracking
+    /// parameters were cut from it (see `rules::Shaping::strip_links`).
+    pub aliases: Vec<String>,
     /// The publisher's own id for it, if any.
     pub guid: Option<String>,
     /// The item's own page.

@@ -16,11 +16,13 @@ use url::Url;
 
 use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceKind, SourceLocation};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response, SourceRequest};
+use crate::identity::normalized_date;
 use crate::model::{
     EventKind, Failure, FailureKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult,
     PollStatus, Reason, RefreshOutcome, Validators, Verdict,
 };
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_source};
+use crate::rules::{Shaped, Shaping};
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
 
@@ -36,6 +38,8 @@ pub struct Pipeline {
     pub poll: Arc<PollSettings>,
     /// `[retention]`, `[dedup]`, `[content]`.
     pub rules: Arc<ItemRules>,
+    /// `[[rules]]` and every source's rules and rewrites.
+    pub shaping: Arc<Shaping>,
     /// Places between parsing and storing.
     pub parse_permits: ParsePermits,
 }
@@ -59,11 +63,16 @@ impl Pipeline {
     pub fn open(config: &Config) -> Result<Pipeline, OpenError> {
         let mut store = crate::store::Store::open(&config.database)?;
         store.sync_sources(&config.sources)?;
+        let shaping = Shaping::new(config);
+        if let Some(changed) = store.reshape_if_changed(&shaping, Utc::now())? {
+            tracing::info!(changed, "the rules changed: stored items shaped again");
+        }
         Ok(Pipeline {
             fetcher: Fetcher::new(&config.poll)?,
             store: SharedStore::new(store)?,
             poll: Arc::new(config.poll.clone()),
             rules: Arc::new(config.items.clone()),
+            shaping: Arc::new(shaping),
             parse_permits: ParsePermits::for_this_machine(),
         })
     }
@@ -247,11 +256,12 @@ async fn record(
     state: &FetchState,
     event: Option<&HealthEvent>,
 ) -> Result<(ItemCounts, Attempt), RefreshError> {
-    let (source, state, event, rules) = (
+    let (source, state, event, rules, shaping) = (
         source.clone(),
         state.clone(),
         event.cloned(),
         ctx.rules.clone(),
+        ctx.shaping.clone(),
     );
     ctx.store
         .record(move |store| {
@@ -265,6 +275,7 @@ async fn record(
                 feed,
                 event: event.as_ref(),
                 rules: &rules,
+                shaping: &shaping,
             };
             store
                 .record_poll(&source, &poll)
@@ -361,6 +372,8 @@ pub struct Explanation {
     pub feed: ParsedFeed,
     /// Each item's key and what polling would do with it.
     pub verdicts: Vec<(String, Verdict)>,
+    /// What the rules and rewrites would make of each item, in feed order.
+    pub shaped: Vec<Shaped>,
     /// When a poll would come next.
     pub next_poll: Option<NextPoll>,
 }
@@ -418,7 +431,17 @@ pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanatio
         .await
         .ok_or("previewing the items crashed")?
         .map_err(|e| e.to_string())?;
+    let shaped = feed
+        .items
+        .iter()
+        .map(|item| {
+            let published = normalized_date(item.published.or(item.updated), now);
+            let name = source.name.as_deref().or(feed.meta.title.as_deref());
+            ctx.shaping.shape(&source.url, name, item, published, now)
+        })
+        .collect();
     Ok(Explanation {
+        shaped,
         fetched_from: response.final_url,
         moved_to: response.moved_to,
         discovered,
@@ -642,9 +665,14 @@ async fn fetch_and_parse(
             )))?;
         (parsed, unchanged.map_err(|e| NotRead::Failed(e.into()))?)
     };
-    let parsed = tokio::task::spawn_blocking(move || parsed.clean(&unchanged))
-        .await
-        .map_err(|_| NotRead::Failed(RefreshError::Crashed("cleaning the feed's items")))?;
+    let (shaping, url) = (ctx.shaping.clone(), source_url.to_string());
+    let parsed = tokio::task::spawn_blocking(move || {
+        let mut parsed = parsed.clean(&unchanged);
+        shaping.strip_links(&url, &mut parsed.items);
+        parsed
+    })
+    .await
+    .map_err(|_| NotRead::Failed(RefreshError::Crashed("cleaning the feed's items")))?;
     Ok(Attempt::Fetched {
         feed: Box::new(parsed),
         response,
@@ -876,6 +904,9 @@ mod tests {
             declared_line: None,
             fetch: Default::default(),
             kind: Default::default(),
+            rules: Vec::new(),
+            rewrites: Default::default(),
+            full_text: None,
         }
     }
 

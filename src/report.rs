@@ -10,6 +10,7 @@ use crate::config::{Config, SourceConfig};
 use crate::identity::{canonical_link, normalized_date, normalized_updated};
 use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
 use crate::refresh::Explanation;
+use crate::rules::Shaped;
 use crate::store::SourceStatus;
 
 /// A time as the reports show it: `2026-11-26 15:00:00Z`.
@@ -159,6 +160,7 @@ pub fn explanation(
             dropped: feed.dropped.get(index).map_or(&[], Vec::as_slice),
             removed: feed.removed.get(index).map_or(&[], Vec::as_slice),
             verdict,
+            shaped: explained.shaped.get(index),
         };
         line(String::new());
         out_item(&mut line, index + 1, item, &notes, now);
@@ -176,6 +178,7 @@ struct ItemNotes<'a> {
     dropped: &'a [&'static str],
     removed: &'a [String],
     verdict: Option<&'a Verdict>,
+    shaped: Option<&'a Shaped>,
 }
 
 fn out_item(
@@ -231,6 +234,9 @@ fn out_item(
     }
     for dropped in notes.dropped {
         line(format!("     {dropped}"));
+    }
+    for step in notes.shaped.map_or(&[][..], |s| s.steps.as_slice()) {
+        line(format!("     rules:      {step}"));
     }
     let removed = match notes.removed {
         [] => "nothing".to_string(),
@@ -431,6 +437,33 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `rules test`: what the rules and rewrites make of each stored item (publisher, item, what
+/// they make of it), newest first, then the totals.
+pub fn rules_test(shaped: &[(String, Item, Shaped)], now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let (mut hidden, mut tagged, mut rewritten) = (0, 0, 0);
+    for (publisher, item, result) in shaped {
+        let title = item.title.as_deref().unwrap_or("(no title)");
+        out.push_str(&format!("{publisher} · {title}\n"));
+        if result.steps.is_empty() {
+            out.push_str("  written as it is\n");
+        }
+        for step in &result.steps {
+            out.push_str(&format!("  {step}\n"));
+        }
+        hidden += usize::from(result.hidden.is_some());
+        tagged += usize::from(!result.tags.is_empty());
+        rewritten += usize::from(!result.rewritten.is_empty());
+    }
+    out.push_str(&format!(
+        "{} items as of {}: {} written, {hidden} dropped; {tagged} tagged, {rewritten} rewritten (nothing was changed)\n",
+        shaped.len(),
+        time(now),
+        shaped.len() - hidden,
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +548,7 @@ mod tests {
     fn explain_tells_dates_dropped_urls_and_the_verdict_of_an_item() {
         let item = Item {
             key: "hash:1".into(),
+            aliases: Vec::new(),
             guid: None,
             link: None,
             link_title: None,
@@ -535,6 +569,7 @@ mod tests {
             dropped: &["link dropped: not http(s)"],
             removed: &["<script> ×1".to_string()],
             verdict: Some(&Verdict::LeftOut("pruned before")),
+            shaped: None,
         };
         let mut lines = Vec::new();
         out_item(

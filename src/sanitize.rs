@@ -18,6 +18,8 @@ use crate::model::{Author, Category, Item};
 pub fn clean_html(html: &str, base: Option<&Url>) -> String {
     let mut builder = Builder::default();
     builder.link_rel(Some("noopener noreferrer"));
+    // Harmless, and what a source's `remove` selectors (".share-buttons") find parts by.
+    builder.add_generic_attributes(["class"]);
     // Only schemes a reader can follow safely: no javascript:, vbscript: or data: (not even for
     // images: an SVG in a data: URL can carry script).
     builder.url_schemes(HashSet::from(["http", "https", "mailto"]));

@@ -15,11 +15,13 @@ use tokio::task::JoinError;
 
 use crate::config::{self, Config, SourceConfig};
 use crate::fetch::Fetcher;
+use crate::fulltext::{self, FullTextRun};
 use crate::model::Reason;
 use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
 use crate::refresh::{Mode, OpenError, Pipeline, refresh};
 use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
+use crate::rules::Shaping;
 use crate::service;
 use crate::watch::ReloadRequests;
 
@@ -128,6 +130,9 @@ pub async fn poll_all_once(
             outcomes.push(outcome);
         }
     }
+    if config.sources.iter().any(|s| s.full_text.is_some()) {
+        fulltext::fetch_due(ctx, config).await;
+    }
     let rendered = render_outputs(ctx, &Arc::new(config.clone())).await;
     if let Some(ping) = announce_changes(ctx, config, &rendered) {
         ping.await;
@@ -161,6 +166,7 @@ pub async fn run_daemon(
     service::ready();
     loop {
         daemon.start_due();
+        daemon.start_full_texts();
         if daemon.dirty && daemon.render_due() <= Instant::now() {
             daemon.render().await;
         }
@@ -181,6 +187,7 @@ pub async fn run_daemon(
                 service::ready();
             }
             Some(joined) = daemon.tasks.join_next_with_id() => daemon.finished(joined),
+            Some(run) = daemon.full_texts.join_next() => daemon.full_texts_done(run),
             Some(_) = daemon.pings.join_next() => {}
             () = tokio::time::sleep_until(wake) => {}
         }
@@ -214,6 +221,10 @@ struct Daemon {
     failures: usize,
     /// WebSub pings under way: beside the loop, never in it.
     pings: JoinSet<()>,
+    /// Full-text fetches under way (one run at a time), beside the loop like pings.
+    full_texts: JoinSet<FullTextRun>,
+    /// When full texts are next to be fetched, if any may be wanted.
+    full_texts_due: Option<Instant>,
 }
 
 impl Daemon {
@@ -232,7 +243,6 @@ impl Daemon {
         Daemon {
             semaphore: Arc::new(Semaphore::new(config.poll.concurrency)),
             ctx,
-            config: Arc::new(config),
             schedule,
             tasks: JoinSet::new(),
             task_source: HashMap::new(),
@@ -243,6 +253,14 @@ impl Daemon {
             polls: 0,
             failures: 0,
             pings: JoinSet::new(),
+            full_texts: JoinSet::new(),
+            // Some may have been left wanted by the last run.
+            full_texts_due: config
+                .sources
+                .iter()
+                .any(|s| s.full_text.is_some())
+                .then(Instant::now),
+            config: Arc::new(config),
         }
     }
 
@@ -316,6 +334,7 @@ impl Daemon {
             .filter_map(|s| s.due)
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let due = self.full_texts_due.map_or(due, |t| due.min(t));
         if self.dirty {
             due.min(self.render_due())
         } else {
@@ -355,6 +374,9 @@ impl Daemon {
         entry.due = match &outcome {
             Some(outcome) => {
                 self.dirty |= outcome.changed() || outcome.health_changed;
+                if entry.source.full_text.is_some() && outcome.changed() {
+                    self.full_texts_due = Some(Instant::now());
+                }
                 if matches!(outcome.result, PollResult::Failed(_)) {
                     self.failures += 1;
                 }
@@ -363,6 +385,33 @@ impl Daemon {
             // Should a refresh task ever die, the source is retried after its interval.
             None => Some(Instant::now() + entry.source.interval),
         };
+    }
+
+    /// Starts fetching the full texts wanted, when they are due and no run is under way.
+    fn start_full_texts(&mut self) {
+        if !self.full_texts.is_empty() || self.full_texts_due.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        self.full_texts_due = None;
+        let (ctx, config) = (self.ctx.clone(), self.config.clone());
+        self.full_texts
+            .spawn(async move { fulltext::fetch_due(&ctx, &config).await });
+    }
+
+    /// A run of full-text fetches ended: the outputs show what it stored; retries are due later.
+    fn full_texts_done(&mut self, run: Result<FullTextRun, JoinError>) {
+        let Ok(run) = run else {
+            tracing::error!("fetching full texts crashed");
+            return;
+        };
+        self.dirty |= run.stored > 0;
+        let next = run.next_at.map(instant_at);
+        // A full batch may have left more due now.
+        let again = (run.stored + run.failed > 0).then(Instant::now);
+        self.full_texts_due = [self.full_texts_due, next, again]
+            .into_iter()
+            .flatten()
+            .min();
     }
 
     async fn render(&mut self) {
@@ -467,6 +516,23 @@ impl Daemon {
             }
         }
         self.ctx.rules = Arc::new(new.items.clone());
+        let shaping = Arc::new(Shaping::new(&new));
+        let reshaping = shaping.clone();
+        match self
+            .ctx
+            .store
+            .with(move |store| store.reshape_if_changed(&reshaping, Utc::now()))
+            .await
+        {
+            Some(Ok(None)) => {}
+            Some(Ok(Some(changed))) => {
+                tracing::info!(changed, "the rules changed: stored items shaped again");
+                self.dirty = true;
+            }
+            Some(Err(error)) => tracing::error!(%error, "shaping the stored items again failed"),
+            None => tracing::error!("shaping the stored items again crashed"),
+        }
+        self.ctx.shaping = shaping;
         if new.outputs != self.config.outputs || new.health != self.config.health {
             self.dirty = true;
         }
@@ -632,6 +698,17 @@ async fn render_outputs(ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
         Some(Ok(pruned)) => tracing::info!(pruned, "pruned items past [retention] max_age"),
         Some(Err(error)) => tracing::error!(%error, "pruning old items failed"),
         None => tracing::error!("pruning old items crashed"),
+    }
+    // Items a rule's older_than or newer_than now decides otherwise for.
+    let shaping = ctx.shaping.clone();
+    match ctx
+        .store
+        .with(move |store| store.reshape_due(&shaping, Utc::now()))
+        .await
+    {
+        Some(Ok(_)) => {}
+        Some(Err(error)) => tracing::error!(%error, "shaping items again failed"),
+        None => tracing::error!("shaping items again crashed"),
     }
     let now = Utc::now();
     // Shared, not copied: this runs after every round of polls.

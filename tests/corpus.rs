@@ -66,6 +66,9 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
             declared_line: None,
             fetch: Default::default(),
             kind: Default::default(),
+            rules: Vec::new(),
+            rewrites: Default::default(),
+            full_text: None,
         };
         let state = FetchState::default();
         let poll = Poll {
@@ -80,6 +83,7 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
                 across_sources: false,
                 ..ItemRules::default()
             },
+            shaping: &tributary::rules::Shaping::default(),
         };
         let first = store.record_poll(&source, &poll).unwrap();
         assert_eq!(

@@ -9,6 +9,7 @@
 mod edit;
 mod load;
 mod raw;
+mod shaping;
 mod validate;
 
 use std::fmt;
@@ -20,6 +21,7 @@ use url::Url;
 
 pub use edit::append_sources;
 pub use load::load;
+pub use shaping::{Action, Field, FullText, Pattern, Replace, Rewrites, Rule, Selector, When};
 use validate::resolve;
 
 /// The folder beside the config file whose `*.toml` files add more sources.
@@ -48,6 +50,8 @@ pub struct Config {
     pub log: LogSettings,
     /// `[site]`, `[opml]`, `[serve]`, `[websub]`: how the outputs are published.
     pub publishing: Publishing,
+    /// `[[rules]]`: drop, keep and tag items of every source (or of those they name).
+    pub rules: Vec<Rule>,
 }
 
 /// `[service]`: how the daemon runs.
@@ -92,6 +96,9 @@ pub struct ItemRules {
     pub across_sources: bool,
     /// `[content] max_size`: content longer than this (in bytes) is cut, with a note.
     pub max_content: usize,
+    /// `[dedup] strip_query`: query parameters cut from every item's link (`*` for any
+    /// characters) before identity and dedup.
+    pub strip_query: Vec<String>,
 }
 
 impl Default for ItemRules {
@@ -101,6 +108,7 @@ impl Default for ItemRules {
             initial_items: Some(20),
             across_sources: true,
             max_content: 512 * 1024,
+            strip_query: Vec::new(),
         }
     }
 }
@@ -174,15 +182,24 @@ impl OutputConfig {
         !self.tags.is_empty() || !self.sources.is_empty()
     }
 
-    /// Whether `source` belongs in this output by its tags and name.
+    /// Whether all of `source`'s items belong in this output by its tags and name (with
+    /// `tags`, items of other sources may belong by their own tags).
     pub fn takes(&self, source: &SourceConfig) -> bool {
-        let by_tag = self.tags.is_empty() || source.tags.iter().any(|t| self.tags.contains(t));
-        let by_name = self.sources.is_empty()
+        self.takes_by_tag(source) && self.takes_by_name(source)
+    }
+
+    /// Whether `source` has one of this output's tags (or it names none).
+    pub fn takes_by_tag(&self, source: &SourceConfig) -> bool {
+        self.tags.is_empty() || source.tags.iter().any(|t| self.tags.contains(t))
+    }
+
+    /// Whether `source` is among the sources this output names (or it names none).
+    pub fn takes_by_name(&self, source: &SourceConfig) -> bool {
+        self.sources.is_empty()
             || source
                 .name
                 .as_ref()
-                .is_some_and(|n| self.sources.contains(n));
-        by_tag && by_name
+                .is_some_and(|n| self.sources.contains(n))
     }
 }
 
@@ -273,6 +290,12 @@ pub struct SourceConfig {
     pub fetch: FetchSettings,
     /// What its URL holds: a feed, or a JSON API's answer.
     pub kind: SourceKind,
+    /// `[[sources.rules]]`: rules for its items alone, applied before the global ones.
+    pub rules: Vec<Rule>,
+    /// `remove`, `replace`, `strip_query`.
+    pub rewrites: Rewrites,
+    /// `full_text`: each new item's article fetched from its page.
+    pub full_text: Option<FullText>,
 }
 
 /// What a source's URL holds.
@@ -619,6 +642,9 @@ impl SourceConfig {
                 ..FetchSettings::default()
             },
             kind: SourceKind::Feed,
+            rules: Vec::new(),
+            rewrites: Rewrites::default(),
+            full_text: None,
         })
     }
 }

@@ -36,6 +36,8 @@ pub(super) struct RawConfig {
     pub(super) serve: RawServe,
     #[serde(default)]
     pub(super) websub: RawWebSub,
+    #[serde(default)]
+    pub(super) rules: Vec<RawRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +65,8 @@ pub(super) struct RawRetention {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDedup {
     pub(super) across_sources: Option<bool>,
+    #[serde(default)]
+    pub(super) strip_query: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +172,50 @@ pub(super) struct RawSource {
     pub(super) html: Option<RawHtmlFields>,
     pub(super) command: Option<Vec<String>>,
     pub(super) timeout: Option<String>,
+    #[serde(default)]
+    pub(super) rules: Vec<RawRule>,
+    #[serde(default)]
+    pub(super) remove: Vec<String>,
+    #[serde(default)]
+    pub(super) replace: Vec<RawReplace>,
+    #[serde(default)]
+    pub(super) strip_query: Vec<String>,
+    pub(super) full_text: Option<bool>,
+    pub(super) full_text_selector: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRule {
+    #[serde(default)]
+    pub(super) sources: Vec<String>,
+    #[serde(default)]
+    pub(super) tags: Vec<String>,
+    pub(super) when: Option<RawWhen>,
+    pub(super) action: Option<String>,
+    pub(super) tag: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWhen {
+    pub(super) title: Option<String>,
+    pub(super) summary: Option<String>,
+    pub(super) content: Option<String>,
+    pub(super) any: Option<String>,
+    pub(super) author: Option<String>,
+    pub(super) category: Option<String>,
+    pub(super) link: Option<String>,
+    pub(super) older_than: Option<String>,
+    pub(super) newer_than: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReplace {
+    pub(super) field: Option<String>,
+    pub(super) pattern: Option<String>,
+    pub(super) with: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,6 +64,18 @@ pub(super) fn validate(
         path
     });
     let items = v.items(&raw.retention, &raw.dedup, &raw.content);
+    let rules = v.rules(file, "rules", &raw.rules);
+    for rule in &rules {
+        for name in &rule.sources {
+            if !sources.iter().any(|s| s.name.as_ref() == Some(name)) {
+                v.report(
+                    file,
+                    format!("{}.sources", rule.label),
+                    format!("no source is named {name:?}"),
+                );
+            }
+        }
+    }
     let publishing = v.publishing(raw, &outputs);
     for (index, output) in outputs.iter().enumerate() {
         for name in &output.sources {
@@ -90,6 +102,7 @@ pub(super) fn validate(
             service,
             log,
             publishing,
+            rules,
         })
     } else {
         Err(ConfigError {
@@ -106,7 +119,7 @@ pub(super) struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn report(&mut self, file: &Path, key: String, message: String) {
+    pub(super) fn report(&mut self, file: &Path, key: String, message: String) {
         self.problems.push(Problem {
             file: file.to_path_buf(),
             key,
@@ -207,6 +220,7 @@ impl Validator<'_> {
             initial_items,
             across_sources: dedup.across_sources.unwrap_or(defaults.across_sources),
             max_content,
+            strip_query: self.strip_query(self.file, "dedup.strip_query", &dedup.strip_query),
         }
     }
 
@@ -237,7 +251,7 @@ impl Validator<'_> {
         value.max(1)
     }
 
-    fn duration(&mut self, file: &Path, key: String, text: &str) -> Option<Duration> {
+    pub(super) fn duration(&mut self, file: &Path, key: String, text: &str) -> Option<Duration> {
         match humantime::parse_duration(text) {
             Ok(d) if d >= MIN_INTERVAL => Some(d),
             Ok(_) => {
@@ -487,6 +501,15 @@ impl Validator<'_> {
                 let Some(kind) = self.kind(file, &key, raw) else {
                     continue;
                 };
+                let rules = self.rules(file, &format!("{key}.rules"), &raw.rules);
+                for (i, rule) in raw.rules.iter().enumerate() {
+                    if !rule.sources.is_empty() {
+                        let message = "a source's own rules apply to it alone".into();
+                        self.report(file, format!("{key}.rules[{i}].sources"), message);
+                    }
+                }
+                let rewrites = self.rewrites(file, &key, raw);
+                let full_text = self.full_text(file, &key, raw);
                 if let Some(first) = seen_urls.insert(url.to_string(), here) {
                     self.report(
                         file,
@@ -506,6 +529,9 @@ impl Validator<'_> {
                         declared_line: url_lines.get(url).copied(),
                         fetch,
                         kind,
+                        rules,
+                        rewrites,
+                        full_text,
                     });
                 }
             }

@@ -48,6 +48,7 @@ pub(super) fn normalize_entry(
     });
     let mut item = Item {
         key: String::new(),
+        aliases: Vec::new(),
         guid: non_empty(&entry.id),
         link: alternate_link(&entry.links),
         link_title: alternate(&entry.links).and_then(|l| text(l.title.as_deref())),

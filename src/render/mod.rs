@@ -22,7 +22,7 @@ use crate::config::{OutputConfig, OutputFormat, Publishing, SourceConfig};
 use crate::identity::stable_urn;
 use crate::model::{StoredEvent, StoredItem};
 use crate::sanitize::web_url;
-use crate::store::{ItemFilter, Store, StoreError};
+use crate::store::{ItemFilter, Store, StoreError, Tagged};
 
 /// The Media RSS namespace, for thumbnails and extra enclosures.
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
@@ -256,8 +256,9 @@ fn filter(output: &OutputConfig, ctx: RenderContext<'_>) -> ItemFilter {
     let urls = |sources: &mut dyn Iterator<Item = &SourceConfig>| {
         Some(sources.map(|s| s.url.clone()).collect())
     };
-    let only = if output.selects_sources() {
-        urls(&mut ctx.sources.iter().filter(|s| output.takes(s)))
+    // By name here; by tag below, where items' own tags count too.
+    let only = if !output.sources.is_empty() {
+        urls(&mut ctx.sources.iter().filter(|s| output.takes_by_name(s)))
     } else if !output.keep_removed_sources {
         urls(&mut ctx.sources.iter())
     } else {
@@ -273,6 +274,15 @@ fn filter(output: &OutputConfig, ctx: RenderContext<'_>) -> ItemFilter {
         per_source: output.per_source,
         include: output.include.clone(),
         exclude: output.exclude.clone(),
+        tagged: (!output.tags.is_empty()).then(|| Tagged {
+            sources: ctx
+                .sources
+                .iter()
+                .filter(|s| output.takes_by_tag(s))
+                .map(|s| s.url.clone())
+                .collect(),
+            tags: output.tags.clone(),
+        }),
     }
 }
 

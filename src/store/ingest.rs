@@ -12,11 +12,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
 
+use super::shaped;
 use super::sources::{add_event, save_state, upsert_source};
 use super::{Store, StoreError, public_id, to_unix};
 use crate::config::{ItemRules, SourceConfig};
 use crate::identity::{self, Candidate, Decision, Fresh, Known, Revision, Stored, hex};
 use crate::model::{Category, FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
+use crate::rules::Shaping;
+use crate::sanitize::web_url;
 
 /// One poll of a source, to record all at once.
 #[derive(Debug)]
@@ -31,6 +34,8 @@ pub struct Poll<'a> {
     pub event: Option<&'a HealthEvent>,
     /// What is kept of items.
     pub rules: &'a ItemRules,
+    /// What rules and rewrites make of items.
+    pub shaping: &'a Shaping,
 }
 
 impl Store {
@@ -53,6 +58,8 @@ impl Store {
                     source_id,
                     source_url: &source.url,
                     rules: poll.rules,
+                    shaping: Some(poll.shaping),
+                    full_text: source.full_text.is_some(),
                     now: poll.at,
                 };
                 ItemCounts::of(&ingest.items(items)?)
@@ -82,6 +89,8 @@ impl Store {
             source_id,
             source_url: &source.url,
             rules,
+            shaping: None,
+            full_text: false,
             now,
         };
         let verdicts = ingest.items(items)?;
@@ -164,6 +173,10 @@ struct Ingest<'a> {
     source_id: i64,
     source_url: &'a str,
     rules: &'a ItemRules,
+    /// `None` when nothing is kept (a preview).
+    shaping: Option<&'a Shaping>,
+    /// Whether new items' full text is wanted.
+    full_text: bool,
     now: DateTime<Utc>,
 }
 
@@ -220,9 +233,15 @@ impl Ingest<'_> {
                 Some(link) => self.find(link)?,
                 None => None,
             };
+            let mut by_key = self.find(&candidate.item.key)?;
+            for alias in &candidate.item.aliases {
+                if by_key.is_none() {
+                    by_key = self.find(alias)?;
+                }
+            }
             known.push(Known {
                 pruned,
-                by_key: self.find(&candidate.item.key)?,
+                by_key,
                 by_link,
             });
         }
@@ -231,15 +250,33 @@ impl Ingest<'_> {
 
     /// Writes what the plan decided for a candidate, and says what became of it.
     fn apply(&self, candidate: &Candidate<'_>, decision: Decision) -> Result<Verdict, StoreError> {
+        let (verdict, item_id) = self.store(candidate, decision)?;
+        if let (Some(shaping), Some(id)) = (self.shaping, item_id) {
+            if matches!(
+                verdict,
+                Verdict::New | Verdict::Updated | Verdict::Duplicate(_)
+            ) {
+                shaped::reshape_item(self.tx, shaping, id, self.now)?;
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// Writes the decision; says what became of the candidate and which stored item it is.
+    fn store(
+        &self,
+        candidate: &Candidate<'_>,
+        decision: Decision,
+    ) -> Result<(Verdict, Option<i64>), StoreError> {
         match decision {
-            Decision::Settled(verdict) => Ok(verdict),
+            Decision::Settled(verdict) => Ok((verdict, None)),
             Decision::Forget(why) => {
                 self.remember_pruned(candidate)?;
-                Ok(Verdict::LeftOut(why))
+                Ok((Verdict::LeftOut(why), None))
             }
             Decision::Revise(item_id) => {
                 self.add_keys(item_id, candidate)?;
-                self.update(item_id, candidate)
+                Ok((self.update(item_id, candidate)?, Some(item_id)))
             }
             Decision::Add => {
                 let elsewhere = match (&candidate.canon_key, self.rules.across_sources) {
@@ -248,11 +285,21 @@ impl Ingest<'_> {
                 };
                 if let Some(item_id) = elsewhere {
                     self.add_keys(item_id, candidate)?;
-                    return Ok(Verdict::Duplicate(self.also_via(item_id, candidate)?));
+                    let via = self.also_via(item_id, candidate)?;
+                    return Ok((Verdict::Duplicate(via), Some(item_id)));
                 }
                 let item_id = self.insert(candidate)?;
                 self.add_keys(item_id, candidate)?;
-                Ok(Verdict::New)
+                // Its link as written, too: removing a strip_query must not make it new again.
+                for alias in &candidate.item.aliases {
+                    self.add_key(item_id, alias)?;
+                }
+                if self.full_text && candidate.item.link.as_deref().and_then(web_url).is_some() {
+                    self.tx
+                        .prepare_cached("UPDATE items SET full_text_wanted = 1 WHERE id = ?1")?
+                        .execute([item_id])?;
+                }
+                Ok((Verdict::New, Some(item_id)))
             }
         }
     }
@@ -310,13 +357,18 @@ impl Ingest<'_> {
 
     fn add_keys(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<(), StoreError> {
         for key in candidate.keys() {
-            // The first item a key was seen for keeps it.
-            self.tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![self.source_id, key, item_id])?;
+            self.add_key(item_id, key)?;
         }
+        Ok(())
+    }
+
+    fn add_key(&self, item_id: i64, key: &str) -> Result<(), StoreError> {
+        // The first item a key was seen for keeps it.
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![self.source_id, key, item_id])?;
         Ok(())
     }
 
@@ -578,12 +630,16 @@ mod tests {
             declared_line: None,
             fetch: Default::default(),
             kind: Default::default(),
+            rules: Vec::new(),
+            rewrites: Default::default(),
+            full_text: None,
         }
     }
 
     fn item(key: &str, title: &str, published: Option<&str>) -> Item {
         Item {
             key: key.into(),
+            aliases: Vec::new(),
             guid: Some(key.into()),
             link: Some(format!("https://p.example/{key}")),
             link_title: None,
@@ -630,6 +686,7 @@ mod tests {
                 initial_items: None,
                 ..ItemRules::default()
             },
+            shaping: &Shaping::default(),
         };
         store.record_poll(src, &poll).unwrap()
     }

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
 use super::{Store, StoreError, from_unix, to_unix};
-use crate::model::{Item, Publisher, StoredItem, Text};
+use crate::model::{Category, Item, Publisher, StoredItem, Text};
+use crate::rules::Rewritten;
 
 impl Store {
     /// The newest items that pass `filter`, newest first, with their publishers.
@@ -13,10 +14,14 @@ impl Store {
             i.content, i.content_html, i.authors, i.published, i.updated, i.first_seen,
             COALESCE(s.name, s.feed_title, s.url) AS publisher, s.url AS feed_url, s.feed_link,
             s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id,
-            i.link_title, i.links";
+            i.link_title, i.links, i.tags, i.rewritten, i.full_text";
         // Every condition is written out and switched off by a NULL, so that one prepared
         // statement serves every output.
-        const CONDITIONS: &str = "(?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2)))
+        const CONDITIONS: &str = "i.hidden IS NULL
+            AND (?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2)))
+            AND (?7 IS NULL OR s.url IN (SELECT value FROM json_each(?7))
+                 OR EXISTS (SELECT 1 FROM json_each(i.tags)
+                            WHERE value IN (SELECT value FROM json_each(?8))))
             AND (?3 IS NULL OR i.sort_at >= ?3)
             AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(?4)
                  WHERE instr(lower(coalesce(i.title, '')), value) > 0))
@@ -59,6 +64,16 @@ impl Store {
                     filter
                         .per_source
                         .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+                    filter
+                        .tagged
+                        .as_ref()
+                        .map(|t| serde_json::to_string(&t.sources))
+                        .transpose()?,
+                    filter
+                        .tagged
+                        .as_ref()
+                        .map(|t| serde_json::to_string(&t.tags))
+                        .transpose()?,
                 ],
                 read_stored_item,
             )?
@@ -82,6 +97,18 @@ pub struct ItemFilter {
     pub include: Vec<String>,
     /// No item whose title contains one of these (lower-case) words.
     pub exclude: Vec<String>,
+    /// Only items of these sources or carrying one of these tags.
+    pub tagged: Option<Tagged>,
+}
+
+/// An output's `tags`: the sources that carry one, and the tags themselves, which items carry
+/// too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tagged {
+    /// The URLs of the sources with one of the tags.
+    pub sources: Vec<String>,
+    /// The tags.
+    pub tags: Vec<String>,
 }
 
 fn join_text(body: Option<String>, is_html: bool) -> Option<Text> {
@@ -90,8 +117,9 @@ fn join_text(body: Option<String>, is_html: bool) -> Option<Text> {
 
 fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
     let authors = json(row, 8)?;
-    let item = Item {
+    let mut item = Item {
         key: row.get(0)?,
+        aliases: Vec::new(),
         guid: row.get(1)?,
         link: row.get(2)?,
         link_title: row.get(22)?,
@@ -108,6 +136,26 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
         digest: String::new(),
         unchanged: false,
     };
+    let full_text: Option<String> = row.get(26)?;
+    if let Some(body) = full_text {
+        item.content = Some(Text {
+            body,
+            is_html: true,
+        });
+    }
+    let rewritten: Option<String> = row.get(25)?;
+    if let Some(rewritten) = rewritten {
+        shaped(
+            &mut item,
+            serde_json::from_str(&rewritten).map_err(|e| json_error(25, e))?,
+        );
+    }
+    let tags: Vec<String> = json(row, 24)?;
+    for tag in tags {
+        if !item.categories.iter().any(|c| c.shown() == tag) {
+            item.categories.push(Category::new(tag));
+        }
+    }
     let stored = StoredItem {
         id: row.get(16)?,
         item,
@@ -122,10 +170,29 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
     Ok(stored)
 }
 
+/// `item` as its rewrites made it.
+fn shaped(item: &mut Item, rewritten: Rewritten) {
+    let Rewritten {
+        title,
+        summary,
+        content,
+        link,
+    } = rewritten;
+    item.title = title.or(item.title.take());
+    item.link = link.or(item.link.take());
+    for (slot, new) in [(&mut item.summary, summary), (&mut item.content, content)] {
+        if let (Some(text), Some(body)) = (slot.as_mut(), new) {
+            text.body = body;
+        }
+    }
+}
+
 /// A JSON column decoded into `T`.
 fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
     let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&text).map_err(|e| json_error(index, e))
+}
+
+fn json_error(index: usize, error: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))
 }

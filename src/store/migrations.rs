@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0007_fidelity.sql"),
         then: None,
     },
+    Migration {
+        name: "0008_shaping",
+        sql: include_str!("../../migrations/0008_shaping.sql"),
+        then: None,
+    },
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.
@@ -188,6 +193,7 @@ fn items_unfit_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<Vec<(i64, i6
             link_title: None,
             links: Vec::new(),
             key: row.get(2)?,
+            aliases: Vec::new(),
             guid: row.get(3)?,
             link: row.get(4)?,
             title: row.get(5)?,
@@ -398,6 +404,9 @@ mod tests {
             declared_line: None,
             fetch: Default::default(),
             kind: Default::default(),
+            rules: Vec::new(),
+            rewrites: Default::default(),
+            full_text: None,
         };
         let now = from_unix(june + 86_400);
         let verdicts = store

@@ -6,6 +6,7 @@
 mod ingest;
 mod items;
 mod migrations;
+mod shaped;
 mod shared;
 mod sources;
 
@@ -17,7 +18,8 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 
 pub use ingest::Poll;
-pub use items::ItemFilter;
+pub use items::{ItemFilter, Tagged};
+pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
 pub use sources::SourceStatus;
 

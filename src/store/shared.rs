@@ -245,6 +245,9 @@ mod tests {
             declared_line: None,
             fetch: Default::default(),
             kind: Default::default(),
+            rules: Vec::new(),
+            rewrites: Default::default(),
+            full_text: None,
         }
     }
 
@@ -258,6 +261,7 @@ mod tests {
                     feed: None,
                     event: None,
                     rules: &ItemRules::default(),
+                    shaping: &crate::rules::Shaping::default(),
                 };
                 store.record_poll(&source, &poll).map(|_| ())
             })
