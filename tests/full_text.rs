@@ -67,13 +67,19 @@ fn content_of(ws: &Workspace, title: &str) -> String {
 #[tokio::test]
 async fn the_article_is_extracted_once_stored_beside_the_feed_content_and_written() {
     let server = FeedServer::start().await;
-    server.serve("/feed.xml", feed(&server, &[("/news/harbour", "Harbour plan")]));
+    server.serve(
+        "/feed.xml",
+        feed(&server, &[("/news/harbour", "Harbour plan")]),
+    );
     server.serve("/news/harbour", article_page("Harbour plan"));
     let ws = Workspace::new(&config(&server, ""));
     let out = ws.tributary(&["once"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let content = content_of(&ws, "Harbour plan");
-    assert!(content.contains("the council approved the harbour plan"), "{content}");
+    assert!(
+        content.contains("the council approved the harbour plan"),
+        "{content}"
+    );
     let report = server.url("/report.pdf");
     assert!(content.contains(&report), "links made absolute: {content}");
     for clutter in ["Most read", "Cookie settings", "track()", "About us"] {
@@ -82,7 +88,9 @@ async fn the_article_is_extracted_once_stored_beside_the_feed_content_and_writte
     // The feed's own content is kept beside it.
     let (stored, full): (String, String) = ws
         .db()
-        .query_row("SELECT summary, full_text FROM items", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT summary, full_text FROM items", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!(stored, "<p>Teaser only.</p>");
     assert!(full.contains("harbour plan"));
@@ -95,15 +103,24 @@ async fn the_article_is_extracted_once_stored_beside_the_feed_content_and_writte
 #[tokio::test]
 async fn a_selector_keeps_only_its_part_of_the_page() {
     let server = FeedServer::start().await;
-    server.serve("/feed.xml", feed(&server, &[("/news/harbour", "Harbour plan")]));
+    server.serve(
+        "/feed.xml",
+        feed(&server, &[("/news/harbour", "Harbour plan")]),
+    );
     server.serve("/news/harbour", article_page("Harbour plan"));
-    let ws = Workspace::new(&config(&server, "full_text_selector = \"div.article-body\""));
+    let ws = Workspace::new(&config(
+        &server,
+        "full_text_selector = \"div.article-body\"",
+    ));
     let out = ws.tributary(&["once"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let content = content_of(&ws, "Harbour plan");
     assert!(content.contains("the council approved"), "{content}");
     // Only the selected part: not the headline or the aside around it.
-    assert!(!content.contains("<h1>") && !content.contains("Related: nothing"), "{content}");
+    assert!(
+        !content.contains("<h1>") && !content.contains("Related: nothing"),
+        "{content}"
+    );
 }
 
 #[tokio::test]
@@ -111,11 +128,23 @@ async fn a_failed_extraction_keeps_the_feed_content_and_is_retried_a_few_times_a
     let server = FeedServer::start().await;
     server.serve(
         "/feed.xml",
-        feed(&server, &[("/news/broken", "Broken page"), ("/news/empty", "Empty page")]),
+        feed(
+            &server,
+            &[
+                ("/news/broken", "Broken page"),
+                ("/news/empty", "Empty page"),
+            ],
+        ),
     );
     server.respond("/news/broken", 500, &[], b"oops".to_vec());
-    server.serve("/news/empty", "<html><body><nav>Home</nav></body></html>".into());
-    let ws = Workspace::new(&config(&server, "full_text_selector = \"div.article-body\""));
+    server.serve(
+        "/news/empty",
+        "<html><body><nav>Home</nav></body></html>".into(),
+    );
+    let ws = Workspace::new(&config(
+        &server,
+        "full_text_selector = \"div.article-body\"",
+    ));
     let out = ws.tributary(&["once"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let log = stderr(&out);
@@ -126,18 +155,27 @@ async fn a_failed_extraction_keeps_the_feed_content_and_is_retried_a_few_times_a
     }
     // Each tried once, each waiting for a retry.
     assert_eq!(
-        count(&ws, "SELECT count(*) FROM items WHERE full_text_tries = 1 AND full_text_wanted = 1 AND full_text_after IS NOT NULL"),
+        count(
+            &ws,
+            "SELECT count(*) FROM items WHERE full_text_tries = 1 AND full_text_wanted = 1 AND full_text_after IS NOT NULL"
+        ),
         2
     );
     // At the last try, given up for good.
     ws.db()
-        .execute("UPDATE items SET full_text_tries = 2, full_text_after = 0", [])
+        .execute(
+            "UPDATE items SET full_text_tries = 2, full_text_after = 0",
+            [],
+        )
         .unwrap();
     let out = ws.tributary(&["once"]).await;
     assert!(out.status.success());
     assert_eq!(server.requests("/news/broken"), 2);
     assert_eq!(
-        count(&ws, "SELECT count(*) FROM items WHERE full_text_tries = 3 AND full_text_wanted = 0"),
+        count(
+            &ws,
+            "SELECT count(*) FROM items WHERE full_text_tries = 3 AND full_text_wanted = 0"
+        ),
         2
     );
     let out = ws.tributary(&["once"]).await;
@@ -158,10 +196,17 @@ async fn an_item_of_a_public_source_linking_to_a_private_address_is_not_fetched(
     let out = ws.tributary(&["once"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(server.requests("/news/inside"), 0);
-    assert!(stderr(&out).contains("points at a private address"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("points at a private address"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(content_of(&ws, "Inside"), "<p>Teaser only.</p>");
     // Not worth retrying.
-    assert_eq!(count(&ws, "SELECT count(*) FROM items WHERE full_text_wanted = 1"), 0);
+    assert_eq!(
+        count(&ws, "SELECT count(*) FROM items WHERE full_text_wanted = 1"),
+        0
+    );
     // Allowed when the user says so.
     let ws = Workspace::new(&format!(
         "[poll]\nallow_private_redirects = true\n{STATE_AND_OUTPUT}\n[[sources]]\nname = \"Council\"\nurl = \"file:council.xml\"\nfull_text = true\n"
@@ -178,11 +223,15 @@ async fn rules_see_the_full_text() {
     let server = FeedServer::start().await;
     server.serve(
         "/feed.xml",
-        feed(&server, &[("/news/harbour", "Harbour plan"), ("/news/other", "Other")]),
+        feed(
+            &server,
+            &[("/news/harbour", "Harbour plan"), ("/news/other", "Other")],
+        ),
     );
     server.serve("/news/harbour", article_page("Harbour plan"));
     server.serve("/news/other", article_page("Other"));
-    let rule = "\n[[rules]]\nwhen = { content = \"Harbour plan: the council\" }\naction = \"drop\"\n";
+    let rule =
+        "\n[[rules]]\nwhen = { content = \"Harbour plan: the council\" }\naction = \"drop\"\n";
     let ws = Workspace::new(&format!("{}{rule}", config(&server, "")));
     let out = ws.tributary(&["once"]).await;
     assert!(out.status.success(), "{}", stderr(&out));

@@ -407,19 +407,18 @@ async fn tracking_parameters_are_stripped_and_links_differing_by_them_are_one_it
 async fn naming_a_tracking_parameter_later_never_doubles_a_stored_item() {
     let server = FeedServer::start().await;
     let link = "https://council.example/n?id=7&amp;ref=rss";
-    server.serve(
-        "/c.xml",
-        channel(
-            "Council",
-            &[raw_item(
-                None,
-                "Bridge",
-                Some(link),
-                "<p>x</p>",
-                "Mon, 18 Aug 2025 10:00:00 GMT",
-            )],
-        ),
-    );
+    let serve = |body: &str| {
+        let item = raw_item(
+            None,
+            "Bridge",
+            Some(link),
+            body,
+            "Mon, 18 Aug 2025 10:00:00 GMT",
+        );
+        server.serve("/c.xml", channel("Council", &[item]))
+    };
+    serve("<p>x</p>");
+
     let config = |strip: &str| {
         format!(
             "{STATE_AND_OUTPUT}\n[[sources]]\nname = \"Council\"\nurl = \"{}\"\n{strip}\n",
@@ -431,6 +430,8 @@ async fn naming_a_tracking_parameter_later_never_doubles_a_stored_item() {
     // The parameter named after the item was stored: its link is cleaned in the outputs at once,
     // and the next poll finds the same item.
     ws.write("tributary.toml", &config(r#"strip_query = ["ref"]"#));
+    // Its text changed too, so that nothing but its keys can tell it is the same item.
+    serve("<p>x, corrected</p>");
     let out = ws.tributary(&["once"]).await;
     assert!(
         once_line(&stdout(&out), "Council").contains("0 new"),
@@ -441,6 +442,7 @@ async fn naming_a_tracking_parameter_later_never_doubles_a_stored_item() {
     assert_eq!(entry.links[0].href, "https://council.example/n?id=7");
     // And named no more: still the same item.
     ws.write("tributary.toml", &config(""));
+    serve("<p>x, corrected twice</p>");
     let out = ws.tributary(&["once"]).await;
     assert!(
         once_line(&stdout(&out), "Council").contains("0 new"),
