@@ -401,6 +401,19 @@ async fn tracking_parameters_are_stripped_and_links_differing_by_them_are_one_it
         stdout(&out)
     );
     assert_eq!(items_of(&ws, "Council"), 1);
+    // Named no more: the link as first written still leads to the item.
+    ws.write("tributary.toml", &config(""));
+    server.serve(
+        "/c.xml",
+        feed(&["a"]).replace("<p>Report</p>", "<p>Report, corrected</p>"),
+    );
+    let out = ws.tributary(&["once"]).await;
+    assert!(
+        once_line(&stdout(&out), "Council").contains("0 new"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(items_of(&ws, "Council"), 1);
 }
 
 #[tokio::test]
