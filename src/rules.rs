@@ -601,3 +601,142 @@ fn describe_rewrites(rewrites: &Rewrites) -> String {
         .collect();
     format!("{removes:?} {replaces:?} {:?}", rewrites.strip_query)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Pattern;
+    use crate::model::{Author, Category};
+
+    fn rule(label: &str, when: When, action: Action) -> Rule {
+        Rule {
+            label: label.into(),
+            sources: Vec::new(),
+            tags: Vec::new(),
+            when,
+            action,
+        }
+    }
+
+    fn title(pattern: &str) -> When {
+        When {
+            title: Some(Pattern::new(pattern).unwrap()),
+            ..When::default()
+        }
+    }
+
+    fn shaping(rules: Vec<Rule>) -> Shaping {
+        Shaping {
+            global: rules,
+            ..Shaping::default()
+        }
+    }
+
+    fn item(title: &str) -> Item {
+        Item {
+            title: Some(title.into()),
+            link: Some("https://a.example/x?utm_source=rss&id=1".into()),
+            authors: vec![Author {
+                name: "Desk".into(),
+                ..Author::default()
+            }],
+            categories: vec![Category::new("News")],
+            ..Item::default()
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn the_first_drop_or_keep_decides_and_every_tag_applies() {
+        let rules = vec![
+            rule("r0", title("^A"), Action::Tag("a".into())),
+            rule("r1", title("Sponsored"), Action::Drop),
+            rule("r2", title("."), Action::Keep),
+            rule("r3", title("^A"), Action::Tag("b".into())),
+            rule("r4", title("."), Action::Drop),
+        ];
+        let s = shaping(rules);
+        let now = at("2026-01-01T00:00:00Z");
+        let table = [
+            ("A story", None, vec!["a", "b"]),
+            ("A Sponsored story", Some("dropped by r1"), vec!["a", "b"]),
+            ("Other", None, vec![]),
+        ];
+        for (t, hidden, tags) in table {
+            let shaped = s.shape("u", None, &item(t), now, now);
+            assert_eq!(shaped.hidden.as_deref(), hidden, "{t}");
+            assert_eq!(shaped.tags, tags, "{t}");
+        }
+    }
+
+    #[test]
+    fn keep_rules_hide_what_none_of_them_matches() {
+        let s = shaping(vec![
+            rule("k0", title("^A"), Action::Keep),
+            rule("k1", title("^B"), Action::Keep),
+        ]);
+        let now = at("2026-01-01T00:00:00Z");
+        let hidden = |t: &str| s.shape("u", None, &item(t), now, now).hidden;
+        assert_eq!(hidden("A"), None);
+        assert_eq!(hidden("B"), None);
+        assert_eq!(hidden("C").as_deref(), Some("not kept by k0"));
+    }
+
+    #[test]
+    fn a_date_condition_says_when_it_will_decide_otherwise() {
+        let when = When {
+            older_than: Some(std::time::Duration::from_secs(86_400)),
+            ..When::default()
+        };
+        let s = shaping(vec![rule("old", when, Action::Drop)]);
+        let published = at("2026-01-01T00:00:00Z");
+        let young = s.shape("u", None, &item("x"), published, at("2026-01-01T12:00:00Z"));
+        assert_eq!(young.hidden, None);
+        assert_eq!(young.recheck_at, Some(at("2026-01-02T00:00:00Z")));
+        let old = s.shape("u", None, &item("x"), published, at("2026-01-02T00:00:00Z"));
+        assert!(old.hidden.is_some());
+        assert_eq!(old.recheck_at, None);
+    }
+
+    #[test]
+    fn query_parameters_are_cut_by_name_and_wildcard_keeping_the_rest_as_written() {
+        let table = [
+            (
+                "https://a.example/x?utm_source=rss&id=1",
+                Some("https://a.example/x?id=1"),
+            ),
+            (
+                "https://a.example/x?id=a%20b&UTM_medium=m",
+                Some("https://a.example/x?id=a%20b"),
+            ),
+            ("https://a.example/x?fbclid=1", Some("https://a.example/x")),
+            ("https://a.example/x?id=1", None),
+            ("https://a.example/x", None),
+            ("not a url", None),
+        ];
+        for (link, stripped) in table {
+            assert_eq!(
+                strip_query(link, &["utm_*", "fbclid"]).as_deref(),
+                stripped,
+                "{link}"
+            );
+        }
+        assert!(wildcard("*_eid", "mc_eid") && wildcard("a*b*c", "aXbYc"));
+        assert!(!wildcard("utm_*", "xutm_a") && !wildcard("a*b", "ab_"));
+    }
+
+    #[test]
+    fn removing_elements_cuts_only_what_the_selector_matches() {
+        let selector = scraper::Selector::parse(".share, img[width='1']").unwrap();
+        let html =
+            r#"<p>Keep <b>this</b></p><div class="share">x</div><img src="p.gif" width="1">"#;
+        assert_eq!(
+            cut_elements(html, &selector).as_deref(),
+            Some("<p>Keep <b>this</b></p>")
+        );
+        assert_eq!(cut_elements("<p>nothing</p>", &selector), None);
+    }
+}
