@@ -86,6 +86,20 @@ fn the_example_config_documents_valid_options() {
     };
     assert_eq!(fields.items, "data.releases");
     assert_eq!(fields.author.as_deref(), Some("author.name"));
+    assert_eq!(config.rules.len(), 2);
+    assert_eq!(config.rules[0].sources, ["Example publisher"]);
+    assert!(config.rules[0].when.older_than.is_some() && config.rules[0].when.link.is_some());
+    assert_eq!(
+        config.rules[1].action,
+        tributary::config::Action::Tag("ukraine".into())
+    );
+    assert_eq!(source.rules.len(), 1);
+    assert_eq!(source.rules[0].label, "sources[0] (\"Example publisher\").rules[0]");
+    assert_eq!(source.rewrites.remove.len(), 3);
+    assert_eq!(source.rewrites.replace[0].pattern.as_str(), "^\\[PRESS\\] ");
+    assert_eq!(source.rewrites.strip_query, ["ref", "src_*"]);
+    let full_text = source.full_text.as_ref().expect("the first source fetches full text");
+    assert!(full_text.selector.is_some());
 }
 
 #[test]
@@ -130,6 +144,21 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "summary =",
         "content =",
         "author =",
+        "[[rules]]",
+        "[[sources.rules]]",
+        "when = { title",
+        "any =",
+        "category =",
+        "older_than =",
+        "newer_than =",
+        "action = \"drop\"",
+        "action = \"tag\"",
+        "tag = \"ukraine\"",
+        "remove = [",
+        "replace = [{ field",
+        "strip_query =",
+        "full_text = true",
+        "full_text_selector =",
         "[health]",
         "[retention]",
         "max_age =",
