@@ -69,13 +69,16 @@ def timed(command, cwd=None, env=None):
 class Tributary:
     name = "tributary"
 
-    def __init__(self, work, urls, binary):
+    def __init__(self, work, urls, binary, rules=0):
         self.work, self.binary = work, binary
         config = ['[database]\npath = "state/tributary.db"',
                   # The farm is one host; real feeds are many.
                   '[poll]\nconcurrency = 32\nper_host_concurrency = 32',
                   '[retention]\nmax_age = "0"\ninitial_items = 0',
                   '[[outputs]]\npath = "public/feed.xml"\nmax_items = 200']
+        config += RULES[:rules]
+        if rules:
+            config.append('[dedup]\nstrip_query = ["utm_*", "fbclid", "mc_eid"]')
         config += [f'[[sources]]\nurl = "{u}"' for u in urls]
         (work / "tributary.toml").write_text("\n\n".join(config) + "\n")
 
@@ -85,6 +88,34 @@ class Tributary:
     def items(self):
         db = sqlite3.connect(self.work / "state/tributary.db")
         return db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+
+# Twenty rules of the kinds users write: tags by what items say (HTML read as text), drops by
+# title, author, category and link, a keep scoped to nothing that exists (so it never hides).
+RULES = [
+    f'[[rules]]\nwhen = {{ any = "(?i)\\\\b{word}" }}\naction = "tag"\ntag = "{word}"'
+    for word in ("ukrain", "budget", "harbour", "council", "election", "climate", "energy",
+                 "transport")
+] + [
+    f'[[rules]]\nwhen = {{ title = "(?i){word}" }}\naction = "drop"'
+    for word in ("sponsored", "advertorial", "job ad", "webinar")
+] + [
+    '[[rules]]\nwhen = { author = "^Press Office$" }\naction = "drop"',
+    '[[rules]]\nwhen = { category = "(?i)^(ads|promo)$" }\naction = "drop"',
+    '[[rules]]\nwhen = { link = "/sponsored/" }\naction = "drop"',
+    '[[rules]]\nwhen = { summary = "(?i)partner content" }\naction = "drop"',
+    '[[rules]]\nwhen = { content = "(?i)this post is sponsored" }\naction = "drop"',
+    '[[rules]]\nwhen = { title = "(?i)weekly digest", older_than = "3650d" }\naction = "drop"',
+    '[[rules]]\ntags = ["none"]\nwhen = { title = "x" }\naction = "keep"',
+    '[[rules]]\nwhen = { any = "(?i)breaking", newer_than = "1d" }\naction = "tag"\ntag = "breaking"',
+]
+
+
+class TributaryRules(Tributary):
+    name = "tributary+rules"
+
+    def __init__(self, work, urls, binary):
+        super().__init__(work, urls, binary, rules=len(RULES))
 
 
 class Newsboat:
@@ -168,8 +199,12 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers", action="store_true", help="also run newsboat and reader")
     parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    parser.add_argument("--rules", action="store_true",
+                        help="also run tributary with 20 rules and [dedup] strip_query")
     args = parser.parse_args()
     tools = [(Tributary, (args.binary,))]
+    if args.rules:
+        tools += [(TributaryRules, (args.binary,))]
     if args.peers:
         tools += [(Newsboat, ()), (Reader, ())]
     medians = {}
@@ -186,6 +221,12 @@ def main():
         for step, m in steps.items():
             print(f"{name:10} {step:12} {m['wall']:8.2f} {m['cpu']:8.2f} {m['rss']:8.1f} "
                   f"{m['items']:7.0f} {m['requests']:9.0f} {m['not_modified']:6.0f}")
+    if args.rules:
+        for what in ("wall", "cpu"):
+            ratios = ", ".join(
+                f"{step} {medians['tributary+rules'][step][what] / medians['tributary'][step][what]:.2f}x"
+                for step in medians["tributary"])
+            print(f"tributary with 20 rules vs without ({what}, lower is better): {ratios}")
     if args.peers:
         for peer in ("newsboat", "reader"):
             ratios = ", ".join(

@@ -14,7 +14,7 @@ use url::Url;
 use crate::config::{Action, Config, Field, Rewrites, Rule, SourceConfig, When};
 use crate::identity::hex;
 use crate::model::{Item, Text};
-use crate::sanitize::{MAX_TITLE_CHARS, bounded_line, clean_html, html_to_text};
+use crate::sanitize::{MAX_TITLE_CHARS, bounded_line, clean_html, text_of_clean_html};
 
 /// Every rule and rewrite of a config, by source.
 #[derive(Debug, Clone, Default)]
@@ -448,7 +448,7 @@ impl View<'_> {
         match text {
             None => "",
             Some(t) if !t.is_html => &t.body,
-            Some(t) => cell.get_or_init(|| html_to_text(&t.body)),
+            Some(t) => cell.get_or_init(|| text_of_clean_html(&t.body)),
         }
     }
 

@@ -194,6 +194,50 @@ fn windows_1252(c: char) -> Option<char> {
     text.chars().next().filter(|c| !c.is_control())
 }
 
+/// The text of HTML that [`clean_html`] wrote, as [`html_to_text`] reads it but without
+/// parsing: tags dropped (block elements part words), the entities ammonia's serializer writes
+/// decoded, white space folded. Only for cleaned HTML: no comments, scripts or styles are left
+/// in it, and its attribute values are quoted.
+pub fn text_of_clean_html(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let tag = &rest[start..];
+        let mut quote = None;
+        let mut end = tag.len();
+        for (i, c) in tag.char_indices().skip(1) {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '>') => {
+                    end = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let name = tag[1..end]
+            .trim_start_matches('/')
+            .split(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+            .next()
+            .unwrap_or_default();
+        if !INLINE_ELEMENTS.contains(&name.to_ascii_lowercase().as_str()) {
+            text.push(' ');
+        }
+        rest = &tag[end..];
+    }
+    text.push_str(rest);
+    fold_whitespace(&decode_serializer_entities(&text))
+}
+
+/// Elements inside a line of text: their tags do not part words.
+const INLINE_ELEMENTS: &[&str] = &[
+    "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "i", "ins", "kbd",
+    "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u",
+    "var",
+];
+
 /// Decodes the few entities that ammonia's serializer writes into text nodes.
 fn decode_serializer_entities(text: &str) -> String {
     text.replace("&lt;", "<")
@@ -233,6 +277,29 @@ pub fn removed_markup(before: &str, after: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_of_clean_html_is_its_words_with_blocks_apart() {
+        let table = [
+            ("<p>a <b>job</b> advert</p><p>next</p>", "a job advert next"),
+            (
+                "<p>Ukr<b>ain</b>e &amp; &lt;friends&gt;</p>",
+                "Ukraine & <friends>",
+            ),
+            (
+                r#"<a href="https://x.example/?a=1&amp;b=2" title="a > b">link</a> text"#,
+                "link text",
+            ),
+            (
+                "<ul><li>one</li><li>two</li></ul><br>three",
+                "one two three",
+            ),
+            ("plain &quot;text&quot; &amp;lt;", "plain \"text\" &lt;"),
+        ];
+        for (html, text) in table {
+            assert_eq!(text_of_clean_html(&clean_html(html, None)), text, "{html}");
+        }
+    }
 
     #[test]
     fn c1_code_points_read_as_windows_1252_and_other_controls_go() {

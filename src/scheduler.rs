@@ -167,6 +167,13 @@ pub async fn run_daemon(
     loop {
         daemon.start_due();
         daemon.start_full_texts();
+        if daemon.reshape_at.is_some_and(|at| at <= Instant::now()) {
+            let (changed, next) = reshape_due(&daemon.ctx).await;
+            daemon.dirty |= changed;
+            // Never sooner than a second from now, whatever the store says.
+            let soonest = Instant::now() + Duration::from_secs(1);
+            daemon.reshape_at = next.map(|at| instant_at(at).max(soonest));
+        }
         if daemon.dirty && daemon.render_due() <= Instant::now() {
             daemon.render().await;
         }
@@ -225,6 +232,8 @@ struct Daemon {
     full_texts: JoinSet<FullTextRun>,
     /// When full texts are next to be fetched, if any may be wanted.
     full_texts_due: Option<Instant>,
+    /// When a rule's `older_than`/`newer_than` next decides otherwise for a stored item.
+    reshape_at: Option<Instant>,
 }
 
 impl Daemon {
@@ -260,6 +269,7 @@ impl Daemon {
                 .iter()
                 .any(|s| s.full_text.is_some())
                 .then(Instant::now),
+            reshape_at: Some(Instant::now()),
             config: Arc::new(config),
         }
     }
@@ -334,7 +344,10 @@ impl Daemon {
             .filter_map(|s| s.due)
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        let due = self.full_texts_due.map_or(due, |t| due.min(t));
+        let due = [self.full_texts_due, self.reshape_at]
+            .into_iter()
+            .flatten()
+            .fold(due, Instant::min);
         if self.dirty {
             due.min(self.render_due())
         } else {
@@ -416,6 +429,8 @@ impl Daemon {
 
     async fn render(&mut self) {
         let rendered = self.render_and_announce().await;
+        // Items stored since may be due earlier than what was known.
+        self.reshape_at = Some(Instant::now());
         // A file that could not be written is written again later: the database has what it
         // needs, and the next successful write catches up.
         let failed = rendered.iter().any(|r| r.result.is_err());
@@ -699,17 +714,7 @@ async fn render_outputs(ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
         Some(Err(error)) => tracing::error!(%error, "pruning old items failed"),
         None => tracing::error!("pruning old items crashed"),
     }
-    // Items a rule's older_than or newer_than now decides otherwise for.
-    let shaping = ctx.shaping.clone();
-    match ctx
-        .store
-        .with(move |store| store.reshape_due(&shaping, Utc::now()))
-        .await
-    {
-        Some(Ok(_)) => {}
-        Some(Err(error)) => tracing::error!(%error, "shaping items again failed"),
-        None => tracing::error!("shaping items again crashed"),
-    }
+    reshape_due(ctx).await;
     let now = Utc::now();
     // Shared, not copied: this runs after every round of polls.
     let read_config = Arc::clone(config);
@@ -744,6 +749,27 @@ async fn render_outputs(ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
             public_url: None,
         }]
     })
+}
+
+/// Shapes again the items a rule's `older_than` or `newer_than` now decides otherwise for;
+/// returns whether any changed, and when the next is due.
+async fn reshape_due(ctx: &Pipeline) -> (bool, Option<chrono::DateTime<Utc>>) {
+    let shaping = ctx.shaping.clone();
+    match ctx
+        .store
+        .with(move |store| store.reshape_due(&shaping, Utc::now()))
+        .await
+    {
+        Some(Ok((changed, next))) => (changed > 0, next),
+        Some(Err(error)) => {
+            tracing::error!(%error, "shaping items again failed");
+            (false, None)
+        }
+        None => {
+            tracing::error!("shaping items again crashed");
+            (false, None)
+        }
+    }
 }
 
 fn render_context(config: &Config, now: chrono::DateTime<Utc>) -> RenderContext<'_> {

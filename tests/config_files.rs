@@ -94,11 +94,17 @@ fn the_example_config_documents_valid_options() {
         tributary::config::Action::Tag("ukraine".into())
     );
     assert_eq!(source.rules.len(), 1);
-    assert_eq!(source.rules[0].label, "sources[0] (\"Example publisher\").rules[0]");
+    assert_eq!(
+        source.rules[0].label,
+        "sources[0] (\"Example publisher\").rules[0]"
+    );
     assert_eq!(source.rewrites.remove.len(), 3);
     assert_eq!(source.rewrites.replace[0].pattern.as_str(), "^\\[PRESS\\] ");
     assert_eq!(source.rewrites.strip_query, ["ref", "src_*"]);
-    let full_text = source.full_text.as_ref().expect("the first source fetches full text");
+    let full_text = source
+        .full_text
+        .as_ref()
+        .expect("the first source fetches full text");
     assert!(full_text.selector.is_some());
 }
 

@@ -251,13 +251,27 @@ impl Ingest<'_> {
     /// Writes what the plan decided for a candidate, and says what became of it.
     fn apply(&self, candidate: &Candidate<'_>, decision: Decision) -> Result<Verdict, StoreError> {
         let (verdict, item_id) = self.store(candidate, decision)?;
-        if let (Some(shaping), Some(id)) = (self.shaping, item_id) {
-            if matches!(
-                verdict,
-                Verdict::New | Verdict::Updated | Verdict::Duplicate(_)
-            ) {
-                shaped::reshape_item(self.tx, shaping, id, self.now)?;
+        let (Some(shaping), Some(id)) = (self.shaping, item_id) else {
+            return Ok(verdict);
+        };
+        match verdict {
+            Verdict::New => {
+                let (item, published) = (candidate.item, candidate.published);
+                shaped::shape_new(
+                    self.tx,
+                    shaping,
+                    self.source_url,
+                    id,
+                    item,
+                    published,
+                    self.now,
+                )?
             }
+            // Its text or its source may have changed; it may have its full text.
+            Verdict::Updated | Verdict::Duplicate(_) => {
+                shaped::reshape_item(self.tx, shaping, id, self.now)?
+            }
+            Verdict::Unchanged | Verdict::LeftOut(_) => {}
         }
         Ok(verdict)
     }

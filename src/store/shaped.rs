@@ -72,17 +72,44 @@ fn reshape(
         stored.published,
         now,
     );
-    let columns = columns(&shaped)?;
-    if columns == stored.shaped {
+    write(conn, stored.id, &shaped, &stored.shaped)
+}
+
+/// Writes what `shaped` says of item `id`, unless it is what is stored (`was`); says whether
+/// it wrote.
+fn write(
+    conn: &Connection,
+    id: i64,
+    shaped: &Shaped,
+    was: &ShapedColumns,
+) -> Result<bool, StoreError> {
+    let columns = columns(shaped)?;
+    if columns == *was {
         return Ok(false);
     }
     conn.prepare_cached(
         "UPDATE items SET hidden = ?2, tags = ?3, rewritten = ?4, recheck_at = ?5 WHERE id = ?1",
     )?
-    .execute(params![
-        stored.id, columns.0, columns.1, columns.2, columns.3
-    ])?;
+    .execute(params![id, columns.0, columns.1, columns.2, columns.3])?;
     Ok(true)
+}
+
+/// Shapes the new item `id`, just stored from `item` by `source_url`: shaped from what is in
+/// hand, with nothing to read back.
+pub(super) fn shape_new(
+    conn: &Connection,
+    shaping: &Shaping,
+    source_url: &str,
+    id: i64,
+    item: &Item,
+    published: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let shaped = shaping.shape(source_url, None, item, published, now);
+    // What a new row holds.
+    let unshaped: ShapedColumns = (None, "[]".into(), None, None);
+    write(conn, id, &shaped, &unshaped)?;
+    Ok(())
 }
 
 fn columns(shaped: &Shaped) -> Result<ShapedColumns, StoreError> {
@@ -158,12 +185,12 @@ impl Store {
     }
 
     /// Shapes again the items a rule's `older_than`/`newer_than` now decides otherwise for;
-    /// returns how many changed.
+    /// returns how many changed, and when the next one is due.
     pub fn reshape_due(
         &mut self,
         shaping: &Shaping,
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, Option<DateTime<Utc>>), StoreError> {
         let tx = self.conn.transaction()?;
         let due: Vec<Stored> = tx
             .prepare_cached(&format!(
@@ -175,8 +202,10 @@ impl Store {
         for stored in &due {
             changed += usize::from(reshape(&tx, shaping, stored, now)?);
         }
+        let next: Option<i64> =
+            tx.query_row("SELECT min(recheck_at) FROM items", [], |r| r.get(0))?;
         tx.commit()?;
-        Ok(changed)
+        Ok((changed, next.map(from_unix)))
     }
 
     /// What the rules and rewrites make of the newest `last` stored items (of the source with
