@@ -207,14 +207,19 @@ def main():
         tools += [(TributaryRules, (args.binary,))]
     if args.peers:
         tools += [(Newsboat, ()), (Reader, ())]
-    medians = {}
-    for index, (tool, extra) in enumerate(tools):
-        runs = [one_run(tool, args.feeds, args.items, 18080 + index, extra)
-                for _ in range(args.runs)]
-        medians[tool.name] = {
-            step: {key: statistics.median(r[step][key] for r in runs) for key in runs[0][step]}
-            for step in runs[0]
+    # Tools take turns, run after run, so that a machine getting busier or quieter weighs on
+    # each alike.
+    runs = {tool.name: [] for tool, _ in tools}
+    for _ in range(args.runs):
+        for index, (tool, extra) in enumerate(tools):
+            runs[tool.name].append(one_run(tool, args.feeds, args.items, 18080 + index, extra))
+    medians = {
+        name: {
+            step: {key: statistics.median(r[step][key] for r in rs) for key in rs[0][step]}
+            for step in rs[0]
         }
+        for name, rs in runs.items()
+    }
     print(f"{args.feeds} feeds of {args.items} items, median of {args.runs} runs")
     print(f"{'tool':10} {'step':12} {'wall s':>8} {'cpu s':>8} {'RSS MB':>8} {'items':>7} {'requests':>9} {'304s':>6}")
     for name, steps in medians.items():

@@ -3,6 +3,7 @@
 //! (sanitized) and [`Shaping::shape`] is replayed from that original whenever the rules change,
 //! so a rewrite is never applied twice and a removed one restores the original.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
@@ -250,7 +251,8 @@ impl Shaping {
         shaped
     }
 
-    /// Applies the source's rewrites; returns the item as rules see it.
+    /// Applies the source's rewrites; returns the item as rules see it, borrowing what no
+    /// rewrite changed.
     fn rewrite<'a>(
         &self,
         source_url: &str,
@@ -259,95 +261,94 @@ impl Shaping {
         shaped: &mut Shaped,
     ) -> View<'a> {
         let rewrites = &source.rewrites;
-        let mut link = item.link.clone();
+        let mut link = item.link.as_deref().map(Cow::Borrowed);
+        let mut title = item.title.as_deref().map(Cow::Borrowed);
+        let mut summary = item.summary.as_ref().map(Cow::Borrowed);
+        let mut content = item.content.as_ref().map(Cow::Borrowed);
         let patterns = self.strip_patterns(source_url);
         if let Some(stripped) = link.as_deref().and_then(|l| strip_query(l, &patterns)) {
             shaped.steps.push(Step::Rewrote {
                 by: "strip_query".into(),
                 field: "link",
-                before: link.take().unwrap_or_default(),
+                before: link.unwrap_or_default().into_owned(),
                 after: stripped.clone(),
             });
-            link = Some(stripped);
+            link = Some(Cow::Owned(stripped));
         }
-        let mut title = item.title.clone();
-        let mut summary = item.summary.clone();
-        let mut content = item.content.clone();
         for (i, selector) in rewrites.remove.iter().enumerate() {
             for (field, text) in [("summary", &mut summary), ("content", &mut content)] {
                 let Some(text) = text.as_mut().filter(|t| t.is_html) else {
                     continue;
                 };
                 if let Some(cut) = cut_elements(&text.body, &selector.selector) {
+                    let before = std::mem::replace(&mut text.to_mut().body, cut.clone());
                     shaped.steps.push(Step::Rewrote {
                         by: format!("remove[{i}] ({:?})", selector.written),
                         field,
-                        before: std::mem::replace(&mut text.body, cut),
-                        after: String::new(),
+                        before,
+                        after: cut,
                     });
-                    if let Some(Step::Rewrote { after, .. }) = shaped.steps.last_mut() {
-                        after.clone_from(&text.body);
-                    }
                 }
             }
         }
         for (i, replace) in rewrites.replace.iter().enumerate() {
             let regex = replace.pattern.regex();
-            let (before, after) = match replace.field {
+            let changed = match replace.field {
                 Field::Title | Field::Link => {
-                    let slot = if replace.field == Field::Title {
-                        &mut title
-                    } else {
-                        &mut link
+                    let slot = match replace.field {
+                        Field::Title => &mut title,
+                        _ => &mut link,
                     };
                     let Some(old) = slot.as_deref() else { continue };
-                    let new = regex.replace_all(old, replace.with.as_str());
-                    if new == old {
+                    let Cow::Owned(new) = regex.replace_all(old, replace.with.as_str()) else {
                         continue;
-                    }
-                    let new = if replace.field == Field::Title {
-                        bounded_line(&new, MAX_TITLE_CHARS)
-                    } else {
-                        new.trim().to_string()
                     };
-                    (slot.replace(new.clone()).unwrap_or_default(), new)
+                    let new = match replace.field {
+                        Field::Title => bounded_line(&new, MAX_TITLE_CHARS),
+                        _ => new.trim().to_string(),
+                    };
+                    let before = slot.replace(Cow::Owned(new.clone()));
+                    (before.unwrap_or_default().into_owned(), new)
                 }
                 Field::Summary | Field::Content => {
-                    let slot = if replace.field == Field::Summary {
-                        &mut summary
-                    } else {
-                        &mut content
+                    let slot = match replace.field {
+                        Field::Summary => &mut summary,
+                        _ => &mut content,
                     };
                     let Some(text) = slot.as_mut() else { continue };
-                    let new = regex.replace_all(&text.body, replace.with.as_str());
-                    if new == text.body {
+                    let Cow::Owned(new) = regex.replace_all(&text.body, replace.with.as_str())
+                    else {
                         continue;
-                    }
-                    // A replacement may join pieces of markup into something unsafe.
-                    let new = if text.is_html {
-                        clean_html(&new, None)
-                    } else {
-                        new.into_owned()
                     };
-                    (std::mem::replace(&mut text.body, new.clone()), new)
+                    // A replacement may join pieces of markup into something unsafe.
+                    let new = match text.is_html {
+                        true => clean_html(&new, None),
+                        false => new,
+                    };
+                    (std::mem::replace(&mut text.to_mut().body, new.clone()), new)
                 }
             };
             shaped.steps.push(Step::Rewrote {
                 by: format!("replace[{i}]"),
                 field: replace.field.as_str(),
-                before,
-                after,
+                before: changed.0,
+                after: changed.1,
             });
         }
-        let changed = |new: &Option<String>, old: Option<&String>| {
-            new.as_ref().filter(|n| Some(*n) != old).cloned()
-        };
-        let body = |t: &Option<Text>| t.as_ref().map(|t| t.body.clone());
+        fn changed(new: Option<&str>, old: Option<&str>) -> Option<String> {
+            new.filter(|n| Some(*n) != old).map(str::to_string)
+        }
+        fn body<'t>(t: &'t Option<Cow<'_, Text>>) -> Option<&'t str> {
+            t.as_ref().map(|t| t.body.as_str())
+        }
+        fn original(t: &Option<Text>) -> Option<&str> {
+            t.as_ref().map(|t| t.body.as_str())
+        }
         shaped.rewritten = Rewritten {
-            title: changed(&title, item.title.as_ref()),
-            summary: changed(&body(&summary), item.summary.as_ref().map(|t| &t.body)),
-            content: changed(&body(&content), item.content.as_ref().map(|t| &t.body)),
-            link: changed(&link, item.link.as_ref()),
+            title: changed(title.as_deref(), item.title.as_deref()),
+            summary: changed(body(&summary), original(&item.summary)),
+            content: changed(body(&content), original(&item.content)),
+            link: changed(link.as_deref(), item.link.as_deref()),
         };
         View {
             item,
@@ -435,16 +436,16 @@ impl SourceShaping {
 /// An item as rules see it: rewritten, with the text of its HTML read once, when asked.
 struct View<'a> {
     item: &'a Item,
-    title: Option<String>,
-    summary: Option<Text>,
-    content: Option<Text>,
-    link: Option<String>,
+    title: Option<Cow<'a, str>>,
+    summary: Option<Cow<'a, Text>>,
+    content: Option<Cow<'a, Text>>,
+    link: Option<Cow<'a, str>>,
     summary_text: OnceCell<String>,
     content_text: OnceCell<String>,
 }
 
 impl View<'_> {
-    fn text<'s>(text: &'s Option<Text>, cell: &'s OnceCell<String>) -> &'s str {
+    fn text<'s>(text: &'s Option<Cow<'_, Text>>, cell: &'s OnceCell<String>) -> &'s str {
         match text {
             None => "",
             Some(t) if !t.is_html => &t.body,

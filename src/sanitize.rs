@@ -199,37 +199,73 @@ fn windows_1252(c: char) -> Option<char> {
 /// decoded, white space folded. Only for cleaned HTML: no comments, scripts or styles are left
 /// in it, and its attribute values are quoted.
 pub fn text_of_clean_html(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(start) = rest.find('<') {
-        text.push_str(&rest[..start]);
-        let tag = &rest[start..];
-        let mut quote = None;
-        let mut end = tag.len();
-        for (i, c) in tag.char_indices().skip(1) {
-            match (quote, c) {
-                (None, '"' | '\'') => quote = Some(c),
-                (Some(q), c) if c == q => quote = None,
-                (None, '>') => {
-                    end = i + 1;
-                    break;
+    // One pass over bytes, one allocation: this runs for every item any text rule looks at.
+    // Only ASCII is dropped or added, so what is left is UTF-8 still.
+    let bytes = html.as_bytes();
+    let mut text: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut space = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte == b'<' {
+            let mut quote = None;
+            let mut end = bytes.len();
+            for (i, &b) in bytes.iter().enumerate().skip(at + 1) {
+                match (quote, b) {
+                    (None, b'"' | b'\'') => quote = Some(b),
+                    (Some(q), b) if b == q => quote = None,
+                    (None, b'>') => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
+            let tag = &bytes[at + 1..end.saturating_sub(1).max(at + 1)];
+            let tag = tag.strip_prefix(b"/").unwrap_or(tag);
+            let name_end = tag
+                .iter()
+                .position(|b| b.is_ascii_whitespace() || *b == b'/')
+                .unwrap_or(tag.len());
+            let name = &tag[..name_end];
+            if !INLINE_ELEMENTS
+                .iter()
+                .any(|e| e.as_bytes().eq_ignore_ascii_case(name))
+            {
+                space = !text.is_empty();
+            }
+            at = end;
+            continue;
         }
-        let name = tag[1..end]
-            .trim_start_matches('/')
-            .split(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
-            .next()
-            .unwrap_or_default();
-        if !INLINE_ELEMENTS.contains(&name.to_ascii_lowercase().as_str()) {
-            text.push(' ');
+        let (decoded, len) = match byte {
+            b'&' => SERIALIZER_ENTITIES
+                .iter()
+                .find(|(name, _)| bytes[at..].starts_with(name.as_bytes()))
+                .map_or((b'&', 1), |(name, b)| (*b, name.len())),
+            b => (b, 1),
+        };
+        at += len;
+        if decoded.is_ascii_whitespace() {
+            space = !text.is_empty();
+            continue;
         }
-        rest = &tag[end..];
+        if space {
+            text.push(b' ');
+            space = false;
+        }
+        text.push(decoded);
     }
-    text.push_str(rest);
-    fold_whitespace(&decode_serializer_entities(&text))
+    String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
+
+/// The entities ammonia's serializer writes into text nodes (a no-break space read as a space).
+const SERIALIZER_ENTITIES: [(&str, u8); 5] = [
+    ("&amp;", b'&'),
+    ("&lt;", b'<'),
+    ("&gt;", b'>'),
+    ("&quot;", b'"'),
+    ("&nbsp;", b' '),
+];
 
 /// Elements inside a line of text: their tags do not part words.
 const INLINE_ELEMENTS: &[&str] = &[

@@ -255,18 +255,7 @@ impl Ingest<'_> {
             return Ok(verdict);
         };
         match verdict {
-            Verdict::New => {
-                let (item, published) = (candidate.item, candidate.published);
-                shaped::shape_new(
-                    self.tx,
-                    shaping,
-                    self.source_url,
-                    id,
-                    item,
-                    published,
-                    self.now,
-                )?
-            }
+            Verdict::New => {}
             // Its text or its source may have changed; it may have its full text.
             Verdict::Updated | Verdict::Duplicate(_) => {
                 shaped::reshape_item(self.tx, shaping, id, self.now)?
@@ -394,22 +383,37 @@ impl Ingest<'_> {
             to_unix(candidate.published),
         );
         let (updated, first_seen) = (candidate.updated.map(to_unix), to_unix(self.now));
-        let own: [&dyn ToSql; 6] = [
+        // Shaped from what is in hand, and written with it: nothing to read back or update.
+        let shaped = match self.shaping {
+            Some(shaping) => {
+                let shaped =
+                    shaping.shape(self.source_url, None, item, candidate.published, self.now);
+                shaped::columns(&shaped)?
+            }
+            None => shaped::UNSHAPED.clone(),
+        };
+        let (hidden, tags, rewritten, recheck_at) = &shaped;
+        let own: [&dyn ToSql; 10] = [
             &self.source_id,
             &item.key,
             &public_id,
             &published,
             &updated,
             &first_seen,
+            hidden,
+            tags,
+            rewritten,
+            recheck_at,
         ];
         let id = self
             .tx
             .prepare_cached(concat!(
                 "INSERT INTO items (",
                 shown_columns!(),
-                ", source_id, key, public_id, published, sort_at, updated, first_seen)
+                ", source_id, key, public_id, published, sort_at, updated, first_seen,
+                 hidden, tags, rewritten, recheck_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19, ?19, ?20, ?21)
+                 ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
                  RETURNING id"
             ))?
             .query_row(params_from_iter(c.shown().into_iter().chain(own)), |r| {

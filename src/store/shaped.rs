@@ -16,7 +16,11 @@ const SHAPED_BY: &str = "shaped_by";
 const BATCH: i64 = 1000;
 
 /// What rules made of an item, as stored: hidden, tags, rewritten, recheck_at.
-type ShapedColumns = (Option<String>, String, Option<String>, Option<i64>);
+pub(super) type ShapedColumns = (Option<String>, String, Option<String>, Option<i64>);
+
+/// What rules make of an item no rule or rewrite touches.
+pub(super) static UNSHAPED: std::sync::LazyLock<ShapedColumns> =
+    std::sync::LazyLock::new(|| (None, "[]".into(), None, None));
 
 /// A stored item as rules see it, with what they made of it last time.
 struct Stored {
@@ -94,25 +98,7 @@ fn write(
     Ok(true)
 }
 
-/// Shapes the new item `id`, just stored from `item` by `source_url`: shaped from what is in
-/// hand, with nothing to read back.
-pub(super) fn shape_new(
-    conn: &Connection,
-    shaping: &Shaping,
-    source_url: &str,
-    id: i64,
-    item: &Item,
-    published: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let shaped = shaping.shape(source_url, None, item, published, now);
-    // What a new row holds.
-    let unshaped: ShapedColumns = (None, "[]".into(), None, None);
-    write(conn, id, &shaped, &unshaped)?;
-    Ok(())
-}
-
-fn columns(shaped: &Shaped) -> Result<ShapedColumns, StoreError> {
+pub(super) fn columns(shaped: &Shaped) -> Result<ShapedColumns, StoreError> {
     let rewritten = match shaped.rewritten.is_empty() {
         true => None,
         false => Some(serde_json::to_string(&shaped.rewritten)?),
