@@ -188,8 +188,11 @@ impl Store {
         for stored in &due {
             changed += usize::from(reshape(&tx, shaping, stored, now)?);
         }
-        let next: Option<i64> =
-            tx.query_row("SELECT min(recheck_at) FROM items", [], |r| r.get(0))?;
+        let next: Option<i64> = tx.query_row(
+            "SELECT min(recheck_at) FROM items WHERE recheck_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
         tx.commit()?;
         Ok((changed, next.map(from_unix)))
     }
