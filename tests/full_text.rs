@@ -56,12 +56,7 @@ fn content_of(ws: &Workspace, title: &str) -> String {
         .iter()
         .find(|e| e.title.as_ref().is_some_and(|t| t.content == title))
         .unwrap_or_else(|| panic!("no entry {title}"));
-    entry
-        .content
-        .as_ref()
-        .and_then(|c| c.body.clone())
-        .or_else(|| entry.summary.as_ref().map(|s| s.content.clone()))
-        .unwrap_or_default()
+    text_of(entry)
 }
 
 #[tokio::test]

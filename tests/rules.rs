@@ -345,14 +345,11 @@ url = "{}"
     assert!(text.contains("Sign up!"), "{text}");
 }
 
-/// An entry's content, else its summary.
-fn text_of(entry: &feed_rs::model::Entry) -> String {
-    entry
-        .content
-        .as_ref()
-        .and_then(|c| c.body.clone())
-        .or_else(|| entry.summary.as_ref().map(|s| s.content.clone()))
-        .unwrap_or_default()
+/// Polls once and asserts that `source` brought nothing new.
+async fn poll_finds_nothing_new(ws: &Workspace, source: &str) {
+    let out = ws.tributary(&["once"]).await;
+    let line = once_line(&stdout(&out), source).to_string();
+    assert!(line.contains("0 new"), "{}", stdout(&out));
 }
 
 #[tokio::test]
@@ -394,12 +391,7 @@ async fn tracking_parameters_are_stripped_and_links_differing_by_them_are_one_it
     assert_eq!(links[0], "https://council.example/news/bridge?id=7");
     // Another campaign next time: the same article.
     server.serve("/c.xml", feed(&["c"]));
-    let out = ws.tributary(&["once"]).await;
-    assert!(
-        once_line(&stdout(&out), "Council").contains("0 new"),
-        "{}",
-        stdout(&out)
-    );
+    poll_finds_nothing_new(&ws, "Council").await;
     assert_eq!(items_of(&ws, "Council"), 1);
     // Named no more: the link as first written still leads to the item.
     ws.write("tributary.toml", &config(""));
@@ -407,12 +399,7 @@ async fn tracking_parameters_are_stripped_and_links_differing_by_them_are_one_it
         "/c.xml",
         feed(&["a"]).replace("<p>Report</p>", "<p>Report, corrected</p>"),
     );
-    let out = ws.tributary(&["once"]).await;
-    assert!(
-        once_line(&stdout(&out), "Council").contains("0 new"),
-        "{}",
-        stdout(&out)
-    );
+    poll_finds_nothing_new(&ws, "Council").await;
     assert_eq!(items_of(&ws, "Council"), 1);
 }
 
@@ -445,23 +432,13 @@ async fn naming_a_tracking_parameter_later_never_doubles_a_stored_item() {
     ws.write("tributary.toml", &config(r#"strip_query = ["ref"]"#));
     // Its text changed too, so that nothing but its keys can tell it is the same item.
     serve("<p>x, corrected</p>");
-    let out = ws.tributary(&["once"]).await;
-    assert!(
-        once_line(&stdout(&out), "Council").contains("0 new"),
-        "{}",
-        stdout(&out)
-    );
+    poll_finds_nothing_new(&ws, "Council").await;
     let entry = &ws.feed("public/feed.xml").entries[0];
     assert_eq!(entry.links[0].href, "https://council.example/n?id=7");
     // And named no more: still the same item.
     ws.write("tributary.toml", &config(""));
     serve("<p>x, corrected twice</p>");
-    let out = ws.tributary(&["once"]).await;
-    assert!(
-        once_line(&stdout(&out), "Council").contains("0 new"),
-        "{}",
-        stdout(&out)
-    );
+    poll_finds_nothing_new(&ws, "Council").await;
     assert_eq!(items_of(&ws, "Council"), 1);
 }
 

@@ -38,6 +38,14 @@ const SELECT: &str = "SELECT i.id, s.url, s.name, i.title, i.link, i.summary, i.
         i.recheck_at
     FROM items i JOIN sources s ON s.id = i.source_id";
 
+impl Stored {
+    /// What `shaping` makes of it at `now`.
+    fn shape(&self, shaping: &Shaping, now: DateTime<Utc>) -> Shaped {
+        let name = self.source_name.as_deref();
+        shaping.shape(&self.source_url, name, &self.item, self.published, now)
+    }
+}
+
 fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     let text = |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
     let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
@@ -69,14 +77,7 @@ fn reshape(
     stored: &Stored,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let shaped = shaping.shape(
-        &stored.source_url,
-        stored.source_name.as_deref(),
-        &stored.item,
-        stored.published,
-        now,
-    );
-    write(conn, stored.id, &shaped, &stored.shaped)
+    write(conn, stored.id, &stored.shape(shaping, now), &stored.shaped)
 }
 
 /// Writes what `shaped` says of item `id`, unless it is what is stored (`was`); says whether
@@ -219,13 +220,7 @@ impl Store {
         Ok(stored
             .into_iter()
             .map(|s| {
-                let shaped = shaping.shape(
-                    &s.source_url,
-                    s.source_name.as_deref(),
-                    &s.item,
-                    s.published,
-                    now,
-                );
+                let shaped = s.shape(shaping, now);
                 let publisher = s.source_name.unwrap_or(s.source_url);
                 (publisher, s.item, shaped)
             })

@@ -74,6 +74,16 @@ impl Workspace {
     }
 }
 
+/// An entry's content, else its summary: what a reader shows of it.
+pub fn text_of(entry: &feed_rs::model::Entry) -> String {
+    entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .or_else(|| entry.summary.as_ref().map(|s| s.content.clone()))
+        .unwrap_or_default()
+}
+
 /// Each entry's title and the name its `atom:source` gives its publisher, in feed order.
 pub fn entries_with_publishers(path: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path).unwrap();
