@@ -519,6 +519,17 @@ fn matches(
 /// `link` without the query parameters `patterns` name (`*` for any characters, any case),
 /// the rest of it as written; `None` when nothing is cut.
 pub fn strip_query(link: &str, patterns: &[&str]) -> Option<String> {
+    // Most links have no parameter to cut: no need to parse them.
+    let (_, query) = link.split_once('?')?;
+    let query = query.split('#').next().unwrap_or_default();
+    let named = |pair: &str| {
+        let name = pair.split('=').next().unwrap_or_default();
+        let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+        patterns.iter().any(|p| wildcard(p, &name))
+    };
+    if !query.split('&').any(named) {
+        return None;
+    }
     let url = Url::parse(link).ok()?;
     let query = url.query()?;
     let mut cut = false;
@@ -543,6 +554,9 @@ pub fn strip_query(link: &str, patterns: &[&str]) -> Option<String> {
 
 /// Whether `name` matches `pattern`, where `*` stands for any characters; ASCII case ignored.
 fn wildcard(pattern: &str, name: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern.eq_ignore_ascii_case(name);
+    }
     let (pattern, name) = (pattern.to_ascii_lowercase(), name.to_ascii_lowercase());
     let parts: Vec<&str> = pattern.split('*').collect();
     let [first, middle @ .., last] = parts.as_slice() else {
