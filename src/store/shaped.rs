@@ -27,6 +27,8 @@ struct Stored {
     id: i64,
     source_url: String,
     source_name: Option<String>,
+    /// Its source's name as shown: configured, else the feed's title, else its URL.
+    publisher: String,
     item: Item,
     published: DateTime<Utc>,
     shaped: ShapedColumns,
@@ -35,7 +37,7 @@ struct Stored {
 const SELECT: &str = "SELECT i.id, s.url, s.name, i.title, i.link, i.summary, i.summary_html,
         COALESCE(i.full_text, i.content), i.full_text IS NOT NULL OR i.content_html, i.authors,
         i.categories, COALESCE(i.published, i.sort_at), i.hidden, i.tags, i.rewritten,
-        i.recheck_at
+        i.recheck_at, COALESCE(s.name, s.feed_title, s.url)
     FROM items i JOIN sources s ON s.id = i.source_id";
 
 impl Stored {
@@ -63,6 +65,7 @@ fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
         id: row.get(0)?,
         source_url: row.get(1)?,
         source_name: row.get(2)?,
+        publisher: row.get(16)?,
         item,
         published: from_unix(row.get(11)?),
         shaped: (row.get(12)?, row.get(13)?, row.get(14)?, row.get(15)?),
@@ -221,8 +224,7 @@ impl Store {
             .into_iter()
             .map(|s| {
                 let shaped = s.shape(shaping, now);
-                let publisher = s.source_name.unwrap_or(s.source_url);
-                (publisher, s.item, shaped)
+                (s.publisher, s.item, shaped)
             })
             .collect())
     }
