@@ -233,3 +233,35 @@ async fn rules_see_the_full_text() {
     // The teaser never said it; the article does.
     assert_eq!(titles(&ws), ["Other"]);
 }
+
+#[tokio::test]
+async fn a_running_daemon_fetches_the_article_beside_its_polls_and_writes_it() {
+    let server = FeedServer::start().await;
+    server.serve(
+        "/feed.xml",
+        feed(&server, &[("/news/harbour", "Harbour plan")]),
+    );
+    server.serve("/news/harbour", article_page("Harbour plan"));
+    let config =
+        config(&server, "").replace("[database]", "[poll]\ninterval = \"1h\"\n\n[database]");
+    let ws = Workspace::new(&config);
+    let daemon = Daemon::start(&ws);
+    let written = wait_for(std::time::Duration::from_secs(60), || {
+        std::fs::read(ws.path("public/feed.xml"))
+            .ok()
+            .and_then(|bytes| feed_rs::parser::parse(&bytes[..]).ok())
+            .is_some_and(|feed| {
+                feed.entries
+                    .iter()
+                    .any(|e| text_of(e).contains("the council approved the harbour plan"))
+            })
+    })
+    .await;
+    assert!(written, "{}", daemon.log());
+    assert_eq!(server.requests("/news/harbour"), 1);
+    assert!(
+        daemon.log().contains("full text stored"),
+        "{}",
+        daemon.log()
+    );
+}
