@@ -13,7 +13,9 @@ ALTER TABLE items ADD COLUMN full_text TEXT;
 ALTER TABLE items ADD COLUMN full_text_wanted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN full_text_tries INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN full_text_after INTEGER;
+ALTER TABLE items ADD COLUMN full_text_error TEXT;             -- why the last attempt failed
 CREATE INDEX items_full_text ON items (full_text_after) WHERE full_text_wanted = 1;
+CREATE INDEX items_full_text_failed ON items (source_id) WHERE full_text_error IS NOT NULL;
 
 -- What the store must remember beside items: the digest of the rules items were shaped by.
 CREATE TABLE settings (

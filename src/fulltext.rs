@@ -131,8 +131,9 @@ pub async fn fetch_due(ctx: &Pipeline, config: &Config) -> FullTextRun {
                 if let Some(after) = after {
                     run.next_at = Some(run.next_at.map_or(after, |t| t.min(after)));
                 }
+                let error = error.to_string();
                 ctx.store
-                    .with(move |s| s.full_text_failed(item.id, after))
+                    .with(move |s| s.full_text_failed(item.id, after, Some(&error)))
                     .await
             }
         };
@@ -148,7 +149,9 @@ pub async fn fetch_due(ctx: &Pipeline, config: &Config) -> FullTextRun {
 
 async fn forget(ctx: &Pipeline, id: i64) {
     if !matches!(
-        ctx.store.with(move |s| s.full_text_failed(id, None)).await,
+        ctx.store
+            .with(move |s| s.full_text_failed(id, None, None))
+            .await,
         Some(Ok(()))
     ) {
         tracing::error!("recording a full text failed");

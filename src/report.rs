@@ -326,6 +326,12 @@ pub fn status(statuses: &[SourceStatus], sources: &[SourceConfig], config: &Conf
                 "{name}: the URL is an HTML page; polling the feed it links to, {url}"
             );
         }
+        if let (failed @ 1.., Some(error)) = &status.full_text_failed {
+            let _ = writeln!(
+                out,
+                "{name}: full text not fetched for {failed} item(s), their feed content shown; the latest: {error}"
+            );
+        }
     }
     out
 }

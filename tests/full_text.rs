@@ -145,6 +145,13 @@ async fn a_failed_extraction_keeps_the_feed_content_and_is_retried_a_few_times_a
     let log = stderr(&out);
     assert!(log.contains("full text not fetched"), "{log}");
     assert!(log.contains("no article found in the page"), "{log}");
+    let status = stdout(&ws.tributary(&["status"]).await);
+    assert!(
+        status.contains(
+            "Council: full text not fetched for 2 item(s), their feed content shown; the latest: "
+        ),
+        "{status}"
+    );
     for title in ["Broken page", "Empty page"] {
         assert_eq!(content_of(&ws, title), "<p>Teaser only.</p>");
     }

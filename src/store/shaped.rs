@@ -301,7 +301,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "UPDATE items SET full_text = ?2, full_text_wanted = 0,
+            "UPDATE items SET full_text = ?2, full_text_wanted = 0, full_text_error = NULL,
                  full_text_tries = full_text_tries + 1 WHERE id = ?1",
             params![id, html],
         )?;
@@ -310,17 +310,19 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt at item `id`'s article: tried again after `retry_after`, or
-    /// never when that is `None`.
+    /// Records a failed attempt at item `id`'s article and why (`None` when no attempt was
+    /// made: its source no longer wants full text): tried again after `retry_after`, or never
+    /// when that is `None`.
     pub fn full_text_failed(
         &mut self,
         id: i64,
         retry_after: Option<DateTime<Utc>>,
+        error: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE items SET full_text_tries = full_text_tries + 1, full_text_after = ?2,
-                 full_text_wanted = ?3 WHERE id = ?1",
-            params![id, retry_after.map(to_unix), retry_after.is_some()],
+                 full_text_wanted = ?3, full_text_error = ?4 WHERE id = ?1",
+            params![id, retry_after.map(to_unix), retry_after.is_some(), error],
         )?;
         Ok(())
     }

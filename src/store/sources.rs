@@ -26,6 +26,8 @@ pub struct SourceStatus {
     pub items: i64,
     /// When the newest stored item was published (or first seen, if undated).
     pub newest_item: Option<DateTime<Utc>>,
+    /// Its items whose article could not be had (`full_text`), and why the latest failed.
+    pub full_text_failed: (i64, Option<String>),
 }
 
 /// The columns of `sources` that make a `FetchState`, in the order `read_state` expects.
@@ -67,6 +69,11 @@ impl Store {
             "SELECT COALESCE(s.name, s.feed_title, s.url), s.last_poll_at,
                     (SELECT count(*) FROM items WHERE source_id = s.id),
                     (SELECT max(sort_at) FROM items WHERE source_id = s.id),
+                    (SELECT count(*) FROM items
+                     WHERE source_id = s.id AND full_text_error IS NOT NULL),
+                    (SELECT full_text_error FROM items
+                     WHERE source_id = s.id AND full_text_error IS NOT NULL
+                     ORDER BY id DESC LIMIT 1),
                     {STATE_COLUMNS}
              FROM sources s WHERE s.url = ?1"
         ))?;
@@ -80,7 +87,8 @@ impl Store {
                         last_poll: row.get::<_, Option<i64>>(1)?.map(from_unix),
                         items: row.get(2)?,
                         newest_item: row.get::<_, Option<i64>>(3)?.map(from_unix),
-                        state: read_state(row, 4)?,
+                        full_text_failed: (row.get(4)?, row.get(5)?),
+                        state: read_state(row, 6)?,
                     })
                 })
                 .optional()?;
@@ -91,6 +99,7 @@ impl Store {
                 state: FetchState::default(),
                 items: 0,
                 newest_item: None,
+                full_text_failed: (0, None),
             }));
         }
         Ok(statuses)
