@@ -606,3 +606,41 @@ async fn a_rule_added_to_a_running_daemon_unpublishes_stored_items_and_removing_
     // All of it from the store: no publisher was asked again.
     assert_eq!(server.requests("/a.xml"), requests);
 }
+
+#[tokio::test]
+async fn a_tag_rule_added_later_fills_a_topic_output_from_the_archive() {
+    let server = served().await;
+    let ws = Workspace::new(&config(&server, ""));
+    assert!(ws.tributary(&["once"]).await.status.success());
+    assert_eq!(titles_in(&ws, "public/ukraine.json"), ["Kyiv talks"]);
+    // Scoped by the sources' tags: Wire B's items only, whatever they say.
+    let rules = r#"
+[[rules]]
+when = { title = "(?i)budget|kyiv" }
+action = "tag"
+tag = "ukraine"
+
+[[rules]]
+tags = ["ukraine"]
+when = { any = "(?i)budget|talks" }
+action = "tag"
+tag = "diplomacy"
+"#;
+    ws.write("tributary.toml", &config(&server, rules));
+    // Nothing new comes: the archive is shaped again.
+    poll_finds_nothing_new(&ws, "Wire A").await;
+    assert_eq!(
+        titles_in(&ws, "public/ukraine.json"),
+        ["Budget vote", "Kyiv talks"]
+    );
+    let tags: Vec<String> = ws
+        .db()
+        .prepare("SELECT tags FROM items ORDER BY title")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|t: &String| t != "[]")
+        .collect();
+    assert_eq!(tags, [r#"["ukraine"]"#, r#"["ukraine","diplomacy"]"#]);
+}
