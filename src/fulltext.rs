@@ -24,6 +24,10 @@ pub const MAX_TRIES: i64 = 3;
 /// The most items taken in one run; the rest wait for the next.
 const BATCH: usize = 200;
 
+/// The most article pages fetched and extracted at once: they are not urgent, and each may
+/// hold up to `[poll] max_body` in memory.
+const CONCURRENCY: usize = 4;
+
 /// What a run of full-text fetches did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FullTextRun {
@@ -59,8 +63,8 @@ impl FullTextError {
     }
 }
 
-/// Fetches the articles due now, at most `[poll] concurrency` at once (and the fetcher's
-/// per-host limit), and stores each as it comes.
+/// Fetches the articles due now, a few at once (within `[poll] concurrency` and the
+/// fetcher's per-host limit), and stores each as it comes.
 pub async fn fetch_due(ctx: &Pipeline, config: &Config) -> FullTextRun {
     let mut run = FullTextRun::default();
     let now = Utc::now();
@@ -76,7 +80,7 @@ pub async fn fetch_due(ctx: &Pipeline, config: &Config) -> FullTextRun {
         }
         None => return run,
     };
-    let semaphore = Arc::new(Semaphore::new(config.poll.concurrency));
+    let semaphore = Arc::new(Semaphore::new(config.poll.concurrency.min(CONCURRENCY)));
     let mut tasks = JoinSet::new();
     for item in wanted.items {
         let source = config.sources.iter().find(|s| s.url == item.source_url);
