@@ -64,9 +64,6 @@ impl Pipeline {
         let mut store = crate::store::Store::open(&config.database)?;
         store.sync_sources(&config.sources)?;
         let shaping = Shaping::new(config);
-        if let Some(changed) = store.reshape_if_changed(&shaping, Utc::now())? {
-            tracing::info!(changed, "the rules changed: stored items shaped again");
-        }
         Ok(Pipeline {
             fetcher: Fetcher::new(&config.poll)?,
             store: SharedStore::new(store)?,
@@ -75,6 +72,34 @@ impl Pipeline {
             shaping: Arc::new(shaping),
             parse_permits: ParsePermits::for_this_machine(),
         })
+    }
+}
+
+impl Pipeline {
+    /// Shapes every stored item again if the rules changed since they were (see
+    /// [`crate::store::Store::reshape_if_changed`]); says whether any item changed. Errors are
+    /// logged: the items keep their last shape.
+    pub async fn apply_rules(&self) -> bool {
+        let shaping = self.shaping.clone();
+        match self
+            .store
+            .with(move |store| store.reshape_if_changed(&shaping, Utc::now()))
+            .await
+        {
+            Some(Ok(None)) => false,
+            Some(Ok(Some(changed))) => {
+                tracing::info!(changed, "the rules changed: stored items shaped again");
+                changed > 0
+            }
+            Some(Err(error)) => {
+                tracing::error!(%error, "shaping the stored items again failed");
+                false
+            }
+            None => {
+                tracing::error!("shaping the stored items again crashed");
+                false
+            }
+        }
     }
 }
 

@@ -55,6 +55,7 @@ pub async fn once(
     on_outcome: impl FnMut(&RefreshOutcome),
 ) -> Result<OnceReport, OpenError> {
     let ctx = Pipeline::open(config)?;
+    ctx.apply_rules().await;
     let (outcomes, rendered) = poll_all_once(&ctx, config, mode, on_outcome).await;
     let mut problems = Vec::new();
     let unsaved = ctx.store.unsaved_polls();
@@ -94,6 +95,7 @@ pub enum StartError {
 /// the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let ctx = Pipeline::open(&config)?;
+    ctx.apply_rules().await;
     let written = config.outputs.iter().map(|o| o.path.as_path());
     render::remove_stale_temp_files(written.chain(config.health.as_deref()));
     let shutdown = service::shutdown_signal().map_err(StartError::Signals)?;
@@ -531,23 +533,8 @@ impl Daemon {
             }
         }
         self.ctx.rules = Arc::new(new.items.clone());
-        let shaping = Arc::new(Shaping::new(&new));
-        let reshaping = shaping.clone();
-        match self
-            .ctx
-            .store
-            .with(move |store| store.reshape_if_changed(&reshaping, Utc::now()))
-            .await
-        {
-            Some(Ok(None)) => {}
-            Some(Ok(Some(changed))) => {
-                tracing::info!(changed, "the rules changed: stored items shaped again");
-                self.dirty = true;
-            }
-            Some(Err(error)) => tracing::error!(%error, "shaping the stored items again failed"),
-            None => tracing::error!("shaping the stored items again crashed"),
-        }
-        self.ctx.shaping = shaping;
+        self.ctx.shaping = Arc::new(Shaping::new(&new));
+        self.dirty |= self.ctx.apply_rules().await;
         if new.outputs != self.config.outputs || new.health != self.config.health {
             self.dirty = true;
         }
