@@ -123,7 +123,7 @@ pub async fn fetch_due(ctx: &Pipeline, config: &Config) -> FullTextRun {
                 run.stored += 1;
                 let shaping = ctx.shaping.clone();
                 ctx.store
-                    .with(move |s| s.store_full_text(&shaping, item.id, &html, now))
+                    .with(move |s| s.store_full_text(&shaping.get(), item.id, &html, now))
                     .await
             }
             Err(error) => {

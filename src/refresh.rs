@@ -22,7 +22,7 @@ use crate::model::{
     PollStatus, Reason, RefreshOutcome, Validators, Verdict,
 };
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_source};
-use crate::rules::{Shaped, Shaping};
+use crate::rules::{CurrentShaping, Shaped, Shaping};
 use crate::schedule;
 use crate::store::{Poll, SharedStore, StoreError};
 
@@ -39,7 +39,7 @@ pub struct Pipeline {
     /// `[retention]`, `[dedup]`, `[content]`.
     pub rules: Arc<ItemRules>,
     /// `[[rules]]` and every source's rules and rewrites.
-    pub shaping: Arc<Shaping>,
+    pub shaping: CurrentShaping,
     /// Places between parsing and storing.
     pub parse_permits: ParsePermits,
 }
@@ -69,7 +69,7 @@ impl Pipeline {
             store: SharedStore::new(store)?,
             poll: Arc::new(config.poll.clone()),
             rules: Arc::new(config.items.clone()),
-            shaping: Arc::new(shaping),
+            shaping: CurrentShaping::new(shaping),
             parse_permits: ParsePermits::for_this_machine(),
         })
     }
@@ -83,7 +83,7 @@ impl Pipeline {
         let shaping = self.shaping.clone();
         match self
             .store
-            .with(move |store| store.reshape_if_changed(&shaping, Utc::now()))
+            .with(move |store| store.reshape_if_changed(&shaping.get(), Utc::now()))
             .await
         {
             Some(Ok(None)) => false,
@@ -300,7 +300,7 @@ async fn record(
                 feed,
                 event: event.as_ref(),
                 rules: &rules,
-                shaping: &shaping,
+                shaping: &shaping.get(),
             };
             store
                 .record_poll(&source, &poll)
@@ -456,13 +456,14 @@ pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanatio
         .await
         .ok_or("previewing the items crashed")?
         .map_err(|e| e.to_string())?;
+    let shaping = ctx.shaping.get();
     let shaped = feed
         .items
         .iter()
         .map(|item| {
             let published = normalized_date(item.published.or(item.updated), now);
             let name = source.name.as_deref().or(feed.meta.title.as_deref());
-            ctx.shaping.shape(&source.url, name, item, published, now)
+            shaping.shape(&source.url, name, item, published, now)
         })
         .collect();
     Ok(Explanation {
@@ -690,7 +691,7 @@ async fn fetch_and_parse(
             )))?;
         (parsed, unchanged.map_err(|e| NotRead::Failed(e.into()))?)
     };
-    let (shaping, url) = (ctx.shaping.clone(), source_url.to_string());
+    let (shaping, url) = (ctx.shaping.get(), source_url.to_string());
     let parsed = tokio::task::spawn_blocking(move || {
         let mut parsed = parsed.clean(&unchanged);
         shaping.strip_links(&url, &mut parsed.items);

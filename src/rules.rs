@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,37 @@ struct SourceShaping {
     tags: Vec<String>,
     rules: Vec<Rule>,
     rewrites: Rewrites,
+}
+
+/// The rules in force, shared by every task and replaced whole on a reload. Work that runs
+/// later, on the store's thread, reads the rules in force when it runs: an item stored by a
+/// poll that began before a reload is shaped by the new rules, or shaped again with the rest.
+#[derive(Debug, Clone, Default)]
+pub struct CurrentShaping(Arc<RwLock<Arc<Shaping>>>);
+
+impl CurrentShaping {
+    /// `shaping` in force.
+    pub fn new(shaping: Shaping) -> CurrentShaping {
+        CurrentShaping(Arc::new(RwLock::new(Arc::new(shaping))))
+    }
+
+    /// The rules in force now.
+    pub fn get(&self) -> Arc<Shaping> {
+        // A writer that panicked left a whole `Arc` behind: still the rules of one config.
+        match self.0.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `shaping` in force.
+    pub fn set(&self, shaping: Shaping) {
+        let shaping = Arc::new(shaping);
+        match self.0.write() {
+            Ok(mut current) => *current = shaping,
+            Err(poisoned) => *poisoned.into_inner() = shaping,
+        }
+    }
 }
 
 /// The fields a rewrite changed; stored as JSON beside the original.

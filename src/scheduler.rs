@@ -533,7 +533,7 @@ impl Daemon {
             }
         }
         self.ctx.rules = Arc::new(new.items.clone());
-        self.ctx.shaping = Arc::new(Shaping::new(&new));
+        self.ctx.shaping.set(Shaping::new(&new));
         self.dirty |= self.ctx.apply_rules().await;
         if new.outputs != self.config.outputs || new.health != self.config.health {
             self.dirty = true;
@@ -744,7 +744,7 @@ async fn reshape_due(ctx: &Pipeline) -> (bool, Option<chrono::DateTime<Utc>>) {
     let shaping = ctx.shaping.clone();
     match ctx
         .store
-        .with(move |store| store.reshape_due(&shaping, Utc::now()))
+        .with(move |store| store.reshape_due(&shaping.get(), Utc::now()))
         .await
     {
         Some(Ok((changed, next))) => (changed > 0, next),
