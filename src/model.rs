@@ -510,6 +510,8 @@ pub struct StoredItem {
     pub first_seen: DateTime<Utc>,
     /// Who published it.
     pub publisher: Publisher,
+    /// The other sources that carried it, by name.
+    pub also_via: Vec<String>,
 }
 
 /// The source an item came from, as the outputs name it.

@@ -150,6 +150,7 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "summary =",
         "content =",
         "author =",
+        "provenance =",
         "[[rules]]",
         "[[sources.rules]]",
         "when = { title",

@@ -174,6 +174,10 @@ pub struct OutputConfig {
     pub exclude: Vec<String>,
     /// An HTML page of the same items, if wanted.
     pub html: Option<PathBuf>,
+    /// Whether each item's content ends with who published it (its channel's website, the
+    /// original article, the other sources that carried it), for readers that show no
+    /// `atom:source`.
+    pub provenance: bool,
 }
 
 impl OutputConfig {

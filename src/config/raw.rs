@@ -124,6 +124,7 @@ pub(super) struct RawOutput {
     #[serde(default)]
     pub(super) exclude: Vec<String>,
     pub(super) html: Option<String>,
+    pub(super) provenance: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -337,6 +337,7 @@ impl Validator<'_> {
                 .unwrap_or_else(|| DEFAULT_OUTPUT_TITLE.into()),
             max_items,
             keep_removed_sources: raw.keep_removed_sources.unwrap_or(true),
+            provenance: raw.provenance.unwrap_or(false),
             format: format.unwrap_or(OutputFormat::Atom),
             tags: raw.tags.clone(),
             sources: raw.sources.clone(),

@@ -9,6 +9,7 @@ pub mod health;
 pub mod html;
 pub mod json;
 pub mod opml;
+pub mod provenance;
 pub mod rss;
 mod xml;
 
@@ -221,6 +222,11 @@ fn render_output(
             return (Err(failed(&output.path, error)), page);
         }
     };
+    // In the feeds only: the page shows each item's publisher already.
+    let with_provenance: Option<Vec<StoredItem>> = output
+        .provenance
+        .then(|| items.iter().map(provenance::appended).collect());
+    let feed_items = with_provenance.as_deref().unwrap_or(&items);
     let self_url = ctx.publishing.public_url(&output.path);
     let info = FeedInfo {
         id: stable_urn(&format!("tributary:output:{}", output.path_as_written)),
@@ -236,9 +242,9 @@ fn render_output(
         error,
     };
     let bytes = match output.format {
-        OutputFormat::Atom => atom::render(&info, &items).map_err(|e| e.to_string()),
-        OutputFormat::Rss => rss::render(&info, &items).map_err(|e| e.to_string()),
-        OutputFormat::Json => json::render(&info, &items).map_err(|e| e.to_string()),
+        OutputFormat::Atom => atom::render(&info, feed_items).map_err(|e| e.to_string()),
+        OutputFormat::Rss => rss::render(&info, feed_items).map_err(|e| e.to_string()),
+        OutputFormat::Json => json::render(&info, feed_items).map_err(|e| e.to_string()),
     };
     let feed = bytes
         .map_err(|e| format_error(&output.path, e))

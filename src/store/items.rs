@@ -14,7 +14,10 @@ impl Store {
             i.content, i.content_html, i.authors, i.published, i.updated, i.first_seen,
             COALESCE(s.name, s.feed_title, s.url) AS publisher, s.url AS feed_url, s.feed_link,
             s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id,
-            i.link_title, i.links, i.tags, i.rewritten, i.full_text";
+            i.link_title, i.links, i.tags, i.rewritten, i.full_text,
+            (SELECT json_group_array(COALESCE(o.name, o.feed_title, o.url))
+             FROM item_sources v JOIN sources o ON o.id = v.source_id
+             WHERE v.item_id = i.id) AS also_via";
         // Every condition is written out and switched off by a NULL, so that one prepared
         // statement serves every output.
         const CONDITIONS: &str = "i.hidden IS NULL
@@ -156,7 +159,9 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
             item.categories.push(Category::new(tag));
         }
     }
+    let also_via = json(row, 27)?;
     let stored = StoredItem {
+        also_via,
         id: row.get(16)?,
         item,
         first_seen: from_unix(row.get(11)?),
