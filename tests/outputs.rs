@@ -664,3 +664,59 @@ async fn newsboat_subscribes_to_the_served_feed() {
     expected.sort();
     assert_eq!(listed, expected);
 }
+
+#[tokio::test]
+async fn the_html_page_names_the_publisher_once_and_links_its_feed_without_a_base_url() {
+    let server = FeedServer::start().await;
+    let item = |guid: &str, author: &str| {
+        format!(
+            "<item><guid>{guid}</guid><title>{guid}</title><link>https://coast.example/{guid}</link>\
+             <dc:creator>{author}</dc:creator><pubDate>Mon, 18 Aug 2025 10:00:00 GMT</pubDate></item>"
+        )
+    };
+    server.serve(
+        "/c.xml",
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\
+             <channel><title>Coastal</title><link>https://coast.example/</link><description>d</description>\
+             {}{}</channel></rss>",
+            item("by-the-desk", "Coastal"),
+            item("by-a-person", "Ada Lovelace")
+        ),
+    );
+    let config = format!(
+        "{STATE_AND_OUTPUT}html = \"public/pages/index.html\"\n\n[[sources]]\nname = \"Coastal\"\nurl = \"{}\"\n",
+        server.url("/c.xml")
+    );
+    let ws = Workspace::new(&config);
+    assert!(ws.tributary(&["once"]).await.status.success());
+    let page = std::fs::read_to_string(ws.path("public/pages/index.html")).unwrap();
+    let html = scraper::Html::parse_document(&page);
+    let metas: Vec<String> = html
+        .select(&scraper::Selector::parse("article .meta").unwrap())
+        .map(|m| {
+            m.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(metas.len(), 2, "{page}");
+    assert!(
+        metas.iter().any(|m| m.ends_with("UTC · Ada Lovelace")),
+        "{metas:?}"
+    );
+    assert!(
+        metas
+            .iter()
+            .any(|m| m.ends_with("UTC") && m.matches("Coastal").count() == 1),
+        "{metas:?}"
+    );
+    // The feed, relative to the page, as no base_url says where it is served.
+    let subscribe: Vec<&str> = html
+        .select(&scraper::Selector::parse("header a, link[rel=alternate]").unwrap())
+        .filter_map(|a| a.value().attr("href"))
+        .collect();
+    assert_eq!(subscribe, ["../feed.xml", "../feed.xml"], "{page}");
+}

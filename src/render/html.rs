@@ -36,6 +36,7 @@ struct Entry {
 /// Renders `items` (newest first) as the page of the feed `info` describes.
 pub fn render(
     info: &FeedInfo<'_>,
+    feed_href: &str,
     feed_type: &str,
     items: &[StoredItem],
 ) -> Result<Vec<u8>, minijinja::Error> {
@@ -68,7 +69,14 @@ pub fn render(
                 t
             }
         });
-        let authors: Vec<&str> = item.authors.iter().map(|a| a.name.as_str()).collect();
+        // A feed that names its publisher as every item's author says nothing new.
+        let publisher = &stored.publisher.name;
+        let authors: Vec<&str> = item
+            .authors
+            .iter()
+            .map(|a| a.name.as_str())
+            .filter(|name| !name.eq_ignore_ascii_case(publisher))
+            .collect();
         if let Some(day) = days.last_mut() {
             day.items.push(Entry {
                 title: item.title.clone().unwrap_or_else(|| "(untitled)".into()),
@@ -92,7 +100,7 @@ pub fn render(
     env.add_template("river.html", TEMPLATE)?;
     let page = env.get_template("river.html")?.render(context! {
         title => info.title,
-        feed_url => info.self_url.as_ref().map(|u| u.to_string()),
+        feed_url => feed_href,
         feed_type => feed_type,
         days => minijinja::Value::from_serialize(&days),
     })?;

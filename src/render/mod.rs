@@ -250,7 +250,11 @@ fn render_output(
         .map_err(|e| format_error(&output.path, e))
         .and_then(|bytes| write(&output.path, &bytes));
     let page = output.html.as_ref().map(|path| {
-        html::render(&info, output.format.content_type(), &items)
+        let feed_href = match &info.self_url {
+            Some(url) => url.to_string(),
+            None => relative_href(path, &output.path),
+        };
+        html::render(&info, &feed_href, output.format.content_type(), &items)
             .map_err(|e| format_error(path, e.to_string()))
             .and_then(|bytes| write(path, &bytes))
     });
@@ -327,6 +331,42 @@ fn http_url(url: &str) -> Option<Url> {
 }
 
 /// How a document written at `path` links to itself: its public URL, else its file name.
+/// How a page at `from` links to the file at `to` (both absolute): a relative URL.
+fn relative_href(from: &Path, to: &Path) -> String {
+    let from: Vec<_> = from
+        .parent()
+        .map_or(Vec::new(), |p| p.components().collect());
+    let to_parts: Vec<_> = to.components().collect();
+    let common = from
+        .iter()
+        .zip(&to_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let ups = std::iter::repeat_n("..".to_string(), from.len() - common);
+    let downs = to_parts[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let parts: Vec<String> = ups.chain(downs).collect();
+    parts
+        .iter()
+        .map(|p| percent_encoding::utf8_percent_encode(p, PATH_SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What a path segment of a URL must escape.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
 fn self_href(public_url: Option<&Url>, path: &Path) -> String {
     match public_url {
         Some(url) => url.to_string(),
@@ -406,6 +446,26 @@ pub fn remove_stale_temp_files<'a>(paths: impl Iterator<Item = &'a Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_links_to_its_feed_relatively() {
+        let table = [
+            ("/srv/public/index.html", "/srv/public/feed.xml", "feed.xml"),
+            (
+                "/srv/public/pages/index.html",
+                "/srv/public/feed.xml",
+                "../feed.xml",
+            ),
+            (
+                "/srv/public/index.html",
+                "/srv/public/topics/a b.xml",
+                "topics/a%20b.xml",
+            ),
+        ];
+        for (from, to, href) in table {
+            assert_eq!(relative_href(Path::new(from), Path::new(to)), href);
+        }
+    }
 
     #[test]
     fn identical_bytes_leave_the_file_and_its_mtime_alone() {
