@@ -237,23 +237,39 @@ pub fn text_of_clean_html(html: &str) -> String {
             at = end;
             continue;
         }
-        let (decoded, len) = match byte {
-            b'&' => SERIALIZER_ENTITIES
+        if byte == b'&' {
+            let (decoded, len) = SERIALIZER_ENTITIES
                 .iter()
                 .find(|(name, _)| bytes[at..].starts_with(name.as_bytes()))
-                .map_or((b'&', 1), |(name, b)| (*b, name.len())),
-            b => (b, 1),
-        };
-        at += len;
-        if decoded.is_ascii_whitespace() {
-            space = !text.is_empty();
+                .map_or((b'&', 1), |(name, b)| (*b, name.len()));
+            at += len;
+            if decoded == b' ' {
+                space = !text.is_empty();
+            } else {
+                if space {
+                    text.push(b' ');
+                    space = false;
+                }
+                text.push(decoded);
+            }
             continue;
         }
-        if space {
-            text.push(b' ');
-            space = false;
+        // A run of plain text up to the next tag or entity: its words copied whole.
+        let end = memchr::memchr2(b'<', b'&', &bytes[at..]).map_or(bytes.len(), |n| at + n);
+        let run = &bytes[at..end];
+        if run.first().is_some_and(u8::is_ascii_whitespace) {
+            space = !text.is_empty();
         }
-        text.push(decoded);
+        for word in run.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()) {
+            if space {
+                text.push(b' ');
+            }
+            text.extend_from_slice(word);
+            space = true;
+        }
+        // A word that ends the run goes on in what follows (an inline tag, an entity).
+        space = run.last().is_some_and(u8::is_ascii_whitespace) && !text.is_empty();
+        at = end;
     }
     String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
@@ -331,6 +347,11 @@ mod tests {
                 "one two three",
             ),
             ("plain &quot;text&quot; &amp;lt;", "plain \"text\" &lt;"),
+            ("a&amp;b, x &amp; y", "a&b, x & y"),
+            (
+                "<p>\n  lead\t words  </p>\n<p>next&nbsp;one</p>",
+                "lead words next one",
+            ),
         ];
         for (html, text) in table {
             assert_eq!(text_of_clean_html(&clean_html(html, None)), text, "{html}");
