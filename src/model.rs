@@ -14,6 +14,8 @@ pub struct FeedMeta {
     pub link: Option<String>,
     /// The feed's own id, when it has one.
     pub id: Option<String>,
+    /// What the feed says it is about, plain text.
+    pub description: Option<String>,
 }
 
 /// What a feed (and its server) says about how often to poll it.
@@ -512,6 +514,10 @@ pub struct StoredItem {
     pub publisher: Publisher,
     /// The other sources that carried it, by name.
     pub also_via: Vec<String>,
+    /// The tags rules gave it (its source's tags are in the config).
+    pub tags: Vec<String>,
+    /// Where it sorts among items, newest first: its publication, else when first seen.
+    pub sort_at: DateTime<Utc>,
 }
 
 /// The source an item came from, as the outputs name it.
@@ -525,6 +531,8 @@ pub struct Publisher {
     pub site: Option<String>,
     /// The feed's own id.
     pub id: Option<String>,
+    /// What the feed says it is about.
+    pub description: Option<String>,
 }
 
 /// Why a source's next poll is when it is.

@@ -715,7 +715,7 @@ async fn the_html_page_names_the_publisher_once_and_links_its_feed_without_a_bas
     );
     // The feed, relative to the page, as no base_url says where it is served.
     let subscribe: Vec<&str> = html
-        .select(&scraper::Selector::parse("header a, link[rel=alternate]").unwrap())
+        .select(&scraper::Selector::parse("main > p.meta a, link[rel=alternate]").unwrap())
         .filter_map(|a| a.value().attr("href"))
         .collect();
     assert_eq!(subscribe, ["../feed.xml", "../feed.xml"], "{page}");

@@ -238,6 +238,15 @@ impl OutputFormat {
             OutputFormat::Json => "application/feed+json; charset=utf-8",
         }
     }
+
+    /// Its media type alone, as a page's `<link rel="alternate">` names it.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            OutputFormat::Atom => "application/atom+xml",
+            OutputFormat::Rss => "application/rss+xml",
+            OutputFormat::Json => "application/feed+json",
+        }
+    }
 }
 
 /// `[site]`, `[opml]`, `[serve]` and `[websub]`: how the outputs are published.
@@ -255,6 +264,21 @@ pub struct Publishing {
     pub hub: Option<Url>,
     /// `[websub] timeout`: the longest a ping of the hub may take, all of it.
     pub hub_timeout: Duration,
+    /// `[site]` with `pages`: the aggregator's own site.
+    pub site: Option<SiteConfig>,
+}
+
+/// `[site]` with `pages`: the aggregator's own site, written under a folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteConfig {
+    /// `pages`: the folder it is written in.
+    pub pages: PathBuf,
+    /// The built-in templates, with those of `templates` in their place.
+    pub templates: crate::render::templates::Templates,
+    /// `items_per_page`: items on each page of the river.
+    pub items_per_page: usize,
+    /// `title`: its name, by default the first output's title.
+    pub title: String,
 }
 
 impl Publishing {
@@ -270,6 +294,21 @@ impl Publishing {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
         base.join(&relative.join("/")).ok()
+    }
+
+    /// The public address of `folder` (the site's): `base_url` with the folder's path below
+    /// the served root; `base_url` itself when it lies elsewhere.
+    pub fn site_url(&self, folder: &Path) -> Option<Url> {
+        let base = self.base_url.as_ref()?;
+        let Ok(relative) = folder.strip_prefix(&self.root) else {
+            return Some(base.clone());
+        };
+        let mut path: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        path.push(String::new());
+        base.join(&path.join("/")).ok()
     }
 }
 

@@ -131,6 +131,10 @@ pub(super) struct RawOutput {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSite {
     pub(super) base_url: Option<String>,
+    pub(super) pages: Option<String>,
+    pub(super) templates: Option<String>,
+    pub(super) items_per_page: Option<usize>,
+    pub(super) title: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,6 +9,7 @@ use url::Url;
 
 use super::raw::*;
 use super::*;
+use crate::render::templates::Templates;
 
 /// The shortest poll interval accepted; shorter would only hammer publishers.
 pub(super) const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,6 +28,8 @@ pub(super) const DEFAULT_ADOPT_REDIRECT_AFTER: u32 = 3;
 pub(super) const DEFAULT_HUB_TIMEOUT: &str = "10s";
 
 pub(super) const DEFAULT_OUTPUT_TITLE: &str = "Tributary";
+/// `[site] items_per_page` when not given.
+pub(super) const DEFAULT_ITEMS_PER_PAGE: usize = 50;
 pub(super) const DEFAULT_MAX_ITEMS: usize = 200;
 
 /// Validates `raw` (read from `file`, in folder `base`) and the sources of every file into a
@@ -413,6 +416,7 @@ impl Validator<'_> {
             }
             opml
         });
+        let site = self.site(raw, outputs);
         Publishing {
             base_url,
             opml,
@@ -420,7 +424,89 @@ impl Validator<'_> {
             root,
             hub,
             hub_timeout,
+            site,
         }
+    }
+
+    /// `[site]`'s pages, templates and pagination, when `pages` turns the site on.
+    fn site(&mut self, raw: &RawConfig, outputs: &[OutputConfig]) -> Option<SiteConfig> {
+        let raw = &raw.site;
+        let Some(written) = raw.pages.as_deref() else {
+            for (key, given) in [
+                ("site.templates", raw.templates.is_some()),
+                ("site.items_per_page", raw.items_per_page.is_some()),
+                ("site.title", raw.title.is_some()),
+            ] {
+                if given {
+                    self.report(
+                        self.file,
+                        key.into(),
+                        "needs [site] pages: the site is written only where pages says".into(),
+                    );
+                }
+            }
+            return None;
+        };
+        let pages = self.path("site.pages", Some(written), "");
+        if let Err(message) = check_writable_folder(&pages.join("index.html")) {
+            self.report(self.file, "site.pages".into(), message);
+        }
+        // The site owns its index and its folders: an output there would be overwritten.
+        for (index, output) in outputs.iter().enumerate() {
+            let files = [("path", Some(&output.path)), ("html", output.html.as_ref())];
+            for (key, file) in files {
+                let Some(file) = file else { continue };
+                let Ok(inside) = file.strip_prefix(&pages) else {
+                    continue;
+                };
+                let first = inside.components().next();
+                let owned = first.is_some_and(|c| {
+                    let c = c.as_os_str();
+                    c == "index.html"
+                        || ["page", "items", "sources", "tags"].iter().any(|f| c == *f)
+                });
+                if owned {
+                    self.report(
+                        self.file,
+                        format!("outputs[{index}].{key}"),
+                        format!(
+                            "{} is the site's (index.html, page/, items/, sources/ and tags/ under [site] pages are); write it elsewhere",
+                            file.display()
+                        ),
+                    );
+                }
+            }
+        }
+        let folder = raw
+            .templates
+            .as_deref()
+            .map(|t| self.path("site.templates", Some(t), ""));
+        let templates = match Templates::load(folder.as_deref()) {
+            Ok(templates) => templates,
+            Err(message) => {
+                self.report(self.file, "site.templates".into(), message);
+                Templates::default()
+            }
+        };
+        let items_per_page = raw.items_per_page.unwrap_or(DEFAULT_ITEMS_PER_PAGE);
+        if items_per_page == 0 {
+            self.report(
+                self.file,
+                "site.items_per_page".into(),
+                "must be at least 1".into(),
+            );
+        }
+        let title = raw
+            .title
+            .clone()
+            .or_else(|| outputs.first().map(|o| o.title.clone()))
+            .unwrap_or_else(|| "Tributary".into());
+        Some(SiteConfig {
+            pages,
+            templates,
+            items_per_page: items_per_page.max(1),
+            title,
+        })
     }
 
     fn sources(

@@ -231,6 +231,8 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
         .ttl
         .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
     hints.min_interval = hints.min_interval.max(ttl);
+    /// The longest feed description kept: a publisher page shows it.
+    const MAX_DESCRIPTION_CHARS: usize = 1_000;
     let meta = FeedMeta {
         title: feed
             .title
@@ -239,6 +241,11 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
             .map(|t| bounded_line(&t, MAX_NAME_CHARS)),
         link: alternate_link(&feed.links).filter(|l| web_url(l).is_some()),
         id: non_empty(&feed.id),
+        description: feed
+            .description
+            .as_ref()
+            .and_then(plain_text)
+            .map(|t| bounded_line(&t, MAX_DESCRIPTION_CHARS)),
     };
     // Where the text declares `xml:base`, the base in scope of each entry's texts.
     let declared_bases = text

@@ -11,6 +11,8 @@ pub mod json;
 pub mod opml;
 pub mod provenance;
 pub mod rss;
+pub mod site;
+pub mod templates;
 mod xml;
 
 use std::io::Write;
@@ -119,6 +121,8 @@ pub struct Snapshot {
     items: Vec<Result<Vec<StoredItem>, StoreError>>,
     /// The health feed's events, when there is a health feed.
     events: Option<Result<Vec<StoredEvent>, StoreError>>,
+    /// The site's items, when there is a site.
+    site: Option<Result<Vec<StoredItem>, StoreError>>,
 }
 
 impl Snapshot {
@@ -135,8 +139,59 @@ impl Snapshot {
                 .map(|output| store.items(&filter(output, ctx)))
                 .collect(),
             events: health.map(|_| store.recent_events(health::HEALTH_ITEMS)),
+            site: ctx
+                .publishing
+                .site
+                .as_ref()
+                .map(|_| site_items(store, outputs, ctx)),
         }
     }
+}
+
+/// The items in the outputs' reach, newest first: what their filters of sources, tags and
+/// words take, with no limit of number or age (the site is the archive; retention decides
+/// what it keeps).
+fn site_items(
+    store: &Store,
+    outputs: &[OutputConfig],
+    ctx: RenderContext<'_>,
+) -> Result<Vec<StoredItem>, StoreError> {
+    let reach = |output: &OutputConfig| ItemFilter {
+        limit: usize::MAX,
+        since: None,
+        per_source: None,
+        ..filter(output, ctx)
+    };
+    let every_source = ItemFilter {
+        limit: usize::MAX,
+        only: Some(ctx.sources.iter().map(|s| s.url.clone()).collect()),
+        ..ItemFilter::default()
+    };
+    let filters: Vec<ItemFilter> = outputs.iter().map(reach).collect();
+    // An output that takes every source reaches what all the others do: one query is enough.
+    let takes_all = |f: &ItemFilter| {
+        f.tagged.is_none()
+            && f.include.is_empty()
+            && f.exclude.is_empty()
+            && (f.only.is_none() || f.only == every_source.only)
+    };
+    if filters.is_empty() {
+        return store.items(&every_source);
+    }
+    if let Some(all) = filters.iter().find(|f| takes_all(f)) {
+        return store.items(all);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::new();
+    for filter in &filters {
+        for item in store.items(filter)? {
+            if seen.insert(item.id.clone()) {
+                items.push(item);
+            }
+        }
+    }
+    items.sort_by(|a, b| b.sort_at.cmp(&a.sort_at).then_with(|| b.id.cmp(&a.id)));
+    Ok(items)
 }
 
 /// Renders every output (and its HTML page), the OPML file and the health feed, as configured,
@@ -177,6 +232,35 @@ pub fn render_all(
             public_url: None,
         });
     }
+    if let (Some(site), Some(items)) = (&ctx.publishing.site, snapshot.site) {
+        let result = items
+            .map_err(|error| RenderError::Store {
+                path: site.pages.clone(),
+                error,
+            })
+            .and_then(|items| site::render(items, site, outputs, ctx));
+        match &result {
+            Ok(done) => tracing::info!(
+                folder = %site.pages.display(),
+                written = done.written,
+                unchanged = done.unchanged,
+                deleted = done.deleted,
+                "site written"
+            ),
+            Err(error) => tracing::error!(%error, "site not written"),
+        }
+        rendered.push(Rendered {
+            path: site.pages.clone(),
+            result: result.map(|done| {
+                if done.written + done.deleted > 0 {
+                    Written::Changed
+                } else {
+                    Written::Unchanged
+                }
+            }),
+            public_url: None,
+        });
+    }
     if let (Some(path), Some(events)) = (health, snapshot.events) {
         let public_url = ctx.publishing.public_url(path);
         rendered.push(Rendered {
@@ -186,6 +270,9 @@ pub fn render_all(
         });
     }
     for file in &rendered {
+        if Some(&file.path) == ctx.publishing.site.as_ref().map(|s| &s.pages) {
+            continue;
+        }
         match &file.result {
             Ok(Written::Changed) => tracing::info!(path = %file.path.display(), "output written"),
             Ok(Written::Unchanged) => {
@@ -254,9 +341,23 @@ fn render_output(
             Some(url) => url.to_string(),
             None => relative_href(path, &output.path),
         };
-        html::render(&info, &feed_href, output.format.content_type(), &items)
-            .map_err(|e| format_error(path, e.to_string()))
-            .and_then(|bytes| write(path, &bytes))
+        let built_in;
+        let templates = match &ctx.publishing.site {
+            Some(site) => &site.templates,
+            None => {
+                built_in = templates::Templates::default();
+                &built_in
+            }
+        };
+        html::render(
+            templates,
+            &info,
+            &feed_href,
+            output.format.media_type(),
+            &items,
+        )
+        .map_err(|e| format_error(path, e))
+        .and_then(|bytes| write(path, &bytes))
     });
     (feed, page)
 }

@@ -55,8 +55,8 @@ fn block(stored: &StoredItem) -> String {
     format!("<hr><p class=\"provenance\">{}</p>", lines.join("<br>"))
 }
 
-/// `text` safe inside HTML text and double-quoted attributes.
-fn escape(text: &str) -> String {
+/// `text` safe inside HTML text and quoted attributes.
+pub(super) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -64,6 +64,7 @@ fn escape(text: &str) -> String {
             '<' => escaped.push_str("&lt;"),
             '>' => escaped.push_str("&gt;"),
             '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
             c => escaped.push(c),
         }
     }
@@ -89,8 +90,11 @@ mod tests {
                 feed_url: "https://rusi.org/rss.xml".into(),
                 site: site.map(str::to_string),
                 id: None,
+                description: None,
             },
             also_via: also_via.iter().map(|s| s.to_string()).collect(),
+            tags: Vec::new(),
+            sort_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 

@@ -915,6 +915,7 @@ mod tests {
             title: Some("Publisher's own title".into()),
             link: Some("https://p.example/".into()),
             id: None,
+            description: None,
         };
         fetched(
             &mut store,

@@ -17,7 +17,7 @@ impl Store {
             i.link_title, i.links, i.tags, i.rewritten, i.full_text,
             (SELECT json_group_array(COALESCE(o.name, o.feed_title, o.url))
              FROM item_sources v JOIN sources o ON o.id = v.source_id
-             WHERE v.item_id = i.id) AS also_via";
+             WHERE v.item_id = i.id) AS also_via, s.feed_description";
         // Every condition is written out and switched off by a NULL, so that one prepared
         // statement serves every output.
         const CONDITIONS: &str = "i.hidden IS NULL
@@ -154,14 +154,16 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
         );
     }
     let tags: Vec<String> = json(row, 24)?;
-    for tag in tags {
+    for tag in &tags {
         if !item.categories.iter().any(|c| c.shown() == tag) {
-            item.categories.push(Category::new(tag));
+            item.categories.push(Category::new(tag.clone()));
         }
     }
     let also_via = json(row, 27)?;
     let stored = StoredItem {
         also_via,
+        tags,
+        sort_at: from_unix(row.get(20)?),
         id: row.get(16)?,
         item,
         first_seen: from_unix(row.get(11)?),
@@ -170,6 +172,7 @@ fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
             feed_url: row.get(13)?,
             site: row.get(14)?,
             id: row.get(15)?,
+            description: row.get(28)?,
         },
     };
     Ok(stored)

@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0008_shaping.sql"),
         then: None,
     },
+    Migration {
+        name: "0009_site",
+        sql: include_str!("../../migrations/0009_site.sql"),
+        then: None,
+    },
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

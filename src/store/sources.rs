@@ -193,9 +193,16 @@ pub(super) fn save_state(
     ])?;
     if let Some(meta) = meta {
         tx.prepare_cached(
-            "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4 WHERE id = ?1",
+            "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4,
+                 feed_description = ?5 WHERE id = ?1",
         )?
-        .execute(params![id, meta.title, meta.link, meta.id])?;
+        .execute(params![
+            id,
+            meta.title,
+            meta.link,
+            meta.id,
+            meta.description
+        ])?;
     }
     Ok(())
 }

@@ -1,0 +1,130 @@
+//! The HTML templates of the site and of the outputs' pages: minijinja files shipped in the
+//! repository's `templates/` and embedded in the binary, each replaceable by a file of the same
+//! name in `[site] templates`. They are compiled and tried on a sample when the config is
+//! loaded, so that a broken one is a config error naming its file and line, never a half-written
+//! site.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment};
+
+use super::provenance::escape;
+
+/// The templates shipped with Tributary, by name.
+const BUILT_IN: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("entries.html", include_str!("../../templates/entries.html")),
+    ("river.html", include_str!("../../templates/river.html")),
+    ("item.html", include_str!("../../templates/item.html")),
+    ("source.html", include_str!("../../templates/source.html")),
+    ("sources.html", include_str!("../../templates/sources.html")),
+    ("tag.html", include_str!("../../templates/tag.html")),
+];
+
+/// One template: its name, its text, and the file it was read from (`None`: built in).
+#[derive(Debug, Clone, PartialEq)]
+struct Template {
+    name: String,
+    text: String,
+    file: Option<PathBuf>,
+}
+
+/// The templates in force: the built-in ones, with those a user's folder holds in their place
+/// (and any other `.html` file there, for the user's own parts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Templates {
+    templates: Vec<Template>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates {
+            templates: BUILT_IN
+                .iter()
+                .map(|(name, text)| Template {
+                    name: (*name).into(),
+                    text: (*text).into(),
+                    file: None,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Templates {
+    /// The built-in templates with the `.html` files of `folder` in their place, compiled and
+    /// tried: an error names the file and the line.
+    pub fn load(folder: Option<&Path>) -> Result<Templates, String> {
+        let mut templates = Templates::default();
+        if let Some(folder) = folder {
+            let entries = std::fs::read_dir(folder)
+                .map_err(|e| format!("cannot read the folder {}: {e}", folder.display()))?;
+            let mut files: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "html") && p.is_file())
+                .collect();
+            files.sort();
+            for file in files {
+                let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                    continue;
+                };
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                let template = Template {
+                    name: name.clone(),
+                    text,
+                    file: Some(file),
+                };
+                match templates.templates.iter_mut().find(|t| t.name == name) {
+                    Some(slot) => *slot = template,
+                    None => templates.templates.push(template),
+                }
+            }
+        }
+        let env = templates
+            .environment()
+            .map_err(|e| templates.describe(&e))?;
+        super::site::try_every_page(&env).map_err(|e| templates.describe(&e))?;
+        Ok(templates)
+    }
+
+    /// An environment holding every template, HTML-escaping what they print.
+    pub fn environment(&self) -> Result<Environment<'static>, minijinja::Error> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        // minijinja's HTML escaping also escapes `/`, which makes every URL unreadable in the
+        // source; `&`, `<`, `>` and quotes are what HTML needs.
+        env.set_formatter(|out, state, value| match value.as_str() {
+            Some(text) if state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
+                out.write_str(&escape(text)).map_err(minijinja::Error::from)
+            }
+            _ => minijinja::escape_formatter(out, state, value),
+        });
+        for template in &self.templates {
+            env.add_template_owned(template.name.clone(), template.text.clone())?;
+        }
+        Ok(env)
+    }
+
+    /// `error` told with the file it comes from and its line.
+    pub fn describe(&self, error: &minijinja::Error) -> String {
+        let name = error.name().unwrap_or("a template");
+        let file = self.templates.iter().find(|t| t.name == name).map_or_else(
+            || name.to_string(),
+            |t| match &t.file {
+                Some(file) => file.display().to_string(),
+                None => format!("the built-in {name}"),
+            },
+        );
+        let line = error
+            .line()
+            .map(|l| format!(" line {l}"))
+            .unwrap_or_default();
+        let what = error.detail().map_or_else(
+            || error.kind().to_string(),
+            |d| format!("{}: {d}", error.kind()),
+        );
+        format!("{file}{line}: {what}")
+    }
+}
