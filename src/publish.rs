@@ -1,19 +1,18 @@
-//! Publishing the outputs: the optional built-in HTTP server for their folder, and WebSub hub
-//! pings when a feed changes.
+//! Publishing the outputs: the optional built-in HTTP server for their folder and the site
+//! (see [`serve`]), and WebSub hub pings when a feed changes.
 
-use std::collections::HashSet;
+mod serve;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeFile;
-use tower_http::set_header::SetResponseHeaderLayer;
+use axum::http::header;
 use url::Url;
 
 use crate::config::{Config, OutputFormat};
 use crate::fetch::Fetcher;
+
+pub use serve::{Served, serve};
 
 /// Tells the WebSub hub that these feeds changed, giving up after `timeout` in all: a hub that
 /// accepts the connection and never answers costs no more. A hub that fails is logged; the
@@ -61,25 +60,6 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-/// Serves what Tributary writes under `[serve] root` at `[serve] listen` until the process
-/// ends, with their media types, `Last-Modified`/`ETag` and 304s, and gzip.
-pub async fn serve(config: &Config) -> std::io::Result<()> {
-    let Some(listen) = config.publishing.listen else {
-        return Ok(());
-    };
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let app = router(config);
-    let address = listener.local_addr().unwrap_or(listen);
-    let root = config.publishing.root.display();
-    tracing::info!(%address, %root, "serving the outputs");
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!(%error, "the built-in server stopped");
-        }
-    });
-    Ok(())
-}
-
 /// The files Tributary writes, each with the media type it is served with: the outputs, their
 /// HTML pages, the OPML file and the health feed.
 pub fn published_files(config: &Config) -> Vec<(PathBuf, &'static str)> {
@@ -115,47 +95,10 @@ pub fn published_folder_holding(config: &Config, file: &Path) -> Option<PathBuf>
         .then(|| config.publishing.root.clone());
     let written = published_files(config)
         .into_iter()
-        .filter_map(|(path, _)| path.parent().map(Path::to_path_buf));
+        .filter_map(|(path, _)| path.parent().map(Path::to_path_buf))
+        .chain(config.publishing.site.iter().map(|s| s.pages.clone()));
     served
         .into_iter()
         .chain(written)
         .find(|folder| file.starts_with(folder))
-}
-
-/// The router: a route for each file Tributary writes inside `[serve] root` (an `index.html`
-/// also answers for its folder), and 404 for everything else. The folder may hold the
-/// database, temp files or whatever a user left there: none of it is served.
-pub fn router(config: &Config) -> Router {
-    let root = &config.publishing.root;
-    let mut app = Router::new();
-    let mut routes = HashSet::new();
-    for (path, content_type) in published_files(config) {
-        let Ok(relative) = path.strip_prefix(root) else {
-            continue;
-        };
-        let parts: Vec<String> = relative
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let route = format!("/{}", parts.join("/"));
-        // Braces and stars are the router's own syntax; such a name is served by none.
-        if route.contains(['{', '}', '*']) {
-            tracing::warn!(file = %path.display(), "not served: its name holds {{, }} or *");
-            continue;
-        }
-        let file = tower::ServiceBuilder::new()
-            .layer(SetResponseHeaderLayer::overriding(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type),
-            ))
-            .service(ServeFile::new(&path));
-        let folder = route.strip_suffix("index.html").map(str::to_string);
-        for route in [Some(route), folder].into_iter().flatten() {
-            if routes.insert(route.clone()) {
-                app = app.route_service(&route, file.clone());
-            }
-        }
-    }
-    app.fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(CompressionLayer::new())
 }

@@ -42,6 +42,8 @@ pub struct Pipeline {
     pub shaping: CurrentShaping,
     /// Places between parsing and storing.
     pub parse_permits: ParsePermits,
+    /// What the built-in server serves, made again after each render.
+    pub served: crate::publish::Served,
 }
 
 /// Why the pipeline could not be set up.
@@ -71,6 +73,7 @@ impl Pipeline {
             rules: Arc::new(config.items.clone()),
             shaping: CurrentShaping::new(shaping),
             parse_permits: ParsePermits::for_this_machine(),
+            served: crate::publish::Served::default(),
         })
     }
 }

@@ -502,3 +502,126 @@ async fn pages_of_items_gone_by_retention_are_deleted() {
     assert!(ws.path("public/items/notes.txt").exists());
     check_links(&ws.path("public"));
 }
+
+#[tokio::test]
+async fn the_built_in_server_serves_the_site_compressed_and_follows_its_changes() {
+    let server = FeedServer::start().await;
+    harbour(&server, 2);
+    wire(&server, 1);
+    let port = free_port();
+    let serve = format!("[serve]\nlisten = \"127.0.0.1:{port}\"\nroot = \"public/\"\n");
+    // The wire comes later, by a reload.
+    let full = config(&server, "") + &serve;
+    let (head, wire_source) = full.split_at(full.find("[[sources]]\nname = \"Wire\"").unwrap());
+    let (wire_source, serve_part) = wire_source.split_at(wire_source.find("[serve]").unwrap());
+    let ws = Workspace::new(&format!("{head}{serve_part}"));
+    let mut daemon = Daemon::start(&ws);
+    daemon.ready().await;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .unwrap();
+    let get = |path: String, encoding: Option<&'static str>| {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(encoding) = encoding {
+            request = request.header("Accept-Encoding", encoding);
+        }
+        request.send()
+    };
+    // Served once the first polls are rendered.
+    assert!(
+        wait_for_async(Duration::from_secs(30), || async {
+            match get("/".into(), None).await {
+                Ok(r) => r.text().await.is_ok_and(|t| t.contains("Harbour story 2")),
+                Err(_) => false,
+            }
+        })
+        .await,
+        "{}",
+        daemon.log()
+    );
+    let item = page_of(&ws, "Harbour story 2");
+    for (path, file) in [
+        ("/".to_string(), "index.html".to_string()),
+        ("/sources/".into(), "sources/index.html".into()),
+        (format!("/{item}"), item.clone()),
+    ] {
+        let on_disk = std::fs::read(ws.path(&format!("public/{file}"))).unwrap();
+        let plain = get(path.clone(), None).await.unwrap();
+        assert_eq!(plain.status(), 200, "{path}");
+        assert_eq!(
+            plain.headers()["content-type"],
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        assert_eq!(plain.bytes().await.unwrap(), on_disk, "{path}");
+
+        let br = get(path.clone(), Some("gzip, br")).await.unwrap();
+        assert_eq!(br.headers()["content-encoding"], "br", "{path}");
+        let etag = br.headers()["etag"].to_str().unwrap().to_string();
+        let mut unpacked = Vec::new();
+        brotli::BrotliDecompress(&mut &br.bytes().await.unwrap()[..], &mut unpacked).unwrap();
+        assert_eq!(unpacked, on_disk, "{path}");
+
+        let gz = get(path.clone(), Some("gzip")).await.unwrap();
+        assert_eq!(gz.headers()["content-encoding"], "gzip", "{path}");
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]),
+            &mut unpacked,
+        )
+        .unwrap();
+        assert_eq!(unpacked, on_disk, "{path}");
+
+        let again = client
+            .get(format!("{base}{path}"))
+            .header("Accept-Encoding", "br")
+            .header("If-None-Match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+    }
+    // Only what Tributary wrote: not the config, not the database, not a user's file.
+    ws.write("public/items/notes.txt", "private");
+    for path in [
+        "/tributary.toml",
+        "/../tributary.toml",
+        "/state/tributary.db",
+        "/items/notes.txt",
+        "/items/",
+        "/nothing.html",
+    ] {
+        let r = get(path.into(), None).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+
+    // A source added by a reload: its pages are served once written.
+    ws.write(
+        "tributary.toml",
+        &format!("{head}{wire_source}{serve_part}"),
+    );
+    daemon.signal(rustix::process::Signal::HUP).await;
+    assert!(
+        wait_for_async(Duration::from_secs(30), || async {
+            get("/sources/wire.html".into(), None)
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await,
+        "{}",
+        daemon.log()
+    );
+    let index = get("/".into(), Some("br")).await.unwrap();
+    let mut unpacked = Vec::new();
+    brotli::BrotliDecompress(&mut &index.bytes().await.unwrap()[..], &mut unpacked).unwrap();
+    assert!(
+        String::from_utf8(unpacked)
+            .unwrap()
+            .contains("Wire story 1")
+    );
+    daemon.stop().await;
+}

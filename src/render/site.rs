@@ -649,6 +649,23 @@ pub fn write(folder: &Path, pages: &BTreeMap<String, Vec<u8>>) -> std::io::Resul
     Ok(done)
 }
 
+/// The pages of the site found under `folder`: its index and the `.html` files of its folders.
+pub fn written_pages(folder: &Path) -> Vec<PathBuf> {
+    let mut pages = vec![folder.join("index.html")];
+    for owned in OWNED_FOLDERS {
+        let Ok(entries) = std::fs::read_dir(folder.join(owned)) else {
+            continue;
+        };
+        pages.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "html")),
+        );
+    }
+    pages
+}
+
 /// Renders and writes the site of `items`; nothing is written unless every page rendered.
 pub fn render(
     items: Vec<StoredItem>,

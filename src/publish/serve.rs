@@ -1,0 +1,354 @@
+//! The built-in HTTP server: serves the files Tributary wrote (outputs, their pages, OPML, the
+//! health feed, the site) from memory, and nothing else.
+//!
+//! What it serves is a table from URL path to file, made again after every render from the
+//! files' metadata: a file whose size and mtime did not change keeps its entry, with the bytes
+//! and compressed forms it already holds. A file's bytes are read on its first request, each
+//! compressed form (gzip, brotli) made on the first request that accepts it, and all are kept:
+//! after that a request touches neither the disk nor a compressor, and a conditional request
+//! is answered from the entry's `ETag` and `Last-Modified` alone.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use crate::config::Config;
+
+/// What the server serves, shared with the renders that change it.
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    routes: Arc<RwLock<Arc<Routes>>>,
+}
+
+type Routes = HashMap<String, Arc<File>>;
+
+/// One file as served.
+#[derive(Debug)]
+struct File {
+    path: PathBuf,
+    content_type: &'static str,
+    /// Size and mtime when the table was made: what tells a changed file.
+    len: u64,
+    modified: SystemTime,
+    etag: String,
+    last_modified: HeaderValue,
+    body: OnceLock<Bytes>,
+    gzip: OnceLock<Option<Bytes>>,
+    brotli: OnceLock<Option<Bytes>>,
+}
+
+/// A content coding a client may accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Coding::Brotli => Some("br"),
+            Coding::Gzip => Some("gzip"),
+            Coding::Identity => None,
+        }
+    }
+}
+
+/// Serves what Tributary writes at `[serve] listen` until the process ends, from `served`
+/// (filled here from the files on disk, and after each render by [`Served::refresh`]).
+pub async fn serve(config: &Config, served: &Served) -> std::io::Result<()> {
+    let Some(listen) = config.publishing.listen else {
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    served.refresh(config);
+    let app = router(served.clone());
+    let address = listener.local_addr().unwrap_or(listen);
+    let root = config.publishing.root.display();
+    tracing::info!(%address, %root, "serving the outputs");
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the built-in server stopped");
+        }
+    });
+    Ok(())
+}
+
+/// A router answering every path from `served`: 404 for anything it does not hold.
+pub fn router(served: Served) -> Router {
+    Router::new().fallback(answer).with_state(served)
+}
+
+impl Served {
+    /// Makes the table again from the files `config` writes inside `[serve] root` (an
+    /// `index.html` also answers for its folder). The folder may hold the database, temp files
+    /// or whatever a user left there: none of it is served.
+    pub fn refresh(&self, config: &Config) {
+        let root = &config.publishing.root;
+        let old = self.current();
+        let mut routes = Routes::new();
+        for (path, content_type) in files(config) {
+            let Ok(relative) = path.strip_prefix(root) else {
+                continue;
+            };
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let route = format!("/{}", parts.join("/"));
+            let file = match old.get(&route) {
+                Some(file)
+                    if file.path == path && file.len == meta.len() && file.modified == modified =>
+                {
+                    Arc::clone(file)
+                }
+                _ => Arc::new(File::new(path, content_type, meta.len(), modified)),
+            };
+            if let Some(folder) = route.strip_suffix("index.html") {
+                routes
+                    .entry(folder.to_string())
+                    .or_insert_with(|| Arc::clone(&file));
+            }
+            routes.insert(route, file);
+        }
+        match self.routes.write() {
+            Ok(mut current) => *current = Arc::new(routes),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(routes),
+        }
+    }
+
+    fn current(&self) -> Arc<Routes> {
+        match self.routes.read() {
+            Ok(routes) => Arc::clone(&routes),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+}
+
+/// Every file served, with its media type: the published files and the site's pages.
+fn files(config: &Config) -> Vec<(PathBuf, &'static str)> {
+    let mut files = super::published_files(config);
+    if let Some(site) = &config.publishing.site {
+        files.extend(
+            crate::render::site::written_pages(&site.pages)
+                .into_iter()
+                .map(|page| (page, "text/html; charset=utf-8")),
+        );
+    }
+    files
+}
+
+impl File {
+    fn new(path: PathBuf, content_type: &'static str, len: u64, modified: SystemTime) -> File {
+        let since_epoch = modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        File {
+            content_type,
+            len,
+            modified,
+            // As nginx makes them: the mtime and the size, in hex.
+            etag: format!("\"{:x}-{:x}\"", since_epoch.as_secs(), len),
+            last_modified: HeaderValue::from_str(&httpdate(modified))
+                .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+            path,
+            body: OnceLock::new(),
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+        }
+    }
+
+    /// Its bytes, read on first use.
+    async fn body(&self) -> std::io::Result<Bytes> {
+        if let Some(body) = self.body.get() {
+            return Ok(body.clone());
+        }
+        let read = Bytes::from(tokio::fs::read(&self.path).await?);
+        Ok(self.body.get_or_init(|| read).clone())
+    }
+
+    /// Its bytes in `coding`, compressed on first use; `None` when compressing would not help.
+    fn encoded(&self, coding: Coding, body: &Bytes) -> Option<Bytes> {
+        let slot = match coding {
+            Coding::Brotli => &self.brotli,
+            Coding::Gzip => &self.gzip,
+            Coding::Identity => return None,
+        };
+        slot.get_or_init(|| {
+            let compressed = compress(coding, body)?;
+            (compressed.len() < body.len()).then(|| Bytes::from(compressed))
+        })
+        .clone()
+    }
+
+    /// The ETag of its form in `coding`: each form is its own representation.
+    fn etag(&self, coding: Coding) -> String {
+        match coding.name() {
+            Some(name) => format!("{}-{name}\"", self.etag.trim_end_matches('"')),
+            None => self.etag.clone(),
+        }
+    }
+
+    /// Whether a conditional request's validators match what it holds.
+    fn not_modified(&self, headers: &HeaderMap) -> bool {
+        if let Some(tags) = headers.get(header::IF_NONE_MATCH) {
+            let tags = tags.to_str().unwrap_or_default();
+            let ours = [Coding::Identity, Coding::Gzip, Coding::Brotli].map(|c| self.etag(c));
+            return tags.trim() == "*"
+                || tags
+                    .split(',')
+                    .map(|t| t.trim().trim_start_matches("W/"))
+                    .any(|t| ours.iter().any(|o| o == t));
+        }
+        headers
+            .get(header::IF_MODIFIED_SINCE)
+            .is_some_and(|since| since == self.last_modified)
+    }
+}
+
+fn compress(coding: Coding, body: &[u8]) -> Option<Vec<u8>> {
+    match coding {
+        Coding::Gzip => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(body).ok()?;
+            encoder.finish().ok()
+        }
+        Coding::Brotli => {
+            let mut out = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 9,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
+            Some(out)
+        }
+        Coding::Identity => None,
+    }
+}
+
+/// The coding to answer with: brotli, else gzip, when `Accept-Encoding` takes it.
+fn chosen_coding(headers: &HeaderMap) -> Coding {
+    let Some(accepted) = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Coding::Identity;
+    };
+    let takes = |name: &str| {
+        accepted.split(',').any(|part| {
+            let mut pieces = part.split(';');
+            let coding = pieces.next().unwrap_or_default().trim();
+            let refused = pieces.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            coding.eq_ignore_ascii_case(name) && !refused
+        })
+    };
+    if takes("br") {
+        Coding::Brotli
+    } else if takes("gzip") {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
+}
+
+async fn answer(
+    State(served): State<Served>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+        )
+            .into_response();
+    }
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    let Some(file) = served.current().get(path.as_ref()).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response = Response::builder()
+        .header(header::VARY, "Accept-Encoding")
+        .header(header::LAST_MODIFIED, file.last_modified.clone());
+    if file.not_modified(&headers) {
+        let coding = chosen_coding(&headers);
+        return response
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, file.etag(coding))
+            .body(Body::empty())
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    let body = match file.body().await {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::warn!(%error, file = %file.path.display(), "cannot read a served file");
+            return StatusCode::NOT_FOUND.into_response();
+        }
+    };
+    let coding = chosen_coding(&headers);
+    let (coding, body) = match file.encoded(coding, &body) {
+        Some(encoded) => (coding, encoded),
+        None => (Coding::Identity, body),
+    };
+    if let Some(name) = coding.name() {
+        response = response.header(header::CONTENT_ENCODING, name);
+    }
+    response
+        .header(header::CONTENT_TYPE, file.content_type)
+        .header(header::ETAG, file.etag(coding))
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// `time` as HTTP writes dates: `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn httpdate(time: SystemTime) -> String {
+    let time: chrono::DateTime<chrono::Utc> = time.into();
+    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_coding_is_what_the_client_accepts_best() {
+        let table = [
+            (Some("gzip, deflate, br"), Coding::Brotli),
+            (Some("gzip"), Coding::Gzip),
+            (Some("br;q=0, gzip"), Coding::Gzip),
+            (Some("GZIP;q=0.5"), Coding::Gzip),
+            (Some("identity"), Coding::Identity),
+            (Some("gzip;q=0"), Coding::Identity),
+            (None, Coding::Identity),
+        ];
+        for (accept, coding) in table {
+            let mut headers = HeaderMap::new();
+            if let Some(accept) = accept {
+                headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accept));
+            }
+            assert_eq!(chosen_coding(&headers), coding, "{accept:?}");
+        }
+    }
+}
