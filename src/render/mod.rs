@@ -481,6 +481,22 @@ fn self_href(public_url: Option<&Url>, path: &Path) -> String {
 /// Replaces `path` with `bytes` unless it already holds them: a temp file in the same folder,
 /// fsync, rename, fsync of the folder. Readers see the old file or the new one, never a part.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<Written> {
+    write_file(path, bytes, Durability::Synced)
+}
+
+/// Whether a write waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The file and its folder are fsynced before the write returns.
+    Synced,
+    /// Left to the kernel: a power cut may lose the file's new bytes (never show a part of
+    /// them), which suits files that the next render compares and writes again, as the site's
+    /// pages: ten thousand fsyncs would cost more than the pages themselves.
+    Lazy,
+}
+
+/// [`write_if_changed`], as durable as `durability` says.
+pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<Written> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(Written::Unchanged);
     }
@@ -501,9 +517,13 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<Written> {
         temp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
-    temp.as_file().sync_all()?;
+    if durability == Durability::Synced {
+        temp.as_file().sync_all()?;
+    }
     temp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(folder)?.sync_all()?;
+    if durability == Durability::Synced {
+        std::fs::File::open(folder)?.sync_all()?;
+    }
     Ok(Written::Changed)
 }
 

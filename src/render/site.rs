@@ -16,10 +16,10 @@ use serde::Serialize;
 use url::Url;
 
 use super::provenance::escape;
-use super::{RenderContext, RenderError, Written, relative_href, write_if_changed};
+use super::{Durability, RenderContext, RenderError, Written, relative_href, write_file};
 use crate::config::{OutputConfig, SiteConfig};
 use crate::model::StoredItem;
-use crate::sanitize::{html_to_text, web_url};
+use crate::sanitize::{text_of_clean_html, web_url};
 
 /// The folders of the site that Tributary alone writes: any `.html` file in them that the site
 /// does not hold any more is deleted.
@@ -128,7 +128,8 @@ impl Entry {
         let when = shown_time(stored);
         let text = item.summary.as_ref().or(item.content.as_ref()).map(|t| {
             if t.is_html {
-                html_to_text(&t.body)
+                // Stored HTML is cleaned HTML: read without parsing it again.
+                text_of_clean_html(&t.body)
             } else {
                 t.body.clone()
             }
@@ -624,11 +625,13 @@ pub struct SiteWritten {
 }
 
 /// Writes `pages` under `folder`, each only if its bytes changed, then deletes the pages the
-/// site no longer has.
+/// site no longer has. Pages are not fsynced one by one: each is renamed into place whole, and
+/// one that a power cut left empty differs from what the next render makes, so it is written
+/// again then.
 pub fn write(folder: &Path, pages: &BTreeMap<String, Vec<u8>>) -> std::io::Result<SiteWritten> {
     let mut done = SiteWritten::default();
     for (path, bytes) in pages {
-        match write_if_changed(&folder.join(path), bytes)? {
+        match write_file(&folder.join(path), bytes, Durability::Lazy)? {
             Written::Changed => done.written += 1,
             Written::Unchanged => done.unchanged += 1,
         }
