@@ -146,7 +146,15 @@ fn files(config: &Config) -> Vec<(PathBuf, &'static str)> {
         files.extend(
             crate::render::site::written_pages(&site.pages)
                 .into_iter()
-                .map(|page| (page, "text/html; charset=utf-8")),
+                .map(|page| {
+                    let svg = page.extension().is_some_and(|e| e == "svg");
+                    let media_type = if svg {
+                        "image/svg+xml"
+                    } else {
+                        "text/html; charset=utf-8"
+                    };
+                    (page, media_type)
+                }),
         );
     }
     files

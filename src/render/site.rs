@@ -25,6 +25,9 @@ use crate::sanitize::{text_of_clean_html, web_url};
 /// does not hold any more is deleted.
 const OWNED_FOLDERS: [&str; 4] = ["page", "items", "sources", "tags"];
 
+/// The site's icon, written beside its index: without one, browsers ask for `/favicon.ico`.
+const FAVICON: (&str, &[u8]) = ("favicon.svg", include_bytes!("../../templates/favicon.svg"));
+
 /// How much of an item's text a list shows.
 const EXCERPT_CHARS: usize = 280;
 
@@ -367,6 +370,7 @@ pub fn pages<'a>(
     };
 
     let mut pages = BTreeMap::new();
+    pages.insert(FAVICON.0.to_string(), FAVICON.1.to_vec());
     let page_info =
         |path: &str, title: String, heading: String, description: Option<String>| PageInfo {
             canonical: site
@@ -652,9 +656,10 @@ pub fn write(folder: &Path, pages: &BTreeMap<String, Vec<u8>>) -> std::io::Resul
     Ok(done)
 }
 
-/// The pages of the site found under `folder`: its index and the `.html` files of its folders.
+/// The pages of the site found under `folder`: its index, its icon and the `.html` files of its
+/// folders.
 pub fn written_pages(folder: &Path) -> Vec<PathBuf> {
-    let mut pages = vec![folder.join("index.html")];
+    let mut pages = vec![folder.join("index.html"), folder.join(FAVICON.0)];
     for owned in OWNED_FOLDERS {
         let Ok(entries) = std::fs::read_dir(folder.join(owned)) else {
             continue;
