@@ -11,24 +11,8 @@ fn repo(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// Copies a shipped config (and the folders beside it it names) into a temp dir, so that
-/// loading it probes and writes nothing inside the repository.
-fn copy_into(dir: &Path, files: &[&str]) {
-    for file in files {
-        let from = repo(file);
-        let to = dir.join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        if from.is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-            for entry in std::fs::read_dir(&from).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-            }
-        } else {
-            std::fs::copy(from, to).unwrap();
-        }
-    }
-}
+// Shipped configs are copied into a temp dir (`copy_into`), so that loading them probes and
+// writes nothing inside the repository.
 
 #[test]
 fn the_example_config_documents_valid_options() {

@@ -94,26 +94,6 @@ fn read(ws: &Workspace, relative: &str) -> String {
     std::fs::read_to_string(ws.path(relative)).unwrap()
 }
 
-/// Copies the repository's `relative` files and folders into `dir`.
-fn copy_into(dir: &Path, relative: &[&str]) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for part in relative {
-        let mut stack = vec![PathBuf::from(part)];
-        while let Some(rel) = stack.pop() {
-            let from = root.join(&rel);
-            if from.is_dir() {
-                for entry in std::fs::read_dir(&from).unwrap() {
-                    stack.push(rel.join(entry.unwrap().file_name()));
-                }
-            } else {
-                let to = dir.join(&rel);
-                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-                std::fs::copy(&from, &to).unwrap();
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_demo_site_holds_every_item_with_its_provenance_and_every_link_resolves() {
     let dir = tempfile::tempdir().unwrap();

@@ -229,6 +229,18 @@ fn slug(text: &str) -> String {
     }
 }
 
+/// The slug of `text`, with `-2`, `-3`… added when one in `taken` has it already.
+fn unique_slug(taken: &mut HashSet<String>, text: &str) -> String {
+    let base = slug(text);
+    let mut unique = base.clone();
+    let mut n = 1;
+    while !taken.insert(unique.clone()) {
+        n += 1;
+        unique = format!("{base}-{n}");
+    }
+    unique
+}
+
 /// The file name of an item's page, from its id (`urn:uuid:…`): the id's last part, which is
 /// already safe, else a slug of it.
 fn item_file(id: &str) -> String {
@@ -311,13 +323,7 @@ pub fn pages<'a>(
     for (feed_url, indexes) in by_feed {
         let newest = &items[indexes[0]];
         let name = newest.publisher.name.as_str();
-        let base = slug(name);
-        let mut slug = base.clone();
-        let mut n = 1;
-        while !taken.insert(slug.clone()) {
-            n += 1;
-            slug = format!("{base}-{n}");
-        }
+        let slug = unique_slug(&mut taken, name);
         let when = shown_time(newest);
         publisher_of.insert(feed_url, publishers.len());
         publishers.push(Publisher {
@@ -356,16 +362,7 @@ pub fn pages<'a>(
         let mut taken = HashSet::new();
         tagged
             .keys()
-            .map(|tag| {
-                let base = slug(tag);
-                let mut slug = base.clone();
-                let mut n = 1;
-                while !taken.insert(slug.clone()) {
-                    n += 1;
-                    slug = format!("{base}-{n}");
-                }
-                (*tag, format!("tags/{slug}.html"))
-            })
+            .map(|tag| (*tag, format!("tags/{}.html", unique_slug(&mut taken, tag))))
             .collect()
     };
 

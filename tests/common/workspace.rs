@@ -175,3 +175,23 @@ pub fn once_line<'a>(out: &'a str, name: &str) -> &'a str {
         .find(|l| l.starts_with(&format!("{name}:")))
         .unwrap_or_else(|| panic!("no line for {name}:\n{out}"))
 }
+
+/// Copies the repository's files and folders (`config/demo.toml`, `config/demo`) into `dir`,
+/// at the same relative paths.
+pub fn copy_into(dir: &Path, files: &[&str]) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in files {
+        let from = repo.join(file);
+        let to = dir.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if from.is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+            for entry in std::fs::read_dir(&from).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(from, to).unwrap();
+        }
+    }
+}
