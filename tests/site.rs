@@ -340,6 +340,33 @@ async fn a_user_template_replaces_the_built_in_one_and_a_broken_one_is_refused()
     let before = pages(&ws.path("public"));
     let index_before = read(&ws, "public/index.html");
 
+    // A template that fails only on some item, met when rendering: no page is written, not
+    // even those rendered before it; the next good render catches up.
+    ws.write(
+        "my-templates/item.html",
+        "{% extends \"base.html\" %}\n{% block content %}<h1>{{ item.title }}</h1>\n{% if item.title == \"Harbour story 3\" %}{{ no.such.thing }}{% endif %}{% endblock %}\n",
+    );
+    harbour(&server, 3);
+    let out = ws.tributary(&["once"]).await;
+    assert!(
+        stderr(&out).contains("site not written"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("item.html line 3"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(pages(&ws.path("public")), before, "no page written");
+    assert_eq!(read(&ws, "public/index.html"), index_before);
+    let leftovers: Vec<_> = std::fs::read_dir(ws.path("public/items"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
     // A syntax error, then an error met only when rendering: both refused before any page is
     // written, naming the file and the line.
     for (broken, line) in [

@@ -497,18 +497,33 @@ pub enum Durability {
 
 /// [`write_if_changed`], as durable as `durability` says.
 pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<Written> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(Written::Unchanged);
+    match stage(path, bytes, durability)? {
+        Some(staged) => staged.commit().map(|()| Written::Changed),
+        None => Ok(Written::Unchanged),
     }
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(folder)?;
+}
+
+/// New bytes for a file, written beside it and not yet in its place.
+#[derive(Debug)]
+pub struct Staged {
+    /// Closed: a site stages thousands of pages, more than a process may hold open.
+    temp: tempfile::TempPath,
+    path: PathBuf,
+    durability: Durability,
+}
+
+/// Writes `bytes` to a temp file beside `path`, unless `path` holds them already (`None`).
+/// Nothing changes for readers until [`Staged::commit`]; a `Staged` dropped uncommitted leaves
+/// no trace.
+pub fn stage(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<Option<Staged>> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(folder_of(path))?;
     let mut temp = tempfile::Builder::new()
         .prefix(&temp_prefix(path))
         .suffix(TEMP_SUFFIX)
-        .tempfile_in(folder)?;
+        .tempfile_in(folder_of(path))?;
     temp.write_all(bytes)?;
     // Temp files are created private; a feed is meant to be served.
     #[cfg(unix)]
@@ -520,11 +535,29 @@ pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io:
     if durability == Durability::Synced {
         temp.as_file().sync_all()?;
     }
-    temp.persist(path).map_err(|e| e.error)?;
-    if durability == Durability::Synced {
-        std::fs::File::open(folder)?.sync_all()?;
+    Ok(Some(Staged {
+        temp: temp.into_temp_path(),
+        path: path.to_path_buf(),
+        durability,
+    }))
+}
+
+impl Staged {
+    /// Renames the new bytes into place: readers see the old file or the new one, never a part.
+    pub fn commit(self) -> std::io::Result<()> {
+        self.temp.persist(&self.path).map_err(|e| e.error)?;
+        if self.durability == Durability::Synced {
+            std::fs::File::open(folder_of(&self.path))?.sync_all()?;
+        }
+        Ok(())
     }
-    Ok(Written::Changed)
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// How the temp files [`write_if_changed`] writes `path` through are named: a dotfile beside it

@@ -16,7 +16,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::provenance::escape;
-use super::{Durability, RenderContext, RenderError, Written, relative_href, write_file};
+use super::{Durability, RenderContext, RenderError, Staged, relative_href, stage};
 use crate::config::{OutputConfig, SiteConfig};
 use crate::model::StoredItem;
 use crate::sanitize::{text_of_clean_html, web_url};
@@ -303,11 +303,34 @@ struct Attachment {
     label: String,
 }
 
-/// The pages of the site, by path relative to its folder, rendered with `env`.
+/// Why the site's pages could not be made.
+#[derive(Debug)]
+pub enum PageError {
+    /// A template failed.
+    Template(minijinja::Error),
+    /// A page could not be written.
+    Write(std::io::Error),
+}
+
+impl From<minijinja::Error> for PageError {
+    fn from(error: minijinja::Error) -> Self {
+        PageError::Template(error)
+    }
+}
+
+impl From<std::io::Error> for PageError {
+    fn from(error: std::io::Error) -> Self {
+        PageError::Write(error)
+    }
+}
+
+/// Renders the pages of the site with `env`, handing each to `emit` with its path relative to
+/// the site's folder as soon as it is made: only one page is held at a time.
 pub fn pages<'a>(
     env: &Environment<'_>,
     site: &SiteInput<'a>,
-) -> Result<BTreeMap<String, Vec<u8>>, minijinja::Error> {
+    emit: &mut dyn FnMut(String, Vec<u8>) -> std::io::Result<()>,
+) -> Result<(), PageError> {
     let items = site.items;
     // Publishers in a stable order, so that two with one slug keep theirs from run to run.
     let mut by_feed: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -366,8 +389,7 @@ pub fn pages<'a>(
             .collect()
     };
 
-    let mut pages = BTreeMap::new();
-    pages.insert(FAVICON.0.to_string(), FAVICON.1.to_vec());
+    emit(FAVICON.0.to_string(), FAVICON.1.to_vec())?;
     let page_info =
         |path: &str, title: String, heading: String, description: Option<String>| PageInfo {
             canonical: site
@@ -425,7 +447,7 @@ pub fn pages<'a>(
             days => days(shown),
             pagination,
         })?;
-        pages.insert(path, html.into_bytes());
+        emit(path, html.into_bytes())?;
     }
 
     // A page per item, with its provenance and its publisher's latest.
@@ -496,7 +518,7 @@ pub fn pages<'a>(
             },
             latest,
         })?;
-        pages.insert(entry.href.clone(), html.into_bytes());
+        emit(entry.href.clone(), html.into_bytes())?;
     }
 
     // A page per publisher, and their list.
@@ -520,7 +542,7 @@ pub fn pages<'a>(
             source => publisher,
             days => days(shown),
         })?;
-        pages.insert(publisher.href.clone(), html.into_bytes());
+        emit(publisher.href.clone(), html.into_bytes())?;
     }
     let mut listed: Vec<&Publisher<'_>> = publishers.iter().collect();
     listed.sort_by_key(|p| p.name.to_lowercase());
@@ -539,7 +561,7 @@ pub fn pages<'a>(
         page,
         sources => listed,
     })?;
-    pages.insert(path.to_string(), html.into_bytes());
+    emit(path.to_string(), html.into_bytes())?;
 
     // A page per tag.
     for (tag, indexes) in &tagged {
@@ -562,9 +584,9 @@ pub fn pages<'a>(
             tag,
             days => days(shown),
         })?;
-        pages.insert(path.clone(), html.into_bytes());
+        emit(path.clone(), html.into_bytes())?;
     }
-    Ok(pages)
+    Ok(())
 }
 
 /// An item's tags: its source's, then those rules gave it.
@@ -625,32 +647,63 @@ pub struct SiteWritten {
     pub deleted: usize,
 }
 
-/// Writes `pages` under `folder`, each only if its bytes changed, then deletes the pages the
-/// site no longer has. Pages are not fsynced one by one: each is renamed into place whole, and
-/// one that a power cut left empty differs from what the next render makes, so it is written
-/// again then.
-pub fn write(folder: &Path, pages: &BTreeMap<String, Vec<u8>>) -> std::io::Result<SiteWritten> {
-    let mut done = SiteWritten::default();
-    for (path, bytes) in pages {
-        match write_file(&folder.join(path), bytes, Durability::Lazy)? {
-            Written::Changed => done.written += 1,
-            Written::Unchanged => done.unchanged += 1,
+/// The site's new pages, written beside the old ones until all are made: then they are put in
+/// place together, and the pages the site no longer has are deleted. Dropped before that, it
+/// leaves the site as it was.
+///
+/// Pages are not fsynced one by one: each is renamed into place whole, and one that a power
+/// cut left empty differs from what the next render makes, so it is written again then.
+struct Staging<'a> {
+    folder: &'a Path,
+    staged: Vec<Staged>,
+    pages: HashSet<String>,
+    unchanged: usize,
+}
+
+impl<'a> Staging<'a> {
+    fn new(folder: &'a Path) -> Self {
+        Staging {
+            folder,
+            staged: Vec::new(),
+            pages: HashSet::new(),
+            unchanged: 0,
         }
     }
-    for owned in OWNED_FOLDERS {
-        let Ok(entries) = std::fs::read_dir(folder.join(owned)) else {
-            continue;
+
+    /// Writes `bytes` beside the page at `path`, unless it holds them already.
+    fn add(&mut self, path: String, bytes: Vec<u8>) -> std::io::Result<()> {
+        match stage(&self.folder.join(&path), &bytes, Durability::Lazy)? {
+            Some(staged) => self.staged.push(staged),
+            None => self.unchanged += 1,
+        }
+        self.pages.insert(path);
+        Ok(())
+    }
+
+    fn commit(self) -> std::io::Result<SiteWritten> {
+        let mut done = SiteWritten {
+            unchanged: self.unchanged,
+            ..SiteWritten::default()
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".html") || pages.contains_key(&format!("{owned}/{name}")) {
-                continue;
-            }
-            std::fs::remove_file(entry.path())?;
-            done.deleted += 1;
+        for staged in self.staged {
+            staged.commit()?;
+            done.written += 1;
         }
+        for owned in OWNED_FOLDERS {
+            let Ok(entries) = std::fs::read_dir(self.folder.join(owned)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.ends_with(".html") || self.pages.contains(&format!("{owned}/{name}")) {
+                    continue;
+                }
+                std::fs::remove_file(entry.path())?;
+                done.deleted += 1;
+            }
+        }
+        Ok(done)
     }
-    Ok(done)
 }
 
 /// The pages of the site found under `folder`: its index, its icon and the `.html` files of its
@@ -715,11 +768,16 @@ pub fn render(
         folder: &config.pages,
         base: ctx.publishing.site_url(&config.pages),
     };
-    let pages = pages(&env, &input).map_err(|e| failed(config.templates.describe(&e)))?;
-    write(&config.pages, &pages).map_err(|error| RenderError::Write {
+    let write_failed = |error| RenderError::Write {
         path: config.pages.clone(),
         error,
-    })
+    };
+    let mut staging = Staging::new(&config.pages);
+    match pages(&env, &input, &mut |path, bytes| staging.add(path, bytes)) {
+        Ok(()) => staging.commit().map_err(write_failed),
+        Err(PageError::Template(e)) => Err(failed(config.templates.describe(&e))),
+        Err(PageError::Write(e)) => Err(write_failed(e)),
+    }
 }
 
 /// Renders every template on a sample site, so that a template that fails at render time (an
@@ -772,7 +830,10 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
         folder: Path::new("/site"),
         base: Url::parse("https://example.org/").ok(),
     };
-    pages(env, &input)?;
+    match pages(env, &input, &mut |_, _| Ok(())) {
+        Ok(()) | Err(PageError::Write(_)) => {}
+        Err(PageError::Template(error)) => return Err(error),
+    }
     // The outputs' own pages, which use the river without the site around it.
     let entries: Vec<Entry> = items
         .iter()
