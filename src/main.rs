@@ -272,6 +272,9 @@ fn check(config: &Config) {
     if let Some(warning) = report::published_database(config) {
         eprintln!("warning: {warning}");
     }
+    if let Some(suggestion) = report::missing_contact(config) {
+        eprintln!("suggestion: {suggestion}");
+    }
 }
 
 fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Result<()> {

@@ -914,6 +914,7 @@ mod tests {
             first_byte_timeout: Duration::from_secs(20),
             max_body: 1 << 24,
             user_agent: "test".into(),
+            contact: None,
             max_interval: Duration::from_secs(86_400),
             max_backoff: Duration::from_secs(86_400),
             allow_private_redirects: false,

@@ -393,6 +393,18 @@ pub fn check(config: &Config) -> String {
     out
 }
 
+/// A suggestion when publishers' logs would name no one to reach: neither `[poll] contact` nor
+/// an own `[poll] user_agent` is set.
+pub fn missing_contact(config: &Config) -> Option<String> {
+    (config.poll.user_agent == crate::config::DEFAULT_USER_AGENT).then(|| {
+        format!(
+            "publishers see \"User-Agent: {}\" and cannot tell who polls them; set [poll] contact = \"mailto:you@example.org\" (or a web address) and it reads \"{}\"",
+            config.poll.user_agent,
+            crate::config::user_agent_with_contact("mailto:you@example.org")
+        )
+    })
+}
+
 /// A warning when the database lies inside a published folder, where whoever reads the outputs
 /// may download it.
 pub fn published_database(config: &Config) -> Option<String> {

@@ -25,9 +25,8 @@ fn the_example_config_documents_valid_options() {
     assert_eq!(config.poll.adopt_redirect_after, 3);
     assert!(!config.poll.allow_private_redirects);
     assert_eq!(
-        config.poll.user_agent,
-        tributary::config::DEFAULT_USER_AGENT,
-        "the example shows the real default"
+        config.poll.user_agent, "Tributary/0.1.0 (+mailto:ops@example.org)",
+        "the example's contact is in the User-Agent"
     );
     assert!(config.health.is_some());
     assert_eq!(
@@ -107,6 +106,7 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "per_host_concurrency =",
         "max_body =",
         "user_agent =",
+        "contact =",
         "max_interval =",
         "max_backoff =",
         "adopt_redirect_after =",

@@ -782,3 +782,54 @@ async fn cache_control_max_age_stretches_the_interval_up_to_the_cap() {
     let status = stdout(&ws.tributary(&["status"]).await);
     assert!(status.contains("(server hint)"), "{status}");
 }
+
+#[tokio::test]
+async fn publishers_see_who_to_reach_in_the_user_agent_and_check_suggests_it() {
+    let server = FeedServer::start().await;
+    // Without a contact: the name and version, and no address the project does not own.
+    let ws = workspace(&server, "", &[]);
+    once(&ws, &[]).await;
+    let agent = |server: &FeedServer| {
+        server.seen("/healthy.xml").last().unwrap().headers["user-agent"].clone()
+    };
+    assert_eq!(
+        agent(&server),
+        format!("Tributary/{}", env!("CARGO_PKG_VERSION"))
+    );
+    let check = ws.tributary(&["check"]).await;
+    assert!(check.status.success());
+    assert!(
+        stderr(&check).contains("suggestion: publishers see \"User-Agent: Tributary/")
+            && stderr(&check).contains("[poll] contact"),
+        "{}",
+        stderr(&check)
+    );
+
+    let ws = workspace(&server, "contact = \"mailto:ops@example.org\"", &[]);
+    once(&ws, &[]).await;
+    assert_eq!(
+        agent(&server),
+        format!(
+            "Tributary/{} (+mailto:ops@example.org)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    let check = ws.tributary(&["check"]).await;
+    assert!(!stderr(&check).contains("suggestion"), "{}", stderr(&check));
+
+    for bad in [
+        "ops@example.org",
+        "mailto:",
+        "ftp://example.org/",
+        "https://a b/",
+    ] {
+        let ws = workspace(&server, &format!("contact = \"{bad}\""), &[]);
+        let check = ws.tributary(&["check"]).await;
+        assert!(!check.status.success(), "{bad}");
+        assert!(
+            stderr(&check).contains("poll.contact"),
+            "{}",
+            stderr(&check)
+        );
+    }
+}

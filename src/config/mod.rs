@@ -132,6 +132,9 @@ pub struct PollSettings {
     pub max_body: u64,
     /// The `User-Agent` header sent.
     pub user_agent: String,
+    /// `contact`: how publishers reach whoever runs this instance (a `mailto:` or web
+    /// address), named in the default `User-Agent`.
+    pub contact: Option<String>,
     /// The longest a server's or feed's hint may stretch a source's interval to.
     pub max_interval: Duration,
     /// The longest a failing source waits between tries.
@@ -642,14 +645,15 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// The `User-Agent` publishers see in their logs, unless `[poll] user_agent` says otherwise.
-pub const DEFAULT_USER_AGENT: &str = concat!(
-    "Tributary/",
-    env!("CARGO_PKG_VERSION"),
-    " (feed aggregator; +",
-    env!("CARGO_PKG_REPOSITORY"),
-    ")"
-);
+/// The `User-Agent` publishers see in their logs, unless `[poll] user_agent` says otherwise:
+/// the name and version alone. It names no address: the one to reach is whoever runs this
+/// instance, which `[poll] contact` adds (see [`user_agent_with_contact`]).
+pub const DEFAULT_USER_AGENT: &str = concat!("Tributary/", env!("CARGO_PKG_VERSION"));
+
+/// The default `User-Agent` naming `contact`: `Tributary/0.1.0 (+mailto:ops@example.org)`.
+pub fn user_agent_with_contact(contact: &str) -> String {
+    format!("{DEFAULT_USER_AGENT} (+{contact})")
+}
 
 impl Config {
     /// The source `target` names: a configured one, by name or URL, else any feed URL given on

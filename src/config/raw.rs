@@ -92,6 +92,7 @@ pub(super) struct RawPoll {
     pub(super) first_byte_timeout: Option<String>,
     pub(super) max_body: Option<String>,
     pub(super) user_agent: Option<String>,
+    pub(super) contact: Option<String>,
     pub(super) max_interval: Option<String>,
     pub(super) max_backoff: Option<String>,
     pub(super) allow_private_redirects: Option<bool>,

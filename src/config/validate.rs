@@ -28,6 +28,23 @@ pub(super) const DEFAULT_ADOPT_REDIRECT_AFTER: u32 = 3;
 pub(super) const DEFAULT_HUB_TIMEOUT: &str = "10s";
 
 pub(super) const DEFAULT_OUTPUT_TITLE: &str = "Tributary";
+/// Whether `contact` is an address publishers can use: `mailto:` with an `@`, or an http(s)
+/// URL, in printable ASCII (it goes into a header).
+fn check_contact(contact: &str) -> Result<(), String> {
+    let printable = !contact.is_empty() && contact.bytes().all(|b| b.is_ascii_graphic());
+    let usable = match contact.strip_prefix("mailto:") {
+        Some(address) => address.contains('@') && !address.starts_with('@'),
+        None => Url::parse(contact).is_ok_and(|u| matches!(u.scheme(), "http" | "https")),
+    };
+    if printable && usable {
+        Ok(())
+    } else {
+        Err(format!(
+            "{contact:?} is neither a mailto: address nor an http(s) URL (write it like \"mailto:ops@example.org\")"
+        ))
+    }
+}
+
 /// `[site] items_per_page` when not given.
 pub(super) const DEFAULT_ITEMS_PER_PAGE: usize = 50;
 pub(super) const DEFAULT_MAX_ITEMS: usize = 200;
@@ -161,10 +178,17 @@ impl Validator<'_> {
             "poll.max_body",
             raw.max_body.as_deref().unwrap_or(DEFAULT_MAX_BODY),
         );
-        let user_agent = raw
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string());
+        let contact = raw.contact.clone();
+        if let Some(contact) = &contact {
+            if let Err(message) = check_contact(contact) {
+                self.report(self.file, "poll.contact".into(), message);
+            }
+        }
+        let user_agent = match (&raw.user_agent, &contact) {
+            (Some(agent), _) => agent.clone(),
+            (None, Some(contact)) => user_agent_with_contact(contact),
+            (None, None) => DEFAULT_USER_AGENT.to_string(),
+        };
         if reqwest::header::HeaderValue::from_str(&user_agent).is_err() || user_agent.is_empty() {
             self.report(
                 self.file,
@@ -181,6 +205,7 @@ impl Validator<'_> {
             first_byte_timeout,
             max_body,
             user_agent,
+            contact,
             max_interval,
             max_backoff,
             allow_private_redirects: raw.allow_private_redirects.unwrap_or(false),

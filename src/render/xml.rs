@@ -46,8 +46,8 @@ pub fn empty(w: &mut Writer<Vec<u8>>, name: &str, attributes: &[(&str, &str)]) -
 /// The generator element of Atom and RSS.
 pub fn generator(w: &mut Writer<Vec<u8>>, atom: bool) -> io::Result<()> {
     if atom {
+        // No uri: the project has no public address of its own to name.
         w.create_element("generator")
-            .with_attribute(("uri", env!("CARGO_PKG_REPOSITORY")))
             .with_attribute(("version", env!("CARGO_PKG_VERSION")))
             .write_text_content(BytesText::new("Tributary"))?;
     } else {
