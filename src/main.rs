@@ -300,9 +300,7 @@ fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Res
 fn status(config: &Config) -> anyhow::Result<()> {
     let store = Store::open(&config.database)?;
     let statuses = store.source_statuses(&config.sources)?;
-    say!(
-        "{}",
-        report::status(&statuses, &config.sources, config).trim_end()
-    );
+    let rows = report::status_rows(&statuses, &config.sources, config);
+    say!("{}", report::status(&rows).trim_end());
     Ok(())
 }

@@ -254,44 +254,132 @@ fn out_item(
     line(format!("     a poll would store it as: {verdict}"));
 }
 
+/// One source as `status`, the status page and `/status.json` show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusRow {
+    /// Its name.
+    pub name: String,
+    /// Its URL as configured.
+    pub url: String,
+    /// `ok`, `not_modified`, `never_polled`, `failing`, `rate_limited` or `gone`.
+    pub state: &'static str,
+    /// The state as a sentence: `failing (3 in a row): HTTP 500 …`.
+    pub state_text: String,
+    /// The last successful poll.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Items stored.
+    pub items: i64,
+    /// When the newest stored item was published.
+    pub newest_item: Option<DateTime<Utc>>,
+    /// The next poll; `None` at start, or never for a gone source.
+    pub next_poll: Option<DateTime<Utc>>,
+    /// Why then: `interval`, `server hint`, `skip hours`, `backoff`, `retry-after`.
+    pub next_poll_reason: Option<String>,
+    /// What the user should know: moved, discovered, full texts missing.
+    pub notes: Vec<String>,
+}
+
+/// The rows of `status`, one per configured source.
+pub fn status_rows(
+    statuses: &[SourceStatus],
+    sources: &[SourceConfig],
+    config: &Config,
+) -> Vec<StatusRow> {
+    let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
+    statuses
+        .iter()
+        .zip(sources)
+        .map(|(s, source)| {
+            let st = &s.state;
+            let (state, state_text) = match st.last_status {
+                None => ("never_polled", "never polled".to_string()),
+                Some(PollStatus::Gone) => (
+                    "gone",
+                    format!("gone (HTTP 410) since {}", or_dash(st.gone_since)),
+                ),
+                Some(PollStatus::RateLimited) => (
+                    "rate_limited",
+                    match st.retry_after_until {
+                        Some(until) => format!("rate limited until {}", time(until)),
+                        None => "rate limited".to_string(),
+                    },
+                ),
+                Some(PollStatus::Failing) => (
+                    "failing",
+                    format!(
+                        "failing ({} in a row): {}",
+                        st.consecutive_failures,
+                        st.last_error.as_deref().unwrap_or("unknown error")
+                    ),
+                ),
+                Some(PollStatus::Ok) => ("ok", PollStatus::Ok.as_str().to_string()),
+                Some(PollStatus::NotModified) => (
+                    "not_modified",
+                    PollStatus::NotModified.as_str().to_string(),
+                ),
+            };
+            let mut notes = Vec::new();
+            if let Some(url) = &st.adopted_url {
+                notes.push(format!(
+                    "moved permanently; polling {url}. Change its url at {} to \"{url}\"",
+                    source.url_position()
+                ));
+            } else if let Some(target) = &st.redirect_target {
+                notes.push(format!(
+                    "permanently redirected to {target} on the last {} poll(s); adopted after {}",
+                    st.redirect_seen, config.poll.adopt_redirect_after
+                ));
+            }
+            if let Some(url) = &st.discovered_url {
+                notes.push(format!(
+                    "the URL is an HTML page; polling the feed it links to, {url}"
+                ));
+            }
+            if let (failed @ 1.., Some(error)) = &s.full_text_failed {
+                notes.push(format!(
+                    "full text not fetched for {failed} item(s), their feed content shown; the latest: {error}"
+                ));
+            }
+            StatusRow {
+                name: s.name.clone(),
+                url: s.url.clone(),
+                state,
+                state_text,
+                last_success: st.last_success_at,
+                items: s.items,
+                newest_item: s.newest_item,
+                next_poll: st.next_poll.map(|n| n.at),
+                next_poll_reason: st.next_poll.map(|n| n.reason.to_string()),
+                notes,
+            }
+        })
+        .collect()
+}
+
+/// When a row's next poll is, as `status` says it.
+pub fn next_poll_text(row: &StatusRow) -> String {
+    match (row.next_poll, &row.next_poll_reason) {
+        (Some(at), Some(reason)) => format!("{} ({reason})", time(at)),
+        (Some(at), None) => time(at),
+        (None, _) if row.state == "gone" => "never".to_string(),
+        (None, _) => "at start".to_string(),
+    }
+}
+
 /// What `status` prints: a table of the sources' states, then a line for each source that moved
 /// or whose URL is a page linking to its feed.
-pub fn status(statuses: &[SourceStatus], sources: &[SourceConfig], config: &Config) -> String {
+pub fn status(rows: &[StatusRow]) -> String {
     let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
-    let rows: Vec<Vec<String>> = statuses
+    let table_rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|s| {
-            let st = &s.state;
-            let state = match st.last_status {
-                None => "never polled".to_string(),
-                Some(PollStatus::Gone) => {
-                    format!("gone (HTTP 410) since {}", or_dash(st.gone_since))
-                }
-                Some(PollStatus::RateLimited) => match st.retry_after_until {
-                    Some(until) => format!("rate limited until {}", time(until)),
-                    None => "rate limited".to_string(),
-                },
-                Some(PollStatus::Failing) => format!(
-                    "failing ({} in a row): {}",
-                    st.consecutive_failures,
-                    st.last_error.as_deref().unwrap_or("unknown error")
-                ),
-                Some(status @ (PollStatus::Ok | PollStatus::NotModified)) => {
-                    status.as_str().to_string()
-                }
-            };
-            let next = match st.next_poll {
-                Some(next) => format!("{} ({})", time(next.at), next.reason),
-                None if st.gone_since.is_some() => "never".to_string(),
-                None => "at start".to_string(),
-            };
+        .map(|row| {
             vec![
-                s.name.clone(),
-                or_dash(st.last_success_at),
-                s.items.to_string(),
-                or_dash(s.newest_item),
-                next,
-                state,
+                row.name.clone(),
+                or_dash(row.last_success),
+                row.items.to_string(),
+                or_dash(row.newest_item),
+                next_poll_text(row),
+                row.state_text.clone(),
             ]
         })
         .collect();
@@ -303,34 +391,10 @@ pub fn status(statuses: &[SourceStatus], sources: &[SourceConfig], config: &Conf
         "NEXT POLL",
         "STATE",
     ];
-    let mut out = table(&header, &rows);
-    for (status, source) in statuses.iter().zip(sources) {
-        let st = &status.state;
-        let name = &status.name;
-        if let Some(url) = &st.adopted_url {
-            let _ = writeln!(
-                out,
-                "{name}: moved permanently; polling {url}. Change its url at {} to \"{url}\"",
-                source.url_position()
-            );
-        } else if let Some(target) = &st.redirect_target {
-            let _ = writeln!(
-                out,
-                "{name}: permanently redirected to {target} on the last {} poll(s); adopted after {}",
-                st.redirect_seen, config.poll.adopt_redirect_after
-            );
-        }
-        if let Some(url) = &st.discovered_url {
-            let _ = writeln!(
-                out,
-                "{name}: the URL is an HTML page; polling the feed it links to, {url}"
-            );
-        }
-        if let (failed @ 1.., Some(error)) = &status.full_text_failed {
-            let _ = writeln!(
-                out,
-                "{name}: full text not fetched for {failed} item(s), their feed content shown; the latest: {error}"
-            );
+    let mut out = table(&header, &table_rows);
+    for row in rows {
+        for note in &row.notes {
+            let _ = writeln!(out, "{}: {note}", row.name);
         }
     }
     out

@@ -101,7 +101,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let shutdown = service::shutdown_signal().map_err(StartError::Signals)?;
     let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
         .map_err(StartError::Signals)?;
-    publish::serve(&config, &ctx.served)
+    publish::serve(&Arc::new(config.clone()), &ctx.store, &ctx.served)
         .await
         .map_err(StartError::Serve)?;
     run_daemon(ctx, config, reloads, shutdown).await;
@@ -731,9 +731,9 @@ async fn render_outputs(ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
         None => None,
     };
     if config.publishing.listen.is_some() {
-        let (served, config) = (ctx.served.clone(), Arc::clone(config));
+        let (served, config, store) = (ctx.served.clone(), Arc::clone(config), ctx.store.clone());
         // Only metadata is read here; a file's bytes are read when it is first asked for.
-        let _ = tokio::task::spawn_blocking(move || served.refresh(&config)).await;
+        let _ = tokio::task::spawn_blocking(move || served.refresh(&config, &store)).await;
     }
     rendered.unwrap_or_else(|| {
         tracing::error!("rendering the outputs crashed");

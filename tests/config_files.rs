@@ -184,6 +184,7 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "[serve]",
         "listen =",
         "root =",
+        "status = false",
         "[websub]",
         "hub =",
         "[[sources]]",

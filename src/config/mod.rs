@@ -263,6 +263,8 @@ pub struct Publishing {
     pub listen: Option<std::net::SocketAddr>,
     /// `[serve] root`: the folder served, and what `base_url` points at.
     pub root: PathBuf,
+    /// `[serve] status`: serve `/status` and `/status.json`.
+    pub status_page: bool,
     /// `[websub] hub`: the hub outputs announce and ping when they change.
     pub hub: Option<Url>,
     /// `[websub] timeout`: the longest a ping of the hub may take, all of it.

@@ -149,6 +149,7 @@ pub(super) struct RawOpml {
 pub(super) struct RawServe {
     pub(super) listen: Option<String>,
     pub(super) root: Option<String>,
+    pub(super) status: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -442,7 +442,16 @@ impl Validator<'_> {
             opml
         });
         let site = self.site(raw, outputs);
+        let status_page = raw.serve.status.unwrap_or(false);
+        if status_page && listen.is_none() {
+            self.report(
+                self.file,
+                "serve.status".into(),
+                "needs [serve] listen: the status page is served by the built-in server".into(),
+            );
+        }
         Publishing {
+            status_page,
             base_url,
             opml,
             listen,

@@ -22,11 +22,30 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::config::Config;
+use crate::render::site::PageInfo;
+use crate::render::templates::Templates;
+use crate::report;
+use crate::store::SharedStore;
 
 /// What the server serves, shared with the renders that change it.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Served {
     routes: Arc<RwLock<Arc<Routes>>>,
+    /// Where `/status` reads from, when `[serve] status` is on.
+    status: Arc<RwLock<Option<StatusSource>>>,
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served").finish_non_exhaustive()
+    }
+}
+
+/// The store and the config in force, for the status page.
+#[derive(Clone)]
+struct StatusSource {
+    store: SharedStore,
+    config: Arc<Config>,
 }
 
 type Routes = HashMap<String, Arc<File>>;
@@ -66,12 +85,16 @@ impl Coding {
 
 /// Serves what Tributary writes at `[serve] listen` until the process ends, from `served`
 /// (filled here from the files on disk, and after each render by [`Served::refresh`]).
-pub async fn serve(config: &Config, served: &Served) -> std::io::Result<()> {
+pub async fn serve(
+    config: &Arc<Config>,
+    store: &SharedStore,
+    served: &Served,
+) -> std::io::Result<()> {
     let Some(listen) = config.publishing.listen else {
         return Ok(());
     };
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    served.refresh(config);
+    served.refresh(config, store);
     let app = router(served.clone());
     let address = listener.local_addr().unwrap_or(listen);
     let root = config.publishing.root.display();
@@ -92,8 +115,16 @@ pub fn router(served: Served) -> Router {
 impl Served {
     /// Makes the table again from the files `config` writes inside `[serve] root` (an
     /// `index.html` also answers for its folder). The folder may hold the database, temp files
-    /// or whatever a user left there: none of it is served.
-    pub fn refresh(&self, config: &Config) {
+    /// or whatever a user left there: none of it is served. `/status` follows `config` too.
+    pub fn refresh(&self, config: &Arc<Config>, store: &SharedStore) {
+        let status = config.publishing.status_page.then(|| StatusSource {
+            store: store.clone(),
+            config: Arc::clone(config),
+        });
+        match self.status.write() {
+            Ok(mut current) => *current = status,
+            Err(poisoned) => *poisoned.into_inner() = status,
+        }
         let root = &config.publishing.root;
         let old = self.current();
         let mut routes = Routes::new();
@@ -293,6 +324,15 @@ async fn answer(
             .into_response();
     }
     let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    if matches!(path.as_ref(), "/status" | "/status.json") {
+        let source = match served.status.read() {
+            Ok(status) => status.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(source) = source {
+            return status_page(source, path.ends_with(".json")).await;
+        }
+    }
     let Some(file) = served.current().get(path.as_ref()).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -328,6 +368,110 @@ async fn answer(
         .header(header::CONTENT_LENGTH, body.len())
         .body(Body::from(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// `/status` (HTML) or `/status.json`: the sources' states as `tributary status` shows them,
+/// read from the store at each request.
+async fn status_page(source: StatusSource, json: bool) -> Response {
+    let config = Arc::clone(&source.config);
+    let read = source
+        .store
+        .with(move |store| store.source_statuses(&config.sources))
+        .await;
+    let statuses = match read {
+        Some(Ok(statuses)) => statuses,
+        Some(Err(error)) => {
+            tracing::error!(%error, "the status page could not read the database");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        None => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    let config = &source.config;
+    let rows = report::status_rows(&statuses, &config.sources, config);
+    let now = chrono::Utc::now();
+    let body = if json {
+        serde_json::to_vec_pretty(&serde_json::json!({ "generated": now, "sources": rows }))
+            .map_err(|e| e.to_string())
+    } else {
+        status_html(config, &rows, now)
+    };
+    let content_type = if json {
+        "application/json"
+    } else {
+        "text/html; charset=utf-8"
+    };
+    match body {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "the status page could not be made");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn status_html(
+    config: &Config,
+    rows: &[report::StatusRow],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<u8>, String> {
+    let built_in;
+    let templates = match &config.publishing.site {
+        Some(site) => &site.templates,
+        None => {
+            built_in = Templates::default();
+            &built_in
+        }
+    };
+    let or_dash = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(report::time).unwrap_or_else(|| "-".into())
+    };
+    let shown: Vec<minijinja::Value> = rows
+        .iter()
+        .map(|row| {
+            minijinja::context! {
+                name => &row.name,
+                url => &row.url,
+                state => row.state,
+                state_text => &row.state_text,
+                notes => &row.notes,
+                last_success => or_dash(row.last_success),
+                items => row.items,
+                newest_item => or_dash(row.newest_item),
+                next_poll => report::next_poll_text(row),
+            }
+        })
+        .collect();
+    let page = PageInfo {
+        title: "Tributary status".into(),
+        heading: "Sources".into(),
+        description: None,
+        canonical: None,
+        feed: None,
+        root: "",
+        nav: false,
+        site_title: "Tributary status".into(),
+        og_type: "website",
+    };
+    templates
+        .environment()
+        .and_then(|env| {
+            env.get_template("status.html")?
+                .render(minijinja::context! {
+                    page,
+                    rows => shown,
+                    now => report::time(now),
+                    now_datetime => now.to_rfc3339(),
+                })
+        })
+        .map(String::into_bytes)
+        .map_err(|e| templates.describe(&e))
 }
 
 /// `time` as HTTP writes dates: `Sun, 06 Nov 1994 08:49:37 GMT`.

@@ -854,6 +854,27 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
         days => days(&entries),
         pagination => Value::from(()),
     })?;
+    // The status page of the built-in server.
+    env.get_template("status.html")?.render(context! {
+        page => PageInfo {
+            title: "Status".into(),
+            heading: "Sources".into(),
+            description: None,
+            canonical: None,
+            feed: None,
+            root: "",
+            nav: false,
+            site_title: "Status".into(),
+            og_type: "website",
+        },
+        rows => vec![context! {
+            name => "A", url => "https://a.example/feed", state => "failing",
+            state_text => "failing (2 in a row): HTTP 500", notes => vec!["moved"],
+            last_success => "-", items => 3, newest_item => "-", next_poll => "at start",
+        }],
+        now => "2026-01-01 00:00:00Z",
+        now_datetime => "2026-01-01T00:00:00Z",
+    })?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("source.html", include_str!("../../templates/source.html")),
     ("sources.html", include_str!("../../templates/sources.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
+    ("status.html", include_str!("../../templates/status.html")),
 ];
 
 /// One template: its name, its text, and the file it was read from (`None`: built in).
