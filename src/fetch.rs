@@ -220,7 +220,8 @@ impl Fetcher {
         } else {
             validators
         };
-        match location {
+        let started = std::time::Instant::now();
+        let outcome = match location {
             SourceLocation::Http(url) => {
                 let total = self.settings.timeout;
                 tokio::time::timeout(total, self.fetch_http(url, validators, source))
@@ -232,7 +233,13 @@ impl Fetcher {
             }
             SourceLocation::File(path) => read_file(path, self.settings.max_body).await,
             SourceLocation::Command(spec) => run_command(spec, self.settings.max_body).await,
-        }
+        };
+        let bytes = match &outcome {
+            Ok(FetchOutcome::Fetched(fetched)) => fetched.body.len(),
+            _ => 0,
+        };
+        crate::metrics::global().fetched(started.elapsed(), bytes);
+        outcome
     }
 
     /// The shared HTTP client, for requests that are not feed fetches (WebSub pings).

@@ -24,7 +24,8 @@
 //! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
 //! - [`render`]: stored items → merged feed files, written atomically.
 //! - [`opml`]: OPML subscription lists in (out is `render::opml`).
-//! - [`publish`]: the built-in server for the outputs, WebSub pings.
+//! - [`publish`]: the built-in server for the outputs and the site, WebSub pings.
+//! - [`metrics`]: Prometheus counters kept by the stages, served at `[metrics] listen`.
 //! - [`watch`] and [`service`]: config reload requests; systemd readiness and watchdog.
 //! - [`report`]: what the commands print, made from values (the binary only prints it).
 //!
@@ -37,6 +38,7 @@ pub mod config;
 pub mod fetch;
 pub mod fulltext;
 pub mod identity;
+pub mod metrics;
 pub mod model;
 pub mod opml;
 pub mod parse;

@@ -42,12 +42,15 @@ async fn ping_hub(fetcher: &Fetcher, hub: &Url, feeds: &[Url]) {
             .await;
         match sent {
             Ok(response) if response.status().is_success() => {
+                crate::metrics::global().websub_ping("ok");
                 tracing::info!(hub = %hub, feed = %feed, "WebSub hub pinged")
             }
             Ok(response) => {
+                crate::metrics::global().websub_ping("refused");
                 tracing::warn!(hub = %hub, feed = %feed, status = %response.status(), "WebSub hub refused the ping")
             }
             Err(error) => {
+                crate::metrics::global().websub_ping("failed");
                 tracing::warn!(hub = %hub, feed = %feed, %error, "WebSub hub not reached")
             }
         }

@@ -200,7 +200,9 @@ pub async fn refresh(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> Refre
     // A span at WARN, not INFO, so that failures logged under `once`'s quieter default level
     // still carry the source's name and URL.
     let span = tracing::warn_span!("refresh", source = source.label(), url = %source.url);
-    refresh_in_span(ctx, source, mode).instrument(span).await
+    let outcome = refresh_in_span(ctx, source, mode).instrument(span).await;
+    crate::metrics::global().poll(&outcome);
+    outcome
 }
 
 /// A poll in four steps: load the source's state (and skip it if it must wait), attempt to read

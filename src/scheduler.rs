@@ -89,6 +89,9 @@ pub enum StartError {
     /// The built-in server could not listen.
     #[error("serving the outputs: {0}")]
     Serve(std::io::Error),
+    /// The metrics server could not listen.
+    #[error("serving metrics: {0}")]
+    Metrics(std::io::Error),
 }
 
 /// `run`: sets up the pipeline, the signals, config reloads and the built-in server, then runs
@@ -101,7 +104,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let shutdown = service::shutdown_signal().map_err(StartError::Signals)?;
     let reloads = ReloadRequests::new(&config.file, config.service.watch_config)
         .map_err(StartError::Signals)?;
-    publish::serve(&Arc::new(config.clone()), &ctx.store, &ctx.served)
+    let shared = Arc::new(config.clone());
+    crate::metrics::global().follow(&ctx.store, &shared);
+    crate::metrics::serve(&config)
+        .await
+        .map_err(StartError::Metrics)?;
+    publish::serve(&shared, &ctx.store, &ctx.served)
         .await
         .map_err(StartError::Serve)?;
     run_daemon(ctx, config, reloads, shutdown).await;
@@ -326,7 +334,8 @@ impl Daemon {
     fn start_due(&mut self) {
         let now = Instant::now();
         for (url, entry) in &mut self.schedule {
-            if entry.due.is_some_and(|due| due <= now) {
+            if let Some(due) = entry.due.filter(|due| *due <= now) {
+                crate::metrics::global().started_late(now - due);
                 entry.due = None;
                 let task = poll(
                     self.ctx.clone(),
@@ -730,6 +739,7 @@ async fn render_outputs(ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
         .ok(),
         None => None,
     };
+    crate::metrics::global().follow(&ctx.store, config);
     if config.publishing.listen.is_some() {
         let (served, config, store) = (ctx.served.clone(), Arc::clone(config), ctx.store.clone());
         // Only metadata is read here; a file's bytes are read when it is first asked for.

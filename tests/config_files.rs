@@ -186,6 +186,8 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "root =",
         "status = false",
         "[websub]",
+        "[metrics]",
+        "per_source =",
         "hub =",
         "[[sources]]",
         "name =",

@@ -52,6 +52,17 @@ pub struct Config {
     pub publishing: Publishing,
     /// `[[rules]]`: drop, keep and tag items of every source (or of those they name).
     pub rules: Vec<Rule>,
+    /// `[metrics]`: Prometheus metrics.
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSettings {
+    /// `listen`: where `GET /metrics` is served; off when absent.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `per_source`: a series per source too (for small installations: it grows with them).
+    pub per_source: bool,
 }
 
 /// `[service]`: how the daemon runs.

@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) site: RawSite,
     #[serde(default)]
+    pub(super) metrics: RawMetrics,
+    #[serde(default)]
     pub(super) opml: RawOpml,
     #[serde(default)]
     pub(super) serve: RawServe,
@@ -136,6 +138,13 @@ pub(super) struct RawSite {
     pub(super) templates: Option<String>,
     pub(super) items_per_page: Option<usize>,
     pub(super) title: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) listen: Option<String>,
+    pub(super) per_source: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -110,6 +110,24 @@ pub(super) fn validate(
     }
     let service = v.service(&raw.service);
     let log = v.log(&raw.log);
+    let metrics = MetricsSettings {
+        listen: raw
+            .metrics
+            .listen
+            .as_deref()
+            .and_then(|text| match text.parse() {
+                Ok(address) => Some(address),
+                Err(_) => {
+                    v.report(
+                        file,
+                        "metrics.listen".into(),
+                        format!("bad address {text:?}; write it like \"127.0.0.1:9464\""),
+                    );
+                    None
+                }
+            }),
+        per_source: raw.metrics.per_source.unwrap_or(false),
+    };
     if v.problems.is_empty() {
         Ok(Config {
             file: file.to_path_buf(),
@@ -123,6 +141,7 @@ pub(super) fn validate(
             log,
             publishing,
             rules,
+            metrics,
         })
     } else {
         Err(ConfigError {

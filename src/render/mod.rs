@@ -270,6 +270,11 @@ pub fn render_all(
         });
     }
     for file in &rendered {
+        crate::metrics::global().output_written(match &file.result {
+            Ok(Written::Changed) => "written",
+            Ok(Written::Unchanged) => "unchanged",
+            Err(_) => "failed",
+        });
         if Some(&file.path) == ctx.publishing.site.as_ref().map(|s| &s.pages) {
             continue;
         }

@@ -203,7 +203,10 @@ fn run(mut store: Store, queue: &Receiver<Job>, unsaved: &AtomicUsize) {
 
 fn commit(store: &mut Store, batch: &mut Option<Batch>, unsaved: &AtomicUsize) {
     let Some(done) = batch.take() else { return };
-    if let Err(error) = store.conn.execute_batch("COMMIT") {
+    let started = std::time::Instant::now();
+    let committed = store.conn.execute_batch("COMMIT");
+    crate::metrics::global().committed(started.elapsed());
+    if let Err(error) = committed {
         lost(unsaved, done.polls, &StoreError::from(error).to_string());
         // A failed COMMIT may leave the transaction open; nothing of it is kept.
         if !store.conn.is_autocommit() {
