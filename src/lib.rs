@@ -25,6 +25,7 @@
 //! - [`render`]: stored items → merged feed files, written atomically.
 //! - [`opml`]: OPML subscription lists in (out is `render::opml`).
 //! - [`publish`]: the built-in server for the outputs and the site, WebSub pings.
+//! - [`control`]: the Unix socket through which commands reach a running daemon.
 //! - [`metrics`]: Prometheus counters kept by the stages, served at `[metrics] listen`.
 //! - [`watch`] and [`service`]: config reload requests; systemd readiness and watchdog.
 //! - [`report`]: what the commands print, made from values (the binary only prints it).
@@ -35,6 +36,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod control;
 pub mod fetch;
 pub mod fulltext;
 pub mod identity;

@@ -42,6 +42,14 @@ enum Command {
         #[arg(long)]
         due: bool,
     },
+    /// Poll these sources now (by name or URL) and print each result as `once` does: the
+    /// running daemon does it, through its control socket; with no daemon running, this
+    /// command does (and writes the outputs). A publisher's Retry-After still holds.
+    Poll {
+        /// Configured sources, by name or URL.
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
     /// Validate the config and list the sources and outputs.
     Check,
     /// Show each source's state from the database.
@@ -126,6 +134,7 @@ fn main() -> ExitCode {
         Command::Status => status(&config).map(|()| true),
         Command::Once { due } => with_runtime(once(config, due)),
         Command::Run => with_runtime(run(config)),
+        Command::Poll { sources } => with_runtime(poll_now(config, sources)),
         Command::Explain { source } => with_runtime(explain(config, source)),
         Command::ExportOpml => export_opml(&config).map(|()| true),
         Command::Rules {
@@ -183,21 +192,63 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
             bar
         });
     let mode = if due { Mode::Due } else { Mode::Now };
-    let done = scheduler::once(&config, mode, |outcome| {
-        let line = report::outcome_line(outcome);
-        match &progress {
-            Some(bar) => {
-                bar.println(line);
-                bar.inc(1);
+    let done = scheduler::once(
+        &config,
+        mode,
+        |_| true,
+        |outcome| {
+            let line = report::outcome_line(outcome);
+            match &progress {
+                Some(bar) => {
+                    bar.println(line);
+                    bar.inc(1);
+                }
+                None => say!("{line}"),
             }
-            None => say!("{line}"),
-        }
-    })
+        },
+    )
     .await?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     say!("{}", report::once_total(&done.outcomes));
+    for problem in &done.problems {
+        eprintln!("tributary: {problem}");
+    }
+    Ok(done.problems.is_empty())
+}
+
+async fn poll_now(config: Config, targets: Vec<String>) -> anyhow::Result<bool> {
+    let named = |s: &tributary::config::SourceConfig, target: &str| {
+        s.name.as_deref() == Some(target) || s.url == target
+    };
+    let unknown: Vec<&String> = targets
+        .iter()
+        .filter(|t| !config.sources.iter().any(|s| named(s, t)))
+        .collect();
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "no source in the config is named or has the URL {}",
+            unknown
+                .iter()
+                .map(|t| format!("{t:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let socket = tributary::control::socket_path(&config.database);
+    let asked = tributary::control::poll(&socket, &targets, |line| say!("{line}"))
+        .await
+        .with_context(|| format!("talking to the daemon at {}", socket.display()))?;
+    if asked {
+        return Ok(true);
+    }
+    // No daemon: poll them here, as `once` would, and write the outputs.
+    let selected = |s: &tributary::config::SourceConfig| targets.iter().any(|t| named(s, t));
+    let done = scheduler::once(&config, Mode::Now, selected, |outcome| {
+        say!("{}", report::outcome_line(outcome));
+    })
+    .await?;
     for problem in &done.problems {
         eprintln!("tributary: {problem}");
     }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use tokio::task::JoinError;
 
 use crate::config::{self, Config, SourceConfig};
+use crate::control;
 use crate::fetch::Fetcher;
 use crate::fulltext::{self, FullTextRun};
 use crate::model::Reason;
@@ -21,6 +22,7 @@ use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
 use crate::refresh::{Mode, OpenError, Pipeline, refresh};
 use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
+use crate::report;
 use crate::rules::Shaping;
 use crate::service;
 use crate::watch::ReloadRequests;
@@ -52,11 +54,12 @@ pub struct OnceReport {
 pub async fn once(
     config: &Config,
     mode: Mode,
+    selected: impl Fn(&SourceConfig) -> bool,
     on_outcome: impl FnMut(&RefreshOutcome),
 ) -> Result<OnceReport, OpenError> {
     let ctx = Pipeline::open(config)?;
     ctx.apply_rules().await;
-    let (outcomes, rendered) = poll_all_once(&ctx, config, mode, on_outcome).await;
+    let (outcomes, rendered) = poll_all_once(&ctx, config, mode, selected, on_outcome).await;
     let mut problems = Vec::new();
     let unsaved = ctx.store.unsaved_polls();
     if unsaved > 0 {
@@ -89,6 +92,9 @@ pub enum StartError {
     /// The built-in server could not listen.
     #[error("serving the outputs: {0}")]
     Serve(std::io::Error),
+    /// The control socket could not be set up.
+    #[error("the control socket: {0}")]
+    Control(std::io::Error),
     /// The metrics server could not listen.
     #[error("serving metrics: {0}")]
     Metrics(std::io::Error),
@@ -112,21 +118,25 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     publish::serve(&shared, &ctx.store, &ctx.served)
         .await
         .map_err(StartError::Serve)?;
-    run_daemon(ctx, config, reloads, shutdown).await;
+    let (control, _socket) =
+        control::listen(&control::socket_path(&config.database)).map_err(StartError::Control)?;
+    run_daemon(ctx, config, reloads, control, shutdown).await;
     Ok(())
 }
 
-/// Polls every source once (in `mode`), at most `concurrency` at a time, calling `on_outcome`
-/// as each finishes, then renders the outputs. Returns the outcomes in the order they finished.
+/// Polls every `selected` source once (in `mode`), at most `concurrency` at a time, calling
+/// `on_outcome` as each finishes, then renders the outputs. Returns the outcomes in the order
+/// they finished.
 pub async fn poll_all_once(
     ctx: &Pipeline,
     config: &Config,
     mode: Mode,
+    selected: impl Fn(&SourceConfig) -> bool,
     mut on_outcome: impl FnMut(&RefreshOutcome),
 ) -> (Vec<RefreshOutcome>, Vec<Rendered>) {
     let semaphore = Arc::new(Semaphore::new(config.poll.concurrency));
     let mut tasks = JoinSet::new();
-    for source in &config.sources {
+    for source in config.sources.iter().filter(|s| selected(s)) {
         tasks.spawn(poll(
             ctx.clone(),
             Arc::new(source.clone()),
@@ -161,6 +171,7 @@ pub async fn run_daemon(
     ctx: Pipeline,
     config: Config,
     mut reloads: ReloadRequests,
+    mut control: mpsc::Receiver<control::Request>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut daemon = Daemon::new(ctx, config);
@@ -206,6 +217,7 @@ pub async fn run_daemon(
                 service::ready();
             }
             Some(joined) = daemon.tasks.join_next_with_id() => daemon.finished(joined),
+            Some(request) = control.recv() => daemon.asked(request),
             Some(run) = daemon.full_texts.join_next() => daemon.full_texts_done(run),
             Some(_) = daemon.pings.join_next() => {}
             () = tokio::time::sleep_until(wake) => {}
@@ -246,6 +258,8 @@ struct Daemon {
     full_texts_due: Option<Instant>,
     /// When a rule's `older_than`/`newer_than` next decides otherwise for a stored item.
     reshape_at: Option<Instant>,
+    /// Clients of the control socket waiting for a source's poll, by its URL.
+    waiters: HashMap<String, Vec<mpsc::UnboundedSender<String>>>,
 }
 
 impl Daemon {
@@ -274,6 +288,7 @@ impl Daemon {
             polls: 0,
             failures: 0,
             pings: JoinSet::new(),
+            waiters: HashMap::new(),
             full_texts: JoinSet::new(),
             // Some may have been left wanted by the last run.
             full_texts_due: config
@@ -392,6 +407,15 @@ impl Daemon {
         let Some(url) = self.task_source.remove(&id) else {
             return;
         };
+        if let Some(waiters) = self.waiters.remove(&url) {
+            let line = match &outcome {
+                Some(outcome) => report::outcome_line(outcome),
+                None => format!("{url}: the poll crashed"),
+            };
+            for waiter in waiters {
+                let _ = waiter.send(line.clone());
+            }
+        }
         // A source removed by a reload while it was polled is simply not scheduled again.
         let Some(entry) = self.schedule.get_mut(&url) else {
             return;
@@ -411,6 +435,31 @@ impl Daemon {
             // Should a refresh task ever die, the source is retried after its interval.
             None => Some(Instant::now() + entry.source.interval),
         };
+    }
+
+    /// A control socket's request: the sources it names are polled now (a poll under way is
+    /// waited for), each result line sent back as it finishes.
+    fn asked(&mut self, request: control::Request) {
+        let control::Request::Poll { targets, reply } = request;
+        for target in targets {
+            let source = self
+                .config
+                .sources
+                .iter()
+                .find(|s| s.name.as_deref() == Some(target.as_str()) || s.url == target);
+            let Some(entry) = source.and_then(|s| self.schedule.get_mut(&s.url)) else {
+                let _ = reply.send(format!("{target}: no such source in the config"));
+                continue;
+            };
+            let url = entry.source.url.clone();
+            let polling = self.task_source.values().any(|u| *u == url);
+            if !polling {
+                // Polled by the next turn of the loop, which comes at once; Retry-After and
+                // a gone feed still hold (the poll says "skipped").
+                entry.due = Some(Instant::now());
+            }
+            self.waiters.entry(url).or_default().push(reply.clone());
+        }
     }
 
     /// Starts fetching the full texts wanted, when they are due and no run is under way.
@@ -551,6 +600,9 @@ impl Daemon {
         }
         tracing::info!("config reloaded: {diff}");
         self.config = Arc::new(new);
+        // A client waiting for a source no longer configured is answered by the end.
+        let schedule = &self.schedule;
+        self.waiters.retain(|url, _| schedule.contains_key(url));
     }
 
     /// Stops starting polls, lets those in flight finish until the deadline (then cancels

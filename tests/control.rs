@@ -1,0 +1,130 @@
+//! Telling the daemon what to do: `tributary poll` through the control socket of a running
+//! daemon, and on its own when none runs.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+fn config(server: &FeedServer) -> String {
+    format!(
+        "{STATE_AND_OUTPUT}\n[[sources]]\nname = \"Harbour Institute\"\nurl = \"{}\"\n\n[[sources]]\nname = \"Wire\"\nurl = \"{}\"\n\n[[sources]]\nname = \"Busy\"\nurl = \"{}\"\n",
+        server.url("/h.xml"),
+        server.url("/w.xml"),
+        server.url("/busy.xml")
+    )
+}
+
+fn publish(server: &FeedServer, count: usize) {
+    let items: Vec<TestItem> = (1..=count)
+        .map(|n| {
+            item(
+                &format!("h{n}"),
+                &format!("Harbour {n}"),
+                "Mon, 18 Aug 2025 10:00:00 GMT",
+            )
+        })
+        .collect();
+    server.serve(
+        "/h.xml",
+        rss("Harbour Institute", "https://h.example/", &items),
+    );
+}
+
+#[tokio::test]
+async fn poll_without_a_daemon_polls_only_the_named_sources_and_writes_the_outputs() {
+    let server = FeedServer::start().await;
+    publish(&server, 2);
+    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
+    server.respond("/busy.xml", 429, &[("Retry-After", "3600")], Vec::new());
+    let ws = Workspace::new(&config(&server));
+    let out = ws.tributary(&["poll", "Harbour Institute"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "Harbour Institute: 2 new, 0 updated, 0 unchanged"
+    );
+    assert_eq!(server.requests("/h.xml"), 1);
+    assert_eq!(server.requests("/w.xml"), 0, "only the named source");
+    assert_eq!(ws.feed("public/feed.xml").entries.len(), 2);
+
+    // A publisher's Retry-After holds.
+    let out = ws.tributary(&["poll", "Busy"]).await;
+    assert!(
+        stdout(&out).contains("Busy: rate limited (HTTP 429)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = ws.tributary(&["poll", "Busy"]).await;
+    assert!(
+        stdout(&out).contains("Busy: skipped until"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(server.requests("/busy.xml"), 1);
+
+    let out = ws.tributary(&["poll", "Nobody"]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("\"Nobody\""), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn poll_asks_the_running_daemon_which_polls_at_once_and_answers() {
+    let server = FeedServer::start().await;
+    publish(&server, 1);
+    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
+    server.respond("/busy.xml", 429, &[("Retry-After", "3600")], Vec::new());
+    let ws = Workspace::new(&config(&server));
+    let mut daemon = Daemon::start(&ws);
+    daemon.ready().await;
+    // Its first round, finished: the harbour's item written out, the busy source's 429 logged.
+    assert!(
+        wait_for(std::time::Duration::from_secs(30), || {
+            daemon.log().contains("status=\"rate_limited\"")
+                && std::fs::read(ws.path("public/feed.xml"))
+                    .ok()
+                    .and_then(|b| feed_rs::parser::parse(b.as_slice()).ok())
+                    .is_some_and(|f| f.entries.len() == 1)
+        })
+        .await,
+        "{}",
+        daemon.log()
+    );
+    let socket = ws.path("state/tributary.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "only the daemon's user may talk to it");
+
+    // The publisher has news; its interval (30 min) is far off: only `poll` makes it fetched.
+    publish(&server, 3);
+    let out = ws.tributary(&["poll", "Harbour Institute", "Busy"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let mut lines: Vec<&str> = printed.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("Busy: skipped until"), "{lines:?}");
+    assert_eq!(lines[1], "Harbour Institute: 2 new, 0 updated, 1 unchanged");
+    assert_eq!(server.requests("/h.xml"), 2);
+    assert_eq!(server.requests("/busy.xml"), 1, "Retry-After holds");
+    assert_eq!(server.requests("/w.xml"), 1, "only the named sources");
+    assert!(
+        daemon.log().contains("polled"),
+        "the daemon polled it, not the command"
+    );
+    // The daemon writes the outputs after it.
+    assert!(
+        wait_for(std::time::Duration::from_secs(30), || {
+            std::fs::read(ws.path("public/feed.xml"))
+                .ok()
+                .and_then(|b| feed_rs::parser::parse(b.as_slice()).ok())
+                .is_some_and(|f| f.entries.len() == 3)
+        })
+        .await
+    );
+    daemon.stop().await;
+    assert!(
+        !socket.exists(),
+        "the socket is removed when the daemon stops"
+    );
+}
