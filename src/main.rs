@@ -50,6 +50,19 @@ enum Command {
         #[arg(required = true)]
         sources: Vec<String>,
     },
+    /// Stop polling these sources (by name or URL) without touching the config, until
+    /// `resume`; stored, so it holds across restarts. `status` shows them as paused.
+    Pause {
+        /// Configured sources, by name or URL.
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
+    /// Poll these paused sources again: a running daemon polls them at once.
+    Resume {
+        /// Configured sources, by name or URL.
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
     /// Validate the config and list the sources and outputs.
     Check,
     /// Show each source's state from the database.
@@ -135,6 +148,9 @@ fn main() -> ExitCode {
         Command::Once { due } => with_runtime(once(config, due)),
         Command::Run => with_runtime(run(config)),
         Command::Poll { sources } => with_runtime(poll_now(config, sources)),
+        Command::Pause { sources } => pause(&config, &sources, true).map(|()| true),
+        Command::Resume { sources } => pause(&config, &sources, false)
+            .and_then(|()| with_runtime(tell_daemon_to_poll(config, sources))),
         Command::Explain { source } => with_runtime(explain(config, source)),
         Command::ExportOpml => export_opml(&config).map(|()| true),
         Command::Rules {
@@ -218,24 +234,63 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
     Ok(done.problems.is_empty())
 }
 
-async fn poll_now(config: Config, targets: Vec<String>) -> anyhow::Result<bool> {
-    let named = |s: &tributary::config::SourceConfig, target: &str| {
-        s.name.as_deref() == Some(target) || s.url == target
-    };
-    let unknown: Vec<&String> = targets
+/// Whether `source` is the one `target` names, by name or URL.
+fn named(source: &tributary::config::SourceConfig, target: &str) -> bool {
+    source.name.as_deref() == Some(target) || source.url == target
+}
+
+/// The configured sources `targets` name, or an error naming those that name none.
+fn named_sources<'a>(
+    config: &'a Config,
+    targets: &[String],
+) -> anyhow::Result<Vec<&'a tributary::config::SourceConfig>> {
+    let unknown: Vec<String> = targets
         .iter()
         .filter(|t| !config.sources.iter().any(|s| named(s, t)))
+        .map(|t| format!("{t:?}"))
         .collect();
     if !unknown.is_empty() {
         anyhow::bail!(
             "no source in the config is named or has the URL {}",
-            unknown
-                .iter()
-                .map(|t| format!("{t:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            unknown.join(", ")
         );
     }
+    Ok(config
+        .sources
+        .iter()
+        .filter(|s| targets.iter().any(|t| named(s, t)))
+        .collect())
+}
+
+/// `pause` (`paused`) or `resume`: stored in the database, which the daemon reads before each
+/// poll.
+fn pause(config: &Config, targets: &[String], paused: bool) -> anyhow::Result<()> {
+    let sources = named_sources(config, targets)?;
+    let mut store = Store::open(&config.database)?;
+    store.sync_sources(&config.sources)?;
+    let at = paused.then(chrono::Utc::now);
+    for source in sources {
+        store.set_paused(&source.url, at)?;
+        say!(
+            "{}: {}",
+            source.label(),
+            if paused { "paused" } else { "resumed" }
+        );
+    }
+    Ok(())
+}
+
+/// After `resume`: a running daemon polls the sources at once (and says how each went).
+async fn tell_daemon_to_poll(config: Config, targets: Vec<String>) -> anyhow::Result<bool> {
+    let socket = tributary::control::socket_path(&config.database);
+    tributary::control::poll(&socket, &targets, |line| say!("{line}"))
+        .await
+        .with_context(|| format!("talking to the daemon at {}", socket.display()))?;
+    Ok(true)
+}
+
+async fn poll_now(config: Config, targets: Vec<String>) -> anyhow::Result<bool> {
+    named_sources(&config, &targets)?;
     let socket = tributary::control::socket_path(&config.database);
     let asked = tributary::control::poll(&socket, &targets, |line| say!("{line}"))
         .await
@@ -245,6 +300,7 @@ async fn poll_now(config: Config, targets: Vec<String>) -> anyhow::Result<bool> 
     }
     // No daemon: poll them here, as `once` would, and write the outputs.
     let selected = |s: &tributary::config::SourceConfig| targets.iter().any(|t| named(s, t));
+
     let done = scheduler::once(&config, Mode::Now, selected, |outcome| {
         say!("{}", report::outcome_line(outcome));
     })

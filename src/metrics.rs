@@ -177,7 +177,7 @@ impl Metrics {
             PollResult::RateLimited { .. } => "rate_limited",
             PollResult::Gone => "gone",
             PollResult::Failed(_) => "failed",
-            PollResult::Skipped { .. } => "skipped",
+            PollResult::Skipped { .. } | PollResult::Paused { .. } => "skipped",
         };
         self.polls.with_label_values(&[result]).inc();
         if self.per_source() {
@@ -252,6 +252,7 @@ impl Metrics {
                 "failing",
                 "rate_limited",
                 "gone",
+                "paused",
             ] {
                 let count = rows.iter().filter(|r| r.state == state).count();
                 self.sources

@@ -298,7 +298,11 @@ pub enum PollResult {
     Gone,
     /// What went wrong.
     Failed(Failure),
-    /// Not polled: inside a Retry-After window (until then) or gone (no time).
+    /// Not polled: `tributary pause` stopped it, then.
+    Paused {
+        /// Since when.
+        since: DateTime<Utc>,
+    },
     /// Not polled: inside a Retry-After window (until then) or gone (no time).
     Skipped {
         /// Until when; none when gone.

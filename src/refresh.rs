@@ -228,6 +228,15 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
             );
         }
     };
+    if let Some(since) = paused_since(ctx, source).await {
+        tracing::debug!(status = "skipped", "paused");
+        return outcome(
+            source.label().into(),
+            PollResult::Paused { since },
+            None,
+            false,
+        );
+    }
     if let Some(skip) = skip(&state, mode, Utc::now()) {
         tracing::debug!(until = ?skip.until, status = "skipped", "skipped");
         let next = skip.until.map(|at| NextPoll {
@@ -274,6 +283,17 @@ async fn load_state(ctx: &Pipeline, source: &SourceConfig) -> Result<FetchState,
         Some(Err(error)) => Err(RefreshError::from(error).failure()),
         None => Err(RefreshError::Crashed("reading the source's state").failure()),
     }
+}
+
+/// Since when `tributary pause` stopped the source, if it did. A database error reads as not
+/// paused: the poll that follows meets the same error and reports it.
+async fn paused_since(ctx: &Pipeline, source: &SourceConfig) -> Option<DateTime<Utc>> {
+    let url = source.url.clone();
+    ctx.store
+        .read(move |s| s.paused_since(&url))
+        .await
+        .and_then(Result::ok)
+        .flatten()
 }
 
 /// Records a poll all at once: the source's new state, the feed's items, the health event.

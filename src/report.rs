@@ -53,6 +53,10 @@ pub fn outcome_line(outcome: &RefreshOutcome) -> String {
         PollResult::Gone => format!("{name}: gone (HTTP 410); no longer polled"),
         PollResult::Failed(error) => format!("{name}: failed: {error}"),
         PollResult::Skipped { until: None } => format!("{name}: skipped: gone (HTTP 410)"),
+        PollResult::Paused { since } => format!(
+            "{name}: paused since {}; not polled until `tributary resume`",
+            time(*since)
+        ),
         PollResult::Skipped { until: Some(until) } => {
             let why = outcome
                 .next_poll
@@ -77,7 +81,7 @@ pub fn once_total(outcomes: &[RefreshOutcome]) -> String {
             PollResult::Failed(_) => failed += 1,
             PollResult::RateLimited { .. } => limited += 1,
             PollResult::Gone => gone += 1,
-            PollResult::Skipped { .. } => skipped += 1,
+            PollResult::Skipped { .. } | PollResult::Paused { .. } => skipped += 1,
         }
     }
     format!(
@@ -261,7 +265,7 @@ pub struct StatusRow {
     pub name: String,
     /// Its URL as configured.
     pub url: String,
-    /// `ok`, `not_modified`, `never_polled`, `failing`, `rate_limited` or `gone`.
+    /// `ok`, `not_modified`, `never_polled`, `failing`, `rate_limited`, `gone` or `paused`.
     pub state: &'static str,
     /// The state as a sentence: `failing (3 in a row): HTTP 500 …`.
     pub state_text: String,
@@ -291,20 +295,21 @@ pub fn status_rows(
         .zip(sources)
         .map(|(s, source)| {
             let st = &s.state;
-            let (state, state_text) = match st.last_status {
-                None => ("never_polled", "never polled".to_string()),
-                Some(PollStatus::Gone) => (
+            let (state, state_text) = match (s.paused_since, st.last_status) {
+                (Some(since), _) => ("paused", format!("paused since {}", time(since))),
+                (None, None) => ("never_polled", "never polled".to_string()),
+                (None, Some(PollStatus::Gone)) => (
                     "gone",
                     format!("gone (HTTP 410) since {}", or_dash(st.gone_since)),
                 ),
-                Some(PollStatus::RateLimited) => (
+                (None, Some(PollStatus::RateLimited)) => (
                     "rate_limited",
                     match st.retry_after_until {
                         Some(until) => format!("rate limited until {}", time(until)),
                         None => "rate limited".to_string(),
                     },
                 ),
-                Some(PollStatus::Failing) => (
+                (None, Some(PollStatus::Failing)) => (
                     "failing",
                     format!(
                         "failing ({} in a row): {}",
@@ -312,8 +317,8 @@ pub fn status_rows(
                         st.last_error.as_deref().unwrap_or("unknown error")
                     ),
                 ),
-                Some(PollStatus::Ok) => ("ok", PollStatus::Ok.as_str().to_string()),
-                Some(PollStatus::NotModified) => (
+                (None, Some(PollStatus::Ok)) => ("ok", PollStatus::Ok.as_str().to_string()),
+                (None, Some(PollStatus::NotModified)) => (
                     "not_modified",
                     PollStatus::NotModified.as_str().to_string(),
                 ),
@@ -348,8 +353,12 @@ pub fn status_rows(
                 last_success: st.last_success_at,
                 items: s.items,
                 newest_item: s.newest_item,
-                next_poll: st.next_poll.map(|n| n.at),
-                next_poll_reason: st.next_poll.map(|n| n.reason.to_string()),
+                // A paused source is polled when resumed, whatever its schedule said.
+                next_poll: st.next_poll.filter(|_| state != "paused").map(|n| n.at),
+                next_poll_reason: st
+                    .next_poll
+                    .filter(|_| state != "paused")
+                    .map(|n| n.reason.to_string()),
                 notes,
             }
         })
@@ -362,6 +371,7 @@ pub fn next_poll_text(row: &StatusRow) -> String {
         (Some(at), Some(reason)) => format!("{} ({reason})", time(at)),
         (Some(at), None) => time(at),
         (None, _) if row.state == "gone" => "never".to_string(),
+        (None, _) if row.state == "paused" => "when resumed".to_string(),
         (None, _) => "at start".to_string(),
     }
 }

@@ -128,3 +128,61 @@ async fn poll_asks_the_running_daemon_which_polls_at_once_and_answers() {
         "the socket is removed when the daemon stops"
     );
 }
+
+#[tokio::test]
+async fn a_paused_source_is_not_polled_across_restarts_until_resumed() {
+    let server = FeedServer::start().await;
+    publish(&server, 1);
+    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
+    server.serve("/busy.xml", rss("Busy", "https://b.example/", &[]));
+    let ws = Workspace::new(&config(&server));
+    assert!(ws.tributary(&["once"]).await.status.success());
+    let out = ws.tributary(&["pause", "Harbour Institute"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Harbour Institute: paused");
+    let status = stdout(&ws.tributary(&["status"]).await);
+    let line = status.lines().find(|l| l.starts_with("Harbour")).unwrap();
+    assert!(
+        line.contains("paused since") && line.contains("when resumed"),
+        "{status}"
+    );
+
+    // Neither once nor an explicit poll nor a daemon, started and restarted, fetches it.
+    publish(&server, 3);
+    let out = stdout(&ws.tributary(&["once"]).await);
+    assert!(out.contains("Harbour Institute: paused since"), "{out}");
+    for _ in 0..2 {
+        let mut daemon = Daemon::start(&ws);
+        daemon.ready().await;
+        let out = ws.tributary(&["poll", "Harbour Institute", "Wire"]).await;
+        let printed = stdout(&out);
+        assert!(
+            printed.contains("Harbour Institute: paused since"),
+            "{printed}"
+        );
+        assert!(printed.contains("Wire: "), "{printed}");
+        daemon.stop().await;
+    }
+    assert_eq!(server.requests("/h.xml"), 1, "asked only before the pause");
+    let status = stdout(&ws.tributary(&["status"]).await);
+    assert!(status.contains("paused since"), "{status}");
+
+    // Resumed while a daemon runs: polled at once.
+    let mut daemon = Daemon::start(&ws);
+    daemon.ready().await;
+    let out = ws.tributary(&["resume", "Harbour Institute"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        printed.starts_with("Harbour Institute: resumed\n"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Harbour Institute: 2 new, 0 updated, 1 unchanged"),
+        "{printed}"
+    );
+    assert_eq!(server.requests("/h.xml"), 2);
+    daemon.stop().await;
+    let status = stdout(&ws.tributary(&["status"]).await);
+    assert!(!status.contains("paused"), "{status}");
+}

@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0009_site.sql"),
         then: None,
     },
+    Migration {
+        name: "0010_paused",
+        sql: include_str!("../../migrations/0010_paused.sql"),
+        then: None,
+    },
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.

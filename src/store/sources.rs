@@ -28,6 +28,8 @@ pub struct SourceStatus {
     pub newest_item: Option<DateTime<Utc>>,
     /// Its items whose article could not be had (`full_text`), and why the latest failed.
     pub full_text_failed: (i64, Option<String>),
+    /// Since when `tributary pause` stopped it, if it did.
+    pub paused_since: Option<DateTime<Utc>>,
 }
 
 /// The columns of `sources` that make a `FetchState`, in the order `read_state` expects.
@@ -46,6 +48,25 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Pauses (`Some(now)`) or resumes (`None`) the source at `url`; whether it is known.
+    pub fn set_paused(&mut self, url: &str, at: Option<DateTime<Utc>>) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached("UPDATE sources SET paused_at = ?2 WHERE url = ?1")?
+            .execute(params![url, at.map(to_unix)])?;
+        Ok(changed > 0)
+    }
+
+    /// Since when the source at `url` is paused, if it is.
+    pub fn paused_since(&self, url: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<Option<i64>> = self
+            .conn
+            .prepare_cached("SELECT paused_at FROM sources WHERE url = ?1")?
+            .query_row([url], |row| row.get(0))
+            .optional()?;
+        Ok(at.flatten().map(from_unix))
     }
 
     /// The polling state of a source; the default for one never polled.
@@ -74,6 +95,7 @@ impl Store {
                     (SELECT full_text_error FROM items
                      WHERE source_id = s.id AND full_text_error IS NOT NULL
                      ORDER BY id DESC LIMIT 1),
+                    s.paused_at,
                     {STATE_COLUMNS}
              FROM sources s WHERE s.url = ?1"
         ))?;
@@ -88,7 +110,8 @@ impl Store {
                         items: row.get(2)?,
                         newest_item: row.get::<_, Option<i64>>(3)?.map(from_unix),
                         full_text_failed: (row.get(4)?, row.get(5)?),
-                        state: read_state(row, 6)?,
+                        paused_since: row.get::<_, Option<i64>>(6)?.map(from_unix),
+                        state: read_state(row, 7)?,
                     })
                 })
                 .optional()?;
@@ -100,6 +123,7 @@ impl Store {
                 items: 0,
                 newest_item: None,
                 full_text_failed: (0, None),
+                paused_since: None,
             }));
         }
         Ok(statuses)
