@@ -195,3 +195,36 @@ async fn metrics_move_as_the_polls_did_and_promtool_reads_them() {
     assert!(at(&after, "tributary_schedule_lag_seconds_count") >= 3.0);
     daemon.stop().await;
 }
+
+#[test]
+fn the_readmes_alert_rules_are_valid_prometheus_rules() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rules = readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README holds the alert rules in a yaml block");
+    assert_eq!(rules.matches("- alert:").count(), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    let Ok(out) = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must have promtool: .ci/run installs Debian's prometheus package"
+        );
+        eprintln!("SKIPPED: promtool is not installed (.ci/run installs it)");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
