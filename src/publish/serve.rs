@@ -421,14 +421,7 @@ fn status_html(
     rows: &[report::StatusRow],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<u8>, String> {
-    let built_in;
-    let templates = match &config.publishing.site {
-        Some(site) => &site.templates,
-        None => {
-            built_in = Templates::default();
-            &built_in
-        }
-    };
+    let templates = Templates::in_force(&config.publishing);
     let or_dash = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(report::time).unwrap_or_else(|| "-".into())
     };
@@ -449,15 +442,8 @@ fn status_html(
         })
         .collect();
     let page = PageInfo {
-        title: "Tributary status".into(),
         heading: "Sources".into(),
-        description: None,
-        canonical: None,
-        feed: None,
-        root: "",
-        nav: false,
-        site_title: "Tributary status".into(),
-        og_type: "website",
+        ..PageInfo::standalone("Tributary status")
     };
     templates
         .environment()

@@ -31,19 +31,12 @@ pub fn render(
         })
         .collect();
     let page = PageInfo {
-        title: info.title.to_string(),
-        heading: info.title.to_string(),
-        description: None,
-        canonical: None,
         feed: Some(FeedLink {
             href: feed_href.to_string(),
             media_type,
             title: info.title.to_string(),
         }),
-        root: "",
-        nav: false,
-        site_title: info.title.to_string(),
-        og_type: "website",
+        ..PageInfo::standalone(info.title)
     };
     let rendered = templates.environment().and_then(|env| {
         env.get_template("river.html")?.render(context! {

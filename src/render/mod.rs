@@ -346,16 +346,9 @@ fn render_output(
             Some(url) => url.to_string(),
             None => relative_href(path, &output.path),
         };
-        let built_in;
-        let templates = match &ctx.publishing.site {
-            Some(site) => &site.templates,
-            None => {
-                built_in = templates::Templates::default();
-                &built_in
-            }
-        };
+        let templates = templates::Templates::in_force(ctx.publishing);
         html::render(
-            templates,
+            &templates,
             &info,
             &feed_href,
             output.format.media_type(),

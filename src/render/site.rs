@@ -77,6 +77,24 @@ pub struct PageInfo {
     pub og_type: &'static str,
 }
 
+impl PageInfo {
+    /// A page outside the site (an output's own page, the status page): titled `title`, with
+    /// no navigation, canonical URL or feed.
+    pub fn standalone(title: &str) -> PageInfo {
+        PageInfo {
+            title: title.to_string(),
+            heading: title.to_string(),
+            description: None,
+            canonical: None,
+            feed: None,
+            root: "",
+            nav: false,
+            site_title: title.to_string(),
+            og_type: "website",
+        }
+    }
+}
+
 /// A feed as a page links it.
 #[derive(Debug, Serialize)]
 pub struct FeedLink {
@@ -840,33 +858,13 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
         .map(|s| Entry::new(s, "https://example.org/".into(), None))
         .collect();
     env.get_template("river.html")?.render(context! {
-        page => PageInfo {
-            title: "Feed".into(),
-            heading: "Feed".into(),
-            description: None,
-            canonical: None,
-            feed: None,
-            root: "",
-            nav: false,
-            site_title: "Feed".into(),
-            og_type: "website",
-        },
+        page => PageInfo::standalone("Feed"),
         days => days(&entries),
         pagination => Value::from(()),
     })?;
     // The status page of the built-in server.
     env.get_template("status.html")?.render(context! {
-        page => PageInfo {
-            title: "Status".into(),
-            heading: "Sources".into(),
-            description: None,
-            canonical: None,
-            feed: None,
-            root: "",
-            nav: false,
-            site_title: "Status".into(),
-            og_type: "website",
-        },
+        page => PageInfo::standalone("Status"),
         rows => vec![context! {
             name => "A", url => "https://a.example/feed", state => "failing",
             state_text => "failing (2 in a row): HTTP 500", notes => vec!["moved"],

@@ -4,11 +4,13 @@
 //! loaded, so that a broken one is a config error naming its file and line, never a half-written
 //! site.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment};
 
 use super::provenance::escape;
+use crate::config::Publishing;
 
 /// The templates shipped with Tributary, by name.
 const BUILT_IN: &[(&str, &str)] = &[
@@ -88,6 +90,14 @@ impl Templates {
             .map_err(|e| templates.describe(&e))?;
         super::site::try_every_page(&env).map_err(|e| templates.describe(&e))?;
         Ok(templates)
+    }
+
+    /// The site's templates (a user's in place of the built-in ones), else the built-in ones.
+    pub fn in_force(publishing: &Publishing) -> Cow<'_, Templates> {
+        match &publishing.site {
+            Some(site) => Cow::Borrowed(&site.templates),
+            None => Cow::Owned(Templates::default()),
+        }
     }
 
     /// An environment holding every template, HTML-escaping what they print.
