@@ -78,10 +78,12 @@ async fn poll_asks_the_running_daemon_which_polls_at_once_and_answers() {
     let ws = Workspace::new(&config(&server));
     let mut daemon = Daemon::start(&ws);
     daemon.ready().await;
-    // Its first round, finished: the harbour's item written out, the busy source's 429 logged.
+    // Its first round (spread over a few seconds at start), finished: the harbour's item
+    // written out, the busy source's 429 logged, the wire asked.
     assert!(
         wait_for(std::time::Duration::from_secs(30), || {
-            daemon.log().contains("status=\"rate_limited\"")
+            server.requests("/w.xml") == 1
+                && daemon.log().contains("status=\"rate_limited\"")
                 && std::fs::read(ws.path("public/feed.xml"))
                     .ok()
                     .and_then(|b| feed_rs::parser::parse(b.as_slice()).ok())
