@@ -20,6 +20,30 @@ fn samples(text: &str) -> HashMap<String, f64> {
         .collect()
 }
 
+/// Scrapes `url` until `ready` holds for what it reads (up to 30 s), and returns that text.
+async fn scrape_until(
+    client: &reqwest::Client,
+    url: &str,
+    ready: impl Fn(&HashMap<String, f64>) -> bool,
+) -> Option<String> {
+    let found = std::sync::Mutex::new(None);
+    wait_for_async(Duration::from_secs(30), || async {
+        let Ok(response) = client.get(url).send().await else {
+            return false;
+        };
+        let Ok(text) = response.text().await else {
+            return false;
+        };
+        let met = ready(&samples(&text));
+        if met {
+            *found.lock().unwrap() = Some(text);
+        }
+        met
+    })
+    .await;
+    found.into_inner().unwrap()
+}
+
 fn promtool_accepts(text: &str) {
     let Ok(mut child) = std::process::Command::new("promtool")
         .args(["check", "metrics"])
@@ -93,10 +117,6 @@ async fn metrics_move_as_the_polls_did_and_promtool_reads_them() {
     daemon.ready().await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let url = format!("http://127.0.0.1:{port}/metrics");
-    let scrape = || async {
-        let response = client.get(&url).send().await.ok()?;
-        response.text().await.ok()
-    };
     let polls = |s: &HashMap<String, f64>| -> f64 {
         s.iter()
             .filter(|(k, _)| k.starts_with("tributary_polls_total{"))
@@ -104,22 +124,11 @@ async fn metrics_move_as_the_polls_did_and_promtool_reads_them() {
             .sum()
     };
     // Before: the first round of two polls, once both are counted.
-    assert!(
-        wait_for_async(Duration::from_secs(30), || async {
-            match scrape().await {
-                Some(text) => {
-                    let now = samples(&text);
-                    polls(&now) >= 2.0
-                        && now.get("tributary_sources{state=\"failing\"}") == Some(&1.0)
-                }
-                None => false,
-            }
-        })
-        .await,
-        "{}",
-        daemon.log()
-    );
-    let text = scrape().await.unwrap();
+    let text = scrape_until(&client, &url, |now| {
+        polls(now) >= 2.0 && now.get("tributary_sources{state=\"failing\"}") == Some(&1.0)
+    })
+    .await
+    .unwrap_or_else(|| panic!("{}", daemon.log()));
     promtool_accepts(&text);
     let before = samples(&text);
     let at = |s: &HashMap<String, f64>, key: &str| {
@@ -164,22 +173,12 @@ async fn metrics_move_as_the_polls_did_and_promtool_reads_them() {
         ),
     );
     daemon.signal(rustix::process::Signal::HUP).await;
-    assert!(
-        wait_for_async(Duration::from_secs(30), || async {
-            match scrape().await {
-                Some(text) => {
-                    let now = samples(&text);
-                    now.get(r#"tributary_polls_total{result="new"}"#) == Some(&2.0)
-                        && now.get("tributary_sources{state=\"ok\"}") == Some(&2.0)
-                }
-                None => false,
-            }
-        })
-        .await,
-        "{}",
-        daemon.log()
-    );
-    let text = scrape().await.unwrap();
+    let text = scrape_until(&client, &url, |now| {
+        now.get(r#"tributary_polls_total{result="new"}"#) == Some(&2.0)
+            && now.get("tributary_sources{state=\"ok\"}") == Some(&2.0)
+    })
+    .await
+    .unwrap_or_else(|| panic!("{}", daemon.log()));
     promtool_accepts(&text);
     let after = samples(&text);
     assert_eq!(at(&after, r#"tributary_items_total{change="new"}"#), 3.0);
