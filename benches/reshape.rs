@@ -96,7 +96,8 @@ fn main() {
             .items;
         let poll = Poll {
             at: Utc::now(),
-            state: &FetchState::default(),
+            state: Some(&FetchState::default()),
+            webhooks: &[],
             feed: Some((&FeedMeta::default(), &items)),
             event: None,
             rules: &rules,

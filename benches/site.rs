@@ -51,7 +51,8 @@ fn store_items(store: &mut Store, config: &Config, from: usize, to: usize, sourc
             .items;
         let poll = Poll {
             at: Utc::now(),
-            state: &FetchState::default(),
+            state: Some(&FetchState::default()),
+            webhooks: &[],
             feed: Some((&FeedMeta::default(), &items)),
             event: None,
             rules: &rules,

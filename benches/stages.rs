@@ -52,6 +52,7 @@ fn source(n: usize) -> SourceConfig {
         rules: Vec::new(),
         rewrites: Default::default(),
         full_text: None,
+        hub: None,
     }
 }
 
@@ -64,11 +65,12 @@ fn fetched<'a>(
 ) -> Poll<'a> {
     Poll {
         at: Utc::now(),
-        state,
+        state: Some(state),
         feed: Some((meta, batch)),
         event: None,
         rules,
         shaping: &NO_SHAPING,
+        webhooks: &[],
     }
 }
 

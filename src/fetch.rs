@@ -60,6 +60,8 @@ pub struct Response {
     pub validators: Validators,
     /// `Cache-Control: max-age`.
     pub max_age: Option<Duration>,
+    /// The WebSub hub and topic its `Link` headers name (`rel="hub"`, `rel="self"`).
+    pub websub: (Option<Url>, Option<Url>),
 }
 
 /// A body (decompressed, not decoded: the parser reads the charset) and its response.
@@ -384,13 +386,20 @@ impl Fetcher {
         let status = response.status();
         let headers = response.headers();
         let described = Response {
-            final_url: Some(final_url),
+            final_url: Some(final_url.clone()),
             moved_to,
             validators: Validators {
                 etag: header_text(headers, header::ETAG),
                 last_modified: header_text(headers, header::LAST_MODIFIED),
             },
             max_age: header_text(headers, header::CACHE_CONTROL).and_then(|v| max_age(&v)),
+            websub: websub_links(
+                headers
+                    .get_all(header::LINK)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+                &final_url,
+            ),
         };
         match status {
             StatusCode::NOT_MODIFIED => return Ok(FetchOutcome::NotModified(described)),
@@ -598,6 +607,49 @@ async fn read_file(path: &Path, limit: u64) -> Result<FetchOutcome, FetchError> 
     }))
 }
 
+/// The first `rel="hub"` and `rel="self"` targets of `Link` header values (RFC 8288), made
+/// absolute against `base`; only http(s) ones.
+pub fn websub_links<'a>(
+    values: impl Iterator<Item = &'a str>,
+    base: &Url,
+) -> (Option<Url>, Option<Url>) {
+    let (mut hub, mut topic) = (None, None);
+    for value in values {
+        let mut rest = value;
+        // Each link is `<target>; param=value; …`, links separated by commas outside `<>`.
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>').map(|c| open + c) else {
+                break;
+            };
+            let target = &rest[open + 1..close];
+            let params_end = rest[close..].find('<').map_or(rest.len(), |n| close + n);
+            let params = &rest[close + 1..params_end];
+            rest = &rest[params_end..];
+            let rels = params.split(';').find_map(|param| {
+                let (name, value) = param.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("rel")
+                    .then(|| value.trim().trim_end_matches(',').trim().trim_matches('"'))
+            });
+            let Some(url) = base
+                .join(target.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+            else {
+                continue;
+            };
+            for rel in rels.unwrap_or_default().split_ascii_whitespace() {
+                match rel.to_ascii_lowercase().as_str() {
+                    "hub" => hub = hub.or_else(|| Some(url.clone())),
+                    "self" => topic = topic.or_else(|| Some(url.clone())),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (hub, topic)
+}
+
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     let value = headers.get(name)?.to_str().ok()?.trim();
     (!value.is_empty()).then(|| value.to_string())
@@ -696,7 +748,8 @@ pub fn is_private_ip(ip: IpAddr) -> bool {
 }
 
 /// reqwest's own message is "error sending request"; the cause at the bottom says what happened.
-fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+/// The innermost cause of `error`, in words: what actually went wrong.
+pub fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut current = error;
     while let Some(source) = current.source() {
         current = source;
@@ -707,6 +760,23 @@ fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_headers_name_the_hub_and_the_topic() {
+        let base = Url::parse("https://pub.example/feed").unwrap();
+        let found = websub_links(
+            [
+                r#"<https://pub.example/>; rel="alternate", <https://hub.example/>; rel="hub""#,
+                r#"</feed.xml>; rel=self, <https://hub2.example/>; rel="hub""#,
+            ]
+            .into_iter(),
+            &base,
+        );
+        assert_eq!(found.0.unwrap().as_str(), "https://hub.example/");
+        assert_eq!(found.1.unwrap().as_str(), "https://pub.example/feed.xml");
+        let none = websub_links([r#"<ftp://x/>; rel="hub""#, "garbage"].into_iter(), &base);
+        assert_eq!(none, (None, None));
+    }
 
     #[test]
     fn retry_after_takes_seconds_or_an_http_date() {

@@ -24,7 +24,10 @@
 //! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
 //! - [`render`]: stored items → merged feed files, written atomically.
 //! - [`opml`]: OPML subscription lists in (out is `render::opml`).
-//! - [`publish`]: the built-in server for the outputs and the site, WebSub pings.
+//! - [`publish`]: the built-in server for the outputs and the site (and the WebSub callback),
+//!   WebSub pings, webhooks with their durable queue.
+//! - [`websub`]: subscriptions to publishers' hubs: discover, subscribe, verify, renew;
+//!   pushed content enters [`refresh`] after the fetch.
 //! - [`control`]: the Unix socket through which commands reach a running daemon.
 //! - [`metrics`]: Prometheus counters kept by the stages, served at `[metrics] listen`.
 //! - [`watch`] and [`service`]: config reload requests; systemd readiness and watchdog.
@@ -55,3 +58,4 @@ pub mod scheduler;
 pub mod service;
 pub mod store;
 pub mod watch;
+pub mod websub;

@@ -409,5 +409,13 @@ fn status(config: &Config) -> anyhow::Result<()> {
     let statuses = store.source_statuses(&config.sources)?;
     let rows = report::status_rows(&statuses, &config.sources, config);
     say!("{}", report::status(&rows).trim_end());
+    if !config.webhooks.is_empty() {
+        let mut hooks = Vec::new();
+        for webhook in &config.webhooks {
+            let url = webhook.url.as_str();
+            hooks.push(report::WebhookRow::of(url, store.webhook_status(url)?));
+        }
+        say!("\n{}", report::webhooks(&hooks).trim_end());
+    }
     Ok(())
 }

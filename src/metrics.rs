@@ -30,6 +30,8 @@ pub struct Metrics {
     schedule_lag_seconds: Histogram,
     output_writes: IntCounterVec,
     websub_pings: IntCounterVec,
+    websub_deliveries: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
     sources: IntGaugeVec,
     /// The store and config the gauges are read from, once the daemon has them.
     scraped: RwLock<Option<(SharedStore, Arc<Config>)>>,
@@ -110,6 +112,16 @@ impl Metrics {
             "Pings of the WebSub hub by result: ok, refused, failed.",
             "result",
         )?;
+        let websub_deliveries = counters(
+            "tributary_websub_deliveries_total",
+            "Content delivered by publishers' WebSub hubs, by result: stored, failed, unsigned, wrongly signed.",
+            "result",
+        )?;
+        let webhook_deliveries = counters(
+            "tributary_webhook_deliveries_total",
+            "Deliveries POSTed to [[webhooks]], by result: ok, failed, given_up.",
+            "result",
+        )?;
         let sources = IntGaugeVec::new(
             Opts::new(
                 "tributary_sources",
@@ -155,6 +167,8 @@ impl Metrics {
             schedule_lag_seconds,
             output_writes,
             websub_pings,
+            websub_deliveries,
+            webhook_deliveries,
             sources,
             scraped: RwLock::new(None),
         })
@@ -211,6 +225,16 @@ impl Metrics {
     /// Counts a ping of the WebSub hub: `ok`, `refused` or `failed`.
     pub fn websub_ping(&self, result: &'static str) {
         self.websub_pings.with_label_values(&[result]).inc();
+    }
+
+    /// Counts content a hub delivered: `stored`, `failed`, `unsigned` or `wrongly signed`.
+    pub fn websub_delivery(&self, result: &'static str) {
+        self.websub_deliveries.with_label_values(&[result]).inc();
+    }
+
+    /// Counts a webhook delivery attempt: `ok`, `failed` or `given_up`.
+    pub fn webhook_delivery(&self, result: &'static str) {
+        self.webhook_deliveries.with_label_values(&[result]).inc();
     }
 
     /// Where the gauges are read from: the daemon's store and the config in force.

@@ -16,6 +16,10 @@ pub struct FeedMeta {
     pub id: Option<String>,
     /// What the feed says it is about, plain text.
     pub description: Option<String>,
+    /// The WebSub hub it advertises (`rel="hub"`, or the response's `Link` header).
+    pub hub: Option<String>,
+    /// The topic URL to subscribe to (`rel="self"`, or the response's `Link` header).
+    pub topic: Option<String>,
 }
 
 /// What a feed (and its server) says about how often to poll it.
@@ -271,6 +275,8 @@ pub struct RefreshOutcome {
     pub next_poll: Option<NextPoll>,
     /// Whether the health feed gained an entry.
     pub health_changed: bool,
+    /// The WebSub hub the feed read advertised, if one was read and it did.
+    pub hub: Option<String>,
 }
 
 impl RefreshOutcome {
@@ -475,6 +481,10 @@ pub enum EventKind {
     Moved,
     /// The publisher asked to wait for long.
     RateLimited,
+    /// Its WebSub hub stopped pushing (or could not be subscribed at).
+    PushUnhealthy,
+    /// Its WebSub hub pushes again.
+    PushRestored,
 }
 
 impl EventKind {
@@ -486,6 +496,8 @@ impl EventKind {
             EventKind::Gone => "gone",
             EventKind::Moved => "moved",
             EventKind::RateLimited => "rate limited",
+            EventKind::PushUnhealthy => "push unhealthy",
+            EventKind::PushRestored => "push restored",
         }
     }
 }
@@ -553,6 +565,10 @@ pub enum Reason {
     Backoff,
     /// The publisher's `Retry-After`.
     RetryAfter,
+    /// `[poll] adaptive`: how often the source publishes.
+    Adaptive,
+    /// Its WebSub hub pushes its items: `[websub] poll_interval`.
+    Pushed,
 }
 
 impl Reason {
@@ -564,6 +580,8 @@ impl Reason {
             Reason::SkipHours => "skip hours",
             Reason::Backoff => "backoff",
             Reason::RetryAfter => "retry-after",
+            Reason::Adaptive => "adaptive",
+            Reason::Pushed => "pushed",
         }
     }
 
@@ -575,6 +593,8 @@ impl Reason {
             Reason::SkipHours,
             Reason::Backoff,
             Reason::RetryAfter,
+            Reason::Adaptive,
+            Reason::Pushed,
         ]
         .into_iter()
         .find(|r| r.as_str() == name)

@@ -1,7 +1,9 @@
 //! Publishing the outputs: the optional built-in HTTP server for their folder and the site
 //! (see [`serve`]), and WebSub hub pings when a feed changes.
 
+mod callback;
 mod serve;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +14,7 @@ use url::Url;
 use crate::config::{Config, OutputFormat};
 use crate::fetch::Fetcher;
 
+pub use callback::Inbox;
 pub use serve::{Served, serve};
 
 /// Tells the WebSub hub that these feeds changed, giving up after `timeout` in all: a hub that

@@ -14,7 +14,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::{Config, ItemRules, PollSettings, SourceConfig, SourceKind, SourceLocation};
+use crate::config::{
+    Config, ItemRules, PollSettings, SourceConfig, SourceKind, SourceLocation, WebhookConfig,
+};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response, SourceRequest};
 use crate::identity::normalized_date;
 use crate::model::{
@@ -23,7 +25,8 @@ use crate::model::{
 };
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_source};
 use crate::rules::{CurrentShaping, Shaped, Shaping};
-use crate::schedule;
+use crate::schedule::{self, Pace};
+use crate::websub::Push;
 use crate::store::{Poll, SharedStore, StoreError};
 
 /// The pipeline a refresh runs through: the fetcher, the store, the settings and the parse
@@ -44,6 +47,8 @@ pub struct Pipeline {
     pub parse_permits: ParsePermits,
     /// What the built-in server serves, made again after each render.
     pub served: crate::publish::Served,
+    /// `[[webhooks]]`: new items are queued for them as they are stored.
+    pub webhooks: Arc<Vec<WebhookConfig>>,
 }
 
 /// Why the pipeline could not be set up.
@@ -74,6 +79,7 @@ impl Pipeline {
             shaping: CurrentShaping::new(shaping),
             parse_permits: ParsePermits::for_this_machine(),
             served: crate::publish::Served::default(),
+            webhooks: Arc::new(config.webhooks.clone()),
         })
     }
 }
@@ -214,6 +220,7 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
         result,
         next_poll,
         health_changed,
+        hub: None,
     };
     let state = match load_state(ctx, source).await {
         Ok(state) => state,
@@ -248,31 +255,158 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
     }
 
     let started = Instant::now();
+    let pushed = pushed(ctx, source).await;
     let attempt = attempt(ctx, source, &state, &state.validators, false).await;
     let now = Utc::now();
-    let (new_state, event) = advance(&state, &attempt, source, &ctx.poll, now, fastrand::f64());
+    let pace = pace(ctx, source, &attempt, pushed).await;
+    let jitter = fastrand::f64();
+    let (mut new_state, event) = advance(&state, &attempt, source, &ctx.poll, pace, now, jitter);
     let name = match &attempt {
         Attempt::Fetched { feed, .. } => source.name.clone().or(feed.meta.title.clone()),
         _ => source.name.clone(),
     }
     .unwrap_or_else(|| source.label().to_string());
-    let recorded = record(ctx, source, now, attempt, &new_state, event.as_ref()).await;
+    let recorded = record(ctx, source, now, attempt, Some(&new_state), event.as_ref()).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    let next = new_state.next_poll;
     let (counts, attempt) = match recorded {
         Ok(done) => done,
         Err(error) => {
             let failure = error.failure();
             let failure_kind = failure.kind.as_str();
             tracing::error!(error = %failure, failure = failure_kind, elapsed_ms, status = "failed", "poll failed");
-            return outcome(name, PollResult::Failed(failure), next, false);
+            return outcome(name, PollResult::Failed(failure), new_state.next_poll, false);
         }
     };
     if let Some(event) = &event {
         tracing::warn!(kind = event.kind.as_str(), "{}", event.message);
     }
+    let mut health_changed = event.is_some();
+    if pushed && counts.new > 0 {
+        // The hub let these through: push is not trusted until it is renewed, and the
+        // source is polled at its own pace meanwhile.
+        let own = Pace::configured(source.interval);
+        let (own_state, _) = advance(&state, &attempt, source, &ctx.poll, own, now, jitter);
+        new_state.next_poll = own_state.next_poll;
+        let (url, found) = (source.url.clone(), counts.new as u64);
+        if let Some(next) = new_state.next_poll {
+            let missed = ctx
+                .store
+                .with(move |s| s.push_missed(&url, found, next, now))
+                .await;
+            if !matches!(missed, Some(Ok(()))) {
+                tracing::error!("recording that the hub missed items failed");
+            }
+        }
+        tracing::warn!(
+            found = counts.new,
+            "the poll found items the WebSub hub never pushed; subscribing again"
+        );
+        health_changed = true;
+    }
+    let next = new_state.next_poll;
+    let hub = match &attempt {
+        Attempt::Fetched { feed, .. } => feed.meta.hub.clone(),
+        _ => None,
+    };
     let result = summarize(attempt, counts, &new_state, elapsed_ms);
-    outcome(name, result, next, event.is_some())
+    RefreshOutcome {
+        hub,
+        ..outcome(name, result, next, health_changed)
+    }
+}
+
+/// Whether a healthy WebSub subscription pushes `source`'s items (when subscribing is on).
+async fn pushed(ctx: &Pipeline, source: &SourceConfig) -> bool {
+    if ctx.poll.pushed_interval.is_none() {
+        return false;
+    }
+    let url = source.url.clone();
+    ctx.store
+        .read(move |s| s.pushed(&url, Utc::now()))
+        .await
+        .and_then(Result::ok)
+        .unwrap_or(false)
+}
+
+/// The interval `source` is polled at after this attempt: relaxed when pushed, learnt from
+/// when it publishes with `[poll] adaptive`, else as configured.
+async fn pace(ctx: &Pipeline, source: &SourceConfig, attempt: &Attempt, pushed: bool) -> Pace {
+    let settings = &ctx.poll;
+    if let (true, Some(relaxed)) = (pushed, settings.pushed_interval) {
+        return Pace::pushed(source.interval, relaxed);
+    }
+    if !settings.adaptive {
+        return Pace::configured(source.interval);
+    }
+    let url = source.url.clone();
+    let mut dates = ctx
+        .store
+        .read(move |s| s.publishing_dates(&url, 10))
+        .await
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    if let Attempt::Fetched { feed, .. } = attempt {
+        dates.extend(feed.items.iter().filter_map(|i| i.published.or(i.updated)));
+    }
+    let (min, max) = (settings.min_interval, settings.max_interval);
+    Pace::adaptive(source.interval, &dates, min, max)
+}
+
+/// Takes in content a hub pushed for `source`: the same parse → identity → store path as a
+/// poll's, leaving the source's polling state as it is. Never fails outward: a body that is
+/// not a feed or cannot be stored is that source's failure, logged.
+pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: &Push) -> RefreshOutcome {
+    let span = tracing::warn_span!("push", source = source.label(), hub = %push.subscription.hub);
+    async {
+        let started = Instant::now();
+        let body = Body {
+            bytes: push.body.clone(),
+            charset: push.charset.clone(),
+            base: Url::parse(&push.subscription.topic).ok(),
+        };
+        let read = read_body(ctx, body, &source.kind, &source.url, false).await;
+        let result = match read {
+            Ok(mut feed) => {
+                // What the hub says in its `Link` headers, else what was subscribed: a pushed
+                // body without the feed's links must not make the hub look gone.
+                let (hub, topic) = &push.links;
+                feed.meta.hub = Some(hub.as_ref().map_or(push.subscription.hub.clone(), Url::to_string));
+                feed.meta.topic = Some(topic.as_ref().map_or(push.subscription.topic.clone(), Url::to_string));
+                let attempt = Attempt::Fetched {
+                    feed: Box::new(feed),
+                    response: Response::default(),
+                    discovered: None,
+                    permit: None,
+                };
+                record(ctx, source, Utc::now(), attempt, None, None)
+                    .await
+                    .map(|(counts, _)| counts)
+                    .map_err(RefreshError::failure)
+            }
+            Err(not_read) => Err(not_read.failure()),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let result = match result {
+            Ok(counts) => {
+                tracing::info!(status = "ok", new = counts.new, updated = counts.updated, unchanged = counts.unchanged, elapsed_ms, "pushed content stored");
+                PollResult::Fetched(counts)
+            }
+            Err(failure) => {
+                tracing::warn!(status = "failed", error = %failure, elapsed_ms, "pushed content not stored");
+                PollResult::Failed(failure)
+            }
+        };
+        RefreshOutcome {
+            url: source.url.clone(),
+            name: source.label().to_string(),
+            result,
+            next_poll: None,
+            health_changed: false,
+            hub: None,
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 /// The source's stored state, or why it could not be read.
@@ -303,15 +437,16 @@ async fn record(
     source: &SourceConfig,
     now: DateTime<Utc>,
     attempt: Attempt,
-    state: &FetchState,
+    state: Option<&FetchState>,
     event: Option<&HealthEvent>,
 ) -> Result<(ItemCounts, Attempt), RefreshError> {
-    let (source, state, event, rules, shaping) = (
+    let (source, state, event, rules, shaping, webhooks) = (
         source.clone(),
-        state.clone(),
+        state.cloned(),
         event.cloned(),
         ctx.rules.clone(),
         ctx.shaping.clone(),
+        ctx.webhooks.clone(),
     );
     ctx.store
         .record(move |store| {
@@ -321,11 +456,12 @@ async fn record(
             };
             let poll = Poll {
                 at: now,
-                state: &state,
+                state: state.as_ref(),
                 feed,
                 event: event.as_ref(),
                 rules: &rules,
                 shaping: &shaping.get(),
+                webhooks: &webhooks,
             };
             store
                 .record_poll(&source, &poll)
@@ -453,7 +589,8 @@ pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanatio
         .map_err(|e| e.to_string())?;
     let attempt = attempt(ctx, source, &state, &Validators::default(), true).await;
     let now = Utc::now();
-    let (next, _) = advance(&state, &attempt, source, &ctx.poll, now, 0.0);
+    let pace = Pace::configured(source.interval);
+    let (next, _) = advance(&state, &attempt, source, &ctx.poll, pace, now, 0.0);
     let (feed, response, discovered) = match attempt {
         Attempt::Fetched {
             feed,
@@ -676,23 +813,63 @@ async fn fetch_and_parse(
         Ok(FetchOutcome::Gone) => return Ok(Attempt::Gone),
         Err(error) => return Err(NotRead::Failed(error.into())),
     };
+    let response = fetched.response;
+    let permit = ctx.parse_permits.take(fetched.body.len()).await;
+    let body = Body {
+        bytes: fetched.body,
+        charset: fetched.charset,
+        base: response.final_url.clone(),
+    };
+    let mut feed = read_body(ctx, body, kind, source_url, explain).await?;
+    // WebSub discovery: the response's `Link` headers come before the feed's own links.
+    let (hub, topic) = &response.websub;
+    if let Some(hub) = hub {
+        feed.meta.hub = Some(hub.to_string());
+    }
+    if let Some(topic) = topic {
+        feed.meta.topic = Some(topic.to_string());
+    }
+    Ok(Attempt::Fetched {
+        feed: Box::new(feed),
+        response,
+        discovered: None,
+        permit,
+    })
+}
+
+/// A body to read as a source's feed: fetched, or pushed by a hub.
+struct Body {
+    bytes: Vec<u8>,
+    /// The charset its `Content-Type` named.
+    charset: Option<String>,
+    /// What relative links in it resolve against.
+    base: Option<Url>,
+}
+
+/// Parses, cleans and shapes a body into the source's items: the one way from bytes to items,
+/// for polls and pushes alike.
+async fn read_body(
+    ctx: &Pipeline,
+    body: Body,
+    kind: &SourceKind,
+    source_url: &str,
+    explain: bool,
+) -> Result<ParsedFeed, NotRead> {
     // Parsing and sanitizing are CPU work: off the async workers, and a panic in a dependency
     // is caught at this boundary.
-    let response = fetched.response;
-    let base = response.final_url.clone();
     let rules = ctx.rules.clone();
     let kind = kind.clone();
-    let permit = ctx.parse_permits.take(fetched.body.len()).await;
     let parsed = tokio::task::spawn_blocking(move || {
+        let base = body.base.as_ref();
         let options = ParseOptions {
-            base: base.as_ref(),
-            charset: fetched.charset.as_deref(),
+            base,
+            charset: body.charset.as_deref(),
             max_content: rules.max_content,
             explain,
         };
-        match read_source(&fetched.body, options, &kind) {
+        match read_source(&body.bytes, options, &kind) {
             Err(ParseError::HtmlWithoutFeedLink) => Err(NotRead::Html {
-                links_to: discover_feed_link(&fetched.body, base.as_ref()),
+                links_to: discover_feed_link(&body.bytes, base),
             }),
             other => other.map_err(|e| NotRead::Failed(e.into())),
         }
@@ -717,19 +894,13 @@ async fn fetch_and_parse(
         (parsed, unchanged.map_err(|e| NotRead::Failed(e.into()))?)
     };
     let (shaping, url) = (ctx.shaping.get(), source_url.to_string());
-    let parsed = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut parsed = parsed.clean(&unchanged);
         shaping.strip_links(&url, &mut parsed.items);
         parsed
     })
     .await
-    .map_err(|_| NotRead::Failed(RefreshError::Crashed("cleaning the feed's items")))?;
-    Ok(Attempt::Fetched {
-        feed: Box::new(parsed),
-        response,
-        discovered: None,
-        permit,
-    })
+    .map_err(|_| NotRead::Failed(RefreshError::Crashed("cleaning the feed's items")))
 }
 
 /// How long a Retry-After must be before it is worth an entry in the health feed.
@@ -741,6 +912,7 @@ pub fn advance(
     attempt: &Attempt,
     source: &SourceConfig,
     settings: &PollSettings,
+    pace: Pace,
     now: DateTime<Utc>,
     jitter: f64,
 ) -> (FetchState, Option<HealthEvent>) {
@@ -760,7 +932,7 @@ pub fn advance(
             if let Some(found) = discovered {
                 next.discovered_url = Some(found.to_string());
             }
-            event = succeeded(&mut next, prev, response, source, settings, now);
+            event = succeeded(&mut next, prev, response, source, settings, pace, now);
             next.last_status = Some(PollStatus::Ok);
         }
         Attempt::NotModified(response) => {
@@ -768,7 +940,7 @@ pub fn advance(
             if response.validators != Validators::default() {
                 next.validators = response.validators.clone();
             }
-            event = succeeded(&mut next, prev, response, source, settings, now);
+            event = succeeded(&mut next, prev, response, source, settings, pace, now);
             next.last_status = Some(PollStatus::NotModified);
         }
         Attempt::RateLimited {
@@ -849,6 +1021,7 @@ fn succeeded(
     response: &Response,
     source: &SourceConfig,
     settings: &PollSettings,
+    pace: Pace,
     now: DateTime<Utc>,
 ) -> Option<HealthEvent> {
     next.consecutive_failures = 0;
@@ -857,7 +1030,7 @@ fn succeeded(
     next.retry_after_until = None;
     next.next_poll = Some(schedule::after_success(
         now,
-        source.interval,
+        pace,
         &next.hints,
         settings.max_interval,
     ));
@@ -942,8 +1115,16 @@ mod tests {
             allow_private_redirects: false,
             adopt_redirect_after: 3,
             proxy: None,
+            adaptive: false,
+            min_interval: Duration::from_secs(300),
+            pushed_interval: None,
         }
     }
+
+    const PACE: Pace = Pace {
+        interval: Duration::from_secs(1800),
+        reason: Reason::Interval,
+    };
 
     fn source(url: &str) -> SourceConfig {
         SourceConfig {
@@ -959,6 +1140,7 @@ mod tests {
             rules: Vec::new(),
             rewrites: Default::default(),
             full_text: None,
+            hub: None,
         }
     }
 
@@ -1024,18 +1206,19 @@ mod tests {
             &failed,
             &src,
             &settings(),
+            PACE,
             now(),
             0.0,
         );
         assert_eq!(one.consecutive_failures, 1);
         assert_eq!(event.unwrap().kind, EventKind::Failing);
-        let (two, event) = advance(&one, &failed, &src, &settings(), now(), 0.0);
+        let (two, event) = advance(&one, &failed, &src, &settings(), PACE, now(), 0.0);
         assert_eq!(two.consecutive_failures, 2);
         assert_eq!(event, None, "only the first failure is news");
         assert_eq!(two.next_poll.unwrap().reason, Reason::Backoff);
         assert_eq!(two.last_error.as_deref(), Some("HTTP 500"));
 
-        let (ok, event) = advance(&two, &fetched(None), &src, &settings(), now(), 0.0);
+        let (ok, event) = advance(&two, &fetched(None), &src, &settings(), PACE, now(), 0.0);
         assert_eq!(ok.consecutive_failures, 0);
         assert_eq!(ok.last_error, None);
         assert_eq!(ok.validators.etag.as_deref(), Some("\"v1\""));
@@ -1055,7 +1238,7 @@ mod tests {
             status: 429,
             retry_after: Some(until),
         };
-        let (next, event) = advance(&prev, &limited, &src, &settings(), now(), 0.0);
+        let (next, event) = advance(&prev, &limited, &src, &settings(), PACE, now(), 0.0);
         assert_eq!(next.consecutive_failures, 2);
         assert_eq!(next.retry_after_until, Some(until));
         assert_eq!(
@@ -1078,13 +1261,13 @@ mod tests {
         let moved = fetched(Some("https://new.example/feed"));
         let mut state = FetchState::default();
         for poll in 1..=2 {
-            let (next, event) = advance(&state, &moved, &src, &settings(), now(), 0.0);
+            let (next, event) = advance(&state, &moved, &src, &settings(), PACE, now(), 0.0);
             assert_eq!(next.redirect_seen, poll);
             assert_eq!(next.adopted_url, None);
             assert_eq!(event, None);
             state = next;
         }
-        let (adopted, event) = advance(&state, &moved, &src, &settings(), now(), 0.0);
+        let (adopted, event) = advance(&state, &moved, &src, &settings(), PACE, now(), 0.0);
         assert_eq!(
             adopted.adopted_url.as_deref(),
             Some("https://new.example/feed")
@@ -1098,7 +1281,7 @@ mod tests {
         );
 
         // A poll without the redirect in between starts the count again.
-        let (reset, _) = advance(&state, &fetched(None), &src, &settings(), now(), 0.0);
+        let (reset, _) = advance(&state, &fetched(None), &src, &settings(), PACE, now(), 0.0);
         assert_eq!(reset.redirect_seen, 0);
     }
 
@@ -1111,6 +1294,7 @@ mod tests {
             &moved,
             &src,
             &settings(),
+            PACE,
             now(),
             0.0,
         );
@@ -1126,6 +1310,7 @@ mod tests {
             &Attempt::Gone,
             &src,
             &settings(),
+            PACE,
             now(),
             0.0,
         );

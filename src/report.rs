@@ -11,7 +11,7 @@ use crate::identity::{canonical_link, normalized_date, normalized_updated};
 use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
 use crate::refresh::Explanation;
 use crate::rules::Shaped;
-use crate::store::SourceStatus;
+use crate::store::{SourceStatus, WebhookStatus};
 
 /// A time as the reports show it: `2026-11-26 15:00:00Z`.
 pub fn time(t: DateTime<Utc>) -> String {
@@ -279,8 +279,58 @@ pub struct StatusRow {
     pub next_poll: Option<DateTime<Utc>>,
     /// Why then: `interval`, `server hint`, `skip hours`, `backoff`, `retry-after`.
     pub next_poll_reason: Option<String>,
-    /// What the user should know: moved, discovered, full texts missing.
+    /// What the user should know: moved, discovered, full texts missing, push.
     pub notes: Vec<String>,
+    /// Its WebSub subscription, if it has one.
+    pub push: Option<PushRow>,
+}
+
+/// A source's WebSub subscription as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PushRow {
+    /// `pushed`, `subscribing` or `unhealthy`.
+    pub state: &'static str,
+    /// The hub.
+    pub hub: String,
+    /// When the lease ends.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Why push is unhealthy, when it is.
+    pub unhealthy: Option<String>,
+}
+
+impl PushRow {
+    fn of(s: &crate::websub::Subscription, now: DateTime<Utc>) -> PushRow {
+        let state = if s.pushes(now) {
+            "pushed"
+        } else if s.unhealthy.is_some() || s.lease_until.is_some_and(|end| end <= now) {
+            "unhealthy"
+        } else {
+            "subscribing"
+        };
+        PushRow {
+            state,
+            hub: s.hub.clone(),
+            lease_until: s.lease_until,
+            unhealthy: s.unhealthy.clone(),
+        }
+    }
+
+    fn note(&self, relaxed: Option<std::time::Duration>) -> String {
+        let until = self.lease_until.map(time).unwrap_or_else(|| "-".into());
+        match self.state {
+            "pushed" => format!(
+                "pushed by {}, lease until {until}; polled every {} meanwhile",
+                self.hub,
+                relaxed.map(|d| humantime::format_duration(d).to_string()).unwrap_or_default()
+            ),
+            "unhealthy" => format!(
+                "push by {} unhealthy: {}; polled at its own interval until it works again",
+                self.hub,
+                self.unhealthy.as_deref().unwrap_or("the lease ended")
+            ),
+            _ => format!("subscribing at {}: waiting for the hub to verify", self.hub),
+        }
+    }
 }
 
 /// The rows of `status`, one per configured source.
@@ -345,7 +395,10 @@ pub fn status_rows(
                     "full text not fetched for {failed} item(s), their feed content shown; the latest: {error}"
                 ));
             }
+            let push = s.subscription.as_ref().map(|sub| PushRow::of(sub, Utc::now()));
+            notes.extend(push.as_ref().map(|p| p.note(config.poll.pushed_interval)));
             StatusRow {
+                push,
                 name: s.name.clone(),
                 url: s.url.clone(),
                 state,
@@ -380,20 +433,26 @@ pub fn next_poll_text(row: &StatusRow) -> String {
 /// or whose URL is a page linking to its feed.
 pub fn status(rows: &[StatusRow]) -> String {
     let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
+    let pushing = rows.iter().any(|row| row.push.is_some());
     let table_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
-            vec![
+            let mut cells = vec![
                 row.name.clone(),
                 or_dash(row.last_success),
                 row.items.to_string(),
                 or_dash(row.newest_item),
                 next_poll_text(row),
                 row.state_text.clone(),
-            ]
+            ];
+            if pushing {
+                let push = row.push.as_ref().map_or("-", |p| p.state);
+                cells.push(push.to_string());
+            }
+            cells
         })
         .collect();
-    let header = [
+    let mut header = vec![
         "SOURCE",
         "LAST SUCCESS",
         "ITEMS",
@@ -401,6 +460,9 @@ pub fn status(rows: &[StatusRow]) -> String {
         "NEXT POLL",
         "STATE",
     ];
+    if pushing {
+        header.push("PUSH");
+    }
     let mut out = table(&header, &table_rows);
     for row in rows {
         for note in &row.notes {
@@ -408,6 +470,64 @@ pub fn status(rows: &[StatusRow]) -> String {
         }
     }
     out
+}
+
+/// One webhook's queue as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WebhookRow {
+    /// Where it delivers.
+    pub url: String,
+    /// Deliveries waiting (each of up to 100 items).
+    pub queued: i64,
+    /// New items not yet packed into a delivery.
+    pub items_waiting: i64,
+    /// When the oldest waiting delivery was queued.
+    pub oldest: Option<DateTime<Utc>>,
+    /// When a delivery last passed.
+    pub last_delivered: Option<DateTime<Utc>>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it failed.
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+impl WebhookRow {
+    /// The row of the webhook at `url`.
+    pub fn of(url: &str, status: WebhookStatus) -> WebhookRow {
+        let (last_error, last_error_at) = status.last_error.unzip();
+        WebhookRow {
+            url: url.to_string(),
+            queued: status.queued,
+            items_waiting: status.items_waiting,
+            oldest: status.oldest,
+            last_delivered: status.last_delivered_at,
+            last_error,
+            last_error_at,
+        }
+    }
+}
+
+/// What `status` prints of the webhooks: a table of their queues.
+pub fn webhooks(rows: &[WebhookRow]) -> String {
+    let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let error = match (&row.last_error, row.last_error_at) {
+                (Some(error), Some(at)) => format!("{} ({error})", time(at)),
+                _ => "-".into(),
+            };
+            vec![
+                row.url.clone(),
+                row.queued.to_string(),
+                or_dash(row.oldest),
+                or_dash(row.last_delivered),
+                error,
+            ]
+        })
+        .collect();
+    let header = ["WEBHOOK", "QUEUED", "OLDEST", "LAST DELIVERED", "LAST ERROR"];
+    table(&header, &table_rows)
 }
 
 /// What `check` prints of a valid config: the database, the poll settings, the outputs and a
@@ -575,6 +695,7 @@ mod tests {
                 reason: Reason::RetryAfter,
             }),
             health_changed: false,
+            hub: None,
         }
     }
 

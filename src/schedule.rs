@@ -7,18 +7,79 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::model::{FeedHints, NextPoll, Reason};
 
-/// After a successful poll (new content or 304): the interval, stretched by the hints up to
-/// `max_interval` (never shortened by them), then moved out of skipped hours and days.
+/// The interval a source is polled at while it works, and why that one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// The interval.
+    pub interval: Duration,
+    /// `Interval` (as configured), `Adaptive` or `Pushed`.
+    pub reason: Reason,
+}
+
+impl Pace {
+    /// The configured `interval`.
+    pub fn configured(interval: Duration) -> Pace {
+        Pace {
+            interval,
+            reason: Reason::Interval,
+        }
+    }
+
+    /// A source whose hub pushes its items: `relaxed`, never more often than configured.
+    pub fn pushed(configured: Duration, relaxed: Duration) -> Pace {
+        Pace {
+            interval: relaxed.max(configured),
+            reason: Reason::Pushed,
+        }
+    }
+
+    /// Adaptive polling: half the median gap between the newest ten of `dates` (when it
+    /// publishes), clamped to `[min, max]`; the configured interval when fewer than three dates
+    /// tell a pace.
+    pub fn adaptive(
+        configured: Duration,
+        dates: &[DateTime<Utc>],
+        min: Duration,
+        max: Duration,
+    ) -> Pace {
+        let mut newest: Vec<DateTime<Utc>> = dates.to_vec();
+        newest.sort_unstable_by(|a, b| b.cmp(a));
+        newest.dedup();
+        newest.truncate(10);
+        let mut gaps: Vec<Duration> = newest
+            .windows(2)
+            .filter_map(|pair| (pair[0] - pair[1]).to_std().ok())
+            .collect();
+        if gaps.len() < 2 {
+            return Pace::configured(configured);
+        }
+        gaps.sort_unstable();
+        let middle = gaps.len() / 2;
+        let median = if gaps.len() % 2 == 0 {
+            (gaps[middle - 1] + gaps[middle]) / 2
+        } else {
+            gaps[middle]
+        };
+        Pace {
+            interval: (median / 2).clamp(min, max.max(min)),
+            reason: Reason::Adaptive,
+        }
+    }
+}
+
+/// After a successful poll (new content or 304): the pace's interval, stretched by the hints
+/// up to `max_interval` (never shortened by them), then moved out of skipped hours and days.
 pub fn after_success(
     now: DateTime<Utc>,
-    interval: Duration,
+    pace: Pace,
     hints: &FeedHints,
     max_interval: Duration,
 ) -> NextPoll {
+    let interval = pace.interval;
     let hinted = hints.min_interval.map(|h| h.min(max_interval));
     let (delay, reason) = match hinted {
         Some(h) if h > interval => (h, Reason::ServerHint),
-        _ => (interval, Reason::Interval),
+        _ => (interval, pace.reason),
     };
     let at = later(now, delay);
     let latest = later(now, interval.max(max_interval));
@@ -116,6 +177,29 @@ fn later(time: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn adaptive_pace_is_half_the_median_gap_clamped_and_needs_three_dates() {
+        let t = |h: i64| at("2025-08-19T00:00:00Z") + chrono::Duration::hours(h);
+        let (min, max) = (5 * MIN, DAY);
+        let pace = |dates: &[DateTime<Utc>]| Pace::adaptive(30 * MIN, dates, min, max);
+        // Every 4 hours (one odd gap of 20 h): median 4 h, so every 2 h.
+        let steady = [t(0), t(4), t(8), t(12), t(32)];
+        assert_eq!(pace(&steady), Pace { interval: 2 * HOUR, reason: Reason::Adaptive });
+        // Several a minute: the minimum.
+        let busy: Vec<_> = (0..10).map(|i| t(0) + chrono::Duration::seconds(i * 20)).collect();
+        assert_eq!(pace(&busy).interval, min);
+        // Once a month: the maximum.
+        assert_eq!(pace(&[t(0), t(720), t(1440)]).interval, max);
+        // Only the newest ten count; repeats and fewer than three dates tell nothing.
+        let mut old_then_new: Vec<_> = (0..10).map(|i| t(1000 + i)).collect();
+        old_then_new.extend((0..5).map(|i| t(i * 100)));
+        assert_eq!(pace(&old_then_new).interval, 30 * MIN);
+        assert_eq!(pace(&[t(0), t(0), t(5)]), Pace::configured(30 * MIN));
+        // Pushed: relaxed, but never more often than configured.
+        assert_eq!(Pace::pushed(30 * MIN, 6 * HOUR).interval, 6 * HOUR);
+        assert_eq!(Pace::pushed(DAY, 6 * HOUR).interval, DAY);
+    }
+
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
@@ -153,7 +237,7 @@ mod tests {
                 min_interval: hint,
                 ..FeedHints::default()
             };
-            let next = after_success(now, interval, &hints, DAY);
+            let next = after_success(now, Pace::configured(interval), &hints, DAY);
             assert_eq!(
                 next,
                 NextPoll {
@@ -172,7 +256,7 @@ mod tests {
             skip_hours: vec![10, 11, 12],
             ..FeedHints::default()
         };
-        let next = after_success(now, 30 * MIN, &hints, DAY);
+        let next = after_success(now, Pace::configured(30 * MIN), &hints, DAY);
         assert_eq!(next.at, at("2025-08-19T13:00:00Z"));
         assert_eq!(next.reason, Reason::SkipHours);
 
@@ -180,14 +264,14 @@ mod tests {
             skip_days: vec![1], // Tuesday
             ..FeedHints::default()
         };
-        let next = after_success(now, 30 * MIN, &hints, DAY);
+        let next = after_success(now, Pace::configured(30 * MIN), &hints, DAY);
         assert_eq!(next.at, at("2025-08-20T00:00:00Z"));
 
         let every_hour = FeedHints {
             skip_hours: (0..24).collect(),
             ..FeedHints::default()
         };
-        let next = after_success(now, 30 * MIN, &every_hour, DAY);
+        let next = after_success(now, Pace::configured(30 * MIN), &every_hour, DAY);
         assert_eq!(
             next.at,
             at("2025-08-19T10:30:00Z"),

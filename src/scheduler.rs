@@ -20,7 +20,9 @@ use crate::fulltext::{self, FullTextRun};
 use crate::model::Reason;
 use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
-use crate::refresh::{Mode, OpenError, Pipeline, refresh};
+use crate::publish::webhooks::{self, DeliveryRun};
+use crate::refresh::{self, Mode, OpenError, Pipeline, refresh};
+use crate::websub::{self, Maintained, Push};
 use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
 use crate::report;
 use crate::rules::Shaping;
@@ -120,7 +122,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         .map_err(StartError::Serve)?;
     let (control, _socket) =
         control::listen(&control::socket_path(&config.database)).map_err(StartError::Control)?;
-    run_daemon(ctx, config, reloads, control, shutdown).await;
+    let (pushes, pushed) = mpsc::channel(64);
+    ctx.served.accept_pushes(publish::Inbox {
+        store: ctx.store.clone(),
+        pushes,
+        max_body: config.poll.max_body,
+    });
+    let inputs = Inputs { control, pushed };
+    run_daemon(ctx, config, reloads, inputs, shutdown).await;
     Ok(())
 }
 
@@ -159,7 +168,20 @@ pub async fn poll_all_once(
     if let Some(ping) = announce_changes(ctx, config, &rendered) {
         ping.await;
     }
+    if !config.webhooks.is_empty() {
+        // One try each; what fails stays queued for the next run or the daemon.
+        webhooks::deliver(&ctx.store, &ctx.fetcher, &config.webhooks).await;
+    }
     (outcomes, rendered)
+}
+
+/// What reaches the daemon from outside besides signals: control socket requests and content
+/// hubs pushed.
+pub struct Inputs {
+    /// Requests of the control socket.
+    pub control: mpsc::Receiver<control::Request>,
+    /// Content hubs delivered to the built-in server, signatures checked.
+    pub pushed: mpsc::Receiver<Push>,
 }
 
 /// The daemon: polls each source when its schedule says (a source never polled, or overdue
@@ -171,7 +193,7 @@ pub async fn run_daemon(
     ctx: Pipeline,
     config: Config,
     mut reloads: ReloadRequests,
-    mut control: mpsc::Receiver<control::Request>,
+    mut inputs: Inputs,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut daemon = Daemon::new(ctx, config);
@@ -190,6 +212,8 @@ pub async fn run_daemon(
     loop {
         daemon.start_due();
         daemon.start_full_texts();
+        daemon.start_websub();
+        daemon.start_deliveries();
         if daemon.reshape_at.is_some_and(|at| at <= Instant::now()) {
             let (changed, next) = reshape_due(&daemon.ctx).await;
             daemon.dirty |= changed;
@@ -217,7 +241,11 @@ pub async fn run_daemon(
                 service::ready();
             }
             Some(joined) = daemon.tasks.join_next_with_id() => daemon.finished(joined),
-            Some(request) = control.recv() => daemon.asked(request),
+            Some(request) = inputs.control.recv() => daemon.asked(request),
+            Some(push) = inputs.pushed.recv() => daemon.pushed(push),
+            Some(stored) = daemon.pushes.join_next() => daemon.push_stored(stored),
+            Some(run) = daemon.websub.join_next() => daemon.websub_done(run),
+            Some(run) = daemon.deliveries.join_next() => daemon.deliveries_done(run),
             Some(run) = daemon.full_texts.join_next() => daemon.full_texts_done(run),
             Some(_) = daemon.pings.join_next() => {}
             () = tokio::time::sleep_until(wake) => {}
@@ -260,6 +288,16 @@ struct Daemon {
     reshape_at: Option<Instant>,
     /// Clients of the control socket waiting for a source's poll, by its URL.
     waiters: HashMap<String, Vec<mpsc::UnboundedSender<String>>>,
+    /// Content hubs pushed, being stored.
+    pushes: JoinSet<RefreshOutcome>,
+    /// WebSub upkeep under way (one run at a time), and when it is next due.
+    websub: JoinSet<Maintained>,
+    websub_due: Option<Instant>,
+    /// The hub subscribed (or being subscribed) for each source, by its URL.
+    subscribed: HashMap<String, String>,
+    /// Webhook deliveries under way (one run at a time), and when they are next due.
+    deliveries: JoinSet<DeliveryRun>,
+    deliveries_due: Option<Instant>,
 }
 
 impl Daemon {
@@ -297,6 +335,14 @@ impl Daemon {
                 .any(|s| s.full_text.is_some())
                 .then(Instant::now),
             reshape_at: Some(Instant::now()),
+            pushes: JoinSet::new(),
+            websub: JoinSet::new(),
+            // Subscriptions to renew, or to end if subscribing was turned off meanwhile.
+            websub_due: Some(Instant::now()),
+            subscribed: HashMap::new(),
+            deliveries: JoinSet::new(),
+            // Deliveries may have been left queued by the last run.
+            deliveries_due: (!config.webhooks.is_empty()).then(Instant::now),
             config: Arc::new(config),
         }
     }
@@ -372,7 +418,12 @@ impl Daemon {
             .filter_map(|s| s.due)
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        let due = [self.full_texts_due, self.reshape_at]
+        let due = [
+            self.full_texts_due,
+            self.reshape_at,
+            self.websub_due,
+            self.deliveries_due,
+        ]
             .into_iter()
             .flatten()
             .fold(due, Instant::min);
@@ -427,6 +478,19 @@ impl Daemon {
                 if entry.source.full_text.is_some() && outcome.changed() {
                     self.full_texts_due = Some(Instant::now());
                 }
+                if outcome.changed() && !self.config.webhooks.is_empty() {
+                    self.deliveries_due = Some(Instant::now());
+                }
+                // A hub advertised (or configured) that is not the one subscribed.
+                let hub = entry.source.hub.as_ref().map(url::Url::to_string);
+                if let Some(hub) = hub.or_else(|| outcome.hub.clone()) {
+                    if self.config.subscribing.is_some()
+                        && self.subscribed.get(&url) != Some(&hub)
+                        && matches!(outcome.result, PollResult::Fetched(_))
+                    {
+                        self.websub_due = Some(Instant::now());
+                    }
+                }
                 if matches!(outcome.result, PollResult::Failed(_)) {
                     self.failures += 1;
                 }
@@ -460,6 +524,102 @@ impl Daemon {
             }
             self.waiters.entry(url).or_default().push(reply.clone());
         }
+    }
+
+    /// Content a hub pushed: stored like a poll's items, the hub answered once it is.
+    fn pushed(&mut self, push: Push) {
+        let source = self
+            .schedule
+            .get(&push.subscription.source_url)
+            .map(|entry| entry.source.clone());
+        let Some(source) = source else {
+            // The source left the config: its subscription is being ended.
+            let _ = push.reply.send(true);
+            return;
+        };
+        let ctx = self.ctx.clone();
+        self.pushes.spawn(async move {
+            let outcome = refresh::receive_push(&ctx, &source, &push).await;
+            let stored = !matches!(outcome.result, PollResult::Failed(_));
+            let _ = push.reply.send(stored);
+            outcome
+        });
+    }
+
+    /// Pushed content was stored: the outputs show it at once, webhooks hear of it.
+    fn push_stored(&mut self, stored: Result<RefreshOutcome, JoinError>) {
+        let Ok(outcome) = stored else {
+            tracing::error!("storing pushed content crashed");
+            return;
+        };
+        if outcome.changed() {
+            self.dirty = true;
+            if !self.config.webhooks.is_empty() {
+                self.deliveries_due = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Starts the WebSub upkeep (subscribe, renew, retry, unsubscribe) when it is due.
+    fn start_websub(&mut self) {
+        if !self.websub.is_empty() || self.websub_due.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        self.websub_due = None;
+        let (store, fetcher, config) = (
+            self.ctx.store.clone(),
+            self.ctx.fetcher.clone(),
+            self.config.clone(),
+        );
+        self.websub
+            .spawn(async move { websub::maintain(&store, &fetcher, &config).await });
+    }
+
+    /// The upkeep ended: sources whose push is not healthy go back to their own interval.
+    fn websub_done(&mut self, run: Result<Maintained, JoinError>) {
+        let Ok(run) = run else {
+            tracing::error!("the WebSub upkeep crashed");
+            return;
+        };
+        for url in &run.unhealthy {
+            if let Some(entry) = self.schedule.get_mut(url) {
+                let own = Instant::now() + entry.source.interval;
+                entry.due = entry.due.map(|due| due.min(own));
+            }
+        }
+        self.subscribed = run
+            .subscribed
+            .into_iter()
+            .map(|(url, (hub, _))| (url, hub))
+            .collect();
+        let next = run.next_at.map(instant_at);
+        self.websub_due = [self.websub_due, next].into_iter().flatten().min();
+    }
+
+    /// Starts delivering to the webhooks when they are due and no run is under way.
+    fn start_deliveries(&mut self) {
+        if !self.deliveries.is_empty() || self.deliveries_due.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        self.deliveries_due = None;
+        let (store, fetcher, config) = (
+            self.ctx.store.clone(),
+            self.ctx.fetcher.clone(),
+            self.config.clone(),
+        );
+        self.deliveries.spawn(async move {
+            webhooks::deliver(&store, &fetcher, &config.webhooks).await
+        });
+    }
+
+    /// A delivery run ended: the next when a retry is due (or new items came meanwhile).
+    fn deliveries_done(&mut self, run: Result<DeliveryRun, JoinError>) {
+        let Ok(run) = run else {
+            tracing::error!("delivering to the webhooks crashed");
+            return;
+        };
+        let next = run.next_at.map(instant_at);
+        self.deliveries_due = [self.deliveries_due, next].into_iter().flatten().min();
     }
 
     /// Starts fetching the full texts wanted, when they are due and no run is under way.
@@ -593,6 +753,11 @@ impl Daemon {
             }
         }
         self.ctx.rules = Arc::new(new.items.clone());
+        self.ctx.webhooks = Arc::new(new.webhooks.clone());
+        self.websub_due = Some(Instant::now());
+        if new.webhooks != self.config.webhooks {
+            self.deliveries_due = Some(Instant::now());
+        }
         self.ctx.shaping.set(Shaping::new(&new));
         self.dirty |= self.ctx.apply_rules().await;
         if new.outputs != self.config.outputs || new.health != self.config.health {

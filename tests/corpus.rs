@@ -69,11 +69,13 @@ fn every_corpus_feed_is_parsed_or_refused_and_reingesting_adds_nothing() {
             rules: Vec::new(),
             rewrites: Default::default(),
             full_text: None,
+            hub: None,
         };
         let state = FetchState::default();
         let poll = Poll {
             at: Utc::now(),
-            state: &state,
+            state: Some(&state),
+            webhooks: &[],
             feed: Some((&feed.meta, &feed.items)),
             event: None,
             // Every item, whatever its age: the check is about identity, not retention.

@@ -54,6 +54,63 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// `[metrics]`: Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// `[websub] subscribe`: subscriptions to the hubs publishers advertise, when on.
+    pub subscribing: Option<Subscribing>,
+    /// `[[webhooks]]`: where new items are POSTed as they land.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[websub]` with `subscribe = true`: how Tributary subscribes to publishers' hubs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribing {
+    /// `callback_url` (else `[site] base_url` + `websub/`): the public address under which the
+    /// built-in server answers `/websub/<id>`; ends with `/`.
+    pub callback_url: Url,
+    /// `lease`: the lease asked of hubs.
+    pub lease: Duration,
+}
+
+impl Subscribing {
+    /// The callback of the subscription `id`.
+    pub fn callback(&self, id: &str) -> Option<Url> {
+        self.callback_url.join(id).ok()
+    }
+}
+
+/// One `[[webhooks]]` table: new items POSTed, signed, to `url`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    /// Where deliveries are POSTed; also the webhook's identity in the database.
+    pub url: Url,
+    /// Signs every delivery (`X-Tributary-Signature: sha256=…`).
+    pub secret: Secret,
+    /// Only items of sources with one of these tags, or carrying one (none: every item).
+    pub tags: Vec<String>,
+    /// Only items of these sources, by name (none: every source).
+    pub sources: Vec<String>,
+    /// Only items whose title contains one of these words (case-insensitive).
+    pub include: Vec<String>,
+    /// No item whose title contains one of these words (case-insensitive).
+    pub exclude: Vec<String>,
+}
+
+impl WebhookConfig {
+    /// Whether a new item of `source` titled `title`, carrying `item_tags`, is delivered.
+    pub fn takes(&self, source: &SourceConfig, title: Option<&str>, item_tags: &[String]) -> bool {
+        let by_tag = self.tags.is_empty()
+            || source.tags.iter().any(|t| self.tags.contains(t))
+            || item_tags.iter().any(|t| self.tags.contains(t));
+        let by_name = self.sources.is_empty()
+            || source
+                .name
+                .as_ref()
+                .is_some_and(|n| self.sources.contains(n));
+        let title = title.unwrap_or_default().to_lowercase();
+        let has = |word: &String| title.contains(&word.to_lowercase());
+        let included = self.include.is_empty() || self.include.iter().any(has);
+        let excluded = self.exclude.iter().any(has);
+        by_tag && by_name && included && !excluded
+    }
 }
 
 /// `[metrics]`.
@@ -156,6 +213,13 @@ pub struct PollSettings {
     pub adopt_redirect_after: u32,
     /// The proxy every source is fetched through, unless it names its own.
     pub proxy: Option<Url>,
+    /// `adaptive`: each source's interval follows how often it publishes.
+    pub adaptive: bool,
+    /// `min_interval`: the shortest interval adaptive polling chooses.
+    pub min_interval: Duration,
+    /// `[websub] poll_interval`: the interval of a source whose hub pushes its items, when
+    /// `[websub] subscribe` is on.
+    pub pushed_interval: Option<Duration>,
 }
 
 /// One `[[outputs]]` table: a merged feed file.
@@ -355,6 +419,8 @@ pub struct SourceConfig {
     pub rewrites: Rewrites,
     /// `full_text`: each new item's article fetched from its page.
     pub full_text: Option<FullText>,
+    /// `hub`: a WebSub hub to subscribe at, when the feed does not advertise one.
+    pub hub: Option<Url>,
 }
 
 /// What a source's URL holds.
@@ -705,6 +771,7 @@ impl SourceConfig {
             rules: Vec::new(),
             rewrites: Rewrites::default(),
             full_text: None,
+            hub: None,
         })
     }
 }

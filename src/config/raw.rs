@@ -40,6 +40,23 @@ pub(super) struct RawConfig {
     pub(super) websub: RawWebSub,
     #[serde(default)]
     pub(super) rules: Vec<RawRule>,
+    #[serde(default)]
+    pub(super) webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    pub(super) url: Option<String>,
+    pub(super) secret: Option<RawSecret>,
+    #[serde(default)]
+    pub(super) tags: Vec<String>,
+    #[serde(default)]
+    pub(super) sources: Vec<String>,
+    #[serde(default)]
+    pub(super) include: Vec<String>,
+    #[serde(default)]
+    pub(super) exclude: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +117,8 @@ pub(super) struct RawPoll {
     pub(super) allow_private_redirects: Option<bool>,
     pub(super) adopt_redirect_after: Option<u32>,
     pub(super) proxy: Option<String>,
+    pub(super) adaptive: Option<bool>,
+    pub(super) min_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +185,10 @@ pub(super) struct RawServe {
 pub(super) struct RawWebSub {
     pub(super) hub: Option<String>,
     pub(super) timeout: Option<String>,
+    pub(super) subscribe: Option<bool>,
+    pub(super) callback_url: Option<String>,
+    pub(super) lease: Option<String>,
+    pub(super) poll_interval: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +221,7 @@ pub(super) struct RawSource {
     pub(super) strip_query: Vec<String>,
     pub(super) full_text: Option<bool>,
     pub(super) full_text_selector: Option<String>,
+    pub(super) hub: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

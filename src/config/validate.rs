@@ -26,6 +26,9 @@ pub(super) const DEFAULT_MAX_INTERVAL: &str = "1day";
 pub(super) const DEFAULT_MAX_BACKOFF: &str = "24h";
 pub(super) const DEFAULT_ADOPT_REDIRECT_AFTER: u32 = 3;
 pub(super) const DEFAULT_HUB_TIMEOUT: &str = "10s";
+pub(super) const DEFAULT_LEASE: &str = "10d";
+pub(super) const DEFAULT_PUSHED_INTERVAL: &str = "6h";
+pub(super) const DEFAULT_MIN_INTERVAL: &str = "5m";
 
 pub(super) const DEFAULT_OUTPUT_TITLE: &str = "Tributary";
 /// Whether `contact` is an address publishers can use: `mailto:` with an `@`, or an http(s)
@@ -63,7 +66,7 @@ pub(super) fn validate(
         base,
         problems,
     };
-    let poll = v.poll(&raw.poll);
+    let mut poll = v.poll(&raw.poll);
     let database = v.path(
         "database.path",
         raw.database.path.as_deref(),
@@ -108,6 +111,16 @@ pub(super) fn validate(
             }
         }
     }
+    let subscribing = v.subscribing(&raw.websub, &publishing);
+    if subscribing.is_some() {
+        let text = raw
+            .websub
+            .poll_interval
+            .as_deref()
+            .unwrap_or(DEFAULT_PUSHED_INTERVAL);
+        poll.pushed_interval = v.duration(file, "websub.poll_interval".into(), text);
+    }
+    let webhooks = v.webhooks(&raw.webhooks, &sources);
     let service = v.service(&raw.service);
     let log = v.log(&raw.log);
     let metrics = MetricsSettings {
@@ -142,6 +155,8 @@ pub(super) fn validate(
             publishing,
             rules,
             metrics,
+            subscribing,
+            webhooks,
         })
     } else {
         Err(ConfigError {
@@ -186,6 +201,14 @@ impl Validator<'_> {
         );
         let max_interval = duration("max_interval", &raw.max_interval, DEFAULT_MAX_INTERVAL);
         let max_backoff = duration("max_backoff", &raw.max_backoff, DEFAULT_MAX_BACKOFF);
+        let min_interval = duration("min_interval", &raw.min_interval, DEFAULT_MIN_INTERVAL);
+        if min_interval > max_interval {
+            self.report(
+                self.file,
+                "poll.min_interval".into(),
+                "is longer than poll.max_interval".into(),
+            );
+        }
         let concurrency =
             self.at_least_one("poll.concurrency", raw.concurrency, DEFAULT_CONCURRENCY);
         let per_host_concurrency = self.at_least_one(
@@ -236,6 +259,10 @@ impl Validator<'_> {
                 .proxy
                 .as_deref()
                 .and_then(|p| self.proxy(self.file, "poll.proxy".into(), p)),
+            adaptive: raw.adaptive.unwrap_or(false),
+            min_interval,
+            // Set with `[websub]`, once it is read.
+            pushed_interval: None,
         }
     }
 
@@ -481,6 +508,122 @@ impl Validator<'_> {
         }
     }
 
+    /// An http(s) URL with a host, or a problem reported under `key`.
+    fn web_url(&mut self, file: &Path, key: String, text: &str) -> Option<Url> {
+        match Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            Ok(_) => {
+                self.report(file, key, format!("{text:?} is not an http(s) URL"));
+                None
+            }
+            Err(error) => {
+                self.report(file, key, format!("bad URL {text:?}: {error}"));
+                None
+            }
+        }
+    }
+
+    /// `[websub]`'s subscriber side, when `subscribe` is on: hubs deliver to the built-in
+    /// server, so it needs `[serve] listen` and a public address for the callbacks.
+    fn subscribing(&mut self, raw: &RawWebSub, publishing: &Publishing) -> Option<Subscribing> {
+        let lease = self.duration(
+            self.file,
+            "websub.lease".into(),
+            raw.lease.as_deref().unwrap_or(DEFAULT_LEASE),
+        );
+        if !raw.subscribe.unwrap_or(false) {
+            for (key, given) in [
+                ("websub.callback_url", raw.callback_url.is_some()),
+                ("websub.poll_interval", raw.poll_interval.is_some()),
+                ("websub.lease", raw.lease.is_some()),
+            ] {
+                if given {
+                    let message = "applies with [websub] subscribe = true".into();
+                    self.report(self.file, key.into(), message);
+                }
+            }
+            return None;
+        }
+        if publishing.listen.is_none() {
+            self.report(
+                self.file,
+                "websub.subscribe".into(),
+                "needs [serve] listen: hubs deliver to the built-in server's /websub/".into(),
+            );
+        }
+        let callback_url = match raw.callback_url.as_deref() {
+            Some(text) => self.web_url(self.file, "websub.callback_url".into(), text),
+            None => match publishing.base_url.as_ref().map(|b| b.join("websub/")) {
+                Some(Ok(url)) => Some(url),
+                _ => {
+                    self.report(
+                        self.file,
+                        "websub.subscribe".into(),
+                        "needs [websub] callback_url or [site] base_url: hubs must know where to deliver".into(),
+                    );
+                    None
+                }
+            },
+        };
+        let mut callback_url = callback_url?;
+        if !callback_url.path().ends_with('/') {
+            let path = format!("{}/", callback_url.path());
+            callback_url.set_path(&path);
+        }
+        Some(Subscribing {
+            callback_url,
+            lease: lease?,
+        })
+    }
+
+    /// `[[webhooks]]`: each with an http(s) URL of its own and a secret.
+    fn webhooks(&mut self, raw: &[RawWebhook], sources: &[SourceConfig]) -> Vec<WebhookConfig> {
+        let mut webhooks: Vec<WebhookConfig> = Vec::new();
+        for (index, hook) in raw.iter().enumerate() {
+            let key = format!("webhooks[{index}]");
+            let url = match hook.url.as_deref() {
+                Some(text) => self.web_url(self.file, format!("{key}.url"), text),
+                None => {
+                    self.report(self.file, format!("{key}.url"), "missing url".into());
+                    None
+                }
+            };
+            let secret = match &hook.secret {
+                Some(raw) => self.secret(self.file, format!("{key}.secret"), raw),
+                None => {
+                    let message = "missing secret: every delivery is signed with it".into();
+                    self.report(self.file, format!("{key}.secret"), message);
+                    None
+                }
+            };
+            for name in &hook.sources {
+                if !sources.iter().any(|s| s.name.as_ref() == Some(name)) {
+                    let message = format!("no source is named {name:?}");
+                    self.report(self.file, format!("{key}.sources"), message);
+                }
+            }
+            let (Some(url), Some(secret)) = (url, secret) else {
+                continue;
+            };
+            if let Some(first) = webhooks.iter().position(|w| w.url == url) {
+                let message = format!("the same URL is already webhooks[{first}]");
+                self.report(self.file, format!("{key}.url"), message);
+                continue;
+            }
+            webhooks.push(WebhookConfig {
+                url,
+                secret,
+                tags: hook.tags.clone(),
+                sources: hook.sources.clone(),
+                include: hook.include.clone(),
+                exclude: hook.exclude.clone(),
+            });
+        }
+        webhooks
+    }
+
     /// `[site]`'s pages, templates and pagination, when `pages` turns the site on.
     fn site(&mut self, raw: &RawConfig, outputs: &[OutputConfig]) -> Option<SiteConfig> {
         let raw = &raw.site;
@@ -650,6 +793,9 @@ impl Validator<'_> {
                 }
                 let rewrites = self.rewrites(file, &key, raw);
                 let full_text = self.full_text(file, &key, raw);
+                let hub = raw.hub.as_deref().and_then(|text| {
+                    self.web_url(file, format!("{key}.hub"), text)
+                });
                 if let Some(first) = seen_urls.insert(url.to_string(), here) {
                     self.report(
                         file,
@@ -672,6 +818,7 @@ impl Validator<'_> {
                         rules,
                         rewrites,
                         full_text,
+                        hub,
                     });
                 }
             }

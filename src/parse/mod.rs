@@ -207,6 +207,15 @@ pub fn read_source(
     Ok(assemble(read, entries.into_iter(), options))
 }
 
+/// `href` made absolute against `base`, if it is an http(s) URL then.
+fn absolute_web_url(href: &str, base: Option<&url::Url>) -> Option<String> {
+    let url = match base {
+        Some(base) => base.join(href).ok()?,
+        None => url::Url::parse(href).ok()?,
+    };
+    web_url(url.as_str()).map(str::to_string)
+}
+
 /// Parses a feed body and normalizes its items, leaving their HTML to [`RawFeed::clean`].
 pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -226,7 +235,7 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
         }
         read => read?,
     };
-    let mut hints = scan_hints(&text);
+    let (mut hints, websub) = scan_hints(&text);
     let ttl = feed
         .ttl
         .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
@@ -246,6 +255,8 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
             .as_ref()
             .and_then(plain_text)
             .map(|t| bounded_line(&t, MAX_DESCRIPTION_CHARS)),
+        hub: websub.hub.and_then(|u| absolute_web_url(&u, base)),
+        topic: websub.topic.and_then(|u| absolute_web_url(&u, base)),
     };
     // Where the text declares `xml:base`, the base in scope of each entry's texts.
     let declared_bases = text

@@ -27,12 +27,16 @@ use crate::render::templates::Templates;
 use crate::report;
 use crate::store::SharedStore;
 
+use super::callback::Inbox;
+
 /// What the server serves, shared with the renders that change it.
 #[derive(Clone, Default)]
 pub struct Served {
     routes: Arc<RwLock<Arc<Routes>>>,
     /// Where `/status` reads from, when `[serve] status` is on.
     status: Arc<RwLock<Option<StatusSource>>>,
+    /// Where `/websub/<id>` hands deliveries, when the daemon takes them.
+    inbox: Arc<RwLock<Option<Inbox>>>,
 }
 
 impl std::fmt::Debug for Served {
@@ -159,6 +163,21 @@ impl Served {
         match self.routes.write() {
             Ok(mut current) => *current = Arc::new(routes),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(routes),
+        }
+    }
+
+    /// Answers `/websub/<id>` from now on, handing deliveries to `inbox`.
+    pub fn accept_pushes(&self, inbox: Inbox) {
+        match self.inbox.write() {
+            Ok(mut current) => *current = Some(inbox),
+            Err(poisoned) => *poisoned.into_inner() = Some(inbox),
+        }
+    }
+
+    fn inbox(&self) -> Option<Inbox> {
+        match self.inbox.read() {
+            Ok(inbox) => inbox.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
@@ -315,7 +334,13 @@ async fn answer(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
+    if let Some(id) = uri.path().strip_prefix("/websub/") {
+        if let Some(inbox) = served.inbox() {
+            return super::callback::answer(inbox, id, method, &uri, &headers, body).await;
+        }
+    }
     if method != Method::GET && method != Method::HEAD {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -376,9 +401,17 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
     let config = Arc::clone(&source.config);
     let read = source
         .store
-        .with(move |store| store.source_statuses(&config.sources))
+        .with(move |store| {
+            let statuses = store.source_statuses(&config.sources)?;
+            let mut webhooks = Vec::new();
+            for webhook in &config.webhooks {
+                let url = webhook.url.as_str();
+                webhooks.push(report::WebhookRow::of(url, store.webhook_status(url)?));
+            }
+            Ok::<_, crate::store::StoreError>((statuses, webhooks))
+        })
         .await;
-    let statuses = match read {
+    let (statuses, webhooks) = match read {
         Some(Ok(statuses)) => statuses,
         Some(Err(error)) => {
             tracing::error!(%error, "the status page could not read the database");
@@ -390,7 +423,9 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
     let rows = report::status_rows(&statuses, &config.sources, config);
     let now = chrono::Utc::now();
     let body = if json {
-        serde_json::to_vec_pretty(&serde_json::json!({ "generated": now, "sources": rows }))
+        serde_json::to_vec_pretty(
+            &serde_json::json!({ "generated": now, "sources": rows, "webhooks": webhooks }),
+        )
             .map_err(|e| e.to_string())
     } else {
         status_html(config, &rows, now)

@@ -104,6 +104,26 @@ pub fn render(info: &FeedInfo<'_>, items: &[StoredItem]) -> serde_json::Result<V
     Ok(bytes)
 }
 
+/// A webhook delivery's body: its id and time (signed with the body) and the new items, as
+/// JSON Feed item objects with their `_tributary` provenance, oldest first.
+pub fn delivery(
+    delivery_id: &str,
+    created: chrono::DateTime<chrono::Utc>,
+    items: &[StoredItem],
+) -> serde_json::Result<Vec<u8>> {
+    #[derive(Serialize)]
+    struct Delivery<'a> {
+        delivery_id: &'a str,
+        created: String,
+        items: Vec<Item<'a>>,
+    }
+    serde_json::to_vec(&Delivery {
+        delivery_id,
+        created: created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        items: items.iter().map(item).collect(),
+    })
+}
+
 fn item(stored: &StoredItem) -> Item<'_> {
     let item = &stored.item;
     // JSON Feed wants content in every item: the content, else the summary, else the title.

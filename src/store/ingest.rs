@@ -13,9 +13,9 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use sha2::{Digest, Sha256};
 
 use super::shaped;
-use super::sources::{add_event, save_state, upsert_source};
+use super::sources::{add_event, save_meta, save_state, upsert_source};
 use super::{Store, StoreError, public_id, to_unix};
-use crate::config::{ItemRules, SourceConfig};
+use crate::config::{ItemRules, SourceConfig, WebhookConfig};
 use crate::identity::{self, Candidate, Decision, Fresh, Known, Revision, Stored, hex};
 use crate::model::{Category, FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
 use crate::rules::Shaping;
@@ -26,8 +26,9 @@ use crate::sanitize::web_url;
 pub struct Poll<'a> {
     /// When the poll was made.
     pub at: DateTime<Utc>,
-    /// The source's state after this poll.
-    pub state: &'a FetchState,
+    /// The source's state after this poll; `None` for content a hub pushed, which leaves the
+    /// polling state as it is.
+    pub state: Option<&'a FetchState>,
     /// The feed, when one was read.
     pub feed: Option<(&'a FeedMeta, &'a [Item])>,
     /// A change in the source's health, if this poll made one.
@@ -36,6 +37,8 @@ pub struct Poll<'a> {
     pub rules: &'a ItemRules,
     /// What rules and rewrites make of items.
     pub shaping: &'a Shaping,
+    /// The webhooks new items are queued for, each if its filters take the item.
+    pub webhooks: &'a [WebhookConfig],
 }
 
 impl Store {
@@ -50,7 +53,12 @@ impl Store {
     ) -> Result<ItemCounts, StoreError> {
         let tx = self.conn.savepoint()?;
         let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
-        save_state(&tx, source_id, poll.state, poll.feed.map(|f| f.0), poll.at)?;
+        if let Some(state) = poll.state {
+            save_state(&tx, source_id, state, poll.at)?;
+        }
+        if let Some((meta, _)) = poll.feed {
+            save_meta(&tx, source_id, meta)?;
+        }
         let counts = match poll.feed {
             Some((_, items)) => {
                 let ingest = Ingest {
@@ -61,6 +69,7 @@ impl Store {
                     shaping: Some(poll.shaping),
                     full_text: source.full_text.is_some(),
                     now: poll.at,
+                    notify: (source, poll.webhooks),
                 };
                 ItemCounts::of(&ingest.items(items)?)
             }
@@ -92,6 +101,7 @@ impl Store {
             shaping: None,
             full_text: false,
             now,
+            notify: (source, &[]),
         };
         let verdicts = ingest.items(items)?;
         tx.rollback()?;
@@ -178,6 +188,8 @@ struct Ingest<'a> {
     /// Whether new items' full text is wanted.
     full_text: bool,
     now: DateTime<Utc>,
+    /// The source, and the webhooks to queue its new items for.
+    notify: (&'a SourceConfig, &'a [WebhookConfig]),
 }
 
 impl Ingest<'_> {
@@ -384,13 +396,20 @@ impl Ingest<'_> {
         );
         let (updated, first_seen) = (candidate.updated.map(to_unix), to_unix(self.now));
         // Shaped from what is in hand, and written with it: nothing to read back or update.
-        let shaped = match self.shaping {
+        let (shaped, hooks) = match self.shaping {
             Some(shaping) => {
                 let shaped =
                     shaping.shape(self.source_url, None, item, candidate.published, self.now);
-                shaped::columns(&shaped)?
+                let (source, webhooks) = self.notify;
+                let hooks: Vec<&str> = webhooks
+                    .iter()
+                    .filter(|_| shaped.hidden.is_none())
+                    .filter(|w| w.takes(source, item.title.as_deref(), &shaped.tags))
+                    .map(|w| w.url.as_str())
+                    .collect();
+                (shaped::columns(&shaped)?, hooks)
             }
-            None => shaped::UNSHAPED.clone(),
+            None => (shaped::UNSHAPED.clone(), Vec::new()),
         };
         let (hidden, tags, rewritten, recheck_at) = &shaped;
         let own: [&dyn ToSql; 10] = [
@@ -419,6 +438,12 @@ impl Ingest<'_> {
             .query_row(params_from_iter(c.shown().into_iter().chain(own)), |r| {
                 r.get(0)
             })?;
+        // In the same transaction as the item: a crash loses neither or both.
+        for hook in hooks {
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO webhook_items (webhook, item_id) VALUES (?1, ?2)")?
+                .execute(params![hook, id])?;
+        }
         Ok(id)
     }
 
@@ -651,6 +676,7 @@ mod tests {
             rules: Vec::new(),
             rewrites: Default::default(),
             full_text: None,
+            hub: None,
         }
     }
 
@@ -696,7 +722,8 @@ mod tests {
         };
         let poll = Poll {
             at,
-            state: &state,
+            state: Some(&state),
+            webhooks: &[],
             feed: Some((meta, items)),
             event: None,
             rules: &ItemRules {
@@ -916,6 +943,7 @@ mod tests {
             link: Some("https://p.example/".into()),
             id: None,
             description: None,
+            ..FeedMeta::default()
         };
         fetched(
             &mut store,

@@ -7,10 +7,8 @@ use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Category, Item, Publisher, StoredItem, Text};
 use crate::rules::Rewritten;
 
-impl Store {
-    /// The newest items that pass `filter`, newest first, with their publishers.
-    pub fn items(&self, filter: &ItemFilter) -> Result<Vec<StoredItem>, StoreError> {
-        const COLUMNS: &str = "i.key, i.guid, i.link, i.title, i.summary, i.summary_html,
+/// The columns `read_stored_item` reads, of `items i` joined with `sources s`.
+pub(super) const COLUMNS: &str = "i.key, i.guid, i.link, i.title, i.summary, i.summary_html,
             i.content, i.content_html, i.authors, i.published, i.updated, i.first_seen,
             COALESCE(s.name, s.feed_title, s.url) AS publisher, s.url AS feed_url, s.feed_link,
             s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id,
@@ -18,6 +16,10 @@ impl Store {
             (SELECT json_group_array(COALESCE(o.name, o.feed_title, o.url))
              FROM item_sources v JOIN sources o ON o.id = v.source_id
              WHERE v.item_id = i.id) AS also_via, s.feed_description";
+
+impl Store {
+    /// The newest items that pass `filter`, newest first, with their publishers.
+    pub fn items(&self, filter: &ItemFilter) -> Result<Vec<StoredItem>, StoreError> {
         // Every condition is written out and switched off by a NULL, so that one prepared
         // statement serves every output.
         const CONDITIONS: &str = "i.hidden IS NULL
@@ -118,7 +120,7 @@ fn join_text(body: Option<String>, is_html: bool) -> Option<Text> {
     body.map(|body| Text { body, is_html })
 }
 
-fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
+pub(super) fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
     let authors = json(row, 8)?;
     let mut item = Item {
         key: row.get(0)?,

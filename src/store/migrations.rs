@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0010_paused.sql"),
         then: None,
     },
+    Migration {
+        name: "0011_real_time",
+        sql: include_str!("../../migrations/0011_real_time.sql"),
+        then: None,
+    },
 ];
 
 /// Applies the migrations the database lacks, each in its own transaction.
@@ -417,6 +422,7 @@ mod tests {
             rules: Vec::new(),
             rewrites: Default::default(),
             full_text: None,
+            hub: None,
         };
         let now = from_unix(june + 86_400);
         let verdicts = store

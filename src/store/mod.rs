@@ -9,6 +9,8 @@ mod migrations;
 mod shaped;
 mod shared;
 mod sources;
+mod webhooks;
+mod websub;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +24,8 @@ pub use items::{ItemFilter, Tagged};
 pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
 pub use sources::SourceStatus;
+pub use webhooks::{Delivery, WebhookStatus};
+pub use websub::Verified;
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]

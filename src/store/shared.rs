@@ -251,6 +251,7 @@ mod tests {
             rules: Vec::new(),
             rewrites: Default::default(),
             full_text: None,
+            hub: None,
         }
     }
 
@@ -260,7 +261,8 @@ mod tests {
             .record(move |store| {
                 let poll = Poll {
                     at: Utc::now(),
-                    state: &FetchState::default(),
+                    state: Some(&FetchState::default()),
+                    webhooks: &[],
                     feed: None,
                     event: None,
                     rules: &ItemRules::default(),

@@ -30,6 +30,8 @@ pub struct SourceStatus {
     pub full_text_failed: (i64, Option<String>),
     /// Since when `tributary pause` stopped it, if it did.
     pub paused_since: Option<DateTime<Utc>>,
+    /// Its WebSub subscription, if it has one.
+    pub subscription: Option<crate::websub::Subscription>,
 }
 
 /// The columns of `sources` that make a `FetchState`, in the order `read_state` expects.
@@ -67,6 +69,25 @@ impl Store {
             .query_row([url], |row| row.get(0))
             .optional()?;
         Ok(at.flatten().map(from_unix))
+    }
+
+    /// When the newest `limit` stored items of the source at `url` were published (first seen,
+    /// if undated), newest first: its pace, for adaptive polling.
+    pub fn publishing_dates(
+        &self,
+        url: &str,
+        limit: usize,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT sort_at FROM items
+             WHERE source_id = (SELECT id FROM sources WHERE url = ?1)
+             ORDER BY sort_at DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let dates = query.query_map(params![url, limit], |row| row.get::<_, i64>(0))?;
+        Ok(dates
+            .map(|d| d.map(from_unix))
+            .collect::<Result<_, _>>()?)
     }
 
     /// The polling state of a source; the default for one never polled.
@@ -112,9 +133,17 @@ impl Store {
                         full_text_failed: (row.get(4)?, row.get(5)?),
                         paused_since: row.get::<_, Option<i64>>(6)?.map(from_unix),
                         state: read_state(row, 7)?,
+                        subscription: None,
                     })
                 })
                 .optional()?;
+            let found = match found {
+                Some(status) => Some(SourceStatus {
+                    subscription: self.current_subscription(&source.url)?,
+                    ..status
+                }),
+                None => None,
+            };
             statuses.push(found.unwrap_or_else(|| SourceStatus {
                 url: source.url.clone(),
                 name: source.label().to_string(),
@@ -124,6 +153,7 @@ impl Store {
                 newest_item: None,
                 full_text_failed: (0, None),
                 paused_since: None,
+                subscription: None,
             }));
         }
         Ok(statuses)
@@ -173,7 +203,6 @@ pub(super) fn save_state(
     tx: &Connection,
     id: i64,
     state: &FetchState,
-    meta: Option<&FeedMeta>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let list = |values: &[u32]| {
@@ -215,19 +244,24 @@ pub(super) fn save_state(
         state.next_poll.map(|n| to_unix(n.at)),
         state.next_poll.map(|n| n.reason.as_str()),
     ])?;
-    if let Some(meta) = meta {
-        tx.prepare_cached(
-            "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4,
-                 feed_description = ?5 WHERE id = ?1",
-        )?
-        .execute(params![
-            id,
-            meta.title,
-            meta.link,
-            meta.id,
-            meta.description
-        ])?;
-    }
+    Ok(())
+}
+
+/// What a fetched (or pushed) feed says of itself.
+pub(super) fn save_meta(tx: &Connection, id: i64, meta: &FeedMeta) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4,
+             feed_description = ?5, websub_hub = ?6, websub_topic = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        meta.title,
+        meta.link,
+        meta.id,
+        meta.description,
+        meta.hub,
+        meta.topic
+    ])?;
     Ok(())
 }
 
