@@ -26,8 +26,8 @@ use crate::model::{
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_source};
 use crate::rules::{CurrentShaping, Shaped, Shaping};
 use crate::schedule::{self, Pace};
-use crate::websub::Push;
 use crate::store::{Poll, SharedStore, StoreError};
+use crate::websub::Push;
 
 /// The pipeline a refresh runs through: the fetcher, the store, the settings and the parse
 /// permits, shared by every task.
@@ -274,7 +274,12 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
             let failure = error.failure();
             let failure_kind = failure.kind.as_str();
             tracing::error!(error = %failure, failure = failure_kind, elapsed_ms, status = "failed", "poll failed");
-            return outcome(name, PollResult::Failed(failure), new_state.next_poll, false);
+            return outcome(
+                name,
+                PollResult::Failed(failure),
+                new_state.next_poll,
+                false,
+            );
         }
     };
     if let Some(event) = &event {
@@ -378,10 +383,15 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: &Push) ->
                     discovered: None,
                     permit: None,
                 };
-                record(ctx, source, Utc::now(), attempt, None, None)
-                    .await
-                    .map(|(counts, _)| counts)
-                    .map_err(RefreshError::failure)
+                let recorded = record(ctx, source, Utc::now(), attempt, None, None).await;
+                // The hub hears 2xx only once the items are committed: it delivers again
+                // otherwise, and a crash must not lose what was acknowledged.
+                let committed = ctx.store.with(|_| ()).await.is_some();
+                match recorded {
+                    Ok(_) if !committed => Err(RefreshError::Crashed("committing").failure()),
+                    Ok((counts, _)) => Ok(counts),
+                    Err(error) => Err(error.failure()),
+                }
             }
             Err(not_read) => Err(not_read.failure()),
         };

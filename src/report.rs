@@ -321,7 +321,9 @@ impl PushRow {
             "pushed" => format!(
                 "pushed by {}, lease until {until}; polled every {} meanwhile",
                 self.hub,
-                relaxed.map(|d| humantime::format_duration(d).to_string()).unwrap_or_default()
+                relaxed
+                    .map(|d| humantime::format_duration(d).to_string())
+                    .unwrap_or_default()
             ),
             "unhealthy" => format!(
                 "push by {} unhealthy: {}; polled at its own interval until it works again",
@@ -526,7 +528,13 @@ pub fn webhooks(rows: &[WebhookRow]) -> String {
             ]
         })
         .collect();
-    let header = ["WEBHOOK", "QUEUED", "OLDEST", "LAST DELIVERED", "LAST ERROR"];
+    let header = [
+        "WEBHOOK",
+        "QUEUED",
+        "OLDEST",
+        "LAST DELIVERED",
+        "LAST ERROR",
+    ];
     table(&header, &table_rows)
 }
 

@@ -184,9 +184,17 @@ mod tests {
         let pace = |dates: &[DateTime<Utc>]| Pace::adaptive(30 * MIN, dates, min, max);
         // Every 4 hours (one odd gap of 20 h): median 4 h, so every 2 h.
         let steady = [t(0), t(4), t(8), t(12), t(32)];
-        assert_eq!(pace(&steady), Pace { interval: 2 * HOUR, reason: Reason::Adaptive });
+        assert_eq!(
+            pace(&steady),
+            Pace {
+                interval: 2 * HOUR,
+                reason: Reason::Adaptive
+            }
+        );
         // Several a minute: the minimum.
-        let busy: Vec<_> = (0..10).map(|i| t(0) + chrono::Duration::seconds(i * 20)).collect();
+        let busy: Vec<_> = (0..10)
+            .map(|i| t(0) + chrono::Duration::seconds(i * 20))
+            .collect();
         assert_eq!(pace(&busy).interval, min);
         // Once a month: the maximum.
         assert_eq!(pace(&[t(0), t(720), t(1440)]).interval, max);

@@ -22,12 +22,12 @@ use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
 use crate::publish::webhooks::{self, DeliveryRun};
 use crate::refresh::{self, Mode, OpenError, Pipeline, refresh};
-use crate::websub::{self, Maintained, Push};
 use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
 use crate::report;
 use crate::rules::Shaping;
 use crate::service;
 use crate::watch::ReloadRequests;
+use crate::websub::{self, Maintained, Push};
 
 /// How long the daemon gathers changes before rewriting the outputs while polls are still
 /// running, so that a burst of sources finishing does not rewrite the files once per source.
@@ -123,12 +123,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let (control, _socket) =
         control::listen(&control::socket_path(&config.database)).map_err(StartError::Control)?;
     let (pushes, pushed) = mpsc::channel(64);
+    let verified = Arc::new(tokio::sync::Notify::new());
     ctx.served.accept_pushes(publish::Inbox {
         store: ctx.store.clone(),
         pushes,
         max_body: config.poll.max_body,
+        verified: verified.clone(),
     });
-    let inputs = Inputs { control, pushed };
+    let inputs = Inputs {
+        control,
+        pushed,
+        verified,
+    };
     run_daemon(ctx, config, reloads, inputs, shutdown).await;
     Ok(())
 }
@@ -182,6 +188,8 @@ pub struct Inputs {
     pub control: mpsc::Receiver<control::Request>,
     /// Content hubs delivered to the built-in server, signatures checked.
     pub pushed: mpsc::Receiver<Push>,
+    /// Told when a hub verified a subscription request.
+    pub verified: Arc<tokio::sync::Notify>,
 }
 
 /// The daemon: polls each source when its schedule says (a source never polled, or overdue
@@ -243,6 +251,7 @@ pub async fn run_daemon(
             Some(joined) = daemon.tasks.join_next_with_id() => daemon.finished(joined),
             Some(request) = inputs.control.recv() => daemon.asked(request),
             Some(push) = inputs.pushed.recv() => daemon.pushed(push),
+            () = inputs.verified.notified() => daemon.websub_due = Some(Instant::now()),
             Some(stored) = daemon.pushes.join_next() => daemon.push_stored(stored),
             Some(run) = daemon.websub.join_next() => daemon.websub_done(run),
             Some(run) = daemon.deliveries.join_next() => daemon.deliveries_done(run),
@@ -424,9 +433,9 @@ impl Daemon {
             self.websub_due,
             self.deliveries_due,
         ]
-            .into_iter()
-            .flatten()
-            .fold(due, Instant::min);
+        .into_iter()
+        .flatten()
+        .fold(due, Instant::min);
         if self.dirty {
             due.min(self.render_due())
         } else {
@@ -607,9 +616,8 @@ impl Daemon {
             self.ctx.fetcher.clone(),
             self.config.clone(),
         );
-        self.deliveries.spawn(async move {
-            webhooks::deliver(&store, &fetcher, &config.webhooks).await
-        });
+        self.deliveries
+            .spawn(async move { webhooks::deliver(&store, &fetcher, &config.webhooks).await });
     }
 
     /// A delivery run ended: the next when a retry is due (or new items came meanwhile).

@@ -246,9 +246,12 @@ pub fn plan(wanted: &[Wanted], stored: &[Subscription], now: DateTime<Utc>) -> V
         }
     }
     for w in wanted {
-        let has = stored
-            .iter()
-            .any(|s| !s.removing && s.source_url == w.source_url && s.hub == w.hub.as_str() && s.topic == w.topic);
+        let has = stored.iter().any(|s| {
+            !s.removing
+                && s.source_url == w.source_url
+                && s.hub == w.hub.as_str()
+                && s.topic == w.topic
+        });
         if !has {
             steps.push(Step::Subscribe(Subscription::new(w)));
         }
@@ -355,7 +358,10 @@ async fn carry_out(store: &SharedStore, fetcher: &Fetcher, config: &Config, step
         Step::Unhealthy(s, reason) => {
             tracing::warn!(source = %s.source_url, hub = %s.hub, "WebSub push unhealthy: {reason}");
             let retry = now + chrono::Duration::from_std(retry_after(s.tries)).unwrap_or_default();
-            save(store, move |st| st.push_unhealthy(&s.id, &reason, retry, now)).await;
+            save(store, move |st| {
+                st.push_unhealthy(&s.id, &reason, retry, now)
+            })
+            .await;
         }
         Step::Subscribe(s) => request(store, fetcher, config, s, Asked::Subscribe).await,
         Step::Unsubscribe(s) => request(store, fetcher, config, s, Asked::Unsubscribe).await,
@@ -377,7 +383,8 @@ async fn request(
     s.removing |= asked == Asked::Unsubscribe;
     if asked == Asked::Unsubscribe {
         s.tries += 1;
-        s.retry_at = Some(now + chrono::Duration::from_std(retry_after(s.tries)).unwrap_or_default());
+        s.retry_at =
+            Some(now + chrono::Duration::from_std(retry_after(s.tries)).unwrap_or_default());
     }
     let saved = s.clone();
     save(store, move |st| st.save_subscription(&saved)).await;
@@ -391,9 +398,11 @@ async fn request(
         Ok(()) => {
             tracing::info!(source = %s.source_url, hub = %s.hub, topic = %s.topic, "WebSub {label} requested; waiting for the hub to verify it");
             if asked == Asked::Subscribe {
-                let verify_by =
-                    now + chrono::Duration::from_std(VERIFY_WITHIN).unwrap_or_default();
-                save(store, move |st| st.request_accepted(&s.id, asked, verify_by)).await;
+                let verify_by = now + chrono::Duration::from_std(VERIFY_WITHIN).unwrap_or_default();
+                save(store, move |st| {
+                    st.request_accepted(&s.id, asked, verify_by)
+                })
+                .await;
             }
         }
         Err(error) => {
@@ -402,7 +411,10 @@ async fn request(
                 let retry =
                     now + chrono::Duration::from_std(retry_after(s.tries)).unwrap_or_default();
                 let reason = format!("the hub did not accept the subscription: {error}");
-                save(store, move |st| st.push_unhealthy(&s.id, &reason, retry, now)).await;
+                save(store, move |st| {
+                    st.push_unhealthy(&s.id, &reason, retry, now)
+                })
+                .await;
             }
         }
     }
@@ -528,7 +540,11 @@ mod tests {
         let b = wanted("https://b.example", "https://hub.example/");
         let sub_a = active(&a, "2026-01-01T00:00:00Z", "2026-01-11T00:00:00Z");
         // Before 90 % of the lease: nothing; b is new: subscribe.
-        let steps = plan(&[a.clone(), b.clone()], &[sub_a.clone()], at("2026-01-09T23:00:00Z"));
+        let steps = plan(
+            &[a.clone(), b.clone()],
+            &[sub_a.clone()],
+            at("2026-01-09T23:00:00Z"),
+        );
         assert!(matches!(&steps[..], [Step::Subscribe(s)] if s.source_url == b.source_url));
         // At 90 %: renewed, with the same id.
         let steps = plan(&[a.clone()], &[sub_a.clone()], at("2026-01-10T00:00:00Z"));
@@ -539,7 +555,9 @@ mod tests {
         assert!(matches!(&steps[..], [Step::Unsubscribe(s)] if s.id == sub_a.id));
         let moved = wanted("https://a.example", "https://other-hub.example/");
         let steps = plan(&[moved], &[sub_a.clone()], at("2026-01-02T00:00:00Z"));
-        assert!(matches!(&steps[..], [Step::Unsubscribe(_), Step::Subscribe(s)] if s.hub == "https://other-hub.example/"));
+        assert!(
+            matches!(&steps[..], [Step::Unsubscribe(_), Step::Subscribe(s)] if s.hub == "https://other-hub.example/")
+        );
     }
 
     #[test]
@@ -561,7 +579,14 @@ mod tests {
             retry_at: Some(at("2026-01-01T01:00:00Z")),
             ..Subscription::new(&a)
         };
-        assert!(plan(&[a.clone()], &[unhealthy.clone()], at("2026-01-01T00:59:00Z")).is_empty());
+        assert!(
+            plan(
+                &[a.clone()],
+                &[unhealthy.clone()],
+                at("2026-01-01T00:59:00Z")
+            )
+            .is_empty()
+        );
         let steps = plan(&[a.clone()], &[unhealthy], at("2026-01-01T01:00:00Z"));
         assert!(matches!(&steps[..], [Step::Subscribe(_)]));
         let removing = Subscription {
@@ -569,7 +594,10 @@ mod tests {
             tries: UNSUBSCRIBE_TRIES,
             ..Subscription::new(&a)
         };
-        assert!(matches!(&plan(&[], &[removing], at("2026-01-01T00:00:00Z"))[..], [Step::Forget(_)]));
+        assert!(matches!(
+            &plan(&[], &[removing], at("2026-01-01T00:00:00Z"))[..],
+            [Step::Forget(_)]
+        ));
     }
 
     #[test]
@@ -580,7 +608,11 @@ mod tests {
         let sha1 = "sha1=de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9";
         assert!(signed("key", body, sha256));
         assert!(signed("key", body, sha1));
-        assert!(signed("key", body, &sha256.to_uppercase().replace("SHA256", "sha256")));
+        assert!(signed(
+            "key",
+            body,
+            &sha256.to_uppercase().replace("SHA256", "sha256")
+        ));
         assert!(!signed("other", body, sha256));
         assert!(!signed("key", b"tampered", sha256));
         for bad in ["", "sha256", "sha256=zz", "md5=abcd", "sha256=f7bc"] {

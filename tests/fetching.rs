@@ -833,3 +833,79 @@ async fn publishers_see_who_to_reach_in_the_user_agent_and_check_suggests_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn adaptive_polling_follows_how_often_each_publisher_publishes() {
+    let server = FeedServer::start().await;
+    let dates = |hours: &[i64]| -> Vec<TestItem> {
+        hours
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let at = chrono::DateTime::parse_from_rfc3339("2025-08-18T00:00:00Z").unwrap()
+                    + chrono::Duration::hours(*h);
+                item(&format!("i{i}"), &format!("Item {i}"), &at.to_rfc2822())
+            })
+            .collect()
+    };
+    // Every 4 hours; every 10 minutes; every 4 hours but its feed asks for 5 hours (ttl).
+    server.serve(
+        "/steady.xml",
+        rss("Steady", "https://s.example/", &dates(&[16, 12, 8, 4, 0])),
+    );
+    let busy: Vec<TestItem> = (0..10)
+        .map(|i| {
+            let at = chrono::DateTime::parse_from_rfc3339("2025-08-18T00:00:00Z").unwrap()
+                + chrono::Duration::minutes(10 * i);
+            item(&format!("b{i}"), &format!("Busy {i}"), &at.to_rfc2822())
+        })
+        .collect();
+    server.serve("/busy.xml", rss("Busy", "https://b.example/", &busy));
+    let hinted = rss("Hinted", "https://h.example/", &dates(&[16, 12, 8, 4, 0])).replace(
+        "<description>d</description>",
+        "<description>d</description><ttl>300</ttl>",
+    );
+    server.serve("/hinted.xml", hinted);
+    let config = config_with_sources(
+        &server,
+        &[
+            ("Steady", "/steady.xml"),
+            ("Busy", "/busy.xml"),
+            ("Hinted", "/hinted.xml"),
+        ],
+    )
+    .replace(
+        "[retention]",
+        "[poll]\nadaptive = true\nmin_interval = \"5m\"\n\n[retention]",
+    );
+    let ws = Workspace::new(&config);
+    let started = chrono::Utc::now().timestamp();
+    assert!(ws.tributary(&["once"]).await.status.success());
+    let next = |name: &str| -> (i64, String) {
+        ws.db()
+            .query_row(
+                "SELECT next_poll_at, next_poll_reason FROM sources WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    let (at, reason) = next("Steady");
+    assert_eq!(reason, "adaptive");
+    assert!(
+        (at - started - 2 * 3600).abs() < 120,
+        "in {} s",
+        at - started
+    );
+    let (at, reason) = next("Busy");
+    assert_eq!(reason, "adaptive");
+    assert!(
+        (at - started - 300).abs() < 120,
+        "the minimum, not 5 min: {}",
+        at - started
+    );
+    let (_, reason) = next("Hinted");
+    assert_eq!(reason, "server hint", "the publisher's longer hint wins");
+    let status = stdout(&ws.tributary(&["status"]).await);
+    assert!(status.contains("(adaptive)"), "{status}");
+}

@@ -793,9 +793,10 @@ impl Validator<'_> {
                 }
                 let rewrites = self.rewrites(file, &key, raw);
                 let full_text = self.full_text(file, &key, raw);
-                let hub = raw.hub.as_deref().and_then(|text| {
-                    self.web_url(file, format!("{key}.hub"), text)
-                });
+                let hub = raw
+                    .hub
+                    .as_deref()
+                    .and_then(|text| self.web_url(file, format!("{key}.hub"), text));
                 if let Some(first) = seen_urls.insert(url.to_string(), here) {
                     self.report(
                         file,

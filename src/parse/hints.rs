@@ -169,7 +169,10 @@ mod tests {
                 topic: Some("https://pub.example/f.json".into())
             }
         );
-        assert_eq!(found("<rss><channel></channel></rss>"), WebSubLinks::default());
+        assert_eq!(
+            found("<rss><channel></channel></rss>"),
+            WebSubLinks::default()
+        );
     }
 }
 

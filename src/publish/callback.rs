@@ -21,6 +21,9 @@ pub struct Inbox {
     pub pushes: mpsc::Sender<Push>,
     /// `[poll] max_body`: the largest delivery read.
     pub max_body: u64,
+    /// Told when a hub verified a request: the daemon plans the subscriptions again (a lease
+    /// shorter than asked is renewed sooner).
+    pub verified: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Answers a request to `/websub/<id>`.
@@ -35,7 +38,11 @@ pub(super) async fn answer(
     match method {
         Method::GET => verify(&inbox, id, uri).await,
         Method::POST => deliver(&inbox, id, headers, body).await,
-        _ => (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, POST")]).into_response(),
+        _ => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, POST")],
+        )
+            .into_response(),
     }
 }
 
@@ -92,6 +99,7 @@ async fn verify(inbox: &Inbox, id: &str, uri: &Uri) -> Response {
     match verified {
         Some(Ok(Verified::Confirmed(source))) => {
             tracing::info!(%source, %topic, mode = mode.as_str(), "WebSub hub verified the request");
+            inbox.verified.notify_one();
             ([(header::CONTENT_TYPE, "text/plain")], challenge).into_response()
         }
         Some(Ok(Verified::Refused)) => {

@@ -426,7 +426,7 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
         serde_json::to_vec_pretty(
             &serde_json::json!({ "generated": now, "sources": rows, "webhooks": webhooks }),
         )
-            .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())
     } else {
         status_html(config, &rows, now)
     };

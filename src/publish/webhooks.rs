@@ -58,12 +58,19 @@ pub struct DeliveryRun {
 
 /// Packs queued items into deliveries and sends what is due, every webhook at once, each in
 /// order. Errors are logged; the queue keeps what was not delivered.
-pub async fn deliver(store: &SharedStore, fetcher: &Fetcher, webhooks: &[WebhookConfig]) -> DeliveryRun {
+pub async fn deliver(
+    store: &SharedStore,
+    fetcher: &Fetcher,
+    webhooks: &[WebhookConfig],
+) -> DeliveryRun {
     let kept: Vec<String> = webhooks.iter().map(|w| w.url.to_string()).collect();
     match store.with(move |s| s.forget_webhooks_but(&kept)).await {
         Some(Ok(0)) | None => {}
         Some(Ok(dropped)) => {
-            tracing::warn!(dropped, "deliveries of webhooks no longer configured were dropped")
+            tracing::warn!(
+                dropped,
+                "deliveries of webhooks no longer configured were dropped"
+            )
         }
         Some(Err(error)) => tracing::error!(%error, "dropping old webhooks' queues failed"),
     }
@@ -111,13 +118,20 @@ async fn deliver_to(
             Ok(()) => {
                 crate::metrics::global().webhook_delivery("ok");
                 tracing::info!(webhook = %url, delivery = %next.delivery_id, tries = next.tries + 1, "webhook delivered");
-                store.with(move |s| s.delivery_done(&key, row, None, now)).await
+                store
+                    .with(move |s| s.delivery_done(&key, row, None, now))
+                    .await
             }
             Err(error) if tried_long_enough(&next, now) => {
                 crate::metrics::global().webhook_delivery("given_up");
-                let error = format!("delivery {} given up after a day: {error}", next.delivery_id);
+                let error = format!(
+                    "delivery {} given up after a day: {error}",
+                    next.delivery_id
+                );
                 tracing::error!(webhook = %url, "{error}");
-                store.with(move |s| s.delivery_done(&key, row, Some(&error), now)).await
+                store
+                    .with(move |s| s.delivery_done(&key, row, Some(&error), now))
+                    .await
             }
             Err(error) => {
                 crate::metrics::global().webhook_delivery("failed");
@@ -142,7 +156,9 @@ fn tried_long_enough(delivery: &Delivery, now: DateTime<Utc>) -> bool {
 fn log_saved(saved: Option<Result<(), StoreError>>, url: &str) {
     match saved {
         Some(Ok(())) => {}
-        Some(Err(error)) => tracing::error!(webhook = %url, %error, "saving a webhook delivery failed"),
+        Some(Err(error)) => {
+            tracing::error!(webhook = %url, %error, "saving a webhook delivery failed")
+        }
         None => tracing::error!(webhook = %url, "saving a webhook delivery crashed"),
     }
 }
@@ -173,18 +189,31 @@ async fn pack(store: &SharedStore, url: &str) -> Result<(), StoreError> {
 }
 
 /// POSTs one delivery; `Ok` on a 2xx.
-async fn send(fetcher: &Fetcher, webhook: &WebhookConfig, delivery: &Delivery) -> Result<(), String> {
+async fn send(
+    fetcher: &Fetcher,
+    webhook: &WebhookConfig,
+    delivery: &Delivery,
+) -> Result<(), String> {
     let request = fetcher
         .client()
         .post(webhook.url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("X-Tributary-Signature", signature(webhook.secret.expose(), &delivery.body))
+        .header(
+            "X-Tributary-Signature",
+            signature(webhook.secret.expose(), &delivery.body),
+        )
         .header("X-Tributary-Delivery", &delivery.delivery_id)
-        .header("X-Tributary-Timestamp", delivery.created_at.timestamp().to_string())
+        .header(
+            "X-Tributary-Timestamp",
+            delivery.created_at.timestamp().to_string(),
+        )
         .body(delivery.body.clone())
         .send();
     match tokio::time::timeout(TIMEOUT, request).await {
-        Err(_) => Err(format!("no answer within {}", humantime::format_duration(TIMEOUT))),
+        Err(_) => Err(format!(
+            "no answer within {}",
+            humantime::format_duration(TIMEOUT)
+        )),
         Ok(Err(error)) => Err(crate::fetch::innermost_cause(&error)),
         Ok(Ok(response)) if response.status().is_success() => Ok(()),
         Ok(Ok(response)) => Err(format!("HTTP {}", response.status())),

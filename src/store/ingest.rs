@@ -441,7 +441,9 @@ impl Ingest<'_> {
         // In the same transaction as the item: a crash loses neither or both.
         for hook in hooks {
             self.tx
-                .prepare_cached("INSERT OR IGNORE INTO webhook_items (webhook, item_id) VALUES (?1, ?2)")?
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO webhook_items (webhook, item_id) VALUES (?1, ?2)",
+                )?
                 .execute(params![hook, id])?;
         }
         Ok(id)

@@ -85,9 +85,7 @@ impl Store {
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let dates = query.query_map(params![url, limit], |row| row.get::<_, i64>(0))?;
-        Ok(dates
-            .map(|d| d.map(from_unix))
-            .collect::<Result<_, _>>()?)
+        Ok(dates.map(|d| d.map(from_unix)).collect::<Result<_, _>>()?)
     }
 
     /// The polling state of a source; the default for one never polled.

@@ -20,7 +20,9 @@ fn read(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         hub: row.get(2)?,
         topic: row.get(3)?,
         secret: row.get(4)?,
-        asked: row.get::<_, Option<String>>(5)?.and_then(|a| Asked::parse(&a)),
+        asked: row
+            .get::<_, Option<String>>(5)?
+            .and_then(|a| Asked::parse(&a)),
         asked_at: time(6)?,
         removing: row.get(7)?,
         verified_at: time(8)?,
@@ -56,7 +58,9 @@ impl Store {
     pub fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
+            ))?
             .query_row([id], read)
             .optional()?)
     }
@@ -152,7 +156,9 @@ impl Store {
     ) -> Result<Verified, StoreError> {
         let tx = self.conn.transaction()?;
         let found = tx
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
+            ))?
             .query_row([id], read)
             .optional()?;
         let Some(s) = found.filter(|s| s.asked == Some(mode) && s.topic == topic) else {
@@ -173,14 +179,9 @@ impl Store {
                     params![id, to_unix(now), lease.map(to_unix)],
                 )?;
                 if let Some(reason) = &s.unhealthy {
-                    let event = HealthEvent {
-                        kind: EventKind::PushRestored,
-                        message: format!(
-                            "{}: pushed again by {} (it was not: {reason})",
-                            s.source_url, s.hub
-                        ),
-                    };
-                    event_for(&tx, &s.source_url, &event, now)?;
+                    event_for(&tx, &s.source_url, EventKind::PushRestored, now, |name| {
+                        format!("{name}: pushed again by {} (it was not: {reason})", s.hub)
+                    })?;
                 }
             }
         }
@@ -199,7 +200,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let found = tx
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
+            ))?
             .query_row([id], read)
             .optional()?;
         if let Some(s) = found {
@@ -210,14 +213,12 @@ impl Store {
                 params![id, reason, to_unix(retry_at)],
             )?;
             if s.unhealthy.is_none() {
-                let event = HealthEvent {
-                    kind: EventKind::PushUnhealthy,
-                    message: format!(
-                        "{}: push by {} is unhealthy: {reason}; polled at its own interval until it works again",
-                        s.source_url, s.hub
-                    ),
-                };
-                event_for(&tx, &s.source_url, &event, now)?;
+                event_for(&tx, &s.source_url, EventKind::PushUnhealthy, now, |name| {
+                    format!(
+                        "{name}: push by {} is unhealthy: {reason}; polled at its own interval until it works again",
+                        s.hub
+                    )
+                })?;
             }
         }
         tx.commit()?;
@@ -279,19 +280,25 @@ impl Store {
     }
 }
 
-/// Adds `event` to the source at `url`, if it has a row.
+/// Adds an event of `kind` to the source at `url`, if it has a row, its message made from
+/// the source's name.
 fn event_for(
     tx: &rusqlite::Connection,
     url: &str,
-    event: &HealthEvent,
+    kind: EventKind,
     now: DateTime<Utc>,
+    message: impl FnOnce(&str) -> String,
 ) -> Result<(), StoreError> {
-    let id: Option<i64> = tx
-        .prepare_cached("SELECT id FROM sources WHERE url = ?1")?
-        .query_row([url], |row| row.get(0))
+    let found: Option<(i64, String)> = tx
+        .prepare_cached("SELECT id, COALESCE(name, feed_title, url) FROM sources WHERE url = ?1")?
+        .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    if let Some(id) = id {
-        add_event(tx, id, event, now)?;
+    if let Some((id, name)) = found {
+        let event = HealthEvent {
+            kind,
+            message: message(&name),
+        };
+        add_event(tx, id, &event, now)?;
     }
     Ok(())
 }
