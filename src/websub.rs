@@ -542,19 +542,34 @@ mod tests {
         // Before 90 % of the lease: nothing; b is new: subscribe.
         let steps = plan(
             &[a.clone(), b.clone()],
-            &[sub_a.clone()],
+            std::slice::from_ref(&sub_a),
             at("2026-01-09T23:00:00Z"),
         );
         assert!(matches!(&steps[..], [Step::Subscribe(s)] if s.source_url == b.source_url));
         // At 90 %: renewed, with the same id.
-        let steps = plan(&[a.clone()], &[sub_a.clone()], at("2026-01-10T00:00:00Z"));
+        let steps = plan(
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&sub_a),
+            at("2026-01-10T00:00:00Z"),
+        );
         assert!(matches!(&steps[..], [Step::Subscribe(s)] if s.id == sub_a.id));
-        assert_eq!(next_due(&[sub_a.clone()]), Some(at("2026-01-10T00:00:00Z")));
+        assert_eq!(
+            next_due(std::slice::from_ref(&sub_a)),
+            Some(at("2026-01-10T00:00:00Z"))
+        );
         // Its source gone, or its hub changed: unsubscribed (and the new hub subscribed).
-        let steps = plan(&[], &[sub_a.clone()], at("2026-01-02T00:00:00Z"));
+        let steps = plan(
+            &[],
+            std::slice::from_ref(&sub_a),
+            at("2026-01-02T00:00:00Z"),
+        );
         assert!(matches!(&steps[..], [Step::Unsubscribe(s)] if s.id == sub_a.id));
         let moved = wanted("https://a.example", "https://other-hub.example/");
-        let steps = plan(&[moved], &[sub_a.clone()], at("2026-01-02T00:00:00Z"));
+        let steps = plan(
+            &[moved],
+            std::slice::from_ref(&sub_a),
+            at("2026-01-02T00:00:00Z"),
+        );
         assert!(
             matches!(&steps[..], [Step::Unsubscribe(_), Step::Subscribe(s)] if s.hub == "https://other-hub.example/")
         );
@@ -568,11 +583,26 @@ mod tests {
             retry_at: Some(at("2026-01-01T00:05:00Z")),
             ..Subscription::new(&a)
         };
-        assert!(plan(&[a.clone()], &[asked.clone()], at("2026-01-01T00:04:00Z")).is_empty());
-        let steps = plan(&[a.clone()], &[asked], at("2026-01-01T00:05:00Z"));
+        assert!(
+            plan(
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&asked),
+                at("2026-01-01T00:04:00Z")
+            )
+            .is_empty()
+        );
+        let steps = plan(
+            std::slice::from_ref(&a),
+            &[asked],
+            at("2026-01-01T00:05:00Z"),
+        );
         assert!(matches!(&steps[..], [Step::Unhealthy(_, why)] if why.contains("did not verify")));
         let ended = active(&a, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z");
-        let steps = plan(&[a.clone()], &[ended], at("2026-01-02T00:00:01Z"));
+        let steps = plan(
+            std::slice::from_ref(&a),
+            &[ended],
+            at("2026-01-02T00:00:01Z"),
+        );
         assert!(matches!(&steps[..], [Step::Unhealthy(_, why)] if why.contains("lease ended")));
         let unhealthy = Subscription {
             unhealthy: Some("x".into()),
@@ -581,13 +611,17 @@ mod tests {
         };
         assert!(
             plan(
-                &[a.clone()],
-                &[unhealthy.clone()],
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&unhealthy),
                 at("2026-01-01T00:59:00Z")
             )
             .is_empty()
         );
-        let steps = plan(&[a.clone()], &[unhealthy], at("2026-01-01T01:00:00Z"));
+        let steps = plan(
+            std::slice::from_ref(&a),
+            &[unhealthy],
+            at("2026-01-01T01:00:00Z"),
+        );
         assert!(matches!(&steps[..], [Step::Subscribe(_)]));
         let removing = Subscription {
             removing: true,

@@ -89,6 +89,25 @@ fn the_example_config_documents_valid_options() {
         .as_ref()
         .expect("the first source fetches full text");
     assert!(full_text.selector.is_some());
+    assert_eq!(
+        source.hub.as_ref().map(|h| h.as_str()),
+        Some("https://pubsubhubbub.appspot.com/")
+    );
+    let subscribing = config.subscribing.as_ref().expect("the example subscribes");
+    assert_eq!(subscribing.lease.as_secs(), 10 * 86_400);
+    assert_eq!(
+        subscribing.callback_url.as_str(),
+        "https://feeds.example.org/websub/"
+    );
+    assert_eq!(
+        config.poll.pushed_interval.map(|d| d.as_secs()),
+        Some(6 * 3600)
+    );
+    assert!(!config.poll.adaptive);
+    assert_eq!(config.poll.min_interval.as_secs(), 300);
+    assert_eq!(config.webhooks.len(), 1);
+    assert_eq!(config.webhooks[0].tags, ["defence"]);
+    assert_eq!(config.webhooks[0].exclude, ["weather"]);
 }
 
 #[test]

@@ -982,6 +982,43 @@ mod tests {
     }
 
     #[test]
+    fn real_time_settings_are_refused_without_what_they_need() {
+        let found = problems("[websub]\nsubscribe = true\n");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("websub.subscribe: needs [serve] listen"));
+        assert!(
+            found[1].contains("websub.subscribe: needs [websub] callback_url or [site] base_url")
+        );
+        let found = problems("[websub]\nlease = \"1d\"\n");
+        assert!(found[0].contains("websub.lease: applies with [websub] subscribe = true"));
+        let found = problems(
+            "[[webhooks]]\nurl = \"ftp://x/\"\n[[webhooks]]\nurl = \"https://h.example/\"\nsources = [\"Nobody\"]\n",
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("webhooks[0].url") && p.contains("not an http(s) URL")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("webhooks[1].secret: missing secret")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("webhooks[1].sources: no source is named \"Nobody\"")),
+            "{found:?}"
+        );
+        let found = problems("[poll]\nmin_interval = \"2d\"\n");
+        assert!(found[0].contains("poll.min_interval: is longer than poll.max_interval"));
+        let found = problems("[[sources]]\nurl = \"https://a.example/\"\nhub = \"nope\"\n");
+        assert!(found[0].contains("sources[0].hub: bad URL"), "{found:?}");
+    }
+
+    #[test]
     fn the_same_name_twice_is_refused() {
         let found = problems(
             "[[sources]]\nname = \"A\"\nurl = \"https://a.example/\"\n[[sources]]\nname = \"A\"\nurl = \"https://b.example/\"\n",

@@ -132,6 +132,21 @@ fn json_feed_links(text: &str) -> WebSubLinks {
     }
 }
 
+fn weekday(name: &str) -> Option<u32> {
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .position(|d| *d == name)
+    .map(|i| i as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,19 +189,4 @@ mod tests {
             WebSubLinks::default()
         );
     }
-}
-
-fn weekday(name: &str) -> Option<u32> {
-    [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-    .iter()
-    .position(|d| *d == name)
-    .map(|i| i as u32)
 }
