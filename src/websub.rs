@@ -634,6 +634,70 @@ mod tests {
         ));
     }
 
+    fn load_str(text: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tributary.toml");
+        std::fs::write(&file, text).unwrap();
+        crate::config::load(&file).unwrap()
+    }
+
+    #[test]
+    fn a_configured_hub_wins_and_the_topic_falls_back_to_the_url_polled() {
+        let config = load_str(
+            "[serve]\nlisten = \"127.0.0.1:1\"\n[site]\nbase_url = \"https://agg.example/\"\n\
+             [websub]\nsubscribe = true\n\
+             [[sources]]\nurl = \"https://a.example/feed\"\nhub = \"https://mine.example/\"\n\
+             [[sources]]\nurl = \"https://b.example/feed\"\n\
+             [[sources]]\nurl = \"https://c.example/feed\"\n\
+             [[sources]]\nurl = \"file:local.xml\"\n",
+        );
+        let seen = |url: &str, hub: Option<&str>, topic: Option<&str>| Advertised {
+            source_url: url.into(),
+            hub: hub.map(Into::into),
+            topic: topic.map(Into::into),
+            polled_url: format!("{url}?moved"),
+        };
+        let advertised = [
+            seen(
+                "https://a.example/feed",
+                Some("https://theirs.example/"),
+                None,
+            ),
+            seen(
+                "https://b.example/feed",
+                Some("https://theirs.example/"),
+                Some("https://b.example/self"),
+            ),
+            seen("https://c.example/feed", None, None),
+            seen("file:local.xml", Some("https://theirs.example/"), None),
+        ];
+        let found = super::wanted(&config, &advertised);
+        let shown: Vec<(&str, &str, &str)> = found
+            .iter()
+            .map(|w| (w.source_url.as_str(), w.hub.as_str(), w.topic.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "https://a.example/feed",
+                    "https://mine.example/",
+                    "https://a.example/feed?moved"
+                ),
+                (
+                    "https://b.example/feed",
+                    "https://theirs.example/",
+                    "https://b.example/self"
+                ),
+            ]
+        );
+        assert_eq!(found[0].callback_url, "https://agg.example/websub/");
+        let off = load_str(
+            "[[sources]]\nurl = \"https://a.example/feed\"\nhub = \"https://mine.example/\"\n",
+        );
+        assert!(super::wanted(&off, &advertised).is_empty(), "subscribing is off");
+    }
+
     #[test]
     fn signatures_are_checked_with_each_method_and_nothing_else_passes() {
         // HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog").
