@@ -79,6 +79,22 @@ fn summary(delays: &mut [i64]) -> (f64, i64) {
     (mean, delays[delays.len() * 9 / 10])
 }
 
+/// One line: requests and waits, fixed then adaptive.
+fn row(name: &str, runs: &mut [(usize, Vec<i64>); 2]) {
+    let (fixed_wait, fixed_p90) = summary(&mut runs[0].1);
+    let (adaptive_wait, adaptive_p90) = summary(&mut runs[1].1);
+    println!(
+        "{name:<32} {:>9} {:>9} {:>6.0}%  {:>9.0}/{:<8} {:>9.0}/{:<8}",
+        runs[0].0,
+        runs[1].0,
+        100.0 * (1.0 - runs[1].0 as f64 / runs[0].0 as f64),
+        fixed_wait / 60.0,
+        format!("{} min", fixed_p90 / 60),
+        adaptive_wait / 60.0,
+        format!("{} min", adaptive_p90 / 60),
+    );
+}
+
 fn main() {
     let sources: usize = std::env::var("ADAPTIVE_SOURCES")
         .ok()
@@ -118,34 +134,11 @@ fn main() {
                 slot.1.extend(run.delays);
             }
         }
-        let (fixed_wait, fixed_p90) = summary(&mut kind[0].1);
-        let (adaptive_wait, adaptive_p90) = summary(&mut kind[1].1);
-        println!(
-            "{name:<32} {:>9} {:>9} {:>6.0}%  {:>9.0}/{:<8} {:>9.0}/{:<8}",
-            kind[0].0,
-            kind[1].0,
-            100.0 * (1.0 - kind[1].0 as f64 / kind[0].0 as f64),
-            fixed_wait / 60.0,
-            format!("{} min", fixed_p90 / 60),
-            adaptive_wait / 60.0,
-            format!("{} min", adaptive_p90 / 60),
-        );
+        row(name, &mut kind);
         for (total, slot) in totals.iter_mut().zip(kind) {
             total.0 += slot.0;
             total.1.extend(slot.1);
         }
     }
-    let (fixed_wait, fixed_p90) = summary(&mut totals[0].1);
-    let (adaptive_wait, adaptive_p90) = summary(&mut totals[1].1);
-    println!(
-        "{:<32} {:>9} {:>9} {:>6.0}%  {:>9.0}/{:<8} {:>9.0}/{:<8}",
-        "all",
-        totals[0].0,
-        totals[1].0,
-        100.0 * (1.0 - totals[1].0 as f64 / totals[0].0 as f64),
-        fixed_wait / 60.0,
-        format!("{} min", fixed_p90 / 60),
-        adaptive_wait / 60.0,
-        format!("{} min", adaptive_p90 / 60),
-    );
+    row("all", &mut totals);
 }

@@ -114,7 +114,7 @@ impl Metrics {
         )?;
         let websub_deliveries = counters(
             "tributary_websub_deliveries_total",
-            "Content delivered by publishers' WebSub hubs, by result: stored, failed, unsigned, wrongly signed.",
+            "Content delivered by publishers' WebSub hubs, by result: stored, failed, unsigned, wrongly_signed.",
             "result",
         )?;
         let webhook_deliveries = counters(
@@ -227,7 +227,7 @@ impl Metrics {
         self.websub_pings.with_label_values(&[result]).inc();
     }
 
-    /// Counts content a hub delivered: `stored`, `failed`, `unsigned` or `wrongly signed`.
+    /// Counts content a hub delivered: `stored`, `failed`, `unsigned` or `wrongly_signed`.
     pub fn websub_delivery(&self, result: &'static str) {
         self.websub_deliveries.with_label_values(&[result]).inc();
     }

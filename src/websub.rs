@@ -695,7 +695,10 @@ mod tests {
         let off = load_str(
             "[[sources]]\nurl = \"https://a.example/feed\"\nhub = \"https://mine.example/\"\n",
         );
-        assert!(super::wanted(&off, &advertised).is_empty(), "subscribing is off");
+        assert!(
+            super::wanted(&off, &advertised).is_empty(),
+            "subscribing is off"
+        );
     }
 
     #[test]

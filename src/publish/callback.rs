@@ -135,13 +135,13 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !signed(&subscription.secret, &body, signature) {
-        let why = if signature.is_empty() {
-            "unsigned"
+        let (why, result) = if signature.is_empty() {
+            ("unsigned", "unsigned")
         } else {
-            "wrongly signed"
+            ("wrongly signed", "wrongly_signed")
         };
         tracing::warn!(source = %subscription.source_url, hub = %subscription.hub, "WebSub delivery discarded: {why}");
-        crate::metrics::global().websub_delivery(why);
+        crate::metrics::global().websub_delivery(result);
         return StatusCode::ACCEPTED.into_response();
     }
     let charset = headers

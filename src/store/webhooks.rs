@@ -50,8 +50,8 @@ impl Store {
     ) -> Result<(Vec<i64>, Vec<StoredItem>), StoreError> {
         self.conn
             .prepare_cached(
-                "DELETE FROM webhook_items WHERE webhook = ?1 AND item_id NOT IN
-                 (SELECT id FROM items WHERE hidden IS NULL)",
+                "DELETE FROM webhook_items WHERE webhook = ?1 AND NOT EXISTS
+                 (SELECT 1 FROM items i WHERE i.id = item_id AND i.hidden IS NULL)",
             )?
             .execute([webhook])?;
         let mut query = self.conn.prepare_cached(&format!(

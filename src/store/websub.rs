@@ -56,13 +56,7 @@ impl Store {
 
     /// The subscription whose callback ends in `id`.
     pub fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
-            ))?
-            .query_row([id], read)
-            .optional()?)
+        find(&self.conn, id)
     }
 
     /// The subscription of the source at `url` (not one being removed), if it has one.
@@ -155,12 +149,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Verified, StoreError> {
         let tx = self.conn.transaction()?;
-        let found = tx
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
-            ))?
-            .query_row([id], read)
-            .optional()?;
+        let found = find(&tx, id)?;
         let Some(s) = found.filter(|s| s.asked == Some(mode) && s.topic == topic) else {
             return Ok(Verified::Refused);
         };
@@ -199,12 +188,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        let found = tx
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
-            ))?
-            .query_row([id], read)
-            .optional()?;
+        let found = find(&tx, id)?;
         if let Some(s) = found {
             tx.execute(
                 "UPDATE subscriptions SET unhealthy = ?2, retry_at = ?3, tries = tries + 1,
@@ -278,6 +262,15 @@ impl Store {
             .execute(params![id, to_unix(now)])?;
         Ok(())
     }
+}
+
+fn find(conn: &rusqlite::Connection, id: &str) -> Result<Option<Subscription>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
+        ))?
+        .query_row([id], read)
+        .optional()?)
 }
 
 /// Adds an event of `kind` to the source at `url`, if it has a row, its message made from
