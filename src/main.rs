@@ -259,6 +259,7 @@ fn named_sources<'a>(
         .sources
         .iter()
         .filter(|s| targets.iter().any(|t| named(s, t)))
+        .map(|s| &**s)
         .collect())
 }
 

@@ -338,7 +338,7 @@ impl PushRow {
 /// The rows of `status`, one per configured source.
 pub fn status_rows(
     statuses: &[SourceStatus],
-    sources: &[SourceConfig],
+    sources: &[std::sync::Arc<SourceConfig>],
     config: &Config,
 ) -> Vec<StatusRow> {
     let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
@@ -558,7 +558,7 @@ pub fn check(config: &Config) -> String {
                 .sources
                 .iter()
                 .filter(|s| output.takes(s))
-                .map(SourceConfig::label)
+                .map(|s| s.label())
                 .collect();
             format!("from {}", picks.join(", "))
         } else {

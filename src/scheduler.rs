@@ -152,12 +152,7 @@ pub async fn poll_all_once(
     let semaphore = Arc::new(Semaphore::new(config.poll.concurrency));
     let mut tasks = JoinSet::new();
     for source in config.sources.iter().filter(|s| selected(s)) {
-        tasks.spawn(poll(
-            ctx.clone(),
-            Arc::new(source.clone()),
-            semaphore.clone(),
-            mode,
-        ));
+        tasks.spawn(poll(ctx.clone(), source.clone(), semaphore.clone(), mode));
     }
     let mut outcomes = Vec::with_capacity(config.sources.len());
     while let Some(joined) = tasks.join_next().await {
@@ -316,7 +311,7 @@ impl Daemon {
             .iter()
             .map(|s| {
                 let entry = Scheduled {
-                    source: Arc::new(s.clone()),
+                    source: s.clone(),
                     due: None,
                 };
                 (s.url.clone(), entry)
@@ -360,7 +355,7 @@ impl Daemon {
     /// hammers every publisher nor forgets a Retry-After or backoff: a time still to come is
     /// kept; sources overdue or never polled are spread over a short window; gone ones wait for
     /// their URL to change.
-    async fn schedule_from_store(&mut self, sources: &[SourceConfig]) {
+    async fn schedule_from_store(&mut self, sources: &[Arc<SourceConfig>]) {
         let list = sources.to_vec();
         let statuses = self
             .ctx
@@ -731,13 +726,13 @@ impl Daemon {
                         let sooner = Instant::now() + source.interval;
                         entry.due = entry.due.map(|due| due.min(sooner));
                     }
-                    entry.source = Arc::new(source.clone());
+                    entry.source = source.clone();
                 }
                 None => {
                     self.schedule.insert(
                         source.url.clone(),
                         Scheduled {
-                            source: Arc::new(source.clone()),
+                            source: source.clone(),
                             due: None,
                         },
                     );
@@ -829,8 +824,9 @@ struct SourceDiff {
 }
 
 impl SourceDiff {
-    fn between(old: &[SourceConfig], new: &[SourceConfig]) -> SourceDiff {
-        let find = |list: &[SourceConfig], url: &str| list.iter().find(|s| s.url == url).cloned();
+    fn between(old: &[Arc<SourceConfig>], new: &[Arc<SourceConfig>]) -> SourceDiff {
+        let find =
+            |list: &[Arc<SourceConfig>], url: &str| list.iter().find(|s| s.url == url).cloned();
         let mut diff = SourceDiff {
             added: Vec::new(),
             removed: Vec::new(),

@@ -14,6 +14,7 @@ mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -38,8 +39,9 @@ pub struct Config {
     pub poll: PollSettings,
     /// `[[outputs]]`: the merged feeds written.
     pub outputs: Vec<OutputConfig>,
-    /// `[[sources]]` of the config file and of `sources.d/`, in that order.
-    pub sources: Vec<SourceConfig>,
+    /// `[[sources]]` of the config file and of `sources.d/`, in that order. Shared, not
+    /// copied, by the polls and renders that use them (100,000 sources are 100 MB).
+    pub sources: Vec<Arc<SourceConfig>>,
     /// `[health] path`: an Atom feed of changes in the sources' states, if configured.
     pub health: Option<PathBuf>,
     /// `[retention]`, `[dedup]` and `[content]`: what is kept of items, and how.
@@ -429,10 +431,11 @@ pub enum SourceKind {
     /// An RSS, Atom or JSON Feed document (or a page that links to one).
     #[default]
     Feed,
-    /// A JSON API's answer, its items found by `[sources.json]`.
-    Json(JsonFields),
+    /// A JSON API's answer, its items found by `[sources.json]`. Boxed, as the next: most
+    /// sources are feeds, and every source would carry the room of the largest kind.
+    Json(Box<JsonFields>),
     /// A web page without a feed, its items found by `[sources.html]`.
-    Html(HtmlFields),
+    Html(Box<HtmlFields>),
 }
 
 /// `[sources.html]`: CSS selectors for a page's items and, within each, their fields.
@@ -743,7 +746,7 @@ impl Config {
             .iter()
             .find(|s| s.name.as_deref() == Some(target) || s.url == target);
         match configured {
-            Some(source) => Ok(source.clone()),
+            Some(source) => Ok(SourceConfig::clone(source)),
             None => SourceConfig::ad_hoc(target, self, here).map_err(|message| {
                 format!("{target:?} is neither a configured source nor a feed URL: {message}")
             }),

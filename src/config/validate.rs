@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -579,7 +580,11 @@ impl Validator<'_> {
     }
 
     /// `[[webhooks]]`: each with an http(s) URL of its own and a secret.
-    fn webhooks(&mut self, raw: &[RawWebhook], sources: &[SourceConfig]) -> Vec<WebhookConfig> {
+    fn webhooks(
+        &mut self,
+        raw: &[RawWebhook],
+        sources: &[Arc<SourceConfig>],
+    ) -> Vec<WebhookConfig> {
         let mut webhooks: Vec<WebhookConfig> = Vec::new();
         for (index, hook) in raw.iter().enumerate() {
             let key = format!("webhooks[{index}]");
@@ -709,7 +714,7 @@ impl Validator<'_> {
         &mut self,
         files: &[(PathBuf, Vec<RawSource>)],
         poll: &PollSettings,
-    ) -> Vec<SourceConfig> {
+    ) -> Vec<Arc<SourceConfig>> {
         let default_interval = poll.interval;
         let mut seen_urls: HashMap<String, String> = HashMap::new();
         let mut seen_names: HashMap<String, String> = HashMap::new();
@@ -806,7 +811,7 @@ impl Validator<'_> {
                     continue;
                 }
                 if let Some(interval) = interval {
-                    sources.push(SourceConfig {
+                    sources.push(Arc::new(SourceConfig {
                         name: raw.name.clone(),
                         url: shown_url.unwrap_or_else(|| url.to_string()),
                         location,
@@ -820,7 +825,7 @@ impl Validator<'_> {
                         rewrites,
                         full_text,
                         hub,
-                    });
+                    }));
                 }
             }
         }
@@ -1000,7 +1005,7 @@ impl Validator<'_> {
         if let ("html", Some(html)) = (kind, &raw.html) {
             return self
                 .html_fields(file, &format!("{key}.html"), html)
-                .map(SourceKind::Html);
+                .map(|fields| SourceKind::Html(Box::new(fields)));
         }
         match (kind, &raw.json) {
             ("feed", None) => Some(SourceKind::Feed),
@@ -1021,7 +1026,7 @@ impl Validator<'_> {
                     content: json.content.clone(),
                     author: json.author.clone(),
                 };
-                Some(SourceKind::Json(fields))
+                Some(SourceKind::Json(Box::new(fields)))
             }
             ("json", None) => {
                 self.report(

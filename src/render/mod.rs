@@ -95,7 +95,7 @@ pub struct FeedInfo<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct RenderContext<'a> {
     /// The configured sources.
-    pub sources: &'a [SourceConfig],
+    pub sources: &'a [std::sync::Arc<SourceConfig>],
     /// `[site]`, `[opml]`, `[serve]`, `[websub]`.
     pub publishing: &'a Publishing,
     /// The time of the render, for `max_age` filters.
@@ -367,9 +367,15 @@ fn filter(output: &OutputConfig, ctx: RenderContext<'_>) -> ItemFilter {
     };
     // By name here; by tag below, where items' own tags count too.
     let only = if !output.sources.is_empty() {
-        urls(&mut ctx.sources.iter().filter(|s| output.takes_by_name(s)))
+        urls(
+            &mut ctx
+                .sources
+                .iter()
+                .map(|s| &**s)
+                .filter(|s| output.takes_by_name(s)),
+        )
     } else if !output.keep_removed_sources {
-        urls(&mut ctx.sources.iter())
+        urls(&mut ctx.sources.iter().map(|s| &**s))
     } else {
         None
     };

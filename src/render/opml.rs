@@ -9,7 +9,7 @@ use crate::sanitize::web_url;
 /// Renders the sources as OPML, in config order; tags become the OPML `category`. Only sources
 /// on the web are listed: a local file's path is of no use to a subscriber, and not theirs to
 /// see.
-pub fn render(title: &str, sources: &[SourceConfig]) -> io::Result<Vec<u8>> {
+pub fn render(title: &str, sources: &[std::sync::Arc<SourceConfig>]) -> io::Result<Vec<u8>> {
     let mut w = document()?;
     w.create_element("opml")
         .with_attribute(("version", "2.0"))

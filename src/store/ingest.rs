@@ -965,7 +965,7 @@ mod tests {
             items[0].publisher.site.as_deref(),
             Some("https://p.example/")
         );
-        let status = store.source_statuses(&[src]).unwrap();
+        let status = store.source_statuses(&[src.into()]).unwrap();
         assert_eq!(status[0].name, "Publisher's own title");
         assert_eq!(status[0].items, 1);
         assert_eq!(

@@ -43,7 +43,10 @@ const STATE_COLUMNS: &str = "etag, last_modified, hint_interval, skip_hours, ski
 impl Store {
     /// Records the configured sources and their names, so outputs name publishers correctly
     /// even before a source's first poll. Sources no longer configured keep their rows.
-    pub fn sync_sources(&mut self, sources: &[SourceConfig]) -> Result<(), StoreError> {
+    pub fn sync_sources(
+        &mut self,
+        sources: &[std::sync::Arc<SourceConfig>],
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         for source in sources {
             upsert_source(&tx, &source.url, source.name.as_deref())?;
@@ -103,7 +106,7 @@ impl Store {
     /// The state of each of `sources`, in their order.
     pub fn source_statuses(
         &self,
-        sources: &[SourceConfig],
+        sources: &[std::sync::Arc<SourceConfig>],
     ) -> Result<Vec<SourceStatus>, StoreError> {
         let mut query = self.conn.prepare(&format!(
             "SELECT COALESCE(s.name, s.feed_title, s.url), s.last_poll_at,
