@@ -1,7 +1,8 @@
 //! Who is polled when: one pass over every source (`once`) and the daemon loop (`run`), with
 //! bounded concurrency, output rendering after changes, and clean shutdown.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -271,6 +272,10 @@ struct Daemon {
     config: Arc<Config>,
     /// Keyed by URL as configured: a source's identity.
     schedule: HashMap<String, Scheduled>,
+    /// The sources by due time, soonest first, so that a turn of the loop costs no scan of
+    /// every source. An entry whose time no longer matches its source's `due` is stale and
+    /// skipped.
+    queue: BinaryHeap<Reverse<(Instant, String)>>,
     semaphore: Arc<Semaphore>,
     tasks: JoinSet<RefreshOutcome>,
     /// Which source each task polls.
@@ -321,6 +326,7 @@ impl Daemon {
             semaphore: Arc::new(Semaphore::new(config.poll.concurrency)),
             ctx,
             schedule,
+            queue: BinaryHeap::new(),
             tasks: JoinSet::new(),
             task_source: HashMap::new(),
             // Outputs are rendered at start too, in case a file was deleted meanwhile.
@@ -356,32 +362,30 @@ impl Daemon {
     /// kept; sources overdue or never polled are spread over a short window; gone ones wait for
     /// their URL to change.
     async fn schedule_from_store(&mut self, sources: &[Arc<SourceConfig>]) {
-        let list = sources.to_vec();
-        let statuses = self
+        let urls: Vec<String> = sources.iter().map(|s| s.url.clone()).collect();
+        let stored = self
             .ctx
             .store
-            .with(move |store| store.source_statuses(&list))
+            .with(move |store| store.schedules(&urls))
             .await
             .and_then(Result::ok)
             .unwrap_or_default();
         let now = Utc::now();
-        let soon: Vec<&str> = statuses
+        let soon = stored
             .iter()
-            .filter(|s| s.state.gone_since.is_none())
-            .filter(|s| s.state.next_poll.is_none_or(|n| n.at <= now))
-            .map(|s| s.url.as_str())
-            .collect();
+            .filter(|s| !s.gone)
+            .filter(|s| s.next_poll.is_none_or(|n| n.at <= now))
+            .count();
         // 100 ms per source, up to 30 s: a handful start at once, thousands are spread out.
-        let window = (START_SPREAD_PER_SOURCE * soon.len() as u32).min(MAX_START_SPREAD);
-        for status in &statuses {
-            let Some(entry) = self.schedule.get_mut(&status.url) else {
+        let window = (START_SPREAD_PER_SOURCE * soon as u32).min(MAX_START_SPREAD);
+        for schedule in &stored {
+            let Some(entry) = self.schedule.get_mut(&schedule.url) else {
                 continue;
             };
-            let state = &status.state;
-            entry.due = if state.gone_since.is_some() {
+            entry.due = if schedule.gone {
                 None
             } else {
-                match state.next_poll.filter(|n| n.at > now) {
+                match schedule.next_poll.filter(|n| n.at > now) {
                     // A time set by the interval alone follows the config's interval, which
                     // may have been shortened while the daemon was down.
                     Some(next) if next.reason == Reason::Interval => {
@@ -392,35 +396,45 @@ impl Daemon {
                     None => Some(Instant::now() + window.mul_f64(fastrand::f64())),
                 }
             };
+            enqueue(&mut self.queue, &schedule.url, entry.due);
         }
     }
 
     /// Starts a poll of every source whose time has come.
     fn start_due(&mut self) {
         let now = Instant::now();
-        for (url, entry) in &mut self.schedule {
-            if let Some(due) = entry.due.filter(|due| *due <= now) {
-                crate::metrics::global().started_late(now - due);
-                entry.due = None;
-                let task = poll(
-                    self.ctx.clone(),
-                    entry.source.clone(),
-                    self.semaphore.clone(),
-                    Mode::Now,
-                );
-                let handle = self.tasks.spawn(task);
-                self.task_source.insert(handle.id(), url.clone());
-            }
+        while self
+            .queue
+            .peek()
+            .is_some_and(|Reverse((due, _))| *due <= now)
+        {
+            let Some(Reverse((due, url))) = self.queue.pop() else {
+                break;
+            };
+            // Removed by a reload, or rescheduled since: a stale entry.
+            let Some(entry) = self.schedule.get_mut(&url).filter(|e| e.due == Some(due)) else {
+                continue;
+            };
+            crate::metrics::global().started_late(now - due);
+            entry.due = None;
+            let task = poll(
+                self.ctx.clone(),
+                entry.source.clone(),
+                self.semaphore.clone(),
+                Mode::Now,
+            );
+            let handle = self.tasks.spawn(task);
+            self.task_source.insert(handle.id(), url);
         }
     }
 
     /// When the loop must wake next: the next due source, or the next render.
     fn next_wake(&self) -> Instant {
+        // A stale entry at the top only wakes the loop early, once.
         let due = self
-            .schedule
-            .values()
-            .filter_map(|s| s.due)
-            .min()
+            .queue
+            .peek()
+            .map(|Reverse((due, _))| *due)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let due = [
             self.full_texts_due,
@@ -503,6 +517,7 @@ impl Daemon {
             // Should a refresh task ever die, the source is retried after its interval.
             None => Some(Instant::now() + entry.source.interval),
         };
+        enqueue(&mut self.queue, &url, entry.due);
     }
 
     /// A control socket's request: the sources it names are polled now (a poll under way is
@@ -525,6 +540,7 @@ impl Daemon {
                 // Polled by the next turn of the loop, which comes at once; Retry-After and
                 // a gone feed still hold (the poll says "skipped").
                 entry.due = Some(Instant::now());
+                enqueue(&mut self.queue, &url, entry.due);
             }
             self.waiters.entry(url).or_default().push(reply.clone());
         }
@@ -589,6 +605,7 @@ impl Daemon {
             if let Some(entry) = self.schedule.get_mut(url) {
                 let own = Instant::now() + entry.source.interval;
                 entry.due = entry.due.map(|due| due.min(own));
+                enqueue(&mut self.queue, url, entry.due);
             }
         }
         self.subscribed = run
@@ -725,6 +742,7 @@ impl Daemon {
                     if source.interval < entry.source.interval {
                         let sooner = Instant::now() + source.interval;
                         entry.due = entry.due.map(|due| due.min(sooner));
+                        enqueue(&mut self.queue, &source.url, entry.due);
                     }
                     entry.source = source.clone();
                 }
@@ -896,6 +914,13 @@ impl std::fmt::Display for SourceDiff {
             self.changed.len(),
             changed
         )
+    }
+}
+
+/// Puts the source at `url` in the queue at `due`, if it is due at all.
+fn enqueue(queue: &mut BinaryHeap<Reverse<(Instant, String)>>, url: &str, due: Option<Instant>) {
+    if let Some(due) = due {
+        queue.push(Reverse((due, url.to_string())));
     }
 }
 

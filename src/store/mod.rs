@@ -23,7 +23,7 @@ pub use ingest::Poll;
 pub use items::{ItemFilter, Tagged};
 pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
-pub use sources::SourceStatus;
+pub use sources::{SourceStatus, StoredSchedule};
 pub use webhooks::{Delivery, WebhookStatus};
 pub use websub::Verified;
 

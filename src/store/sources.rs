@@ -34,6 +34,17 @@ pub struct SourceStatus {
     pub subscription: Option<crate::websub::Subscription>,
 }
 
+/// When a source is next due, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSchedule {
+    /// Its URL as configured.
+    pub url: String,
+    /// When it is due, and why; none if never polled (or gone).
+    pub next_poll: Option<NextPoll>,
+    /// Whether the publisher said it is gone (410).
+    pub gone: bool,
+}
+
 /// The columns of `sources` that make a `FetchState`, in the order `read_state` expects.
 const STATE_COLUMNS: &str = "etag, last_modified, hint_interval, skip_hours, skip_days,
     last_status, last_error, last_success_at, consecutive_failures, retry_after_until,
@@ -89,6 +100,39 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let dates = query.query_map(params![url, limit], |row| row.get::<_, i64>(0))?;
         Ok(dates.map(|d| d.map(from_unix)).collect::<Result<_, _>>()?)
+    }
+
+    /// When each of the sources at `urls` is next due, in their order: what a starting
+    /// daemon schedules from (a source never polled has no time).
+    pub fn schedules(&self, urls: &[String]) -> Result<Vec<StoredSchedule>, StoreError> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT next_poll_at, next_poll_reason, gone_since IS NOT NULL
+             FROM sources WHERE url = ?1",
+        )?;
+        let mut schedules = Vec::with_capacity(urls.len());
+        for url in urls {
+            let found = query
+                .query_row([url], |row| {
+                    let at: Option<i64> = row.get(0)?;
+                    let reason: Option<String> = row.get(1)?;
+                    Ok((at, reason, row.get::<_, bool>(2)?))
+                })
+                .optional()?;
+            let (at, reason, gone) = found.unwrap_or_default();
+            let next_poll = match (at, reason.as_deref().and_then(Reason::parse)) {
+                (Some(at), Some(reason)) => Some(NextPoll {
+                    at: from_unix(at),
+                    reason,
+                }),
+                _ => None,
+            };
+            schedules.push(StoredSchedule {
+                url: url.clone(),
+                next_poll,
+                gone,
+            });
+        }
+        Ok(schedules)
     }
 
     /// The polling state of a source; the default for one never polled.
