@@ -187,6 +187,35 @@ pub fn wanted(config: &Config, advertised: &[Advertised]) -> Vec<Wanted> {
     wanted
 }
 
+/// `wanted` without the hubs a feed advertises at a private, loopback or link-local address
+/// while the source itself is public (unless `[poll] allow_private_redirects`): a publisher
+/// must not make Tributary POST into the network it runs in. A hub the config names is the
+/// user's choice and kept.
+async fn screened(config: &Config, wanted: Vec<Wanted>) -> Vec<Wanted> {
+    if config.poll.allow_private_redirects {
+        return wanted;
+    }
+    let mut kept = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let source = config.sources.iter().find(|s| s.url == w.source_url);
+        let configured = source.is_some_and(|s| s.hub.as_ref() == Some(&w.hub));
+        let source_private = match source.map(|s| &s.location) {
+            Some(SourceLocation::Http(home)) => crate::fetch::is_private(home).await,
+            _ => false,
+        };
+        if configured || source_private || !crate::fetch::is_private(&w.hub).await {
+            kept.push(w);
+        } else {
+            tracing::warn!(
+                source = %w.source_url,
+                hub = %w.hub,
+                "not subscribing: the feed's hub is at a private address (set [poll] allow_private_redirects = true to allow it)"
+            );
+        }
+    }
+    kept
+}
+
 /// One thing to do about a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -321,7 +350,7 @@ pub async fn maintain(store: &SharedStore, fetcher: &Fetcher, config: &Config) -
         }
         None => return Maintained::default(),
     };
-    let wanted = wanted(config, &advertised);
+    let wanted = screened(config, wanted(config, &advertised)).await;
     let now = Utc::now();
     for step in plan(&wanted, &stored, now) {
         carry_out(store, fetcher, config, step).await;
@@ -699,6 +728,60 @@ mod tests {
             super::wanted(&off, &advertised).is_empty(),
             "subscribing is off"
         );
+    }
+
+    #[tokio::test]
+    async fn a_public_feed_cannot_make_tributary_post_to_a_private_hub() {
+        let hub = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hub_url = format!("http://{}/hub", hub.local_addr().unwrap());
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = asked.clone();
+        tokio::spawn(async move {
+            while let Ok((_connection, _)) = hub.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tributary.toml");
+        let config = |extra: &str| {
+            std::fs::write(
+                &file,
+                format!(
+                    "[poll]\ntimeout = \"2s\"\n{extra}\n[serve]\nlisten = \"127.0.0.1:1\"\n\
+                     [site]\nbase_url = \"https://agg.example/\"\n[websub]\nsubscribe = true\n\
+                     timeout = \"2s\"\n[[sources]]\nurl = \"https://public.example/feed\"\n"
+                ),
+            )
+            .unwrap();
+            crate::config::load(&file).unwrap()
+        };
+        let strict = config("");
+        let mut store = crate::store::Store::open(&strict.database).unwrap();
+        store.sync_sources(&strict.sources).unwrap();
+        let meta = crate::model::FeedMeta {
+            hub: Some(hub_url.clone()),
+            ..Default::default()
+        };
+        let poll = crate::store::Poll {
+            at: Utc::now(),
+            state: Some(&crate::model::FetchState::default()),
+            feed: Some((&meta, &[])),
+            event: None,
+            rules: &strict.items,
+            shaping: &crate::rules::Shaping::new(&strict),
+            webhooks: &[],
+        };
+        store.record_poll(&strict.sources[0], &poll).unwrap();
+        let store = SharedStore::new(store).unwrap();
+        let fetcher = Fetcher::new(&strict.poll).unwrap();
+        maintain(&store, &fetcher, &strict).await;
+        let stored = store.read(|s| s.subscriptions()).await.unwrap().unwrap();
+        assert!(stored.is_empty(), "{stored:?}");
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // Allowed: asked (the hub never answers; the request times out).
+        let allowed = config("allow_private_redirects = true");
+        maintain(&store, &Fetcher::new(&allowed.poll).unwrap(), &allowed).await;
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
