@@ -364,6 +364,8 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: &Push) ->
     let span = tracing::warn_span!("push", source = source.label(), hub = %push.subscription.hub);
     async {
         let started = Instant::now();
+        // As a fetched feed: however many hubs deliver at once, memory stays bounded.
+        let permit = ctx.parse_permits.take(push.body.len()).await;
         let body = Body {
             bytes: push.body.clone(),
             charset: push.charset.clone(),
@@ -381,7 +383,7 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: &Push) ->
                     feed: Box::new(feed),
                     response: Response::default(),
                     discovered: None,
-                    permit: None,
+                    permit,
                 };
                 let recorded = record(ctx, source, Utc::now(), attempt, None, None).await;
                 // The hub hears 2xx only once the items are committed: it delivers again
