@@ -287,25 +287,11 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
     }
     let mut health_changed = event.is_some();
     if pushed && counts.new > 0 {
-        // The hub let these through: push is not trusted until it is renewed, and the
-        // source is polled at its own pace meanwhile.
+        // The hub let these through: the source goes back to its own pace.
         let own = Pace::configured(source.interval);
         let (own_state, _) = advance(&state, &attempt, source, &ctx.poll, own, now, jitter);
         new_state.next_poll = own_state.next_poll;
-        let (url, found) = (source.url.clone(), counts.new as u64);
-        if let Some(next) = new_state.next_poll {
-            let missed = ctx
-                .store
-                .with(move |s| s.push_missed(&url, found, next, now))
-                .await;
-            if !matches!(missed, Some(Ok(()))) {
-                tracing::error!("recording that the hub missed items failed");
-            }
-        }
-        tracing::warn!(
-            found = counts.new,
-            "the poll found items the WebSub hub never pushed; subscribing again"
-        );
+        hub_missed(ctx, source, counts.new, new_state.next_poll, now).await;
         health_changed = true;
     }
     let next = new_state.next_poll;
@@ -317,6 +303,32 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
     RefreshOutcome {
         hub,
         ..outcome(name, result, next, health_changed)
+    }
+}
+
+/// A poll found `found` items the hub never pushed: push is marked unhealthy (and asked for
+/// again), and the source's next poll stored at its own pace.
+async fn hub_missed(
+    ctx: &Pipeline,
+    source: &SourceConfig,
+    found: usize,
+    next: Option<NextPoll>,
+    now: DateTime<Utc>,
+) {
+    tracing::warn!(
+        found,
+        "the poll found items the WebSub hub never pushed; subscribing again"
+    );
+    let (Some(next), url) = (next, source.url.clone()) else {
+        return;
+    };
+    let found = found as u64;
+    let missed = ctx
+        .store
+        .with(move |s| s.push_missed(&url, found, next, now))
+        .await;
+    if !matches!(missed, Some(Ok(()))) {
+        tracing::error!("recording that the hub missed items failed");
     }
 }
 
