@@ -27,7 +27,7 @@ use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, rea
 use crate::rules::{CurrentShaping, Shaped, Shaping};
 use crate::schedule::{self, Pace};
 use crate::store::{Poll, SharedStore, StoreError};
-use crate::websub::Push;
+use crate::websub::Pushed;
 
 /// The pipeline a refresh runs through: the fetcher, the store, the settings and the parse
 /// permits, shared by every task.
@@ -372,15 +372,15 @@ async fn pace(ctx: &Pipeline, source: &SourceConfig, attempt: &Attempt, pushed: 
 /// Takes in content a hub pushed for `source`: the same parse → identity → store path as a
 /// poll's, leaving the source's polling state as it is. Never fails outward: a body that is
 /// not a feed or cannot be stored is that source's failure, logged.
-pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: &Push) -> RefreshOutcome {
+pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: Pushed) -> RefreshOutcome {
     let span = tracing::warn_span!("push", source = source.label(), hub = %push.subscription.hub);
     async {
         let started = Instant::now();
         // As a fetched feed: however many hubs deliver at once, memory stays bounded.
         let permit = ctx.parse_permits.take(push.body.len()).await;
         let body = Body {
-            bytes: push.body.clone(),
-            charset: push.charset.clone(),
+            bytes: push.body,
+            charset: push.charset,
             base: Url::parse(&push.subscription.topic).ok(),
         };
         let read = read_body(ctx, body, &source.kind, &source.url, false).await;
@@ -397,14 +397,18 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: &Push) ->
                     discovered: None,
                     permit,
                 };
-                let recorded = record(ctx, source, Utc::now(), attempt, None, None).await;
-                // The hub hears 2xx only once the items are committed: it delivers again
-                // otherwise, and a crash must not lose what was acknowledged.
-                let committed = ctx.store.with(|_| ()).await.is_some();
-                match recorded {
-                    Ok(_) if !committed => Err(RefreshError::Crashed("committing").failure()),
-                    Ok((counts, _)) => Ok(counts),
-                    Err(error) => Err(error.failure()),
+                let now = Utc::now();
+                let recorded = record(ctx, source, now, attempt, None, None).await;
+                // Noted outside the poll's batch, so the batch, these items with it, is
+                // committed first: the hub hears 2xx only once they are (it delivers again
+                // otherwise, and a crash must not lose what was acknowledged).
+                let id = push.subscription.id;
+                let noted = ctx.store.with(move |s| s.push_received(&id, now)).await;
+                match (recorded, noted) {
+                    (Ok((counts, _)), Some(Ok(()))) => Ok(counts),
+                    (Err(error), _) => Err(error.failure()),
+                    (Ok(_), Some(Err(error))) => Err(RefreshError::from(error).failure()),
+                    (Ok(_), None) => Err(RefreshError::Crashed("committing").failure()),
                 }
             }
             Err(not_read) => Err(not_read.failure()),

@@ -296,6 +296,8 @@ pub struct PushRow {
     pub lease_until: Option<DateTime<Utc>>,
     /// Why push is unhealthy, when it is.
     pub unhealthy: Option<String>,
+    /// When the hub last delivered content.
+    pub last_push: Option<DateTime<Utc>>,
 }
 
 impl PushRow {
@@ -312,6 +314,7 @@ impl PushRow {
             hub: s.hub.clone(),
             lease_until: s.lease_until,
             unhealthy: s.unhealthy.clone(),
+            last_push: s.last_push_at,
         }
     }
 

@@ -215,9 +215,7 @@ pub async fn run_daemon(
     service::ready();
     loop {
         daemon.start_due();
-        daemon.start_full_texts();
-        daemon.start_websub();
-        daemon.start_deliveries();
+        daemon.start_beside();
         if daemon.reshape_at.is_some_and(|at| at <= Instant::now()) {
             let (changed, next) = reshape_due(&daemon.ctx).await;
             daemon.dirty |= changed;
@@ -247,11 +245,11 @@ pub async fn run_daemon(
             Some(joined) = daemon.tasks.join_next_with_id() => daemon.finished(joined),
             Some(request) = inputs.control.recv() => daemon.asked(request),
             Some(push) = inputs.pushed.recv() => daemon.pushed(push),
-            () = inputs.verified.notified() => daemon.websub_due = Some(Instant::now()),
+            () = inputs.verified.notified() => daemon.websub.due_now(),
             Some(stored) = daemon.pushes.join_next() => daemon.push_stored(stored),
-            Some(run) = daemon.websub.join_next() => daemon.websub_done(run),
-            Some(run) = daemon.deliveries.join_next() => daemon.deliveries_done(run),
-            Some(run) = daemon.full_texts.join_next() => daemon.full_texts_done(run),
+            Some(run) = daemon.websub.runs.join_next() => daemon.websub_done(run),
+            Some(run) = daemon.deliveries.runs.join_next() => daemon.deliveries_done(run),
+            Some(run) = daemon.full_texts.runs.join_next() => daemon.full_texts_done(run),
             Some(_) = daemon.pings.join_next() => {}
             () = tokio::time::sleep_until(wake) => {}
         }
@@ -289,24 +287,58 @@ struct Daemon {
     failures: usize,
     /// WebSub pings under way: beside the loop, never in it.
     pings: JoinSet<()>,
-    /// Full-text fetches under way (one run at a time), beside the loop like pings.
-    full_texts: JoinSet<FullTextRun>,
-    /// When full texts are next to be fetched, if any may be wanted.
-    full_texts_due: Option<Instant>,
+    /// Full-text fetches (when any may be wanted).
+    full_texts: Beside<FullTextRun>,
     /// When a rule's `older_than`/`newer_than` next decides otherwise for a stored item.
     reshape_at: Option<Instant>,
     /// Clients of the control socket waiting for a source's poll, by its URL.
     waiters: HashMap<String, Vec<mpsc::UnboundedSender<String>>>,
     /// Content hubs pushed, being stored.
     pushes: JoinSet<RefreshOutcome>,
-    /// WebSub upkeep under way (one run at a time), and when it is next due.
-    websub: JoinSet<Maintained>,
-    websub_due: Option<Instant>,
+    /// WebSub upkeep: subscribe, renew, retry, unsubscribe.
+    websub: Beside<Maintained>,
     /// The hub subscribed (or being subscribed) for each source, by its URL.
     subscribed: HashMap<String, String>,
-    /// Webhook deliveries under way (one run at a time), and when they are next due.
-    deliveries: JoinSet<DeliveryRun>,
-    deliveries_due: Option<Instant>,
+    /// Webhook deliveries.
+    deliveries: Beside<DeliveryRun>,
+}
+
+/// Work that runs beside the daemon's loop, never in it, one run at a time, when it is due.
+struct Beside<T> {
+    runs: JoinSet<T>,
+    /// When it is next to run, if anything is to be done.
+    due: Option<Instant>,
+}
+
+impl<T: Send + 'static> Beside<T> {
+    fn new(due: Option<Instant>) -> Beside<T> {
+        Beside {
+            runs: JoinSet::new(),
+            due,
+        }
+    }
+
+    /// Due now.
+    fn due_now(&mut self) {
+        self.due = Some(Instant::now());
+    }
+
+    /// Due at `at` too (whichever comes first).
+    fn due_by(&mut self, at: Option<Instant>) {
+        self.due = [self.due, at].into_iter().flatten().min();
+    }
+
+    /// Starts the run `start` makes when it is due and none is under way.
+    fn start_if_due<F>(&mut self, start: impl FnOnce() -> F)
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        if !self.runs.is_empty() || self.due.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        self.due = None;
+        self.runs.spawn(start());
+    }
 }
 
 impl Daemon {
@@ -337,22 +369,21 @@ impl Daemon {
             failures: 0,
             pings: JoinSet::new(),
             waiters: HashMap::new(),
-            full_texts: JoinSet::new(),
             // Some may have been left wanted by the last run.
-            full_texts_due: config
-                .sources
-                .iter()
-                .any(|s| s.full_text.is_some())
-                .then(Instant::now),
+            full_texts: Beside::new(
+                config
+                    .sources
+                    .iter()
+                    .any(|s| s.full_text.is_some())
+                    .then(Instant::now),
+            ),
             reshape_at: Some(Instant::now()),
             pushes: JoinSet::new(),
-            websub: JoinSet::new(),
             // Subscriptions to renew, or to end if subscribing was turned off meanwhile.
-            websub_due: Some(Instant::now()),
+            websub: Beside::new(Some(Instant::now())),
             subscribed: HashMap::new(),
-            deliveries: JoinSet::new(),
             // Deliveries may have been left queued by the last run.
-            deliveries_due: (!config.webhooks.is_empty()).then(Instant::now),
+            deliveries: Beside::new((!config.webhooks.is_empty()).then(Instant::now)),
             config: Arc::new(config),
         }
     }
@@ -437,10 +468,10 @@ impl Daemon {
             .map(|Reverse((due, _))| *due)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let due = [
-            self.full_texts_due,
+            self.full_texts.due,
             self.reshape_at,
-            self.websub_due,
-            self.deliveries_due,
+            self.websub.due,
+            self.deliveries.due,
         ]
         .into_iter()
         .flatten()
@@ -494,10 +525,10 @@ impl Daemon {
             Some(outcome) => {
                 self.dirty |= outcome.changed() || outcome.health_changed;
                 if entry.source.full_text.is_some() && outcome.changed() {
-                    self.full_texts_due = Some(Instant::now());
+                    self.full_texts.due_now();
                 }
                 if outcome.changed() && !self.config.webhooks.is_empty() {
-                    self.deliveries_due = Some(Instant::now());
+                    self.deliveries.due_now();
                 }
                 // A hub advertised (or configured) that is not the one subscribed.
                 let hub = entry.source.hub.as_ref().map(url::Url::to_string);
@@ -506,7 +537,7 @@ impl Daemon {
                         && self.subscribed.get(&url) != Some(&hub)
                         && matches!(outcome.result, PollResult::Fetched(_))
                     {
-                        self.websub_due = Some(Instant::now());
+                        self.websub.due_now();
                     }
                 }
                 if matches!(outcome.result, PollResult::Failed(_)) {
@@ -548,20 +579,21 @@ impl Daemon {
 
     /// Content a hub pushed: stored like a poll's items, the hub answered once it is.
     fn pushed(&mut self, push: Push) {
+        let Push { content, reply } = push;
         let source = self
             .schedule
-            .get(&push.subscription.source_url)
+            .get(&content.subscription.source_url)
             .map(|entry| entry.source.clone());
         let Some(source) = source else {
             // The source left the config: its subscription is being ended.
-            let _ = push.reply.send(true);
+            let _ = reply.send(true);
             return;
         };
         let ctx = self.ctx.clone();
         self.pushes.spawn(async move {
-            let outcome = refresh::receive_push(&ctx, &source, &push).await;
+            let outcome = refresh::receive_push(&ctx, &source, content).await;
             let stored = !matches!(outcome.result, PollResult::Failed(_));
-            let _ = push.reply.send(stored);
+            let _ = reply.send(stored);
             outcome
         });
     }
@@ -575,24 +607,9 @@ impl Daemon {
         if outcome.changed() {
             self.dirty = true;
             if !self.config.webhooks.is_empty() {
-                self.deliveries_due = Some(Instant::now());
+                self.deliveries.due_now();
             }
         }
-    }
-
-    /// Starts the WebSub upkeep (subscribe, renew, retry, unsubscribe) when it is due.
-    fn start_websub(&mut self) {
-        if !self.websub.is_empty() || self.websub_due.is_none_or(|t| t > Instant::now()) {
-            return;
-        }
-        self.websub_due = None;
-        let (store, fetcher, config) = (
-            self.ctx.store.clone(),
-            self.ctx.fetcher.clone(),
-            self.config.clone(),
-        );
-        self.websub
-            .spawn(async move { websub::maintain(&store, &fetcher, &config).await });
     }
 
     /// The upkeep ended: sources whose push is not healthy go back to their own interval.
@@ -608,28 +625,26 @@ impl Daemon {
                 enqueue(&mut self.queue, url, entry.due);
             }
         }
-        self.subscribed = run
-            .subscribed
-            .into_iter()
-            .map(|(url, (hub, _))| (url, hub))
-            .collect();
-        let next = run.next_at.map(instant_at);
-        self.websub_due = [self.websub_due, next].into_iter().flatten().min();
+        self.subscribed = run.subscribed;
+        self.websub.due_by(run.next_at.map(instant_at));
     }
 
-    /// Starts delivering to the webhooks when they are due and no run is under way.
-    fn start_deliveries(&mut self) {
-        if !self.deliveries.is_empty() || self.deliveries_due.is_none_or(|t| t > Instant::now()) {
-            return;
-        }
-        self.deliveries_due = None;
-        let (store, fetcher, config) = (
-            self.ctx.store.clone(),
-            self.ctx.fetcher.clone(),
-            self.config.clone(),
-        );
-        self.deliveries
-            .spawn(async move { webhooks::deliver(&store, &fetcher, &config.webhooks).await });
+    /// Starts what runs beside the loop (full texts, WebSub upkeep, webhook deliveries) that
+    /// is due and not under way.
+    fn start_beside(&mut self) {
+        let (ctx, config) = (&self.ctx, &self.config);
+        self.full_texts.start_if_due(|| {
+            let (ctx, config) = (ctx.clone(), config.clone());
+            async move { fulltext::fetch_due(&ctx, &config).await }
+        });
+        self.websub.start_if_due(|| {
+            let (store, fetcher, config) = (ctx.store.clone(), ctx.fetcher.clone(), config.clone());
+            async move { websub::maintain(&store, &fetcher, &config).await }
+        });
+        self.deliveries.start_if_due(|| {
+            let (store, fetcher, config) = (ctx.store.clone(), ctx.fetcher.clone(), config.clone());
+            async move { webhooks::deliver(&store, &fetcher, &config.webhooks).await }
+        });
     }
 
     /// A delivery run ended: the next when a retry is due (or new items came meanwhile).
@@ -638,19 +653,7 @@ impl Daemon {
             tracing::error!("delivering to the webhooks crashed");
             return;
         };
-        let next = run.next_at.map(instant_at);
-        self.deliveries_due = [self.deliveries_due, next].into_iter().flatten().min();
-    }
-
-    /// Starts fetching the full texts wanted, when they are due and no run is under way.
-    fn start_full_texts(&mut self) {
-        if !self.full_texts.is_empty() || self.full_texts_due.is_none_or(|t| t > Instant::now()) {
-            return;
-        }
-        self.full_texts_due = None;
-        let (ctx, config) = (self.ctx.clone(), self.config.clone());
-        self.full_texts
-            .spawn(async move { fulltext::fetch_due(&ctx, &config).await });
+        self.deliveries.due_by(run.next_at.map(instant_at));
     }
 
     /// A run of full-text fetches ended: the outputs show what it stored; retries are due later.
@@ -660,13 +663,10 @@ impl Daemon {
             return;
         };
         self.dirty |= run.stored > 0;
-        let next = run.next_at.map(instant_at);
+        self.full_texts.due_by(run.next_at.map(instant_at));
         // A full batch may have left more due now.
-        let again = (run.stored + run.failed > 0).then(Instant::now);
-        self.full_texts_due = [self.full_texts_due, next, again]
-            .into_iter()
-            .flatten()
-            .min();
+        self.full_texts
+            .due_by((run.stored + run.failed > 0).then(Instant::now));
     }
 
     async fn render(&mut self) {
@@ -775,9 +775,9 @@ impl Daemon {
         }
         self.ctx.rules = Arc::new(new.items.clone());
         self.ctx.webhooks = Arc::new(new.webhooks.clone());
-        self.websub_due = Some(Instant::now());
+        self.websub.due_now();
         if new.webhooks != self.config.webhooks {
-            self.deliveries_due = Some(Instant::now());
+            self.deliveries.due_now();
         }
         self.ctx.shaping.set(Shaping::new(&new));
         self.dirty |= self.ctx.apply_rules().await;

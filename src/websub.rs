@@ -313,6 +313,15 @@ pub fn retry_after(tries: u32) -> Duration {
 /// Content a hub delivered for a subscription, its signature checked, for the daemon to store.
 #[derive(Debug)]
 pub struct Push {
+    /// What the hub delivered.
+    pub content: Pushed,
+    /// Told whether it was stored (the hub is answered 2xx) or not (5xx: it delivers again).
+    pub reply: tokio::sync::oneshot::Sender<bool>,
+}
+
+/// What a hub delivered.
+#[derive(Debug)]
+pub struct Pushed {
     /// The subscription it came for.
     pub subscription: Subscription,
     /// The body, within `[poll] max_body`.
@@ -321,8 +330,6 @@ pub struct Push {
     pub charset: Option<String>,
     /// The hub and topic its `Link` headers named.
     pub links: (Option<Url>, Option<Url>),
-    /// Told whether it was stored (the hub is answered 2xx) or not (5xx: it delivers again).
-    pub reply: tokio::sync::oneshot::Sender<bool>,
 }
 
 /// What a run of [`maintain`] came to.
@@ -332,8 +339,8 @@ pub struct Maintained {
     pub next_at: Option<DateTime<Utc>>,
     /// The sources whose push is not to be trusted now (polled at their own interval).
     pub unhealthy: Vec<String>,
-    /// The hub and topic subscribed (or being subscribed) for each source.
-    pub subscribed: HashMap<String, (String, String)>,
+    /// The hub subscribed (or being subscribed) for each source.
+    pub subscribed: HashMap<String, String>,
 }
 
 /// Brings the subscriptions in line with `config`: subscribes, renews, retries, unsubscribes,
@@ -371,7 +378,7 @@ pub async fn maintain(store: &SharedStore, fetcher: &Fetcher, config: &Config) -
         subscribed: stored
             .iter()
             .filter(|s| !s.removing)
-            .map(|s| (s.source_url.clone(), (s.hub.clone(), s.topic.clone())))
+            .map(|s| (s.source_url.clone(), s.hub.clone()))
             .collect(),
     }
 }

@@ -66,28 +66,29 @@ fn delivered_titles(body: &[u8]) -> Vec<String> {
 
 const DATE: &str = "Mon, 18 Aug 2025 10:00:00 GMT";
 
+/// The two publishers' feeds: the tagged ministry's and the harbour's.
+fn publish(server: &FeedServer, ministry: &[TestItem], harbour: &[TestItem]) {
+    server.serve(
+        "/ministry.xml",
+        rss("Ministry", "https://mod.example/", ministry),
+    );
+    server.serve(
+        "/harbour.xml",
+        rss("Harbour", "https://harbour.example/", harbour),
+    );
+}
+
 #[tokio::test]
 async fn webhooks_get_signed_filtered_deliveries_retried_after_failures() {
     let server = FeedServer::start().await;
     let receiver = FeedServer::start().await;
-    server.serve(
-        "/ministry.xml",
-        rss(
-            "Ministry",
-            "https://mod.example/",
-            &[
-                item("m1", "Frigate launched", DATE),
-                item("m2", "Weather warning", DATE),
-            ],
-        ),
-    );
-    server.serve(
-        "/harbour.xml",
-        rss(
-            "Harbour",
-            "https://harbour.example/",
-            &[item("h1", "Ferry times", DATE)],
-        ),
+    publish(
+        &server,
+        &[
+            item("m1", "Frigate launched", DATE),
+            item("m2", "Weather warning", DATE),
+        ],
+        &[item("h1", "Ferry times", DATE)],
     );
     // The first receiver fails twice, then takes deliveries.
     receiver.respond("/all", 500, &[], Vec::new());
@@ -172,18 +173,7 @@ async fn webhooks_get_signed_filtered_deliveries_retried_after_failures() {
 async fn deliveries_queued_before_a_crash_are_sent_after_the_restart_in_order() {
     let server = FeedServer::start().await;
     let receiver = FeedServer::start().await;
-    server.serve(
-        "/ministry.xml",
-        rss(
-            "Ministry",
-            "https://mod.example/",
-            &[item("m1", "First", DATE)],
-        ),
-    );
-    server.serve(
-        "/harbour.xml",
-        rss("Harbour", "https://harbour.example/", &[]),
-    );
+    publish(&server, &[item("m1", "First", DATE)], &[]);
     receiver.respond("/all", 503, &[], Vec::new());
     receiver.respond("/defence", 503, &[], Vec::new());
     let ws = Workspace::new(&config(&server, &receiver));
@@ -192,13 +182,10 @@ async fn deliveries_queued_before_a_crash_are_sent_after_the_restart_in_order() 
     daemon.ready().await;
     assert!(wait_for(Duration::from_secs(60), || receiver.requests("/all") >= 1).await);
     // A second batch, queued behind the first, which keeps failing.
-    server.serve(
-        "/ministry.xml",
-        rss(
-            "Ministry",
-            "https://mod.example/",
-            &[item("m2", "Second", DATE), item("m1", "First", DATE)],
-        ),
+    publish(
+        &server,
+        &[item("m2", "Second", DATE), item("m1", "First", DATE)],
+        &[],
     );
     let polled = stdout(&ws.tributary_with_env(&["poll", "Ministry"], &env).await);
     assert!(polled.contains("1 new"), "{polled}");

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use crate::store::{SharedStore, Verified};
-use crate::websub::{Asked, Push, signed};
+use crate::websub::{Asked, Push, Pushed, signed};
 
 /// Where verified deliveries go: the daemon, which stores them as it stores polls.
 #[derive(Clone, Debug)]
@@ -161,10 +161,12 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
     };
     let (reply, stored) = oneshot::channel();
     let push = Push {
-        subscription,
-        body: body.to_vec(),
-        charset,
-        links,
+        content: Pushed {
+            subscription,
+            body: body.into(),
+            charset,
+            links,
+        },
         reply,
     };
     if inbox.pushes.send(push).await.is_err() {

@@ -245,14 +245,8 @@ impl Store {
     /// Whether a verified, healthy, unexpired subscription pushes `source_url`'s items.
     pub fn pushed(&self, source_url: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM subscriptions WHERE source_url = ?1 AND removing = 0
-                 AND verified_at IS NOT NULL AND unhealthy IS NULL AND lease_until > ?2",
-            )?
-            .query_row(params![source_url, to_unix(now)], |_| Ok(()))
-            .optional()?
-            .is_some())
+            .current_subscription(source_url)?
+            .is_some_and(|s| s.pushes(now)))
     }
 
     /// A delivery for `id` was taken in.
