@@ -166,7 +166,7 @@ fn first_allowed(at: DateTime<Utc>, hints: &FeedHints, latest: DateTime<Utc>) ->
 }
 
 /// `time + delay`, saturating rather than panicking on absurd configured durations.
-fn later(time: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+pub(crate) fn later(time: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(delay)
         .ok()
         .and_then(|d| time.checked_add_signed(d))

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::config::{Config, SourceLocation};
 use crate::fetch::Fetcher;
+use crate::schedule::later;
 use crate::store::SharedStore;
 
 /// How long a hub has to verify a request before it counts as failed.
@@ -393,7 +394,7 @@ async fn carry_out(store: &SharedStore, fetcher: &Fetcher, config: &Config, step
         }
         Step::Unhealthy(s, reason) => {
             tracing::warn!(source = %s.source_url, hub = %s.hub, "WebSub push unhealthy: {reason}");
-            let retry = now + chrono::Duration::from_std(retry_after(s.tries)).unwrap_or_default();
+            let retry = later(now, retry_after(s.tries));
             save(store, move |st| {
                 st.push_unhealthy(&s.id, &reason, retry, now)
             })
@@ -419,8 +420,7 @@ async fn request(
     s.removing |= asked == Asked::Unsubscribe;
     if asked == Asked::Unsubscribe {
         s.tries += 1;
-        s.retry_at =
-            Some(now + chrono::Duration::from_std(retry_after(s.tries)).unwrap_or_default());
+        s.retry_at = Some(later(now, retry_after(s.tries)));
     }
     let saved = s.clone();
     save(store, move |st| st.save_subscription(&saved)).await;
@@ -434,7 +434,7 @@ async fn request(
         Ok(()) => {
             tracing::info!(source = %s.source_url, hub = %s.hub, topic = %s.topic, "WebSub {label} requested; waiting for the hub to verify it");
             if asked == Asked::Subscribe {
-                let verify_by = now + chrono::Duration::from_std(VERIFY_WITHIN).unwrap_or_default();
+                let verify_by = later(now, VERIFY_WITHIN);
                 save(store, move |st| {
                     st.request_accepted(&s.id, asked, verify_by)
                 })
@@ -444,8 +444,7 @@ async fn request(
         Err(error) => {
             tracing::warn!(source = %s.source_url, hub = %s.hub, "WebSub {label} not accepted: {error}");
             if asked == Asked::Subscribe {
-                let retry =
-                    now + chrono::Duration::from_std(retry_after(s.tries)).unwrap_or_default();
+                let retry = later(now, retry_after(s.tries));
                 let reason = format!("the hub did not accept the subscription: {error}");
                 save(store, move |st| {
                     st.push_unhealthy(&s.id, &reason, retry, now)

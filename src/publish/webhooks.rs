@@ -14,6 +14,7 @@ use hmac::{KeyInit, Mac};
 
 use crate::config::WebhookConfig;
 use crate::fetch::Fetcher;
+use crate::schedule::later;
 use crate::store::{Delivery, SharedStore, StoreError};
 
 /// The most items in one delivery.
@@ -136,7 +137,7 @@ async fn deliver_to(
             Err(error) => {
                 crate::metrics::global().webhook_delivery("failed");
                 let wait = retry_after(next.tries + 1);
-                let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                let at = later(now, wait);
                 tracing::warn!(webhook = %url, delivery = %next.delivery_id, %error, retry_in = %humantime::format_duration(wait), "webhook delivery failed");
                 let saved = store
                     .with(move |s| s.delivery_failed(&key, row, &error, at, now))
