@@ -38,11 +38,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     let hex = match <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) {
         Ok(mut mac) => {
             mac.update(body);
-            mac.finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            crate::identity::hex(&mac.finalize().into_bytes())
         }
         // HMAC takes keys of any length; this is not reached.
         Err(_) => String::new(),
