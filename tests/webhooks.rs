@@ -37,6 +37,11 @@ secret = \"{SECRET}\"
 tags = [\"defence\"]
 exclude = [\"weather\"]
 
+# What rules drop is stored but goes out nowhere: not to webhooks either.
+[[rules]]
+when = {{ title = \"(?i)sponsored\" }}
+action = \"drop\"
+
 [[sources]]
 name = \"Ministry\"
 url = \"{ministry}\"
@@ -88,7 +93,10 @@ async fn webhooks_get_signed_filtered_deliveries_retried_after_failures() {
             item("m1", "Frigate launched", DATE),
             item("m2", "Weather warning", DATE),
         ],
-        &[item("h1", "Ferry times", DATE)],
+        &[
+            item("h1", "Ferry times", DATE),
+            item("h2", "Sponsored: cruise deals", DATE),
+        ],
     );
     // The first receiver fails twice, then takes deliveries.
     receiver.respond("/all", 500, &[], Vec::new());
