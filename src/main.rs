@@ -267,7 +267,7 @@ fn named_sources<'a>(
 /// poll.
 fn pause(config: &Config, targets: &[String], paused: bool) -> anyhow::Result<()> {
     let sources = named_sources(config, targets)?;
-    let mut store = Store::open(&config.database)?;
+    let mut store = Store::open_configured(config)?;
     store.sync_sources(&config.sources)?;
     let at = paused.then(chrono::Utc::now);
     for source in sources {
@@ -397,7 +397,7 @@ fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Res
         }
         None => None,
     };
-    let store = Store::open(&config.database)?;
+    let store = Store::open_configured(config)?;
     let now = Utc::now();
     let shaping = tributary::rules::Shaping::new(config);
     let shaped = store.shape_stored(&shaping, url.as_deref(), last, now)?;
@@ -406,7 +406,7 @@ fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Res
 }
 
 fn status(config: &Config) -> anyhow::Result<()> {
-    let store = Store::open(&config.database)?;
+    let store = Store::open_configured(config)?;
     let statuses = store.source_statuses(&config.sources)?;
     let rows = report::status_rows(&statuses, &config.sources, config);
     say!("{}", report::status(&rows).trim_end());

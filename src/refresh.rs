@@ -68,7 +68,7 @@ pub enum OpenError {
 impl Pipeline {
     /// Opens the database, records the configured sources in it, and sets up the fetcher.
     pub fn open(config: &Config) -> Result<Pipeline, OpenError> {
-        let mut store = crate::store::Store::open(&config.database)?;
+        let mut store = crate::store::Store::open_configured(config)?;
         store.sync_sources(&config.sources)?;
         let shaping = Shaping::new(config);
         Ok(Pipeline {

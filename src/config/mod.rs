@@ -33,8 +33,10 @@ pub const SOURCES_DIR: &str = "sources.d";
 pub struct Config {
     /// The config file it was loaded from.
     pub file: PathBuf,
-    /// The SQLite database file.
+    /// The SQLite database file; with `postgres`, only the folder of the control socket.
     pub database: PathBuf,
+    /// `[database] url`: the PostgreSQL database used instead of SQLite's.
+    pub postgres: Option<PostgresConfig>,
     /// `[poll]`: how sources are polled, unless a source says otherwise.
     pub poll: PollSettings,
     /// `[[outputs]]`: the merged feeds written.
@@ -560,6 +562,29 @@ pub struct JsonFields {
     pub content: Option<String>,
     /// Who wrote it.
     pub author: Option<String>,
+}
+
+/// A PostgreSQL database: `[database] url` and `password`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// `postgres://user@host:port/database?options`, as libpq takes it.
+    pub url: String,
+    /// The password, unless the URL or the environment (`PGPASSWORD` is not read) has one.
+    pub password: Option<Secret>,
+}
+
+impl PostgresConfig {
+    /// The URL as it may be shown: any password in it replaced by `***`.
+    pub fn shown_url(&self) -> String {
+        match Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            Ok(url) => url.to_string(),
+            Err(_) => "the PostgreSQL database".to_string(),
+        }
+    }
 }
 
 /// A value that must never be shown: a password, a token, a header's value. Its `Debug` is

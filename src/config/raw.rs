@@ -98,6 +98,8 @@ pub(super) struct RawContent {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDatabase {
     pub(super) path: Option<String>,
+    pub(super) url: Option<String>,
+    pub(super) password: Option<RawSecret>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -73,6 +73,7 @@ pub(super) fn validate(
         raw.database.path.as_deref(),
         DEFAULT_DATABASE,
     );
+    let postgres = v.postgres(&raw.database);
     let outputs: Vec<OutputConfig> = raw
         .outputs
         .iter()
@@ -146,6 +147,7 @@ pub(super) fn validate(
         Ok(Config {
             file: file.to_path_buf(),
             database,
+            postgres,
             poll,
             outputs,
             sources,
@@ -1181,6 +1183,46 @@ impl Validator<'_> {
         };
         self.report(file, key, problem);
         None
+    }
+
+    /// `[database] url` and `password`: PostgreSQL instead of SQLite's file.
+    fn postgres(&mut self, raw: &RawDatabase) -> Option<PostgresConfig> {
+        let file = self.file;
+        let Some(url) = &raw.url else {
+            if raw.password.is_some() {
+                self.report(
+                    file,
+                    "database.password".into(),
+                    "is only used with database.url".into(),
+                );
+            }
+            return None;
+        };
+        if raw.path.is_some() {
+            self.report(
+                file,
+                "database.url".into(),
+                "give either database.path (SQLite) or database.url (PostgreSQL), not both".into(),
+            );
+        }
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            || url.parse::<postgres::Config>().is_err()
+        {
+            self.report(
+                file,
+                "database.url".into(),
+                "must be a PostgreSQL URL: postgres://user@host:port/database".into(),
+            );
+            return None;
+        }
+        let password = match &raw.password {
+            Some(password) => Some(self.secret(file, "database.password".into(), password)?),
+            None => None,
+        };
+        Some(PostgresConfig {
+            url: url.clone(),
+            password,
+        })
     }
 
     /// A secret's value: as written, from the environment, or from a file relative to the

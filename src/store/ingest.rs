@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
+use rusqlite::{ToSql, params};
+
+use super::db::{Db, Optional};
 use sha2::{Digest, Sha256};
 
 use super::shaped;
@@ -51,7 +53,7 @@ impl Store {
         source: &SourceConfig,
         poll: &Poll<'_>,
     ) -> Result<ItemCounts, StoreError> {
-        let tx = self.conn.savepoint()?;
+        let tx = self.db.transaction()?;
         let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
         if let Some(state) = poll.state {
             save_state(&tx, source_id, state, poll.at)?;
@@ -91,7 +93,7 @@ impl Store {
         rules: &ItemRules,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, Verdict)>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
         let ingest = Ingest {
             tx: &tx,
@@ -115,7 +117,7 @@ impl Store {
         source_url: &str,
         digests: impl Iterator<Item = (&'a str, &'a str)>,
     ) -> Result<HashSet<String>, StoreError> {
-        let mut query = self.conn.prepare_cached(
+        let mut query = self.db.prepare_cached(
             "SELECT i.raw_digest FROM sources s
              JOIN item_keys k ON k.source_id = s.id JOIN items i ON i.id = k.item_id
              WHERE s.url = ?1 AND k.key = ?2",
@@ -139,7 +141,7 @@ impl Store {
         let Some(cutoff) = identity::cutoff(rules, now) else {
             return Ok(0);
         };
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         tx.prepare_cached(
             "INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at)
              SELECT k.source_id, k.key, ?2 FROM item_keys k JOIN items i ON i.id = k.item_id
@@ -179,7 +181,7 @@ const FIND_ELSEWHERE: &str = "SELECT min(item_id) FROM item_keys
 
 /// The ingestion of one fetch, inside its transaction.
 struct Ingest<'a> {
-    tx: &'a Connection,
+    tx: &'a Db,
     source_id: i64,
     source_url: &'a str,
     rules: &'a ItemRules,
@@ -435,7 +437,7 @@ impl Ingest<'_> {
                  ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
                  RETURNING id"
             ))?
-            .query_row(params_from_iter(c.shown().into_iter().chain(own)), |r| {
+            .query_row(c.shown().into_iter().chain(own).collect::<Vec<_>>(), |r| {
                 r.get(0)
             })?;
         // In the same transaction as the item: a crash loses neither or both.
@@ -498,7 +500,7 @@ impl Ingest<'_> {
                         set_shown_columns!(),
                         ", updated = ?16, content_updates = content_updates + ?17 WHERE id = ?18"
                     ))?
-                    .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
+                    .execute(c.shown().into_iter().chain(own).collect::<Vec<_>>())?;
                 Ok(Verdict::Updated)
             }
         }
@@ -531,7 +533,7 @@ impl Ingest<'_> {
                 ", source_id = ?16, key = ?17, published = ?18, sort_at = ?18, updated = ?19,
                  content_updates = 0 WHERE id = ?20"
             ))?
-            .execute(params_from_iter(c.shown().into_iter().chain(own)))?;
+            .execute(c.shown().into_iter().chain(own).collect::<Vec<_>>())?;
         self.also_carried_by(item_id, owner)?;
         self.tx
             .prepare_cached("DELETE FROM item_sources WHERE item_id = ?1 AND source_id = ?2")?
@@ -756,7 +758,7 @@ mod tests {
     fn looking_for_a_link_elsewhere_uses_the_index_of_links() {
         let store = Store::open_in_memory().unwrap();
         let plan: String = store
-            .conn
+            .db
             .query_row(
                 &format!("EXPLAIN QUERY PLAN {FIND_ELSEWHERE}"),
                 ["canon:x", "1"],

@@ -1,7 +1,7 @@
 //! Items as the outputs read them.
 
+use super::db::{DbError, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::Row;
 
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Category, Item, Publisher, StoredItem, Text};
@@ -53,7 +53,7 @@ impl Store {
                 words => serde_json::to_string(words).map(Some),
             }
         };
-        let mut query = self.conn.prepare_cached(&sql)?;
+        let mut query = self.db.prepare_cached(&sql)?;
         let items = query
             .query_map(
                 rusqlite::params![
@@ -120,7 +120,7 @@ fn join_text(body: Option<String>, is_html: bool) -> Option<Text> {
     body.map(|body| Text { body, is_html })
 }
 
-pub(super) fn read_stored_item(row: &Row<'_>) -> rusqlite::Result<StoredItem> {
+pub(super) fn read_stored_item(row: &Row<'_>) -> super::db::Result<StoredItem> {
     let authors = json(row, 8)?;
     let mut item = Item {
         key: row.get(0)?,
@@ -198,11 +198,14 @@ fn shaped(item: &mut Item, rewritten: Rewritten) {
 }
 
 /// A JSON column decoded into `T`.
-fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> super::db::Result<T> {
     let text: String = row.get(index)?;
     serde_json::from_str(&text).map_err(|e| json_error(index, e))
 }
 
-fn json_error(index: usize, error: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))
+fn json_error(column: usize, error: serde_json::Error) -> DbError {
+    DbError::Column {
+        column,
+        error: Box::new(error),
+    }
 }

@@ -1,5 +1,8 @@
-//! Schema migrations: numbered SQL files in `migrations/`, embedded in the binary and applied in
-//! order on `PRAGMA user_version`. Append-only: a shipped file is never edited.
+//! Schema migrations: numbered SQL files in `migrations/sqlite/` and `migrations/postgres/`,
+//! embedded in the binary and applied in order, on SQLite's `PRAGMA user_version` or
+//! PostgreSQL's `tributary_schema` table. Append-only: a shipped file is never edited.
+//! PostgreSQL's schema begins at version 11 (one file, the whole schema then); from 0012 on each
+//! change has a file of the same number in both folders.
 
 use std::path::Path;
 
@@ -23,60 +26,70 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration {
         name: "0001_initial",
-        sql: include_str!("../../migrations/0001_initial.sql"),
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
         then: None,
     },
     Migration {
         name: "0002_polite_fetching",
-        sql: include_str!("../../migrations/0002_polite_fetching.sql"),
+        sql: include_str!("../../migrations/sqlite/0002_polite_fetching.sql"),
         then: None,
     },
     Migration {
         name: "0003_item_identity",
-        sql: include_str!("../../migrations/0003_item_identity.sql"),
+        sql: include_str!("../../migrations/sqlite/0003_item_identity.sql"),
         then: Some(mint_ids_and_canonical_keys),
     },
     Migration {
         name: "0004_media",
-        sql: include_str!("../../migrations/0004_media.sql"),
+        sql: include_str!("../../migrations/sqlite/0004_media.sql"),
         then: None,
     },
     Migration {
         name: "0005_faster_polls",
-        sql: include_str!("../../migrations/0005_faster_polls.sql"),
+        sql: include_str!("../../migrations/sqlite/0005_faster_polls.sql"),
         then: None,
     },
     Migration {
         name: "0006_nothing_unsafe_goes_out",
-        sql: include_str!("../../migrations/0006_nothing_unsafe_goes_out.sql"),
+        sql: include_str!("../../migrations/sqlite/0006_nothing_unsafe_goes_out.sql"),
         then: Some(fit_stored_items_to_publish),
     },
     Migration {
         name: "0007_fidelity",
-        sql: include_str!("../../migrations/0007_fidelity.sql"),
+        sql: include_str!("../../migrations/sqlite/0007_fidelity.sql"),
         then: None,
     },
     Migration {
         name: "0008_shaping",
-        sql: include_str!("../../migrations/0008_shaping.sql"),
+        sql: include_str!("../../migrations/sqlite/0008_shaping.sql"),
         then: None,
     },
     Migration {
         name: "0009_site",
-        sql: include_str!("../../migrations/0009_site.sql"),
+        sql: include_str!("../../migrations/sqlite/0009_site.sql"),
         then: None,
     },
     Migration {
         name: "0010_paused",
-        sql: include_str!("../../migrations/0010_paused.sql"),
+        sql: include_str!("../../migrations/sqlite/0010_paused.sql"),
         then: None,
     },
     Migration {
         name: "0011_real_time",
-        sql: include_str!("../../migrations/0011_real_time.sql"),
+        sql: include_str!("../../migrations/sqlite/0011_real_time.sql"),
         then: None,
     },
 ];
+
+/// PostgreSQL's migrations: each one's version, name and SQL.
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    11,
+    "0011_real_time",
+    include_str!("../../migrations/postgres/0011_real_time.sql"),
+)];
+
+/// The advisory lock instances take to migrate one at a time ("trib" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7472_6962;
 
 /// Applies the migrations the database lacks, each in its own transaction.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -84,17 +97,17 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > known {
         return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
             found,
             known,
         });
     }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = index as i64 + 1;
-        let error = |error| StoreError::Migrate {
-            path: path.to_path_buf(),
+        let error = |error: rusqlite::Error| StoreError::Migrate {
+            database: path.display().to_string(),
             version,
-            error,
+            error: error.into(),
         };
         let tx = conn.transaction().map_err(error)?;
         tx.execute_batch(migration.sql).map_err(error)?;
@@ -107,6 +120,51 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         tracing::info!(migration = migration.name, version, "database migrated");
     }
     Ok(())
+}
+
+/// Applies PostgreSQL's migrations the database lacks, all in one transaction (PostgreSQL's
+/// DDL is transactional), under an advisory lock: instances starting together migrate once.
+pub(super) fn migrate_postgres(
+    client: &mut postgres::Client,
+    database: &str,
+) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let error = |version: i64| {
+        move |error: postgres::Error| StoreError::Migrate {
+            database: database.to_string(),
+            version,
+            error: error.into(),
+        }
+    };
+    let mut tx = client.transaction().map_err(error(0))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(error(0))?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS tributary_schema (version BIGINT NOT NULL)")
+        .map_err(error(0))?;
+    let found: i64 = tx
+        .query_opt("SELECT version FROM tributary_schema", &[])
+        .map_err(error(0))?
+        .map(|row| row.get(0))
+        .unwrap_or(0);
+    if found > known {
+        return Err(StoreError::TooNew {
+            database: database.to_string(),
+            found,
+            known,
+        });
+    }
+    for &(version, name, sql) in POSTGRES_MIGRATIONS.iter().filter(|m| m.0 > found) {
+        tx.batch_execute(sql).map_err(error(version))?;
+        tx.execute("DELETE FROM tributary_schema", &[])
+            .map_err(error(version))?;
+        tx.execute(
+            "INSERT INTO tributary_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .map_err(error(version))?;
+        tracing::info!(migration = name, version, "database migrated");
+    }
+    tx.commit().map_err(error(known))
 }
 
 /// 0003: items stored before it get their minted id and their canonical-link key.
@@ -249,7 +307,7 @@ mod tests {
         let tables: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('sources', 'items')",
-                [],
+                (),
                 |r| r.get(0),
             )
             .unwrap();

@@ -1,8 +1,9 @@
-//! The SQLite store: the only place SQL lives.
+//! The store, in SQLite or PostgreSQL: the only place SQL lives.
 //!
 //! One connection, one writer (the thread of `SharedStore`). Each poll is recorded all at once,
 //! so a crash leaves either all of a fetch's items and the source's new state, or none.
 
+mod db;
 mod ingest;
 mod items;
 mod migrations;
@@ -18,6 +19,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use rusqlite::config::DbConfig;
+
+use crate::config::{Config, PostgresConfig};
+use db::Db;
+pub use db::{Backend, DbError};
 
 pub use ingest::Poll;
 pub use items::{ItemFilter, Tagged};
@@ -38,55 +43,71 @@ pub enum StoreError {
         /// Why.
         error: std::io::Error,
     },
-    #[error("opening database {path}: {error}")]
-    /// The database could not be opened.
+    #[error("opening database {database}: {error}")]
+    /// The database could not be opened (or connected to).
     Open {
-        /// The database file.
-        path: PathBuf,
+        /// The database file, or the server's URL without its password.
+        database: String,
         /// Why.
-        error: rusqlite::Error,
+        error: DbError,
     },
     #[error(
-        "database {path} is at schema version {found}, newer than this build of Tributary knows ({known}); upgrade Tributary"
+        "database {database} is at schema version {found}, newer than this build of Tributary knows ({known}); upgrade Tributary"
     )]
     /// The database was written by a newer Tributary.
     TooNew {
-        /// The database file.
-        path: PathBuf,
+        /// The database file or URL.
+        database: String,
         /// Its schema version.
         found: i64,
         /// The newest this build knows.
         known: i64,
     },
-    #[error("migrating database {path} to version {version}: {error}")]
+    #[error("migrating database {database} to version {version}: {error}")]
     /// A migration failed (and was rolled back).
     Migrate {
-        /// The database file.
-        path: PathBuf,
+        /// The database file or URL.
+        database: String,
         /// The version it was migrating to.
         version: i64,
         /// Why.
-        error: rusqlite::Error,
+        error: DbError,
     },
     #[error("database: {0}")]
-    /// SQLite refused a statement.
-    Sqlite(#[from] rusqlite::Error),
+    /// The database refused a statement.
+    Database(#[from] DbError),
     #[error("database: encoding JSON: {0}")]
     /// A JSON column could not be encoded.
     Json(#[from] serde_json::Error),
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.into())
+    }
+}
+
 /// The database of sources and items.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    db: Db,
 }
 
 /// How long a write waits for another process (a `once` beside the daemon) to finish its own.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens the database the config names: PostgreSQL's at `[database] url`, else SQLite's at
+    /// `[database] path`.
+    pub fn open_configured(config: &Config) -> Result<Store, StoreError> {
+        match &config.postgres {
+            Some(postgres) => Store::connect(postgres),
+            None => Store::open(&config.database),
+        }
+    }
+
+    /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to
+    /// date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder).map_err(|error| StoreError::CreateFolder {
@@ -94,9 +115,9 @@ impl Store {
                 error,
             })?;
         }
-        let open_error = |error| StoreError::Open {
-            path: path.to_path_buf(),
-            error,
+        let open_error = |error: rusqlite::Error| StoreError::Open {
+            database: path.display().to_string(),
+            error: error.into(),
         };
         let mut conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
@@ -114,6 +135,25 @@ impl Store {
         Store::with(conn)
     }
 
+    /// Connects to the PostgreSQL database at `postgres.url` and brings its schema up to date.
+    pub fn connect(postgres: &PostgresConfig) -> Result<Store, StoreError> {
+        let database = postgres.shown_url();
+        let open_error = |error: postgres::Error| StoreError::Open {
+            database: database.clone(),
+            error: error.into(),
+        };
+        let mut options: postgres::Config = postgres.url.parse().map_err(open_error)?;
+        if let Some(password) = &postgres.password {
+            options.password(password.expose());
+        }
+        options.application_name("tributary");
+        let mut client = options.connect(postgres::NoTls).map_err(open_error)?;
+        migrations::migrate_postgres(&mut client, &database)?;
+        Ok(Store {
+            db: Db::postgres(client),
+        })
+    }
+
     /// Opens a private in-memory database, for tests.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let mut conn = Connection::open_in_memory()?;
@@ -121,14 +161,19 @@ impl Store {
         Store::with(conn)
     }
 
-    /// Checkpoints the write-ahead log into the database file and closes it: the file alone is
-    /// then a complete copy (users back up with `cp`).
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// Closes the database. SQLite's write-ahead log is checkpointed into the database file
+    /// first: the file alone is then a complete copy (users back up with `cp`).
     pub fn close(self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
-        self.conn
-            .close()
-            .map_err(|(_, error)| StoreError::Sqlite(error))
+        let Some(conn) = self.db.into_sqlite() else {
+            return Ok(());
+        };
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        conn.close().map_err(|(_, error)| StoreError::from(error))
     }
 
     fn with(conn: Connection) -> Result<Store, StoreError> {
@@ -138,7 +183,9 @@ impl Store {
         // cost 8 % of a cold ingest; the database has no statistics that re-planning could use.
         conn.set_prepared_statement_cache_capacity(64);
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-        Ok(Store { conn })
+        Ok(Store {
+            db: Db::sqlite(conn),
+        })
     }
 }
 

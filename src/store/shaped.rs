@@ -3,7 +3,9 @@
 //! its full text arrives; and the full text itself.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
+
+use super::db::{Db, Optional, Row};
 
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Item, Text};
@@ -48,9 +50,9 @@ impl Stored {
     }
 }
 
-fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+fn read(row: &Row<'_>) -> super::db::Result<Stored> {
     let text = |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
-    let json = |index: usize| -> rusqlite::Result<String> { row.get(index) };
+    let json = |index: usize| -> super::db::Result<String> { row.get(index) };
     let item = Item {
         title: row.get(3)?,
         link: row.get(4)?,
@@ -75,7 +77,7 @@ fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
 /// Shapes `stored` and writes the result if it differs from what is stored; says whether it
 /// did.
 fn reshape(
-    conn: &Connection,
+    conn: &Db,
     shaping: &Shaping,
     stored: &Stored,
     now: DateTime<Utc>,
@@ -85,12 +87,7 @@ fn reshape(
 
 /// Writes what `shaped` says of item `id`, unless it is what is stored (`was`); says whether
 /// it wrote.
-fn write(
-    conn: &Connection,
-    id: i64,
-    shaped: &Shaped,
-    was: &ShapedColumns,
-) -> Result<bool, StoreError> {
+fn write(conn: &Db, id: i64, shaped: &Shaped, was: &ShapedColumns) -> Result<bool, StoreError> {
     let columns = columns(shaped)?;
     if columns == *was {
         return Ok(false);
@@ -117,7 +114,7 @@ pub(super) fn columns(shaped: &Shaped) -> Result<ShapedColumns, StoreError> {
 
 /// Shapes the item `id` again (after it was stored, revised or given its full text).
 pub(super) fn reshape_item(
-    conn: &Connection,
+    conn: &Db,
     shaping: &Shaping,
     id: i64,
     now: DateTime<Utc>,
@@ -141,7 +138,7 @@ impl Store {
         shaping: &Shaping,
         now: DateTime<Utc>,
     ) -> Result<Option<usize>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         let shaped_by: Option<String> = tx
             .query_row(
                 "SELECT value FROM settings WHERE name = ?1",
@@ -181,7 +178,7 @@ impl Store {
         shaping: &Shaping,
         now: DateTime<Utc>,
     ) -> Result<(usize, Option<DateTime<Utc>>), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         let due: Vec<Stored> = tx
             .prepare_cached(&format!(
                 "{SELECT} WHERE i.recheck_at IS NOT NULL AND i.recheck_at <= ?1"
@@ -194,7 +191,7 @@ impl Store {
         }
         let next: Option<i64> = tx.query_row(
             "SELECT min(recheck_at) FROM items WHERE recheck_at IS NOT NULL",
-            [],
+            (),
             |r| r.get(0),
         )?;
         tx.commit()?;
@@ -211,7 +208,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, Item, Shaped)>, StoreError> {
         let stored: Vec<Stored> = self
-            .conn
+            .db
             .prepare(&format!(
                 "{SELECT} WHERE ?1 IS NULL OR s.url = ?1 ORDER BY i.sort_at DESC, i.id DESC LIMIT ?2"
             ))?
@@ -260,7 +257,7 @@ impl Store {
         limit: usize,
     ) -> Result<WantedFullTexts, StoreError> {
         let items = self
-            .conn
+            .db
             .prepare_cached(
                 "SELECT i.id, i.link, s.url, i.full_text_tries FROM items i
                  JOIN sources s ON s.id = i.source_id
@@ -279,7 +276,7 @@ impl Store {
                 },
             )?
             .collect::<Result<_, _>>()?;
-        let next_at: Option<i64> = self.conn.query_row(
+        let next_at: Option<i64> = self.db.query_row(
             "SELECT min(full_text_after) FROM items
              WHERE full_text_wanted = 1 AND full_text_after > ?1",
             [to_unix(now)],
@@ -299,7 +296,7 @@ impl Store {
         html: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         tx.execute(
             "UPDATE items SET full_text = ?2, full_text_wanted = 0, full_text_error = NULL,
                  full_text_tries = full_text_tries + 1 WHERE id = ?1",
@@ -319,7 +316,7 @@ impl Store {
         retry_after: Option<DateTime<Utc>>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.db.execute(
             "UPDATE items SET full_text_tries = full_text_tries + 1, full_text_after = ?2,
                  full_text_wanted = ?3, full_text_error = ?4 WHERE id = ?1",
             params![id, retry_after.map(to_unix), retry_after.is_some(), error],

@@ -167,7 +167,7 @@ fn run(mut store: Store, queue: &Receiver<Job>, unsaved: &AtomicUsize) {
             }
             Job::Record(work) => {
                 if batch.is_none() {
-                    match store.conn.execute_batch("BEGIN IMMEDIATE") {
+                    match store.db.begin_batch() {
                         Ok(()) => {
                             batch = Some(Batch {
                                 started: Instant::now(),
@@ -184,7 +184,7 @@ fn run(mut store: Store, queue: &Receiver<Job>, unsaved: &AtomicUsize) {
                 match &mut batch {
                     // SQLite rolls a whole transaction back on some errors (a full disk, an I/O
                     // error); this poll heard of it, the earlier ones of the batch did not.
-                    Some(open) if store.conn.is_autocommit() => {
+                    Some(open) if !store.db.in_transaction() => {
                         lost(unsaved, open.polls, "the batch was rolled back");
                         batch = None;
                     }
@@ -204,14 +204,10 @@ fn run(mut store: Store, queue: &Receiver<Job>, unsaved: &AtomicUsize) {
 fn commit(store: &mut Store, batch: &mut Option<Batch>, unsaved: &AtomicUsize) {
     let Some(done) = batch.take() else { return };
     let started = std::time::Instant::now();
-    let committed = store.conn.execute_batch("COMMIT");
+    let committed = store.db.commit_batch();
     crate::metrics::global().committed(started.elapsed());
     if let Err(error) = committed {
         lost(unsaved, done.polls, &StoreError::from(error).to_string());
-        // A failed COMMIT may leave the transaction open; nothing of it is kept.
-        if !store.conn.is_autocommit() {
-            let _ = store.conn.execute_batch("ROLLBACK");
-        }
     }
 }
 
@@ -279,7 +275,7 @@ mod tests {
         let mut query = other
             .prepare("SELECT url FROM sources ORDER BY url")
             .unwrap();
-        let urls = query.query_map([], |r| r.get(0)).unwrap();
+        let urls = query.query_map((), |r| r.get(0)).unwrap();
         urls.collect::<Result<_, _>>().unwrap()
     }
 
@@ -312,9 +308,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let shared = SharedStore::new(Store::open(&dir.path().join("t.db")).unwrap()).unwrap();
         let insert = |store: &mut Store, url: &str| -> Result<(), StoreError> {
-            let poll = store.conn.savepoint()?;
+            let poll = store.db.transaction()?;
             poll.execute("INSERT INTO sources (url) VALUES (?1)", [url])?;
-            Err(StoreError::Sqlite(rusqlite::Error::InvalidQuery))
+            Err(StoreError::from(rusqlite::Error::InvalidQuery))
         };
 
         record_poll(&shared, "a").await;
@@ -323,8 +319,8 @@ mod tests {
         let panicked = shared
             .record(move |store| {
                 let _ = insert(store, "panicked");
-                let poll = store.conn.savepoint().unwrap();
-                poll.execute("INSERT INTO sources (url) VALUES ('panicked')", [])
+                let poll = store.db.transaction().unwrap();
+                poll.execute("INSERT INTO sources (url) VALUES ('panicked')", ())
                     .unwrap();
                 panic!("a bug while recording a poll");
             })
@@ -334,8 +330,8 @@ mod tests {
 
         let urls = shared
             .with(|store| {
-                let mut query = store.conn.prepare("SELECT url FROM sources ORDER BY url")?;
-                let urls = query.query_map([], |r| r.get::<_, String>(0))?;
+                let mut query = store.db.prepare("SELECT url FROM sources ORDER BY url")?;
+                let urls = query.query_map((), |r| r.get::<_, String>(0))?;
                 urls.collect::<Result<Vec<_>, _>>()
             })
             .await

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::params;
+
+use super::db::{Db, Optional, Row};
 
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::config::SourceConfig;
@@ -58,7 +60,7 @@ impl Store {
         &mut self,
         sources: &[std::sync::Arc<SourceConfig>],
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         for source in sources {
             upsert_source(&tx, &source.url, source.name.as_deref())?;
         }
@@ -69,7 +71,7 @@ impl Store {
     /// Pauses (`Some(now)`) or resumes (`None`) the source at `url`; whether it is known.
     pub fn set_paused(&mut self, url: &str, at: Option<DateTime<Utc>>) -> Result<bool, StoreError> {
         let changed = self
-            .conn
+            .db
             .prepare_cached("UPDATE sources SET paused_at = ?2 WHERE url = ?1")?
             .execute(params![url, at.map(to_unix)])?;
         Ok(changed > 0)
@@ -78,7 +80,7 @@ impl Store {
     /// Since when the source at `url` is paused, if it is.
     pub fn paused_since(&self, url: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let at: Option<Option<i64>> = self
-            .conn
+            .db
             .prepare_cached("SELECT paused_at FROM sources WHERE url = ?1")?
             .query_row([url], |row| row.get(0))
             .optional()?;
@@ -92,7 +94,7 @@ impl Store {
         url: &str,
         limit: usize,
     ) -> Result<Vec<DateTime<Utc>>, StoreError> {
-        let mut query = self.conn.prepare_cached(
+        let mut query = self.db.prepare_cached(
             "SELECT sort_at FROM items
              WHERE source_id = (SELECT id FROM sources WHERE url = ?1)
              ORDER BY sort_at DESC LIMIT ?2",
@@ -105,7 +107,7 @@ impl Store {
     /// When each of the sources at `urls` is next due, in their order: what a starting
     /// daemon schedules from (a source never polled has no time).
     pub fn schedules(&self, urls: &[String]) -> Result<Vec<StoredSchedule>, StoreError> {
-        let mut query = self.conn.prepare_cached(
+        let mut query = self.db.prepare_cached(
             "SELECT next_poll_at, next_poll_reason, gone_since IS NOT NULL
              FROM sources WHERE url = ?1",
         )?;
@@ -138,7 +140,7 @@ impl Store {
     /// The polling state of a source; the default for one never polled.
     pub fn fetch_state(&self, url: &str) -> Result<FetchState, StoreError> {
         let state = self
-            .conn
+            .db
             .prepare_cached(&format!(
                 "SELECT {STATE_COLUMNS} FROM sources WHERE url = ?1"
             ))?
@@ -152,7 +154,7 @@ impl Store {
         &self,
         sources: &[std::sync::Arc<SourceConfig>],
     ) -> Result<Vec<SourceStatus>, StoreError> {
-        let mut query = self.conn.prepare(&format!(
+        let mut query = self.db.prepare(&format!(
             "SELECT COALESCE(s.name, s.feed_title, s.url), s.last_poll_at,
                     (SELECT count(*) FROM items WHERE source_id = s.id),
                     (SELECT max(sort_at) FROM items WHERE source_id = s.id),
@@ -206,7 +208,7 @@ impl Store {
 
     /// The newest `limit` health events of every source, newest first.
     pub fn recent_events(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut query = self.conn.prepare_cached(
+        let mut query = self.db.prepare_cached(
             "SELECT e.id, e.at, COALESCE(s.name, s.feed_title, s.url), e.kind, e.message
              FROM source_events e JOIN sources s ON s.id = e.source_id
              ORDER BY e.at DESC, e.id DESC LIMIT ?1",
@@ -228,11 +230,7 @@ impl Store {
 }
 
 /// Inserts the source if new, refreshes its configured name, and returns its row id.
-pub(super) fn upsert_source(
-    tx: &Connection,
-    url: &str,
-    name: Option<&str>,
-) -> Result<i64, StoreError> {
+pub(super) fn upsert_source(tx: &Db, url: &str, name: Option<&str>) -> Result<i64, StoreError> {
     let id = tx
         .prepare_cached(
             "INSERT INTO sources (url, name) VALUES (?1, ?2)
@@ -245,7 +243,7 @@ pub(super) fn upsert_source(
 
 /// Saves a poll's resulting state, and what the feed says of itself when it was read.
 pub(super) fn save_state(
-    tx: &Connection,
+    tx: &Db,
     id: i64,
     state: &FetchState,
     now: DateTime<Utc>,
@@ -293,7 +291,7 @@ pub(super) fn save_state(
 }
 
 /// What a fetched (or pushed) feed says of itself.
-pub(super) fn save_meta(tx: &Connection, id: i64, meta: &FeedMeta) -> Result<(), StoreError> {
+pub(super) fn save_meta(tx: &Db, id: i64, meta: &FeedMeta) -> Result<(), StoreError> {
     tx.prepare_cached(
         "UPDATE sources SET feed_title = ?2, feed_link = ?3, feed_id = ?4,
              feed_description = ?5, websub_hub = ?6, websub_topic = ?7 WHERE id = ?1",
@@ -311,7 +309,7 @@ pub(super) fn save_meta(tx: &Connection, id: i64, meta: &FeedMeta) -> Result<(),
 }
 
 pub(super) fn add_event(
-    tx: &Connection,
+    tx: &Db,
     id: i64,
     event: &HealthEvent,
     now: DateTime<Utc>,
@@ -329,11 +327,11 @@ pub(super) fn add_event(
 }
 
 /// Reads a `FetchState` from `row`, whose columns from `first` on are `STATE_COLUMNS`.
-fn read_state(row: &Row<'_>, first: usize) -> rusqlite::Result<FetchState> {
-    let time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+fn read_state(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
+    let time = |i: usize| -> super::db::Result<Option<DateTime<Utc>>> {
         Ok(row.get::<_, Option<i64>>(first + i)?.map(from_unix))
     };
-    let list = |i: usize| -> rusqlite::Result<Vec<u32>> {
+    let list = |i: usize| -> super::db::Result<Vec<u32>> {
         let text: String = row.get(first + i)?;
         Ok(text.split(',').filter_map(|v| v.parse().ok()).collect())
     };

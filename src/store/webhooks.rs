@@ -2,7 +2,9 @@
 //! themselves, see `ingest`), packed into deliveries sent in order, retried until they pass.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
+
+use super::db::{Db, Optional};
 
 use super::items::{COLUMNS, read_stored_item};
 use super::{Store, StoreError, from_unix, to_unix};
@@ -48,13 +50,13 @@ impl Store {
         webhook: &str,
         limit: usize,
     ) -> Result<(Vec<i64>, Vec<StoredItem>), StoreError> {
-        self.conn
+        self.db
             .prepare_cached(
                 "DELETE FROM webhook_items WHERE webhook = ?1 AND NOT EXISTS
                  (SELECT 1 FROM items i WHERE i.id = item_id AND i.hidden IS NULL)",
             )?
             .execute([webhook])?;
-        let mut query = self.conn.prepare_cached(&format!(
+        let mut query = self.db.prepare_cached(&format!(
             "SELECT {COLUMNS}, w.item_id FROM webhook_items w
              JOIN items i ON i.id = w.item_id JOIN sources s ON s.id = i.source_id
              WHERE w.webhook = ?1 ORDER BY w.item_id LIMIT ?2"
@@ -83,7 +85,7 @@ impl Store {
         items: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         tx.prepare_cached(
             "INSERT INTO webhook_deliveries
                  (webhook, delivery_id, body, items, created_at, next_try_at)
@@ -107,7 +109,7 @@ impl Store {
     /// The oldest delivery waiting for `webhook`.
     pub fn next_delivery(&self, webhook: &str) -> Result<Option<Delivery>, StoreError> {
         Ok(self
-            .conn
+            .db
             .prepare_cached(
                 "SELECT id, delivery_id, body, created_at, tries, next_try_at
                  FROM webhook_deliveries WHERE webhook = ?1 ORDER BY id LIMIT 1",
@@ -133,7 +135,7 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         tx.execute("DELETE FROM webhook_deliveries WHERE id = ?1", [row])?;
         upsert_webhook(&tx, webhook)?;
         match error {
@@ -159,7 +161,7 @@ impl Store {
         next_try_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         tx.execute(
             "UPDATE webhook_deliveries SET tries = tries + 1, next_try_at = ?2, last_error = ?3
              WHERE id = ?1",
@@ -177,7 +179,7 @@ impl Store {
     /// Drops the queues of webhooks no longer configured; how many deliveries went.
     pub fn forget_webhooks_but(&mut self, kept: &[String]) -> Result<usize, StoreError> {
         let kept = serde_json::to_string(kept)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         let dropped = tx.execute(
             "DELETE FROM webhook_deliveries WHERE webhook NOT IN (SELECT value FROM json_each(?1))",
             [&kept],
@@ -192,18 +194,18 @@ impl Store {
 
     /// How `webhook`'s deliveries stand.
     pub fn webhook_status(&self, webhook: &str) -> Result<WebhookStatus, StoreError> {
-        let (queued, oldest): (i64, Option<i64>) = self.conn.query_row(
+        let (queued, oldest): (i64, Option<i64>) = self.db.query_row(
             "SELECT count(*), min(created_at) FROM webhook_deliveries WHERE webhook = ?1",
             [webhook],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        let items_waiting: i64 = self.conn.query_row(
+        let items_waiting: i64 = self.db.query_row(
             "SELECT count(*) FROM webhook_items WHERE webhook = ?1",
             [webhook],
             |row| row.get(0),
         )?;
         let kept = self
-            .conn
+            .db
             .query_row(
                 "SELECT last_delivered_at, last_error, last_error_at FROM webhooks WHERE url = ?1",
                 [webhook],
@@ -227,7 +229,7 @@ impl Store {
     }
 }
 
-fn upsert_webhook(tx: &rusqlite::Connection, webhook: &str) -> Result<(), StoreError> {
+fn upsert_webhook(tx: &Db, webhook: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT OR IGNORE INTO webhooks (url) VALUES (?1)",
         [webhook],

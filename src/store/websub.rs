@@ -2,7 +2,9 @@
 //! push is going for each source.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::params;
+
+use super::db::{Db, Optional, Row};
 
 use super::sources::add_event;
 use super::{Store, StoreError, from_unix, to_unix};
@@ -12,7 +14,7 @@ use crate::websub::{Advertised, Asked, Subscription};
 const COLUMNS: &str = "id, source_url, hub, topic, secret, asked, asked_at, removing,
     verified_at, lease_until, unhealthy, retry_at, tries, last_push_at, callback";
 
-fn read(row: &Row<'_>) -> rusqlite::Result<Subscription> {
+fn read(row: &Row<'_>) -> super::db::Result<Subscription> {
     let time = |i: usize| row.get::<_, Option<i64>>(i).map(|t| t.map(from_unix));
     Ok(Subscription {
         id: row.get(0)?,
@@ -48,21 +50,21 @@ impl Store {
     /// Every subscription, the ones being removed too.
     pub fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
         let mut query = self
-            .conn
+            .db
             .prepare_cached(&format!("SELECT {COLUMNS} FROM subscriptions ORDER BY id"))?;
-        let rows = query.query_map([], read)?;
+        let rows = query.query_map((), read)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The subscription whose callback ends in `id`.
     pub fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
-        find(&self.conn, id)
+        find(&self.db, id)
     }
 
     /// The subscription of the source at `url` (not one being removed), if it has one.
     pub fn current_subscription(&self, url: &str) -> Result<Option<Subscription>, StoreError> {
         Ok(self
-            .conn
+            .db
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM subscriptions WHERE source_url = ?1 AND removing = 0
                  ORDER BY verified_at DESC LIMIT 1"
@@ -73,11 +75,11 @@ impl Store {
 
     /// The hub and topic each source's feed last advertised, with the URL it was polled at.
     pub fn advertised(&self) -> Result<Vec<Advertised>, StoreError> {
-        let mut query = self.conn.prepare_cached(
+        let mut query = self.db.prepare_cached(
             "SELECT url, websub_hub, websub_topic, COALESCE(discovered_url, adopted_url, url)
              FROM sources",
         )?;
-        let rows = query.query_map([], |row| {
+        let rows = query.query_map((), |row| {
             Ok(Advertised {
                 source_url: row.get(0)?,
                 hub: row.get(1)?,
@@ -90,7 +92,7 @@ impl Store {
 
     /// Writes `subscription` as it is.
     pub fn save_subscription(&mut self, s: &Subscription) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO subscriptions ({COLUMNS})
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
@@ -117,7 +119,7 @@ impl Store {
 
     /// Forgets the subscription `id`.
     pub fn delete_subscription(&mut self, id: &str) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?
             .execute([id])?;
         Ok(())
@@ -130,7 +132,7 @@ impl Store {
         asked: Asked,
         verify_by: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached("UPDATE subscriptions SET retry_at = ?3 WHERE id = ?1 AND asked = ?2")?
             .execute(params![id, asked.as_str(), to_unix(verify_by)])?;
         Ok(())
@@ -148,7 +150,7 @@ impl Store {
         lease_seconds: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Verified, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         let found = find(&tx, id)?;
         let Some(s) = found.filter(|s| s.asked == Some(mode) && s.topic == topic) else {
             return Ok(Verified::Refused);
@@ -187,7 +189,7 @@ impl Store {
         retry_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.db.transaction()?;
         let found = find(&tx, id)?;
         if let Some(s) = found {
             tx.execute(
@@ -219,7 +221,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let ids: Vec<String> = self
-            .conn
+            .db
             .prepare_cached(
                 "SELECT id FROM subscriptions WHERE source_url = ?1 AND removing = 0
                  AND verified_at IS NOT NULL AND unhealthy IS NULL",
@@ -230,7 +232,7 @@ impl Store {
         for id in ids {
             self.push_unhealthy(&id, &reason, now, now)?;
         }
-        self.conn
+        self.db
             .prepare_cached(
                 "UPDATE sources SET next_poll_at = ?2, next_poll_reason = ?3 WHERE url = ?1",
             )?
@@ -251,14 +253,14 @@ impl Store {
 
     /// A delivery for `id` was taken in.
     pub fn push_received(&mut self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .prepare_cached("UPDATE subscriptions SET last_push_at = ?2 WHERE id = ?1")?
             .execute(params![id, to_unix(now)])?;
         Ok(())
     }
 }
 
-fn find(conn: &rusqlite::Connection, id: &str) -> Result<Option<Subscription>, StoreError> {
+fn find(conn: &Db, id: &str) -> Result<Option<Subscription>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"
@@ -270,7 +272,7 @@ fn find(conn: &rusqlite::Connection, id: &str) -> Result<Option<Subscription>, S
 /// Adds an event of `kind` to the source at `url`, if it has a row, its message made from
 /// the source's name.
 fn event_for(
-    tx: &rusqlite::Connection,
+    tx: &Db,
     url: &str,
     kind: EventKind,
     now: DateTime<Utc>,

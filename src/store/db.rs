@@ -1,0 +1,659 @@
+//! One way to speak to either database: SQLite (embedded, the default) or PostgreSQL (shared by
+//! several instances). The store's SQL is written once, in the common subset of both dialects,
+//! with SQLite's `?N` placeholders; values go in and come out as SQLite's types (`ToSql`,
+//! `FromSql`), which PostgreSQL's are converted to and from. The few statements that differ ask
+//! [`Db::backend`].
+//!
+//! The store runs on one thread, so the PostgreSQL client needs no lock, only a `RefCell`: the
+//! methods take `&self`, as SQLite's do.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::error::Error as StdError;
+
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql as PgToSql, Type, to_sql_checked};
+use rusqlite::types::{FromSql, ToSql, ToSqlOutput, Value, ValueRef};
+
+/// Why a statement failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0}")]
+    /// SQLite refused it.
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{}", postgres_message(.0))]
+    /// PostgreSQL refused it, or the connection failed.
+    Postgres(#[from] postgres::Error),
+    #[error("the query returned no row")]
+    /// `query_row` found nothing (see [`Optional`]).
+    NoRow,
+    #[error("column {column}: {error}")]
+    /// A value could not be read as the type asked for.
+    Column {
+        /// Its index in the row.
+        column: usize,
+        /// Why.
+        error: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+/// PostgreSQL's own message (with its detail), not only "db error".
+fn postgres_message(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {} ({detail})", db.severity(), db.message()),
+            None => format!("{}: {}", db.severity(), db.message()),
+        },
+        None => error.to_string(),
+    }
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// `query_row(...).optional()`: no row is `None`, not an error.
+pub trait Optional<T> {
+    /// The row's value, `None` if there was no row.
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> Optional<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(DbError::NoRow) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Which database a statement is about to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, a file beside the daemon.
+    Sqlite,
+    /// PostgreSQL, a server shared by instances.
+    Postgres,
+}
+
+/// A connection to either database.
+pub struct Db {
+    connection: Connection,
+    /// How many transactions are open, nested (savepoints inside the outermost).
+    depth: Cell<u32>,
+}
+
+enum Connection {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<RefCell<Pg>>),
+}
+
+struct Pg {
+    client: postgres::Client,
+    /// Prepared statements, by their SQL as the store wrote it.
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend())
+            .field("depth", &self.depth.get())
+            .finish()
+    }
+}
+
+impl Db {
+    pub fn sqlite(connection: rusqlite::Connection) -> Db {
+        Db {
+            connection: Connection::Sqlite(connection),
+            depth: Cell::new(0),
+        }
+    }
+
+    pub fn postgres(client: postgres::Client) -> Db {
+        Db {
+            connection: Connection::Postgres(Box::new(RefCell::new(Pg {
+                client,
+                statements: HashMap::new(),
+            }))),
+            depth: Cell::new(0),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.connection {
+            Connection::Sqlite(_) => Backend::Sqlite,
+            Connection::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn into_sqlite(self) -> Option<rusqlite::Connection> {
+        match self.connection {
+            Connection::Sqlite(connection) => Some(connection),
+            Connection::Postgres(_) => None,
+        }
+    }
+
+    /// Runs statements without parameters, one after the other.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match &self.connection {
+            Connection::Sqlite(connection) => Ok(connection.execute_batch(sql)?),
+            Connection::Postgres(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
+        }
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    /// The first row the query returns, read by `read`; [`DbError::NoRow`] if none.
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        read: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.prepare_cached(sql)?.query_row(params, read)
+    }
+
+    /// A statement kept prepared for the next time the same SQL runs.
+    pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
+        let inner = match &self.connection {
+            Connection::Sqlite(connection) => {
+                SqliteOrPg::Sqlite(SqliteStatement::Cached(connection.prepare_cached(sql)?))
+            }
+            Connection::Postgres(pg) => SqliteOrPg::Postgres {
+                pg,
+                statement: prepared(pg, sql)?,
+            },
+        };
+        Ok(Statement { inner })
+    }
+
+    /// A statement made up at run time (a list of columns or values), prepared for this once.
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        Ok(Statement {
+            inner: match &self.connection {
+                Connection::Sqlite(connection) => {
+                    SqliteOrPg::Sqlite(SqliteStatement::Plain(connection.prepare(sql)?))
+                }
+                Connection::Postgres(pg) => {
+                    let statement = pg.borrow_mut().client.prepare(&placeholders(sql))?;
+                    SqliteOrPg::Postgres { pg, statement }
+                }
+            },
+        })
+    }
+
+    /// Opens a transaction, or a savepoint inside the open one; rolled back unless committed.
+    pub fn transaction(&self) -> Result<Transaction<'_>> {
+        self.begin(false)
+    }
+
+    /// A transaction that takes the write lock at once (SQLite's `BEGIN IMMEDIATE`), so that it
+    /// never fails halfway for another process's write.
+    pub fn write_transaction(&self) -> Result<Transaction<'_>> {
+        self.begin(true)
+    }
+
+    fn begin(&self, immediate: bool) -> Result<Transaction<'_>> {
+        self.resync();
+        let depth = self.depth.get();
+        let sql = match (depth, self.backend(), immediate) {
+            (0, Backend::Sqlite, true) => "BEGIN IMMEDIATE".to_string(),
+            (0, _, _) => "BEGIN".to_string(),
+            (n, _, _) => format!("SAVEPOINT tributary_{n}"),
+        };
+        self.execute_batch(&sql)?;
+        self.depth.set(depth + 1);
+        Ok(Transaction {
+            db: self,
+            depth,
+            open: true,
+        })
+    }
+
+    /// Opens the store thread's batch of polls: a write transaction not tied to a guard, ended
+    /// by [`Db::commit_batch`]. The polls' transactions are savepoints inside it.
+    pub fn begin_batch(&self) -> Result<()> {
+        self.write_transaction().map(std::mem::forget)
+    }
+
+    /// Commits the batch; a failed commit keeps nothing of it.
+    pub fn commit_batch(&self) -> Result<()> {
+        let committed = self.execute_batch("COMMIT");
+        if committed.is_err() && self.in_transaction() {
+            let _ = self.execute_batch("ROLLBACK");
+        }
+        self.depth.set(0);
+        committed
+    }
+
+    /// Whether a transaction is open. SQLite rolls a whole transaction back by itself on some
+    /// errors (a full disk); what is counted then no longer holds.
+    pub fn in_transaction(&self) -> bool {
+        self.resync();
+        self.depth.get() > 0
+    }
+
+    fn resync(&self) {
+        if let Connection::Sqlite(connection) = &self.connection
+            && connection.is_autocommit()
+        {
+            self.depth.set(0);
+        }
+    }
+}
+
+/// An open transaction (or savepoint); rolled back when dropped uncommitted.
+pub struct Transaction<'d> {
+    db: &'d Db,
+    depth: u32,
+    open: bool,
+}
+
+impl Transaction<'_> {
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        self.end(true)
+    }
+
+    pub fn rollback(mut self) -> Result<()> {
+        self.open = false;
+        self.end(false)
+    }
+
+    fn end(&self, keep: bool) -> Result<()> {
+        self.db.resync();
+        if self.db.depth.get() <= self.depth {
+            // SQLite already rolled it back.
+            return Ok(());
+        }
+        let sql = match (self.depth, keep) {
+            (0, true) => "COMMIT".to_string(),
+            (0, false) => "ROLLBACK".to_string(),
+            (n, true) => format!("RELEASE SAVEPOINT tributary_{n}"),
+            (n, false) => {
+                format!("ROLLBACK TO SAVEPOINT tributary_{n}; RELEASE SAVEPOINT tributary_{n}")
+            }
+        };
+        let ended = self.db.execute_batch(&sql);
+        if ended.is_ok() || self.depth == 0 {
+            self.db.depth.set(self.depth);
+        }
+        if ended.is_err() && self.depth == 0 && self.db.backend() == Backend::Postgres {
+            // A failed COMMIT ends PostgreSQL's transaction; nothing of it is kept.
+            let _ = self.db.execute_batch("ROLLBACK");
+        }
+        ended
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open
+            && let Err(error) = self.end(false)
+        {
+            tracing::warn!(%error, "rolling back a transaction");
+        }
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        self.db
+    }
+}
+
+/// A prepared statement.
+pub struct Statement<'d> {
+    inner: SqliteOrPg<'d>,
+}
+
+enum SqliteOrPg<'d> {
+    Sqlite(SqliteStatement<'d>),
+    Postgres {
+        pg: &'d RefCell<Pg>,
+        statement: postgres::Statement,
+    },
+}
+
+enum SqliteStatement<'d> {
+    Cached(rusqlite::CachedStatement<'d>),
+    Plain(rusqlite::Statement<'d>),
+}
+
+impl<'d> SqliteStatement<'d> {
+    fn get(&mut self) -> &mut rusqlite::Statement<'d> {
+        match self {
+            SqliteStatement::Cached(statement) => statement,
+            SqliteStatement::Plain(statement) => statement,
+        }
+    }
+}
+
+fn prepared(pg: &RefCell<Pg>, sql: &str) -> Result<postgres::Statement> {
+    let mut pg = pg.borrow_mut();
+    if let Some(statement) = pg.statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = pg.client.prepare(&placeholders(sql))?;
+    pg.statements.insert(sql.to_string(), statement.clone());
+    Ok(statement)
+}
+
+impl Statement<'_> {
+    /// Runs it; the number of rows it changed.
+    pub fn execute(&mut self, params: impl Params) -> Result<usize> {
+        match &mut self.inner {
+            SqliteOrPg::Sqlite(statement) => params.with(|values| {
+                Ok(statement
+                    .get()
+                    .execute(rusqlite::params_from_iter(values))?)
+            }),
+            SqliteOrPg::Postgres { pg, statement } => {
+                let values = pg_values(&params)?;
+                let changed = pg
+                    .borrow_mut()
+                    .client
+                    .execute(&*statement, &pg_refs(&values))?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
+    /// The first row, read by `read`; [`DbError::NoRow`] if none.
+    pub fn query_row<T>(
+        &mut self,
+        params: impl Params,
+        read: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match &mut self.inner {
+            SqliteOrPg::Sqlite(statement) => params.with(|values| {
+                let mut rows = statement.get().query(rusqlite::params_from_iter(values))?;
+                match rows.next()? {
+                    Some(row) => read(&Row(RowOf::Sqlite(row))),
+                    None => Err(DbError::NoRow),
+                }
+            }),
+            SqliteOrPg::Postgres { pg, statement } => {
+                let values = pg_values(&params)?;
+                let rows = pg
+                    .borrow_mut()
+                    .client
+                    .query(&*statement, &pg_refs(&values))?;
+                match rows.first() {
+                    Some(row) => read(&Row(RowOf::Postgres(row))),
+                    None => Err(DbError::NoRow),
+                }
+            }
+        }
+    }
+
+    /// Every row, each read by `read`.
+    pub fn query_map<T>(
+        &mut self,
+        params: impl Params,
+        mut read: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<std::vec::IntoIter<Result<T>>> {
+        let mut read_all = Vec::new();
+        match &mut self.inner {
+            SqliteOrPg::Sqlite(statement) => params.with(|values| -> Result<()> {
+                let mut rows = statement.get().query(rusqlite::params_from_iter(values))?;
+                while let Some(row) = rows.next()? {
+                    read_all.push(read(&Row(RowOf::Sqlite(row))));
+                }
+                Ok(())
+            })?,
+            SqliteOrPg::Postgres { pg, statement } => {
+                let values = pg_values(&params)?;
+                let rows = pg
+                    .borrow_mut()
+                    .client
+                    .query(&*statement, &pg_refs(&values))?;
+                read_all.extend(rows.iter().map(|row| read(&Row(RowOf::Postgres(row)))));
+            }
+        }
+        Ok(read_all.into_iter())
+    }
+}
+
+/// A row of a result.
+pub struct Row<'r>(RowOf<'r>);
+
+enum RowOf<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r postgres::Row),
+}
+
+/// What a column is asked by: its index (from 0) or its name.
+pub trait ColumnIndex {
+    /// The column's index in `row`.
+    fn index_in(&self, row: &Row<'_>) -> Result<usize>;
+}
+
+impl ColumnIndex for usize {
+    fn index_in(&self, _: &Row<'_>) -> Result<usize> {
+        Ok(*self)
+    }
+}
+
+impl ColumnIndex for &str {
+    fn index_in(&self, row: &Row<'_>) -> Result<usize> {
+        match &row.0 {
+            RowOf::Sqlite(sqlite) => Ok(sqlite.as_ref().column_index(self)?),
+            RowOf::Postgres(pg) => pg
+                .columns()
+                .iter()
+                .position(|c| c.name() == *self)
+                .ok_or_else(|| DbError::Column {
+                    column: 0,
+                    error: format!("no column named {self}").into(),
+                }),
+        }
+    }
+}
+
+impl Row<'_> {
+    /// The value of column `index`, as `T`.
+    pub fn get<I: ColumnIndex, T: FromSql>(&self, index: I) -> Result<T> {
+        let column = index.index_in(self)?;
+        let column_error = |error: rusqlite::types::FromSqlError| DbError::Column {
+            column,
+            error: Box::new(error),
+        };
+        match &self.0 {
+            RowOf::Sqlite(row) => Ok(row.get(column)?),
+            RowOf::Postgres(row) => {
+                let value = pg_column(row, column)?;
+                T::column_result(ValueRef::from(&value)).map_err(column_error)
+            }
+        }
+    }
+}
+
+/// A PostgreSQL column as the SQLite value it stands for.
+fn pg_column(row: &postgres::Row, column: usize) -> Result<Value> {
+    let ty = row
+        .columns()
+        .get(column)
+        .map(|c| c.type_().clone())
+        .ok_or_else(|| DbError::Column {
+            column,
+            error: "no such column".into(),
+        })?;
+    let value = match ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(column)?.map(Value::Integer),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(column)?
+            .map(|v| Value::Integer(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(column)?
+            .map(|v| Value::Integer(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(column)?
+            .map(|v| Value::Integer(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(column)?.map(Value::Real),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(column)?
+            .map(|v| Value::Real(v.into())),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(column)?.map(Value::Blob),
+        _ => row.try_get::<_, Option<String>>(column)?.map(Value::Text),
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+/// A statement's parameters: `params![…]`, an array or slice of values, or `()` for none.
+pub trait Params {
+    /// Calls `f` with the parameters as a slice.
+    fn with<R>(&self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R;
+}
+
+impl Params for () {
+    fn with<R>(&self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+        f(&[])
+    }
+}
+
+impl<T: ToSql, const N: usize> Params for [T; N] {
+    fn with<R>(&self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+        let values: [&dyn ToSql; N] = std::array::from_fn(|i| &self[i] as &dyn ToSql);
+        f(&values)
+    }
+}
+
+impl<T: ToSql> Params for [T] {
+    fn with<R>(&self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+        let values: Vec<&dyn ToSql> = self.iter().map(|v| v as &dyn ToSql).collect();
+        f(&values)
+    }
+}
+
+impl<T: ToSql> Params for Vec<T> {
+    fn with<R>(&self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+        self.as_slice().with(f)
+    }
+}
+
+impl<P: Params + ?Sized> Params for &P {
+    fn with<R>(&self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R {
+        (**self).with(f)
+    }
+}
+
+/// SQLite's placeholders (`?N`, or `?` counted) as PostgreSQL's (`$N`); string literals are
+/// left as they are.
+fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut counted = 0;
+    let mut in_literal = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_literal = !in_literal;
+                out.push(c);
+            }
+            '?' if !in_literal => {
+                let mut number = String::new();
+                while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                    number.push(digit);
+                }
+                if number.is_empty() {
+                    counted += 1;
+                    number = counted.to_string();
+                }
+                out.push('$');
+                out.push_str(&number);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The parameters as PostgreSQL values.
+fn pg_values(params: &impl Params) -> Result<Vec<PgValue>> {
+    params.with(|values| {
+        values
+            .iter()
+            .map(|value| {
+                Ok(PgValue(match value.to_sql()? {
+                    ToSqlOutput::Borrowed(value) => owned(value),
+                    ToSqlOutput::Owned(value) => value,
+                    _ => {
+                        return Err(DbError::Column {
+                            column: 0,
+                            error: "a parameter of a kind PostgreSQL is not given".into(),
+                        });
+                    }
+                }))
+            })
+            .collect()
+    })
+}
+
+fn owned(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(v) => Value::Integer(v),
+        ValueRef::Real(v) => Value::Real(v),
+        ValueRef::Text(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
+        ValueRef::Blob(v) => Value::Blob(v.to_vec()),
+    }
+}
+
+fn pg_refs(values: &[PgValue]) -> Vec<&(dyn PgToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect()
+}
+
+/// A SQLite value bound to a PostgreSQL parameter of whatever type PostgreSQL inferred for it:
+/// SQLite's integers stand for PostgreSQL's integers, booleans and floats alike.
+#[derive(Debug)]
+struct PgValue(Value);
+
+impl PgToSql for PgValue {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match (&self.0, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Integer(v), &Type::INT8) => PgToSql::to_sql(v, ty, out),
+            (Value::Integer(v), &Type::INT4) => PgToSql::to_sql(&i32::try_from(*v)?, ty, out),
+            (Value::Integer(v), &Type::INT2) => PgToSql::to_sql(&i16::try_from(*v)?, ty, out),
+            (Value::Integer(v), &Type::BOOL) => PgToSql::to_sql(&(*v != 0), ty, out),
+            (Value::Integer(v), &Type::FLOAT8) => PgToSql::to_sql(&(*v as f64), ty, out),
+            (Value::Integer(v), _) => PgToSql::to_sql(&v.to_string(), &Type::TEXT, out),
+            (Value::Real(v), &Type::FLOAT8) => PgToSql::to_sql(v, ty, out),
+            (Value::Real(v), &Type::FLOAT4) => PgToSql::to_sql(&(*v as f32), ty, out),
+            (Value::Real(v), _) => PgToSql::to_sql(&v.to_string(), &Type::TEXT, out),
+            (Value::Text(v), &Type::BYTEA) => PgToSql::to_sql(&v.as_bytes(), ty, out),
+            (Value::Text(v), _) => PgToSql::to_sql(&v.as_str(), &Type::TEXT, out),
+            (Value::Blob(v), _) => PgToSql::to_sql(&v.as_slice(), &Type::BYTEA, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_become_dollars_outside_literals() {
+        assert_eq!(
+            placeholders("SELECT ?1, ?12 FROM t WHERE a = '?' AND b = ?2"),
+            "SELECT $1, $12 FROM t WHERE a = '?' AND b = $2"
+        );
+        assert_eq!(placeholders("VALUES (?, ?)"), "VALUES ($1, $2)");
+    }
+}
