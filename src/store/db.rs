@@ -75,6 +75,34 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// A table of the text values of the JSON array `array` (a column or a parameter holding
+    /// its text), in a column named `value`.
+    pub fn json_values(self, array: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_each({array})"),
+            Backend::Postgres => format!("jsonb_array_elements_text(CAST({array} AS TEXT)::jsonb)"),
+        }
+    }
+
+    /// The aggregate of `expression` over a group's rows as the text of a JSON array (`[]` for
+    /// none).
+    pub fn json_array_of(self, expression: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_group_array({expression})"),
+            Backend::Postgres => format!("COALESCE(CAST(json_agg({expression}) AS TEXT), '[]')"),
+        }
+    }
+
+    /// Whether the text `haystack` contains `needle`.
+    pub fn contains(self, haystack: &str, needle: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("instr({haystack}, {needle}) > 0"),
+            Backend::Postgres => format!("strpos({haystack}, {needle}) > 0"),
+        }
+    }
+}
+
 /// A connection to either database.
 pub struct Db {
     connection: Connection,
@@ -138,7 +166,7 @@ impl Db {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.connection {
             Connection::Sqlite(connection) => Ok(connection.execute_batch(sql)?),
-            Connection::Postgres(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
+            Connection::Postgres(pg) => Ok(on_client(pg, |client| client.batch_execute(sql))?),
         }
     }
 
@@ -179,7 +207,8 @@ impl Db {
                     SqliteOrPg::Sqlite(SqliteStatement::Plain(connection.prepare(sql)?))
                 }
                 Connection::Postgres(pg) => {
-                    let statement = pg.borrow_mut().client.prepare(&placeholders(sql))?;
+                    let sql = placeholders(sql);
+                    let statement = on_client(pg, |client| client.prepare(&sql))?;
                     SqliteOrPg::Postgres { pg, statement }
                 }
             },
@@ -334,12 +363,32 @@ impl<'d> SqliteStatement<'d> {
     }
 }
 
+/// Runs `work` on the PostgreSQL client.
+fn on_client<R: Send>(pg: &RefCell<Pg>, work: impl FnOnce(&mut postgres::Client) -> R + Send) -> R {
+    let client = &mut pg.borrow_mut().client;
+    off_runtime(|| work(client))
+}
+
+/// Runs `work`, which blocks on the PostgreSQL client's own runtime, off any Tokio runtime the
+/// calling thread drives (commands run inside the main one; the store's thread is outside).
+pub(super) fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(done) => done,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 fn prepared(pg: &RefCell<Pg>, sql: &str) -> Result<postgres::Statement> {
     let mut pg = pg.borrow_mut();
     if let Some(statement) = pg.statements.get(sql) {
         return Ok(statement.clone());
     }
-    let statement = pg.client.prepare(&placeholders(sql))?;
+    let translated = placeholders(sql);
+    let client = &mut pg.client;
+    let statement = off_runtime(|| client.prepare(&translated))?;
     pg.statements.insert(sql.to_string(), statement.clone());
     Ok(statement)
 }
@@ -355,10 +404,7 @@ impl Statement<'_> {
             }),
             SqliteOrPg::Postgres { pg, statement } => {
                 let values = pg_values(&params)?;
-                let changed = pg
-                    .borrow_mut()
-                    .client
-                    .execute(&*statement, &pg_refs(&values))?;
+                let changed = on_client(pg, |client| client.execute(&*statement, &pg_refs(&values)))?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
         }
@@ -380,10 +426,7 @@ impl Statement<'_> {
             }),
             SqliteOrPg::Postgres { pg, statement } => {
                 let values = pg_values(&params)?;
-                let rows = pg
-                    .borrow_mut()
-                    .client
-                    .query(&*statement, &pg_refs(&values))?;
+                let rows = on_client(pg, |client| client.query(&*statement, &pg_refs(&values)))?;
                 match rows.first() {
                     Some(row) => read(&Row(RowOf::Postgres(row))),
                     None => Err(DbError::NoRow),
@@ -409,10 +452,7 @@ impl Statement<'_> {
             })?,
             SqliteOrPg::Postgres { pg, statement } => {
                 let values = pg_values(&params)?;
-                let rows = pg
-                    .borrow_mut()
-                    .client
-                    .query(&*statement, &pg_refs(&values))?;
+                let rows = on_client(pg, |client| client.query(&*statement, &pg_refs(&values)))?;
                 read_all.extend(rows.iter().map(|row| read(&Row(RowOf::Postgres(row)))));
             }
         }

@@ -143,9 +143,9 @@ impl Store {
         };
         let tx = self.db.transaction()?;
         tx.prepare_cached(
-            "INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at)
+            "INSERT INTO pruned_keys (source_id, key, pruned_at)
              SELECT k.source_id, k.key, ?2 FROM item_keys k JOIN items i ON i.id = k.item_id
-             WHERE i.sort_at < ?1",
+             WHERE i.sort_at < ?1 ON CONFLICT DO NOTHING",
         )?
         .execute(params![to_unix(cutoff), to_unix(now)])?;
         let pruned = tx
@@ -345,7 +345,7 @@ impl Ingest<'_> {
 
     fn remember_pruned(&self, candidate: &Candidate<'_>) -> Result<(), StoreError> {
         for key in candidate.keys() {
-            self.tx.prepare_cached("INSERT OR IGNORE INTO pruned_keys (source_id, key, pruned_at) VALUES (?1, ?2, ?3)")?
+            self.tx.prepare_cached("INSERT INTO pruned_keys (source_id, key, pruned_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
 .execute(
                 params![self.source_id, key, to_unix(self.now)],
             )?;
@@ -383,7 +383,7 @@ impl Ingest<'_> {
         // The first item a key was seen for keeps it.
         self.tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
+                "INSERT INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             )?
             .execute(params![self.source_id, key, item_id])?;
         Ok(())
@@ -444,7 +444,7 @@ impl Ingest<'_> {
         for hook in hooks {
             self.tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO webhook_items (webhook, item_id) VALUES (?1, ?2)",
+                    "INSERT INTO webhook_items (webhook, item_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![hook, id])?;
         }
@@ -545,8 +545,8 @@ impl Ingest<'_> {
     fn also_carried_by(&self, item_id: i64, source_id: i64) -> Result<(), StoreError> {
         self.tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO item_sources (item_id, source_id, first_seen)
-                 VALUES (?1, ?2, ?3)",
+                "INSERT INTO item_sources (item_id, source_id, first_seen)
+                 VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             )?
             .execute(params![item_id, source_id, to_unix(self.now)])?;
         Ok(())

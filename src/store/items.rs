@@ -1,6 +1,6 @@
 //! Items as the outputs read them.
 
-use super::db::{DbError, Row};
+use super::db::{Backend, DbError, Row};
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, from_unix, to_unix};
@@ -8,43 +8,61 @@ use crate::model::{Category, Item, Publisher, StoredItem, Text};
 use crate::rules::Rewritten;
 
 /// The columns `read_stored_item` reads, of `items i` joined with `sources s`.
-pub(super) const COLUMNS: &str = "i.key, i.guid, i.link, i.title, i.summary, i.summary_html,
+pub(super) fn columns(backend: Backend) -> String {
+    let also_via = backend.json_array_of("COALESCE(o.name, o.feed_title, o.url)");
+    format!(
+        "i.key, i.guid, i.link, i.title, i.summary, i.summary_html,
             i.content, i.content_html, i.authors, i.published, i.updated, i.first_seen,
             COALESCE(s.name, s.feed_title, s.url) AS publisher, s.url AS feed_url, s.feed_link,
             s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id,
             i.link_title, i.links, i.tags, i.rewritten, i.full_text,
-            (SELECT json_group_array(COALESCE(o.name, o.feed_title, o.url))
-             FROM item_sources v JOIN sources o ON o.id = v.source_id
-             WHERE v.item_id = i.id) AS also_via, s.feed_description";
+            (SELECT {also_via} FROM item_sources v JOIN sources o ON o.id = v.source_id
+             WHERE v.item_id = i.id) AS also_via, s.feed_description"
+    )
+}
 
 impl Store {
     /// The newest items that pass `filter`, newest first, with their publishers.
     pub fn items(&self, filter: &ItemFilter) -> Result<Vec<StoredItem>, StoreError> {
         // Every condition is written out and switched off by a NULL, so that one prepared
         // statement serves every output.
-        const CONDITIONS: &str = "i.hidden IS NULL
-            AND (?2 IS NULL OR s.url IN (SELECT value FROM json_each(?2)))
-            AND (?7 IS NULL OR s.url IN (SELECT value FROM json_each(?7))
-                 OR EXISTS (SELECT 1 FROM json_each(i.tags)
-                            WHERE value IN (SELECT value FROM json_each(?8))))
-            AND (?3 IS NULL OR i.sort_at >= ?3)
-            AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(?4)
-                 WHERE instr(lower(coalesce(i.title, '')), value) > 0))
-            AND (?5 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?5)
-                 WHERE instr(lower(coalesce(i.title, '')), value) > 0))";
+        let backend = self.db.backend();
+        let values = |array| backend.json_values(array);
+        let in_title = |word| backend.contains("lower(coalesce(i.title, ''))", word);
+        let conditions = format!(
+            "i.hidden IS NULL
+            AND (CAST(?2 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {only}))
+            AND (CAST(?7 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {tagged_sources})
+                 OR EXISTS (SELECT 1 FROM {tags}
+                            WHERE value IN (SELECT value FROM {tagged})))
+            AND (CAST(?3 AS BIGINT) IS NULL OR i.sort_at >= ?3)
+            AND (CAST(?4 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM {include} WHERE {included}))
+            AND (CAST(?5 AS TEXT) IS NULL OR NOT EXISTS (SELECT 1 FROM {exclude} WHERE {excluded}))",
+            only = values("?2"),
+            tagged_sources = values("?7"),
+            tags = values("i.tags"),
+            tagged = values("?8"),
+            include = values("?4"),
+            included = in_title("value"),
+            exclude = values("?5"),
+            excluded = in_title("value"),
+        );
+        let columns = columns(backend);
         let sql = if filter.per_source.is_some() {
             format!(
                 "SELECT * FROM (
-                     SELECT {COLUMNS}, ROW_NUMBER() OVER (
+                     SELECT {columns}, ROW_NUMBER() OVER (
                          PARTITION BY i.source_id ORDER BY i.sort_at DESC, i.id DESC) AS rank
-                     FROM items i JOIN sources s ON s.id = i.source_id WHERE {CONDITIONS})
+                     FROM items i JOIN sources s ON s.id = i.source_id WHERE {conditions})
+                     AS ranked
                  WHERE rank <= ?6 ORDER BY sort_at DESC, id DESC LIMIT ?1"
             )
         } else {
             // `?6` (per source) is unset here, but must appear for the parameters to bind.
             format!(
-                "SELECT {COLUMNS} FROM items i JOIN sources s ON s.id = i.source_id
-                 WHERE {CONDITIONS} AND ?6 IS NULL ORDER BY i.sort_at DESC, i.id DESC LIMIT ?1"
+                "SELECT {columns} FROM items i JOIN sources s ON s.id = i.source_id
+                 WHERE {conditions} AND CAST(?6 AS BIGINT) IS NULL
+                 ORDER BY i.sort_at DESC, i.id DESC LIMIT ?1"
             )
         };
         let json_list = |words: &[String]| -> Result<Option<String>, serde_json::Error> {

@@ -185,7 +185,7 @@ fn mint_ids_and_canonical_keys(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         )?;
         if let Some(canonical) = link.as_deref().and_then(canonical_link) {
             tx.execute(
-                "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
+                "INSERT INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![source_id, format!("canon:{canonical}"), id],
             )?;
         }
@@ -223,7 +223,7 @@ fn fit_stored_items_to_publish(tx: &Transaction<'_>) -> rusqlite::Result<()> {
                 item.published,
             );
             tx.execute(
-                "INSERT OR IGNORE INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3)",
+                "INSERT INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![source_id, key, id],
             )?;
         }

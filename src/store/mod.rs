@@ -147,8 +147,11 @@ impl Store {
             options.password(password.expose());
         }
         options.application_name("tributary");
-        let mut client = options.connect(postgres::NoTls).map_err(open_error)?;
-        migrations::migrate_postgres(&mut client, &database)?;
+        let client = db::off_runtime(|| -> Result<postgres::Client, StoreError> {
+            let mut client = options.connect(postgres::NoTls).map_err(open_error)?;
+            migrations::migrate_postgres(&mut client, &database)?;
+            Ok(client)
+        })?;
         Ok(Store {
             db: Db::postgres(client),
         })

@@ -37,7 +37,7 @@ struct Stored {
 }
 
 const SELECT: &str = "SELECT i.id, s.url, s.name, i.title, i.link, i.summary, i.summary_html,
-        COALESCE(i.full_text, i.content), i.full_text IS NOT NULL OR i.content_html, i.authors,
+        COALESCE(i.full_text, i.content), i.full_text IS NOT NULL OR i.content_html <> 0, i.authors,
         i.categories, COALESCE(i.published, i.sort_at), i.hidden, i.tags, i.rewritten,
         i.recheck_at, COALESCE(s.name, s.feed_title, s.url)
     FROM items i JOIN sources s ON s.id = i.source_id";
@@ -210,7 +210,7 @@ impl Store {
         let stored: Vec<Stored> = self
             .db
             .prepare(&format!(
-                "{SELECT} WHERE ?1 IS NULL OR s.url = ?1 ORDER BY i.sort_at DESC, i.id DESC LIMIT ?2"
+                "{SELECT} WHERE CAST(?1 AS TEXT) IS NULL OR s.url = ?1 ORDER BY i.sort_at DESC, i.id DESC LIMIT ?2"
             ))?
             .query_map(
                 params![source_url, i64::try_from(last).unwrap_or(i64::MAX)],

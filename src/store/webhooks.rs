@@ -6,7 +6,7 @@ use rusqlite::params;
 
 use super::db::{Db, Optional};
 
-use super::items::{COLUMNS, read_stored_item};
+use super::items::{columns, read_stored_item};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::StoredItem;
 
@@ -56,8 +56,9 @@ impl Store {
                  (SELECT 1 FROM items i WHERE i.id = item_id AND i.hidden IS NULL)",
             )?
             .execute([webhook])?;
+        let columns = columns(self.db.backend());
         let mut query = self.db.prepare_cached(&format!(
-            "SELECT {COLUMNS}, w.item_id FROM webhook_items w
+            "SELECT {columns}, w.item_id FROM webhook_items w
              JOIN items i ON i.id = w.item_id JOIN sources s ON s.id = i.source_id
              WHERE w.webhook = ?1 ORDER BY w.item_id LIMIT ?2"
         ))?;
@@ -180,14 +181,15 @@ impl Store {
     pub fn forget_webhooks_but(&mut self, kept: &[String]) -> Result<usize, StoreError> {
         let kept = serde_json::to_string(kept)?;
         let tx = self.db.transaction()?;
-        let dropped = tx.execute(
-            "DELETE FROM webhook_deliveries WHERE webhook NOT IN (SELECT value FROM json_each(?1))",
-            [&kept],
-        )?;
-        tx.execute(
-            "DELETE FROM webhook_items WHERE webhook NOT IN (SELECT value FROM json_each(?1))",
-            [&kept],
-        )?;
+        let kept_urls = tx.backend().json_values("?1");
+        let dropped = tx.prepare(&format!(
+            "DELETE FROM webhook_deliveries WHERE webhook NOT IN (SELECT value FROM {kept_urls})"
+        ))?
+        .execute([&kept])?;
+        tx.prepare(&format!(
+            "DELETE FROM webhook_items WHERE webhook NOT IN (SELECT value FROM {kept_urls})"
+        ))?
+        .execute([&kept])?;
         tx.commit()?;
         Ok(dropped)
     }
@@ -231,7 +233,7 @@ impl Store {
 
 fn upsert_webhook(tx: &Db, webhook: &str) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT OR IGNORE INTO webhooks (url) VALUES (?1)",
+        "INSERT INTO webhooks (url) VALUES (?1) ON CONFLICT DO NOTHING",
         [webhook],
     )?;
     Ok(())

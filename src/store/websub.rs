@@ -94,8 +94,9 @@ impl Store {
     pub fn save_subscription(&mut self, s: &Subscription) -> Result<(), StoreError> {
         self.db
             .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO subscriptions ({COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                "INSERT INTO subscriptions ({COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (id) DO UPDATE SET source_url = excluded.source_url, hub = excluded.hub, topic = excluded.topic, secret = excluded.secret, asked = excluded.asked, asked_at = excluded.asked_at, removing = excluded.removing, verified_at = excluded.verified_at, lease_until = excluded.lease_until, unhealthy = excluded.unhealthy, retry_at = excluded.retry_at, tries = excluded.tries, last_push_at = excluded.last_push_at, callback = excluded.callback"
             ))?
             .execute(params![
                 s.id,
