@@ -115,6 +115,8 @@ fn the_example_config_names_every_key_the_loader_accepts() {
     let text = std::fs::read_to_string(repo("config/example.toml")).unwrap();
     for key in [
         "[database]",
+        "# url = \"postgres://",
+        "# password =",
         "path =",
         "[poll]",
         "interval =",

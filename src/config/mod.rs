@@ -856,6 +856,45 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_url_replaces_the_sqlite_file_and_its_password_is_a_secret() {
+        const SOURCE: &str = "[[sources]]\nurl = \"https://a.example/\"\n";
+        let (_dir, result) = load_text(&format!(
+            "[database]\nurl = \"postgres://tributary@db.example:5433/feeds\"\n\
+             password = \"s3cret\"\n{SOURCE}"
+        ));
+        let postgres = result.unwrap().postgres.unwrap();
+        assert_eq!(postgres.url, "postgres://tributary@db.example:5433/feeds");
+        assert_eq!(postgres.password.unwrap().expose(), "s3cret");
+        let shown = PostgresConfig {
+            url: "postgres://tributary:hunter2@db.example/feeds".into(),
+            password: None,
+        }
+        .shown_url();
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        for (database, problem) in [
+            (
+                "path = \"a.db\"\nurl = \"postgres://db.example/feeds\"",
+                "database.url: give either database.path (SQLite) or database.url",
+            ),
+            (
+                "url = \"mysql://db.example/feeds\"",
+                "database.url: must be a PostgreSQL URL",
+            ),
+            (
+                "password = \"s3cret\"",
+                "database.password: is only used with database.url",
+            ),
+        ] {
+            let found = problems(&format!("[database]\n{database}\n{SOURCE}"));
+            assert!(
+                found.iter().any(|p| p.contains(problem)),
+                "{database}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_apply_and_paths_resolve_against_the_config_folder() {
         let (dir, result) = load_text(
             r#"

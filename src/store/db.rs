@@ -404,7 +404,8 @@ impl Statement<'_> {
             }),
             SqliteOrPg::Postgres { pg, statement } => {
                 let values = pg_values(&params)?;
-                let changed = on_client(pg, |client| client.execute(&*statement, &pg_refs(&values)))?;
+                let changed =
+                    on_client(pg, |client| client.execute(&*statement, &pg_refs(&values)))?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
         }

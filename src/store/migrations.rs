@@ -296,6 +296,13 @@ mod tests {
     use crate::store::Store;
 
     #[test]
+    fn postgres_migrations_reach_the_version_sqlite_does() {
+        let last = POSTGRES_MIGRATIONS.last().map(|m| m.0);
+        assert_eq!(last, Some(MIGRATIONS.len() as i64));
+        assert!(POSTGRES_MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
     fn a_new_database_gets_every_migration_and_a_second_run_changes_nothing() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, Path::new(":memory:")).unwrap();
