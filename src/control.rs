@@ -49,6 +49,10 @@ pub fn listen(path: &Path) -> std::io::Result<(mpsc::Receiver<Request>, SocketFi
         ));
     }
     let _ = std::fs::remove_file(path);
+    // On PostgreSQL nothing else makes the database's folder.
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)?;
+    }
     let listener = UnixListener::bind(path)?;
     {
         use std::os::unix::fs::PermissionsExt;

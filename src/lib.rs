@@ -43,6 +43,7 @@ pub mod control;
 pub mod fetch;
 pub mod fulltext;
 pub mod identity;
+pub mod instance;
 pub mod metrics;
 pub mod model;
 pub mod opml;

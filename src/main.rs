@@ -410,6 +410,11 @@ fn status(config: &Config) -> anyhow::Result<()> {
     let statuses = store.source_statuses(&config.sources)?;
     let rows = report::status_rows(&statuses, &config.sources, config);
     say!("{}", report::status(&rows).trim_end());
+    if config.postgres.is_some() {
+        // Instances seen within the last ten minutes: those alive, and any just gone.
+        let seen = store.instances(chrono::Utc::now() - chrono::Duration::minutes(10))?;
+        say!("\n{}", report::instances(&seen).trim_end());
+    }
     if !config.webhooks.is_empty() {
         let mut hooks = Vec::new();
         for webhook in &config.webhooks {

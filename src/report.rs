@@ -283,6 +283,8 @@ pub struct StatusRow {
     pub notes: Vec<String>,
     /// Its WebSub subscription, if it has one.
     pub push: Option<PushRow>,
+    /// Beside other instances: which one polls it now, else polled it last.
+    pub instance: Option<crate::store::PolledBy>,
 }
 
 /// A source's WebSub subscription as `status` shows it.
@@ -404,6 +406,7 @@ pub fn status_rows(
             notes.extend(push.as_ref().map(|p| p.note(config.poll.pushed_interval)));
             StatusRow {
                 push,
+                instance: s.instance.clone(),
                 name: s.name.clone(),
                 url: s.url.clone(),
                 state,
@@ -423,6 +426,25 @@ pub fn status_rows(
         .collect()
 }
 
+/// The instances seen on a shared database, as `status` lists them: which leads, and until
+/// when, how many sources each polls now.
+pub fn instances(seen: &[crate::store::InstanceSeen]) -> String {
+    let rows: Vec<Vec<String>> = seen
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                time(i.seen_at),
+                i.holding.to_string(),
+                i.leads_until.map_or("-".to_string(), |until| {
+                    format!("leader until {}", time(until))
+                }),
+            ]
+        })
+        .collect();
+    table(&["INSTANCE", "LAST SEEN", "POLLING", "ROLE"], &rows)
+}
+
 /// When a row's next poll is, as `status` says it.
 pub fn next_poll_text(row: &StatusRow) -> String {
     match (row.next_poll, &row.next_poll_reason) {
@@ -439,6 +461,7 @@ pub fn next_poll_text(row: &StatusRow) -> String {
 pub fn status(rows: &[StatusRow]) -> String {
     let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
     let pushing = rows.iter().any(|row| row.push.is_some());
+    let shared = rows.iter().any(|row| row.instance.is_some());
     let table_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
@@ -454,6 +477,13 @@ pub fn status(rows: &[StatusRow]) -> String {
                 let push = row.push.as_ref().map_or("-", |p| p.state);
                 cells.push(push.to_string());
             }
+            if shared {
+                cells.push(match &row.instance {
+                    Some(by) if by.polling => format!("{} (polling)", by.instance),
+                    Some(by) => by.instance.clone(),
+                    None => "-".to_string(),
+                });
+            }
             cells
         })
         .collect();
@@ -467,6 +497,9 @@ pub fn status(rows: &[StatusRow]) -> String {
     ];
     if pushing {
         header.push("PUSH");
+    }
+    if shared {
+        header.push("INSTANCE");
     }
     let mut out = table(&header, &table_rows);
     for row in rows {

@@ -18,6 +18,7 @@ use crate::config::{self, Config, SourceConfig};
 use crate::control;
 use crate::fetch::Fetcher;
 use crate::fulltext::{self, FullTextRun};
+use crate::instance::{Instance, Lead};
 use crate::model::Reason;
 use crate::model::{PollResult, RefreshOutcome};
 use crate::publish;
@@ -41,6 +42,10 @@ const MAX_RENDER_RETRY: Duration = Duration::from_secs(60);
 /// source, up to `MAX_START_SPREAD`, so that a start does not hit every publisher at once.
 const START_SPREAD_PER_SOURCE: Duration = Duration::from_millis(100);
 const MAX_START_SPREAD: Duration = Duration::from_secs(30);
+
+/// Beside other instances, a due source the database said nothing of (the claim failed: the
+/// connection was lost, say) is asked for again after this long.
+const UNANSWERED_CLAIM_WAIT: Duration = Duration::from_secs(5);
 
 /// What `once` came to: each source's outcome, in the order they finished, and what went wrong
 /// beside them (polls that could not be saved, outputs not written, the database not closed).
@@ -201,6 +206,15 @@ pub async fn run_daemon(
     shutdown: impl Future<Output = ()>,
 ) {
     let mut daemon = Daemon::new(ctx, config);
+    if let Some(instance) = &daemon.instance {
+        let id = instance.id.clone();
+        daemon
+            .ctx
+            .store
+            .with(move |store| store.set_instance(&id))
+            .await;
+        daemon.renew().await;
+    }
     daemon
         .schedule_from_store(&daemon.config.sources.clone())
         .await;
@@ -214,16 +228,25 @@ pub async fn run_daemon(
     );
     service::ready();
     loop {
-        daemon.start_due();
-        daemon.start_beside();
-        if daemon.reshape_at.is_some_and(|at| at <= Instant::now()) {
+        if daemon
+            .instance
+            .as_ref()
+            .is_some_and(|i| i.renew_at <= Instant::now())
+        {
+            daemon.renew().await;
+        }
+        daemon.start_due().await;
+        if daemon.leads() {
+            daemon.start_beside();
+        }
+        if daemon.leads() && daemon.reshape_at.is_some_and(|at| at <= Instant::now()) {
             let (changed, next) = reshape_due(&daemon.ctx).await;
             daemon.dirty |= changed;
             // Never sooner than a second from now, whatever the store says.
             let soonest = Instant::now() + Duration::from_secs(1);
             daemon.reshape_at = next.map(|at| instant_at(at).max(soonest));
         }
-        if daemon.dirty && daemon.render_due() <= Instant::now() {
+        if daemon.dirty && daemon.leads() && daemon.render_due() <= Instant::now() {
             daemon.render().await;
         }
         let mut wake = daemon.next_wake();
@@ -301,6 +324,8 @@ struct Daemon {
     subscribed: HashMap<String, String>,
     /// Webhook deliveries.
     deliveries: Beside<DeliveryRun>,
+    /// This daemon among others on one PostgreSQL database; `None` on SQLite.
+    instance: Option<Instance>,
 }
 
 /// Work that runs beside the daemon's loop, never in it, one run at a time, when it is due.
@@ -384,6 +409,7 @@ impl Daemon {
             subscribed: HashMap::new(),
             // Deliveries may have been left queued by the last run.
             deliveries: Beside::new((!config.webhooks.is_empty()).then(Instant::now)),
+            instance: Instance::of(&config),
             config: Arc::new(config),
         }
     }
@@ -431,9 +457,11 @@ impl Daemon {
         }
     }
 
-    /// Starts a poll of every source whose time has come.
-    fn start_due(&mut self) {
+    /// Starts a poll of every source whose time has come (and, beside other instances, that
+    /// this one could claim).
+    async fn start_due(&mut self) {
         let now = Instant::now();
+        let mut due_urls = Vec::new();
         while self
             .queue
             .peek()
@@ -448,6 +476,38 @@ impl Daemon {
             };
             crate::metrics::global().started_late(now - due);
             entry.due = None;
+            due_urls.push(url);
+        }
+        if due_urls.is_empty() {
+            return;
+        }
+        let to_poll = match &mut self.instance {
+            None => due_urls,
+            Some(instance) => {
+                let claimed = instance.claim(&self.ctx.store, due_urls.clone()).await;
+                // Polled meanwhile by another instance, or held by one: asked again then. A
+                // source the claim did not answer for is asked again after a lease.
+                let later = |url: &String| {
+                    claimed
+                        .elsewhere
+                        .iter()
+                        .find(|(u, _)| u == url)
+                        .map(|(_, at)| instant_at(*at))
+                        .unwrap_or_else(|| Instant::now() + UNANSWERED_CLAIM_WAIT)
+                };
+                for url in due_urls.iter().filter(|u| !claimed.claimed.contains(u)) {
+                    if let Some(entry) = self.schedule.get_mut(url) {
+                        entry.due = Some(later(url));
+                        enqueue(&mut self.queue, url, entry.due);
+                    }
+                }
+                claimed.claimed
+            }
+        };
+        for url in to_poll {
+            let Some(entry) = self.schedule.get(&url) else {
+                continue;
+            };
             let task = poll(
                 self.ctx.clone(),
                 entry.source.clone(),
@@ -459,6 +519,35 @@ impl Daemon {
         }
     }
 
+    /// Whether this instance renders the outputs and serves WebSub and webhooks: always alone
+    /// on SQLite; when it holds the lead beside other instances.
+    fn leads(&self) -> bool {
+        self.instance.as_ref().is_none_or(Instance::leads)
+    }
+
+    /// Says this instance is alive and renews (or tries to take) the lead; a new leader does
+    /// at once what the last one may have left undone.
+    async fn renew(&mut self) {
+        let Some(instance) = &mut self.instance else {
+            return;
+        };
+        match instance.renew(&self.ctx.store).await {
+            Lead::Taken => {
+                self.dirty = true;
+                self.reshape_at = Some(Instant::now());
+                self.websub.due_now();
+                if !self.config.webhooks.is_empty() {
+                    self.deliveries.due_now();
+                }
+                if self.config.sources.iter().any(|s| s.full_text.is_some()) {
+                    self.full_texts.due_now();
+                }
+            }
+            Lead::Kept { changed } => self.dirty |= changed,
+            Lead::Follows | Lead::Lost => {}
+        }
+    }
+
     /// When the loop must wake next: the next due source, or the next render.
     fn next_wake(&self) -> Instant {
         // A stale entry at the top only wakes the loop early, once.
@@ -467,11 +556,17 @@ impl Daemon {
             .peek()
             .map(|Reverse((due, _))| *due)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let renewal = self.instance.as_ref().map(|i| i.renew_at);
+        if !self.leads() {
+            // What only the leader does is not waited for.
+            return renewal.map_or(due, |at| due.min(at));
+        }
         let due = [
             self.full_texts.due,
             self.reshape_at,
             self.websub.due,
             self.deliveries.due,
+            renewal,
         ]
         .into_iter()
         .flatten()
@@ -567,6 +662,9 @@ impl Daemon {
             };
             let url = entry.source.url.clone();
             let polling = self.task_source.values().any(|u| *u == url);
+            if let Some(instance) = &mut self.instance {
+                instance.force(&url);
+            }
             if !polling {
                 // Polled by the next turn of the loop, which comes at once; Retry-After and
                 // a gone feed still hold (the poll says "skipped").
@@ -811,8 +909,11 @@ impl Daemon {
                 }
             }
         }
-        if self.dirty {
+        if self.dirty && self.leads() {
             self.render_and_announce().await;
+        }
+        if let Some(instance) = &mut self.instance {
+            instance.resign(&self.ctx.store).await;
         }
         // Pings still under way get what is left of the deadline, no more.
         while !self.pings.is_empty() {
@@ -1100,10 +1201,10 @@ mod tests {
         assert!(daemon.next_wake() <= start + window);
 
         // Nothing starts before its time; everything has started once the window is over.
-        daemon.start_due();
+        daemon.start_due().await;
         let early = daemon.tasks.len();
         tokio::time::advance(window + Duration::from_millis(1)).await;
-        daemon.start_due();
+        daemon.start_due().await;
         assert!(early < 50, "{early} started at once");
         assert_eq!(daemon.tasks.len(), 50);
         assert!(

@@ -117,6 +117,7 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "[database]",
         "# url = \"postgres://",
         "# password =",
+        "# lease = \"2m\"",
         "path =",
         "[poll]",
         "interval =",

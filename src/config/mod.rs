@@ -569,9 +569,15 @@ pub struct JsonFields {
 pub struct PostgresConfig {
     /// `postgres://user@host:port/database?options`, as libpq takes it.
     pub url: String,
-    /// The password, unless the URL or the environment (`PGPASSWORD` is not read) has one.
+    /// The password, unless the URL has one (`PGPASSWORD` is not read).
     pub password: Option<Secret>,
+    /// `lease`: how long a source claimed for a poll, and the leader's role, stay held by an
+    /// instance that stops answering; another instance takes them over after it.
+    pub lease: Duration,
 }
+
+/// How long an instance's leases last unless renewed, by default.
+pub const DEFAULT_DATABASE_LEASE: Duration = Duration::from_secs(120);
 
 impl PostgresConfig {
     /// The URL as it may be shown: any password in it replaced by `***`.
@@ -865,9 +871,11 @@ mod tests {
         let postgres = result.unwrap().postgres.unwrap();
         assert_eq!(postgres.url, "postgres://tributary@db.example:5433/feeds");
         assert_eq!(postgres.password.unwrap().expose(), "s3cret");
+        assert_eq!(postgres.lease, DEFAULT_DATABASE_LEASE);
         let shown = PostgresConfig {
             url: "postgres://tributary:hunter2@db.example/feeds".into(),
             password: None,
+            lease: DEFAULT_DATABASE_LEASE,
         }
         .shown_url();
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -884,6 +892,14 @@ mod tests {
             (
                 "password = \"s3cret\"",
                 "database.password: is only used with database.url",
+            ),
+            (
+                "lease = \"1m\"",
+                "database.lease: is only used with database.url",
+            ),
+            (
+                "url = \"postgres://db.example/feeds\"\nlease = \"1s\"",
+                "database.lease: must be at least 2s",
             ),
         ] {
             let found = problems(&format!("[database]\n{database}\n{SOURCE}"));

@@ -100,6 +100,7 @@ pub(super) struct RawDatabase {
     pub(super) path: Option<String>,
     pub(super) url: Option<String>,
     pub(super) password: Option<RawSecret>,
+    pub(super) lease: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

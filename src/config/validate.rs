@@ -1189,6 +1189,13 @@ impl Validator<'_> {
     fn postgres(&mut self, raw: &RawDatabase) -> Option<PostgresConfig> {
         let file = self.file;
         let Some(url) = &raw.url else {
+            if raw.lease.is_some() {
+                self.report(
+                    file,
+                    "database.lease".into(),
+                    "is only used with database.url".into(),
+                );
+            }
             if raw.password.is_some() {
                 self.report(
                     file,
@@ -1219,9 +1226,21 @@ impl Validator<'_> {
             Some(password) => Some(self.secret(file, "database.password".into(), password)?),
             None => None,
         };
+        let lease = match &raw.lease {
+            Some(text) => self.duration(file, "database.lease".into(), text)?,
+            None => DEFAULT_DATABASE_LEASE,
+        };
+        if lease < Duration::from_secs(2) {
+            self.report(
+                file,
+                "database.lease".into(),
+                "must be at least 2s: leases are renewed a few times within it".into(),
+            );
+        }
         Some(PostgresConfig {
             url: url.clone(),
             password,
+            lease,
         })
     }
 

@@ -116,7 +116,9 @@ enum Connection {
 }
 
 struct Pg {
-    client: postgres::Client,
+    client: PgClient,
+    /// How to connect again, after the server closed the connection.
+    config: postgres::Config,
     /// Prepared statements, by their SQL as the store wrote it.
     statements: HashMap<String, postgres::Statement>,
 }
@@ -138,10 +140,11 @@ impl Db {
         }
     }
 
-    pub fn postgres(client: postgres::Client) -> Db {
+    pub fn postgres(client: postgres::Client, config: postgres::Config) -> Db {
         Db {
             connection: Connection::Postgres(Box::new(RefCell::new(Pg {
-                client,
+                client: PgClient(Some(client)),
+                config,
                 statements: HashMap::new(),
             }))),
             depth: Cell::new(0),
@@ -164,6 +167,7 @@ impl Db {
 
     /// Runs statements without parameters, one after the other.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.reconnect_if_closed();
         match &self.connection {
             Connection::Sqlite(connection) => Ok(connection.execute_batch(sql)?),
             Connection::Postgres(pg) => Ok(on_client(pg, |client| client.batch_execute(sql))?),
@@ -187,6 +191,7 @@ impl Db {
 
     /// A statement kept prepared for the next time the same SQL runs.
     pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
+        self.reconnect_if_closed();
         let inner = match &self.connection {
             Connection::Sqlite(connection) => {
                 SqliteOrPg::Sqlite(SqliteStatement::Cached(connection.prepare_cached(sql)?))
@@ -201,6 +206,7 @@ impl Db {
 
     /// A statement made up at run time (a list of columns or values), prepared for this once.
     pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        self.reconnect_if_closed();
         Ok(Statement {
             inner: match &self.connection {
                 Connection::Sqlite(connection) => {
@@ -271,6 +277,30 @@ impl Db {
             && connection.is_autocommit()
         {
             self.depth.set(0);
+        }
+    }
+
+    /// Connects to PostgreSQL again if the server closed the connection (it restarted, or the
+    /// network cut it): the statement that found it closed failed, the next ones need not.
+    /// Never inside a transaction, which ended with the connection.
+    fn reconnect_if_closed(&self) {
+        let Connection::Postgres(pg) = &self.connection else {
+            return;
+        };
+        let mut pg = pg.borrow_mut();
+        if self.depth.get() > 0 || !pg.client.is_closed() {
+            return;
+        }
+        let config = pg.config.clone();
+        match off_runtime(move || config.connect(postgres::NoTls)) {
+            Ok(client) => {
+                pg.client = PgClient(Some(client));
+                pg.statements.clear();
+                tracing::info!("connected to PostgreSQL again");
+            }
+            Err(error) => {
+                tracing::warn!(error = %postgres_message(&error), "connecting to PostgreSQL again failed");
+            }
         }
     }
 }
@@ -363,9 +393,37 @@ impl<'d> SqliteStatement<'d> {
     }
 }
 
+/// The PostgreSQL client, closed off any Tokio runtime when dropped: closing blocks on the
+/// client's own runtime, which panics on a thread that drives another (a command failing on
+/// the main thread drops its store there).
+struct PgClient(Option<postgres::Client>);
+
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
+impl std::ops::Deref for PgClient {
+    type Target = postgres::Client;
+    #[expect(clippy::expect_used, reason = "None only inside drop")]
+    fn deref(&self) -> &postgres::Client {
+        self.0.as_ref().expect("taken only when dropped")
+    }
+}
+
+impl std::ops::DerefMut for PgClient {
+    #[expect(clippy::expect_used, reason = "None only inside drop")]
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        self.0.as_mut().expect("taken only when dropped")
+    }
+}
+
 /// Runs `work` on the PostgreSQL client.
 fn on_client<R: Send>(pg: &RefCell<Pg>, work: impl FnOnce(&mut postgres::Client) -> R + Send) -> R {
-    let client = &mut pg.borrow_mut().client;
+    let client = &mut *pg.borrow_mut().client;
     off_runtime(|| work(client))
 }
 
@@ -387,7 +445,7 @@ fn prepared(pg: &RefCell<Pg>, sql: &str) -> Result<postgres::Statement> {
         return Ok(statement.clone());
     }
     let translated = placeholders(sql);
-    let client = &mut pg.client;
+    let client = &mut *pg.client;
     let statement = off_runtime(|| client.prepare(&translated))?;
     pg.statements.insert(sql.to_string(), statement.clone());
     Ok(statement)

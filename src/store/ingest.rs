@@ -57,6 +57,9 @@ impl Store {
         let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
         if let Some(state) = poll.state {
             save_state(&tx, source_id, state, poll.at)?;
+            if let Some(instance) = &self.instance {
+                super::leases::release(&tx, source_id, instance)?;
+            }
         }
         if let Some((meta, _)) = poll.feed {
             save_meta(&tx, source_id, meta)?;
@@ -79,6 +82,11 @@ impl Store {
         };
         if let Some(event) = poll.event {
             add_event(&tx, source_id, event, poll.at)?;
+        }
+        if let Some(instance) = &self.instance
+            && (counts.changed() || poll.event.is_some())
+        {
+            super::leases::count_change(&tx, instance)?;
         }
         tx.commit()?;
         Ok(counts)

@@ -79,14 +79,26 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0011_real_time.sql"),
         then: None,
     },
+    Migration {
+        name: "0012_instances",
+        sql: include_str!("../../migrations/sqlite/0012_instances.sql"),
+        then: None,
+    },
 ];
 
 /// PostgreSQL's migrations: each one's version, name and SQL.
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    11,
-    "0011_real_time",
-    include_str!("../../migrations/postgres/0011_real_time.sql"),
-)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        11,
+        "0011_real_time",
+        include_str!("../../migrations/postgres/0011_real_time.sql"),
+    ),
+    (
+        12,
+        "0012_instances",
+        include_str!("../../migrations/postgres/0012_instances.sql"),
+    ),
+];
 
 /// The advisory lock instances take to migrate one at a time ("trib" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7472_6962;

@@ -6,6 +6,7 @@
 mod db;
 mod ingest;
 mod items;
+mod leases;
 mod migrations;
 mod shaped;
 mod shared;
@@ -26,9 +27,10 @@ pub use db::{Backend, DbError};
 
 pub use ingest::Poll;
 pub use items::{ItemFilter, Tagged};
+pub use leases::{Claimed, InstanceSeen, LEADER};
 pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
-pub use sources::{SourceStatus, StoredSchedule};
+pub use sources::{PolledBy, SourceStatus, StoredSchedule};
 pub use webhooks::{Delivery, WebhookStatus};
 pub use websub::Verified;
 
@@ -91,6 +93,8 @@ impl From<rusqlite::Error> for StoreError {
 #[derive(Debug)]
 pub struct Store {
     db: Db,
+    /// The instance whose leases its polls release (several instances on PostgreSQL).
+    instance: Option<String>,
 }
 
 /// How long a write waits for another process (a `once` beside the daemon) to finish its own.
@@ -147,13 +151,21 @@ impl Store {
             options.password(password.expose());
         }
         options.application_name("tributary");
+        // A database host that went away fails a statement within these instead of hanging
+        // the store (the URL may set its own connect_timeout).
+        if options.get_connect_timeout().is_none() {
+            options.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        options.tcp_user_timeout(std::time::Duration::from_secs(30));
+        options.keepalives_idle(std::time::Duration::from_secs(30));
         let client = db::off_runtime(|| -> Result<postgres::Client, StoreError> {
             let mut client = options.connect(postgres::NoTls).map_err(open_error)?;
             migrations::migrate_postgres(&mut client, &database)?;
             Ok(client)
         })?;
         Ok(Store {
-            db: Db::postgres(client),
+            db: Db::postgres(client, options),
+            instance: None,
         })
     }
 
@@ -188,6 +200,7 @@ impl Store {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         Ok(Store {
             db: Db::sqlite(conn),
+            instance: None,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Sources: what the config names, what each feed says of itself, and each source's polling
 //! state (validators, hints, backoff, Retry-After, gone, moved), with its health events.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,6 +35,17 @@ pub struct SourceStatus {
     pub paused_since: Option<DateTime<Utc>>,
     /// Its WebSub subscription, if it has one.
     pub subscription: Option<crate::websub::Subscription>,
+    /// Beside other instances: which one polls it now (its lease running), else polled it last.
+    pub instance: Option<PolledBy>,
+}
+
+/// Which instance polls a source, or polled it last.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolledBy {
+    /// The instance's id.
+    pub instance: String,
+    /// Whether it holds the source's lease now (a poll under way).
+    pub polling: bool,
 }
 
 /// When a source is next due, as stored.
@@ -60,9 +72,29 @@ impl Store {
         &mut self,
         sources: &[std::sync::Arc<SourceConfig>],
     ) -> Result<(), StoreError> {
+        // Only new sources and changed names are written: beside other instances (claiming and
+        // recording polls of these rows), a start locks no row it does not change.
+        let stored: HashMap<String, Option<String>> = self
+            .db
+            .prepare("SELECT url, name FROM sources")?
+            .query_map((), |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         let tx = self.db.transaction()?;
         for source in sources {
-            upsert_source(&tx, &source.url, source.name.as_deref())?;
+            let name = source.name.as_deref();
+            match stored.get(&source.url) {
+                Some(stored) if stored.as_deref() == name => {}
+                Some(_) => {
+                    tx.prepare_cached("UPDATE sources SET name = ?2 WHERE url = ?1")?
+                        .execute(params![source.url, name])?;
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO sources (url, name) VALUES (?1, ?2) ON CONFLICT (url) DO NOTHING",
+                    )?
+                    .execute(params![source.url, name])?;
+                }
+            }
         }
         tx.commit()?;
         Ok(())
@@ -164,10 +196,13 @@ impl Store {
                      WHERE source_id = s.id AND full_text_error IS NOT NULL
                      ORDER BY id DESC LIMIT 1),
                     s.paused_at,
-                    {STATE_COLUMNS}
+                    {STATE_COLUMNS},
+                    s.lease_owner, s.lease_until, s.last_polled_by
              FROM sources s WHERE s.url = ?1"
         ))?;
         let mut statuses = Vec::with_capacity(sources.len());
+        let now = to_unix(Utc::now());
+        let state_columns = STATE_COLUMNS.split(',').count();
         for source in sources {
             let found = query
                 .query_row([&source.url], |row| {
@@ -181,6 +216,7 @@ impl Store {
                         paused_since: row.get::<_, Option<i64>>(6)?.map(from_unix),
                         state: read_state(row, 7)?,
                         subscription: None,
+                        instance: polled_by(row, 7 + state_columns, now)?,
                     })
                 })
                 .optional()?;
@@ -201,6 +237,7 @@ impl Store {
                 full_text_failed: (0, None),
                 paused_since: None,
                 subscription: None,
+                instance: None,
             }));
         }
         Ok(statuses)
@@ -324,6 +361,23 @@ pub(super) fn add_event(
         event.message
     ])?;
     Ok(())
+}
+
+/// Reads `lease_owner, lease_until, last_polled_by` from `row`, from `first` on.
+fn polled_by(row: &Row<'_>, first: usize, now: i64) -> super::db::Result<Option<PolledBy>> {
+    let owner: Option<String> = row.get(first)?;
+    let until: Option<i64> = row.get(first + 1)?;
+    let last: Option<String> = row.get(first + 2)?;
+    Ok(match (owner, until) {
+        (Some(instance), Some(until)) if until > now => Some(PolledBy {
+            instance,
+            polling: true,
+        }),
+        _ => last.map(|instance| PolledBy {
+            instance,
+            polling: false,
+        }),
+    })
 }
 
 /// Reads a `FetchState` from `row`, whose columns from `first` on are `STATE_COLUMNS`.
