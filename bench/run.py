@@ -111,6 +111,30 @@ RULES = [
 ]
 
 
+class TributaryPostgres(Tributary):
+    """The same, storing in PostgreSQL (`--postgres URL`): a fresh database for each run."""
+    name = "tributary+pg"
+    admin = None
+
+    def __init__(self, work, urls, binary):
+        super().__init__(work, urls, binary)
+        self.database = f"bench_{work.name.replace('.', '_').replace('-', '_').lower()}"
+        self.psql(self.admin, f"DROP DATABASE IF EXISTS {self.database}")
+        self.psql(self.admin, f"CREATE DATABASE {self.database}")
+        self.url = self.admin.rsplit("/", 1)[0] + "/" + self.database
+        config = (work / "tributary.toml").read_text()
+        (work / "tributary.toml").write_text(config.replace(
+            'path = "state/tributary.db"', f'url = "{self.url}"', 1))
+
+    @staticmethod
+    def psql(url, sql):
+        return subprocess.run(["psql", "-qAtX", url, "-c", sql], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    def items(self):
+        return int(self.psql(self.url, "SELECT count(*) FROM items"))
+
+
 class TributaryRules(Tributary):
     name = "tributary+rules"
 
@@ -199,12 +223,18 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers", action="store_true", help="also run newsboat and reader")
     parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also run tributary on PostgreSQL (a database that may create "
+                             "databases, e.g. the one `.ci/postgres` prints)")
     parser.add_argument("--rules", action="store_true",
                         help="also run tributary with 20 rules and [dedup] strip_query")
     args = parser.parse_args()
     tools = [(Tributary, (args.binary,))]
     if args.rules:
         tools += [(TributaryRules, (args.binary,))]
+    if args.postgres:
+        TributaryPostgres.admin = args.postgres
+        tools += [(TributaryPostgres, (args.binary,))]
     if args.peers:
         tools += [(Newsboat, ()), (Reader, ())]
     # Tools take turns, run after run, so that a machine getting busier or quieter weighs on
@@ -232,6 +262,12 @@ def main():
                 f"{step} {medians['tributary+rules'][step][what] / medians['tributary'][step][what]:.2f}x"
                 for step in medians["tributary"])
             print(f"tributary with 20 rules vs without ({what}, lower is better): {ratios}")
+    if args.postgres:
+        for what in ("wall", "cpu"):
+            ratios = ", ".join(
+                f"{step} {medians['tributary+pg'][step][what] / medians['tributary'][step][what]:.2f}x"
+                for step in medians["tributary"])
+            print(f"tributary on PostgreSQL vs SQLite ({what}, lower is better): {ratios}")
     if args.peers:
         for peer in ("newsboat", "reader"):
             ratios = ", ".join(
