@@ -65,6 +65,11 @@ enum Command {
     },
     /// Validate the config and list the sources and outputs.
     Check,
+    /// The database as a whole.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Show each source's state from the database.
     Status,
     /// Fetch a source once, store nothing, and print what Tributary makes of it: format,
@@ -110,6 +115,21 @@ enum RulesCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Copy the whole state (sources' schedules and validators, items with their ids,
+    /// tombstones, subscriptions, webhook queues) from one config's database into another's,
+    /// which must be empty: from SQLite to PostgreSQL or back. Stop the daemon first.
+    Copy {
+        /// The config whose database is copied.
+        #[arg(long)]
+        from: PathBuf,
+        /// The config whose (empty) database receives the copy.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
 /// Prints a line to stdout. A closed pipe (`tributary status | head`) is not an error worth
 /// dying for: the work goes on, only its report is cut short.
 macro_rules! say {
@@ -124,6 +144,20 @@ const EXIT_BAD_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Two configs of their own, not --config.
+    if let Command::Db {
+        command: DbCommand::Copy { from, to },
+    } = &cli.command
+    {
+        init_logging("warn", cli.log_format.unwrap_or_default());
+        return match db_copy(from, to) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("tributary: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match config::load(&cli.config) {
         Ok(config) => config,
         Err(error) => {
@@ -145,6 +179,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         Command::Status => status(&config).map(|()| true),
+        Command::Db { .. } => Ok(true),
         Command::Once { due } => with_runtime(once(config, due)),
         Command::Run => with_runtime(run(config)),
         Command::Poll { sources } => with_runtime(poll_now(config, sources)),
@@ -424,4 +459,32 @@ fn status(config: &Config) -> anyhow::Result<()> {
         say!("\n{}", report::webhooks(&hooks).trim_end());
     }
     Ok(())
+}
+
+/// `db copy`: everything `from`'s database holds into `to`'s, which must be empty.
+fn db_copy(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let load = |path: &Path| {
+        config::load(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+    };
+    let (from_config, to_config) = (load(from)?, load(to)?);
+    let source = Store::open_configured(&from_config)?;
+    let mut destination = Store::open_configured(&to_config)?;
+    let copied = source.copy_into(&mut destination)?;
+    for (table, rows) in copied {
+        say!("{table}: {rows} rows");
+    }
+    say!(
+        "copied {} into {}",
+        database_name(&from_config),
+        database_name(&to_config)
+    );
+    Ok(())
+}
+
+/// A config's database as it may be shown: the SQLite file, or the URL without its password.
+fn database_name(config: &Config) -> String {
+    match &config.postgres {
+        Some(postgres) => postgres.shown_url(),
+        None => config.database.display().to_string(),
+    }
 }

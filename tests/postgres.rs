@@ -492,3 +492,135 @@ async fn a_daemon_whose_connection_the_server_closed_connects_again() {
     assert!(daemon.log().contains("connected to PostgreSQL again"));
     daemon.stop().await;
 }
+
+/// Items and sources as both backends can be asked: (id, public id, guid, title) and (id, url,
+/// etag, next poll).
+type ItemRow = (i64, Option<String>, Option<String>, Option<String>);
+type SourceRow = (i64, String, Option<String>, Option<i64>);
+const ITEMS: &str = "SELECT id, public_id, guid, title FROM items ORDER BY id";
+const SOURCES: &str = "SELECT id, url, etag, next_poll_at FROM sources ORDER BY id";
+
+fn sqlite_rows(ws: &Workspace) -> (Vec<ItemRow>, Vec<SourceRow>) {
+    let conn = ws.db();
+    let items = conn
+        .prepare(ITEMS)
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let sources = conn
+        .prepare(SOURCES)
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (items, sources)
+}
+
+/// `tributary db copy --from <from's config> --to <to's config>`.
+async fn db_copy(from: &Workspace, to: &Workspace) -> std::process::Output {
+    let (source, destination) = (from.config(), to.config());
+    from.tributary(&[
+        "db",
+        "copy",
+        "--from",
+        source.to_str().unwrap(),
+        "--to",
+        destination.to_str().unwrap(),
+    ])
+    .await
+}
+
+fn postgres_rows(db: &TestDatabase) -> (Vec<ItemRow>, Vec<SourceRow>) {
+    let items = db
+        .rows(ITEMS)
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let sources = db
+        .rows(SOURCES)
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    (items, sources)
+}
+
+#[tokio::test]
+async fn db_copy_moves_sqlite_into_postgres_and_back_with_the_same_items_ids_and_schedules() {
+    let Some(db) = TestDatabase::create("copy") else {
+        return;
+    };
+    let server = FeedServer::start().await;
+    let harbour = rss(
+        "Harbour Feed",
+        "https://harbour.example/",
+        &[item("h2", "Harbour two", D2), item("h1", "Harbour one", D1)],
+    );
+    server.respond(
+        "/harbour.xml",
+        200,
+        &[("Content-Type", "application/xml"), ("ETag", "\"h-1\"")],
+        harbour.into_bytes(),
+    );
+    let mirror = |items: &[TestItem]| rss("Mirror", "https://mirror.example/", items);
+    server.serve("/mirror.xml", mirror(&[item("m1", "Mirror one", D1)]));
+    let sources = [("Harbour", "/harbour.xml"), ("Mirror", "/mirror.xml")];
+    let sqlite = Workspace::new(&config_with_sources(&server, &sources));
+    let first = sqlite.tributary(&["once"]).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = sqlite_rows(&sqlite);
+    assert_eq!(before.0.len(), 3);
+    assert!(before.1.iter().all(|s| s.3.is_some()), "{before:?}");
+
+    let postgres = Workspace::new(&db.config(&server, &sources));
+    let copied = db_copy(&sqlite, &postgres).await;
+    assert!(copied.status.success(), "{}", stderr(&copied));
+    assert!(
+        stdout(&copied).contains("items: 3 rows"),
+        "{}",
+        stdout(&copied)
+    );
+    assert_eq!(postgres_rows(&db), before);
+
+    // PostgreSQL goes on from there: Harbour's validator answers 304, nothing is stored twice,
+    // and a new item gets an id after the copied ones.
+    server.serve(
+        "/mirror.xml",
+        mirror(&[item("m2", "Mirror two", D2), item("m1", "Mirror one", D1)]),
+    );
+    let next = postgres.tributary(&["once"]).await;
+    assert!(next.status.success(), "{}", stderr(&next));
+    let out = stdout(&next);
+    assert_eq!(once_line(&out, "Harbour"), "Harbour: not modified", "{out}");
+    assert!(
+        once_line(&out, "Mirror").starts_with("Mirror: 1 new"),
+        "{out}"
+    );
+    let (items, _) = postgres_rows(&db);
+    assert_eq!(items.len(), 4);
+    assert!(items[3].0 > before.0[2].0, "{items:?}");
+
+    // A database that holds something is refused, and left as it was.
+    let again = db_copy(&sqlite, &postgres).await;
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already holds 2 sources and 4 items"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(postgres_rows(&db).0, items);
+
+    // And back into a new SQLite file: the same rows again.
+    let back = Workspace::new(&config_with_sources(&server, &sources));
+    let returned = db_copy(&postgres, &back).await;
+    assert!(returned.status.success(), "{}", stderr(&returned));
+    assert_eq!(sqlite_rows(&back), postgres_rows(&db));
+    let after = back.tributary(&["once"]).await;
+    assert!(after.status.success(), "{}", stderr(&after));
+    assert_eq!(
+        once_line(&stdout(&after), "Harbour"),
+        "Harbour: not modified"
+    );
+}

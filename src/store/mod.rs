@@ -3,6 +3,7 @@
 //! One connection, one writer (the thread of `SharedStore`). Each poll is recorded all at once,
 //! so a crash leaves either all of a fetch's items and the source's new state, or none.
 
+mod copy;
 mod db;
 mod ingest;
 mod items;
@@ -22,6 +23,7 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 
 use crate::config::{Config, PostgresConfig};
+pub use copy::CopyError;
 use db::Db;
 pub use db::{Backend, DbError};
 
