@@ -256,18 +256,17 @@ def main():
         for step, m in steps.items():
             print(f"{name:10} {step:12} {m['wall']:8.2f} {m['cpu']:8.2f} {m['rss']:8.1f} "
                   f"{m['items']:7.0f} {m['requests']:9.0f} {m['not_modified']:6.0f}")
+    def against_plain(name, label):
+        for what in ("wall", "cpu"):
+            ratios = ", ".join(
+                f"{step} {medians[name][step][what] / medians['tributary'][step][what]:.2f}x"
+                for step in medians["tributary"])
+            print(f"{label} ({what}, lower is better): {ratios}")
+
     if args.rules:
-        for what in ("wall", "cpu"):
-            ratios = ", ".join(
-                f"{step} {medians['tributary+rules'][step][what] / medians['tributary'][step][what]:.2f}x"
-                for step in medians["tributary"])
-            print(f"tributary with 20 rules vs without ({what}, lower is better): {ratios}")
+        against_plain("tributary+rules", "tributary with 20 rules vs without")
     if args.postgres:
-        for what in ("wall", "cpu"):
-            ratios = ", ".join(
-                f"{step} {medians['tributary+pg'][step][what] / medians['tributary'][step][what]:.2f}x"
-                for step in medians["tributary"])
-            print(f"tributary on PostgreSQL vs SQLite ({what}, lower is better): {ratios}")
+        against_plain("tributary+pg", "tributary on PostgreSQL vs SQLite")
     if args.peers:
         for peer in ("newsboat", "reader"):
             ratios = ", ".join(
