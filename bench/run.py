@@ -118,7 +118,7 @@ class TributaryPostgres(Tributary):
 
     def __init__(self, work, urls, binary):
         super().__init__(work, urls, binary)
-        self.database = f"bench_{work.name.replace('.', '_').replace('-', '_').lower()}"
+        self.database = "bench_" + re.sub(r"[^a-z0-9]", "_", work.name.lower())
         self.psql(self.admin, f"DROP DATABASE IF EXISTS {self.database}")
         self.psql(self.admin, f"CREATE DATABASE {self.database}")
         self.url = self.admin.rsplit("/", 1)[0] + "/" + self.database
