@@ -944,8 +944,11 @@ struct SourceDiff {
 
 impl SourceDiff {
     fn between(old: &[Arc<SourceConfig>], new: &[Arc<SourceConfig>]) -> SourceDiff {
-        let find =
-            |list: &[Arc<SourceConfig>], url: &str| list.iter().find(|s| s.url == url).cloned();
+        // By URL: a reload of 100,000 sources compares each once, not each with every other.
+        fn by_url(list: &[Arc<SourceConfig>]) -> HashMap<&str, &SourceConfig> {
+            list.iter().map(|s| (s.url.as_str(), &**s)).collect()
+        }
+        let (old_by_url, new_by_url) = (by_url(old), by_url(new));
         let mut diff = SourceDiff {
             added: Vec::new(),
             removed: Vec::new(),
@@ -953,7 +956,7 @@ impl SourceDiff {
             labels: HashMap::new(),
         };
         for source in new {
-            match find(old, &source.url) {
+            match old_by_url.get(source.url.as_str()) {
                 None => {
                     diff.labels
                         .insert(source.url.clone(), source.label().to_string());
@@ -981,7 +984,7 @@ impl SourceDiff {
             }
         }
         for source in old {
-            if find(new, &source.url).is_none() {
+            if !new_by_url.contains_key(source.url.as_str()) {
                 diff.labels
                     .insert(source.url.clone(), source.label().to_string());
                 diff.removed.push(source.url.clone());

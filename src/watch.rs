@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use notify::RecursiveMode;
 use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
@@ -72,22 +72,62 @@ struct ConfigWatch {
     sources_dir_watched: Mutex<bool>,
 }
 
+/// The config's files as they stand on disk: each one's path, length and modification time.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp(Vec<(PathBuf, Option<(u64, SystemTime)>)>);
+
+impl Stamp {
+    fn of(config_file: &Path, sources_dir: &Path) -> Stamp {
+        let mut files = vec![config_file.to_path_buf()];
+        if let Ok(entries) = std::fs::read_dir(sources_dir) {
+            files.extend(
+                entries
+                    .flatten()
+                    .map(|entry| entry.path())
+                    .filter(|path| path.extension().is_some_and(|e| e == "toml")),
+            );
+        }
+        files.sort();
+        Stamp(
+            files
+                .into_iter()
+                .map(|path| {
+                    let seen = std::fs::metadata(&path)
+                        .ok()
+                        .and_then(|m| Some((m.len(), m.modified().ok()?)));
+                    (path, seen)
+                })
+                .collect(),
+        )
+    }
+}
+
 impl ConfigWatch {
     fn new(config_file: &Path, sender: mpsc::Sender<()>) -> notify::Result<ConfigWatch> {
         let folder = config_file.parent().unwrap_or(Path::new(".")).to_path_buf();
         let sources_dir = folder.join(SOURCES_DIR);
         let (file, dir) = (config_file.to_path_buf(), sources_dir.clone());
-        let relevant = move |path: &Path| {
-            path == file
-                || path == dir
-                || (path.parent() == Some(dir.as_path())
-                    && path.extension().is_some_and(|e| e == "toml"))
+        let relevant = {
+            let (file, dir) = (file.clone(), dir.clone());
+            move |path: &Path| {
+                path == file
+                    || path == dir
+                    || (path.parent() == Some(dir.as_path())
+                        && path.extension().is_some_and(|e| e == "toml"))
+            }
         };
+        // Opening and reading a file raise events too (`tributary status` reads the config):
+        // only files that changed on disk make a reload.
+        let mut last = Stamp::of(&file, &dir);
         let mut debouncer =
             new_debouncer(DEBOUNCE, move |events: DebounceEventResult| match events {
                 Ok(events) if events.iter().any(|e| relevant(&e.path)) => {
-                    tracing::info!("the config changed on disk: reloading");
-                    let _ = sender.try_send(());
+                    let now = Stamp::of(&file, &dir);
+                    if now != last {
+                        last = now;
+                        tracing::info!("the config changed on disk: reloading");
+                        let _ = sender.try_send(());
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "watching the config failed"),
@@ -120,5 +160,30 @@ impl ConfigWatch {
             Ok(()) => *watched = true,
             Err(error) => tracing::warn!(%error, dir = %self.sources_dir.display(), "cannot watch"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_the_config_leaves_its_stamp_and_writing_it_or_a_sources_file_changes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, sources) = (
+            dir.path().join("tributary.toml"),
+            dir.path().join(SOURCES_DIR),
+        );
+        std::fs::write(&file, "[database]\n").unwrap();
+        let first = Stamp::of(&file, &sources);
+        std::fs::read_to_string(&file).unwrap();
+        assert_eq!(Stamp::of(&file, &sources), first);
+
+        std::fs::write(&file, "[database]\npath = \"other.db\"\n").unwrap();
+        let written = Stamp::of(&file, &sources);
+        assert_ne!(written, first);
+        std::fs::create_dir(&sources).unwrap();
+        std::fs::write(sources.join("more.toml"), "").unwrap();
+        assert_ne!(Stamp::of(&file, &sources), written);
     }
 }
