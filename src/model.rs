@@ -277,6 +277,9 @@ pub struct RefreshOutcome {
     pub health_changed: bool,
     /// The WebSub hub the feed read advertised, if one was read and it did.
     pub hub: Option<String>,
+    /// The poll found items the source's hub never pushed: its subscription is to be asked for
+    /// again at once.
+    pub push_missed: bool,
 }
 
 impl RefreshOutcome {

@@ -221,6 +221,7 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
         next_poll,
         health_changed,
         hub: None,
+        push_missed: false,
     };
     let state = match load_state(ctx, source).await {
         Ok(state) => state,
@@ -286,7 +287,8 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
         tracing::warn!(kind = event.kind.as_str(), "{}", event.message);
     }
     let mut health_changed = event.is_some();
-    if pushed && counts.new > 0 {
+    let push_missed = pushed && counts.new > 0;
+    if push_missed {
         // The hub let these through: the source goes back to its own pace.
         let own = Pace::configured(source.interval);
         let (own_state, _) = advance(&state, &attempt, source, &ctx.poll, own, now, jitter);
@@ -302,6 +304,7 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
     let result = summarize(attempt, counts, &new_state, elapsed_ms);
     RefreshOutcome {
         hub,
+        push_missed,
         ..outcome(name, result, next, health_changed)
     }
 }
@@ -431,6 +434,7 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: Pushed) -
             next_poll: None,
             health_changed: false,
             hub: None,
+            push_missed: false,
         }
     }
     .instrument(span)

@@ -740,6 +740,7 @@ mod tests {
             }),
             health_changed: false,
             hub: None,
+            push_missed: false,
         }
     }
 

@@ -625,6 +625,10 @@ impl Daemon {
                 if outcome.changed() && !self.config.webhooks.is_empty() {
                     self.deliveries.due_now();
                 }
+                // Push missed items: its hub is asked again now, not at the next upkeep.
+                if outcome.push_missed {
+                    self.websub.due_now();
+                }
                 // A hub advertised (or configured) that is not the one subscribed.
                 let hub = entry.source.hub.as_ref().map(url::Url::to_string);
                 if let Some(hub) = hub.or_else(|| outcome.hub.clone()) {
