@@ -729,6 +729,48 @@ mod tests {
         s.parse().unwrap()
     }
 
+    #[test]
+    fn the_instances_table_says_who_leads_until_when_and_what_each_polls() {
+        let seen = [
+            crate::store::InstanceSeen {
+                id: "feeds-a:4127:9f3c".into(),
+                seen_at: at("2026-12-03T10:15:02Z"),
+                holding: 3,
+                leads_until: Some(at("2026-12-03T10:17:02Z")),
+            },
+            crate::store::InstanceSeen {
+                id: "feeds-b:988:01aa".into(),
+                seen_at: at("2026-12-03T10:15:01Z"),
+                holding: 1,
+                leads_until: None,
+            },
+        ];
+        let table = instances(&seen);
+        let lines: Vec<Vec<&str>> = table
+            .lines()
+            .map(|l| {
+                l.split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(lines[0], ["INSTANCE", "LAST SEEN", "POLLING", "ROLE"]);
+        assert_eq!(
+            lines[1],
+            [
+                "feeds-a:4127:9f3c",
+                "2026-12-03 10:15:02Z",
+                "3",
+                "leader until 2026-12-03 10:17:02Z"
+            ]
+        );
+        assert_eq!(
+            lines[2],
+            ["feeds-b:988:01aa", "2026-12-03 10:15:01Z", "1", "-"]
+        );
+    }
+
     fn outcome(result: PollResult) -> RefreshOutcome {
         RefreshOutcome {
             url: "https://p.example/feed".into(),
