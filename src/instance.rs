@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::store::{Claimed, LEADER, SharedStore};
+use crate::store::{Claimed, LEADER, SharedStore, StoreError};
 
 /// The longest between two renewals of the lead: a new leader renders what other instances
 /// stored within this.
@@ -85,7 +85,7 @@ impl Instance {
             urls.into_iter().partition(|u| self.forced.remove(u));
         let (id, lease) = (self.id.clone(), self.lease);
         let claimed = store
-            .with(move |store| -> Result<Claimed, crate::store::StoreError> {
+            .with(move |store| -> Result<Claimed, StoreError> {
                 let now = Utc::now();
                 let until = now + lease;
                 let mut claimed = store.claim(&id, &due, now, until, false)?;
@@ -98,10 +98,7 @@ impl Instance {
         match claimed {
             Some(Ok(claimed)) => claimed,
             failed => {
-                let error = match failed {
-                    Some(Err(error)) => error.to_string(),
-                    _ => "the database thread failed".to_string(),
-                };
+                let error = why(failed);
                 tracing::error!(%error, "claiming sources to poll failed; asking again soon");
                 Claimed::default()
             }
@@ -117,15 +114,13 @@ impl Instance {
         self.renew_at = started + (self.lease / 4).min(MOST_BETWEEN_RENEWALS);
         let (id, host, lease) = (self.id.clone(), self.host.clone(), self.lease);
         let asked = store
-            .with(
-                move |store| -> Result<(bool, i64), crate::store::StoreError> {
-                    let now = Utc::now();
-                    store.instance_seen(&id, &host, now)?;
-                    store.renew_leases(&id, now + lease)?;
-                    let leads = store.lead(LEADER, &id, now, now + lease)?;
-                    Ok((leads, store.changes()?))
-                },
-            )
+            .with(move |store| -> Result<(bool, i64), StoreError> {
+                let now = Utc::now();
+                store.instance_seen(&id, &host, now)?;
+                store.renew_leases(&id, now + lease)?;
+                let leads = store.lead(LEADER, &id, now, now + lease)?;
+                Ok((leads, store.changes()?))
+            })
             .await;
         let led = self.leads();
         match asked {
@@ -151,10 +146,7 @@ impl Instance {
                 }
             }
             failed => {
-                let error = match failed {
-                    Some(Err(error)) => error.to_string(),
-                    _ => "the database thread failed".to_string(),
-                };
+                let error = why(failed);
                 // It still leads until its lease runs out; the next renewal may succeed.
                 tracing::error!(%error, "renewing the lead failed");
                 if self.leads() {
@@ -177,5 +169,13 @@ impl Instance {
         if let Some(Err(error)) = store.with(move |store| store.resign(LEADER, &id)).await {
             tracing::warn!(%error, "giving up the lead failed; another instance takes it when it runs out");
         }
+    }
+}
+
+/// Why a call on the store's thread failed: the store's error, or the thread itself.
+fn why<T>(failed: Option<Result<T, StoreError>>) -> String {
+    match failed {
+        Some(Err(error)) => error.to_string(),
+        _ => "the database thread failed".to_string(),
     }
 }

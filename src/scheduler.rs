@@ -2,7 +2,7 @@
 //! bounded concurrency, output rendering after changes, and clean shutdown.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -486,18 +486,19 @@ impl Daemon {
             Some(instance) => {
                 let claimed = instance.claim(&self.ctx.store, due_urls.clone()).await;
                 // Polled meanwhile by another instance, or held by one: asked again then. A
-                // source the claim did not answer for is asked again after a lease.
-                let later = |url: &String| {
-                    claimed
-                        .elsewhere
-                        .iter()
-                        .find(|(u, _)| u == url)
-                        .map(|(_, at)| instant_at(*at))
-                        .unwrap_or_else(|| Instant::now() + UNANSWERED_CLAIM_WAIT)
-                };
-                for url in due_urls.iter().filter(|u| !claimed.claimed.contains(u)) {
+                // source the claim did not answer for is asked again soon. Looked up by URL:
+                // a restart may find thousands due at once.
+                let polling: HashSet<&String> = claimed.claimed.iter().collect();
+                let elsewhere: HashMap<&String, Instant> = claimed
+                    .elsewhere
+                    .iter()
+                    .map(|(url, at)| (url, instant_at(*at)))
+                    .collect();
+                for url in due_urls.iter().filter(|u| !polling.contains(u)) {
                     if let Some(entry) = self.schedule.get_mut(url) {
-                        entry.due = Some(later(url));
+                        let later = elsewhere.get(url).copied();
+                        entry.due =
+                            Some(later.unwrap_or_else(|| Instant::now() + UNANSWERED_CLAIM_WAIT));
                         enqueue(&mut self.queue, url, entry.due);
                     }
                 }

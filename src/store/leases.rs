@@ -100,10 +100,11 @@ impl Store {
                 |row| row.get(0),
             )?
             .collect::<Result<_, _>>()?;
+        // The claimed rows are this owner's now, in this transaction: not among the others.
         let mut elsewhere = Vec::new();
         if claimed.len() < urls.len() {
             let listed = backend.json_values("?2");
-            let rows = tx
+            elsewhere = tx
                 .prepare(&format!(
                     "SELECT url, next_poll_at, lease_until FROM sources
                      WHERE url IN (SELECT value FROM {listed}) AND lease_owner IS DISTINCT FROM ?1"
@@ -118,7 +119,6 @@ impl Store {
                     Ok((url, from_unix(again)))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            elsewhere.extend(rows.into_iter().filter(|(url, _)| !claimed.contains(url)));
         }
         tx.commit()?;
         Ok(Claimed { claimed, elsewhere })
