@@ -15,8 +15,6 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) outputs: Vec<RawOutput>,
     #[serde(default)]
-    pub(super) sources: Vec<RawSource>,
-    #[serde(default)]
     pub(super) health: RawHealth,
     #[serde(default)]
     pub(super) retention: RawRetention,
@@ -309,11 +307,4 @@ pub(super) struct RawAuth {
 pub(super) struct RawTls {
     pub(super) ca: Option<String>,
     pub(super) accept_invalid_certs: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSourcesFile {
-    #[serde(default)]
-    pub(super) sources: Vec<RawSource>,
 }
