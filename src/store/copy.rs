@@ -154,6 +154,13 @@ impl Store {
             }
             copied.push((table, rows));
         }
+        // The copied sources came with their item counts, and the triggers counted each copied
+        // item once more: counted afresh from what is there.
+        tx.execute_batch(
+            "UPDATE sources SET
+                 item_count = (SELECT count(*) FROM items WHERE source_id = sources.id),
+                 newest_item_at = (SELECT max(sort_at) FROM items WHERE source_id = sources.id)",
+        )?;
         // SQLite follows explicit ids by itself; PostgreSQL's identities must be told.
         if tx.backend() == Backend::Postgres {
             for table in WITH_IDS {

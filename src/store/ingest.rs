@@ -672,6 +672,7 @@ mod tests {
     use crate::model::Author;
     use crate::store::ItemFilter;
     use std::path::PathBuf;
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn source(url: &str, name: Option<&str>) -> SourceConfig {
@@ -810,6 +811,55 @@ mod tests {
 
         let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-05T00:00:00Z"));
         assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
+    }
+
+    #[test]
+    fn the_item_counts_status_shows_follow_items_stored_pruned_and_moved() {
+        let mut store = Store::open_in_memory().unwrap();
+        let (a, b) = (
+            source("https://a.example/feed", Some("A")),
+            source("https://b.example/feed", Some("B")),
+        );
+        let meta = FeedMeta::default();
+        let items = [
+            item("1", "One", Some("2025-01-03T00:00:00Z")),
+            item("2", "Two", Some("2025-01-02T00:00:00Z")),
+            item("3", "Three", Some("2025-01-01T00:00:00Z")),
+        ];
+        fetched(&mut store, &a, &meta, &items, at("2025-01-04T00:00:00Z"));
+        let other = [item("4", "Four", Some("2025-01-01T00:00:00Z"))];
+        fetched(&mut store, &b, &meta, &other, at("2025-01-04T00:00:00Z"));
+        let shown = |store: &Store| -> Vec<(i64, Option<DateTime<Utc>>)> {
+            let sources = [Arc::new(a.clone()), Arc::new(b.clone())];
+            let statuses = store.source_statuses(&sources).unwrap();
+            statuses.iter().map(|s| (s.items, s.newest_item)).collect()
+        };
+        let (jan, day) = (at("2025-01-01T00:00:00Z"), chrono::Duration::days(1));
+        assert_eq!(shown(&store), [(3, Some(jan + day * 2)), (1, Some(jan))]);
+
+        // The newest of A's moves to B: both rows change.
+        store
+            .db
+            .execute_batch(
+                "UPDATE items SET source_id = (SELECT id FROM sources WHERE url LIKE '%b.example%')
+                 WHERE key = '1' AND source_id = (SELECT id FROM sources WHERE url LIKE '%a.example%')",
+            )
+            .unwrap();
+        assert_eq!(
+            shown(&store),
+            [(2, Some(jan + day)), (2, Some(jan + day * 2))]
+        );
+
+        // Pruning what is older than 2 January leaves A one item and B its moved one.
+        let rules = ItemRules {
+            max_age: Some(Duration::from_secs(2 * 86_400)),
+            ..ItemRules::default()
+        };
+        assert_eq!(store.prune(&rules, at("2025-01-04T00:00:00Z")).unwrap(), 2);
+        assert_eq!(
+            shown(&store),
+            [(1, Some(jan + day)), (1, Some(jan + day * 2))]
+        );
     }
 
     /// Parses `xml`, leaving uncleaned the items `store` has with the same digest, and records it.

@@ -84,6 +84,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0012_instances.sql"),
         then: None,
     },
+    Migration {
+        name: "0013_source_counts",
+        sql: include_str!("../../migrations/sqlite/0013_source_counts.sql"),
+        then: None,
+    },
 ];
 
 /// PostgreSQL's migrations: each one's version, name and SQL.
@@ -97,6 +102,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "0012_instances",
         include_str!("../../migrations/postgres/0012_instances.sql"),
+    ),
+    (
+        13,
+        "0013_source_counts",
+        include_str!("../../migrations/postgres/0013_source_counts.sql"),
     ),
 ];
 

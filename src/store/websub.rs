@@ -73,6 +73,24 @@ impl Store {
             .optional()?)
     }
 
+    /// Each source's current subscription (as [`Store::current_subscription`] finds it), by
+    /// source URL.
+    pub fn current_subscriptions(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Subscription>, StoreError> {
+        let mut query = self.db.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM subscriptions WHERE removing = 0 ORDER BY verified_at DESC"
+        ))?;
+        let mut current = std::collections::HashMap::new();
+        for subscription in query.query_map((), read)? {
+            let subscription = subscription?;
+            current
+                .entry(subscription.source_url.clone())
+                .or_insert(subscription);
+        }
+        Ok(current)
+    }
+
     /// The hub and topic each source's feed last advertised, with the URL it was polled at.
     pub fn advertised(&self) -> Result<Vec<Advertised>, StoreError> {
         let mut query = self.db.prepare_cached(
