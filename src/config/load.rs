@@ -91,7 +91,7 @@ fn sources_d_files(dir: &Path) -> Vec<PathBuf> {
 /// The file's TOML without its `[[sources]]`, and those apart. The rest goes through the
 /// `config` crate's layers (the environment can override it); the sources, which no layer
 /// touches, are read straight from the parsed TOML: the `config` crate copies every value with
-/// its origin, and at 100,000 sources that took most of a second and 250 MB.
+/// its origin, which was a third of loading 100,000 sources.
 fn split_sources(text: &str) -> Result<(String, Vec<toml::Value>), String> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     let sources = match table.remove("sources") {

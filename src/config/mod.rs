@@ -1012,6 +1012,18 @@ mod tests {
     }
 
     #[test]
+    fn every_source_with_an_unknown_key_is_named() {
+        let found = problems(
+            "[[sources]]\nurl = \"https://a.example/\"\nlabel = \"x\"\n\
+             [[sources]]\nurl = \"https://b.example/\"\n\
+             [[sources]]\nurl = \"https://c.example/\"\nintervall = \"1h\"\n",
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("sources[0]") && found[0].contains("label"));
+        assert!(found[1].contains("sources[2]") && found[1].contains("intervall"));
+    }
+
+    #[test]
     fn a_missing_url_names_the_source() {
         let found = problems("[[sources]]\nname = \"RUSI\"\n");
         assert_eq!(
