@@ -25,6 +25,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(&file)
         .map_err(|error| problem(&file, format!("cannot read it: {error}")))?;
     let (rest, main_sources) = split_sources(&text).map_err(|message| problem(&file, message))?;
+    let rest = toml::to_string(&rest).map_err(|error| problem(&file, error.to_string()))?;
     let raw: RawConfig = config::Config::builder()
         .add_source(config::File::from_str(&rest, config::FileFormat::Toml))
         .add_source(
@@ -92,15 +93,14 @@ fn sources_d_files(dir: &Path) -> Vec<PathBuf> {
 /// `config` crate's layers (the environment can override it); the sources, which no layer
 /// touches, are read straight from the parsed TOML: the `config` crate copies every value with
 /// its origin, which was a third of loading 100,000 sources.
-fn split_sources(text: &str) -> Result<(String, Vec<toml::Value>), String> {
+fn split_sources(text: &str) -> Result<(toml::Table, Vec<toml::Value>), String> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     let sources = match table.remove("sources") {
         None => Vec::new(),
         Some(toml::Value::Array(sources)) => sources,
         Some(_) => return Err("sources: must be a list of tables ([[sources]])".into()),
     };
-    let rest = toml::to_string(&table).map_err(|e| e.to_string())?;
-    Ok((rest, sources))
+    Ok((table, sources))
 }
 
 /// Each of `values` read as a source; every one that cannot be, with its key.
@@ -123,11 +123,7 @@ fn raw_sources(values: Vec<toml::Value>) -> Result<Vec<RawSource>, Vec<(String, 
 fn read_sources_file(file: &Path) -> Result<Vec<RawSource>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read it: {e}"))?;
     let (rest, values) = split_sources(&text)?;
-    if let Some(key) = rest
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|t| t.keys().next().cloned())
-    {
+    if let Some(key) = rest.keys().next() {
         return Err(format!(
             "unknown key `{key}`: a file in sources.d holds only [[sources]]"
         ));

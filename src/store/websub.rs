@@ -14,6 +14,10 @@ use crate::websub::{Advertised, Asked, Subscription};
 const COLUMNS: &str = "id, source_url, hub, topic, secret, asked, asked_at, removing,
     verified_at, lease_until, unhealthy, retry_at, tries, last_push_at, callback";
 
+/// A source's subscriptions that are not being removed, its current one (the latest verified)
+/// first.
+const CURRENT_FIRST: &str = "removing = 0 ORDER BY verified_at DESC";
+
 fn read(row: &Row<'_>) -> super::db::Result<Subscription> {
     let time = |i: usize| row.get::<_, Option<i64>>(i).map(|t| t.map(from_unix));
     Ok(Subscription {
@@ -66,8 +70,8 @@ impl Store {
         Ok(self
             .db
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM subscriptions WHERE source_url = ?1 AND removing = 0
-                 ORDER BY verified_at DESC LIMIT 1"
+                "SELECT {COLUMNS} FROM subscriptions WHERE source_url = ?1 AND {CURRENT_FIRST}
+                 LIMIT 1"
             ))?
             .query_row([url], read)
             .optional()?)
@@ -79,7 +83,7 @@ impl Store {
         &self,
     ) -> Result<std::collections::HashMap<String, Subscription>, StoreError> {
         let mut query = self.db.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM subscriptions WHERE removing = 0 ORDER BY verified_at DESC"
+            "SELECT {COLUMNS} FROM subscriptions WHERE {CURRENT_FIRST}"
         ))?;
         let mut current = std::collections::HashMap::new();
         for subscription in query.query_map((), read)? {
