@@ -187,6 +187,20 @@ macro_rules! set_shown_columns {
 const FIND_ELSEWHERE: &str = "SELECT min(item_id) FROM item_keys
     WHERE key = ?1 AND key >= 'canon:' AND key < 'canon;' AND source_id != ?2";
 
+/// The items a poll stored: how many, and the newest one's date.
+#[derive(Default)]
+struct Added {
+    items: i64,
+    newest: Option<i64>,
+}
+
+impl Added {
+    fn count(&mut self, sort_at: i64) {
+        self.items += 1;
+        self.newest = Some(self.newest.map_or(sort_at, |n| n.max(sort_at)));
+    }
+}
+
 /// The ingestion of one fetch, inside its transaction.
 struct Ingest<'a> {
     tx: &'a Db,
@@ -214,12 +228,33 @@ impl Ingest<'_> {
         // Feeds list their newest item first; storing oldest first makes the row order (the
         // tie-break among items of the same date) match the publisher's order.
         let mut verdicts = Vec::with_capacity(candidates.len());
+        let mut added = Added::default();
         for (candidate, decision) in candidates.iter().zip(decisions).rev() {
             let verdict = self.apply(candidate, decision)?;
+            if verdict == Verdict::New {
+                added.count(to_unix(candidate.published));
+            }
             verdicts.push((candidate.item.key.clone(), verdict));
         }
+        self.count(&added)?;
         verdicts.reverse();
         Ok(verdicts)
+    }
+
+    /// Adds the items this poll stored to its source's count and newest date, at once (deletes
+    /// and moves are counted by triggers: see migration 0014).
+    fn count(&self, added: &Added) -> Result<(), StoreError> {
+        let Some(newest) = added.newest else {
+            return Ok(());
+        };
+        self.tx
+            .prepare_cached(
+                "UPDATE sources SET item_count = item_count + ?2,
+                     newest_item_at = CASE WHEN newest_item_at > ?3 THEN newest_item_at ELSE ?3 END
+                 WHERE id = ?1",
+            )?
+            .execute(params![self.source_id, added.items, newest])?;
+        Ok(())
     }
 
     /// What the store has of each candidate. A source's first fetch has nothing to look up, and
@@ -434,20 +469,17 @@ impl Ingest<'_> {
             rewritten,
             recheck_at,
         ];
-        let id = self
-            .tx
-            .prepare_cached(concat!(
+        let id = self.tx.insert(
+            concat!(
                 "INSERT INTO items (",
                 shown_columns!(),
                 ", source_id, key, public_id, published, sort_at, updated, first_seen,
                  hidden, tags, rewritten, recheck_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
-                 RETURNING id"
-            ))?
-            .query_row(c.shown().into_iter().chain(own).collect::<Vec<_>>(), |r| {
-                r.get(0)
-            })?;
+                 ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+            ),
+            c.shown().into_iter().chain(own).collect::<Vec<_>>(),
+        )?;
         // In the same transaction as the item: a crash loses neither or both.
         for hook in hooks {
             self.tx

@@ -89,6 +89,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0013_source_counts.sql"),
         then: None,
     },
+    Migration {
+        name: "0014_counted_per_poll",
+        sql: include_str!("../../migrations/sqlite/0014_counted_per_poll.sql"),
+        then: None,
+    },
 ];
 
 /// PostgreSQL's migrations: each one's version, name and SQL.
@@ -107,6 +112,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "0013_source_counts",
         include_str!("../../migrations/postgres/0013_source_counts.sql"),
+    ),
+    (
+        14,
+        "0014_counted_per_poll",
+        include_str!("../../migrations/postgres/0014_counted_per_poll.sql"),
     ),
 ];
 
