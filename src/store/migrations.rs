@@ -90,8 +90,8 @@ const MIGRATIONS: &[Migration] = &[
         then: None,
     },
     Migration {
-        name: "0014_counted_per_poll",
-        sql: include_str!("../../migrations/sqlite/0014_counted_per_poll.sql"),
+        name: "0014_cheaper_item_writes",
+        sql: include_str!("../../migrations/sqlite/0014_cheaper_item_writes.sql"),
         then: None,
     },
 ];
@@ -115,8 +115,8 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         14,
-        "0014_counted_per_poll",
-        include_str!("../../migrations/postgres/0014_counted_per_poll.sql"),
+        "0014_cheaper_item_writes",
+        include_str!("../../migrations/postgres/0014_cheaper_item_writes.sql"),
     ),
 ];
 
