@@ -703,6 +703,7 @@ mod tests {
     use crate::config::SourceLocation;
     use crate::model::Author;
     use crate::store::ItemFilter;
+    use crate::store::testing::on_each_backend;
     use std::path::PathBuf;
     use std::sync::Arc;
     use std::time::Duration;
@@ -814,83 +815,91 @@ mod tests {
 
     #[test]
     fn new_changed_and_unchanged_items_are_counted_and_stored_once() {
-        let mut store = Store::open_in_memory().unwrap();
-        let src = source("https://p.example/feed", Some("P"));
-        let meta = FeedMeta::default();
-        let first = [
-            item("a", "A", Some("2025-01-02T00:00:00Z")),
-            item("b", "B", Some("2025-01-01T00:00:00Z")),
-        ];
-        let counts = fetched(&mut store, &src, &meta, &first, at("2025-01-03T00:00:00Z"));
-        assert_eq!((counts.new, counts.updated, counts.unchanged), (2, 0, 0));
+        on_each_backend(
+            "new_changed_and_unchanged_items_are_counted_and_stored_once",
+            |mut store| {
+                let src = source("https://p.example/feed", Some("P"));
+                let meta = FeedMeta::default();
+                let first = [
+                    item("a", "A", Some("2025-01-02T00:00:00Z")),
+                    item("b", "B", Some("2025-01-01T00:00:00Z")),
+                ];
+                let counts = fetched(&mut store, &src, &meta, &first, at("2025-01-03T00:00:00Z"));
+                assert_eq!((counts.new, counts.updated, counts.unchanged), (2, 0, 0));
 
-        let second = [item("a", "A, revised", Some("2025-01-02T00:00:00Z"))];
-        let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-04T00:00:00Z"));
-        assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 0));
+                let second = [item("a", "A, revised", Some("2025-01-02T00:00:00Z"))];
+                let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-04T00:00:00Z"));
+                assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 0));
 
-        let items = store
-            .items(&ItemFilter {
-                limit: 10,
-                ..ItemFilter::default()
-            })
-            .unwrap();
-        assert_eq!(items.len(), 2, "b vanished from the feed but stays stored");
-        assert_eq!(items[0].item.title.as_deref(), Some("A, revised"));
-        assert_eq!(items[0].item.updated, Some(at("2025-01-04T00:00:00Z")));
-        assert_eq!(items[0].item.authors[0].name, "Ann");
-        assert_eq!(items[0].publisher.name, "P");
-        assert_eq!(items[1].item.key, "b");
+                let items = store
+                    .items(&ItemFilter {
+                        limit: 10,
+                        ..ItemFilter::default()
+                    })
+                    .unwrap();
+                assert_eq!(items.len(), 2, "b vanished from the feed but stays stored");
+                assert_eq!(items[0].item.title.as_deref(), Some("A, revised"));
+                assert_eq!(items[0].item.updated, Some(at("2025-01-04T00:00:00Z")));
+                assert_eq!(items[0].item.authors[0].name, "Ann");
+                assert_eq!(items[0].publisher.name, "P");
+                assert_eq!(items[1].item.key, "b");
 
-        let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-05T00:00:00Z"));
-        assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
+                let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-05T00:00:00Z"));
+                assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
+            },
+        );
     }
 
     #[test]
     fn the_item_counts_status_shows_follow_items_stored_pruned_and_moved() {
-        let mut store = Store::open_in_memory().unwrap();
-        let (a, b) = (
-            source("https://a.example/feed", Some("A")),
-            source("https://b.example/feed", Some("B")),
-        );
-        let meta = FeedMeta::default();
-        let items = [
-            item("1", "One", Some("2025-01-03T00:00:00Z")),
-            item("2", "Two", Some("2025-01-02T00:00:00Z")),
-            item("3", "Three", Some("2025-01-01T00:00:00Z")),
-        ];
-        fetched(&mut store, &a, &meta, &items, at("2025-01-04T00:00:00Z"));
-        let other = [item("4", "Four", Some("2025-01-01T00:00:00Z"))];
-        fetched(&mut store, &b, &meta, &other, at("2025-01-04T00:00:00Z"));
-        let shown = |store: &Store| -> Vec<(i64, Option<DateTime<Utc>>)> {
-            let sources = [Arc::new(a.clone()), Arc::new(b.clone())];
-            let statuses = store.source_statuses(&sources).unwrap();
-            statuses.iter().map(|s| (s.items, s.newest_item)).collect()
-        };
-        let (jan, day) = (at("2025-01-01T00:00:00Z"), chrono::Duration::days(1));
-        assert_eq!(shown(&store), [(3, Some(jan + day * 2)), (1, Some(jan))]);
+        on_each_backend(
+            "the_item_counts_status_shows_follow_items_stored_pruned_and_moved",
+            |mut store| {
+                let (a, b) = (
+                    source("https://a.example/feed", Some("A")),
+                    source("https://b.example/feed", Some("B")),
+                );
+                let meta = FeedMeta::default();
+                let items = [
+                    item("1", "One", Some("2025-01-03T00:00:00Z")),
+                    item("2", "Two", Some("2025-01-02T00:00:00Z")),
+                    item("3", "Three", Some("2025-01-01T00:00:00Z")),
+                ];
+                fetched(&mut store, &a, &meta, &items, at("2025-01-04T00:00:00Z"));
+                let other = [item("4", "Four", Some("2025-01-01T00:00:00Z"))];
+                fetched(&mut store, &b, &meta, &other, at("2025-01-04T00:00:00Z"));
+                let shown = |store: &Store| -> Vec<(i64, Option<DateTime<Utc>>)> {
+                    let sources = [Arc::new(a.clone()), Arc::new(b.clone())];
+                    let statuses = store.source_statuses(&sources).unwrap();
+                    statuses.iter().map(|s| (s.items, s.newest_item)).collect()
+                };
+                let (jan, day) = (at("2025-01-01T00:00:00Z"), chrono::Duration::days(1));
+                assert_eq!(shown(&store), [(3, Some(jan + day * 2)), (1, Some(jan))]);
 
-        // The newest of A's moves to B: both rows change.
-        store
+                // The newest of A's moves to B: both rows change.
+                store
             .db
             .execute_batch(
                 "UPDATE items SET source_id = (SELECT id FROM sources WHERE url LIKE '%b.example%')
                  WHERE key = '1' AND source_id = (SELECT id FROM sources WHERE url LIKE '%a.example%')",
             )
             .unwrap();
-        assert_eq!(
-            shown(&store),
-            [(2, Some(jan + day)), (2, Some(jan + day * 2))]
-        );
+                assert_eq!(
+                    shown(&store),
+                    [(2, Some(jan + day)), (2, Some(jan + day * 2))]
+                );
 
-        // Pruning what is older than 2 January leaves A one item and B its moved one.
-        let rules = ItemRules {
-            max_age: Some(Duration::from_secs(2 * 86_400)),
-            ..ItemRules::default()
-        };
-        assert_eq!(store.prune(&rules, at("2025-01-04T00:00:00Z")).unwrap(), 2);
-        assert_eq!(
-            shown(&store),
-            [(1, Some(jan + day)), (1, Some(jan + day * 2))]
+                // Pruning what is older than 2 January leaves A one item and B its moved one.
+                let rules = ItemRules {
+                    max_age: Some(Duration::from_secs(2 * 86_400)),
+                    ..ItemRules::default()
+                };
+                assert_eq!(store.prune(&rules, at("2025-01-04T00:00:00Z")).unwrap(), 2);
+                assert_eq!(
+                    shown(&store),
+                    [(1, Some(jan + day)), (1, Some(jan + day * 2))]
+                );
+            },
         );
     }
 
@@ -920,149 +929,165 @@ mod tests {
 
     #[test]
     fn items_that_come_back_as_they_were_are_neither_cleaned_nor_rewritten() {
-        let mut store = Store::open_in_memory().unwrap();
-        let src = source("https://p.example/feed", None);
-        let counts = poll_feed(&mut store, &src, &rss("second"), at("2025-01-03T00:00:00Z"));
-        assert_eq!((counts.new, counts.unchanged), (2, 0));
+        on_each_backend(
+            "items_that_come_back_as_they_were_are_neither_cleaned_nor_rewritten",
+            |mut store| {
+                let src = source("https://p.example/feed", None);
+                let counts =
+                    poll_feed(&mut store, &src, &rss("second"), at("2025-01-03T00:00:00Z"));
+                assert_eq!((counts.new, counts.unchanged), (2, 0));
 
-        // Nothing changed: both items are known by digest, so not cleaned (no texts) nor written.
-        let read =
-            crate::parse::read_raw_feed(rss("second").as_bytes(), Default::default()).unwrap();
-        let unchanged = store.unchanged_items(&src.url, read.digests()).unwrap();
-        assert_eq!(unchanged.len(), 2);
-        let feed = read.clean(&unchanged);
-        assert!(
-            feed.items
-                .iter()
-                .all(|i| i.unchanged && i.content.is_none() && i.summary.is_none())
-        );
-        let counts = fetched(
-            &mut store,
-            &src,
-            &feed.meta,
-            &feed.items,
-            at("2025-01-04T00:00:00Z"),
-        );
-        assert_eq!((counts.updated, counts.unchanged), (0, 2));
+                // Nothing changed: both items are known by digest, so not cleaned (no texts) nor written.
+                let read =
+                    crate::parse::read_raw_feed(rss("second").as_bytes(), Default::default())
+                        .unwrap();
+                let unchanged = store.unchanged_items(&src.url, read.digests()).unwrap();
+                assert_eq!(unchanged.len(), 2);
+                let feed = read.clean(&unchanged);
+                assert!(
+                    feed.items
+                        .iter()
+                        .all(|i| i.unchanged && i.content.is_none() && i.summary.is_none())
+                );
+                let counts = fetched(
+                    &mut store,
+                    &src,
+                    &feed.meta,
+                    &feed.items,
+                    at("2025-01-04T00:00:00Z"),
+                );
+                assert_eq!((counts.updated, counts.unchanged), (0, 2));
 
-        // One item's text changed: that one alone is cleaned and updated.
-        let counts = poll_feed(
-            &mut store,
-            &src,
-            &rss("second, revised"),
-            at("2025-01-05T00:00:00Z"),
+                // One item's text changed: that one alone is cleaned and updated.
+                let counts = poll_feed(
+                    &mut store,
+                    &src,
+                    &rss("second, revised"),
+                    at("2025-01-05T00:00:00Z"),
+                );
+                assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 1));
+                let items = store
+                    .items(&ItemFilter {
+                        limit: 10,
+                        ..ItemFilter::default()
+                    })
+                    .unwrap();
+                let texts: Vec<_> = items
+                    .iter()
+                    .map(|i| i.item.summary.as_ref().map(|t| t.body.as_str()))
+                    .collect();
+                assert_eq!(texts, [Some("<p>first</p>"), Some("second, revised")]);
+            },
         );
-        assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 1));
-        let items = store
-            .items(&ItemFilter {
-                limit: 10,
-                ..ItemFilter::default()
-            })
-            .unwrap();
-        let texts: Vec<_> = items
-            .iter()
-            .map(|i| i.item.summary.as_ref().map(|t| t.body.as_str()))
-            .collect();
-        assert_eq!(texts, [Some("<p>first</p>"), Some("second, revised")]);
     }
 
     #[test]
     fn items_dated_in_the_future_sort_as_first_seen() {
-        let mut store = Store::open_in_memory().unwrap();
-        let src = source("https://p.example/feed", None);
-        let now = at("2025-06-01T00:00:00Z");
-        let items = [
-            item("future", "F", Some("2099-01-01T00:00:00Z")),
-            item("recent", "R", Some("2025-05-31T00:00:00Z")),
-        ];
-        fetched(&mut store, &src, &FeedMeta::default(), &items, now);
-        let later = [item("newer", "N", Some("2025-06-02T00:00:00Z"))];
-        fetched(
-            &mut store,
-            &src,
-            &FeedMeta::default(),
-            &later,
-            at("2025-06-03T00:00:00Z"),
+        on_each_backend(
+            "items_dated_in_the_future_sort_as_first_seen",
+            |mut store| {
+                let src = source("https://p.example/feed", None);
+                let now = at("2025-06-01T00:00:00Z");
+                let items = [
+                    item("future", "F", Some("2099-01-01T00:00:00Z")),
+                    item("recent", "R", Some("2025-05-31T00:00:00Z")),
+                ];
+                fetched(&mut store, &src, &FeedMeta::default(), &items, now);
+                let later = [item("newer", "N", Some("2025-06-02T00:00:00Z"))];
+                fetched(
+                    &mut store,
+                    &src,
+                    &FeedMeta::default(),
+                    &later,
+                    at("2025-06-03T00:00:00Z"),
+                );
+                assert_eq!(newest_keys(&store, 10), ["newer", "future", "recent"]);
+            },
         );
-        assert_eq!(newest_keys(&store, 10), ["newer", "future", "recent"]);
     }
 
     #[test]
     fn stored_items_carry_normalized_updates() {
-        let mut store = Store::open_in_memory().unwrap();
-        let src = source("https://p.example/feed", None);
-        let now = at("2025-06-01T00:00:00Z");
-        let mut far = item("far", "Far", Some("2025-05-01T00:00:00Z"));
-        far.updated = Some(at("2099-01-01T00:00:00Z"));
-        let mut early = item("early", "Early", Some("2025-05-01T00:00:00Z"));
-        early.updated = Some(at("1970-01-01T00:00:00Z"));
-        fetched(&mut store, &src, &FeedMeta::default(), &[far, early], now);
-        let items = store
-            .items(&ItemFilter {
-                limit: 10,
-                ..ItemFilter::default()
-            })
-            .unwrap();
-        for stored in &items {
-            assert_eq!(stored.item.updated, None, "{}", stored.item.key);
-            assert_eq!(stored.item.published, Some(at("2025-05-01T00:00:00Z")));
-        }
+        on_each_backend("stored_items_carry_normalized_updates", |mut store| {
+            let src = source("https://p.example/feed", None);
+            let now = at("2025-06-01T00:00:00Z");
+            let mut far = item("far", "Far", Some("2025-05-01T00:00:00Z"));
+            far.updated = Some(at("2099-01-01T00:00:00Z"));
+            let mut early = item("early", "Early", Some("2025-05-01T00:00:00Z"));
+            early.updated = Some(at("1970-01-01T00:00:00Z"));
+            fetched(&mut store, &src, &FeedMeta::default(), &[far, early], now);
+            let items = store
+                .items(&ItemFilter {
+                    limit: 10,
+                    ..ItemFilter::default()
+                })
+                .unwrap();
+            for stored in &items {
+                assert_eq!(stored.item.updated, None, "{}", stored.item.key);
+                assert_eq!(stored.item.published, Some(at("2025-05-01T00:00:00Z")));
+            }
+        });
     }
 
     #[test]
     fn undated_items_keep_the_publishers_order() {
-        let mut store = Store::open_in_memory().unwrap();
-        let src = source("https://p.example/feed", None);
-        let items = [
-            item("1", "1", None),
-            item("2", "2", None),
-            item("3", "3", None),
-        ];
-        fetched(
-            &mut store,
-            &src,
-            &FeedMeta::default(),
-            &items,
-            at("2025-06-01T00:00:00Z"),
-        );
-        assert_eq!(newest_keys(&store, 2), ["1", "2"]);
+        on_each_backend("undated_items_keep_the_publishers_order", |mut store| {
+            let src = source("https://p.example/feed", None);
+            let items = [
+                item("1", "1", None),
+                item("2", "2", None),
+                item("3", "3", None),
+            ];
+            fetched(
+                &mut store,
+                &src,
+                &FeedMeta::default(),
+                &items,
+                at("2025-06-01T00:00:00Z"),
+            );
+            assert_eq!(newest_keys(&store, 2), ["1", "2"]);
+        });
     }
 
     #[test]
     fn the_feed_title_names_a_source_without_a_configured_name() {
-        let mut store = Store::open_in_memory().unwrap();
-        let src = source("https://p.example/feed", None);
-        let meta = FeedMeta {
-            title: Some("Publisher's own title".into()),
-            link: Some("https://p.example/".into()),
-            id: None,
-            description: None,
-            ..FeedMeta::default()
-        };
-        fetched(
-            &mut store,
-            &src,
-            &meta,
-            &[item("a", "A", None)],
-            at("2025-06-01T00:00:00Z"),
-        );
-        let items = store
-            .items(&ItemFilter {
-                limit: 1,
-                ..ItemFilter::default()
-            })
-            .unwrap();
-        assert_eq!(items[0].publisher.name, "Publisher's own title");
-        assert_eq!(
-            items[0].publisher.site.as_deref(),
-            Some("https://p.example/")
-        );
-        let status = store.source_statuses(&[src.into()]).unwrap();
-        assert_eq!(status[0].name, "Publisher's own title");
-        assert_eq!(status[0].items, 1);
-        assert_eq!(
-            status[0].state.last_status,
-            Some(crate::model::PollStatus::Ok)
+        on_each_backend(
+            "the_feed_title_names_a_source_without_a_configured_name",
+            |mut store| {
+                let src = source("https://p.example/feed", None);
+                let meta = FeedMeta {
+                    title: Some("Publisher's own title".into()),
+                    link: Some("https://p.example/".into()),
+                    id: None,
+                    description: None,
+                    ..FeedMeta::default()
+                };
+                fetched(
+                    &mut store,
+                    &src,
+                    &meta,
+                    &[item("a", "A", None)],
+                    at("2025-06-01T00:00:00Z"),
+                );
+                let items = store
+                    .items(&ItemFilter {
+                        limit: 1,
+                        ..ItemFilter::default()
+                    })
+                    .unwrap();
+                assert_eq!(items[0].publisher.name, "Publisher's own title");
+                assert_eq!(
+                    items[0].publisher.site.as_deref(),
+                    Some("https://p.example/")
+                );
+                let status = store.source_statuses(&[src.into()]).unwrap();
+                assert_eq!(status[0].name, "Publisher's own title");
+                assert_eq!(status[0].items, 1);
+                assert_eq!(
+                    status[0].state.last_status,
+                    Some(crate::model::PollStatus::Ok)
+                );
+            },
         );
     }
 }

@@ -221,3 +221,99 @@ fn to_unix(time: DateTime<Utc>) -> i64 {
 fn from_unix(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
+
+/// The store's tests run on both backends.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::db::off_runtime;
+    use super::{Backend, Store};
+    use crate::config::{DEFAULT_DATABASE_LEASE, PostgresConfig};
+
+    /// Runs `check` on a new SQLite store in memory, then on a PostgreSQL store (see
+    /// [`TestDatabase`]).
+    pub(crate) fn on_each_backend(test: &str, check: impl Fn(Store)) {
+        eprintln!("{test} on {:?}", Backend::Sqlite);
+        check(Store::open_in_memory().unwrap());
+        if let Some(database) = TestDatabase::create(test) {
+            eprintln!("{test} on {:?}", Backend::Postgres);
+            check(Store::connect(&database.config).unwrap());
+        }
+    }
+
+    /// [`on_each_backend`] for a `check` that awaits.
+    pub(crate) async fn on_each_backend_async<F: Future<Output = ()>>(
+        test: &str,
+        check: impl Fn(Store) -> F,
+    ) {
+        eprintln!("{test} on {:?}", Backend::Sqlite);
+        check(Store::open_in_memory().unwrap()).await;
+        if let Some(database) = TestDatabase::create(test) {
+            eprintln!("{test} on {:?}", Backend::Postgres);
+            check(Store::connect(&database.config).unwrap()).await;
+        }
+    }
+
+    /// A new PostgreSQL database of a test's own on the server `TEST_POSTGRES_URL` names
+    /// (`.ci/run` starts one), dropped with it.
+    pub(crate) struct TestDatabase {
+        admin: String,
+        name: String,
+        pub config: PostgresConfig,
+    }
+
+    impl TestDatabase {
+        /// `None` where no server is named: the test says SKIPPED, except under `CI=true`,
+        /// where it fails.
+        pub(crate) fn create(test: &str) -> Option<TestDatabase> {
+            let Ok(admin) = std::env::var("TEST_POSTGRES_URL") else {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "{test}: TEST_POSTGRES_URL is not set; .ci/run starts PostgreSQL and sets it"
+                );
+                eprintln!("SKIPPED {test} on PostgreSQL: set TEST_POSTGRES_URL, see .ci/postgres");
+                return None;
+            };
+            // Names of PostgreSQL databases are short (63 bytes): numbered, not named by the
+            // test.
+            static DATABASES: AtomicUsize = AtomicUsize::new(0);
+            let name = format!(
+                "tributary_unit_{}_{}",
+                std::process::id(),
+                DATABASES.fetch_add(1, Ordering::Relaxed)
+            );
+            run(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+            run(&admin, &format!("CREATE DATABASE {name}"));
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            let config = PostgresConfig {
+                url: url.to_string(),
+                password: None,
+                lease: DEFAULT_DATABASE_LEASE,
+            };
+            Some(TestDatabase {
+                admin,
+                name,
+                config,
+            })
+        }
+    }
+
+    impl Drop for TestDatabase {
+        fn drop(&mut self) {
+            run(
+                &self.admin,
+                &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+            );
+        }
+    }
+
+    /// Runs `sql` on the server, off any Tokio runtime (the client blocks on its own).
+    fn run(url: &str, sql: &str) {
+        off_runtime(|| {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            client.batch_execute(sql).unwrap();
+        });
+    }
+}

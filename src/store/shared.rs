@@ -232,6 +232,7 @@ mod tests {
     use crate::config::{ItemRules, SourceConfig, SourceLocation};
     use crate::model::FetchState;
     use crate::store::Poll;
+    use crate::store::testing::on_each_backend_async;
 
     fn source(url: &str) -> SourceConfig {
         SourceConfig {
@@ -305,8 +306,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_poll_that_fails_or_panics_undoes_only_itself() {
-        let dir = tempfile::tempdir().unwrap();
-        let shared = SharedStore::new(Store::open(&dir.path().join("t.db")).unwrap()).unwrap();
+        on_each_backend_async("a_poll_that_fails_or_panics_undoes_only_itself", |store| {
+            a_failed_poll_undoes_only_itself(store)
+        })
+        .await;
+    }
+
+    async fn a_failed_poll_undoes_only_itself(store: Store) {
+        let shared = SharedStore::new(store).unwrap();
         let insert = |store: &mut Store, url: &str| -> Result<(), StoreError> {
             let poll = store.db.transaction()?;
             poll.execute("INSERT INTO sources (url) VALUES (?1)", [url])?;
