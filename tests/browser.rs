@@ -252,7 +252,7 @@ async fn the_demo_site_renders_in_chromium_without_errors_or_other_hosts() {
             std::env::var("CI").is_err(),
             "CI must have chromium: .ci/run installs it"
         );
-        eprintln!("SKIPPED: chromium is not installed (.ci/run installs Debian's chromium)");
+        say_skipped("SKIPPED: chromium is not installed (.ci/run installs Debian's chromium)");
         return;
     };
     // The demo, served by the built-in server.

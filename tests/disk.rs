@@ -52,8 +52,8 @@ async fn a_full_or_read_only_disk_keeps_the_old_output_and_loses_no_item() {
         server.url("/big.xml")
     ));
     let Some(disk) = Tmpfs::mount(&ws.path("public"), "64k") else {
-        eprintln!(
-            "SKIPPED: cannot mount a tmpfs here (needs root); disk-full handling was not tested"
+        say_skipped(
+            "SKIPPED: cannot mount a tmpfs here (needs root); disk-full handling was not tested",
         );
         return;
     };

@@ -45,7 +45,7 @@ fn skip(why: &str) {
         std::env::var("CI").as_deref() != Ok("true"),
         "{why}: CI must run this test (.ci/run installs and fetches what it needs)"
     );
-    eprintln!("SKIPPED: {why}");
+    say_skipped(&format!("SKIPPED: {why}"));
 }
 
 fn python(args: &[&str]) -> String {

@@ -56,7 +56,7 @@ fn promtool_accepts(text: &str) {
             std::env::var("CI").is_err(),
             "CI must have promtool: .ci/run installs Debian's prometheus package"
         );
-        eprintln!("SKIPPED: promtool is not installed (.ci/run installs it)");
+        say_skipped("SKIPPED: promtool is not installed (.ci/run installs it)");
         return;
     };
     use std::io::Write;
@@ -217,7 +217,7 @@ fn the_readmes_alert_rules_are_valid_prometheus_rules() {
             std::env::var("CI").is_err(),
             "CI must have promtool: .ci/run installs Debian's prometheus package"
         );
-        eprintln!("SKIPPED: promtool is not installed (.ci/run installs it)");
+        say_skipped("SKIPPED: promtool is not installed (.ci/run installs it)");
         return;
     };
     assert!(

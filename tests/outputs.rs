@@ -287,8 +287,8 @@ async fn feedparser_and_the_json_feed_schema_accept_the_outputs() {
         .args(["-c", "import feedparser, jsonschema"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIPPED: python3 with feedparser and jsonschema is not installed (.ci/run installs them)"
+        say_skipped(
+            "SKIPPED: python3 with feedparser and jsonschema is not installed (.ci/run installs them)",
         );
         return;
     }
@@ -616,7 +616,7 @@ async fn websub_hubs_are_announced_and_pinged_when_an_output_changes() {
 #[tokio::test]
 async fn newsboat_subscribes_to_the_served_feed() {
     if Command::new("newsboat").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: newsboat is not installed (.ci/run installs it)");
+        say_skipped("SKIPPED: newsboat is not installed (.ci/run installs it)");
         return;
     }
     let port = free_port();

@@ -31,7 +31,9 @@ impl TestDatabase {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "{test}: TEST_POSTGRES_URL is not set; .ci/run starts PostgreSQL and sets it"
             );
-            eprintln!("SKIPPED {test}: no PostgreSQL (set TEST_POSTGRES_URL, see .ci/postgres)");
+            say_skipped(&format!(
+                "SKIPPED {test}: no PostgreSQL (set TEST_POSTGRES_URL, see .ci/postgres)"
+            ));
             return None;
         };
         let name = format!("tributary_test_{}", std::process::id()) + "_" + test;

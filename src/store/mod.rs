@@ -272,7 +272,9 @@ pub(crate) mod testing {
                     std::env::var("CI").as_deref() != Ok("true"),
                     "{test}: TEST_POSTGRES_URL is not set; .ci/run starts PostgreSQL and sets it"
                 );
-                eprintln!("SKIPPED {test} on PostgreSQL: set TEST_POSTGRES_URL, see .ci/postgres");
+                say_skipped(&format!(
+                    "SKIPPED {test} on PostgreSQL: set TEST_POSTGRES_URL, see .ci/postgres"
+                ));
                 return None;
             };
             // Names of PostgreSQL databases are short (63 bytes): numbered, not named by the
@@ -307,6 +309,13 @@ pub(crate) mod testing {
                 &format!("DROP DATABASE {} WITH (FORCE)", self.name),
             );
         }
+    }
+
+    /// Says where `cargo test` shows it, straight on stderr (the harness captures `eprintln!`
+    /// of a test that passed).
+    fn say_skipped(line: &str) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
 
     /// Runs `sql` on the server, off any Tokio runtime (the client blocks on its own).

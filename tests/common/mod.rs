@@ -14,3 +14,11 @@ pub use daemon::*;
 pub use feeds::*;
 pub use server::*;
 pub use workspace::*;
+
+/// Says that a test skipped something, and why, where `cargo test` shows it: straight on
+/// stderr, which the test harness does not capture as it captures `eprintln!` of a test that
+/// passed.
+pub fn say_skipped(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
