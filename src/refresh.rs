@@ -223,8 +223,8 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
         hub: None,
         push_missed: false,
     };
-    let state = match load_state(ctx, source).await {
-        Ok(state) => state,
+    let (state, paused) = match load_state(ctx, source).await {
+        Ok(loaded) => loaded,
         Err(failure) => {
             let failure_kind = failure.kind.as_str();
             tracing::error!(error = %failure, failure = failure_kind, status = "failed", "poll failed");
@@ -236,7 +236,7 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
             );
         }
     };
-    if let Some(since) = paused_since(ctx, source).await {
+    if let Some(since) = paused {
         tracing::debug!(status = "skipped", "paused");
         return outcome(
             source.label().into(),
@@ -441,25 +441,23 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: Pushed) -
     .await
 }
 
-/// The source's stored state, or why it could not be read.
-async fn load_state(ctx: &Pipeline, source: &SourceConfig) -> Result<FetchState, Failure> {
+/// The source's stored state and since when `tributary pause` stopped it, if it did, or why
+/// they could not be read. One trip to the store: under load, each waits behind the polls
+/// being recorded.
+async fn load_state(
+    ctx: &Pipeline,
+    source: &SourceConfig,
+) -> Result<(FetchState, Option<DateTime<Utc>>), Failure> {
     let url = source.url.clone();
-    match ctx.store.read(move |s| s.fetch_state(&url)).await {
-        Some(Ok(state)) => Ok(state),
+    let loaded = ctx
+        .store
+        .read(move |s| Ok::<_, StoreError>((s.fetch_state(&url)?, s.paused_since(&url)?)))
+        .await;
+    match loaded {
+        Some(Ok(loaded)) => Ok(loaded),
         Some(Err(error)) => Err(RefreshError::from(error).failure()),
         None => Err(RefreshError::Crashed("reading the source's state").failure()),
     }
-}
-
-/// Since when `tributary pause` stopped the source, if it did. A database error reads as not
-/// paused: the poll that follows meets the same error and reports it.
-async fn paused_since(ctx: &Pipeline, source: &SourceConfig) -> Option<DateTime<Utc>> {
-    let url = source.url.clone();
-    ctx.store
-        .read(move |s| s.paused_since(&url))
-        .await
-        .and_then(Result::ok)
-        .flatten()
 }
 
 /// Records a poll all at once: the source's new state, the feed's items, the health event.
