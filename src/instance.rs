@@ -87,9 +87,8 @@ impl Instance {
         let claimed = store
             .with(move |store| -> Result<Claimed, StoreError> {
                 let now = Utc::now();
-                let until = now + lease;
-                let mut claimed = store.claim(&id, &due, now, until, false)?;
-                let more = store.claim(&id, &forced, now, until, true)?;
+                let mut claimed = store.claim(&id, &due, now, lease, false)?;
+                let more = store.claim(&id, &forced, now, lease, true)?;
                 claimed.claimed.extend(more.claimed);
                 claimed.elsewhere.extend(more.elsewhere);
                 Ok(claimed)
@@ -115,10 +114,9 @@ impl Instance {
         let (id, host, lease) = (self.id.clone(), self.host.clone(), self.lease);
         let asked = store
             .with(move |store| -> Result<(bool, i64), StoreError> {
-                let now = Utc::now();
-                store.instance_seen(&id, &host, now)?;
-                store.renew_leases(&id, now + lease)?;
-                let leads = store.lead(LEADER, &id, now, now + lease)?;
+                store.instance_seen(&id, &host, Utc::now())?;
+                store.renew_leases(&id, lease)?;
+                let leads = store.lead(LEADER, &id, lease)?;
                 Ok((leads, store.changes()?))
             })
             .await;

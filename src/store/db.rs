@@ -94,6 +94,15 @@ impl Backend {
         }
     }
 
+    /// The database server's clock, in whole seconds since 1970: what leases are measured by,
+    /// so that instances on hosts whose clocks disagree still agree on when a lease ran out.
+    pub fn clock(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "unixepoch()",
+            Backend::Postgres => "CAST(floor(extract(epoch FROM clock_timestamp())) AS BIGINT)",
+        }
+    }
+
     /// Whether the text `haystack` contains `needle`.
     pub fn contains(self, haystack: &str, needle: &str) -> String {
         match self {

@@ -2,6 +2,8 @@
 //! sources, and the leader's role. The database decides who gets what (one statement each);
 //! an instance only asks.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
@@ -56,20 +58,21 @@ impl Store {
         Ok(())
     }
 
-    /// Leases to `owner`, until `until`, those of the sources at `urls` that are due by `now`
-    /// (all of them when `force`: a user asked) and held by no other instance, or by one whose
-    /// lease ran out. Rows another instance is claiming at this moment are skipped, not waited
-    /// for (`FOR UPDATE SKIP LOCKED` on PostgreSQL). The lease ends when the poll is recorded.
+    /// Leases to `owner`, for `lease` by the database's clock, those of the sources at `urls`
+    /// that are due by `now` (all of them when `force`: a user asked) and held by no other
+    /// instance, or by one whose lease ran out. Rows another instance is claiming at this
+    /// moment are skipped, not waited for (`FOR UPDATE SKIP LOCKED` on PostgreSQL). The lease
+    /// ends when the poll is recorded.
     pub fn claim(
         &mut self,
         owner: &str,
         urls: &[String],
         now: DateTime<Utc>,
-        until: DateTime<Utc>,
+        lease: Duration,
         force: bool,
     ) -> Result<Claimed, StoreError> {
         let backend = self.db.backend();
-        let listed = backend.json_values("?3");
+        let (listed, clock) = (backend.json_values("?3"), backend.clock());
         let skip_locked = match backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -80,11 +83,11 @@ impl Store {
         // whole seconds apart.
         let claimed: Vec<String> = tx
             .prepare(&format!(
-                "UPDATE sources SET lease_owner = ?1, lease_until = ?2
+                "UPDATE sources SET lease_owner = ?1, lease_until = {clock} + ?2
                  WHERE id IN (
                      SELECT id FROM sources
                      WHERE url IN (SELECT value FROM {listed})
-                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until <= ?4)
+                       AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until <= {clock})
                        AND (?5 = 1 OR next_poll_at IS NULL OR next_poll_at <= ?4 + 1)
                      {skip_locked})
                  RETURNING url"
@@ -92,7 +95,7 @@ impl Store {
             .query_map(
                 params![
                     owner,
-                    to_unix(until),
+                    seconds(lease),
                     urls_json,
                     to_unix(now),
                     i64::from(force)
@@ -124,30 +127,29 @@ impl Store {
         Ok(Claimed { claimed, elsewhere })
     }
 
-    /// Extends to `until` the leases `owner` holds: a poll waiting for its turn (under the
-    /// concurrency limits) or under way keeps its source however long it takes.
-    pub fn renew_leases(&mut self, owner: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Extends the leases `owner` holds to `lease` from now by the database's clock: a poll
+    /// waiting for its turn (under the concurrency limits) or under way keeps its source however
+    /// long it takes.
+    pub fn renew_leases(&mut self, owner: &str, lease: Duration) -> Result<(), StoreError> {
+        let clock = self.db.backend().clock();
         self.db.execute(
-            "UPDATE sources SET lease_until = ?2 WHERE lease_owner = ?1",
-            params![owner, to_unix(until)],
+            &format!("UPDATE sources SET lease_until = {clock} + ?2 WHERE lease_owner = ?1"),
+            params![owner, seconds(lease)],
         )?;
         Ok(())
     }
 
-    /// Takes or renews `role` for `owner` until `until`, if it is free, run out (by `now`), or
-    /// already `owner`'s; whether `owner` holds it now.
-    pub fn lead(
-        &mut self,
-        role: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    /// Takes or renews `role` for `owner` for `lease`, if it is free, run out, or already
+    /// `owner`'s, by the database's clock; whether `owner` holds it now.
+    pub fn lead(&mut self, role: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        let clock = self.db.backend().clock();
         let changed = self.db.execute(
-            "INSERT INTO leadership (role, owner, until) VALUES (?1, ?2, ?3)
-             ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, until = excluded.until
-             WHERE leadership.owner = excluded.owner OR leadership.until <= ?4",
-            params![role, owner, to_unix(until), to_unix(now)],
+            &format!(
+                "INSERT INTO leadership (role, owner, until) VALUES (?1, ?2, {clock} + ?3)
+                 ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, until = excluded.until
+                 WHERE leadership.owner = excluded.owner OR leadership.until <= {clock}"
+            ),
+            params![role, owner, seconds(lease)],
         )?;
         Ok(changed == 1)
     }
@@ -194,6 +196,11 @@ impl Store {
     }
 }
 
+/// A lease's length in whole seconds, as the database adds it to its clock.
+fn seconds(lease: Duration) -> i64 {
+    i64::try_from(lease.as_secs()).unwrap_or(i64::MAX)
+}
+
 /// Ends the lease of the poll just recorded (if this instance still holds it) and says who
 /// polled.
 pub(super) fn release(tx: &Db, source_id: i64, instance: &str) -> Result<(), StoreError> {
@@ -212,4 +219,71 @@ pub(super) fn count_change(tx: &Db, instance: &str) -> Result<(), StoreError> {
     tx.prepare_cached("UPDATE instances SET changes = changes + 1 WHERE id = ?1")?
         .execute([instance])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::on_each_backend;
+
+    const MINUTES: Duration = Duration::from_secs(120);
+
+    fn sources(store: &Store, urls: &[&str]) -> Vec<String> {
+        for url in urls {
+            store
+                .db
+                .execute("INSERT INTO sources (url) VALUES (?1)", [url])
+                .unwrap();
+        }
+        urls.iter().map(|u| u.to_string()).collect()
+    }
+
+    #[test]
+    fn a_lease_runs_out_by_the_databases_clock_not_by_a_claimants() {
+        on_each_backend(
+            "a_lease_runs_out_by_the_databases_clock_not_by_a_claimants",
+            |mut store| {
+                let urls = sources(
+                    &store,
+                    &["https://a.example/feed", "https://b.example/feed"],
+                );
+                let now = Utc::now();
+                let a = store.claim("a", &urls[..1], now, MINUTES, false).unwrap();
+                assert_eq!(a.claimed, urls[..1]);
+
+                // An instance whose clock is an hour ahead finds both due, but not A's lease
+                // run out.
+                let later = now + chrono::Duration::hours(1);
+                let b = store.claim("b", &urls, later, MINUTES, false).unwrap();
+                assert_eq!(b.claimed, urls[1..]);
+                assert_eq!(b.elsewhere.len(), 1, "{:?}", b.elsewhere);
+
+                // A lease that ran out by the database's clock is taken over.
+                store.renew_leases("a", Duration::ZERO).unwrap();
+                let b = store.claim("b", &urls[..1], now, MINUTES, false).unwrap();
+                assert_eq!(b.claimed, urls[..1]);
+            },
+        );
+    }
+
+    #[test]
+    fn one_instance_leads_until_its_lease_runs_out_by_the_databases_clock() {
+        on_each_backend(
+            "one_instance_leads_until_its_lease_runs_out_by_the_databases_clock",
+            |mut store| {
+                assert!(store.lead(LEADER, "a", MINUTES).unwrap());
+                assert!(!store.lead(LEADER, "b", MINUTES).unwrap());
+                assert!(
+                    store.lead(LEADER, "a", MINUTES).unwrap(),
+                    "a renews its own"
+                );
+                assert!(store.lead(LEADER, "a", Duration::ZERO).unwrap());
+                assert!(
+                    store.lead(LEADER, "b", MINUTES).unwrap(),
+                    "a's lead ran out"
+                );
+                assert!(!store.lead(LEADER, "a", MINUTES).unwrap());
+            },
+        );
+    }
 }
