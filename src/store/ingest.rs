@@ -125,15 +125,27 @@ impl Store {
         source_url: &str,
         digests: impl Iterator<Item = (&'a str, &'a str)>,
     ) -> Result<HashSet<String>, StoreError> {
-        let mut query = self.db.prepare_cached(
-            "SELECT i.raw_digest FROM sources s
-             JOIN item_keys k ON k.source_id = s.id JOIN items i ON i.id = k.item_id
-             WHERE s.url = ?1 AND k.key = ?2",
-        )?;
         let mut unchanged = HashSet::new();
+        // A source that has stored nothing (every source, in a first ingest) has nothing to
+        // look up.
+        let source_id: Option<i64> = self
+            .db
+            .prepare_cached(
+                "SELECT s.id FROM sources s
+                 WHERE s.url = ?1 AND EXISTS (SELECT 1 FROM item_keys k WHERE k.source_id = s.id)",
+            )?
+            .query_row([source_url], |r| r.get(0))
+            .optional()?;
+        let Some(source_id) = source_id else {
+            return Ok(unchanged);
+        };
+        let mut query = self.db.prepare_cached(
+            "SELECT i.raw_digest FROM item_keys k JOIN items i ON i.id = k.item_id
+             WHERE k.source_id = ?1 AND k.key = ?2",
+        )?;
         for (key, digest) in digests {
             let stored: Option<Option<String>> = query
-                .query_row(params![source_url, key], |r| r.get(0))
+                .query_row(params![source_id, key], |r| r.get(0))
                 .optional()?;
             if stored.flatten().as_deref() == Some(digest) {
                 unchanged.insert(key.to_string());
