@@ -248,14 +248,14 @@ impl Ingest<'_> {
             }
             verdicts.push((candidate.item.key.clone(), verdict));
         }
-        self.count(&added)?;
+        self.count_added(&added)?;
         verdicts.reverse();
         Ok(verdicts)
     }
 
     /// Adds the items this poll stored to its source's count and newest date, at once (deletes
     /// and moves are counted by triggers: see migration 0014).
-    fn count(&self, added: &Added) -> Result<(), StoreError> {
+    fn count_added(&self, added: &Added) -> Result<(), StoreError> {
         let Some(newest) = added.newest else {
             return Ok(());
         };
