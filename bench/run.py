@@ -185,20 +185,22 @@ r.update_feeds(workers=16, scheduled=False)
         return make_reader(str(self.work / "db.sqlite")).get_entry_counts().total
 
 
-def one_run(tool_class, feeds, items, port_base, extra):
+def one_run(tool_class, feeds, items, port_base, extra, kept_farm=None,
+            steps=("cold", "warm", "incremental")):
     work = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-{tool_class.name}-"))
     work.chmod(0o755)  # nginx's workers run as another user
-    farm = work / "farm"
     size = ["--feeds", str(feeds), "--items", str(items)]
-    subprocess.run([sys.executable, str(FARM), str(farm), *size], check=True,
-                   capture_output=True)
+    farm = kept_farm or work / "farm"
+    if not (farm / f"{feeds - 1}.xml").exists():
+        subprocess.run([sys.executable, str(FARM), str(farm), *size], check=True,
+                       capture_output=True)
     port = port_base
     server = nginx(work, farm, port)
     try:
         urls = [f"http://127.0.0.1:{port}/{n}.xml" for n in range(feeds)]
         tool = tool_class(work, urls, *extra)
         results = {}
-        for step in ("cold", "warm", "incremental"):
+        for step in steps:
             if step == "incremental":
                 subprocess.run([sys.executable, str(FARM), str(farm), *size, "--round", "1"],
                                check=True, capture_output=True)
@@ -228,7 +230,18 @@ def main():
                              "databases, e.g. the one `.ci/postgres` prints)")
     parser.add_argument("--rules", action="store_true",
                         help="also run tributary with 20 rules and [dedup] strip_query")
+    parser.add_argument("--farm", metavar="DIR", type=pathlib.Path,
+                        help="keep the farm in DIR (made there unless it holds one), for runs "
+                             "at 100,000 feeds; use --steps cold,warm, as the incremental step "
+                             "rewrites a tenth of it")
+    parser.add_argument("--steps", default="cold,warm,incremental",
+                        help="which steps to run, comma-separated")
     args = parser.parse_args()
+    steps = tuple(args.steps.split(","))
+    if args.farm:
+        args.farm = args.farm.resolve()
+        args.farm.parent.mkdir(parents=True, exist_ok=True)
+        args.farm.parent.chmod(0o755)  # nginx's workers run as another user
     tools = [(Tributary, (args.binary,))]
     if args.rules:
         tools += [(TributaryRules, (args.binary,))]
@@ -242,7 +255,8 @@ def main():
     runs = {tool.name: [] for tool, _ in tools}
     for _ in range(args.runs):
         for index, (tool, extra) in enumerate(tools):
-            runs[tool.name].append(one_run(tool, args.feeds, args.items, 18080 + index, extra))
+            runs[tool.name].append(one_run(tool, args.feeds, args.items, 18080 + index, extra,
+                                           args.farm, steps))
     medians = {
         name: {
             step: {key: statistics.median(r[step][key] for r in rs) for key in rs[0][step]}
