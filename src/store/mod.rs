@@ -227,18 +227,16 @@ fn from_unix(secs: i64) -> DateTime<Utc> {
 pub(crate) mod testing {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use super::Store;
     use super::db::off_runtime;
-    use super::{Backend, Store};
     use crate::config::{DEFAULT_DATABASE_LEASE, PostgresConfig};
 
     /// Runs `check` on a new SQLite store in memory, then on a PostgreSQL store (see
     /// [`TestDatabase`]).
     pub(crate) fn on_each_backend(test: &str, check: impl Fn(Store)) {
-        eprintln!("{test} on {:?}", Backend::Sqlite);
-        check(Store::open_in_memory().unwrap());
-        if let Some(database) = TestDatabase::create(test) {
-            eprintln!("{test} on {:?}", Backend::Postgres);
-            check(Store::connect(&database.config).unwrap());
+        for (store, _database) in stores(test) {
+            eprintln!("{test} on {:?}", store.backend());
+            check(store);
         }
     }
 
@@ -247,12 +245,19 @@ pub(crate) mod testing {
         test: &str,
         check: impl Fn(Store) -> F,
     ) {
-        eprintln!("{test} on {:?}", Backend::Sqlite);
-        check(Store::open_in_memory().unwrap()).await;
-        if let Some(database) = TestDatabase::create(test) {
-            eprintln!("{test} on {:?}", Backend::Postgres);
-            check(Store::connect(&database.config).unwrap()).await;
+        for (store, _database) in stores(test) {
+            eprintln!("{test} on {:?}", store.backend());
+            check(store).await;
         }
+    }
+
+    /// A new store on each backend there is, each with the database it must not outlive.
+    fn stores(test: &str) -> Vec<(Store, Option<TestDatabase>)> {
+        let mut stores = vec![(Store::open_in_memory().unwrap(), None)];
+        if let Some(database) = TestDatabase::create(test) {
+            stores.push((Store::connect(&database.config).unwrap(), Some(database)));
+        }
+        stores
     }
 
     /// A new PostgreSQL database of a test's own on the server `TEST_POSTGRES_URL` names
