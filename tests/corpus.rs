@@ -4,10 +4,13 @@
 //! The corpus lives beside the repository (CI has it there too); where it is absent the test
 //! says so and passes without checking anything.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
+use common::say_skipped;
 use tributary::config::{ItemRules, SourceConfig, SourceLocation};
 use tributary::model::FetchState;
 use tributary::parse::{ParseOptions, parse_feed};
@@ -266,11 +269,4 @@ fn corpus_agreement_with_feedparser_is_reported() {
         "dates agree on {:.1} %",
         percent(date_same)
     );
-}
-
-/// Says that a test skipped something where `cargo test` shows it: straight on stderr, which
-/// the test harness does not capture as it captures `eprintln!` of a test that passed.
-fn say_skipped(line: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{line}");
 }
