@@ -794,14 +794,21 @@ mod tests {
         store.record_poll(src, &poll).unwrap()
     }
 
-    fn newest_keys(store: &Store, limit: usize) -> Vec<String> {
-        let items = store
+    /// The `limit` newest stored items, as the outputs read them.
+    fn newest(store: &Store, limit: usize) -> Vec<crate::model::StoredItem> {
+        store
             .items(&ItemFilter {
                 limit,
                 ..ItemFilter::default()
             })
-            .unwrap();
-        items.into_iter().map(|i| i.item.key).collect()
+            .unwrap()
+    }
+
+    fn newest_keys(store: &Store, limit: usize) -> Vec<String> {
+        newest(store, limit)
+            .into_iter()
+            .map(|i| i.item.key)
+            .collect()
     }
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -843,12 +850,7 @@ mod tests {
                 let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-04T00:00:00Z"));
                 assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 0));
 
-                let items = store
-                    .items(&ItemFilter {
-                        limit: 10,
-                        ..ItemFilter::default()
-                    })
-                    .unwrap();
+                let items = newest(&store, 10);
                 assert_eq!(items.len(), 2, "b vanished from the feed but stays stored");
                 assert_eq!(items[0].item.title.as_deref(), Some("A, revised"));
                 assert_eq!(items[0].item.updated, Some(at("2025-01-04T00:00:00Z")));
@@ -978,12 +980,7 @@ mod tests {
                     at("2025-01-05T00:00:00Z"),
                 );
                 assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 1, 1));
-                let items = store
-                    .items(&ItemFilter {
-                        limit: 10,
-                        ..ItemFilter::default()
-                    })
-                    .unwrap();
+                let items = newest(&store, 10);
                 let texts: Vec<_> = items
                     .iter()
                     .map(|i| i.item.summary.as_ref().map(|t| t.body.as_str()))
@@ -1028,12 +1025,7 @@ mod tests {
             let mut early = item("early", "Early", Some("2025-05-01T00:00:00Z"));
             early.updated = Some(at("1970-01-01T00:00:00Z"));
             fetched(&mut store, &src, &FeedMeta::default(), &[far, early], now);
-            let items = store
-                .items(&ItemFilter {
-                    limit: 10,
-                    ..ItemFilter::default()
-                })
-                .unwrap();
+            let items = newest(&store, 10);
             for stored in &items {
                 assert_eq!(stored.item.updated, None, "{}", stored.item.key);
                 assert_eq!(stored.item.published, Some(at("2025-05-01T00:00:00Z")));
@@ -1081,12 +1073,7 @@ mod tests {
                     &[item("a", "A", None)],
                     at("2025-06-01T00:00:00Z"),
                 );
-                let items = store
-                    .items(&ItemFilter {
-                        limit: 1,
-                        ..ItemFilter::default()
-                    })
-                    .unwrap();
+                let items = newest(&store, 1);
                 assert_eq!(items[0].publisher.name, "Publisher's own title");
                 assert_eq!(
                     items[0].publisher.site.as_deref(),
