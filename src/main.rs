@@ -442,22 +442,8 @@ fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Res
 
 fn status(config: &Config) -> anyhow::Result<()> {
     let store = Store::open_configured(config)?;
-    let statuses = store.source_statuses(&config.sources)?;
-    let rows = report::status_rows(&statuses, &config.sources, config);
-    say!("{}", report::status(&rows).trim_end());
-    if config.postgres.is_some() {
-        // Instances seen within the last ten minutes: those alive, and any just gone.
-        let seen = store.instances(chrono::Utc::now() - chrono::Duration::minutes(10))?;
-        say!("\n{}", report::instances(&seen).trim_end());
-    }
-    if !config.webhooks.is_empty() {
-        let mut hooks = Vec::new();
-        for webhook in &config.webhooks {
-            let url = webhook.url.as_str();
-            hooks.push(report::WebhookRow::of(url, store.webhook_status(url)?));
-        }
-        say!("\n{}", report::webhooks(&hooks).trim_end());
-    }
+    let reads = store.status_reads(config)?;
+    say!("{}", report::status_report(&reads, config, None).trim_end());
     Ok(())
 }
 

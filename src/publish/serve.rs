@@ -401,18 +401,10 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
     let config = Arc::clone(&source.config);
     let read = source
         .store
-        .with(move |store| {
-            let statuses = store.source_statuses(&config.sources)?;
-            let mut webhooks = Vec::new();
-            for webhook in &config.webhooks {
-                let url = webhook.url.as_str();
-                webhooks.push(report::WebhookRow::of(url, store.webhook_status(url)?));
-            }
-            Ok::<_, crate::store::StoreError>((statuses, webhooks))
-        })
+        .with(move |store| store.status_reads(&config))
         .await;
-    let (statuses, webhooks) = match read {
-        Some(Ok(statuses)) => statuses,
+    let reads = match read {
+        Some(Ok(reads)) => reads,
         Some(Err(error)) => {
             tracing::error!(%error, "the status page could not read the database");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -420,7 +412,12 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
         None => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let config = &source.config;
-    let rows = report::status_rows(&statuses, &config.sources, config);
+    let rows = report::status_rows(&reads.sources, &config.sources, config);
+    let webhooks: Vec<report::WebhookRow> = reads
+        .webhooks
+        .iter()
+        .map(|(url, status)| report::WebhookRow::of(url, status))
+        .collect();
     let now = chrono::Utc::now();
     let body = if json {
         serde_json::to_vec_pretty(

@@ -32,7 +32,7 @@ pub use items::{ItemFilter, Tagged};
 pub use leases::{Claimed, InstanceSeen, LEADER};
 pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
-pub use sources::{PolledBy, SourceStatus, StoredSchedule};
+pub use sources::{PolledBy, SourceStatus, StatusReads, StoredSchedule};
 pub use webhooks::{Delivery, WebhookStatus};
 pub use websub::Verified;
 
