@@ -1,15 +1,18 @@
 //! Telling a running daemon what to do: a Unix socket, `tributary.sock` in the database's
 //! folder (mode 0600: only the daemon's user), never a TCP port.
 //!
-//! A client writes one request line, `poll NAME-OR-URL…` (tab-separated, as names may hold
-//! spaces), and reads one line per source as its poll finishes, as `once` prints them; the
-//! daemon closes the connection when every source has answered.
+//! A client writes one request line, tab-separated (names may hold spaces), and reads the
+//! answer until the daemon closes the connection:
+//! - `poll NAME-OR-URL…`: one line per source as its poll finishes, as `once` prints them;
+//! - `status CONFIG-FILE`: what `status` prints, when the daemon runs that config file (it
+//!   holds the config and the schedule, so a command need not load 100,000 sources to ask);
+//!   else one line, `error: …`.
 
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The longest request line read.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -23,6 +26,13 @@ pub enum Request {
         targets: Vec<String>,
         /// Where the lines go; dropped by the daemon once every target answered.
         reply: mpsc::UnboundedSender<String>,
+    },
+    /// What `status` prints, if the daemon runs the config file `config`.
+    Status {
+        /// The config file the client was given, absolute.
+        config: PathBuf,
+        /// The whole text, or why this daemon does not answer for that config.
+        reply: oneshot::Sender<Result<String, String>>,
     },
 }
 
@@ -122,6 +132,22 @@ async fn serve_client(stream: UnixStream, requests: mpsc::Sender<Request>) {
             }
             return;
         }
+        Some("status") => {
+            let config = PathBuf::from(words.collect::<Vec<_>>().join("\t"));
+            let (reply, answer) = oneshot::channel();
+            if requests
+                .send(Request::Status { config, reply })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            match answer.await {
+                Ok(Ok(text)) => text,
+                Ok(Err(why)) => format!("error: {why}\n"),
+                Err(_) => return,
+            }
+        }
         other => format!("error: unknown request {other:?}\n"),
     };
     let _ = write.write_all(request.as_bytes()).await;
@@ -148,4 +174,19 @@ pub async fn poll(
         line(&answer);
     }
     Ok(true)
+}
+
+/// The client's end of `status`: what the daemon at `path` prints for the config file
+/// `config`. `None` when no daemon listens there or it runs another config (or is older and
+/// does not know the request): the caller reads the database itself.
+pub async fn status(path: &Path, config: &Path) -> std::io::Result<Option<String>> {
+    let Ok(stream) = UnixStream::connect(path).await else {
+        return Ok(None);
+    };
+    let (mut read, mut write) = stream.into_split();
+    let request = format!("status\t{}\n", config.display());
+    write.write_all(request.as_bytes()).await?;
+    let mut text = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut read, &mut text).await?;
+    Ok((!text.starts_with("error: ")).then_some(text))
 }

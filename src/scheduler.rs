@@ -4,11 +4,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -326,6 +327,8 @@ struct Daemon {
     deliveries: Beside<DeliveryRun>,
     /// This daemon among others on one PostgreSQL database; `None` on SQLite.
     instance: Option<Instance>,
+    /// Why the config file, as last changed, was not applied; `None` once one is.
+    not_applied: Option<String>,
 }
 
 /// Work that runs beside the daemon's loop, never in it, one run at a time, when it is due.
@@ -410,6 +413,7 @@ impl Daemon {
             // Deliveries may have been left queued by the last run.
             deliveries: Beside::new((!config.webhooks.is_empty()).then(Instant::now)),
             instance: Instance::of(&config),
+            not_applied: None,
             config: Arc::new(config),
         }
     }
@@ -654,7 +658,10 @@ impl Daemon {
     /// A control socket's request: the sources it names are polled now (a poll under way is
     /// waited for), each result line sent back as it finishes.
     fn asked(&mut self, request: control::Request) {
-        let control::Request::Poll { targets, reply } = request;
+        let (targets, reply) = match request {
+            control::Request::Poll { targets, reply } => (targets, reply),
+            control::Request::Status { config, reply } => return self.tell_status(&config, reply),
+        };
         for target in targets {
             let source = self
                 .config
@@ -678,6 +685,40 @@ impl Daemon {
             }
             self.waiters.entry(url).or_default().push(reply.clone());
         }
+    }
+
+    /// A control socket's `status`, when `file` is this daemon's config file: read beside the
+    /// loop, so that a status of 100,000 sources holds up no poll's start.
+    fn tell_status(&self, file: &Path, reply: oneshot::Sender<Result<String, String>>) {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if !same(file, &self.config.file) {
+            let why = format!("this daemon runs {}", self.config.file.display());
+            let _ = reply.send(Err(why));
+            return;
+        }
+        let (config, store) = (self.config.clone(), self.ctx.store.clone());
+        let not_applied = self.not_applied.clone();
+        tokio::spawn(async move {
+            let reads = {
+                let config = config.clone();
+                store.with(move |store| store.status_reads(&config)).await
+            };
+            let text = match reads {
+                Some(Ok(reads)) => {
+                    let report =
+                        move || report::status_report(&reads, &config, not_applied.as_deref());
+                    tokio::task::spawn_blocking(report)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Some(Err(error)) => Err(format!("reading the database: {error}")),
+                None => Err("the store is shut".to_string()),
+            };
+            let _ = reply.send(text);
+        });
     }
 
     /// Content a hub pushed: stored like a poll's items, the hub answered once it is.
@@ -813,13 +854,16 @@ impl Daemon {
                     "config not applied (still running on the last good one): {}",
                     error.one_line()
                 );
+                self.not_applied = Some(error.one_line());
                 return;
             }
             Err(_) => {
                 tracing::error!("config not applied: loading it crashed");
+                self.not_applied = Some("loading it crashed".to_string());
                 return;
             }
         };
+        self.not_applied = None;
         if new.database != self.config.database {
             tracing::warn!(
                 "database.path changed to {}; that takes a restart: still using {}",

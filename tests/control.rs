@@ -1,5 +1,5 @@
 //! Telling the daemon what to do: `tributary poll` through the control socket of a running
-//! daemon, and on its own when none runs.
+//! daemon, and on its own when none runs; `status` as the daemon answers it.
 
 mod common;
 
@@ -187,4 +187,107 @@ async fn a_paused_source_is_not_polled_across_restarts_until_resumed() {
     daemon.stop().await;
     let status = stdout(&ws.tributary(&["status"]).await);
     assert!(!status.contains("paused"), "{status}");
+}
+
+#[tokio::test]
+async fn status_is_answered_by_the_daemon_running_the_config_even_while_its_file_is_broken() {
+    let server = FeedServer::start().await;
+    publish(&server, 2);
+    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
+    server.serve("/busy.xml", rss("Busy", "https://b.example/", &[]));
+    let ws = Workspace::new(&config(&server));
+    let mut daemon = Daemon::start(&ws);
+    daemon.ready().await;
+    assert!(
+        wait_for(std::time::Duration::from_secs(30), || {
+            daemon.log().matches("polled").count() >= 3
+        })
+        .await,
+        "{}",
+        daemon.log()
+    );
+    let out = ws.tributary(&["status"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answered = stdout(&out);
+    let harbour = answered.lines().find(|l| l.starts_with("Harbour")).unwrap();
+    assert!(
+        harbour.contains("  2  ") && harbour.ends_with("  ok"),
+        "{answered}"
+    );
+
+    // A typo in the file: the daemon keeps running on the config it has, and `status`, which
+    // could not load the file itself, still tells what runs, and that the file was not applied.
+    let good = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(
+        ws.config(),
+        format!("{good}\n[[sources]]\nname = \"Typo\"\nurl = \"htp:/nowhere\"\n"),
+    )
+    .unwrap();
+    assert!(
+        wait_for(std::time::Duration::from_secs(30), || {
+            daemon.log().contains("config not applied")
+        })
+        .await,
+        "{}",
+        daemon.log()
+    );
+    let out = ws.tributary(&["status"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (table, note) = stdout(&out)
+        .split_once("\n\n")
+        .map(|(table, note)| (format!("{table}\n"), note.to_string()))
+        .unwrap();
+    assert_eq!(table, answered, "the same sources, as the daemon runs them");
+    assert!(
+        note.starts_with(&format!(
+            "{}: changed, but not applied (the daemon runs on the last good one): ",
+            ws.config().display()
+        )) && note.contains("sources[3]"),
+        "{note}"
+    );
+
+    // Without the daemon, `status` loads the file, and says what is wrong with it.
+    daemon.stop().await;
+    let out = ws.tributary(&["status"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("sources[3]"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn status_of_another_config_on_the_daemons_database_is_read_from_the_database() {
+    let server = FeedServer::start().await;
+    publish(&server, 2);
+    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
+    server.serve("/busy.xml", rss("Busy", "https://b.example/", &[]));
+    let ws = Workspace::new(&config(&server));
+    assert!(ws.tributary(&["once"]).await.status.success());
+    let mut daemon = Daemon::start(&ws);
+    daemon.ready().await;
+
+    // Another config naming the same database (so the same socket), and one more source: the
+    // daemon does not answer for it, so `status` reads the database with that config.
+    let other = ws.path("other/tributary.toml");
+    ws.write(
+        "other/tributary.toml",
+        &format!(
+            "[database]\npath = \"../state/tributary.db\"\n\n[[sources]]\nname = \"Harbour Institute\"\nurl = \"{}\"\n\n[[sources]]\nname = \"Extra\"\nurl = \"{}\"\n",
+            server.url("/h.xml"),
+            server.url("/extra.xml")
+        ),
+    );
+    let out = ws.tributary_with(&other, &["status"], &[]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{printed}");
+    assert!(lines[1].starts_with("Harbour Institute") && lines[1].contains("  2  "));
+    assert!(
+        lines[2].starts_with("Extra") && lines[2].ends_with("never polled"),
+        "{printed}"
+    );
+
+    // The daemon's own config is answered by the daemon: its three sources.
+    let out = ws.tributary(&["status"]).await;
+    assert_eq!(stdout(&out).lines().count(), 4, "{}", stdout(&out));
+    daemon.stop().await;
 }

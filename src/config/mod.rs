@@ -21,7 +21,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use edit::append_sources;
-pub use load::load;
+pub use load::{database_path, load};
 pub use shaping::{Action, Field, FullText, Pattern, Replace, Rewrites, Rule, Selector, When};
 use validate::resolve;
 
@@ -851,6 +851,26 @@ mod tests {
         let file = write(dir.path(), "tributary.toml", text);
         let result = load(&file);
         (dir, result)
+    }
+
+    #[test]
+    fn the_database_is_found_as_load_finds_it_without_reading_the_sources() {
+        let source = "[[sources]]\nurl = \"https://a.example/feed\"\n";
+        for text in [
+            source.to_string(),
+            format!("[database]\npath = \"db/x.db\"\n\n{source}"),
+            // After sources with tables of their own, and a header written with spaces.
+            format!(
+                "{source}[sources.auth]\nusername = \"u\"\npassword = \"p\"\n\n[[sources.rules]]\nwhen = {{ title = \"x\" }}\naction = \"drop\"\n\n[[ sources ]]\nurl = \"https://b.example/\"\n\n[ database ]\npath = \"../elsewhere/y.db\"\n"
+            ),
+        ] {
+            let (dir, loaded) = load_text(&text);
+            let loaded = loaded.unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let file = dir.path().join("tributary.toml");
+            assert_eq!(database_path(&file), Some(loaded.database), "{text}");
+        }
+        let (dir, _) = load_text("[database\n");
+        assert_eq!(database_path(&dir.path().join("tributary.toml")), None);
     }
 
     fn problems(text: &str) -> Vec<String> {

@@ -41,10 +41,20 @@ impl Workspace {
     }
 
     pub async fn tributary_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.tributary_with(&self.config(), args, env).await
+    }
+
+    /// Runs `tributary --config <config> <args>` to its end, with these environment variables.
+    pub async fn tributary_with(
+        &self,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
         command
             .arg("--config")
-            .arg(self.config())
+            .arg(config)
             .args(args)
             .envs(env.iter().copied())
             .env_remove("RUST_LOG");
