@@ -3,7 +3,10 @@
 same local feed farm served by nginx on 127.0.0.1, through three steps: cold (empty database),
 warm (nothing changed: conditional GETs, 304s) and incremental (a tenth of the feeds changed).
 Prints wall time, CPU time, peak RSS (/usr/bin/time -v), items stored, requests and 304s per
-step; with --runs N, the median of N runs, and the ratio to each peer.
+step; with --runs N, the median of N runs, and the ratio to each peer. Two more steps measure
+Tributary's `status` on what the steps before stored: `status` (the command alone, reading the
+database) and `daemon-status` (answered by a `tributary run` daemon started on it; median of 5
+asks, and the daemon's RSS before and after them).
 
     apt-get install nginx-light time newsboat && pip install reader sgmllib3k
     cargo build --release
@@ -88,6 +91,33 @@ class Tributary:
     def items(self):
         db = sqlite3.connect(self.work / "state/tributary.db")
         return db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def status(self):
+        return timed([self.binary, "--config", str(self.work / "tributary.toml"), "status"])
+
+    def daemon_status(self):
+        """`status` with a daemon running (nothing is due after a cold step): the median of 5."""
+        log_path = self.work / "daemon.log"
+        with open(log_path, "w") as log:
+            daemon = subprocess.Popen(
+                [self.binary, "--config", str(self.work / "tributary.toml"), "run"],
+                stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, RUST_LOG="info"))
+        try:
+            deadline = time.monotonic() + 600
+            while "daemon started" not in log_path.read_text():
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"the daemon did not start:\n{log_path.read_text()[-2000:]}")
+                time.sleep(0.2)
+            rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", pathlib.Path(
+                f"/proc/{daemon.pid}/status").read_text()).group(1)) / 1024
+            before = rss()
+            asks = [self.status() for _ in range(5)]
+            print(f"daemon RSS {before:.0f} MB before 5 asks of status, {rss():.0f} MB after",
+                  file=sys.stderr)
+            return tuple(statistics.median(ask[i] for ask in asks) for i in range(3))
+        finally:
+            daemon.terminate()
+            daemon.wait()
 
 
 # Twenty rules of the kinds users write: tags by what items say (HTML read as text), drops by
@@ -206,7 +236,11 @@ def one_run(tool_class, feeds, items, port_base, extra, kept_farm=None,
                                check=True, capture_output=True)
             log = work / "access.log"
             since = len(log.read_text().splitlines()) if log.exists() else 0
-            wall, cpu, rss = tool.run()
+            run = {"status": getattr(tool, "status", None),
+                   "daemon-status": getattr(tool, "daemon_status", None)}.get(step, tool.run)
+            if run is None:
+                continue
+            wall, cpu, rss = run()
             requests, not_modified = access_counts(log, since)
             results[step] = dict(wall=wall, cpu=cpu, rss=rss, items=tool.items(),
                                  requests=requests, not_modified=not_modified)
@@ -235,7 +269,8 @@ def main():
                              "at 100,000 feeds; use --steps cold,warm, as the incremental step "
                              "rewrites a tenth of it")
     parser.add_argument("--steps", default="cold,warm,incremental",
-                        help="which steps to run, comma-separated")
+                        help="which steps to run, comma-separated: cold, warm, incremental, "
+                             "status, daemon-status")
     args = parser.parse_args()
     steps = tuple(args.steps.split(","))
     if args.farm:
@@ -265,16 +300,16 @@ def main():
         for name, rs in runs.items()
     }
     print(f"{args.feeds} feeds of {args.items} items, median of {args.runs} runs")
-    print(f"{'tool':10} {'step':12} {'wall s':>8} {'cpu s':>8} {'RSS MB':>8} {'items':>7} {'requests':>9} {'304s':>6}")
+    print(f"{'tool':10} {'step':13} {'wall s':>8} {'cpu s':>8} {'RSS MB':>8} {'items':>7} {'requests':>9} {'304s':>6}")
     for name, steps in medians.items():
         for step, m in steps.items():
-            print(f"{name:10} {step:12} {m['wall']:8.2f} {m['cpu']:8.2f} {m['rss']:8.1f} "
+            print(f"{name:10} {step:13} {m['wall']:8.2f} {m['cpu']:8.2f} {m['rss']:8.1f} "
                   f"{m['items']:7.0f} {m['requests']:9.0f} {m['not_modified']:6.0f}")
     def against_plain(name, label):
         for what in ("wall", "cpu"):
             ratios = ", ".join(
                 f"{step} {medians[name][step][what] / medians['tributary'][step][what]:.2f}x"
-                for step in medians["tributary"])
+                for step in medians["tributary"] if step in medians[name])
             print(f"{label} ({what}, lower is better): {ratios}")
 
     if args.rules:
@@ -285,7 +320,7 @@ def main():
         for peer in ("newsboat", "reader"):
             ratios = ", ".join(
                 f"{step} {medians[peer][step]['wall'] / medians['tributary'][step]['wall']:.1f}x"
-                for step in medians["tributary"])
+                for step in medians["tributary"] if step in medians[peer])
             print(f"tributary vs {peer} (wall, higher is better): {ratios}")
 
 
