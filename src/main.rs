@@ -464,7 +464,7 @@ fn status_of_daemon(file: &Path) -> Option<String> {
 fn status(config: &Config) -> anyhow::Result<()> {
     let store = Store::open_configured(config)?;
     let reads = store.status_reads(config)?;
-    say!("{}", report::status_report(&reads, config, None).trim_end());
+    say!("{}", report::status_report(reads, config, None).trim_end());
     Ok(())
 }
 

@@ -267,7 +267,7 @@ impl Metrics {
                 .await
                 .ok_or("the database thread stopped")?
                 .map_err(|e| e.to_string())?;
-            let rows = crate::report::status_rows(&statuses, &config.sources, &config);
+            let rows = crate::report::status_rows(statuses, &config.sources, &config);
             // Every state, so that a state no source is in reads 0 rather than vanishing.
             for state in [
                 "ok",

@@ -373,15 +373,16 @@ impl PushRow {
     }
 }
 
-/// The rows of `status`, one per configured source.
+/// The rows of `status`, one per configured source. Takes the statuses, whose names and URLs
+/// become the rows' (100,000 of each, not copied).
 pub fn status_rows(
-    statuses: &[SourceStatus],
+    statuses: Vec<SourceStatus>,
     sources: &[std::sync::Arc<SourceConfig>],
     config: &Config,
 ) -> Vec<StatusRow> {
     let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
     statuses
-        .iter()
+        .into_iter()
         .zip(sources)
         .map(|(s, source)| {
             let st = &s.state;
@@ -440,9 +441,9 @@ pub fn status_rows(
             notes.extend(push.as_ref().map(|p| p.note(config.poll.pushed_interval)));
             StatusRow {
                 push,
-                instance: s.instance.clone(),
-                name: s.name.clone(),
-                url: s.url.clone(),
+                instance: s.instance,
+                name: s.name,
+                url: s.url,
                 state,
                 state_text,
                 last_success: st.last_success_at,
@@ -554,8 +555,8 @@ pub fn status(rows: &[StatusRow]) -> String {
 /// All that `status` prints: the sources' table and notes, then the instances on a shared
 /// database and the webhooks' queues, when there are any. `not_applied` is why the daemon
 /// that answers runs on an older config than its file holds, if it does.
-pub fn status_report(reads: &StatusReads, config: &Config, not_applied: Option<&str>) -> String {
-    let rows = status_rows(&reads.sources, &config.sources, config);
+pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&str>) -> String {
+    let rows = status_rows(reads.sources, &config.sources, config);
     let mut out = status(&rows);
     if let Some(seen) = &reads.instances {
         out.push('\n');

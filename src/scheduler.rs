@@ -709,7 +709,7 @@ impl Daemon {
             let text = match reads {
                 Some(Ok(reads)) => {
                     let report =
-                        move || report::status_report(&reads, &config, not_applied.as_deref());
+                        move || report::status_report(reads, &config, not_applied.as_deref());
                     tokio::task::spawn_blocking(report)
                         .await
                         .map_err(|e| e.to_string())

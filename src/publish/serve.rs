@@ -412,7 +412,7 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
         None => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let config = &source.config;
-    let rows = report::status_rows(&reads.sources, &config.sources, config);
+    let rows = report::status_rows(reads.sources, &config.sources, config);
     let webhooks: Vec<report::WebhookRow> = reads
         .webhooks
         .iter()
