@@ -21,9 +21,8 @@ pub struct SourceStatus {
     pub url: String,
     /// The config's name, else the feed's title, else the URL.
     pub name: String,
-    /// When it was last polled.
-    pub last_poll: Option<DateTime<Utc>>,
-    /// Its polling state.
+    /// How its polls went and when the next is (validators and the feed's hints left out:
+    /// nothing shows them).
     pub state: FetchState,
     /// How many items it stored.
     pub items: i64,
@@ -71,11 +70,18 @@ pub struct StoredSchedule {
     pub gone: bool,
 }
 
-/// The columns of `sources` that make a `FetchState`, in the order `read_state` expects.
+/// The columns of `sources` that make a `FetchState`, in the order `read_state` expects: what
+/// the next request sends and heeds (validators, the feed's hints), then `OUTCOME_COLUMNS`.
 const STATE_COLUMNS: &str = "etag, last_modified, hint_interval, skip_hours, skip_days,
     last_status, last_error, last_success_at, consecutive_failures, retry_after_until,
     gone_since, adopted_url, redirect_target, redirect_seen, discovered_url, next_poll_at,
     next_poll_reason";
+
+/// The columns of `STATE_COLUMNS` that say how the polls went and when the next is: all that
+/// `status` shows of a source's state, in the order `read_outcome` expects.
+const OUTCOME_COLUMNS: &str = "last_status, last_error, last_success_at, consecutive_failures,
+    retry_after_until, gone_since, adopted_url, redirect_target, redirect_seen, discovered_url,
+    next_poll_at, next_poll_reason";
 
 impl Store {
     /// Records the configured sources and their names, so outputs name publishers correctly
@@ -201,11 +207,11 @@ impl Store {
         sources: &[std::sync::Arc<SourceConfig>],
     ) -> Result<Vec<SourceStatus>, StoreError> {
         let now = to_unix(Utc::now());
-        let state_columns = STATE_COLUMNS.split(',').count();
+        let state_columns = OUTCOME_COLUMNS.split(',').count();
         let mut query = self.db.prepare(&format!(
-            "SELECT s.url, COALESCE(s.name, s.feed_title, s.url), s.last_poll_at, s.item_count,
+            "SELECT s.url, COALESCE(s.name, s.feed_title, s.url), s.item_count,
                     s.newest_item_at, f.failed, f.full_text_error, s.paused_at,
-                    {STATE_COLUMNS},
+                    {OUTCOME_COLUMNS},
                     s.lease_owner, s.lease_until, s.last_polled_by
              FROM sources s LEFT JOIN (
                  SELECT source_id, failed, full_text_error FROM (
@@ -231,14 +237,13 @@ impl Store {
             stored[i] = Some(SourceStatus {
                 url,
                 name: row.get(1)?,
-                last_poll: row.get::<_, Option<i64>>(2)?.map(from_unix),
-                items: row.get(3)?,
-                newest_item: row.get::<_, Option<i64>>(4)?.map(from_unix),
-                full_text_failed: (row.get::<_, Option<i64>>(5)?.unwrap_or(0), row.get(6)?),
-                paused_since: row.get::<_, Option<i64>>(7)?.map(from_unix),
-                state: read_state(row, 8)?,
+                items: row.get(2)?,
+                newest_item: row.get::<_, Option<i64>>(3)?.map(from_unix),
+                full_text_failed: (row.get::<_, Option<i64>>(4)?.unwrap_or(0), row.get(5)?),
+                paused_since: row.get::<_, Option<i64>>(6)?.map(from_unix),
+                state: read_outcome(row, 7)?,
                 subscription: None,
-                instance: polled_by(row, 8 + state_columns, now)?,
+                instance: polled_by(row, 7 + state_columns, now)?,
             });
             Ok(())
         })? {
@@ -257,7 +262,6 @@ impl Store {
                 None => SourceStatus {
                     url: source.url.clone(),
                     name: source.label().to_string(),
-                    last_poll: None,
                     state: FetchState::default(),
                     items: 0,
                     newest_item: None,
@@ -432,21 +436,9 @@ fn polled_by(row: &Row<'_>, first: usize, now: i64) -> super::db::Result<Option<
 
 /// Reads a `FetchState` from `row`, whose columns from `first` on are `STATE_COLUMNS`.
 fn read_state(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
-    let time = |i: usize| -> super::db::Result<Option<DateTime<Utc>>> {
-        Ok(row.get::<_, Option<i64>>(first + i)?.map(from_unix))
-    };
     let list = |i: usize| -> super::db::Result<Vec<u32>> {
         let text: String = row.get(first + i)?;
         Ok(text.split(',').filter_map(|v| v.parse().ok()).collect())
-    };
-    let next_poll = match (
-        time(15)?,
-        row.get::<_, Option<String>>(first + 16)?
-            .as_deref()
-            .and_then(Reason::parse),
-    ) {
-        (Some(at), Some(reason)) => Some(NextPoll { at, reason }),
-        _ => None,
     };
     Ok(FetchState {
         validators: Validators {
@@ -460,19 +452,40 @@ fn read_state(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
             skip_hours: list(3)?,
             skip_days: list(4)?,
         },
+        ..read_outcome(row, first + 5)?
+    })
+}
+
+/// Reads the part of a `FetchState` in `OUTCOME_COLUMNS`, from `first` on; no validators nor
+/// hints.
+fn read_outcome(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
+    let time = |i: usize| -> super::db::Result<Option<DateTime<Utc>>> {
+        Ok(row.get::<_, Option<i64>>(first + i)?.map(from_unix))
+    };
+    let next_poll = match (
+        time(10)?,
+        row.get::<_, Option<String>>(first + 11)?
+            .as_deref()
+            .and_then(Reason::parse),
+    ) {
+        (Some(at), Some(reason)) => Some(NextPoll { at, reason }),
+        _ => None,
+    };
+    Ok(FetchState {
         last_status: row
-            .get::<_, Option<String>>(first + 5)?
+            .get::<_, Option<String>>(first)?
             .as_deref()
             .and_then(PollStatus::parse),
-        last_error: row.get(first + 6)?,
-        last_success_at: time(7)?,
-        consecutive_failures: row.get(first + 8)?,
-        retry_after_until: time(9)?,
-        gone_since: time(10)?,
-        adopted_url: row.get(first + 11)?,
-        redirect_target: row.get(first + 12)?,
-        redirect_seen: row.get(first + 13)?,
-        discovered_url: row.get(first + 14)?,
+        last_error: row.get(first + 1)?,
+        last_success_at: time(2)?,
+        consecutive_failures: row.get(first + 3)?,
+        retry_after_until: time(4)?,
+        gone_since: time(5)?,
+        adopted_url: row.get(first + 6)?,
+        redirect_target: row.get(first + 7)?,
+        redirect_seen: row.get(first + 8)?,
+        discovered_url: row.get(first + 9)?,
         next_poll,
+        ..FetchState::default()
     })
 }
