@@ -4,9 +4,9 @@
 //! A client writes one request line, tab-separated (names may hold spaces), and reads the
 //! answer until the daemon closes the connection:
 //! - `poll NAME-OR-URL…`: one line per source as its poll finishes, as `once` prints them;
-//! - `status CONFIG-FILE`: what `status` prints, when the daemon runs that config file (it
-//!   holds the config and the schedule, so a command need not load 100,000 sources to ask);
-//!   else one line, `error: …`.
+//! - `status CONFIG-FILE [NAME-OR-URL…]`: what `status` prints (of those sources alone, when
+//!   named), when the daemon runs that config file (it holds the config and the store, so a
+//!   command need not load 100,000 sources to ask); else one line, `error: …`.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +31,8 @@ pub enum Request {
     Status {
         /// The config file the client was given, absolute.
         config: PathBuf,
+        /// The sources named (by name or URL); none for all.
+        targets: Vec<String>,
         /// The whole text, or why this daemon does not answer for that config.
         reply: oneshot::Sender<Result<String, String>>,
     },
@@ -133,10 +135,15 @@ async fn serve_client(stream: UnixStream, requests: mpsc::Sender<Request>) {
             return;
         }
         Some("status") => {
-            let config = PathBuf::from(words.collect::<Vec<_>>().join("\t"));
+            let config = PathBuf::from(words.next().unwrap_or_default());
+            let targets: Vec<String> = words.filter(|w| !w.is_empty()).map(String::from).collect();
             let (reply, answer) = oneshot::channel();
             if requests
-                .send(Request::Status { config, reply })
+                .send(Request::Status {
+                    config,
+                    targets,
+                    reply,
+                })
                 .await
                 .is_err()
             {
@@ -177,14 +184,24 @@ pub async fn poll(
 }
 
 /// The client's end of `status`: what the daemon at `path` prints for the config file
-/// `config`. `None` when no daemon listens there or it runs another config (or is older and
-/// does not know the request): the caller reads the database itself.
-pub async fn status(path: &Path, config: &Path) -> std::io::Result<Option<String>> {
+/// `config` (of the sources `targets` names, if any). `None` when no daemon listens there, it
+/// runs another config, knows none of those names, or is older and does not know the request:
+/// the caller reads the database itself.
+pub async fn status(
+    path: &Path,
+    config: &Path,
+    targets: &[String],
+) -> std::io::Result<Option<String>> {
     let Ok(stream) = UnixStream::connect(path).await else {
         return Ok(None);
     };
     let (mut read, mut write) = stream.into_split();
-    let request = format!("status\t{}\n", config.display());
+    let request = std::iter::once("status".to_string())
+        .chain(std::iter::once(config.display().to_string()))
+        .chain(targets.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\t");
+    let request = format!("{request}\n");
     write.write_all(request.as_bytes()).await?;
     let mut text = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut read, &mut text).await?;

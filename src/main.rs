@@ -70,8 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
-    /// Show each source's state from the database.
-    Status,
+    /// Show each source's state (or only these sources', by name or URL): a running daemon
+    /// answers; with none, read from the database.
+    Status {
+        /// Configured sources, by name or URL; all when none is given.
+        sources: Vec<String>,
+    },
     /// Fetch a source once, store nothing, and print what Tributary makes of it: format,
     /// encoding, each item's identity, dates, what the sanitizer removed, and what a poll would
     /// do with it.
@@ -158,8 +162,8 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Command::Status = cli.command
-        && let Some(text) = status_of_daemon(&cli.config)
+    if let Command::Status { sources } = &cli.command
+        && let Some(text) = status_of_daemon(&cli.config, sources)
     {
         print!("{text}");
         return ExitCode::SUCCESS;
@@ -184,7 +188,7 @@ fn main() -> ExitCode {
             check(&config);
             Ok(true)
         }
-        Command::Status => status(&config).map(|()| true),
+        Command::Status { sources } => status(&config, &sources).map(|()| true),
         Command::Db { .. } => Ok(true),
         Command::Once { due } => with_runtime(once(config, due)),
         Command::Run => with_runtime(run(config)),
@@ -281,27 +285,17 @@ fn named(source: &tributary::config::SourceConfig, target: &str) -> bool {
 }
 
 /// The configured sources `targets` name, or an error naming those that name none.
-fn named_sources<'a>(
-    config: &'a Config,
+fn named_sources(
+    config: &Config,
     targets: &[String],
-) -> anyhow::Result<Vec<&'a tributary::config::SourceConfig>> {
-    let unknown: Vec<String> = targets
-        .iter()
-        .filter(|t| !config.sources.iter().any(|s| named(s, t)))
-        .map(|t| format!("{t:?}"))
-        .collect();
-    if !unknown.is_empty() {
-        anyhow::bail!(
+) -> anyhow::Result<Vec<std::sync::Arc<tributary::config::SourceConfig>>> {
+    config.sources_named(targets).map_err(|unknown| {
+        let unknown: Vec<String> = unknown.iter().map(|t| format!("{t:?}")).collect();
+        anyhow::anyhow!(
             "no source in the config is named or has the URL {}",
             unknown.join(", ")
-        );
-    }
-    Ok(config
-        .sources
-        .iter()
-        .filter(|s| targets.iter().any(|t| named(s, t)))
-        .map(|s| &**s)
-        .collect())
+        )
+    })
 }
 
 /// `pause` (`paused`) or `resume`: stored in the database, which the daemon reads before each
@@ -449,7 +443,7 @@ fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Res
 /// `status` as the daemon running the config file `file` answers it, if one does: it holds the
 /// config and the store, where loading a config of 100,000 sources alone takes most of a
 /// second. Any failure to ask leaves `status` to read the database itself.
-fn status_of_daemon(file: &Path) -> Option<String> {
+fn status_of_daemon(file: &Path, targets: &[String]) -> Option<String> {
     let socket = tributary::control::socket_path(&config::database_path(file)?);
     let file = std::path::absolute(file).ok()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -457,13 +451,17 @@ fn status_of_daemon(file: &Path) -> Option<String> {
         .build()
         .ok()?;
     runtime
-        .block_on(tributary::control::status(&socket, &file))
+        .block_on(tributary::control::status(&socket, &file, targets))
         .ok()?
 }
 
-fn status(config: &Config) -> anyhow::Result<()> {
+fn status(config: &Config, targets: &[String]) -> anyhow::Result<()> {
+    let named = match targets.is_empty() {
+        true => None,
+        false => Some(named_sources(config, targets)?),
+    };
     let store = Store::open_configured(config)?;
-    let reads = store.status_reads(config)?;
+    let reads = store.status_reads(config, named.as_deref())?;
     say!("{}", report::status_report(reads, config, None).trim_end());
     Ok(())
 }

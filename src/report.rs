@@ -556,7 +556,7 @@ pub fn status(rows: &[StatusRow]) -> String {
 /// database and the webhooks' queues, when there are any. `not_applied` is why the daemon
 /// that answers runs on an older config than its file holds, if it does.
 pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&str>) -> String {
-    let rows = status_rows(reads.sources, &config.sources, config);
+    let rows = status_rows(reads.sources, &reads.shown, config);
     let mut out = status(&rows);
     if let Some(seen) = &reads.instances {
         out.push('\n');

@@ -660,7 +660,11 @@ impl Daemon {
     fn asked(&mut self, request: control::Request) {
         let (targets, reply) = match request {
             control::Request::Poll { targets, reply } => (targets, reply),
-            control::Request::Status { config, reply } => return self.tell_status(&config, reply),
+            control::Request::Status {
+                config,
+                targets,
+                reply,
+            } => return self.tell_status(&config, &targets, reply),
         };
         for target in targets {
             let source = self
@@ -687,9 +691,15 @@ impl Daemon {
         }
     }
 
-    /// A control socket's `status`, when `file` is this daemon's config file: read beside the
-    /// loop, so that a status of 100,000 sources holds up no poll's start.
-    fn tell_status(&self, file: &Path, reply: oneshot::Sender<Result<String, String>>) {
+    /// A control socket's `status` (of the sources `targets` names, if any), when `file` is
+    /// this daemon's config file: read beside the loop, so that a status of 100,000 sources
+    /// holds up no poll's start.
+    fn tell_status(
+        &self,
+        file: &Path,
+        targets: &[String],
+        reply: oneshot::Sender<Result<String, String>>,
+    ) {
         let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
             _ => a == b,
@@ -699,12 +709,24 @@ impl Daemon {
             let _ = reply.send(Err(why));
             return;
         }
+        let named = match targets.is_empty() {
+            true => None,
+            false => match self.config.sources_named(targets) {
+                Ok(named) => Some(named),
+                Err(unknown) => {
+                    let _ = reply.send(Err(format!("no source is named {unknown:?}")));
+                    return;
+                }
+            },
+        };
         let (config, store) = (self.config.clone(), self.ctx.store.clone());
         let not_applied = self.not_applied.clone();
         tokio::spawn(async move {
             let reads = {
                 let config = config.clone();
-                store.with(move |store| store.status_reads(&config)).await
+                store
+                    .with(move |store| store.status_reads(&config, named.as_deref()))
+                    .await
             };
             let text = match reads {
                 Some(Ok(reads)) => {

@@ -214,6 +214,18 @@ async fn status_is_answered_by_the_daemon_running_the_config_even_while_its_file
         harbour.contains("  2  ") && harbour.ends_with("  ok"),
         "{answered}"
     );
+    // Named sources alone, in the config's order; a name the config lacks is an error.
+    let out = ws.tributary(&["status", "Wire", "Harbour Institute"]).await;
+    let printed = stdout(&out);
+    let names: Vec<&str> = printed
+        .lines()
+        .map(|l| l.split("  ").next().unwrap())
+        .collect();
+    assert_eq!(names, ["SOURCE", "Harbour Institute", "Wire"], "{printed}");
+    assert_eq!(printed.lines().nth(1), Some(harbour));
+    let out = ws.tributary(&["status", "Wire", "Nobody"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("\"Nobody\""), "{}", stderr(&out));
 
     // A typo in the file: the daemon keeps running on the config it has, and `status`, which
     // could not load the file itself, still tells what runs, and that the file was not applied.
@@ -284,6 +296,15 @@ async fn status_of_another_config_on_the_daemons_database_is_read_from_the_datab
     assert!(
         lines[2].starts_with("Extra") && lines[2].ends_with("never polled"),
         "{printed}"
+    );
+
+    let out = ws.tributary_with(&other, &["status", "Extra"], &[]).await;
+    let words = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let printed: Vec<String> = stdout(&out).lines().skip(1).map(words).collect();
+    assert_eq!(
+        printed,
+        [words(lines[2])],
+        "the same row, in columns of its own"
     );
 
     // The daemon's own config is answered by the daemon: its three sources.

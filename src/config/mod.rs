@@ -769,6 +769,26 @@ pub fn user_agent_with_contact(contact: &str) -> String {
 }
 
 impl Config {
+    /// The configured sources `targets` name (by name or URL), in the config's order; else the
+    /// targets that name none.
+    pub fn sources_named(&self, targets: &[String]) -> Result<Vec<Arc<SourceConfig>>, Vec<String>> {
+        let named = |s: &SourceConfig, t: &str| s.name.as_deref() == Some(t) || s.url == t;
+        let unknown: Vec<String> = targets
+            .iter()
+            .filter(|t| !self.sources.iter().any(|s| named(s, t)))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
+        Ok(self
+            .sources
+            .iter()
+            .filter(|s| targets.iter().any(|t| named(s, t)))
+            .cloned()
+            .collect())
+    }
+
     /// The source `target` names: a configured one, by name or URL, else any feed URL given on
     /// the command line (a `file:` path is relative to `here`).
     pub fn source_for(&self, target: &str, here: &Path) -> Result<SourceConfig, String> {

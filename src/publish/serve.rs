@@ -401,7 +401,7 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
     let config = Arc::clone(&source.config);
     let read = source
         .store
-        .with(move |store| store.status_reads(&config))
+        .with(move |store| store.status_reads(&config, None))
         .await;
     let reads = match read {
         Some(Ok(reads)) => reads,

@@ -41,7 +41,9 @@ pub struct SourceStatus {
 /// Everything `status` shows, read in one visit to the store.
 #[derive(Debug, Clone)]
 pub struct StatusReads {
-    /// Each configured source's state, in the config's order.
+    /// The configured sources shown: all, or those named.
+    pub shown: Vec<std::sync::Arc<SourceConfig>>,
+    /// Their states, in the same order.
     pub sources: Vec<SourceStatus>,
     /// On a shared database, the instances seen within the last ten minutes: those alive,
     /// and any just gone.
@@ -275,8 +277,21 @@ impl Store {
         Ok(statuses)
     }
 
-    /// What `status` shows of `config`'s sources, instances and webhooks.
-    pub fn status_reads(&self, config: &crate::config::Config) -> Result<StatusReads, StoreError> {
+    /// What `status` shows of `config`: every source, the instances and the webhooks; or, when
+    /// sources are `named`, those sources alone.
+    pub fn status_reads(
+        &self,
+        config: &crate::config::Config,
+        named: Option<&[std::sync::Arc<SourceConfig>]>,
+    ) -> Result<StatusReads, StoreError> {
+        if let Some(named) = named {
+            return Ok(StatusReads {
+                shown: named.to_vec(),
+                sources: self.source_statuses(named)?,
+                instances: None,
+                webhooks: Vec::new(),
+            });
+        }
         let instances = match config.postgres {
             Some(_) => Some(self.instances(Utc::now() - chrono::Duration::minutes(10))?),
             None => None,
@@ -291,6 +306,7 @@ impl Store {
             })
             .collect::<Result<_, _>>()?;
         Ok(StatusReads {
+            shown: config.sources.clone(),
             sources: self.source_statuses(&config.sources)?,
             instances,
             webhooks,
