@@ -440,9 +440,14 @@ fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Res
     Ok(())
 }
 
+/// How long `status` waits for a daemon's answer (a quarter of a second at 100,000 sources)
+/// before reading the database itself.
+const DAEMON_ANSWERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `status` as the daemon running the config file `file` answers it, if one does: it holds the
 /// config and the store, where loading a config of 100,000 sources alone takes most of a
-/// second. Any failure to ask leaves `status` to read the database itself.
+/// second. Any failure to ask, or a daemon that does not answer in time, leaves `status` to
+/// read the database itself.
 fn status_of_daemon(file: &Path, targets: &[String]) -> Option<String> {
     let socket = tributary::control::socket_path(&config::database_path(file)?);
     let file = std::path::absolute(file).ok()?;
@@ -450,9 +455,18 @@ fn status_of_daemon(file: &Path, targets: &[String]) -> Option<String> {
         .enable_all()
         .build()
         .ok()?;
-    runtime
-        .block_on(tributary::control::status(&socket, &file, targets))
-        .ok()?
+    let asked = tributary::control::status(&socket, &file, targets);
+    match runtime.block_on(async { tokio::time::timeout(DAEMON_ANSWERS_WITHIN, asked).await }) {
+        Ok(answer) => answer.ok()?,
+        Err(_) => {
+            eprintln!(
+                "tributary: the daemon at {} did not answer within {} s; reading the database instead",
+                socket.display(),
+                DAEMON_ANSWERS_WITHIN.as_secs()
+            );
+            None
+        }
+    }
 }
 
 fn status(config: &Config, targets: &[String]) -> anyhow::Result<()> {

@@ -312,3 +312,35 @@ async fn status_of_another_config_on_the_daemons_database_is_read_from_the_datab
     assert_eq!(stdout(&out).lines().count(), 4, "{}", stdout(&out));
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn status_reads_the_database_itself_when_the_daemons_socket_does_not_answer() {
+    let server = FeedServer::start().await;
+    publish(&server, 2);
+    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
+    server.serve("/busy.xml", rss("Busy", "https://b.example/", &[]));
+    let ws = Workspace::new(&config(&server));
+    assert!(ws.tributary(&["once"]).await.status.success());
+    // A hung daemon: its socket takes the request and never answers.
+    let socket = tokio::net::UnixListener::bind(ws.path("state/tributary.sock")).unwrap();
+    let hung = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((client, _)) = socket.accept().await {
+            held.push(client);
+        }
+    });
+    let out = ws.tributary(&["status", "Harbour Institute"]).await;
+    hung.abort();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not answer within 5 s; reading the database instead"),
+        "{}",
+        stderr(&out)
+    );
+    let printed = stdout(&out);
+    let harbour = printed.lines().nth(1).unwrap_or_default();
+    assert!(
+        harbour.starts_with("Harbour Institute") && harbour.contains("  2  "),
+        "{printed}"
+    );
+}
