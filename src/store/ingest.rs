@@ -6,9 +6,12 @@
 //! pruned before, or past a new source's first `initial_items` are left out, and their keys
 //! remembered so that they never come back.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
 use rusqlite::{ToSql, params};
 
 use super::db::{Db, Optional};
@@ -75,6 +78,7 @@ impl Store {
                     full_text: source.full_text.is_some(),
                     now: poll.at,
                     notify: (source, poll.webhooks),
+                    keys: Default::default(),
                 };
                 ItemCounts::of(&ingest.items(items)?)
             }
@@ -112,6 +116,7 @@ impl Store {
             full_text: false,
             now,
             notify: (source, &[]),
+            keys: Default::default(),
         };
         let verdicts = ingest.items(items)?;
         tx.rollback()?;
@@ -194,10 +199,50 @@ macro_rules! set_shown_columns {
     };
 }
 
-/// The item another source stored under a canonical link. The range repeats the condition of
-/// the index on canonical links, so that SQLite can use it.
-const FIND_ELSEWHERE: &str = "SELECT min(item_id) FROM item_keys
-    WHERE key = ?1 AND key >= 'canon:' AND key < 'canon;' AND source_id != ?2";
+/// Rows a statement writes to `item_keys`, and canonical links a statement looks up: on
+/// PostgreSQL each statement is a round trip, and a statement per key or link was most of a
+/// cold poll's. The last statement of a poll is filled up by repeating its last row (see
+/// `filled`), so that one statement text, prepared once, serves every size.
+const KEYS_PER_STATEMENT: usize = 32;
+
+/// `INSERT INTO item_keys … VALUES` with `KEYS_PER_STATEMENT` rows. The first item a key was met
+/// for keeps it: `ON CONFLICT DO NOTHING` skips a key written before, or earlier in the same
+/// statement, on both backends.
+fn keys_insert() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let rows: Vec<String> = (0..KEYS_PER_STATEMENT)
+            .map(|n| format!("(?{}, ?{}, ?{})", 3 * n + 1, 3 * n + 2, 3 * n + 3))
+            .collect();
+        format!(
+            "INSERT INTO item_keys (source_id, key, item_id) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        )
+    })
+}
+
+/// The items other sources than `?1` stored under `KEYS_PER_STATEMENT` canonical links, the
+/// earliest for each. The range repeats the condition of the index on canonical links, so that
+/// SQLite can use it.
+fn elsewhere_lookup() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let links: Vec<String> = (0..KEYS_PER_STATEMENT)
+            .map(|n| format!("?{}", n + 2))
+            .collect();
+        format!(
+            "SELECT key, min(item_id) FROM item_keys
+             WHERE key IN ({}) AND key >= 'canon:' AND key < 'canon;' AND source_id != ?1
+             GROUP BY key",
+            links.join(", ")
+        )
+    })
+}
+
+/// `chunk`'s rows, then its last row again up to `KEYS_PER_STATEMENT` rows.
+fn filled<T>(chunk: &[T]) -> impl Iterator<Item = &T> {
+    (0..KEYS_PER_STATEMENT).filter_map(|n| chunk.get(n).or(chunk.last()))
+}
 
 /// The items a poll stored: how many, and the newest one's date.
 #[derive(Default)]
@@ -226,6 +271,9 @@ struct Ingest<'a> {
     now: DateTime<Utc>,
     /// The source, and the webhooks to queue its new items for.
     notify: (&'a SourceConfig, &'a [WebhookConfig]),
+    /// Keys for `item_keys` (key, item id), in the order they were met, written together by
+    /// `write_keys` once the poll's items are.
+    keys: RefCell<Vec<(String, i64)>>,
 }
 
 impl Ingest<'_> {
@@ -237,17 +285,25 @@ impl Ingest<'_> {
         let first_fetch = self.first_fetch()?;
         let known = self.known(&candidates, first_fetch)?;
         let decisions = identity::plan(&candidates, &known, first_fetch, self.rules, self.now);
+        let links: Vec<&str> = candidates
+            .iter()
+            .zip(&decisions)
+            .filter(|(_, decision)| **decision == Decision::Add && self.rules.across_sources)
+            .filter_map(|(candidate, _)| candidate.canon_key.as_deref())
+            .collect();
+        let elsewhere = self.elsewhere(&links)?;
         // Feeds list their newest item first; storing oldest first makes the row order (the
         // tie-break among items of the same date) match the publisher's order.
         let mut verdicts = Vec::with_capacity(candidates.len());
         let mut added = Added::default();
         for (candidate, decision) in candidates.iter().zip(decisions).rev() {
-            let verdict = self.apply(candidate, decision)?;
+            let verdict = self.apply(candidate, decision, &elsewhere)?;
             if verdict == Verdict::New {
                 added.count(to_unix(candidate.published));
             }
             verdicts.push((candidate.item.key.clone(), verdict));
         }
+        self.write_keys()?;
         self.count_added(&added)?;
         verdicts.reverse();
         Ok(verdicts)
@@ -318,8 +374,13 @@ impl Ingest<'_> {
     }
 
     /// Writes what the plan decided for a candidate, and says what became of it.
-    fn apply(&self, candidate: &Candidate<'_>, decision: Decision) -> Result<Verdict, StoreError> {
-        let (verdict, item_id) = self.store(candidate, decision)?;
+    fn apply(
+        &self,
+        candidate: &Candidate<'_>,
+        decision: Decision,
+        elsewhere: &HashMap<String, i64>,
+    ) -> Result<Verdict, StoreError> {
+        let (verdict, item_id) = self.store(candidate, decision, elsewhere)?;
         let (Some(shaping), Some(id)) = (self.shaping, item_id) else {
             return Ok(verdict);
         };
@@ -335,10 +396,12 @@ impl Ingest<'_> {
     }
 
     /// Writes the decision; says what became of the candidate and which stored item it is.
+    /// `elsewhere`: the items other sources stored under the candidates' canonical links.
     fn store(
         &self,
         candidate: &Candidate<'_>,
         decision: Decision,
+        elsewhere: &HashMap<String, i64>,
     ) -> Result<(Verdict, Option<i64>), StoreError> {
         match decision {
             Decision::Settled(verdict) => Ok((verdict, None)),
@@ -347,24 +410,21 @@ impl Ingest<'_> {
                 Ok((Verdict::LeftOut(why), None))
             }
             Decision::Revise(item_id) => {
-                self.add_keys(item_id, candidate)?;
+                self.add_keys(item_id, candidate);
                 Ok((self.update(item_id, candidate)?, Some(item_id)))
             }
             Decision::Add => {
-                let elsewhere = match (&candidate.canon_key, self.rules.across_sources) {
-                    (Some(key), true) => self.find_elsewhere(key)?,
-                    _ => None,
-                };
-                if let Some(item_id) = elsewhere {
-                    self.add_keys(item_id, candidate)?;
+                let elsewhere = candidate.canon_key.as_ref().and_then(|k| elsewhere.get(k));
+                if let Some(&item_id) = elsewhere {
+                    self.add_keys(item_id, candidate);
                     let via = self.also_via(item_id, candidate)?;
                     return Ok((Verdict::Duplicate(via), Some(item_id)));
                 }
                 let item_id = self.insert(candidate)?;
-                self.add_keys(item_id, candidate)?;
+                self.add_keys(item_id, candidate);
                 // Its link as written, too: removing a strip_query must not make it new again.
                 for alias in &candidate.item.aliases {
-                    self.add_key(item_id, alias)?;
+                    self.add_key(item_id, alias);
                 }
                 if self.full_text && candidate.item.link.as_deref().and_then(web_url).is_some() {
                     self.tx
@@ -418,29 +478,56 @@ impl Ingest<'_> {
         Ok(id)
     }
 
-    /// The item another source stored under `key` (a canonical link), the earliest first.
-    fn find_elsewhere(&self, key: &str) -> Result<Option<i64>, StoreError> {
-        let id = self
-            .tx
-            .prepare_cached(FIND_ELSEWHERE)?
-            .query_row(params![key, self.source_id], |r| r.get(0))?;
-        Ok(id)
-    }
-
-    fn add_keys(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<(), StoreError> {
-        for key in candidate.keys() {
-            self.add_key(item_id, key)?;
+    /// The item other sources stored under each of `links` (canonical links), the earliest.
+    /// Nothing this poll writes changes it: this source's keys are not looked at.
+    fn elsewhere(&self, links: &[&str]) -> Result<HashMap<String, i64>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in links.chunks(KEYS_PER_STATEMENT) {
+            let values: Vec<Value> = std::iter::once(Value::Integer(self.source_id))
+                .chain(filled(chunk).map(|link| Value::Text(link.to_string())))
+                .collect();
+            let rows = self
+                .tx
+                .prepare_cached(elsewhere_lookup())?
+                .query_map(values, |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?;
+            for row in rows {
+                let (link, item_id) = row?;
+                found.insert(link, item_id);
+            }
         }
-        Ok(())
+        Ok(found)
     }
 
-    fn add_key(&self, item_id: i64, key: &str) -> Result<(), StoreError> {
-        // The first item a key was seen for keeps it.
-        self.tx
-            .prepare_cached(
-                "INSERT INTO item_keys (source_id, key, item_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![self.source_id, key, item_id])?;
+    fn add_keys(&self, item_id: i64, candidate: &Candidate<'_>) {
+        for key in candidate.keys() {
+            self.add_key(item_id, key);
+        }
+    }
+
+    /// Records that `key` leads to `item_id`, written by `write_keys`. Nothing reads this
+    /// source's keys between: its lookups came before (`known`), and `elsewhere` reads other
+    /// sources' only.
+    fn add_key(&self, item_id: i64, key: &str) {
+        self.keys.borrow_mut().push((key.to_string(), item_id));
+    }
+
+    /// Writes the keys `add_key` recorded, in the order they were met.
+    fn write_keys(&self) -> Result<(), StoreError> {
+        let keys = std::mem::take(&mut *self.keys.borrow_mut());
+        for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+            let values: Vec<Value> = filled(chunk)
+                .flat_map(|(key, item_id)| {
+                    [
+                        Value::Integer(self.source_id),
+                        Value::Text(key.clone()),
+                        Value::Integer(*item_id),
+                    ]
+                })
+                .collect();
+            self.tx.prepare_cached(keys_insert())?.execute(values)?;
+        }
         Ok(())
     }
 
@@ -821,8 +908,10 @@ mod tests {
         let plan: String = store
             .db
             .query_row(
-                &format!("EXPLAIN QUERY PLAN {FIND_ELSEWHERE}"),
-                ["canon:x", "1"],
+                &format!("EXPLAIN QUERY PLAN {}", elsewhere_lookup()),
+                std::iter::once("1".to_string())
+                    .chain((0..KEYS_PER_STATEMENT).map(|n| format!("canon:{n}")))
+                    .collect::<Vec<_>>(),
                 |r| r.get(3),
             )
             .unwrap();
@@ -860,6 +949,51 @@ mod tests {
 
                 let counts = fetched(&mut store, &src, &meta, &second, at("2025-01-05T00:00:00Z"));
                 assert_eq!((counts.new, counts.updated, counts.unchanged), (0, 0, 1));
+            },
+        );
+    }
+
+    #[test]
+    fn two_sources_items_sharing_links_are_stored_once_however_many_a_poll_brings() {
+        on_each_backend(
+            "two_sources_items_sharing_links_are_stored_once_however_many_a_poll_brings",
+            |mut store| {
+                let (a, b) = (
+                    source("https://a.example/feed", Some("A")),
+                    source("https://b.example/feed", Some("B")),
+                );
+                let meta = FeedMeta::default();
+                // More keys and links than one statement writes or looks up.
+                let feed = |prefix: &str| -> Vec<Item> {
+                    (0..KEYS_PER_STATEMENT + 9)
+                        .map(|n| Item {
+                            link: Some(format!("https://news.example/{n}")),
+                            ..item(
+                                &format!("{prefix}{n}"),
+                                &format!("Story {n}"),
+                                Some("2025-01-01T00:00:00Z"),
+                            )
+                        })
+                        .collect()
+                };
+                let count = KEYS_PER_STATEMENT + 9;
+                let (first, second) = (at("2025-01-02T00:00:00Z"), at("2025-01-03T00:00:00Z"));
+                let counts = fetched(&mut store, &a, &meta, &feed("a"), first);
+                assert_eq!((counts.new, counts.duplicates), (count, 0));
+                let counts = fetched(&mut store, &b, &meta, &feed("b"), first);
+                assert_eq!((counts.new, counts.duplicates), (0, count));
+                for src in [&a, &b] {
+                    let prefix = if src.url.contains("a.example") {
+                        "a"
+                    } else {
+                        "b"
+                    };
+                    let counts = fetched(&mut store, src, &meta, &feed(prefix), second);
+                    assert_eq!(counts.new + counts.duplicates, 0, "{}: {counts:?}", src.url);
+                }
+                let stored = newest(&store, 1000);
+                assert_eq!(stored.len(), count);
+                assert!(stored.iter().all(|i| i.publisher.name == "A"));
             },
         );
     }
