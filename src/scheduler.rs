@@ -329,6 +329,9 @@ struct Daemon {
     instance: Option<Instance>,
     /// Why the config file, as last changed, was not applied; `None` once one is.
     not_applied: Option<String>,
+    /// One `status` answered at a time: at 100,000 sources each holds about 100 MB while it
+    /// is made, and scripts asking at once should not add them up.
+    status_turn: Arc<Semaphore>,
 }
 
 /// Work that runs beside the daemon's loop, never in it, one run at a time, when it is due.
@@ -414,6 +417,7 @@ impl Daemon {
             deliveries: Beside::new((!config.webhooks.is_empty()).then(Instant::now)),
             instance: Instance::of(&config),
             not_applied: None,
+            status_turn: Arc::new(Semaphore::new(1)),
             config: Arc::new(config),
         }
     }
@@ -721,7 +725,9 @@ impl Daemon {
         };
         let (config, store) = (self.config.clone(), self.ctx.store.clone());
         let not_applied = self.not_applied.clone();
+        let turn = self.status_turn.clone();
         tokio::spawn(async move {
+            let _turn = turn.acquire_owned().await;
             let reads = {
                 let config = config.clone();
                 store
