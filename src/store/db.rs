@@ -214,6 +214,41 @@ impl Db {
         }
     }
 
+    /// Inserts `rows` with a plain INSERT (`sql` up to `VALUES`, then `row`, the placeholders
+    /// of one row numbered from ?1) and gives their `id`s, in order. SQLite inserts them one at
+    /// a time, as [`Db::insert`]; PostgreSQL `ROWS_PER_INSERT` to a statement, as each statement
+    /// is a round trip, and returns the ids in the order of the rows (as it inserts them).
+    pub fn insert_all(&self, sql: &str, row: &str, rows: &[Vec<&dyn ToSql>]) -> Result<Vec<i64>> {
+        if let Connection::Sqlite(_) = &self.connection {
+            let one = format!("{sql} VALUES ({row})");
+            return rows
+                .iter()
+                .map(|values| self.insert(&one, values))
+                .collect();
+        }
+        let width = rows.first().map_or(0, Vec::len);
+        let mut ids = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|n| format!("({})", renumbered(row, n * width)))
+                .collect();
+            let statement = format!("{sql} VALUES {} RETURNING id", values.join(", "));
+            let count = chunk.len();
+            let returned = self
+                .prepare_cached(&statement)?
+                .query_map(chunk.concat(), |r| r.get(0))?
+                .collect::<Result<Vec<i64>>>()?;
+            if returned.len() != count {
+                return Err(DbError::Column {
+                    column: 0,
+                    error: format!("{count} rows inserted, {} ids returned", returned.len()).into(),
+                });
+            }
+            ids.extend(returned);
+        }
+        Ok(ids)
+    }
+
     /// A statement kept prepared for the next time the same SQL runs.
     pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
         self.reconnect_if_closed();
@@ -667,6 +702,48 @@ impl<P: Params + ?Sized> Params for &P {
     }
 }
 
+/// Rows a PostgreSQL INSERT of [`Db::insert_all`] carries.
+const ROWS_PER_INSERT: usize = 32;
+
+/// `sql`'s numbered placeholders (`?N`) moved up by `by`.
+fn renumbered(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '?' {
+            let mut number = String::new();
+            while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                number.push(digit);
+            }
+            match number.parse::<usize>() {
+                Ok(n) => out.push_str(&(n + by).to_string()),
+                Err(_) => out.push_str(&number),
+            }
+        }
+    }
+    out
+}
+
+/// Each of `params` as an owned value.
+fn owned_values(params: &[&dyn ToSql]) -> Result<Vec<Value>> {
+    params
+        .iter()
+        .map(|value| {
+            Ok(match value.to_sql()? {
+                ToSqlOutput::Borrowed(value) => owned(value),
+                ToSqlOutput::Owned(value) => value,
+                _ => {
+                    return Err(DbError::Column {
+                        column: 0,
+                        error: "a parameter of a kind not stored".into(),
+                    });
+                }
+            })
+        })
+        .collect()
+}
+
 /// SQLite's placeholders (`?N`, or `?` counted) as PostgreSQL's (`$N`); string literals are
 /// left as they are.
 fn placeholders(sql: &str) -> String {
@@ -700,23 +777,8 @@ fn placeholders(sql: &str) -> String {
 
 /// The parameters as PostgreSQL values.
 fn pg_values(params: &impl Params) -> Result<Vec<PgValue>> {
-    params.with(|values| {
-        values
-            .iter()
-            .map(|value| {
-                Ok(PgValue(match value.to_sql()? {
-                    ToSqlOutput::Borrowed(value) => owned(value),
-                    ToSqlOutput::Owned(value) => value,
-                    _ => {
-                        return Err(DbError::Column {
-                            column: 0,
-                            error: "a parameter of a kind PostgreSQL is not given".into(),
-                        });
-                    }
-                }))
-            })
-            .collect()
-    })
+    let values = params.with(owned_values)?;
+    Ok(values.into_iter().map(PgValue).collect())
 }
 
 fn owned(value: ValueRef<'_>) -> Value {

@@ -79,6 +79,7 @@ impl Store {
                     now: poll.at,
                     notify: (source, poll.webhooks),
                     keys: Default::default(),
+                    new: Default::default(),
                 };
                 ItemCounts::of(&ingest.items(items)?)
             }
@@ -117,6 +118,7 @@ impl Store {
             now,
             notify: (source, &[]),
             keys: Default::default(),
+            new: Default::default(),
         };
         let verdicts = ingest.items(items)?;
         tx.rollback()?;
@@ -271,15 +273,35 @@ struct Ingest<'a> {
     now: DateTime<Utc>,
     /// The source, and the webhooks to queue its new items for.
     notify: (&'a SourceConfig, &'a [WebhookConfig]),
-    /// Keys for `item_keys` (key, item id), in the order they were met, written together by
-    /// `write_keys` once the poll's items are.
-    keys: RefCell<Vec<(String, i64)>>,
+    /// Keys for `item_keys` and the items they lead to, in the order they were met, written
+    /// together by `write_keys` once the poll's items are.
+    keys: RefCell<Vec<(String, ItemRef)>>,
+    /// The new items, inserted together by `insert_new` once the poll's items are decided.
+    new: RefCell<Vec<NewItem<'a>>>,
 }
 
-impl Ingest<'_> {
+/// An item a key leads to: stored before, or the `n`th new item of this poll.
+#[derive(Clone, Copy)]
+enum ItemRef {
+    Stored(i64),
+    New(usize),
+}
+
+/// A new item's columns, and the webhooks to queue it for once it has its id.
+struct NewItem<'a> {
+    columns: Columns<'a>,
+    public_id: String,
+    published: i64,
+    updated: Option<i64>,
+    shaped: shaped::ShapedColumns,
+    full_text_wanted: i64,
+    hooks: Vec<String>,
+}
+
+impl<'a> Ingest<'a> {
     /// Stores a fetch's items; returns each one's key and what became of it, in feed order.
     /// Looks up what the store has, lets [`identity::plan`] decide, then writes the decisions.
-    fn items(&self, items: &[Item]) -> Result<Vec<(String, Verdict)>, StoreError> {
+    fn items(&self, items: &'a [Item]) -> Result<Vec<(String, Verdict)>, StoreError> {
         let candidates: Vec<Candidate<'_>> =
             items.iter().map(|i| Candidate::of(i, self.now)).collect();
         let first_fetch = self.first_fetch()?;
@@ -303,7 +325,8 @@ impl Ingest<'_> {
             }
             verdicts.push((candidate.item.key.clone(), verdict));
         }
-        self.write_keys()?;
+        let ids = self.insert_new()?;
+        self.write_keys(&ids)?;
         self.count_added(&added)?;
         verdicts.reverse();
         Ok(verdicts)
@@ -376,7 +399,7 @@ impl Ingest<'_> {
     /// Writes what the plan decided for a candidate, and says what became of it.
     fn apply(
         &self,
-        candidate: &Candidate<'_>,
+        candidate: &Candidate<'a>,
         decision: Decision,
         elsewhere: &HashMap<String, i64>,
     ) -> Result<Verdict, StoreError> {
@@ -399,7 +422,7 @@ impl Ingest<'_> {
     /// `elsewhere`: the items other sources stored under the candidates' canonical links.
     fn store(
         &self,
-        candidate: &Candidate<'_>,
+        candidate: &Candidate<'a>,
         decision: Decision,
         elsewhere: &HashMap<String, i64>,
     ) -> Result<(Verdict, Option<i64>), StoreError> {
@@ -410,28 +433,24 @@ impl Ingest<'_> {
                 Ok((Verdict::LeftOut(why), None))
             }
             Decision::Revise(item_id) => {
-                self.add_keys(item_id, candidate);
+                self.add_keys(ItemRef::Stored(item_id), candidate);
                 Ok((self.update(item_id, candidate)?, Some(item_id)))
             }
             Decision::Add => {
                 let elsewhere = candidate.canon_key.as_ref().and_then(|k| elsewhere.get(k));
                 if let Some(&item_id) = elsewhere {
-                    self.add_keys(item_id, candidate);
+                    self.add_keys(ItemRef::Stored(item_id), candidate);
                     let via = self.also_via(item_id, candidate)?;
                     return Ok((Verdict::Duplicate(via), Some(item_id)));
                 }
-                let item_id = self.insert(candidate)?;
-                self.add_keys(item_id, candidate);
+                let item = ItemRef::New(self.add_new(candidate)?);
+                self.add_keys(item, candidate);
                 // Its link as written, too: removing a strip_query must not make it new again.
                 for alias in &candidate.item.aliases {
-                    self.add_key(item_id, alias);
+                    self.add_key(item, alias);
                 }
-                if self.full_text && candidate.item.link.as_deref().and_then(web_url).is_some() {
-                    self.tx
-                        .prepare_cached("UPDATE items SET full_text_wanted = 1 WHERE id = ?1")?
-                        .execute([item_id])?;
-                }
-                Ok((Verdict::New, Some(item_id)))
+                // Written with its row, shaped: nothing of it is to be reshaped now.
+                Ok((Verdict::New, None))
             }
         }
     }
@@ -500,22 +519,35 @@ impl Ingest<'_> {
         Ok(found)
     }
 
-    fn add_keys(&self, item_id: i64, candidate: &Candidate<'_>) {
+    fn add_keys(&self, item: ItemRef, candidate: &Candidate<'_>) {
         for key in candidate.keys() {
-            self.add_key(item_id, key);
+            self.add_key(item, key);
         }
     }
 
     /// Records that `key` leads to `item_id`, written by `write_keys`. Nothing reads this
     /// source's keys between: its lookups came before (`known`), and `elsewhere` reads other
     /// sources' only.
-    fn add_key(&self, item_id: i64, key: &str) {
-        self.keys.borrow_mut().push((key.to_string(), item_id));
+    fn add_key(&self, item: ItemRef, key: &str) {
+        self.keys.borrow_mut().push((key.to_string(), item));
     }
 
-    /// Writes the keys `add_key` recorded, in the order they were met.
-    fn write_keys(&self) -> Result<(), StoreError> {
+    /// Writes the keys `add_key` recorded, in the order they were met; `new` are the ids the
+    /// new items were given.
+    fn write_keys(&self, new: &[i64]) -> Result<(), StoreError> {
         let keys = std::mem::take(&mut *self.keys.borrow_mut());
+        let keys = keys
+            .into_iter()
+            .map(|(key, item)| match item {
+                ItemRef::Stored(id) => Ok((key, id)),
+                ItemRef::New(n) => new.get(n).map(|&id| (key, id)).ok_or_else(|| {
+                    StoreError::from(super::db::DbError::Column {
+                        column: n,
+                        error: "a new item without an id".into(),
+                    })
+                }),
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         for chunk in keys.chunks(KEYS_PER_STATEMENT) {
             let values: Vec<Value> = filled(chunk)
                 .flat_map(|(key, item_id)| {
@@ -531,63 +563,87 @@ impl Ingest<'_> {
         Ok(())
     }
 
-    fn insert(&self, candidate: &Candidate<'_>) -> Result<i64, StoreError> {
+    /// Makes a new item's row, to be inserted by `insert_new`; its index among this poll's.
+    fn add_new(&self, candidate: &Candidate<'a>) -> Result<usize, StoreError> {
         let item = candidate.item;
-        let c = Columns::of(item)?;
-        let (public_id, published) = (
-            public_id(self.source_url, &item.key),
-            to_unix(candidate.published),
-        );
-        let (updated, first_seen) = (candidate.updated.map(to_unix), to_unix(self.now));
         // Shaped from what is in hand, and written with it: nothing to read back or update.
         let (shaped, hooks) = match self.shaping {
             Some(shaping) => {
                 let shaped =
                     shaping.shape(self.source_url, None, item, candidate.published, self.now);
                 let (source, webhooks) = self.notify;
-                let hooks: Vec<&str> = webhooks
+                let hooks: Vec<String> = webhooks
                     .iter()
                     .filter(|_| shaped.hidden.is_none())
                     .filter(|w| w.takes(source, item.title.as_deref(), &shaped.tags))
-                    .map(|w| w.url.as_str())
+                    .map(|w| w.url.to_string())
                     .collect();
                 (shaped::columns(&shaped)?, hooks)
             }
             None => (shaped::UNSHAPED.clone(), Vec::new()),
         };
-        let (hidden, tags, rewritten, recheck_at) = &shaped;
-        let own: [&dyn ToSql; 10] = [
-            &self.source_id,
-            &item.key,
-            &public_id,
-            &published,
-            &updated,
-            &first_seen,
-            hidden,
-            tags,
-            rewritten,
-            recheck_at,
-        ];
-        let id = self.tx.insert(
+        let mut new = self.new.borrow_mut();
+        new.push(NewItem {
+            columns: Columns::of(item)?,
+            public_id: public_id(self.source_url, &item.key),
+            published: to_unix(candidate.published),
+            updated: candidate.updated.map(to_unix),
+            shaped,
+            full_text_wanted: i64::from(
+                self.full_text && item.link.as_deref().and_then(web_url).is_some(),
+            ),
+            hooks,
+        });
+        Ok(new.len() - 1)
+    }
+
+    /// Inserts the items `add_new` made, in the order they were made (oldest first), and
+    /// queues them for their webhooks in the same transaction (a crash loses neither or
+    /// both); their ids.
+    fn insert_new(&self) -> Result<Vec<i64>, StoreError> {
+        let new = std::mem::take(&mut *self.new.borrow_mut());
+        let first_seen = to_unix(self.now);
+        let rows: Vec<Vec<&dyn ToSql>> = new
+            .iter()
+            .map(|n| {
+                let (hidden, tags, rewritten, recheck_at) = &n.shaped;
+                let own: [&dyn ToSql; 11] = [
+                    &self.source_id,
+                    &n.columns.item.key,
+                    &n.public_id,
+                    &n.published,
+                    &n.updated,
+                    &first_seen,
+                    hidden,
+                    tags,
+                    rewritten,
+                    recheck_at,
+                    &n.full_text_wanted,
+                ];
+                n.columns.shown().into_iter().chain(own).collect()
+            })
+            .collect();
+        let ids = self.tx.insert_all(
             concat!(
                 "INSERT INTO items (",
                 shown_columns!(),
                 ", source_id, key, public_id, published, sort_at, updated, first_seen,
-                 hidden, tags, rewritten, recheck_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+                 hidden, tags, rewritten, recheck_at, full_text_wanted)"
             ),
-            c.shown().into_iter().chain(own).collect::<Vec<_>>(),
+            "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+             ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26",
+            &rows,
         )?;
-        // In the same transaction as the item: a crash loses neither or both.
-        for hook in hooks {
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO webhook_items (webhook, item_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![hook, id])?;
+        for (id, new) in ids.iter().zip(&new) {
+            for hook in &new.hooks {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO webhook_items (webhook, item_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(params![hook, id])?;
+            }
         }
-        Ok(id)
+        Ok(ids)
     }
 
     /// Revises a stored item as [`identity::revise`] decides.
@@ -982,17 +1038,19 @@ mod tests {
                 assert_eq!((counts.new, counts.duplicates), (count, 0));
                 let counts = fetched(&mut store, &b, &meta, &feed("b"), first);
                 assert_eq!((counts.new, counts.duplicates), (0, count));
-                for src in [&a, &b] {
-                    let prefix = if src.url.contains("a.example") {
-                        "a"
-                    } else {
-                        "b"
-                    };
-                    let counts = fetched(&mut store, src, &meta, &feed(prefix), second);
-                    assert_eq!(counts.new + counts.duplicates, 0, "{}: {counts:?}", src.url);
-                }
+                // Each key leads to its own item: A's polled again are unchanged.
+                let counts = fetched(&mut store, &a, &meta, &feed("a"), second);
+                assert_eq!(
+                    (counts.unchanged, counts.new, counts.updated),
+                    (count, 0, 0)
+                );
+                let counts = fetched(&mut store, &b, &meta, &feed("b"), second);
+                assert_eq!(counts.new + counts.duplicates, 0, "{counts:?}");
+                // Of the same date, in the publisher's order.
                 let stored = newest(&store, 1000);
-                assert_eq!(stored.len(), count);
+                let keys: Vec<String> = stored.iter().map(|i| i.item.key.clone()).collect();
+                let expected: Vec<String> = (0..count).map(|n| format!("a{n}")).collect();
+                assert_eq!(keys, expected);
                 assert!(stored.iter().all(|i| i.publisher.name == "A"));
             },
         );
