@@ -215,10 +215,19 @@ impl Db {
     }
 
     /// Inserts `rows` with a plain INSERT (`sql` up to `VALUES`, then `row`, the placeholders
-    /// of one row numbered from ?1) and gives their `id`s, in order. SQLite inserts them one at
-    /// a time, as [`Db::insert`]; PostgreSQL `ROWS_PER_INSERT` to a statement, as each statement
-    /// is a round trip, and returns the ids in the order of the rows (as it inserts them).
-    pub fn insert_all(&self, sql: &str, row: &str, rows: &[Vec<&dyn ToSql>]) -> Result<Vec<i64>> {
+    /// of one row numbered from ?1) and gives their `id`s, in the rows' order. SQLite inserts
+    /// them one at a time, as [`Db::insert`]. PostgreSQL takes `ROWS_PER_INSERT` to a
+    /// statement, as each statement is a round trip; it inserts them in order, but does not
+    /// promise to return them so, so each returned id is matched to its row by the text column
+    /// `sentinel` names, which is the row's parameter at `sentinel.1` and differs from row to
+    /// row.
+    pub fn insert_all(
+        &self,
+        sql: &str,
+        row: &str,
+        rows: &[Vec<&dyn ToSql>],
+        sentinel: (&str, usize),
+    ) -> Result<Vec<i64>> {
         if let Connection::Sqlite(_) = &self.connection {
             let one = format!("{sql} VALUES ({row})");
             return rows
@@ -226,25 +235,29 @@ impl Db {
                 .map(|values| self.insert(&one, values))
                 .collect();
         }
+        let (column, index) = sentinel;
         let width = rows.first().map_or(0, Vec::len);
         let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|n| format!("({})", renumbered(row, n * width)))
                 .collect();
-            let statement = format!("{sql} VALUES {} RETURNING id", values.join(", "));
-            let count = chunk.len();
-            let returned = self
+            let statement = format!("{sql} VALUES {} RETURNING id, {column}", values.join(", "));
+            let returned: HashMap<String, i64> = self
                 .prepare_cached(&statement)?
-                .query_map(chunk.concat(), |r| r.get(0))?
-                .collect::<Result<Vec<i64>>>()?;
-            if returned.len() != count {
-                return Err(DbError::Column {
-                    column: 0,
-                    error: format!("{count} rows inserted, {} ids returned", returned.len()).into(),
-                });
+                .query_map(chunk.concat(), |r| Ok((r.get(1)?, r.get(0)?)))?
+                .collect::<Result<_>>()?;
+            for values in chunk {
+                let told = values.get(index).map(|v| owned_values(&[*v])).transpose()?;
+                let id = match told.as_deref() {
+                    Some([Value::Text(told)]) => returned.get(told),
+                    _ => None,
+                };
+                ids.push(*id.ok_or_else(|| DbError::Column {
+                    column: index,
+                    error: format!("no id returned for a row of {column} {told:?}").into(),
+                })?);
             }
-            ids.extend(returned);
         }
         Ok(ids)
     }

@@ -633,6 +633,8 @@ impl<'a> Ingest<'a> {
             "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26",
             &rows,
+            // public_id: made of the source and the key, which a fetch holds once.
+            ("public_id", 17),
         )?;
         for (id, new) in ids.iter().zip(&new) {
             for hook in &new.hooks {
