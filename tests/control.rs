@@ -189,13 +189,19 @@ async fn a_paused_source_is_not_polled_across_restarts_until_resumed() {
     assert!(!status.contains("paused"), "{status}");
 }
 
-#[tokio::test]
-async fn status_is_answered_by_the_daemon_running_the_config_even_while_its_file_is_broken() {
+/// The three sources of `config`, each publishing (the harbour two items), on a workspace.
+async fn three_publishers() -> (FeedServer, Workspace) {
     let server = FeedServer::start().await;
     publish(&server, 2);
     server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
     server.serve("/busy.xml", rss("Busy", "https://b.example/", &[]));
     let ws = Workspace::new(&config(&server));
+    (server, ws)
+}
+
+#[tokio::test]
+async fn status_is_answered_by_the_daemon_running_the_config_even_while_its_file_is_broken() {
+    let (_server, ws) = three_publishers().await;
     let mut daemon = Daemon::start(&ws);
     daemon.ready().await;
     assert!(
@@ -267,11 +273,7 @@ async fn status_is_answered_by_the_daemon_running_the_config_even_while_its_file
 
 #[tokio::test]
 async fn status_of_another_config_on_the_daemons_database_is_read_from_the_database() {
-    let server = FeedServer::start().await;
-    publish(&server, 2);
-    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
-    server.serve("/busy.xml", rss("Busy", "https://b.example/", &[]));
-    let ws = Workspace::new(&config(&server));
+    let (server, ws) = three_publishers().await;
     assert!(ws.tributary(&["once"]).await.status.success());
     let mut daemon = Daemon::start(&ws);
     daemon.ready().await;
@@ -315,11 +317,7 @@ async fn status_of_another_config_on_the_daemons_database_is_read_from_the_datab
 
 #[tokio::test]
 async fn status_reads_the_database_itself_when_the_daemons_socket_does_not_answer() {
-    let server = FeedServer::start().await;
-    publish(&server, 2);
-    server.serve("/w.xml", rss("Wire", "https://w.example/", &[]));
-    server.serve("/busy.xml", rss("Busy", "https://b.example/", &[]));
-    let ws = Workspace::new(&config(&server));
+    let (_server, ws) = three_publishers().await;
     assert!(ws.tributary(&["once"]).await.status.success());
     // A hung daemon: its socket takes the request and never answers.
     let socket = tokio::net::UnixListener::bind(ws.path("state/tributary.sock")).unwrap();
