@@ -171,11 +171,7 @@ pub async fn poll(
         return Ok(false);
     };
     let (read, mut write) = stream.into_split();
-    let request = std::iter::once("poll")
-        .chain(targets.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join("\t");
-    write.write_all(format!("{request}\n").as_bytes()).await?;
+    write.write_all(&request_line("poll", targets)).await?;
     let mut lines = BufReader::new(read).lines();
     while let Some(answer) = lines.next_line().await? {
         line(&answer);
@@ -196,14 +192,22 @@ pub async fn status(
         return Ok(None);
     };
     let (mut read, mut write) = stream.into_split();
-    let request = std::iter::once("status".to_string())
-        .chain(std::iter::once(config.display().to_string()))
+    let words: Vec<String> = std::iter::once(config.display().to_string())
         .chain(targets.iter().cloned())
-        .collect::<Vec<_>>()
-        .join("\t");
-    let request = format!("{request}\n");
-    write.write_all(request.as_bytes()).await?;
+        .collect();
+    write.write_all(&request_line("status", &words)).await?;
     let mut text = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut read, &mut text).await?;
     Ok((!text.starts_with("error: ")).then_some(text))
+}
+
+/// A request line: `request`, then `words`, tab-separated.
+fn request_line(request: &str, words: &[String]) -> Vec<u8> {
+    let mut line = request.to_string();
+    for word in words {
+        line.push('\t');
+        line.push_str(word);
+    }
+    line.push('\n');
+    line.into_bytes()
 }
