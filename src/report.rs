@@ -746,6 +746,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     table.into_text()
 }
 
+/// How wide `text` shows, in characters (its length, when it is ASCII, as most cells are).
+fn width(text: &str) -> usize {
+    match text.is_ascii() {
+        true => text.len(),
+        false => text.chars().count(),
+    }
+}
+
 /// A table being made: rows in columns padded to their widest cell, the last column not
 /// padded, filled a cell at a time, left to right. The cells are written into one text: at
 /// 100,000 sources `status` has 600,000, and a string for each cost more than reading the
@@ -778,7 +786,7 @@ impl Table {
         let start = self.cells.len();
         write(&mut self.cells);
         let column = self.ends.len() % self.widths.len();
-        let width = self.cells[start..].chars().count();
+        let width = width(&self.cells[start..]);
         self.widths[column] = self.widths[column].max(width);
         self.ends.push(self.cells.len());
     }
@@ -807,7 +815,7 @@ impl Table {
             out.push_str(cell);
             let column = i % columns;
             if column + 1 < columns {
-                let pad = self.widths[column] - cell.chars().count() + 2;
+                let pad = self.widths[column] - width(cell) + 2;
                 out.extend(std::iter::repeat_n(' ', pad));
             } else {
                 let kept = out[line_start..].trim_end().len();

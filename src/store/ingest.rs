@@ -1059,6 +1059,47 @@ mod tests {
     }
 
     #[test]
+    fn statuses_come_in_the_order_asked_whatever_order_the_sources_were_recorded_in() {
+        on_each_backend(
+            "statuses_come_in_the_order_asked_whatever_order_the_sources_were_recorded_in",
+            |mut store| {
+                let named = |n: &str| source(&format!("https://{n}.example/feed"), Some(n));
+                let meta = FeedMeta::default();
+                for (count, name) in [(1, "a"), (2, "b"), (3, "c")] {
+                    let items: Vec<Item> = (0..count)
+                        .map(|i| item(&format!("{name}{i}"), "T", Some("2025-01-01T00:00:00Z")))
+                        .collect();
+                    fetched(
+                        &mut store,
+                        &named(name),
+                        &meta,
+                        &items,
+                        at("2025-01-02T00:00:00Z"),
+                    );
+                }
+                let shown = |asked: &[&str]| -> Vec<(String, i64)> {
+                    let asked: Vec<Arc<SourceConfig>> =
+                        asked.iter().map(|n| Arc::new(named(n))).collect();
+                    let statuses = store.source_statuses(&asked).unwrap();
+                    statuses.into_iter().map(|s| (s.name, s.items)).collect()
+                };
+                let pairs = |p: &[(&str, i64)]| -> Vec<(String, i64)> {
+                    p.iter().map(|(n, c)| (n.to_string(), *c)).collect()
+                };
+                assert_eq!(
+                    shown(&["a", "b", "c"]),
+                    pairs(&[("a", 1), ("b", 2), ("c", 3)])
+                );
+                // Another order, one never polled, one recorded but not asked for.
+                assert_eq!(
+                    shown(&["c", "d", "a"]),
+                    pairs(&[("c", 3), ("d", 0), ("a", 1)])
+                );
+            },
+        );
+    }
+
+    #[test]
     fn the_item_counts_status_shows_follow_items_stored_pruned_and_moved() {
         on_each_backend(
             "the_item_counts_status_shows_follow_items_stored_pruned_and_moved",

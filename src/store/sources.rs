@@ -225,17 +225,28 @@ impl Store {
         ))?;
         // Each row goes straight to its source's place: at 100,000 sources, a map of the
         // rows by URL, then a list in the config's order, moved and hashed half a gigabyte.
-        let place: HashMap<&str, usize> = sources
-            .iter()
-            .enumerate()
-            .map(|(i, source)| (source.url.as_str(), i))
-            .collect();
+        // Rows mostly come in the config's order (sources are recorded in it), so the place
+        // after the last row's is tried first, and the sources mapped by URL only when a row
+        // is elsewhere.
+        let mut by_url: Option<HashMap<&str, usize>> = None;
+        let mut next = 0;
         let mut stored: Vec<Option<SourceStatus>> = sources.iter().map(|_| None).collect();
         for read in query.query_map((), |row| {
             let url: String = row.get(0)?;
-            let Some(&i) = place.get(url.as_str()) else {
+            let place = match sources.get(next) {
+                Some(source) if source.url == url => Some(next),
+                _ => by_url
+                    .get_or_insert_with(|| {
+                        let urls = sources.iter().map(|source| source.url.as_str());
+                        urls.enumerate().map(|(i, url)| (url, i)).collect()
+                    })
+                    .get(url.as_str())
+                    .copied(),
+            };
+            let Some(i) = place else {
                 return Ok(());
             };
+            next = i + 1;
             stored[i] = Some(SourceStatus {
                 url,
                 name: row.get(1)?,
