@@ -449,10 +449,7 @@ async fn load_state(
     source: &SourceConfig,
 ) -> Result<(FetchState, Option<DateTime<Utc>>), Failure> {
     let url = source.url.clone();
-    let loaded = ctx
-        .store
-        .read(move |s| Ok::<_, StoreError>((s.fetch_state(&url)?, s.paused_since(&url)?)))
-        .await;
+    let loaded = ctx.store.read(move |s| s.poll_state(&url)).await;
     match loaded {
         Some(Ok(loaded)) => Ok(loaded),
         Some(Err(error)) => Err(RefreshError::from(error).failure()),

@@ -1059,6 +1059,27 @@ mod tests {
     }
 
     #[test]
+    fn a_poll_starts_from_the_stored_state_and_pause_read_together() {
+        on_each_backend(
+            "a_poll_starts_from_the_stored_state_and_pause_read_together",
+            |mut store| {
+                let src = source("https://p.example/feed", Some("P"));
+                let start = store.poll_state(&src.url).unwrap();
+                assert_eq!(start, (FetchState::default(), None), "never polled");
+                let items = [item("a", "A", Some("2025-01-01T00:00:00Z"))];
+                let meta = FeedMeta::default();
+                fetched(&mut store, &src, &meta, &items, at("2025-01-02T00:00:00Z"));
+                let (state, paused) = store.poll_state(&src.url).unwrap();
+                assert_eq!(state.last_status, Some(crate::model::PollStatus::Ok));
+                assert_eq!(paused, None);
+                let when = at("2025-01-03T00:00:00Z");
+                assert!(store.set_paused(&src.url, Some(when)).unwrap());
+                assert_eq!(store.poll_state(&src.url).unwrap().1, Some(when));
+            },
+        );
+    }
+
+    #[test]
     fn statuses_come_in_the_order_asked_whatever_order_the_sources_were_recorded_in() {
         on_each_backend(
             "statuses_come_in_the_order_asked_whatever_order_the_sources_were_recorded_in",

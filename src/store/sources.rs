@@ -129,14 +129,21 @@ impl Store {
         Ok(changed > 0)
     }
 
-    /// Since when the source at `url` is paused, if it is.
-    pub fn paused_since(&self, url: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<Option<i64>> = self
+    /// What a poll of the source at `url` starts from, in one statement: its polling state
+    /// (the default for one never polled), and since when it is paused, if it is.
+    pub fn poll_state(&self, url: &str) -> Result<(FetchState, Option<DateTime<Utc>>), StoreError> {
+        let columns = STATE_COLUMNS.split(',').count();
+        let state = self
             .db
-            .prepare_cached("SELECT paused_at FROM sources WHERE url = ?1")?
-            .query_row([url], |row| row.get(0))
+            .prepare_cached(&format!(
+                "SELECT {STATE_COLUMNS}, paused_at FROM sources WHERE url = ?1"
+            ))?
+            .query_row([url], |row| {
+                let paused = row.get::<_, Option<i64>>(columns)?.map(from_unix);
+                Ok((read_state(row, 0)?, paused))
+            })
             .optional()?;
-        Ok(at.flatten().map(from_unix))
+        Ok(state.unwrap_or_default())
     }
 
     /// When the newest `limit` stored items of the source at `url` were published (first seen,
