@@ -440,7 +440,7 @@ fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Res
     Ok(())
 }
 
-/// How long `status` waits for a daemon's answer (a quarter of a second at 100,000 sources)
+/// How long `status` waits for a daemon's answer (about 0.16 s at 100,000 sources)
 /// before reading the database itself.
 const DAEMON_ANSWERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
