@@ -279,11 +279,6 @@ async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
     Ok(done.problems.is_empty())
 }
 
-/// Whether `source` is the one `target` names, by name or URL.
-fn named(source: &tributary::config::SourceConfig, target: &str) -> bool {
-    source.name.as_deref() == Some(target) || source.url == target
-}
-
 /// The configured sources `targets` name, or an error naming those that name none.
 fn named_sources(
     config: &Config,
@@ -335,7 +330,7 @@ async fn poll_now(config: Config, targets: Vec<String>) -> anyhow::Result<bool> 
         return Ok(true);
     }
     // No daemon: poll them here, as `once` would, and write the outputs.
-    let selected = |s: &tributary::config::SourceConfig| targets.iter().any(|t| named(s, t));
+    let selected = |s: &tributary::config::SourceConfig| targets.iter().any(|t| s.is_named(t));
 
     let done = scheduler::once(&config, Mode::Now, selected, |outcome| {
         say!("{}", report::outcome_line(outcome));
@@ -423,10 +418,7 @@ fn check(config: &Config) {
 fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow::Result<()> {
     let url = match source {
         Some(target) => {
-            let found = config
-                .sources
-                .iter()
-                .find(|s| s.name.as_deref() == Some(target) || s.url == target);
+            let found = config.sources.iter().find(|s| s.is_named(target));
             let found = found.with_context(|| format!("no source is named {target:?}"))?;
             Some(found.url.clone())
         }

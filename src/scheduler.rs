@@ -671,11 +671,7 @@ impl Daemon {
             } => return self.tell_status(&config, &targets, reply),
         };
         for target in targets {
-            let source = self
-                .config
-                .sources
-                .iter()
-                .find(|s| s.name.as_deref() == Some(target.as_str()) || s.url == target);
+            let source = self.config.sources.iter().find(|s| s.is_named(&target));
             let Some(entry) = source.and_then(|s| self.schedule.get_mut(&s.url)) else {
                 let _ = reply.send(format!("{target}: no such source in the config"));
                 continue;

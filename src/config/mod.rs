@@ -682,6 +682,12 @@ impl SourceConfig {
         self.name.as_deref().unwrap_or(&self.url)
     }
 
+    /// Whether `target`, as a command or request gives it, names this source: its name or its
+    /// URL.
+    pub fn is_named(&self, target: &str) -> bool {
+        self.name.as_deref() == Some(target) || self.url == target
+    }
+
     /// Where the user would edit this source's URL: `file:line` of its `url = "…"`, so that
     /// messages about a moved feed can say which line to change.
     pub fn url_position(&self) -> String {
@@ -772,10 +778,9 @@ impl Config {
     /// The configured sources `targets` name (by name or URL), in the config's order; else the
     /// targets that name none.
     pub fn sources_named(&self, targets: &[String]) -> Result<Vec<Arc<SourceConfig>>, Vec<String>> {
-        let named = |s: &SourceConfig, t: &str| s.name.as_deref() == Some(t) || s.url == t;
         let unknown: Vec<String> = targets
             .iter()
-            .filter(|t| !self.sources.iter().any(|s| named(s, t)))
+            .filter(|t| !self.sources.iter().any(|s| s.is_named(t)))
             .cloned()
             .collect();
         if !unknown.is_empty() {
@@ -784,7 +789,7 @@ impl Config {
         Ok(self
             .sources
             .iter()
-            .filter(|s| targets.iter().any(|t| named(s, t)))
+            .filter(|s| targets.iter().any(|t| s.is_named(t)))
             .cloned()
             .collect())
     }
@@ -792,10 +797,7 @@ impl Config {
     /// The source `target` names: a configured one, by name or URL, else any feed URL given on
     /// the command line (a `file:` path is relative to `here`).
     pub fn source_for(&self, target: &str, here: &Path) -> Result<SourceConfig, String> {
-        let configured = self
-            .sources
-            .iter()
-            .find(|s| s.name.as_deref() == Some(target) || s.url == target);
+        let configured = self.sources.iter().find(|s| s.is_named(target));
         match configured {
             Some(source) => Ok(SourceConfig::clone(source)),
             None => SourceConfig::ad_hoc(target, self, here).map_err(|message| {
