@@ -610,7 +610,7 @@ pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanatio
     let url = source.url.clone();
     let state = ctx
         .store
-        .with(move |s| s.fetch_state(&url))
+        .with(move |s| s.poll_state(&url).map(|(state, _paused)| state))
         .await
         .ok_or("reading the source's state crashed")?
         .map_err(|e| e.to_string())?;

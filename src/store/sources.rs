@@ -196,18 +196,6 @@ impl Store {
         Ok(schedules)
     }
 
-    /// The polling state of a source; the default for one never polled.
-    pub fn fetch_state(&self, url: &str) -> Result<FetchState, StoreError> {
-        let state = self
-            .db
-            .prepare_cached(&format!(
-                "SELECT {STATE_COLUMNS} FROM sources WHERE url = ?1"
-            ))?
-            .query_row([url], |row| read_state(row, 0))
-            .optional()?;
-        Ok(state.unwrap_or_default())
-    }
-
     /// The state of each of `sources`, in their order. A few statements whatever the number of
     /// sources (item counts are kept on each source's row): at 100,000 sources a statement per
     /// source took seconds.
