@@ -72,18 +72,23 @@ pub struct StoredSchedule {
     pub gone: bool,
 }
 
+/// The columns of `sources` that say how the polls went and when the next is: all that
+/// `status` shows of a source's state, in the order `read_outcome` expects.
+macro_rules! outcome_columns {
+    () => {
+        "last_status, last_error, last_success_at, consecutive_failures, retry_after_until,
+         gone_since, adopted_url, redirect_target, redirect_seen, discovered_url, next_poll_at,
+         next_poll_reason"
+    };
+}
+const OUTCOME_COLUMNS: &str = outcome_columns!();
+
 /// The columns of `sources` that make a `FetchState`, in the order `read_state` expects: what
 /// the next request sends and heeds (validators, the feed's hints), then `OUTCOME_COLUMNS`.
-const STATE_COLUMNS: &str = "etag, last_modified, hint_interval, skip_hours, skip_days,
-    last_status, last_error, last_success_at, consecutive_failures, retry_after_until,
-    gone_since, adopted_url, redirect_target, redirect_seen, discovered_url, next_poll_at,
-    next_poll_reason";
-
-/// The columns of `STATE_COLUMNS` that say how the polls went and when the next is: all that
-/// `status` shows of a source's state, in the order `read_outcome` expects.
-const OUTCOME_COLUMNS: &str = "last_status, last_error, last_success_at, consecutive_failures,
-    retry_after_until, gone_since, adopted_url, redirect_target, redirect_seen, discovered_url,
-    next_poll_at, next_poll_reason";
+const STATE_COLUMNS: &str = concat!(
+    "etag, last_modified, hint_interval, skip_hours, skip_days, ",
+    outcome_columns!()
+);
 
 impl Store {
     /// Records the configured sources and their names, so outputs name publishers correctly
@@ -204,7 +209,7 @@ impl Store {
         sources: &[std::sync::Arc<SourceConfig>],
     ) -> Result<Vec<SourceStatus>, StoreError> {
         let now = to_unix(Utc::now());
-        let state_columns = OUTCOME_COLUMNS.split(',').count();
+        let outcome_columns = OUTCOME_COLUMNS.split(',').count();
         let mut query = self.db.prepare(&format!(
             "SELECT s.url, COALESCE(s.name, s.feed_title, s.url), s.item_count,
                     s.newest_item_at, f.failed, f.full_text_error, s.paused_at,
@@ -251,7 +256,7 @@ impl Store {
                 paused_since: row.get::<_, Option<i64>>(6)?.map(from_unix),
                 state: read_outcome(row, 7)?,
                 subscription: None,
-                instance: polled_by(row, 7 + state_columns, now)?,
+                instance: polled_by(row, 7 + outcome_columns, now)?,
             });
             Ok(())
         })? {
