@@ -563,13 +563,8 @@ pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&s
         out.push_str(&instances(seen));
     }
     if !reads.webhooks.is_empty() {
-        let rows: Vec<WebhookRow> = reads
-            .webhooks
-            .iter()
-            .map(|(url, status)| WebhookRow::of(url, status))
-            .collect();
         out.push('\n');
-        out.push_str(&webhooks(&rows));
+        out.push_str(&webhooks(&WebhookRow::all(&reads.webhooks)));
     }
     if let Some(why) = not_applied {
         let _ = writeln!(
@@ -613,6 +608,14 @@ impl WebhookRow {
             last_error,
             last_error_at,
         }
+    }
+
+    /// The rows of `webhooks` (each one's URL and queue, as the store reads them).
+    pub fn all(webhooks: &[(String, WebhookStatus)]) -> Vec<WebhookRow> {
+        webhooks
+            .iter()
+            .map(|(url, status)| WebhookRow::of(url, status))
+            .collect()
     }
 }
 

@@ -412,12 +412,8 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
         None => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let config = &source.config;
-    let rows = report::status_rows(reads.sources, &config.sources, config);
-    let webhooks: Vec<report::WebhookRow> = reads
-        .webhooks
-        .iter()
-        .map(|(url, status)| report::WebhookRow::of(url, status))
-        .collect();
+    let rows = report::status_rows(reads.sources, &reads.shown, config);
+    let webhooks = report::WebhookRow::all(&reads.webhooks);
     let now = chrono::Utc::now();
     let body = if json {
         serde_json::to_vec_pretty(
