@@ -239,10 +239,8 @@ impl Db {
         let width = rows.first().map_or(0, Vec::len);
         let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|n| format!("({})", renumbered(row, n * width)))
-                .collect();
-            let statement = format!("{sql} VALUES {} RETURNING id, {column}", values.join(", "));
+            let values = repeated_rows(row, width, chunk.len());
+            let statement = format!("{sql} VALUES {values} RETURNING id, {column}");
             let returned: HashMap<String, i64> = self
                 .prepare_cached(&statement)?
                 .query_map(chunk.concat(), |r| Ok((r.get(1)?, r.get(0)?)))?
@@ -717,6 +715,15 @@ impl<P: Params + ?Sized> Params for &P {
 
 /// Rows a PostgreSQL INSERT of [`Db::insert_all`] carries.
 const ROWS_PER_INSERT: usize = 32;
+
+/// `count` rows of VALUES, each `row` (of `width` placeholders numbered from ?1) with its
+/// placeholders numbered on from the row before's: `(?1, ?2), (?3, ?4)`.
+pub fn repeated_rows(row: &str, width: usize, count: usize) -> String {
+    let rows: Vec<String> = (0..count)
+        .map(|n| format!("({})", renumbered(row, n * width)))
+        .collect();
+    rows.join(", ")
+}
 
 /// `sql`'s numbered placeholders (`?N`) moved up by `by`.
 fn renumbered(sql: &str, by: usize) -> String {

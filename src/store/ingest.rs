@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{ToSql, params};
 
-use super::db::{Db, Optional};
+use super::db::{Db, Optional, repeated_rows};
 use sha2::{Digest, Sha256};
 
 use super::shaped;
@@ -213,12 +213,9 @@ const KEYS_PER_STATEMENT: usize = 32;
 fn keys_insert() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        let rows: Vec<String> = (0..KEYS_PER_STATEMENT)
-            .map(|n| format!("(?{}, ?{}, ?{})", 3 * n + 1, 3 * n + 2, 3 * n + 3))
-            .collect();
         format!(
             "INSERT INTO item_keys (source_id, key, item_id) VALUES {} ON CONFLICT DO NOTHING",
-            rows.join(", ")
+            repeated_rows("?1, ?2, ?3", 3, KEYS_PER_STATEMENT)
         )
     })
 }
