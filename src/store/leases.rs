@@ -226,7 +226,7 @@ mod tests {
     use super::*;
     use crate::store::testing::on_each_backend;
 
-    const MINUTES: Duration = Duration::from_secs(120);
+    const LEASE: Duration = Duration::from_secs(120);
 
     fn sources(store: &Store, urls: &[&str]) -> Vec<String> {
         for url in urls {
@@ -248,19 +248,19 @@ mod tests {
                     &["https://a.example/feed", "https://b.example/feed"],
                 );
                 let now = Utc::now();
-                let a = store.claim("a", &urls[..1], now, MINUTES, false).unwrap();
+                let a = store.claim("a", &urls[..1], now, LEASE, false).unwrap();
                 assert_eq!(a.claimed, urls[..1]);
 
                 // An instance whose clock is an hour ahead finds both due, but not A's lease
                 // run out.
                 let later = now + chrono::Duration::hours(1);
-                let b = store.claim("b", &urls, later, MINUTES, false).unwrap();
+                let b = store.claim("b", &urls, later, LEASE, false).unwrap();
                 assert_eq!(b.claimed, urls[1..]);
                 assert_eq!(b.elsewhere.len(), 1, "{:?}", b.elsewhere);
 
                 // A lease that ran out by the database's clock is taken over.
                 store.renew_leases("a", Duration::ZERO).unwrap();
-                let b = store.claim("b", &urls[..1], now, MINUTES, false).unwrap();
+                let b = store.claim("b", &urls[..1], now, LEASE, false).unwrap();
                 assert_eq!(b.claimed, urls[..1]);
             },
         );
@@ -271,18 +271,12 @@ mod tests {
         on_each_backend(
             "one_instance_leads_until_its_lease_runs_out_by_the_databases_clock",
             |mut store| {
-                assert!(store.lead(LEADER, "a", MINUTES).unwrap());
-                assert!(!store.lead(LEADER, "b", MINUTES).unwrap());
-                assert!(
-                    store.lead(LEADER, "a", MINUTES).unwrap(),
-                    "a renews its own"
-                );
+                assert!(store.lead(LEADER, "a", LEASE).unwrap());
+                assert!(!store.lead(LEADER, "b", LEASE).unwrap());
+                assert!(store.lead(LEADER, "a", LEASE).unwrap(), "a renews its own");
                 assert!(store.lead(LEADER, "a", Duration::ZERO).unwrap());
-                assert!(
-                    store.lead(LEADER, "b", MINUTES).unwrap(),
-                    "a's lead ran out"
-                );
-                assert!(!store.lead(LEADER, "a", MINUTES).unwrap());
+                assert!(store.lead(LEADER, "b", LEASE).unwrap(), "a's lead ran out");
+                assert!(!store.lead(LEADER, "a", LEASE).unwrap());
             },
         );
     }
