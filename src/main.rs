@@ -466,7 +466,7 @@ fn status(config: &Config, targets: &[String]) -> anyhow::Result<()> {
         true => None,
         false => Some(named_sources(config, targets)?),
     };
-    let store = Store::open_configured(config)?;
+    let mut store = Store::open_configured(config)?;
     let reads = store.status_reads(config, named.as_deref())?;
     say!("{}", report::status_report(reads, config, None).trim_end());
     Ok(())

@@ -261,13 +261,13 @@ impl Metrics {
     /// The text exposition, with the gauges read from the store first.
     async fn scrape(&self) -> Result<String, String> {
         if let Some((store, config)) = self.current() {
-            let sources = config.sources.clone();
-            let statuses = store
-                .with(move |store| store.source_statuses(&sources))
+            let read = Arc::clone(&config);
+            let reads = store
+                .with(move |store| store.status_reads(&read, None))
                 .await
                 .ok_or("the database thread stopped")?
                 .map_err(|e| e.to_string())?;
-            let rows = crate::report::status_rows(statuses, &config.sources, &config);
+            let rows = crate::report::status_rows(&reads, &config);
             // Every state, so that a state no source is in reads 0 rather than vanishing.
             for state in [
                 "ok",

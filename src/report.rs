@@ -12,7 +12,7 @@ use crate::identity::{canonical_link, normalized_date, normalized_updated};
 use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
 use crate::refresh::Explanation;
 use crate::rules::Shaped;
-use crate::store::{SourceStatus, StatusReads, WebhookStatus};
+use crate::store::{StatusReads, WebhookStatus};
 
 /// A time as the reports show it: `2026-11-26 15:00:00Z`.
 pub fn time(t: DateTime<Utc>) -> String {
@@ -293,11 +293,11 @@ fn out_item(
 
 /// One source as `status`, the status page and `/status.json` show it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct StatusRow {
+pub struct StatusRow<'a> {
     /// Its name.
-    pub name: String,
+    pub name: &'a str,
     /// Its URL as configured.
-    pub url: String,
+    pub url: &'a str,
     /// `ok`, `not_modified`, `never_polled`, `failing`, `rate_limited`, `gone` or `paused`.
     pub state: &'static str,
     /// The state as a sentence: `failing (3 in a row): HTTP 500 …`.
@@ -317,7 +317,7 @@ pub struct StatusRow {
     /// Its WebSub subscription, if it has one.
     pub push: Option<PushRow>,
     /// Beside other instances: which one polls it now, else polled it last.
-    pub instance: Option<crate::store::PolledBy>,
+    pub instance: Option<&'a crate::store::PolledBy>,
 }
 
 /// A source's WebSub subscription as `status` shows it.
@@ -373,17 +373,25 @@ impl PushRow {
     }
 }
 
-/// The rows of `status`, one per configured source. Takes the statuses, whose names and URLs
-/// become the rows' (100,000 of each, not copied).
-pub fn status_rows(
-    statuses: Vec<SourceStatus>,
-    sources: &[std::sync::Arc<SourceConfig>],
-    config: &Config,
-) -> Vec<StatusRow> {
+/// The rows of `status`, one per source shown, borrowing the statuses' names and URLs (100,000
+/// of each, not copied).
+pub fn status_rows<'a>(reads: &'a StatusReads, config: &Config) -> Vec<StatusRow<'a>> {
     let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
-    statuses
-        .into_iter()
-        .zip(sources)
+    let now = Utc::now();
+    // Looked up only when there is anything to find: hashing 100,000 URLs to find nothing was
+    // a twentieth of a `status`.
+    let subscription = |url: &str| match reads.subscriptions.is_empty() {
+        true => None,
+        false => reads.subscriptions.get(url),
+    };
+    let full_text_failed = |url: &str| match reads.full_text_failed.is_empty() {
+        true => None,
+        false => reads.full_text_failed.get(url),
+    };
+    reads
+        .sources
+        .iter()
+        .zip(&reads.shown)
         .map(|(s, source)| {
             let st = &s.state;
             let (state, state_text): (_, Cow<'static, str>) = match (s.paused_since, st.last_status)
@@ -432,18 +440,18 @@ pub fn status_rows(
                     "the URL is an HTML page; polling the feed it links to, {url}"
                 ));
             }
-            if let (failed @ 1.., Some(error)) = &s.full_text_failed {
+            if let Some((failed, error)) = full_text_failed(&s.url) {
                 notes.push(format!(
                     "full text not fetched for {failed} item(s), their feed content shown; the latest: {error}"
                 ));
             }
-            let push = s.subscription.as_ref().map(|sub| PushRow::of(sub, Utc::now()));
+            let push = subscription(&s.url).map(|sub| PushRow::of(sub, now));
             notes.extend(push.as_ref().map(|p| p.note(config.poll.pushed_interval)));
             StatusRow {
                 push,
-                instance: s.instance,
-                name: s.name,
-                url: s.url,
+                instance: s.instance.as_ref(),
+                name: &s.name,
+                url: &s.url,
                 state,
                 state_text,
                 last_success: st.last_success_at,
@@ -522,7 +530,7 @@ pub fn status(rows: &[StatusRow]) -> String {
     }
     let mut table = Table::new(&header);
     for row in rows {
-        table.text(&row.name);
+        table.text(row.name);
         table.time(row.last_success);
         table.cell(|out| {
             let _ = write!(out, "{}", row.items);
@@ -556,7 +564,7 @@ pub fn status(rows: &[StatusRow]) -> String {
 /// database and the webhooks' queues, when there are any. `not_applied` is why the daemon
 /// that answers runs on an older config than its file holds, if it does.
 pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&str>) -> String {
-    let rows = status_rows(reads.sources, &reads.shown, config);
+    let rows = status_rows(&reads, config);
     let mut out = status(&rows);
     if let Some(seen) = &reads.instances {
         out.push('\n');

@@ -412,7 +412,7 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
         None => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let config = &source.config;
-    let rows = report::status_rows(reads.sources, &reads.shown, config);
+    let rows = report::status_rows(&reads, config);
     let webhooks = report::WebhookRow::all(&reads.webhooks);
     let now = chrono::Utc::now();
     let body = if json {

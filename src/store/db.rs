@@ -167,6 +167,43 @@ impl Db {
         }
     }
 
+    /// Calls `written` with the rowid of each row of `table` this connection inserts, updates or
+    /// deletes (triggers' writes included), and `rolled_back` when a transaction is rolled back;
+    /// `false` on PostgreSQL, which tells a client nothing of the kind. Replaces any earlier
+    /// watch.
+    pub fn watch_writes(
+        &mut self,
+        table: &'static str,
+        mut written: impl FnMut(i64) + Send + 'static,
+        rolled_back: impl FnMut() + Send + 'static,
+    ) -> Result<bool> {
+        let Connection::Sqlite(connection) = &mut self.connection else {
+            return Ok(false);
+        };
+        connection.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, written_table: &str, rowid: i64| {
+                if written_table == table {
+                    written(rowid);
+                }
+            },
+        ))?;
+        connection.rollback_hook(Some(rolled_back))?;
+        Ok(true)
+    }
+
+    /// SQLite's `PRAGMA data_version`: changed whenever another connection committed since it
+    /// was last read; `None` on PostgreSQL.
+    pub fn data_version(&self) -> Result<Option<i64>> {
+        match &self.connection {
+            Connection::Sqlite(connection) => Ok(Some(connection.query_row(
+                "PRAGMA data_version",
+                [],
+                |row| row.get(0),
+            )?)),
+            Connection::Postgres(_) => Ok(None),
+        }
+    }
+
     pub fn into_sqlite(self) -> Option<rusqlite::Connection> {
         match self.connection {
             Connection::Sqlite(connection) => Some(connection),
@@ -640,6 +677,20 @@ impl Row<'_> {
                 let value = pg_column(row, column)?;
                 T::column_result(ValueRef::from(&value)).map_err(column_error)
             }
+        }
+    }
+
+    /// The text of column `index`, borrowed from the row rather than copied.
+    pub fn text(&self, column: usize) -> Result<&str> {
+        match &self.0 {
+            RowOf::Sqlite(row) => {
+                let value = row.get_ref(column)?;
+                value.as_str().map_err(|error| DbError::Column {
+                    column,
+                    error: Box::new(error),
+                })
+            }
+            RowOf::Postgres(row) => Ok(row.try_get(column)?),
         }
     }
 }

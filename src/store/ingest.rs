@@ -857,7 +857,7 @@ mod tests {
     use crate::config::SourceLocation;
     use crate::model::Author;
     use crate::store::ItemFilter;
-    use crate::store::testing::on_each_backend;
+    use crate::store::testing::{on_each_backend, on_each_backend_twice};
     use std::path::PathBuf;
     use std::sync::Arc;
     use std::time::Duration;
@@ -1112,6 +1112,100 @@ mod tests {
                 assert_eq!(
                     shown(&["c", "d", "a"]),
                     pairs(&[("c", 3), ("d", 0), ("a", 1)])
+                );
+            },
+        );
+    }
+
+    #[test]
+    fn status_asked_again_shows_what_was_written_since_by_this_connection_or_another() {
+        on_each_backend_twice(
+            "status_asked_again_shows_what_was_written_since_by_this_connection_or_another",
+            |mut store, mut other| {
+                let dir = tempfile::tempdir().unwrap();
+                let file = dir.path().join("tributary.toml");
+                let write_config = |names: &[&str]| {
+                    let mut toml = String::from("[database]\npath = \"t.db\"\n");
+                    for name in names {
+                        toml.push_str(&format!(
+                            "[[sources]]\nurl = \"https://{name}.example/feed\"\n"
+                        ));
+                    }
+                    std::fs::write(&file, toml).unwrap();
+                    crate::config::load(&file).unwrap()
+                };
+                let config = write_config(&["a", "b", "c"]);
+                let shown = |store: &mut Store, config: &crate::config::Config| {
+                    let reads = store.status_reads(config, None).unwrap();
+                    let rows = crate::report::status_rows(&reads, config);
+                    let rows = rows
+                        .iter()
+                        .map(|row| format!("{} {} {}", row.name, row.state, row.items));
+                    rows.collect::<Vec<_>>().join(", ")
+                };
+                let (a, b, c) = (
+                    "https://a.example/feed",
+                    "https://b.example/feed",
+                    "https://c.example/feed",
+                );
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!("{a} never_polled 0, {b} never_polled 0, {c} never_polled 0")
+                );
+
+                // A poll recorded by this connection.
+                let meta = FeedMeta {
+                    title: Some("A's title".into()),
+                    ..FeedMeta::default()
+                };
+                let items = [item("1", "One", None), item("2", "Two", None)];
+                fetched(
+                    &mut store,
+                    &config.sources[0],
+                    &meta,
+                    &items,
+                    at("2025-01-01T00:00:00Z"),
+                );
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!("A's title ok 2, {b} never_polled 0, {c} never_polled 0")
+                );
+
+                // Another process pauses B (as `pause` does, recording the sources first).
+                other.sync_sources(&config.sources).unwrap();
+                assert!(
+                    other
+                        .set_paused(b, Some(at("2025-01-02T00:00:00Z")))
+                        .unwrap()
+                );
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!("A's title ok 2, {b} paused 0, {c} never_polled 0")
+                );
+
+                // A write rolled back with its transaction.
+                store
+                    .db
+                    .execute_batch(&format!(
+                        "BEGIN; UPDATE sources SET item_count = 7 WHERE url = '{c}'"
+                    ))
+                    .unwrap();
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!("A's title ok 2, {b} paused 0, {c} never_polled 7")
+                );
+                store.db.execute_batch("ROLLBACK").unwrap();
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!("A's title ok 2, {b} paused 0, {c} never_polled 0")
+                );
+
+                // The config reloaded with another source.
+                let config = write_config(&["a", "b", "c", "d"]);
+                let d = "https://d.example/feed";
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!("A's title ok 2, {b} paused 0, {c} never_polled 0, {d} never_polled 0")
                 );
             },
         );

@@ -12,6 +12,7 @@ mod migrations;
 mod shaped;
 mod shared;
 mod sources;
+mod status;
 mod webhooks;
 mod websub;
 
@@ -32,7 +33,8 @@ pub use items::{ItemFilter, Tagged};
 pub use leases::{Claimed, InstanceSeen, LEADER};
 pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
-pub use sources::{PolledBy, SourceStatus, StatusReads, StoredSchedule};
+pub use sources::StoredSchedule;
+pub use status::{PolledBy, SourceStatus, StatusReads};
 pub use webhooks::{Delivery, WebhookStatus};
 pub use websub::Verified;
 
@@ -97,6 +99,8 @@ pub struct Store {
     db: Db,
     /// The instance whose leases its polls release (several instances on PostgreSQL).
     instance: Option<String>,
+    /// What `status` last read of the whole config, kept for the next ask (SQLite).
+    kept_statuses: Option<status::KeptStatuses>,
 }
 
 /// How long a write waits for another process (a `once` beside the daemon) to finish its own.
@@ -168,6 +172,7 @@ impl Store {
         Ok(Store {
             db: Db::postgres(client, options),
             instance: None,
+            kept_statuses: None,
         })
     }
 
@@ -203,6 +208,7 @@ impl Store {
         Ok(Store {
             db: Db::sqlite(conn),
             instance: None,
+            kept_statuses: None,
         })
     }
 }
@@ -248,6 +254,20 @@ pub(crate) mod testing {
         for (store, _database) in stores(test) {
             eprintln!("{test} on {:?}", store.backend());
             check(store).await;
+        }
+    }
+
+    /// Runs `check` on two connections to one new database, in SQLite then in PostgreSQL: what
+    /// another process does beside a daemon.
+    pub(crate) fn on_each_backend_twice(test: &str, check: impl Fn(Store, Store)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.db");
+        eprintln!("{test} on SQLite");
+        check(Store::open(&path).unwrap(), Store::open(&path).unwrap());
+        if let Some(database) = TestDatabase::create(test) {
+            eprintln!("{test} on PostgreSQL");
+            let connect = || Store::connect(&database.config).unwrap();
+            check(connect(), connect());
         }
     }
 

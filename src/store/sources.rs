@@ -14,53 +14,6 @@ use crate::config::SourceConfig;
 use crate::model::{FeedHints, FeedMeta, FetchState, HealthEvent, StoredEvent, Validators};
 use crate::model::{NextPoll, PollStatus, Reason};
 
-/// One source's state, as `status` shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceStatus {
-    /// Its URL as configured.
-    pub url: String,
-    /// The config's name, else the feed's title, else the URL.
-    pub name: String,
-    /// How its polls went and when the next is (validators and the feed's hints left out:
-    /// nothing shows them).
-    pub state: FetchState,
-    /// How many items it stored.
-    pub items: i64,
-    /// When the newest stored item was published (or first seen, if undated).
-    pub newest_item: Option<DateTime<Utc>>,
-    /// Its items whose article could not be had (`full_text`), and why the latest failed.
-    pub full_text_failed: (i64, Option<String>),
-    /// Since when `tributary pause` stopped it, if it did.
-    pub paused_since: Option<DateTime<Utc>>,
-    /// Its WebSub subscription, if it has one.
-    pub subscription: Option<crate::websub::Subscription>,
-    /// Beside other instances: which one polls it now (its lease running), else polled it last.
-    pub instance: Option<PolledBy>,
-}
-
-/// Everything `status` shows, read in one visit to the store.
-#[derive(Debug, Clone)]
-pub struct StatusReads {
-    /// The configured sources shown: all, or those named.
-    pub shown: Vec<std::sync::Arc<SourceConfig>>,
-    /// Their states, in the same order.
-    pub sources: Vec<SourceStatus>,
-    /// On a shared database, the instances seen within the last ten minutes: those alive,
-    /// and any just gone.
-    pub instances: Option<Vec<super::InstanceSeen>>,
-    /// Each configured webhook's URL and queue.
-    pub webhooks: Vec<(String, super::WebhookStatus)>,
-}
-
-/// Which instance polls a source, or polled it last.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PolledBy {
-    /// The instance's id.
-    pub instance: String,
-    /// Whether it holds the source's lease now (a poll under way).
-    pub polling: bool,
-}
-
 /// When a source is next due, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSchedule {
@@ -81,7 +34,7 @@ macro_rules! outcome_columns {
          next_poll_reason"
     };
 }
-const OUTCOME_COLUMNS: &str = outcome_columns!();
+pub(super) const OUTCOME_COLUMNS: &str = outcome_columns!();
 
 /// The columns of `sources` that make a `FetchState`, in the order `read_state` expects: what
 /// the next request sends and heeds (validators, the feed's hints), then `OUTCOME_COLUMNS`.
@@ -199,129 +152,6 @@ impl Store {
             });
         }
         Ok(schedules)
-    }
-
-    /// The state of each of `sources`, in their order. A few statements whatever the number of
-    /// sources (item counts are kept on each source's row): at 100,000 sources a statement per
-    /// source took seconds.
-    pub fn source_statuses(
-        &self,
-        sources: &[std::sync::Arc<SourceConfig>],
-    ) -> Result<Vec<SourceStatus>, StoreError> {
-        let now = to_unix(Utc::now());
-        let outcome_columns = OUTCOME_COLUMNS.split(',').count();
-        let mut query = self.db.prepare(&format!(
-            "SELECT s.url, COALESCE(s.name, s.feed_title, s.url), s.item_count,
-                    s.newest_item_at, f.failed, f.full_text_error, s.paused_at,
-                    {OUTCOME_COLUMNS},
-                    s.lease_owner, s.lease_until, s.last_polled_by
-             FROM sources s LEFT JOIN (
-                 SELECT source_id, failed, full_text_error FROM (
-                     SELECT source_id, full_text_error,
-                            count(*) OVER (PARTITION BY source_id) AS failed,
-                            row_number() OVER (PARTITION BY source_id ORDER BY id DESC) AS nth
-                     FROM items WHERE full_text_error IS NOT NULL) AS latest
-                 WHERE nth = 1) AS f ON f.source_id = s.id"
-        ))?;
-        // Each row goes straight to its source's place: at 100,000 sources, a map of the
-        // rows by URL, then a list in the config's order, moved and hashed half a gigabyte.
-        // Rows mostly come in the config's order (sources are recorded in it), so the place
-        // after the last row's is tried first, and the sources mapped by URL only when a row
-        // is elsewhere.
-        let mut by_url: Option<HashMap<&str, usize>> = None;
-        let mut next = 0;
-        let mut stored: Vec<Option<SourceStatus>> = sources.iter().map(|_| None).collect();
-        for read in query.query_map((), |row| {
-            let url: String = row.get(0)?;
-            let place = match sources.get(next) {
-                Some(source) if source.url == url => Some(next),
-                _ => by_url
-                    .get_or_insert_with(|| {
-                        let urls = sources.iter().map(|source| source.url.as_str());
-                        urls.enumerate().map(|(i, url)| (url, i)).collect()
-                    })
-                    .get(url.as_str())
-                    .copied(),
-            };
-            let Some(i) = place else {
-                return Ok(());
-            };
-            next = i + 1;
-            stored[i] = Some(SourceStatus {
-                url,
-                name: row.get(1)?,
-                items: row.get(2)?,
-                newest_item: row.get::<_, Option<i64>>(3)?.map(from_unix),
-                full_text_failed: (row.get::<_, Option<i64>>(4)?.unwrap_or(0), row.get(5)?),
-                paused_since: row.get::<_, Option<i64>>(6)?.map(from_unix),
-                state: read_outcome(row, 7)?,
-                subscription: None,
-                instance: polled_by(row, 7 + outcome_columns, now)?,
-            });
-            Ok(())
-        })? {
-            read?;
-        }
-        let mut subscriptions = self.current_subscriptions()?;
-        let statuses = stored
-            .into_iter()
-            .zip(sources)
-            .map(|(stored, source)| match stored {
-                Some(status) => SourceStatus {
-                    name: source.name.clone().unwrap_or(status.name),
-                    subscription: subscriptions.remove(&source.url),
-                    ..status
-                },
-                None => SourceStatus {
-                    url: source.url.clone(),
-                    name: source.label().to_string(),
-                    state: FetchState::default(),
-                    items: 0,
-                    newest_item: None,
-                    full_text_failed: (0, None),
-                    paused_since: None,
-                    subscription: None,
-                    instance: None,
-                },
-            })
-            .collect();
-        Ok(statuses)
-    }
-
-    /// What `status` shows of `config`: every source, the instances and the webhooks; or, when
-    /// sources are `named`, those sources alone.
-    pub fn status_reads(
-        &self,
-        config: &crate::config::Config,
-        named: Option<&[std::sync::Arc<SourceConfig>]>,
-    ) -> Result<StatusReads, StoreError> {
-        if let Some(named) = named {
-            return Ok(StatusReads {
-                shown: named.to_vec(),
-                sources: self.source_statuses(named)?,
-                instances: None,
-                webhooks: Vec::new(),
-            });
-        }
-        let instances = match config.postgres {
-            Some(_) => Some(self.instances(Utc::now() - chrono::Duration::minutes(10))?),
-            None => None,
-        };
-        let webhooks = config
-            .webhooks
-            .iter()
-            .map(|webhook| {
-                let url = webhook.url.as_str();
-                self.webhook_status(url)
-                    .map(|status| (url.to_string(), status))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(StatusReads {
-            shown: config.sources.clone(),
-            sources: self.source_statuses(&config.sources)?,
-            instances,
-            webhooks,
-        })
     }
 
     /// The newest `limit` health events of every source, newest first.
@@ -444,23 +274,6 @@ pub(super) fn add_event(
     Ok(())
 }
 
-/// Reads `lease_owner, lease_until, last_polled_by` from `row`, from `first` on.
-fn polled_by(row: &Row<'_>, first: usize, now: i64) -> super::db::Result<Option<PolledBy>> {
-    let owner: Option<String> = row.get(first)?;
-    let until: Option<i64> = row.get(first + 1)?;
-    let last: Option<String> = row.get(first + 2)?;
-    Ok(match (owner, until) {
-        (Some(instance), Some(until)) if until > now => Some(PolledBy {
-            instance,
-            polling: true,
-        }),
-        _ => last.map(|instance| PolledBy {
-            instance,
-            polling: false,
-        }),
-    })
-}
-
 /// Reads a `FetchState` from `row`, whose columns from `first` on are `STATE_COLUMNS`.
 fn read_state(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
     let list = |i: usize| -> super::db::Result<Vec<u32>> {
@@ -485,7 +298,7 @@ fn read_state(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
 
 /// Reads the part of a `FetchState` in `OUTCOME_COLUMNS`, from `first` on; no validators nor
 /// hints.
-fn read_outcome(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
+pub(super) fn read_outcome(row: &Row<'_>, first: usize) -> super::db::Result<FetchState> {
     let time = |i: usize| -> super::db::Result<Option<DateTime<Utc>>> {
         Ok(row.get::<_, Option<i64>>(first + i)?.map(from_unix))
     };
