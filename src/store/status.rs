@@ -9,7 +9,7 @@
 //! ask read every row. On PostgreSQL other instances write unseen, so every ask reads every row.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 
@@ -92,6 +92,7 @@ pub(super) struct KeptStatuses {
     read: Option<ReadStatuses>,
 }
 
+/// What an ask read of the whole config.
 #[derive(Debug)]
 struct ReadStatuses {
     /// The sources they were read for (compared by pointer: a reloaded config reads again).
@@ -103,20 +104,54 @@ struct ReadStatuses {
     data_version: i64,
 }
 
-/// Rows written since the last ask; `all` once that is not worth tracking row by row (more rows
-/// than a quarter of the sources), or a transaction was rolled back.
+/// Rows written since the last ask; `all` once that is not worth tracking row by row (more than
+/// `limit`, a quarter of the sources), or a transaction was rolled back.
 #[derive(Debug, Default)]
 struct Written {
     rows: HashSet<i64>,
     all: bool,
+    limit: usize,
+}
+
+impl Written {
+    fn row(&mut self, id: i64) {
+        if !self.all {
+            self.rows.insert(id);
+            if self.rows.len() > self.limit {
+                self.read_all();
+            }
+        }
+    }
+
+    fn read_all(&mut self) {
+        self.rows = HashSet::new();
+        self.all = true;
+    }
+
+    /// What was written since the last call, tracked anew from now on.
+    fn take(&mut self) -> Written {
+        let limit = self.limit;
+        std::mem::replace(
+            self,
+            Written {
+                limit,
+                ..Written::default()
+            },
+        )
+    }
+}
+
+/// `written`, locked (a panic while it was locked left it whole: each change is one step).
+fn locked(written: &Mutex<Written>) -> MutexGuard<'_, Written> {
+    written.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The columns a status is read from, in the order `read_status` expects.
 fn status_select() -> String {
     format!(
         "SELECT s.id, s.url, COALESCE(s.name, s.feed_title, s.url), s.item_count,
-                s.newest_item_at, s.paused_at, {OUTCOME_COLUMNS},
-                s.lease_owner, s.lease_until, s.last_polled_by
+                s.newest_item_at, s.paused_at, s.lease_owner, s.lease_until, s.last_polled_by,
+                {OUTCOME_COLUMNS}
          FROM sources s"
     )
 }
@@ -127,7 +162,6 @@ fn read_status(
     source: &SourceConfig,
     now: i64,
 ) -> super::db::Result<(i64, SourceStatus)> {
-    let outcome_columns = OUTCOME_COLUMNS.split(',').count();
     let name = match &source.name {
         Some(name) => name.clone(),
         None => row.get(2)?,
@@ -138,8 +172,8 @@ fn read_status(
         items: row.get(3)?,
         newest_item: row.get::<_, Option<i64>>(4)?.map(from_unix),
         paused_since: row.get::<_, Option<i64>>(5)?.map(from_unix),
-        state: read_outcome(row, 6)?,
-        instance: polled_by(row, 6 + outcome_columns, now)?,
+        instance: polled_by(row, 6, now)?,
+        state: read_outcome(row, 9)?,
     };
     Ok((row.get(0)?, status))
 }
@@ -212,6 +246,21 @@ fn read_statuses(
 }
 
 impl KeptStatuses {
+    /// Nothing read yet, and `db`'s writes to `sources` watched from now on.
+    fn watching(db: &mut Db) -> Result<KeptStatuses, StoreError> {
+        let written = Arc::new(Mutex::new(Written::default()));
+        let (on_write, on_rollback) = (Arc::clone(&written), Arc::clone(&written));
+        db.watch_writes(
+            "sources",
+            move |id| locked(&on_write).row(id),
+            move || locked(&on_rollback).read_all(),
+        )?;
+        Ok(KeptStatuses {
+            written,
+            read: None,
+        })
+    }
+
     /// The statuses of `sources`, from those kept when nothing but this connection's writes
     /// changed them since; `None` when they must all be read again.
     fn brought_up_to_date(
@@ -220,8 +269,7 @@ impl KeptStatuses {
         sources: &[Arc<SourceConfig>],
         data_version: i64,
     ) -> Result<Option<Arc<Vec<SourceStatus>>>, StoreError> {
-        let written =
-            std::mem::take(&mut *self.written.lock().unwrap_or_else(PoisonError::into_inner));
+        let written = locked(&self.written).take();
         let Some(read) = &mut self.read else {
             return Ok(None);
         };
@@ -283,41 +331,15 @@ impl Store {
         }
         let kept = match &mut self.kept_statuses {
             Some(kept) => kept,
-            None => {
-                let written = Arc::new(Mutex::new(Written::default()));
-                let (on_write, on_rollback) = (Arc::clone(&written), Arc::clone(&written));
-                let too_many = sources.len() / 4;
-                self.db.watch_writes(
-                    "sources",
-                    move |id| {
-                        let mut written = on_write.lock().unwrap_or_else(PoisonError::into_inner);
-                        if !written.all {
-                            written.rows.insert(id);
-                            if written.rows.len() > too_many {
-                                *written = Written {
-                                    rows: HashSet::new(),
-                                    all: true,
-                                };
-                            }
-                        }
-                    },
-                    move || {
-                        let mut written =
-                            on_rollback.lock().unwrap_or_else(PoisonError::into_inner);
-                        *written = Written {
-                            rows: HashSet::new(),
-                            all: true,
-                        };
-                    },
-                )?;
-                self.kept_statuses.insert(KeptStatuses {
-                    written,
-                    read: None,
-                })
-            }
+            None => self
+                .kept_statuses
+                .insert(KeptStatuses::watching(&mut self.db)?),
         };
-        *kept.written.lock().unwrap_or_else(PoisonError::into_inner) = Written::default();
         kept.read = None;
+        *locked(&kept.written) = Written {
+            limit: sources.len() / 4,
+            ..Written::default()
+        };
         let (statuses, places) = read_statuses(&self.db, sources)?;
         let statuses = Arc::new(statuses);
         kept.read = Some(ReadStatuses {
