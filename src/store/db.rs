@@ -168,17 +168,17 @@ impl Db {
     }
 
     /// Calls `written` with the rowid of each row of `table` this connection inserts, updates or
-    /// deletes (triggers' writes included), and `rolled_back` when a transaction is rolled back;
-    /// `false` on PostgreSQL, which tells a client nothing of the kind. Replaces any earlier
-    /// watch.
+    /// deletes (triggers' writes included), and `rolled_back` when a transaction is rolled back.
+    /// Replaces any earlier watch. Does nothing on PostgreSQL, which tells a client nothing of
+    /// the kind.
     pub fn watch_writes(
         &mut self,
         table: &'static str,
         mut written: impl FnMut(i64) + Send + 'static,
         rolled_back: impl FnMut() + Send + 'static,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let Connection::Sqlite(connection) = &mut self.connection else {
-            return Ok(false);
+            return Ok(());
         };
         connection.update_hook(Some(
             move |_: rusqlite::hooks::Action, _: &str, written_table: &str, rowid: i64| {
@@ -188,7 +188,7 @@ impl Db {
             },
         ))?;
         connection.rollback_hook(Some(rolled_back))?;
-        Ok(true)
+        Ok(())
     }
 
     /// SQLite's `PRAGMA data_version`: changed whenever another connection committed since it
@@ -680,7 +680,7 @@ impl Row<'_> {
         }
     }
 
-    /// The text of column `index`, borrowed from the row rather than copied.
+    /// The text of `column`, borrowed from the row rather than copied.
     pub fn text(&self, column: usize) -> Result<&str> {
         match &self.0 {
             RowOf::Sqlite(row) => {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::db::{Db, Row};
+use super::db::{Db, Optional, Row};
 use super::sources::{OUTCOME_COLUMNS, read_outcome};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::config::SourceConfig;
@@ -293,8 +293,12 @@ impl KeptStatuses {
             let Some(&place) = read.places.get(&id) else {
                 return Ok(None);
             };
-            let (_, status) =
-                query.query_row([id], |row| read_status(row, &read.sources[place], now))?;
+            let read_again = query
+                .query_row([id], |row| read_status(row, &read.sources[place], now))
+                .optional()?;
+            let Some((_, status)) = read_again else {
+                return Ok(None);
+            };
             statuses[place] = status;
         }
         Ok(Some(Arc::clone(&read.statuses)))
