@@ -168,14 +168,16 @@ impl Db {
     }
 
     /// Calls `written` with the rowid of each row of `table` this connection inserts, updates or
-    /// deletes (triggers' writes included), and `rolled_back` when a transaction is rolled back.
-    /// Replaces any earlier watch. Does nothing on PostgreSQL, which tells a client nothing of
-    /// the kind.
+    /// deletes (triggers' writes included). Replaces any earlier watch. Does nothing on
+    /// PostgreSQL, which tells a client nothing of the kind.
+    ///
+    /// No rollback hook: rusqlite 0.43 frees a hook's closure before `sqlite3_close` rolls back
+    /// a transaction left open, and SQLite then calls the freed closure (a crash, seen when a
+    /// panic dropped a store inside a transaction).
     pub fn watch_writes(
         &mut self,
         table: &'static str,
         mut written: impl FnMut(i64) + Send + 'static,
-        rolled_back: impl FnMut() + Send + 'static,
     ) -> Result<()> {
         let Connection::Sqlite(connection) = &mut self.connection else {
             return Ok(());
@@ -187,7 +189,6 @@ impl Db {
                 }
             },
         ))?;
-        connection.rollback_hook(Some(rolled_back))?;
         Ok(())
     }
 

@@ -1183,21 +1183,40 @@ mod tests {
                     format!("A's title ok 2, {b} paused 0, {c} never_polled 0")
                 );
 
-                // A write rolled back with its transaction.
+                // Another poll of A by this connection, bringing one more item, and a new title.
+                let meta = FeedMeta {
+                    title: Some("A, retitled".into()),
+                    ..FeedMeta::default()
+                };
+                let items = [item("3", "Three", None)];
+                fetched(
+                    &mut store,
+                    &config.sources[0],
+                    &meta,
+                    &items,
+                    at("2025-01-03T00:00:00Z"),
+                );
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!("A, retitled ok 3, {b} paused 0, {c} never_polled 0")
+                );
+
+                // A write seen inside its transaction, which is then rolled back.
+                store.db.begin_batch().unwrap();
                 store
                     .db
                     .execute_batch(&format!(
-                        "BEGIN; UPDATE sources SET item_count = 7 WHERE url = '{c}'"
+                        "UPDATE sources SET item_count = 7 WHERE url = '{c}'"
                     ))
                     .unwrap();
                 assert_eq!(
                     shown(&mut store, &config),
-                    format!("A's title ok 2, {b} paused 0, {c} never_polled 7")
+                    format!("A, retitled ok 3, {b} paused 0, {c} never_polled 7")
                 );
                 store.db.execute_batch("ROLLBACK").unwrap();
                 assert_eq!(
                     shown(&mut store, &config),
-                    format!("A's title ok 2, {b} paused 0, {c} never_polled 0")
+                    format!("A, retitled ok 3, {b} paused 0, {c} never_polled 0")
                 );
 
                 // The config reloaded with another source.
@@ -1205,7 +1224,30 @@ mod tests {
                 let d = "https://d.example/feed";
                 assert_eq!(
                     shown(&mut store, &config),
-                    format!("A's title ok 2, {b} paused 0, {c} never_polled 0, {d} never_polled 0")
+                    format!(
+                        "A, retitled ok 3, {b} paused 0, {c} never_polled 0, {d} never_polled 0"
+                    )
+                );
+
+                // Another store that watches its writes (once asked), dropped with its batch
+                // open (as by a panic on the store thread), rolls the batch back: watching must
+                // not get in the way.
+                shown(&mut other, &config);
+                other.db.begin_batch().unwrap();
+                let items = [item("c1", "C", None)];
+                fetched(
+                    &mut other,
+                    &config.sources[2],
+                    &meta,
+                    &items,
+                    at("2025-01-04T00:00:00Z"),
+                );
+                drop(other);
+                assert_eq!(
+                    shown(&mut store, &config),
+                    format!(
+                        "A, retitled ok 3, {b} paused 0, {c} never_polled 0, {d} never_polled 0"
+                    )
                 );
             },
         );
