@@ -264,7 +264,8 @@ async fn a_proxy_carries_the_fetch_and_a_dead_proxy_fails_only_its_source() {
     // A plain HTTP proxy is asked for the whole URL; this one answers in the publisher's stead.
     proxy.serve(&target, feed("Proxied", "p1"));
     publisher.serve("/direct.xml", feed("Direct", "d1"));
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let (_refusing, port) = refusing_port();
+    let dead = format!("http://127.0.0.1:{port}");
     let ws = Workspace::new(&format!(
         r#"{STATE_AND_OUTPUT}
 [poll]

@@ -186,11 +186,9 @@ async fn a_failing_source_does_not_stop_the_others() {
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Cut</title><item><title>x"
             .into(),
     );
-    // A port nothing listens on: bind one, note it, close it.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    // A port nothing listens on, for as long as the test runs.
+    let (_refusing, port) = refusing_port();
+    let closed = format!("127.0.0.1:{port}");
     let mut config = config_with_sources(
         &server,
         &[

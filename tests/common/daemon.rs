@@ -17,6 +17,17 @@ pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> b
     condition()
 }
 
+/// A port on 127.0.0.1 that refuses connections for as long as the returned socket lives:
+/// bound, so that no other test's server can be given it, but not listening. (A port merely
+/// found free was once given to another test's server, which then answered in place of a dead
+/// proxy.)
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
+}
+
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
