@@ -380,14 +380,10 @@ pub fn status_rows<'a>(reads: &'a StatusReads, config: &Config) -> Vec<StatusRow
     let now = Utc::now();
     // Looked up only when there is anything to find: hashing 100,000 URLs to find nothing was
     // a twentieth of a `status`.
-    let subscription = |url: &str| match reads.subscriptions.is_empty() {
-        true => None,
-        false => reads.subscriptions.get(url),
-    };
-    let full_text_failed = |url: &str| match reads.full_text_failed.is_empty() {
-        true => None,
-        false => reads.full_text_failed.get(url),
-    };
+    fn by_url<'m, V>(map: &'m std::collections::HashMap<String, V>, url: &str) -> Option<&'m V> {
+        if map.is_empty() { None } else { map.get(url) }
+    }
+
     reads
         .sources
         .iter()
@@ -440,12 +436,12 @@ pub fn status_rows<'a>(reads: &'a StatusReads, config: &Config) -> Vec<StatusRow
                     "the URL is an HTML page; polling the feed it links to, {url}"
                 ));
             }
-            if let Some((failed, error)) = full_text_failed(&s.url) {
+            if let Some((failed, error)) = by_url(&reads.full_text_failed, &s.url) {
                 notes.push(format!(
                     "full text not fetched for {failed} item(s), their feed content shown; the latest: {error}"
                 ));
             }
-            let push = subscription(&s.url).map(|sub| PushRow::of(sub, now));
+            let push = by_url(&reads.subscriptions, &s.url).map(|sub| PushRow::of(sub, now));
             notes.extend(push.as_ref().map(|p| p.note(config.poll.pushed_interval)));
             StatusRow {
                 push,
