@@ -192,6 +192,85 @@ impl Db {
         Ok(())
     }
 
+    /// Copies the write-ahead log into the database file on a thread of its own, through a
+    /// connection of its own, whenever a commit leaves `background_pages` or more in the log.
+    /// This connection still checkpoints by itself once a commit leaves `own_pages`: that
+    /// checkpoint, between two of its transactions, finds nearly everything copied already,
+    /// and only a writer that begins with the whole log copied starts the log again from its
+    /// beginning (a log checkpointed only beside a busy writer grows to the database's size).
+    /// Why: a checkpoint waits for the disk to sync what it copied, and on the store thread
+    /// every poll waited with it. `None` on PostgreSQL, for a database in memory, and where the
+    /// thread could not be started (checkpoints then stay on this connection, as SQLite's
+    /// `wal_autocheckpoint` makes them).
+    pub fn checkpoint_in_background(
+        &mut self,
+        background_pages: i32,
+        own_pages: i32,
+    ) -> Option<BackgroundCheckpoints> {
+        let Connection::Sqlite(connection) = &mut self.connection else {
+            return None;
+        };
+        let path = connection
+            .path()
+            .filter(|path| !path.is_empty())?
+            .to_string();
+        let started = (|| -> std::result::Result<_, Box<dyn StdError>> {
+            let background = rusqlite::Connection::open(&path)?;
+            // One nudge waiting is enough: the checkpoint it starts copies all there is.
+            let (nudge, nudged) = std::sync::mpsc::sync_channel::<()>(1);
+            let thread = std::thread::Builder::new()
+                .name("tributary-checkpoint".into())
+                .spawn(move || {
+                    while nudged.recv().is_ok() {
+                        // PASSIVE: copies what no reader still needs, waiting for no one.
+                        let checkpoint =
+                            background.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                        if let Err(error) = checkpoint {
+                            tracing::debug!(%error, "a background checkpoint failed");
+                        }
+                    }
+                })?;
+            // Called after each commit with the pages in the log. An error returned here would
+            // be reported as the commit's, which stands: a checkpoint that fails (busy, as the
+            // other one runs) is tried again at the next commit.
+            connection.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
+                if pages >= own_pages {
+                    if let Err(error) = wal.checkpoint() {
+                        tracing::debug!(%error, "a checkpoint failed");
+                    }
+                } else if pages >= background_pages {
+                    let _ = nudge.try_send(());
+                }
+                Ok(())
+            }))?;
+            Ok(thread)
+        })();
+        match started {
+            Ok(thread) => Some(BackgroundCheckpoints { thread, own_pages }),
+            Err(error) => {
+                tracing::warn!(%error, database = %path, "checkpoints stay on the store thread");
+                None
+            }
+        }
+    }
+
+    /// Ends the checkpoints [`Db::checkpoint_in_background`] started, once the one running is
+    /// done; this connection then checkpoints all by itself, at the same size.
+    pub fn stop_background_checkpoints(&mut self, checkpoints: BackgroundCheckpoints) {
+        let Connection::Sqlite(connection) = &mut self.connection else {
+            return;
+        };
+        // Dropping the hook drops the thread's only nudge, which ends the thread.
+        let none: Option<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>> = None;
+        let stopped = connection.wal_hook(none).and_then(|()| {
+            connection.pragma_update(None, "wal_autocheckpoint", checkpoints.own_pages)
+        });
+        match stopped {
+            Ok(()) => drop(checkpoints.thread.join()),
+            Err(error) => tracing::warn!(%error, "stopping the background checkpoints"),
+        }
+    }
+
     /// SQLite's `PRAGMA data_version`: changed whenever another connection committed since it
     /// was last read; `None` on PostgreSQL.
     pub fn data_version(&self) -> Result<Option<i64>> {
@@ -412,6 +491,14 @@ impl Db {
             }
         }
     }
+}
+
+/// The thread [`Db::checkpoint_in_background`] started. Dropped with its connection, it ends
+/// by itself.
+#[derive(Debug)]
+pub struct BackgroundCheckpoints {
+    thread: std::thread::JoinHandle<()>,
+    own_pages: i32,
 }
 
 /// An open transaction (or savepoint); rolled back when dropped uncommitted.
@@ -904,7 +991,93 @@ impl PgToSql for PgValue {
 
 #[cfg(test)]
 mod tests {
-    use super::placeholders;
+    use super::{Db, placeholders};
+
+    /// A database in WAL mode at `path` with a table of blobs, each insert of `PAGE`-sized
+    /// blobs a page of the log.
+    fn wal_database(path: &std::path::Path) -> Db {
+        let connection = rusqlite::Connection::open(path).unwrap();
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                 CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB);",
+            )
+            .unwrap();
+        Db::sqlite(connection)
+    }
+
+    /// Commits a transaction that adds about `pages` pages to the log.
+    fn commit_pages(db: &Db, pages: usize) {
+        let tx = db.transaction().unwrap();
+        for _ in 0..pages {
+            tx.execute("INSERT INTO blobs (body) VALUES (zeroblob(3000))", ())
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    /// How many rows the database file alone holds, without its log (a copy of it, opened
+    /// where no log is).
+    fn rows_in_file_alone(path: &std::path::Path) -> i64 {
+        let copy = tempfile::tempdir().unwrap();
+        let alone = copy.path().join("alone.db");
+        std::fs::copy(path, &alone).unwrap();
+        let connection = rusqlite::Connection::open(&alone).unwrap();
+        connection
+            .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn the_log_is_checkpointed_beside_the_writer_and_starts_again_from_its_beginning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let mut db = wal_database(&path);
+
+        // Past the background size, below the writer's own: the other thread copies the log
+        // into the file, while the writer does nothing more.
+        let checkpoints = db.checkpoint_in_background(10, 40).unwrap();
+        commit_pages(&db, 20);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while rows_in_file_alone(&path) < 20 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the log was not checkpointed beside the writer"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        db.stop_background_checkpoints(checkpoints);
+
+        // A writer that goes on checkpoints by itself at its size, between its transactions,
+        // so the log starts again from its beginning instead of growing by all that is
+        // written; and so it does once the thread is stopped. (Nothing nudges the thread here:
+        // a checkpoint of its running at that moment would make the writer's wait for the next
+        // commit, and the log's size depend on when.)
+        let log_size = || {
+            std::fs::metadata(dir.path().join("wal.db-wal"))
+                .unwrap()
+                .len()
+        };
+        let checkpoints = db.checkpoint_in_background(1_000, 40).unwrap();
+        let mut largest = 0;
+        for _ in 0..100 {
+            commit_pages(&db, 5);
+            largest = largest.max(log_size());
+        }
+        db.stop_background_checkpoints(checkpoints);
+        for _ in 0..100 {
+            commit_pages(&db, 5);
+            largest = largest.max(log_size());
+        }
+        assert!(
+            largest < 80 * 4096,
+            "the log grew to {largest} bytes, with 1,000 pages written"
+        );
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM blobs", (), |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1_020);
+    }
 
     #[test]
     fn placeholders_become_dollars_outside_literals() {

@@ -51,7 +51,8 @@ enum Job {
 impl SharedStore {
     /// Starts the thread that owns `store`. It ends, committing what is pending, when the last
     /// handle is dropped.
-    pub fn new(store: Store) -> std::io::Result<SharedStore> {
+    pub fn new(mut store: Store) -> std::io::Result<SharedStore> {
+        store.checkpoint_in_background();
         let (jobs, queue) = channel();
         let unsaved_polls = Arc::new(AtomicUsize::new(0));
         let unsaved = Arc::clone(&unsaved_polls);
