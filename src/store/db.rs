@@ -13,6 +13,7 @@ use std::error::Error as StdError;
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql as PgToSql, Type, to_sql_checked};
+use rusqlite::ErrorCode;
 use rusqlite::types::{FromSql, ToSql, ToSqlOutput, Value, ValueRef};
 
 /// Why a statement failed.
@@ -222,21 +223,27 @@ impl Db {
                 .name("tributary-checkpoint".into())
                 .spawn(move || {
                     while nudged.recv().is_ok() {
-                        // PASSIVE: copies what no reader still needs, waiting for no one.
+                        // PASSIVE: copies what no reader still needs, waiting for no one (a
+                        // checkpoint already running makes it say "busy", not fail).
                         let checkpoint =
                             background.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                         if let Err(error) = checkpoint {
-                            tracing::debug!(%error, "a background checkpoint failed");
+                            tracing::warn!(%error, "checkpointing the write-ahead log");
                         }
                     }
                 })?;
             // Called after each commit with the pages in the log. An error returned here would
-            // be reported as the commit's, which stands: a checkpoint that fails (busy, as the
-            // other one runs) is tried again at the next commit.
+            // be reported as the commit's, which stands: a checkpoint that fails is tried again
+            // at the next commit. Busy is no failure: the other thread's checkpoint is running.
             connection.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
                 if pages >= own_pages {
-                    if let Err(error) = wal.checkpoint() {
-                        tracing::debug!(%error, "a checkpoint failed");
+                    match wal.checkpoint() {
+                        Err(error)
+                            if error.sqlite_error_code() != Some(ErrorCode::DatabaseBusy) =>
+                        {
+                            tracing::warn!(%error, "checkpointing the write-ahead log");
+                        }
+                        _ => {}
                     }
                 } else if pages >= background_pages {
                     let _ = nudge.try_send(());
@@ -993,8 +1000,7 @@ impl PgToSql for PgValue {
 mod tests {
     use super::{Db, placeholders};
 
-    /// A database in WAL mode at `path` with a table of blobs, each insert of `PAGE`-sized
-    /// blobs a page of the log.
+    /// A database in WAL mode at `path` with a table of blobs, each row a page of the log.
     fn wal_database(path: &std::path::Path) -> Db {
         let connection = rusqlite::Connection::open(path).unwrap();
         connection
