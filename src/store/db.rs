@@ -1057,8 +1057,8 @@ mod tests {
         // A writer that goes on checkpoints by itself at its size, between its transactions,
         // so the log starts again from its beginning instead of growing by all that is
         // written; and so it does once the thread is stopped. (Nothing nudges the thread here:
-        // a checkpoint of its running at that moment would make the writer's wait for the next
-        // commit, and the log's size depend on when.)
+        // were its checkpoint running when the writer's came, the writer's would wait for the
+        // next commit, and the log's size would depend on timing.)
         let log_size = || {
             std::fs::metadata(dir.path().join("wal.db-wal"))
                 .unwrap()

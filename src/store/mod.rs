@@ -194,7 +194,8 @@ impl Store {
 
     /// Checkpoints SQLite's write-ahead log on a thread of its own from now on, for a store that
     /// writes much and long (the store thread's): the disk syncs of checkpoints then no longer
-    /// hold its writes up (a cold ingest of 1,000 feeds spent a sixth of its time in them).
+    /// hold its writes up (a cold ingest of 1,000 feeds spent a twelfth to a sixth of its time in
+    /// them, on two VMs).
     pub fn checkpoint_in_background(&mut self) {
         if self.background_checkpoints.is_none() {
             self.background_checkpoints = self
