@@ -7,7 +7,6 @@
 //! can be reported and redirects into private networks refused.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +21,7 @@ use crate::config::{
     Auth, CommandSpec, FetchSettings, PollSettings, SourceLocation, TlsSettings, shown_url,
 };
 use crate::model::Validators;
+pub use crate::sanitize::{is_private_host, is_private_ip};
 
 /// The most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 10;
@@ -123,6 +123,11 @@ pub enum FetchError {
     )]
     /// A redirect from a public address into a private one, refused.
     PrivateRedirect(Url),
+    #[error(
+        "refused the private address {0}, which the publisher named (set [poll] allow_private_redirects = true to allow it)"
+    )]
+    /// A URL a public source handed over (a discovered feed, an article) that is private.
+    PrivateAddress(Url),
     #[error("{0}")]
     /// A `kind = "command"` source's program could not start, or failed.
     Command(String),
@@ -281,9 +286,14 @@ impl Fetcher {
         source: SourceRequest<'_>,
     ) -> Result<FetchOutcome, FetchError> {
         let client = self.client_for(source.settings)?;
-        // A source configured with a private address is the user's choice and allowed; only a
-        // public one redirecting inward is refused.
-        let guard_private = !self.settings.allow_private_redirects && !is_private(start).await;
+        // A source configured with a private address is the user's choice and allowed. Every
+        // other address a public source leads to (a redirect, a feed its page links to, an
+        // article) is the publisher's, and refused when private: whether the guard holds is
+        // decided by the configured address alone, never by where this fetch starts.
+        let guard_private = self.guards_private(source).await;
+        if guard_private && source.home != Some(start) && is_private(start).await {
+            return Err(FetchError::PrivateAddress(start.clone()));
+        }
         let mut url = start.clone();
         let mut visited = HashSet::from([url.clone()]);
         let mut all_permanent = true;
@@ -333,6 +343,19 @@ impl Fetcher {
             return self.finish(response, url, moved_to).await;
         }
         Err(FetchError::TooManyRedirects)
+    }
+
+    /// Whether addresses `source`'s publisher names must be public: unless `[poll]
+    /// allow_private_redirects`, or the source's own configured address is private. A source
+    /// read from a file or a program has no address, so none of its own is private.
+    pub async fn guards_private(&self, source: SourceRequest<'_>) -> bool {
+        if self.settings.allow_private_redirects {
+            return false;
+        }
+        match source.home {
+            Some(home) => !is_private(home).await,
+            None => true,
+        }
     }
 
     /// One request; the source's headers and credentials only when `at_home` (at its own
@@ -530,7 +553,10 @@ async fn run_command(spec: &CommandSpec, limit: u64) -> Result<FetchOutcome, Fet
         let _ = stderr.take(STDERR_KEPT).read_to_end(&mut text).await;
         text
     });
-    let run = async {
+    // The output is read while the command runs. When it exits, its whole group is ended: a
+    // child it left in the background would otherwise outlive every poll and hold the pipe
+    // open, so the output never ends.
+    let read = async {
         let mut body = Vec::new();
         stdout
             .take(limit + 1)
@@ -540,12 +566,14 @@ async fn run_command(spec: &CommandSpec, limit: u64) -> Result<FetchOutcome, Fet
         if body.len() as u64 > limit {
             return Err(FetchError::TooLarge { limit });
         }
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| FetchError::Command(format!("waiting for {program}: {e}")))?;
-        Ok((body, status))
+        Ok(body)
     };
+    let exit = async {
+        let status = child.wait().await;
+        kill_group();
+        status.map_err(|e| FetchError::Command(format!("waiting for {program}: {e}")))
+    };
+    let run = async { tokio::try_join!(read, exit) };
     let outcome = tokio::time::timeout(spec.timeout, run).await;
     let (body, status) = match outcome {
         Ok(Ok(done)) => done,
@@ -704,46 +732,6 @@ pub async fn is_private(url: &Url) -> bool {
             }
         }
         _ => false,
-    }
-}
-
-/// Whether `url`'s host is, as written, a loopback, private or link-local address: an IP
-/// address in those ranges (in any form the URL standard reads, `http://2130706433/` too), or
-/// `localhost`. Names are not resolved.
-pub fn is_private_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => is_private_ip(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_private_ip(IpAddr::V6(ip)),
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        None => false,
-    }
-}
-
-/// Loopback, private (RFC 1918, unique local), link-local, shared (CGNAT) or unspecified.
-pub fn is_private_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private_ip(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
     }
 }
 

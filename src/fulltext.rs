@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use url::Url;
 
 use crate::config::{Config, FullText, SourceConfig, SourceLocation};
-use crate::fetch::{FetchOutcome, SourceRequest, is_private};
+use crate::fetch::{FetchOutcome, SourceRequest};
 use crate::model::Validators;
 use crate::parse::decode_explained;
 use crate::refresh::Pipeline;
@@ -42,10 +42,6 @@ pub struct FullTextRun {
 /// Why an article could not be had.
 #[derive(Debug, thiserror::Error)]
 enum FullTextError {
-    #[error(
-        "its link {0} points at a private address (set [poll] allow_private_redirects = true to allow it)"
-    )]
-    Private(Url),
     #[error("{0}")]
     Fetch(#[from] crate::fetch::FetchError),
     #[error("the page answered {0}")]
@@ -59,7 +55,13 @@ enum FullTextError {
 impl FullTextError {
     /// Whether trying again could help.
     fn retry(&self) -> bool {
-        !matches!(self, FullTextError::Private(_))
+        !matches!(
+            self,
+            FullTextError::Fetch(
+                crate::fetch::FetchError::PrivateAddress(_)
+                    | crate::fetch::FetchError::PrivateRedirect(_)
+            )
+        )
     }
 }
 
@@ -91,18 +93,16 @@ pub async fn fetch_due(ctx: &Pipeline, config: &Config) -> FullTextRun {
             continue;
         };
         let (ctx, semaphore) = (ctx.clone(), semaphore.clone());
-        let allow_private = config.poll.allow_private_redirects;
         let max_content = ctx.rules.max_content;
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            let span = tracing::warn_span!("full_text", source = source.label());
+            let span = tracing::warn_span!("full_text", source = %source.label());
             let article = tracing::Instrument::instrument(
                 article(
                     &ctx,
                     &source,
                     &settings,
                     &item.link,
-                    allow_private,
                     max_content,
                 ),
                 span,
@@ -174,19 +174,10 @@ async fn article(
     source: &SourceConfig,
     settings: &FullText,
     link: &str,
-    allow_private: bool,
     max_content: usize,
 ) -> Result<String, FullTextError> {
     let url = Url::parse(link).map_err(|_| FullTextError::NotFetched("with no usable link"))?;
-    // As with redirects: a public source's item may not send Tributary into a private network.
-    // A source read from a file or a program has no address, so it is no private one.
-    let source_private = match &source.location {
-        SourceLocation::Http(home) => is_private(home).await,
-        SourceLocation::File(_) | SourceLocation::Command(_) => false,
-    };
-    if !allow_private && !source_private && is_private(&url).await {
-        return Err(FullTextError::Private(url));
-    }
+    // The fetcher refuses the link when it is private and the source public (as a redirect).
     let home = match &source.location {
         SourceLocation::Http(home) => Some(home),
         _ => None,

@@ -339,9 +339,16 @@ pub enum Revision {
 /// Whether and how a stored item is revised: always when its title, link or authors changed;
 /// for its summary or content, at most [`MAX_CONTENT_UPDATES`] times. An item owned by another
 /// source is left as that source has it. Its `updated` is the publisher's, if it moved forward,
-/// else now.
-pub fn revise(stored: &Stored, fresh: &Fresh<'_>, now: DateTime<Utc>) -> Revision {
+/// else now. A `pushed` copy (a hub's delivery, which anyone who captured one can replay)
+/// revises it only when its own `updated` is newer than the stored one.
+pub fn revise(stored: &Stored, fresh: &Fresh<'_>, pushed: bool, now: DateTime<Utc>) -> Revision {
     if !stored.owned {
+        return Revision::Unchanged;
+    }
+    let newer = fresh
+        .updated
+        .is_some_and(|u| stored.updated.is_none_or(|s| u > s));
+    if pushed && !newer {
         return Revision::Unchanged;
     }
     if stored.fingerprint == fresh.fingerprint {
@@ -367,10 +374,23 @@ pub fn revise(stored: &Stored, fresh: &Fresh<'_>, now: DateTime<Utc>) -> Revisio
     }
 }
 
-/// Whether a copy published at `published` takes the place of another source's copy published
-/// at `owner_published` (Unix seconds): the earliest published copy is the one shown.
-pub fn takes_over(published: DateTime<Utc>, owner_published: Option<i64>) -> bool {
-    owner_published.is_some_and(|p| published.timestamp() < p)
+/// Whether the copy of `link` a source at `newcomer` carries takes the place of the copy the
+/// source at `owner` stored first. The first to store an item owns it: a claimed earlier date
+/// moves nothing, so that no source can take over another publisher's item. Only the link's
+/// own site does (its configured URL on the link's host, `www.` aside), from a source that is
+/// not.
+pub fn takes_over(link: &str, newcomer: &str, owner: &str) -> bool {
+    let host = |url: &str| {
+        Url::parse(url).ok().and_then(|u| {
+            let host = u.host_str()?.to_ascii_lowercase();
+            Some(host.strip_prefix("www.").map(str::to_string).unwrap_or(host))
+        })
+    };
+    let Some(site) = host(link) else {
+        return false;
+    };
+    let on_site = |url: &str| host(url).as_deref() == Some(site.as_str());
+    on_site(newcomer) && !on_site(owner)
 }
 
 /// Query parameters that only track where a click came from; they never change the article.
@@ -725,12 +745,40 @@ mod tests {
             ),
         ];
         for (index, (stored, fresh, want)) in table.into_iter().enumerate() {
-            assert_eq!(revise(&stored, &fresh, now), want, "row {index}");
+            assert_eq!(revise(&stored, &fresh, false, now), want, "row {index}");
         }
-        let published = at("2025-05-01T00:00:00Z");
-        assert!(takes_over(published, Some(published.timestamp() + 1)));
-        assert!(!takes_over(published, Some(published.timestamp())));
-        assert!(!takes_over(published, None));
+        // A pushed copy revises only with an `updated` newer than the stored one: a delivery
+        // replayed after a later one changes nothing.
+        let pushed = |updated| revise(&stored, &Fresh { updated, ..content }, true, now);
+        assert_eq!(
+            pushed(Some(200)),
+            Revision::Updated {
+                updated: 200,
+                content_only: true
+            }
+        );
+        assert_eq!(pushed(Some(100)), Revision::Unchanged);
+        assert_eq!(pushed(Some(50)), Revision::Unchanged);
+        assert_eq!(pushed(None), Revision::Unchanged);
+    }
+
+    #[test]
+    fn only_the_links_own_site_takes_an_item_from_the_source_that_stored_it_first() {
+        let link = "https://www.victim.example/news/1";
+        let own = "https://victim.example/feed.xml";
+        let other = "https://thief.example/feed.xml";
+        // (the owner's configured URL, the newcomer's) → whether the newcomer takes it over.
+        let table = [
+            (other, own, true),
+            (own, other, false),
+            (other, "https://third.example/rss", false),
+            (own, own, false),
+            ("file:///srv/feed.xml", own, true),
+        ];
+        for (owner, newcomer, want) in table {
+            assert_eq!(takes_over(link, newcomer, owner), want, "{owner} ← {newcomer}");
+        }
+        assert!(!takes_over("not a link", own, other));
     }
 
     #[test]

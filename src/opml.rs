@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use quick_xml::events::Event;
 
-use crate::fetch::is_private_host;
+use crate::sanitize::is_private_host;
 
 /// A feed named in an OPML file.
 #[derive(Debug, Clone, PartialEq, Eq)]

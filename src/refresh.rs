@@ -205,7 +205,7 @@ pub enum Attempt {
 pub async fn refresh(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
     // A span at WARN, not INFO, so that failures logged under `once`'s quieter default level
     // still carry the source's name and URL.
-    let span = tracing::warn_span!("refresh", source = source.label(), url = %source.url);
+    let span = tracing::warn_span!("refresh", source = %source.label(), url = %source.shown_url());
     let outcome = refresh_in_span(ctx, source, mode).instrument(span).await;
     crate::metrics::global().poll(&outcome);
     outcome
@@ -376,7 +376,7 @@ async fn pace(ctx: &Pipeline, source: &SourceConfig, attempt: &Attempt, pushed: 
 /// poll's, leaving the source's polling state as it is. Never fails outward: a body that is
 /// not a feed or cannot be stored is that source's failure, logged.
 pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: Pushed) -> RefreshOutcome {
-    let span = tracing::warn_span!("push", source = source.label(), hub = %push.subscription.hub);
+    let span = tracing::warn_span!("push", source = %source.label(), hub = %push.subscription.hub);
     async {
         let started = Instant::now();
         // As a fetched feed: however many hubs deliver at once, memory stays bounded.
@@ -386,14 +386,24 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: Pushed) -
             charset: push.charset,
             base: Url::parse(&push.subscription.topic).ok(),
         };
-        let read = read_body(ctx, body, &source.kind, &source.url, false).await;
+        let home = match &source.location {
+            SourceLocation::Http(url) => Some(url),
+            SourceLocation::File(_) | SourceLocation::Command(_) => None,
+        };
+        let request = SourceRequest {
+            settings: &source.fetch,
+            home,
+        };
+        let screen = ctx.fetcher.guards_private(request).await;
+        let read = read_body(ctx, body, &source.kind, &source.url, false, screen).await;
         let result = match read {
             Ok(mut feed) => {
-                // What the hub says in its `Link` headers, else what was subscribed: a pushed
-                // body without the feed's links must not make the hub look gone.
-                let (hub, topic) = &push.links;
-                feed.meta.hub = Some(hub.as_ref().map_or(push.subscription.hub.clone(), Url::to_string));
-                feed.meta.topic = Some(topic.as_ref().map_or(push.subscription.topic.clone(), Url::to_string));
+                // What was subscribed, whatever the delivery names: a subscription changes only
+                // by what polls find or the config says, never by a delivery that anyone who
+                // captured one signed body can replay with other headers (or a body of other
+                // links).
+                feed.meta.hub = Some(push.subscription.hub.clone());
+                feed.meta.topic = Some(push.subscription.topic.clone());
                 let attempt = Attempt::Fetched {
                     feed: Box::new(feed),
                     response: Response::default(),
@@ -785,7 +795,8 @@ impl RefreshError {
                 FetchError::RedirectLoop(_)
                 | FetchError::TooManyRedirects
                 | FetchError::BadRedirect
-                | FetchError::PrivateRedirect(_) => FailureKind::Redirect,
+                | FetchError::PrivateRedirect(_)
+                | FetchError::PrivateAddress(_) => FailureKind::Redirect,
             },
             RefreshError::Parse(ParseError::ParserCrashed) => FailureKind::Internal,
             RefreshError::Parse(_) => FailureKind::Feed,
@@ -847,7 +858,8 @@ async fn fetch_and_parse(
         charset: fetched.charset,
         base: response.final_url.clone(),
     };
-    let mut feed = read_body(ctx, body, kind, source_url, explain).await?;
+    let screen = ctx.fetcher.guards_private(request).await;
+    let mut feed = read_body(ctx, body, kind, source_url, explain, screen).await?;
     // WebSub discovery: the response's `Link` headers come before the feed's own links.
     let (hub, topic) = &response.websub;
     if let Some(hub) = hub {
@@ -874,20 +886,28 @@ struct Body {
 }
 
 /// Parses, cleans and shapes a body into the source's items: the one way from bytes to items,
-/// for polls and pushes alike.
+/// for polls and pushes alike. With `screen_private`, the URLs a reader's software loads by
+/// itself are dropped where they name private addresses.
 async fn read_body(
     ctx: &Pipeline,
     body: Body,
     kind: &SourceKind,
     source_url: &str,
     explain: bool,
+    screen_private: bool,
 ) -> Result<ParsedFeed, NotRead> {
     // Parsing and sanitizing are CPU work: off the async workers, and a panic in a dependency
     // is caught at this boundary.
     let rules = ctx.rules.clone();
     let kind = kind.clone();
+    // Relative links resolved against the source's URL must not carry its user name along.
+    let mut base = body.base;
+    if let Some(base) = &mut base {
+        let _ = base.set_username("");
+        let _ = base.set_password(None);
+    }
     let parsed = tokio::task::spawn_blocking(move || {
-        let base = body.base.as_ref();
+        let base = base.as_ref();
         let options = ParseOptions {
             base,
             charset: body.charset.as_deref(),
@@ -923,6 +943,11 @@ async fn read_body(
     let (shaping, url) = (ctx.shaping.get(), source_url.to_string());
     tokio::task::spawn_blocking(move || {
         let mut parsed = parsed.clean(&unchanged);
+        if screen_private {
+            for item in &mut parsed.items {
+                crate::sanitize::drop_private_urls(item);
+            }
+        }
         shaping.strip_links(&url, &mut parsed.items);
         parsed
     })

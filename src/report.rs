@@ -138,7 +138,7 @@ pub fn explanation(
         out.push('\n');
     };
     line(format!("Source: {}", source.label()));
-    line(format!("  URL: {}", source.url));
+    line(format!("  URL: {}", source.shown_url()));
     let feed = &explained.feed;
     if let Some(url) = &explained.fetched_from {
         line(format!("  Fetched from: {url}"));
@@ -297,7 +297,7 @@ pub struct StatusRow<'a> {
     /// Its name.
     pub name: &'a str,
     /// Its URL as configured.
-    pub url: &'a str,
+    pub url: std::borrow::Cow<'a, str>,
     /// `ok`, `not_modified`, `never_polled`, `failing`, `rate_limited`, `gone` or `paused`.
     pub state: &'static str,
     /// The state as a sentence: `failing (3 in a row): HTTP 500 …`.
@@ -447,7 +447,7 @@ pub fn status_rows<'a>(reads: &'a StatusReads, config: &Config) -> Vec<StatusRow
                 push,
                 instance: s.instance.as_ref(),
                 name: &s.name,
-                url: &s.url,
+                url: crate::sanitize::shown_url(&s.url),
                 state,
                 state_text,
                 last_success: st.last_success_at,
@@ -583,7 +583,8 @@ pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&s
 /// One webhook's queue as `status` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WebhookRow {
-    /// Where it delivers.
+    /// Where it delivers, as far as may be shown: its scheme and host only, since for many
+    /// services (Slack, Discord) the rest of the URL is the credential.
     pub url: String,
     /// Deliveries waiting (each of up to 100 items).
     pub queued: i64,
@@ -604,7 +605,10 @@ impl WebhookRow {
     pub fn of(url: &str, status: &WebhookStatus) -> WebhookRow {
         let (last_error, last_error_at) = status.last_error.clone().unzip();
         WebhookRow {
-            url: url.to_string(),
+            url: match url::Url::parse(url) {
+                Ok(url) => format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or_default()),
+                Err(_) => "…".to_string(),
+            },
             queued: status.queued,
             items_waiting: status.items_waiting,
             oldest: status.oldest,
@@ -668,7 +672,7 @@ pub fn check(config: &Config) -> String {
     );
     for output in &config.outputs {
         let from = if output.selects_sources() {
-            let picks: Vec<&str> = config
+            let picks: Vec<_> = config
                 .sources
                 .iter()
                 .filter(|s| output.takes(s))
@@ -694,7 +698,7 @@ pub fn check(config: &Config) -> String {
         .map(|s| {
             vec![
                 s.label().to_string(),
-                s.url.clone(),
+                s.shown_url().into_owned(),
                 format!("every {}", humantime::format_duration(s.interval)),
                 if s.tags.is_empty() {
                     String::new()

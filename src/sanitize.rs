@@ -11,6 +11,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 
 use ammonia::{Builder, UrlRelative};
+use std::net::IpAddr;
+
 use url::Url;
 
 use crate::model::{Author, Category, Item};
@@ -73,6 +75,116 @@ pub fn web_url(url: &str) -> Option<&str> {
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
 
+
+/// Words that, in a query parameter's name, say its value is a credential: shown as `***`.
+const SECRET_PARAMETER_WORDS: &[&str] = &[
+    "key", "token", "secret", "password", "passwd", "pwd", "signature", "sig", "auth", "session",
+    "credential",
+];
+
+/// `url` as it may be shown or published: no user name or password, and the value of each
+/// query parameter whose name says it holds a credential (`api_key`, `token`, `sig`, …)
+/// replaced by `***`. The request itself still uses them. What is not a URL (a file, a
+/// command) is shown as it is.
+pub fn shown_url(url: &str) -> Cow<'_, str> {
+    let may_hide = url.contains('@') || url.contains('?');
+    let Some(mut parsed) = may_hide.then(|| Url::parse(url).ok()).flatten() else {
+        return Cow::Borrowed(url);
+    };
+    let mut changed = false;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Only fails for URLs that cannot carry credentials, and this one carries some.
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        changed = true;
+    }
+    if let Some(query) = parsed.query() {
+        let mut hidden = false;
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| {
+                let (name, _) = pair.split_once('=').unwrap_or((pair, ""));
+                let name = percent_encoding::percent_decode_str(name)
+                    .decode_utf8_lossy()
+                    .to_ascii_lowercase();
+                if SECRET_PARAMETER_WORDS.iter().any(|w| name.contains(w)) {
+                    hidden = true;
+                    format!("{}=***", pair.split('=').next().unwrap_or_default())
+                } else {
+                    pair.to_string()
+                }
+            })
+            .collect();
+        if hidden {
+            parsed.set_query(Some(&pairs.join("&")));
+            changed = true;
+        }
+    }
+    match changed {
+        true => Cow::Owned(parsed.to_string()),
+        false => Cow::Borrowed(url),
+    }
+}
+
+/// Drops the URLs of `item` that a reader's software would load by itself (its image, its
+/// enclosures) when they name a private, loopback or link-local address as written: a public
+/// publisher must not make subscribers' podcast clients and readers reach into their own
+/// networks. Returns what was dropped, for `explain`.
+pub fn drop_private_urls(item: &mut Item) -> Vec<&'static str> {
+    let private = |url: &str| Url::parse(url).is_ok_and(|u| is_private_host(&u));
+    let mut dropped = Vec::new();
+    if item.image.as_deref().is_some_and(private) {
+        item.image = None;
+        dropped.push("image dropped: a private address");
+    }
+    let enclosures = item.enclosures.len();
+    item.enclosures.retain(|e| !private(&e.url));
+    if item.enclosures.len() < enclosures {
+        dropped.push("enclosure dropped: a private address");
+    }
+    dropped
+}
+
+/// Whether `url`'s host is, as written, a loopback, private or link-local address: an IP
+/// address in those ranges (in any form the URL standard reads, `http://2130706433/` too), or
+/// `localhost`. Names are not resolved.
+pub fn is_private_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_private_ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_private_ip(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Loopback, private (RFC 1918, unique local), link-local, shared (CGNAT) or unspecified.
+pub fn is_private_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 /// `text` as one line (white space folded, control characters dropped) of at most `max`
 /// characters: a longer one is cut at a character boundary and ends with "…".
 pub fn bounded_line(text: &str, max: usize) -> String {
@@ -104,6 +216,7 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
             *url = None;
             dropped.push(note);
         }
+        forget_credentials(url);
     };
     keep_url(&mut item.link, "link dropped: not http(s)");
     if item.link.is_none() {
@@ -124,6 +237,12 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
     item.enclosures.retain(|e| web_url(&e.url).is_some());
     if item.enclosures.len() < enclosures {
         dropped.push("enclosure dropped: not http(s)");
+    }
+    for link in &mut item.links {
+        forget_credentials_in(&mut link.href);
+    }
+    for enclosure in &mut item.enclosures {
+        forget_credentials_in(&mut enclosure.url);
     }
     // Titles and categories are folded into one line as they are read.
     let link_titles = item.links.iter_mut().filter_map(|l| l.title.as_mut());
@@ -154,6 +273,28 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
     dropped
 }
 
+/// Drops a user name and password from `url`: they are never published.
+fn forget_credentials(url: &mut Option<String>) {
+    if let Some(url) = url {
+        forget_credentials_in(url);
+    }
+}
+
+fn forget_credentials_in(url: &mut String) {
+    // Only a URL with an `@` before its path can carry them: most need no parse.
+    let authority = url.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or_default()
+    });
+    if !authority.contains('@') {
+        return;
+    }
+    if let Ok(mut parsed) = Url::parse(url) {
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        *url = parsed.to_string();
+    }
+}
+
 /// Bounds an author's name and email and drops a URI a reader could not safely follow;
 /// whether it did drop one.
 pub fn fit_author(author: &mut Author) -> bool {
@@ -165,6 +306,7 @@ pub fn fit_author(author: &mut Author) -> bool {
     if unsafe_uri {
         author.uri = None;
     }
+    forget_credentials(&mut author.uri);
     unsafe_uri
 }
 
@@ -525,5 +667,52 @@ mod tests {
             "Fish & Chips <3"
         );
         assert_eq!(html_to_text("&amp;lt;"), "&lt;");
+    }
+
+    #[test]
+    fn shown_urls_carry_no_credentials() {
+        let table = [
+            ("https://example.org/feed.xml", "https://example.org/feed.xml"),
+            (
+                "https://example.org/feed?api_key=abc&page=2",
+                "https://example.org/feed?api_key=***&page=2",
+            ),
+            (
+                "https://example.org/f?Token=x&SIG=y&q=a%20b&X-Amz-Signature=z&sessionid=s",
+                "https://example.org/f?Token=***&SIG=***&q=a%20b&X-Amz-Signature=***&sessionid=***",
+            ),
+            ("https://user:***@example.org/feed", "https://example.org/feed"),
+            ("https://alice@example.org/a?auth=1", "https://example.org/a?auth=***"),
+            ("/srv/feeds/local.xml", "/srv/feeds/local.xml"),
+        ];
+        for (url, shown) in table {
+            assert_eq!(shown_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn published_item_urls_lose_user_names_and_private_enclosures() {
+        let mut item = Item {
+            link: Some("https://user:***@example.org/a".into()),
+            image: Some("http://192.168.1.1/cam.jpg".into()),
+            enclosures: vec![
+                crate::model::Enclosure {
+                    url: "http://127.0.0.1:8080/admin.mp3".into(),
+                    ..Default::default()
+                },
+                crate::model::Enclosure {
+                    url: "https://cdn.example.org/ep1.mp3".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        fit_to_publish(&mut item);
+        assert_eq!(item.link.as_deref(), Some("https://example.org/a"));
+        let dropped = drop_private_urls(&mut item);
+        assert_eq!(dropped.len(), 2, "{dropped:?}");
+        assert_eq!(item.image, None);
+        let kept: Vec<&str> = item.enclosures.iter().map(|e| e.url.as_str()).collect();
+        assert_eq!(kept, ["https://cdn.example.org/ep1.mp3"]);
     }
 }

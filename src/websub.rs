@@ -16,6 +16,7 @@ use url::Url;
 use crate::config::{Config, SourceLocation};
 use crate::fetch::Fetcher;
 use crate::schedule::later;
+use crate::sanitize::shown_url;
 use crate::store::SharedStore;
 
 /// How long a hub has to verify a request before it counts as failed.
@@ -188,10 +189,10 @@ pub fn wanted(config: &Config, advertised: &[Advertised]) -> Vec<Wanted> {
     wanted
 }
 
-/// `wanted` without the hubs a feed advertises at a private, loopback or link-local address
-/// while the source itself is public (unless `[poll] allow_private_redirects`): a publisher
-/// must not make Tributary POST into the network it runs in. A hub the config names is the
-/// user's choice and kept.
+/// `wanted` without the hubs and topics a feed advertises at a private, loopback or link-local
+/// address while the source itself is public (unless `[poll] allow_private_redirects`): a
+/// publisher must not make Tributary POST into the network it runs in, nor have a hub fetch
+/// there in its name. A hub the config names is the user's choice and kept.
 async fn screened(config: &Config, wanted: Vec<Wanted>) -> Vec<Wanted> {
     if config.poll.allow_private_redirects {
         return wanted;
@@ -200,18 +201,28 @@ async fn screened(config: &Config, wanted: Vec<Wanted>) -> Vec<Wanted> {
     for w in wanted {
         let source = config.sources.iter().find(|s| s.url == w.source_url);
         let configured = source.is_some_and(|s| s.hub.as_ref() == Some(&w.hub));
-        let source_private = match source.map(|s| &s.location) {
-            Some(SourceLocation::Http(home)) => crate::fetch::is_private(home).await,
+        let Some(SourceLocation::Http(home)) = source.map(|s| &s.location) else {
+            kept.push(w);
+            continue;
+        };
+        if crate::fetch::is_private(home).await {
+            kept.push(w);
+            continue;
+        }
+        let private_hub = !configured && crate::fetch::is_private(&w.hub).await;
+        let private_topic = match Url::parse(&w.topic) {
+            Ok(topic) if &topic != home => crate::fetch::is_private(&topic).await,
             _ => false,
         };
-        if configured || source_private || !crate::fetch::is_private(&w.hub).await {
-            kept.push(w);
-        } else {
+        if private_hub || private_topic {
+            let what = if private_hub { "hub" } else { "topic (rel=self)" };
             tracing::warn!(
-                source = %w.source_url,
+                source = %shown_url(&w.source_url),
                 hub = %w.hub,
-                "not subscribing: the feed's hub is at a private address (set [poll] allow_private_redirects = true to allow it)"
+                "not subscribing: the feed's {what} is at a private address (set [poll] allow_private_redirects = true to allow it)"
             );
+        } else {
+            kept.push(w);
         }
     }
     kept
@@ -329,8 +340,6 @@ pub struct Pushed {
     pub body: Vec<u8>,
     /// The charset its `Content-Type` named.
     pub charset: Option<String>,
-    /// The hub and topic its `Link` headers named.
-    pub links: (Option<Url>, Option<Url>),
 }
 
 /// What a run of [`maintain`] came to.
@@ -388,12 +397,12 @@ async fn carry_out(store: &SharedStore, fetcher: &Fetcher, config: &Config, step
     let now = Utc::now();
     match step {
         Step::Forget(s) => {
-            tracing::warn!(hub = %s.hub, topic = %s.topic, "the hub never confirmed the unsubscription; forgetting it");
+            tracing::warn!(hub = %s.hub, topic = %shown_url(&s.topic), "the hub never confirmed the unsubscription; forgetting it");
             let id = s.id.clone();
             save(store, move |st| st.delete_subscription(&id)).await;
         }
         Step::Unhealthy(s, reason) => {
-            tracing::warn!(source = %s.source_url, hub = %s.hub, "WebSub push unhealthy: {reason}");
+            tracing::warn!(source = %shown_url(&s.source_url), hub = %s.hub, "WebSub push unhealthy: {reason}");
             let retry = later(now, retry_after(s.tries));
             save(store, move |st| {
                 st.push_unhealthy(&s.id, &reason, retry, now)
@@ -432,7 +441,7 @@ async fn request(
     };
     match sent {
         Ok(()) => {
-            tracing::info!(source = %s.source_url, hub = %s.hub, topic = %s.topic, "WebSub {label} requested; waiting for the hub to verify it");
+            tracing::info!(source = %shown_url(&s.source_url), hub = %s.hub, topic = %shown_url(&s.topic), "WebSub {label} requested; waiting for the hub to verify it");
             if asked == Asked::Subscribe {
                 let verify_by = later(now, VERIFY_WITHIN);
                 save(store, move |st| {
@@ -442,7 +451,7 @@ async fn request(
             }
         }
         Err(error) => {
-            tracing::warn!(source = %s.source_url, hub = %s.hub, "WebSub {label} not accepted: {error}");
+            tracing::warn!(source = %shown_url(&s.source_url), hub = %s.hub, "WebSub {label} not accepted: {error}");
             if asked == Asked::Subscribe {
                 let retry = later(now, retry_after(s.tries));
                 let reason = format!("the hub did not accept the subscription: {error}");

@@ -677,9 +677,19 @@ impl FetchSettings {
 }
 
 impl SourceConfig {
-    /// The name to show before the feed's own title is known.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.url)
+    /// The name to show before the feed's own title is known: its name, else its URL as it
+    /// may be shown (no credentials, see [`crate::sanitize::shown_url`]).
+    pub fn label(&self) -> std::borrow::Cow<'_, str> {
+        match &self.name {
+            Some(name) => std::borrow::Cow::Borrowed(name),
+            None => self.shown_url(),
+        }
+    }
+
+    /// Its URL as it may be shown or published: no user name, and `***` for the values of
+    /// query parameters that carry credentials.
+    pub fn shown_url(&self) -> std::borrow::Cow<'_, str> {
+        crate::sanitize::shown_url(&self.url)
     }
 
     /// Whether `target`, as a command or request gives it, names this source: its name or its

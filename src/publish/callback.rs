@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
-use url::Url;
 
+use crate::sanitize::shown_url;
 use crate::store::{SharedStore, Verified};
 use crate::websub::{Asked, Push, Pushed, signed};
 
@@ -73,7 +73,7 @@ async fn verify(inbox: &Inbox, id: &str, uri: &Uri) -> Response {
             .and_then(Result::ok)
             .flatten();
         if let Some(s) = found.filter(|s| s.topic == topic) {
-            tracing::warn!(source = %s.source_url, hub = %s.hub, %reason, "the WebSub hub denied the subscription");
+            tracing::warn!(source = %shown_url(&s.source_url), hub = %s.hub, %reason, "the WebSub hub denied the subscription");
             let why = format!("the hub denied the subscription: {reason}");
             let now = Utc::now();
             let retry = now + chrono::Duration::hours(1);
@@ -127,7 +127,7 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
     };
     let limit = usize::try_from(inbox.max_body).unwrap_or(usize::MAX);
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        tracing::warn!(source = %subscription.source_url, hub = %subscription.hub, "WebSub delivery refused: larger than [poll] max_body");
+        tracing::warn!(source = %shown_url(&subscription.source_url), hub = %subscription.hub, "WebSub delivery refused: larger than [poll] max_body");
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let signature = headers
@@ -140,7 +140,7 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
         } else {
             ("wrongly signed", "wrongly_signed")
         };
-        tracing::warn!(source = %subscription.source_url, hub = %subscription.hub, "WebSub delivery discarded: {why}");
+        tracing::warn!(source = %shown_url(&subscription.source_url), hub = %subscription.hub, "WebSub delivery discarded: {why}");
         crate::metrics::global().websub_delivery(result);
         return StatusCode::ACCEPTED.into_response();
     }
@@ -148,24 +148,12 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(crate::fetch::charset);
-    let base = Url::parse(&subscription.topic).ok();
-    let links = match &base {
-        Some(base) => crate::fetch::websub_links(
-            headers
-                .get_all(header::LINK)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-            base,
-        ),
-        None => (None, None),
-    };
     let (reply, stored) = oneshot::channel();
     let push = Push {
         content: Pushed {
             subscription,
             body: body.into(),
             charset,
-            links,
         },
         reply,
     };

@@ -19,11 +19,12 @@ pub fn render(title: &str, sources: &[std::sync::Arc<SourceConfig>]) -> io::Resu
             w.create_element("body").write_inner_content(|w| {
                 for source in sources.iter().filter(|s| web_url(&s.url).is_some()) {
                     let tags = source.tags.join(",");
+                    let (label, url) = (source.label(), source.shown_url());
                     let mut attributes = vec![
                         ("type", "rss"),
-                        ("text", source.label()),
-                        ("title", source.label()),
-                        ("xmlUrl", source.url.as_str()),
+                        ("text", label.as_ref()),
+                        ("title", label.as_ref()),
+                        ("xmlUrl", url.as_ref()),
                     ];
                     if !tags.is_empty() {
                         attributes.push(("category", tags.as_str()));

@@ -76,6 +76,7 @@ impl Store {
                     rules: poll.rules,
                     shaping: Some(poll.shaping),
                     full_text: source.full_text.is_some(),
+                    pushed: poll.state.is_none(),
                     now: poll.at,
                     notify: (source, poll.webhooks),
                     keys: Default::default(),
@@ -115,6 +116,7 @@ impl Store {
             rules,
             shaping: None,
             full_text: false,
+            pushed: false,
             now,
             notify: (source, &[]),
             keys: Default::default(),
@@ -267,6 +269,8 @@ struct Ingest<'a> {
     shaping: Option<&'a Shaping>,
     /// Whether new items' full text is wanted.
     full_text: bool,
+    /// Whether a hub pushed these items (see [`identity::revise`]).
+    pushed: bool,
     now: DateTime<Utc>,
     /// The source, and the webhooks to queue its new items for.
     notify: (&'a SourceConfig, &'a [WebhookConfig]),
@@ -674,7 +678,7 @@ impl<'a> Ingest<'a> {
             authors: &c.authors,
             updated: candidate.updated.map(to_unix),
         };
-        match identity::revise(&stored, &fresh, self.now) {
+        match identity::revise(&stored, &fresh, self.pushed, self.now) {
             Revision::Unchanged => Ok(Verdict::Unchanged),
             Revision::NewDigest => {
                 self.tx
@@ -701,18 +705,19 @@ impl<'a> Ingest<'a> {
     }
 
     /// Records that this source also carried `item_id`, and returns the name of the source that
-    /// first stored it. The earliest published copy is the one shown: if this one was published
-    /// before the stored one, it takes its place, and the previous source is recorded as also
-    /// carrying it.
+    /// first stored it. That source keeps it (see [`identity::takes_over`]) unless this one is
+    /// the link's own site: then this copy takes its place, and the previous source is recorded
+    /// as also carrying it.
     fn also_via(&self, item_id: i64, candidate: &Candidate<'_>) -> Result<String, StoreError> {
-        let (owner, published, owner_name): (i64, Option<i64>, String) = self
+        let (owner, owner_url, owner_name): (i64, String, String) = self
             .tx
             .prepare_cached(
-                "SELECT i.source_id, i.published, COALESCE(s.name, s.feed_title, s.url)
+                "SELECT i.source_id, s.url, COALESCE(s.name, s.feed_title, s.url)
              FROM items i JOIN sources s ON s.id = i.source_id WHERE i.id = ?1",
             )?
             .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        if !identity::takes_over(candidate.published, published) {
+        let link = candidate.item.link.as_deref().unwrap_or_default();
+        if !identity::takes_over(link, self.source_url, &owner_url) {
             self.also_carried_by(item_id, self.source_id)?;
             return Ok(owner_name);
         }

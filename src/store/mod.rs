@@ -49,6 +49,14 @@ pub enum StoreError {
         /// Why.
         error: std::io::Error,
     },
+    #[error("creating database {path}: {error}")]
+    /// The database file could not be created.
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     #[error("opening database {database}: {error}")]
     /// The database could not be opened (or connected to).
     Open {
@@ -114,6 +122,37 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const CHECKPOINT_PAGES: i32 = 4000;
 const BACKGROUND_CHECKPOINT_PAGES: i32 = 1000;
 
+/// Makes the database at `path` readable by its owner alone, creating it empty if it is not
+/// there: it holds WebSub and webhook secrets. SQLite gives the write-ahead log and its index
+/// the database file's mode when it creates them; files an older version left open to others
+/// are closed here too.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            let closed = std::fs::Permissions::from_mode(meta.permissions().mode() & 0o700);
+            if let Err(error) = std::fs::set_permissions(&file, closed) {
+                // Another user's file, read by `status`: theirs to close.
+                let file = Path::new(&file).display().to_string();
+                tracing::warn!(%file, %error, "the database is readable by other users and could not be closed to them");
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens the database the config names: PostgreSQL's at `[database] url`, else SQLite's at
     /// `[database] path`.
@@ -137,6 +176,10 @@ impl Store {
             database: path.display().to_string(),
             error: error.into(),
         };
+        owner_only(path).map_err(|error| StoreError::Create {
+            path: path.to_path_buf(),
+            error,
+        })?;
         let mut conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         // WAL lets `status` read while the daemon writes; NORMAL sync is durable against a
