@@ -98,13 +98,7 @@ pub async fn fetch_due(ctx: &Pipeline, config: &Config) -> FullTextRun {
             let _permit = semaphore.acquire_owned().await;
             let span = tracing::warn_span!("full_text", source = %source.label());
             let article = tracing::Instrument::instrument(
-                article(
-                    &ctx,
-                    &source,
-                    &settings,
-                    &item.link,
-                    max_content,
-                ),
+                article(&ctx, &source, &settings, &item.link, max_content),
                 span,
             )
             .await;

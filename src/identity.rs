@@ -383,7 +383,11 @@ pub fn takes_over(link: &str, newcomer: &str, owner: &str) -> bool {
     let host = |url: &str| {
         Url::parse(url).ok().and_then(|u| {
             let host = u.host_str()?.to_ascii_lowercase();
-            Some(host.strip_prefix("www.").map(str::to_string).unwrap_or(host))
+            Some(
+                host.strip_prefix("www.")
+                    .map(str::to_string)
+                    .unwrap_or(host),
+            )
         })
     };
     let Some(site) = host(link) else {
@@ -776,7 +780,11 @@ mod tests {
             ("file:///srv/feed.xml", own, true),
         ];
         for (owner, newcomer, want) in table {
-            assert_eq!(takes_over(link, newcomer, owner), want, "{owner} ← {newcomer}");
+            assert_eq!(
+                takes_over(link, newcomer, owner),
+                want,
+                "{owner} ← {newcomer}"
+            );
         }
         assert!(!takes_over("not a link", own, other));
     }

@@ -343,6 +343,7 @@ async fn poll_now(config: Config, targets: Vec<String>) -> anyhow::Result<bool> 
 }
 
 async fn run(config: Config) -> anyhow::Result<bool> {
+    tributary::service::raise_open_file_limit();
     scheduler::run(config).await?;
     Ok(true)
 }

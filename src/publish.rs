@@ -2,6 +2,7 @@
 //! (see [`serve`]), and WebSub hub pings when a feed changes.
 
 mod callback;
+mod connections;
 mod serve;
 pub mod webhooks;
 
@@ -14,7 +15,7 @@ use url::Url;
 use crate::config::{Config, OutputFormat};
 use crate::fetch::Fetcher;
 
-pub use callback::Inbox;
+pub use callback::{Inbox, Warnings};
 pub use serve::{Served, serve};
 
 /// Tells the WebSub hub that these feeds changed, giving up after `timeout` in all: a hub that

@@ -580,11 +580,22 @@ pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&s
     out
 }
 
+/// A webhook's URL as far as it may be shown: its scheme and host, then the start of a digest
+/// of the whole URL, which tells two webhooks on one host apart and reveals nothing of it.
+pub fn shown_webhook(url: &str) -> String {
+    use sha2::Digest as _;
+    let digest = crate::identity::hex(&sha2::Sha256::digest(url.as_bytes()));
+    let host = url::Url::parse(url)
+        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default()))
+        .unwrap_or_default();
+    format!("{host}/…{}", &digest[..6])
+}
+
 /// One webhook's queue as `status` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WebhookRow {
-    /// Where it delivers, as far as may be shown: its scheme and host only, since for many
-    /// services (Slack, Discord) the rest of the URL is the credential.
+    /// Where it delivers, as far as may be shown ([`shown_webhook`]): for many services
+    /// (Slack, Discord) the URL is the credential.
     pub url: String,
     /// Deliveries waiting (each of up to 100 items).
     pub queued: i64,
@@ -605,10 +616,7 @@ impl WebhookRow {
     pub fn of(url: &str, status: &WebhookStatus) -> WebhookRow {
         let (last_error, last_error_at) = status.last_error.clone().unzip();
         WebhookRow {
-            url: match url::Url::parse(url) {
-                Ok(url) => format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or_default()),
-                Err(_) => "…".to_string(),
-            },
+            url: shown_webhook(url),
             queued: status.queued,
             items_waiting: status.items_waiting,
             oldest: status.oldest,

@@ -75,10 +75,18 @@ pub fn web_url(url: &str) -> Option<&str> {
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
 
-
 /// Words that, in a query parameter's name, say its value is a credential: shown as `***`.
 const SECRET_PARAMETER_WORDS: &[&str] = &[
-    "key", "token", "secret", "password", "passwd", "pwd", "signature", "sig", "auth", "session",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "signature",
+    "sig",
+    "auth",
+    "session",
     "credential",
 ];
 
@@ -672,7 +680,10 @@ mod tests {
     #[test]
     fn shown_urls_carry_no_credentials() {
         let table = [
-            ("https://example.org/feed.xml", "https://example.org/feed.xml"),
+            (
+                "https://example.org/feed.xml",
+                "https://example.org/feed.xml",
+            ),
             (
                 "https://example.org/feed?api_key=abc&page=2",
                 "https://example.org/feed?api_key=***&page=2",
@@ -681,8 +692,14 @@ mod tests {
                 "https://example.org/f?Token=x&SIG=y&q=a%20b&X-Amz-Signature=z&sessionid=s",
                 "https://example.org/f?Token=***&SIG=***&q=a%20b&X-Amz-Signature=***&sessionid=***",
             ),
-            ("https://user:***@example.org/feed", "https://example.org/feed"),
-            ("https://alice@example.org/a?auth=1", "https://example.org/a?auth=***"),
+            (
+                "https://user:***@example.org/feed",
+                "https://example.org/feed",
+            ),
+            (
+                "https://alice@example.org/a?auth=1",
+                "https://example.org/a?auth=***",
+            ),
             ("/srv/feeds/local.xml", "/srv/feeds/local.xml"),
         ];
         for (url, shown) in table {

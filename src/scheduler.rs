@@ -136,6 +136,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         pushes,
         max_body: config.poll.max_body,
         verified: verified.clone(),
+        body_grace: config.publishing.limits.header_timeout,
+        warnings: publish::Warnings::default(),
     });
     let inputs = Inputs {
         control,

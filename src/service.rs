@@ -6,6 +6,27 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
+/// Raises the soft limit of open files to the hard one: services get 1,024 by default, which
+/// a few hundred clients of the built-in server and the polls in flight could use up, so that
+/// writing an output or answering `status` fails. A failure is logged; the limit stays.
+pub fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // "Unlimited" is not a number the kernel takes for open files.
+    let hard = limit.maximum.unwrap_or(1 << 20);
+    if limit.current.is_some_and(|soft| soft >= hard) {
+        return;
+    }
+    let raised = Rlimit {
+        current: Some(hard),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => tracing::debug!(open_files = hard, "raised the open-file limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
+}
+
 /// Exit code when a second SIGTERM/SIGINT cut the shutdown short (128 + SIGINT, as shells do).
 const EXIT_SECOND_SIGNAL: i32 = 130;
 

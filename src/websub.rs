@@ -15,8 +15,8 @@ use url::Url;
 
 use crate::config::{Config, SourceLocation};
 use crate::fetch::Fetcher;
-use crate::schedule::later;
 use crate::sanitize::shown_url;
+use crate::schedule::later;
 use crate::store::SharedStore;
 
 /// How long a hub has to verify a request before it counts as failed.
@@ -215,7 +215,11 @@ async fn screened(config: &Config, wanted: Vec<Wanted>) -> Vec<Wanted> {
             _ => false,
         };
         if private_hub || private_topic {
-            let what = if private_hub { "hub" } else { "topic (rel=self)" };
+            let what = if private_hub {
+                "hub"
+            } else {
+                "topic (rel=self)"
+            };
             tracing::warn!(
                 source = %shown_url(&w.source_url),
                 hub = %w.hub,

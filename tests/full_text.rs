@@ -199,7 +199,7 @@ async fn an_item_of_a_public_source_linking_to_a_private_address_is_not_fetched(
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(server.requests("/news/inside"), 0);
     assert!(
-        stderr(&out).contains("points at a private address"),
+        stderr(&out).contains("refused the private address"),
         "{}",
         stderr(&out)
     );

@@ -168,9 +168,14 @@ async fn webhooks_get_signed_filtered_deliveries_retried_after_failures() {
             .await,
     );
     assert!(status.contains("WEBHOOK"), "{status}");
+    // Only the webhook's host is shown, and a digest that tells it apart: for many services the
+    // rest of its URL is the secret.
+    assert!(!status.contains(&receiver.url("/all")), "{status}");
+    let shown = tributary::report::shown_webhook(&receiver.url("/all"));
+    assert!(shown.starts_with("http://127.0.0.1/…"), "{shown}");
     let line = status
         .lines()
-        .find(|l| l.starts_with(&receiver.url("/all")))
+        .find(|l| l.starts_with(&shown))
         .unwrap_or_else(|| panic!("{status}"));
     assert!(line.contains("HTTP 500"), "{line}");
     let retried = daemon.log().matches("webhook delivery failed").count();

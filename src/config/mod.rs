@@ -344,12 +344,37 @@ pub struct Publishing {
     pub root: PathBuf,
     /// `[serve] status`: serve `/status` and `/status.json`.
     pub status_page: bool,
+    /// `[serve] header_timeout`, `idle_timeout`, `max_connections`: what one client may hold.
+    pub limits: ServeLimits,
     /// `[websub] hub`: the hub outputs announce and ping when they change.
     pub hub: Option<Url>,
     /// `[websub] timeout`: the longest a ping of the hub may take, all of it.
     pub hub_timeout: Duration,
     /// `[site]` with `pages`: the aggregator's own site.
     pub site: Option<SiteConfig>,
+}
+
+/// What the built-in server lets a client hold, so that no number of slow or idle clients
+/// can take it, or the daemon's open files, from everyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// `header_timeout`: a request's head (and then its body, at a minimum pace) must arrive
+    /// within this.
+    pub header_timeout: Duration,
+    /// `idle_timeout`: a connection with nothing under way is closed after this.
+    pub idle_timeout: Duration,
+    /// `max_connections`: the most connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
 }
 
 /// `[site]` with `pages`: the aggregator's own site, written under a folder.

@@ -179,6 +179,9 @@ pub(super) struct RawServe {
     pub(super) listen: Option<String>,
     pub(super) root: Option<String>,
     pub(super) status: Option<bool>,
+    pub(super) header_timeout: Option<String>,
+    pub(super) idle_timeout: Option<String>,
+    pub(super) max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -499,8 +499,10 @@ impl Validator<'_> {
                 "needs [serve] listen: the status page is served by the built-in server".into(),
             );
         }
+        let limits = self.serve_limits(&raw.serve);
         Publishing {
             status_page,
+            limits,
             base_url,
             opml,
             listen,
@@ -508,6 +510,40 @@ impl Validator<'_> {
             hub,
             hub_timeout,
             site,
+        }
+    }
+
+    /// `[serve] header_timeout`, `idle_timeout` and `max_connections`, defaults where absent.
+    fn serve_limits(&mut self, raw: &RawServe) -> ServeLimits {
+        let default = ServeLimits::default();
+        let mut timeout = |key: &str, written: Option<&str>, default: Duration| {
+            written
+                .and_then(|text| self.duration(self.file, format!("serve.{key}"), text))
+                .unwrap_or(default)
+        };
+        let header_timeout = timeout(
+            "header_timeout",
+            raw.header_timeout.as_deref(),
+            default.header_timeout,
+        );
+        let idle_timeout = timeout(
+            "idle_timeout",
+            raw.idle_timeout.as_deref(),
+            default.idle_timeout,
+        );
+        let max_connections = match raw.max_connections {
+            Some(0) => {
+                let message = "must be at least 1".to_string();
+                self.report(self.file, "serve.max_connections".into(), message);
+                default.max_connections
+            }
+            Some(n) => n,
+            None => default.max_connections,
+        };
+        ServeLimits {
+            header_timeout,
+            idle_timeout,
+            max_connections,
         }
     }
 

@@ -2,12 +2,16 @@
 //! Tributary made (GET, the challenge echoed only for a request it made) and deliver content
 //! (POST, taken only with a valid signature for that subscription's secret).
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
+use super::connections::BodyError;
 use crate::sanitize::shown_url;
 use crate::store::{SharedStore, Verified};
 use crate::websub::{Asked, Push, Pushed, signed};
@@ -24,6 +28,44 @@ pub struct Inbox {
     /// Told when a hub verified a request: the daemon plans the subscriptions again (a lease
     /// shorter than asked is renewed sooner).
     pub verified: std::sync::Arc<tokio::sync::Notify>,
+    /// `[serve] header_timeout`: the time a delivery's body has before it must keep a pace.
+    pub body_grace: std::time::Duration,
+    /// The warnings about refused deliveries, a line per source a minute at most.
+    pub warnings: Warnings,
+}
+
+/// Warnings that a storm of bad requests could repeat without end: the first for a source in
+/// a minute is logged, with how many more came in the minute before; the rest are counted.
+#[derive(Clone, Debug, Default)]
+pub struct Warnings {
+    seen: std::sync::Arc<std::sync::Mutex<HashMap<String, (Instant, u64)>>>,
+}
+
+impl Warnings {
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Logs `message` about `source` (a URL, shown without credentials), unless one was logged
+    /// for it within the last minute.
+    pub fn warn(&self, source: &str, message: &str) {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get_mut(source) {
+            Some((since, more)) if now.duration_since(*since) < Self::WINDOW => *more += 1,
+            Some((since, more)) => {
+                let also = std::mem::take(more);
+                *since = now;
+                tracing::warn!(source = %shown_url(source), also_in_the_last_minute = also, "{message}");
+            }
+            None => {
+                // A flood of made-up sources must not grow this without bound.
+                if seen.len() >= 10_000 {
+                    seen.retain(|_, (since, _)| now.duration_since(*since) < Self::WINDOW);
+                }
+                seen.insert(source.to_string(), (now, 0));
+                tracing::warn!(source = %shown_url(source), "{message}");
+            }
+        }
+    }
 }
 
 /// Answers a request to `/websub/<id>`.
@@ -47,7 +89,8 @@ pub(super) async fn answer(
 }
 
 /// A hub's verification of intent: the challenge echoed if Tributary asked for this mode of
-/// this topic on this callback; 404 otherwise. A denial marks push unhealthy.
+/// this topic on this callback; 404 otherwise. A denial marks push unhealthy: the source is
+/// polled at its own interval and subscribed again.
 async fn verify(inbox: &Inbox, id: &str, uri: &Uri) -> Response {
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
@@ -73,14 +116,23 @@ async fn verify(inbox: &Inbox, id: &str, uri: &Uri) -> Response {
             .and_then(Result::ok)
             .flatten();
         if let Some(s) = found.filter(|s| s.topic == topic) {
-            tracing::warn!(source = %shown_url(&s.source_url), hub = %s.hub, %reason, "the WebSub hub denied the subscription");
+            let message = format!("the WebSub hub {} denied the subscription: {reason}", s.hub);
+            inbox.warnings.warn(&s.source_url, &message);
+            // A denial carries no signature, so anyone may send one: it costs the source no
+            // more than push does when it fails. The source goes back to its own interval and
+            // is subscribed again at once; a denial of a subscription already unhealthy
+            // waits for its turn, so that a flood of them cannot make a flood of requests.
             let why = format!("the hub denied the subscription: {reason}");
             let now = Utc::now();
-            let retry = now + chrono::Duration::hours(1);
+            let retry = match s.unhealthy {
+                None => now,
+                Some(_) => crate::schedule::later(now, crate::websub::retry_after(s.tries)),
+            };
             let _ = inbox
                 .store
                 .with(move |st| st.push_unhealthy(&id, &why, retry, now))
                 .await;
+            inbox.verified.notify_one();
         }
         return StatusCode::OK.into_response();
     }
@@ -103,7 +155,11 @@ async fn verify(inbox: &Inbox, id: &str, uri: &Uri) -> Response {
             ([(header::CONTENT_TYPE, "text/plain")], challenge).into_response()
         }
         Some(Ok(Verified::Refused)) => {
-            tracing::warn!(%topic, mode = mode.as_str(), "refused a WebSub verification Tributary did not ask for");
+            let message = format!(
+                "refused a WebSub verification ({}) Tributary did not ask for",
+                mode.as_str()
+            );
+            inbox.warnings.warn(&topic, &message);
             StatusCode::NOT_FOUND.into_response()
         }
         Some(Err(error)) => {
@@ -125,10 +181,20 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
         Some(Ok(_)) => return StatusCode::NOT_FOUND.into_response(),
         _ => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let limit = usize::try_from(inbox.max_body).unwrap_or(usize::MAX);
-    let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        tracing::warn!(source = %shown_url(&subscription.source_url), hub = %subscription.hub, "WebSub delivery refused: larger than [poll] max_body");
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    let body = match super::connections::read_body(body, inbox.max_body, inbox.body_grace).await {
+        Ok(body) => body,
+        Err(error) => {
+            let status = match error {
+                BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                BodyError::TooSlow => StatusCode::REQUEST_TIMEOUT,
+                BodyError::Broken(_) => StatusCode::BAD_REQUEST,
+            };
+            inbox.warnings.warn(
+                &subscription.source_url,
+                &format!("WebSub delivery refused: {error}"),
+            );
+            return status.into_response();
+        }
     };
     let signature = headers
         .get("x-hub-signature")
@@ -140,7 +206,8 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
         } else {
             ("wrongly signed", "wrongly_signed")
         };
-        tracing::warn!(source = %shown_url(&subscription.source_url), hub = %subscription.hub, "WebSub delivery discarded: {why}");
+        let message = format!("WebSub delivery from {} discarded: {why}", subscription.hub);
+        inbox.warnings.warn(&subscription.source_url, &message);
         crate::metrics::global().websub_delivery(result);
         return StatusCode::ACCEPTED.into_response();
     }

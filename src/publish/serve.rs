@@ -4,14 +4,15 @@
 //! What it serves is a table from URL path to file, made again after every render from the
 //! files' metadata: a file whose size and mtime did not change keeps its entry, with the bytes
 //! and compressed forms it already holds. A file's bytes are read on its first request, each
-//! compressed form (gzip, brotli) made on the first request that accepts it, and all are kept:
+//! compressed form (gzip, brotli) made on the first request that accepts it (on a blocking
+//! thread; requests meanwhile get the file as it is), and all are kept:
 //! after that a request touches neither the disk nor a compressor, and a conditional request
 //! is answered from the entry's `ETag` and `Last-Modified` alone.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use axum::Router;
@@ -65,9 +66,24 @@ struct File {
     etag: String,
     last_modified: HeaderValue,
     body: OnceLock<Bytes>,
-    gzip: OnceLock<Option<Bytes>>,
-    brotli: OnceLock<Option<Bytes>>,
+    gzip: Mutex<Form>,
+    brotli: Mutex<Form>,
 }
+
+/// A compressed form of a file.
+#[derive(Debug, Clone)]
+enum Form {
+    /// Not asked for yet.
+    Unmade,
+    /// Being made, off the async workers, for the request that first asked for it.
+    Making,
+    /// Made: `None` when compressing did not make it smaller.
+    Made(Option<Bytes>),
+}
+
+/// Compressions under way at once, on the blocking threads: one per core of a small machine.
+/// A request that finds none free is answered uncompressed rather than made to wait.
+static COMPRESSIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A content coding a client may accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,11 +119,11 @@ pub async fn serve(
     let address = listener.local_addr().unwrap_or(listen);
     let root = config.publishing.root.display();
     tracing::info!(%address, %root, "serving the outputs");
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!(%error, "the built-in server stopped");
-        }
-    });
+    tokio::spawn(super::connections::accept(
+        listener,
+        app,
+        config.publishing.limits,
+    ));
     Ok(())
 }
 
@@ -225,8 +241,8 @@ impl File {
                 .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
             path,
             body: OnceLock::new(),
-            gzip: OnceLock::new(),
-            brotli: OnceLock::new(),
+            gzip: Mutex::new(Form::Unmade),
+            brotli: Mutex::new(Form::Unmade),
         }
     }
 
@@ -239,18 +255,42 @@ impl File {
         Ok(self.body.get_or_init(|| read).clone())
     }
 
-    /// Its bytes in `coding`, compressed on first use; `None` when compressing would not help.
-    fn encoded(&self, coding: Coding, body: &Bytes) -> Option<Bytes> {
-        let slot = match coding {
-            Coding::Brotli => &self.brotli,
-            Coding::Gzip => &self.gzip,
-            Coding::Identity => return None,
+    /// Its bytes in `coding`, compressed on first use; `None` when compressing would not help,
+    /// or while another request has it being made (that one waits for it; no other does).
+    /// Compressing runs on a blocking thread, never on an async worker, and is finished and
+    /// kept even if the request that started it goes away.
+    async fn encoded(self: &Arc<Self>, coding: Coding, body: &Bytes) -> Option<Bytes> {
+        let permit = {
+            let mut form = self.form(coding)?.lock().unwrap_or_else(|p| p.into_inner());
+            match &*form {
+                Form::Made(made) => return made.clone(),
+                Form::Making => return None,
+                Form::Unmade => {}
+            }
+            let permit = COMPRESSIONS.try_acquire().ok()?;
+            *form = Form::Making;
+            permit
         };
-        slot.get_or_init(|| {
-            let compressed = compress(coding, body)?;
-            (compressed.len() < body.len()).then(|| Bytes::from(compressed))
-        })
-        .clone()
+        let (file, body) = (Arc::clone(self), body.clone());
+        let making = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let made = compress(coding, &body)
+                .filter(|compressed| compressed.len() < body.len())
+                .map(Bytes::from);
+            if let Some(slot) = file.form(coding) {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Form::Made(made.clone());
+            }
+            made
+        });
+        making.await.ok().flatten()
+    }
+
+    fn form(&self, coding: Coding) -> Option<&Mutex<Form>> {
+        match coding {
+            Coding::Brotli => Some(&self.brotli),
+            Coding::Gzip => Some(&self.gzip),
+            Coding::Identity => None,
+        }
     }
 
     /// The ETag of its form in `coding`: each form is its own representation.
@@ -380,7 +420,7 @@ async fn answer(
         }
     };
     let coding = chosen_coding(&headers);
-    let (coding, body) = match file.encoded(coding, &body) {
+    let (coding, body) = match file.encoded(coding, &body).await {
         Some(encoded) => (coding, encoded),
         None => (Coding::Identity, body),
     };
