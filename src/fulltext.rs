@@ -16,7 +16,7 @@ use crate::fetch::{FetchOutcome, SourceRequest};
 use crate::model::Validators;
 use crate::parse::decode_explained;
 use crate::refresh::Pipeline;
-use crate::sanitize::{clean_html, html_to_text};
+use crate::sanitize::{MAX_NESTING, clean_html, html_to_text, limit_nesting};
 
 /// The most attempts at an item's article before its feed content is kept for good.
 pub const MAX_TRIES: i64 = 3;
@@ -220,6 +220,8 @@ fn extract(
     base: Option<&Url>,
     selector: Option<&crate::config::Selector>,
 ) -> Result<String, FullTextError> {
+    let page = limit_nesting(page, MAX_NESTING);
+    let page = page.as_ref();
     if let Some(selector) = selector {
         let document = scraper::Html::parse_document(page);
         let parts: Vec<String> = document

@@ -3,6 +3,7 @@
 use url::Url;
 
 use super::decode;
+use crate::sanitize::{MAX_NESTING, limit_nesting};
 
 pub(super) fn looks_like_html(text: &str) -> bool {
     let head: String = text
@@ -24,7 +25,7 @@ pub fn discover_feed_link(html: &[u8], base: Option<&Url>) -> Option<Url> {
         "application/json",
     ];
     let text = decode(html, None);
-    let document = scraper::Html::parse_document(&text);
+    let document = scraper::Html::parse_document(&limit_nesting(&text, MAX_NESTING));
     let selector = scraper::Selector::parse(r#"link[rel~="alternate"][href][type]"#).ok()?;
     document.select(&selector).find_map(|link| {
         let kind = link.value().attr("type")?.trim().to_ascii_lowercase();

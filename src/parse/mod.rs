@@ -299,6 +299,11 @@ pub fn read_raw_feed(body: &[u8], options: ParseOptions<'_>) -> Result<RawFeed, 
 }
 
 /// The feed with its normalized items, each key once (the first stands), their digests taken.
+/// The most items read from one fetch, in the order the publisher lists them (newest first,
+/// nearly always): what a body of a few megabytes could list otherwise would cost memory many
+/// times its size. The rest are read again by the next polls as the list moves on.
+pub const MAX_ITEMS: usize = 10_000;
+
 fn assemble(
     mut feed: ParsedFeed,
     entries: impl Iterator<Item = Normalized>,
@@ -306,7 +311,7 @@ fn assemble(
 ) -> RawFeed {
     let mut seen = HashSet::new();
     let mut bases = Vec::new();
-    for (mut item, item_bases, dropped) in entries {
+    for (mut item, item_bases, dropped) in entries.take(MAX_ITEMS) {
         if !seen.insert(item.key.clone()) {
             continue;
         }

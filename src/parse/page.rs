@@ -9,7 +9,7 @@ use super::dates::parse_date;
 use super::entry::Normalized;
 use crate::config::{HtmlFields, PageField};
 use crate::model::{Author, Item, Text};
-use crate::sanitize::fold_whitespace;
+use crate::sanitize::{MAX_NESTING, fold_whitespace, limit_nesting};
 
 /// The items of a page, and how many matches of the item selector were left out for want of
 /// a title or a link.
@@ -18,10 +18,10 @@ pub(super) fn read_page_items(
     fields: &HtmlFields,
     base: Option<&Url>,
 ) -> (Vec<Normalized>, usize) {
-    let page = Html::parse_document(text);
+    let page = Html::parse_document(&limit_nesting(text, MAX_NESTING));
     let mut left_out = 0;
     let mut items = Vec::new();
-    for element in page.select(&fields.item) {
+    for element in page.select(&fields.item).take(super::MAX_ITEMS) {
         match item(element, fields, base) {
             Some(item) => items.push(identified(item, base)),
             None => left_out += 1,
