@@ -12,6 +12,7 @@ use crate::identity::{canonical_link, normalized_date, normalized_updated};
 use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
 use crate::refresh::Explanation;
 use crate::rules::Shaped;
+use crate::sanitize::shown_url;
 use crate::store::{StatusReads, WebhookStatus};
 
 /// A time as the reports show it: `2026-11-26 15:00:00Z`.
@@ -141,14 +142,16 @@ pub fn explanation(
     line(format!("  URL: {}", source.shown_url()));
     let feed = &explained.feed;
     if let Some(url) = &explained.fetched_from {
-        line(format!("  Fetched from: {url}"));
+        line(format!("  Fetched from: {}", shown_url(url.as_str())));
     }
     if let Some(url) = &explained.moved_to {
+        let url = shown_url(url.as_str());
         line(format!(
             "  Moved permanently to: {url} (adopted after {adopt_redirect_after} polls in a row; change the config's url)"
         ));
     }
     if let Some(url) = &explained.discovered {
+        let url = shown_url(url.as_str());
         line(format!(
             "  The URL is an HTML page; the feed it links to: {url}"
         ));
@@ -421,17 +424,20 @@ pub fn status_rows<'a>(reads: &'a StatusReads, config: &Config) -> Vec<StatusRow
             };
             let mut notes = Vec::new();
             if let Some(url) = &st.adopted_url {
+                let url = shown_url(url);
                 notes.push(format!(
                     "moved permanently; polling {url}. Change its url at {} to \"{url}\"",
                     source.url_position()
                 ));
             } else if let Some(target) = &st.redirect_target {
+                let target = shown_url(target);
                 notes.push(format!(
                     "permanently redirected to {target} on the last {} poll(s); adopted after {}",
                     st.redirect_seen, config.poll.adopt_redirect_after
                 ));
             }
             if let Some(url) = &st.discovered_url {
+                let url = shown_url(url);
                 notes.push(format!(
                     "the URL is an HTML page; polling the feed it links to, {url}"
                 ));
@@ -580,21 +586,10 @@ pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&s
     out
 }
 
-/// A webhook's URL as far as it may be shown: its scheme and host, then the start of a digest
-/// of the whole URL, which tells two webhooks on one host apart and reveals nothing of it.
-pub fn shown_webhook(url: &str) -> String {
-    use sha2::Digest as _;
-    let digest = crate::identity::hex(&sha2::Sha256::digest(url.as_bytes()));
-    let host = url::Url::parse(url)
-        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default()))
-        .unwrap_or_default();
-    format!("{host}/…{}", &digest[..6])
-}
-
 /// One webhook's queue as `status` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WebhookRow {
-    /// Where it delivers, as far as may be shown ([`shown_webhook`]): for many services
+    /// Where it delivers, as far as may be shown ([`crate::sanitize::shown_webhook`]): for many services
     /// (Slack, Discord) the URL is the credential.
     pub url: String,
     /// Deliveries waiting (each of up to 100 items).
@@ -616,7 +611,7 @@ impl WebhookRow {
     pub fn of(url: &str, status: &WebhookStatus) -> WebhookRow {
         let (last_error, last_error_at) = status.last_error.clone().unzip();
         WebhookRow {
-            url: shown_webhook(url),
+            url: crate::sanitize::shown_webhook(url),
             queued: status.queued,
             items_waiting: status.items_waiting,
             oldest: status.oldest,

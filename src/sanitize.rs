@@ -309,6 +309,21 @@ pub fn shown_url(url: &str) -> Cow<'_, str> {
     }
 }
 
+/// A webhook's URL as far as it may be shown: its scheme and host, then the start of a digest
+/// of the whole URL, which tells two webhooks on one host apart and reveals nothing of it.
+pub fn shown_webhook(url: &str) -> String {
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(url.as_bytes())
+        .iter()
+        .take(3)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let host = url::Url::parse(url)
+        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default()))
+        .unwrap_or_default();
+    format!("{host}/…{}", digest)
+}
+
 /// Drops the URLs of `item` that a reader's software would load by itself (its image, its
 /// enclosures) when they name a private, loopback or link-local address as written: a public
 /// publisher must not make subscribers' podcast clients and readers reach into their own

@@ -171,7 +171,7 @@ async fn webhooks_get_signed_filtered_deliveries_retried_after_failures() {
     // Only the webhook's host is shown, and a digest that tells it apart: for many services the
     // rest of its URL is the secret.
     assert!(!status.contains(&receiver.url("/all")), "{status}");
-    let shown = tributary::report::shown_webhook(&receiver.url("/all"));
+    let shown = tributary::sanitize::shown_webhook(&receiver.url("/all"));
     assert!(shown.starts_with("http://127.0.0.1/…"), "{shown}");
     let line = status
         .lines()

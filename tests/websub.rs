@@ -442,3 +442,108 @@ async fn a_poll_finding_items_the_hub_never_pushed_marks_push_unhealthy_and_resu
     assert!(reported, "{}", health());
     daemon.stop().await;
 }
+
+/// An Atom feed of one entry `e1` titled `title`, updated at `updated`.
+fn entry_feed(title: &str, updated: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\"?><feed xmlns=\"{ATOM_NS}\"><title>Blog</title><id>urn:blog</id>\
+         <updated>{updated}</updated><entry><id>urn:blog:e1</id><title>{title}</title>\
+         <link href=\"https://pub.example/e1\"/><published>2025-08-18T10:00:00Z</published>\
+         <updated>{updated}</updated><content type=\"html\">{title}</content></entry></feed>"
+    )
+}
+
+#[tokio::test]
+async fn replayed_deliveries_forged_headers_and_denials_move_neither_items_nor_subscriptions() {
+    let publisher = FeedServer::start().await;
+    let hub = FeedServer::start().await;
+    hub.respond("/hub", 202, &[], Vec::new());
+    let evil = FeedServer::start().await;
+    evil.respond("/hub", 202, &[], Vec::new());
+    let hub_url = hub.url("/hub");
+    let topic = publisher.url("/blog.xml");
+    let links = [("hub", hub_url.as_str()), ("self", topic.as_str())];
+    publisher.serve("/blog.xml", feed("Blog", &links, &[("b1", "Blog one")]));
+    let port = free_port();
+    let ws = Workspace::new(&config(
+        port,
+        "1h",
+        &[("Blog", publisher.url("/blog.xml"), "interval = \"20m\"")],
+    ));
+    let mut daemon = Daemon::start(&ws);
+    daemon.ready().await;
+    let first = requests(&hub, 1).await.remove(0);
+    let (callback, secret) = (&first["hub.callback"], &first["hub.secret"]);
+    assert_eq!(verify(callback, "subscribe", &topic, "3600").await.0, 200);
+
+    // A, then B, then A replayed, naming another hub in headers anyone can add.
+    let a = entry_feed("Version A", "2025-08-18T10:00:00Z");
+    let b = entry_feed("Version B", "2025-08-19T10:00:00Z");
+    let evil_hub = evil.url("/hub");
+    for (body, hub) in [(&a, &hub_url), (&b, &hub_url), (&a, &evil_hub)] {
+        let code = deliver(
+            callback,
+            body,
+            &sha256(secret, body.as_bytes()),
+            hub,
+            &topic,
+        )
+        .await;
+        assert!(code == 204, "{code}");
+    }
+    assert_eq!(titles_stored(&ws, "Version B"), 1);
+    assert_eq!(
+        titles_stored(&ws, "Version A"),
+        0,
+        "the replay changed the item back"
+    );
+    let log = daemon.log();
+    let stored: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("pushed content stored"))
+        .collect();
+    assert_eq!(stored.len(), 3, "{log}");
+    assert!(stored[1].contains("updated=1"), "{}", stored[1]);
+    assert!(
+        stored[2].contains("updated=0"),
+        "the replay counted as an update: {}",
+        stored[2]
+    );
+
+    // A storm of forged deliveries: each refused, a warning a minute for the source.
+    for _ in 0..30 {
+        assert_eq!(
+            deliver(callback, &a, "sha256=00", &evil_hub, &topic).await,
+            202
+        );
+    }
+    let warnings = daemon.log().matches("discarded: wrongly signed").count();
+    assert!(warnings <= 1, "{warnings} warnings:\n{}", daemon.log());
+
+    // A forged denial: the source is subscribed again at once, at the real hub, and polled
+    // at its own interval meanwhile.
+    let mut denied = url::Url::parse(callback).unwrap();
+    denied
+        .query_pairs_mut()
+        .append_pair("hub.mode", "denied")
+        .append_pair("hub.topic", &topic)
+        .append_pair("hub.reason", "forged");
+    assert_eq!(client().get(denied).send().await.unwrap().status(), 200);
+    let again = requests(&hub, 2).await.remove(1);
+    assert_eq!(again["hub.mode"], "subscribe");
+    assert_eq!(again["hub.topic"], topic);
+    let status = stdout(&ws.tributary(&["status"]).await);
+    assert!(status.contains("unhealthy"), "{status}");
+    assert_eq!(evil.requests("/hub"), 0, "the replayed headers named a hub");
+    let hubs: Vec<String> = {
+        let db = ws.db();
+        let mut query = db.prepare("SELECT hub FROM subscriptions").unwrap();
+        query
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(hubs, [hub_url.clone()]);
+    daemon.stop().await;
+}

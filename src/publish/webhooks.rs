@@ -92,14 +92,14 @@ async fn deliver_to(
 ) -> Option<DateTime<Utc>> {
     let url = webhook.url.to_string();
     if let Err(error) = pack(store, &url).await {
-        tracing::error!(webhook = %url, %error, "queuing a webhook delivery failed");
+        tracing::error!(webhook = %crate::sanitize::shown_webhook(&url), %error, "queuing a webhook delivery failed");
     }
     loop {
         let key = url.clone();
         let next = match store.read(move |s| s.next_delivery(&key)).await {
             Some(Ok(next)) => next?,
             Some(Err(error)) => {
-                tracing::error!(webhook = %url, %error, "reading the webhook's queue failed");
+                tracing::error!(webhook = %crate::sanitize::shown_webhook(&url), %error, "reading the webhook's queue failed");
                 return None;
             }
             None => return None,
@@ -114,7 +114,7 @@ async fn deliver_to(
         let saved = match sent {
             Ok(()) => {
                 crate::metrics::global().webhook_delivery("ok");
-                tracing::info!(webhook = %url, delivery = %next.delivery_id, tries = next.tries + 1, "webhook delivered");
+                tracing::info!(webhook = %crate::sanitize::shown_webhook(&url), delivery = %next.delivery_id, tries = next.tries + 1, "webhook delivered");
                 store
                     .with(move |s| s.delivery_done(&key, row, None, now))
                     .await
@@ -125,7 +125,7 @@ async fn deliver_to(
                     "delivery {} given up after a day: {error}",
                     next.delivery_id
                 );
-                tracing::error!(webhook = %url, "{error}");
+                tracing::error!(webhook = %crate::sanitize::shown_webhook(&url), "{error}");
                 store
                     .with(move |s| s.delivery_done(&key, row, Some(&error), now))
                     .await
@@ -134,7 +134,7 @@ async fn deliver_to(
                 crate::metrics::global().webhook_delivery("failed");
                 let wait = retry_after(next.tries + 1);
                 let at = later(now, wait);
-                tracing::warn!(webhook = %url, delivery = %next.delivery_id, %error, retry_in = %humantime::format_duration(wait), "webhook delivery failed");
+                tracing::warn!(webhook = %crate::sanitize::shown_webhook(&url), delivery = %next.delivery_id, %error, retry_in = %humantime::format_duration(wait), "webhook delivery failed");
                 let saved = store
                     .with(move |s| s.delivery_failed(&key, row, &error, at, now))
                     .await;
@@ -154,9 +154,11 @@ fn log_saved(saved: Option<Result<(), StoreError>>, url: &str) {
     match saved {
         Some(Ok(())) => {}
         Some(Err(error)) => {
-            tracing::error!(webhook = %url, %error, "saving a webhook delivery failed")
+            tracing::error!(webhook = %crate::sanitize::shown_webhook(url), %error, "saving a webhook delivery failed")
         }
-        None => tracing::error!(webhook = %url, "saving a webhook delivery crashed"),
+        None => {
+            tracing::error!(webhook = %crate::sanitize::shown_webhook(url), "saving a webhook delivery crashed")
+        }
     }
 }
 

@@ -179,7 +179,8 @@ pub(super) fn read_stored_item(row: &Row<'_>) -> super::db::Result<StoredItem> {
             item.categories.push(Category::new(tag.clone()));
         }
     }
-    let also_via = json(row, 27)?;
+    let also_via: Vec<String> = json(row, 27)?;
+    let also_via = also_via.into_iter().map(shown).collect();
     let stored = StoredItem {
         also_via,
         tags,
@@ -187,9 +188,10 @@ pub(super) fn read_stored_item(row: &Row<'_>) -> super::db::Result<StoredItem> {
         id: row.get(16)?,
         item,
         first_seen: from_unix(row.get(11)?),
+        // A source's URL is published as it may be shown: never its credentials.
         publisher: Publisher {
-            name: row.get(12)?,
-            feed_url: row.get(13)?,
+            name: shown(row.get(12)?),
+            feed_url: shown(row.get(13)?),
             site: row.get(14)?,
             id: row.get(15)?,
             description: row.get(28)?,
@@ -225,5 +227,13 @@ fn json_error(column: usize, error: serde_json::Error) -> DbError {
     DbError::Column {
         column,
         error: Box::new(error),
+    }
+}
+
+/// `text` without the credentials a URL in it may carry (see [`crate::sanitize::shown_url`]).
+fn shown(text: String) -> String {
+    match crate::sanitize::shown_url(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(shown) => shown,
     }
 }
