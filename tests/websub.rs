@@ -544,6 +544,6 @@ async fn replayed_deliveries_forged_headers_and_denials_move_neither_items_nor_s
             .map(Result::unwrap)
             .collect()
     };
-    assert_eq!(hubs, [hub_url.clone()]);
+    assert_eq!(hubs, [hub_url]);
     daemon.stop().await;
 }
