@@ -43,6 +43,11 @@ fn the_example_config_documents_valid_options() {
     assert_eq!(config.outputs[1].per_source, Some(5));
     assert!(config.outputs[0].html.is_some());
     assert!(config.publishing.hub.is_some() && config.publishing.listen.is_some());
+    assert_eq!(
+        config.publishing.limits,
+        tributary::config::ServeLimits::default(),
+        "the example shows the server's real limits"
+    );
     let source = &config.sources[0];
     assert_eq!(source.name.as_deref(), Some("Example publisher"));
     assert_eq!(source.interval.as_secs(), 3600);
@@ -133,6 +138,9 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "max_backoff =",
         "adopt_redirect_after =",
         "allow_private_redirects =",
+        "header_timeout =",
+        "idle_timeout =",
+        "max_connections =",
         "proxy =",
         "headers =",
         "{ env =",

@@ -281,9 +281,10 @@ async fn hubs_found_in_feeds_and_headers_are_subscribed_verified_and_their_signe
         202
     );
     assert_eq!(titles_stored(&ws, "Forged three"), 0);
+    // One warning for the source in a minute: the others are counted, for the next one.
     assert!(daemon.log().contains("WebSub delivery discarded: unsigned"));
     assert!(
-        daemon
+        !daemon
             .log()
             .contains("WebSub delivery discarded: wrongly signed")
     );

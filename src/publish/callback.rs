@@ -206,7 +206,10 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
         } else {
             ("wrongly signed", "wrongly_signed")
         };
-        let message = format!("WebSub delivery from {} discarded: {why}", subscription.hub);
+        let message = format!(
+            "WebSub delivery discarded: {why} (from {})",
+            subscription.hub
+        );
         inbox.warnings.warn(&subscription.source_url, &message);
         crate::metrics::global().websub_delivery(result);
         return StatusCode::ACCEPTED.into_response();
