@@ -1134,6 +1134,8 @@ fn track_redirect(
     next.adopted_url = Some(target.to_string());
     next.redirect_target = None;
     next.redirect_seen = 0;
+    // The health feed is published: the new URL as it may be shown.
+    let target = crate::sanitize::shown_url(target.as_str());
     Some(HealthEvent {
         kind: EventKind::Moved,
         message: format!(
