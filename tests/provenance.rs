@@ -62,6 +62,9 @@ async fn every_format_ends_each_item_with_its_provenance_and_turning_it_off_rest
         channel("Wire", &[story("w1", "Tue, 19 Aug 2025 10:00:00 GMT")]),
     );
     let ws = Workspace::new(&config(&server, true));
+    // The institute stores it first: the item is its own, the wire an "also via".
+    let first = ws.tributary(&["poll", "Harbour Institute"]).await;
+    assert!(first.status.success(), "{}", stderr(&first));
     let out = ws.tributary(&["once"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     for file in ["public/feed.xml", "public/feed.rss", "public/feed.json"] {
