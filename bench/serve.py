@@ -74,8 +74,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--file", default="feed.xml", help="the file asked for")
+    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"),
+                        help="the build to measure (another one, to compare builds)")
     args = parser.parse_args()
-    binary = ROOT / "target/release/tributary"
+    binary = args.binary
     work = pathlib.Path(tempfile.mkdtemp(prefix="serve-bench-"))
     work.chmod(0o755)  # nginx's worker runs as another user
     try:
