@@ -172,13 +172,9 @@ async fn article(
 ) -> Result<String, FullTextError> {
     let url = Url::parse(link).map_err(|_| FullTextError::NotFetched("with no usable link"))?;
     // The fetcher refuses the link when it is private and the source public (as a redirect).
-    let home = match &source.location {
-        SourceLocation::Http(home) => Some(home),
-        _ => None,
-    };
     let request = SourceRequest {
         settings: &source.fetch,
-        home,
+        home: source.home(),
     };
     let location = SourceLocation::Http(url);
     let fetched = match ctx

@@ -386,13 +386,9 @@ pub async fn receive_push(ctx: &Pipeline, source: &SourceConfig, push: Pushed) -
             charset: push.charset,
             base: Url::parse(&push.subscription.topic).ok(),
         };
-        let home = match &source.location {
-            SourceLocation::Http(url) => Some(url),
-            SourceLocation::File(_) | SourceLocation::Command(_) => None,
-        };
         let request = SourceRequest {
             settings: &source.fetch,
-            home,
+            home: source.home(),
         };
         let screen = ctx.fetcher.guards_private(request).await;
         let read = read_body(ctx, body, &source.kind, &source.url, false, screen).await;
@@ -724,13 +720,9 @@ async fn attempt(
     explain: bool,
 ) -> Attempt {
     let location = current_location(source, state);
-    let home = match &source.location {
-        SourceLocation::Http(url) => Some(url),
-        SourceLocation::File(_) | SourceLocation::Command(_) => None,
-    };
     let request = SourceRequest {
         settings: &source.fetch,
-        home,
+        home: source.home(),
     };
     let kind = &source.kind;
     match fetch_and_parse(

@@ -201,7 +201,7 @@ async fn screened(config: &Config, wanted: Vec<Wanted>) -> Vec<Wanted> {
     for w in wanted {
         let source = config.sources.iter().find(|s| s.url == w.source_url);
         let configured = source.is_some_and(|s| s.hub.as_ref() == Some(&w.hub));
-        let Some(SourceLocation::Http(home)) = source.map(|s| &s.location) else {
+        let Some(home) = source.and_then(|s| s.home()) else {
             kept.push(w);
             continue;
         };

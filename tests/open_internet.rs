@@ -233,7 +233,11 @@ async fn compressing_a_large_output_keeps_no_other_request_waiting() {
             let first_byte = Instant::now();
             stream.read_to_end(&mut answer).unwrap();
             let head = String::from_utf8_lossy(&answer[..answer.len().min(1024)]).to_lowercase();
-            (head.contains("content-encoding: br"), answer.len(), first_byte)
+            (
+                head.contains("content-encoding: br"),
+                answer.len(),
+                first_byte,
+            )
         }));
     }
     let missing = get(port, "/missing.xml", Duration::from_secs(120));

@@ -711,6 +711,15 @@ impl SourceConfig {
         }
     }
 
+    /// The address it is configured at, if it is fetched over HTTP: where its credentials may
+    /// go, and what decides whether the addresses its publisher names may be private.
+    pub fn home(&self) -> Option<&Url> {
+        match &self.location {
+            SourceLocation::Http(url) => Some(url),
+            SourceLocation::File(_) | SourceLocation::Command(_) => None,
+        }
+    }
+
     /// Its URL as it may be shown or published: no user name, and `***` for the values of
     /// query parameters that carry credentials.
     pub fn shown_url(&self) -> std::borrow::Cow<'_, str> {

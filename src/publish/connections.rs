@@ -272,6 +272,18 @@ struct Watched {
     clock: Clock,
 }
 
+impl Watched {
+    /// Notes the time of a write that sent bytes, and gives its result back.
+    fn wrote(&self, polled: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.watch
+                .last_io
+                .store(self.clock.now(), Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
 impl AsyncRead for Watched {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -294,11 +306,7 @@ impl AsyncWrite for Watched {
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.stream).poll_write(cx, data);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            let now = self.clock.now();
-            self.watch.last_io.store(now, Ordering::Relaxed);
-        }
-        polled
+        self.wrote(polled)
     }
 
     fn poll_write_vectored(
@@ -307,11 +315,7 @@ impl AsyncWrite for Watched {
         data: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, data);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            let now = self.clock.now();
-            self.watch.last_io.store(now, Ordering::Relaxed);
-        }
-        polled
+        self.wrote(polled)
     }
 
     fn is_write_vectored(&self) -> bool {
