@@ -122,8 +122,10 @@ async fn idle_slow_and_half_sent_clients_cannot_take_the_server_from_others() {
     );
     let status = ws.tributary(&["status"]).await;
     assert!(status.status.success(), "{}", stderr(&status));
+    // At most the cap (40), one connection accepted and waiting for a slot, and a few files
+    // of the daemon's own work (a poll's socket, an output being written): never the 200.
     assert!(
-        open_files(&daemon) <= files_before + 40 + 5,
+        open_files(&daemon) <= files_before + 40 + 15,
         "{} open files, {files_before} before",
         open_files(&daemon)
     );
