@@ -21,7 +21,7 @@ use crate::config::{
     Auth, CommandSpec, FetchSettings, PollSettings, SourceLocation, TlsSettings, shown_url,
 };
 use crate::model::Validators;
-pub use crate::sanitize::{is_private_host, is_private_ip};
+use crate::sanitize::{is_private_host, is_private_ip};
 
 /// The most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 10;

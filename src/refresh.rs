@@ -895,8 +895,7 @@ async fn read_body(
     // Relative links resolved against the source's URL must not carry its user name along.
     let mut base = body.base;
     if let Some(base) = &mut base {
-        let _ = base.set_username("");
-        let _ = base.set_password(None);
+        crate::sanitize::forget_credentials(base);
     }
     let parsed = tokio::task::spawn_blocking(move || {
         let base = base.as_ref();

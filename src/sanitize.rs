@@ -17,6 +17,13 @@ use url::Url;
 
 use crate::model::{Author, Category, Item};
 
+mod nesting;
+mod shown;
+
+pub use nesting::{MAX_NESTING, limit_nesting};
+use shown::forget_credentials_in;
+pub use shown::{forget_credentials, shown_url, shown_webhook};
+
 thread_local! {
     /// The cleaner [`clean_html`] uses, built once per thread: building one (its sets of
     /// allowed tags and attributes) cost more than a third of cleaning a typical item.
@@ -38,179 +45,6 @@ fn cleaner() -> Builder<'static> {
     // images: an SVG in a data: URL can carry script).
     builder.url_schemes(HashSet::from(["http", "https", "mailto"]));
     builder
-}
-
-/// How deep elements may nest in publisher HTML; tags deeper are dropped, their text kept.
-/// HTML parsers look through the open elements at each tag, so a page of 100,000 nested `<div>`s
-/// costs time in the square of its size: flattened first, every page costs time in its size.
-/// Real articles nest a few dozen deep at most.
-pub const MAX_NESTING: usize = 128;
-
-/// Elements that never hold others (no end tag), and those whose end a parser implies (a new
-/// `<p>`, `<li>` or `<td>` ends the last): neither deepens the nesting.
-const NOT_NESTING: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead",
-    "tbody", "tfoot", "rp", "rt", "colgroup", "caption", "image", "keygen", "frame", "basefont",
-    "bgsound", "html", "head", "body",
-];
-
-/// Elements whose content is text, not tags, up to their end tag.
-const RAW_TEXT: &[&str] = &[
-    "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
-];
-
-/// `html` with every tag nested deeper than `max` dropped (its text kept), in one pass: what
-/// an HTML parser can then read in time proportional to its size. Comments, doctypes and raw
-/// text (scripts, styles) pass as they are; nesting is counted as a parser would roughly see
-/// it, without building anything. Borrowed when nothing is that deep.
-pub fn limit_nesting(html: &str, max: usize) -> Cow<'_, str> {
-    let bytes = html.as_bytes();
-    let mut out: Option<String> = None;
-    // Where the text not yet copied to `out` starts.
-    let mut copied = 0;
-    let mut depth = 0usize;
-    let mut at = 0;
-    while let Some(found) = memchr::memchr(b'<', &bytes[at..]) {
-        let start = at + found;
-        let tag = Tag::at(bytes, start);
-        at = tag.end;
-        let drop = match tag.kind {
-            TagKind::Start { counts: true } => {
-                depth += 1;
-                depth > max
-            }
-            TagKind::RawText(raw) => {
-                at = raw_text_end(bytes, at, raw);
-                false
-            }
-            TagKind::Start { counts: false } => false,
-            TagKind::End { counts: true } => {
-                let drop = depth > max;
-                depth = depth.saturating_sub(1);
-                drop
-            }
-            TagKind::End { counts: false } | TagKind::Other => false,
-        };
-        if drop {
-            let out = out.get_or_insert_with(|| String::with_capacity(html.len()));
-            out.push_str(&html[copied..start]);
-            copied = tag.end;
-        }
-    }
-    match out {
-        Some(mut out) => {
-            out.push_str(&html[copied..]);
-            Cow::Owned(out)
-        }
-        None => Cow::Borrowed(html),
-    }
-}
-
-/// What a `<` starts.
-enum TagKind {
-    /// A start tag; `counts` unless it is void or ends itself.
-    Start { counts: bool },
-    /// The start tag of an element of raw text (a script, a style), never dropped.
-    RawText(&'static str),
-    /// An end tag.
-    End { counts: bool },
-    /// A comment, doctype, processing instruction, or a `<` that starts no tag.
-    Other,
-}
-
-struct Tag {
-    kind: TagKind,
-    /// Just past its `>` (or the end of the text).
-    end: usize,
-}
-
-impl Tag {
-    /// The tag at `start` (a `<`) of `bytes`.
-    fn at(bytes: &[u8], start: usize) -> Tag {
-        let rest = &bytes[start + 1..];
-        let past =
-            |offset: Option<usize>, len: usize| offset.map_or(bytes.len(), |i| start + 1 + i + len);
-        if rest.starts_with(b"!--") {
-            let end = memchr::memmem::find(&rest[3..], b"-->").map(|i| i + 3);
-            return Tag {
-                kind: TagKind::Other,
-                end: past(end, 3),
-            };
-        }
-        let (closing, name_from) = match rest.first() {
-            Some(b'/') => (true, 1),
-            Some(b) if b.is_ascii_alphabetic() => (false, 0),
-            Some(b'!' | b'?') => {
-                return Tag {
-                    kind: TagKind::Other,
-                    end: past(memchr::memchr(b'>', rest), 1),
-                };
-            }
-            _ => {
-                return Tag {
-                    kind: TagKind::Other,
-                    end: start + 1,
-                };
-            }
-        };
-        let name_len = rest[name_from..]
-            .iter()
-            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-' || *b == b':'))
-            .unwrap_or(rest.len() - name_from);
-        if name_len == 0 {
-            return Tag {
-                kind: TagKind::Other,
-                end: start + 1,
-            };
-        }
-        let name = &rest[name_from..name_from + name_len];
-        let named = |n: &&&str| n.as_bytes().eq_ignore_ascii_case(name);
-        let raw = RAW_TEXT.iter().find(named).copied();
-        let counts = raw.is_none() && !NOT_NESTING.iter().any(|n| named(&n));
-        // The tag ends at the first `>` outside a quoted attribute value.
-        let mut quote = None;
-        let mut i = name_from + name_len;
-        let mut self_closing = false;
-        while i < rest.len() {
-            let b = rest[i];
-            match quote {
-                Some(q) if b == q => quote = None,
-                Some(_) => {}
-                None if b == b'"' || b == b'\'' => quote = Some(b),
-                None if b == b'>' => {
-                    self_closing = i > 0 && rest[i - 1] == b'/';
-                    break;
-                }
-                None => {}
-            }
-            i += 1;
-        }
-        let end = (start + 1 + i + 1).min(bytes.len());
-        let kind = match (closing, raw) {
-            (true, _) => TagKind::End { counts },
-            (false, Some(raw)) => TagKind::RawText(raw),
-            // `<div/>` is a start tag in HTML too, but foreign elements (svg, math) close so.
-            (false, None) => TagKind::Start {
-                counts: counts && !self_closing,
-            },
-        };
-        Tag { kind, end }
-    }
-}
-
-/// Where the raw text of a `raw` element that starts at `from` ends: at its end tag.
-fn raw_text_end(bytes: &[u8], from: usize, raw: &str) -> usize {
-    let mut at = from;
-    while let Some(found) = memchr::memmem::find(&bytes[at..], b"</") {
-        let name_at = at + found + 2;
-        let name = bytes.get(name_at..name_at + raw.len());
-        if name.is_some_and(|n| n.eq_ignore_ascii_case(raw.as_bytes())) {
-            return at + found;
-        }
-        at = name_at;
-    }
-    bytes.len()
 }
 
 /// Cleans publisher HTML down to safe markup, resolving relative URLs against `base`.
@@ -248,80 +82,6 @@ pub fn web_url(url: &str) -> Option<&str> {
     }
     let parsed = Url::parse(url).ok()?;
     matches!(parsed.scheme(), "http" | "https").then_some(url)
-}
-
-/// Words that, in a query parameter's name, say its value is a credential: shown as `***`.
-const SECRET_PARAMETER_WORDS: &[&str] = &[
-    "key",
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "pwd",
-    "signature",
-    "sig",
-    "auth",
-    "session",
-    "credential",
-];
-
-/// `url` as it may be shown or published: no user name or password, and the value of each
-/// query parameter whose name says it holds a credential (`api_key`, `token`, `sig`, …)
-/// replaced by `***`. The request itself still uses them. What is not a URL (a file, a
-/// command) is shown as it is.
-pub fn shown_url(url: &str) -> Cow<'_, str> {
-    let may_hide = url.contains('@') || url.contains('?');
-    let Some(mut parsed) = may_hide.then(|| Url::parse(url).ok()).flatten() else {
-        return Cow::Borrowed(url);
-    };
-    let mut changed = false;
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        // Only fails for URLs that cannot carry credentials, and this one carries some.
-        let _ = parsed.set_username("");
-        let _ = parsed.set_password(None);
-        changed = true;
-    }
-    if let Some(query) = parsed.query() {
-        let mut hidden = false;
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| {
-                let (name, _) = pair.split_once('=').unwrap_or((pair, ""));
-                let name = percent_encoding::percent_decode_str(name)
-                    .decode_utf8_lossy()
-                    .to_ascii_lowercase();
-                if SECRET_PARAMETER_WORDS.iter().any(|w| name.contains(w)) {
-                    hidden = true;
-                    format!("{}=***", pair.split('=').next().unwrap_or_default())
-                } else {
-                    pair.to_string()
-                }
-            })
-            .collect();
-        if hidden {
-            parsed.set_query(Some(&pairs.join("&")));
-            changed = true;
-        }
-    }
-    match changed {
-        true => Cow::Owned(parsed.to_string()),
-        false => Cow::Borrowed(url),
-    }
-}
-
-/// A webhook's URL as far as it may be shown: its scheme and host, then the start of a digest
-/// of the whole URL, which tells two webhooks on one host apart and reveals nothing of it.
-pub fn shown_webhook(url: &str) -> String {
-    use sha2::Digest as _;
-    let digest: String = sha2::Sha256::digest(url.as_bytes())
-        .iter()
-        .take(3)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let host = url::Url::parse(url)
-        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default()))
-        .unwrap_or_default();
-    format!("{host}/…{}", digest)
 }
 
 /// Drops the URLs of `item` that a reader's software would load by itself (its image, its
@@ -414,7 +174,9 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
             *url = None;
             dropped.push(note);
         }
-        forget_credentials(url);
+        if let Some(url) = url {
+            forget_credentials_in(url);
+        }
     };
     keep_url(&mut item.link, "link dropped: not http(s)");
     if item.link.is_none() {
@@ -471,28 +233,6 @@ pub fn fit_to_publish(item: &mut Item) -> Vec<&'static str> {
     dropped
 }
 
-/// Drops a user name and password from `url`: they are never published.
-fn forget_credentials(url: &mut Option<String>) {
-    if let Some(url) = url {
-        forget_credentials_in(url);
-    }
-}
-
-fn forget_credentials_in(url: &mut String) {
-    // Only a URL with an `@` before its path can carry them: most need no parse.
-    let authority = url.split_once("://").map_or("", |(_, rest)| {
-        rest.split(['/', '?', '#']).next().unwrap_or_default()
-    });
-    if !authority.contains('@') {
-        return;
-    }
-    if let Ok(mut parsed) = Url::parse(url) {
-        let _ = parsed.set_username("");
-        let _ = parsed.set_password(None);
-        *url = parsed.to_string();
-    }
-}
-
 /// Bounds an author's name and email and drops a URI a reader could not safely follow;
 /// whether it did drop one.
 pub fn fit_author(author: &mut Author) -> bool {
@@ -504,7 +244,9 @@ pub fn fit_author(author: &mut Author) -> bool {
     if unsafe_uri {
         author.uri = None;
     }
-    forget_credentials(&mut author.uri);
+    if let Some(uri) = &mut author.uri {
+        forget_credentials_in(uri);
+    }
     unsafe_uri
 }
 
@@ -869,36 +611,6 @@ mod tests {
     }
 
     #[test]
-    fn shown_urls_carry_no_credentials() {
-        let table = [
-            (
-                "https://example.org/feed.xml",
-                "https://example.org/feed.xml",
-            ),
-            (
-                "https://example.org/feed?api_key=abc&page=2",
-                "https://example.org/feed?api_key=***&page=2",
-            ),
-            (
-                "https://example.org/f?Token=x&SIG=y&q=a%20b&X-Amz-Signature=z&sessionid=s",
-                "https://example.org/f?Token=***&SIG=***&q=a%20b&X-Amz-Signature=***&sessionid=***",
-            ),
-            (
-                "https://user:***@example.org/feed",
-                "https://example.org/feed",
-            ),
-            (
-                "https://alice@example.org/a?auth=1",
-                "https://example.org/a?auth=***",
-            ),
-            ("/srv/feeds/local.xml", "/srv/feeds/local.xml"),
-        ];
-        for (url, shown) in table {
-            assert_eq!(shown_url(url), shown, "{url}");
-        }
-    }
-
-    #[test]
     fn published_item_urls_lose_user_names_and_private_enclosures() {
         let mut item = Item {
             link: Some("https://user:***@example.org/a".into()),
@@ -922,37 +634,5 @@ mod tests {
         assert_eq!(item.image, None);
         let kept: Vec<&str> = item.enclosures.iter().map(|e| e.url.as_str()).collect();
         assert_eq!(kept, ["https://cdn.example.org/ep1.mp3"]);
-    }
-
-    #[test]
-    fn deep_nesting_is_flattened_and_its_text_kept() {
-        let n = 10_000;
-        let deep = format!("{}deep{}", "<div>".repeat(n), "</div>".repeat(n));
-        let flat = limit_nesting(&deep, MAX_NESTING);
-        assert_eq!(flat.matches("<div>").count(), MAX_NESTING);
-        assert_eq!(flat.matches("</div>").count(), MAX_NESTING);
-        assert!(flat.contains("deep"));
-        assert_eq!(html_to_text(&deep), "deep");
-        assert_eq!(
-            clean_html(&deep, None).matches("<div>").count(),
-            MAX_NESTING
-        );
-        // What is not that deep passes as it is: voids, implied ends, comments, raw text and
-        // quoted `>` do not deepen anything.
-        let shallow = format!(
-            "{}<p>a<p>b<br><img src=\"x>y\"><!-- <div><div> --><script>if (a<b) {{}}</script>{}",
-            "<section>".repeat(MAX_NESTING - 1),
-            "<li>".repeat(3 * MAX_NESTING)
-        );
-        assert!(matches!(
-            limit_nesting(&shallow, MAX_NESTING),
-            Cow::Borrowed(_)
-        ));
-        // Unclosed tags count: a page can never make a parser see more than the limit.
-        let unclosed = "<b>x".repeat(3 * MAX_NESTING);
-        assert_eq!(
-            limit_nesting(&unclosed, MAX_NESTING).matches("<b>").count(),
-            MAX_NESTING
-        );
     }
 }
