@@ -48,6 +48,16 @@ pub enum FetchOutcome {
     Gone,
 }
 
+impl FetchOutcome {
+    /// With a body, that body's [`Fetched::public_only`] set to `yes`.
+    fn public_only(mut self, yes: bool) -> FetchOutcome {
+        if let FetchOutcome::Fetched(fetched) = &mut self {
+            fetched.public_only = yes;
+        }
+        self
+    }
+}
+
 /// What a response said about the source, beside its body.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Response {
@@ -73,6 +83,9 @@ pub struct Fetched {
     pub charset: Option<String>,
     /// What the response said beside its body.
     pub response: Response,
+    /// Whether the addresses the source's publisher names must be public (see
+    /// [`Fetcher::guards_private`]), as decided for this fetch.
+    pub public_only: bool,
 }
 
 /// Why a fetch failed, in words a person understands.
@@ -241,6 +254,15 @@ impl Fetcher {
             SourceLocation::File(path) => read_file(path, self.settings.max_body).await,
             SourceLocation::Command(spec) => run_command(spec, self.settings.max_body).await,
         };
+        // An HTTP fetch decides it on its way (see `fetch_http`); a file or a program has no
+        // address of its own.
+        let outcome = match location {
+            SourceLocation::Http(_) => outcome,
+            SourceLocation::File(_) | SourceLocation::Command(_) => {
+                let public_only = self.guards_private(source).await;
+                outcome.map(|o| o.public_only(public_only))
+            }
+        };
         let bytes = match &outcome {
             Ok(FetchOutcome::Fetched(fetched)) => fetched.body.len(),
             _ => 0,
@@ -340,7 +362,8 @@ impl Fetcher {
                 url = next;
                 continue;
             }
-            return self.finish(response, url, moved_to).await;
+            let outcome = self.finish(response, url, moved_to).await?;
+            return Ok(outcome.public_only(guard_private));
         }
         Err(FetchError::TooManyRedirects)
     }
@@ -453,6 +476,7 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         Ok(FetchOutcome::Fetched(Fetched {
+            public_only: false,
             body,
             charset,
             response: described,
@@ -609,6 +633,7 @@ async fn run_command(spec: &CommandSpec, limit: u64) -> Result<FetchOutcome, Fet
         return Err(FetchError::Command(format!("{program} {how}{said}")));
     }
     Ok(FetchOutcome::Fetched(Fetched {
+        public_only: false,
         body,
         charset: None,
         response: Response::default(),
@@ -626,6 +651,7 @@ async fn read_file(path: &Path, limit: u64) -> Result<FetchOutcome, FetchError> 
     }
     let body = tokio::fs::read(path).await.map_err(error)?;
     Ok(FetchOutcome::Fetched(Fetched {
+        public_only: false,
         body,
         charset: None,
         response: Response {

@@ -843,15 +843,14 @@ async fn fetch_and_parse(
         Ok(FetchOutcome::Gone) => return Ok(Attempt::Gone),
         Err(error) => return Err(NotRead::Failed(error.into())),
     };
-    let response = fetched.response;
+    let (response, public_only) = (fetched.response, fetched.public_only);
     let permit = ctx.parse_permits.take(fetched.body.len()).await;
     let body = Body {
         bytes: fetched.body,
         charset: fetched.charset,
         base: response.final_url.clone(),
     };
-    let screen = ctx.fetcher.guards_private(request).await;
-    let mut feed = read_body(ctx, body, kind, source_url, explain, screen).await?;
+    let mut feed = read_body(ctx, body, kind, source_url, explain, public_only).await?;
     // WebSub discovery: the response's `Link` headers come before the feed's own links.
     let (hub, topic) = &response.websub;
     if let Some(hub) = hub {
