@@ -381,8 +381,20 @@ async fn leases_are_renewed_before_they_end_and_removed_sources_unsubscribed() {
     daemon.stop().await;
 }
 
-#[tokio::test]
-async fn a_poll_finding_items_the_hub_never_pushed_marks_push_unhealthy_and_resubscribes() {
+/// A daemon polling Blog every 20 minutes, which advertises its hub (answering 202 to every
+/// request): what a test of pushes starts from, once the first subscription request came.
+struct Subscribing {
+    publisher: FeedServer,
+    hub: FeedServer,
+    hub_url: String,
+    topic: String,
+    ws: Workspace,
+    daemon: Daemon,
+    /// The hub's first request, as a form.
+    first: HashMap<String, String>,
+}
+
+async fn subscribing_blog() -> Subscribing {
     let publisher = FeedServer::start().await;
     let hub = FeedServer::start().await;
     hub.respond("/hub", 202, &[], Vec::new());
@@ -396,9 +408,32 @@ async fn a_poll_finding_items_the_hub_never_pushed_marks_push_unhealthy_and_resu
         "1h",
         &[("Blog", publisher.url("/blog.xml"), "interval = \"20m\"")],
     ));
-    let mut daemon = Daemon::start(&ws);
+    let daemon = Daemon::start(&ws);
     daemon.ready().await;
     let first = requests(&hub, 1).await.remove(0);
+    Subscribing {
+        publisher,
+        hub,
+        hub_url,
+        topic,
+        ws,
+        daemon,
+        first,
+    }
+}
+
+#[tokio::test]
+async fn a_poll_finding_items_the_hub_never_pushed_marks_push_unhealthy_and_resubscribes() {
+    let Subscribing {
+        publisher,
+        hub,
+        hub_url,
+        topic,
+        ws,
+        mut daemon,
+        first,
+    } = subscribing_blog().await;
+    let links = [("hub", hub_url.as_str()), ("self", topic.as_str())];
     assert_eq!(
         verify(&first["hub.callback"], "subscribe", &topic, "3600")
             .await
@@ -456,24 +491,17 @@ fn entry_feed(title: &str, updated: &str) -> String {
 
 #[tokio::test]
 async fn replayed_deliveries_forged_headers_and_denials_move_neither_items_nor_subscriptions() {
-    let publisher = FeedServer::start().await;
-    let hub = FeedServer::start().await;
-    hub.respond("/hub", 202, &[], Vec::new());
+    let Subscribing {
+        hub,
+        hub_url,
+        topic,
+        ws,
+        mut daemon,
+        first,
+        ..
+    } = subscribing_blog().await;
     let evil = FeedServer::start().await;
     evil.respond("/hub", 202, &[], Vec::new());
-    let hub_url = hub.url("/hub");
-    let topic = publisher.url("/blog.xml");
-    let links = [("hub", hub_url.as_str()), ("self", topic.as_str())];
-    publisher.serve("/blog.xml", feed("Blog", &links, &[("b1", "Blog one")]));
-    let port = free_port();
-    let ws = Workspace::new(&config(
-        port,
-        "1h",
-        &[("Blog", publisher.url("/blog.xml"), "interval = \"20m\"")],
-    ));
-    let mut daemon = Daemon::start(&ws);
-    daemon.ready().await;
-    let first = requests(&hub, 1).await.remove(0);
     let (callback, secret) = (&first["hub.callback"], &first["hub.secret"]);
     assert_eq!(verify(callback, "subscribe", &topic, "3600").await.0, 200);
 
