@@ -29,7 +29,7 @@ pub struct Inbox {
     /// shorter than asked is renewed sooner).
     pub verified: std::sync::Arc<tokio::sync::Notify>,
     /// `[serve] header_timeout`: the time a delivery's body has before it must keep a pace.
-    pub body_grace: std::time::Duration,
+    pub body_grace: Duration,
     /// The warnings about refused deliveries, a line per source a minute at most.
     pub warnings: Warnings,
 }

@@ -716,6 +716,8 @@ impl<'a> Ingest<'a> {
              FROM items i JOIN sources s ON s.id = i.source_id WHERE i.id = ?1",
             )?
             .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        // Named in `once` and `explain`: a URL for a name is shown without credentials.
+        let owner_name = super::items::shown(owner_name);
         let link = candidate.item.link.as_deref().unwrap_or_default();
         if !identity::takes_over(link, self.source_url, &owner_url) {
             self.also_carried_by(item_id, self.source_id)?;

@@ -231,7 +231,7 @@ fn json_error(column: usize, error: serde_json::Error) -> DbError {
 }
 
 /// `text` without the credentials a URL in it may carry (see [`crate::sanitize::shown_url`]).
-fn shown(text: String) -> String {
+pub(super) fn shown(text: String) -> String {
     match crate::sanitize::shown_url(&text) {
         std::borrow::Cow::Borrowed(_) => text,
         std::borrow::Cow::Owned(shown) => shown,
