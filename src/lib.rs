@@ -38,8 +38,10 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cli;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod fetch;
 pub mod fulltext;
 pub mod identity;
@@ -55,7 +57,6 @@ pub mod report;
 pub mod rules;
 pub mod sanitize;
 pub mod schedule;
-pub mod scheduler;
 pub mod service;
 pub mod store;
 pub mod watch;

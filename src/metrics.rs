@@ -1,8 +1,13 @@
 //! Prometheus metrics: counters and histograms kept in memory by the stages as they work
-//! (they start at zero with the process, as Prometheus expects), gauges read from the store at
-//! each scrape, and `GET /metrics` on `[metrics] listen`, in the Prometheus text format
-//! encoded by the `prometheus` crate.
+//! (they start at zero with the process, as Prometheus expects), the sources' states counted
+//! at each scrape through a callback the daemon registers (this module reads nothing itself),
+//! and `GET /metrics` on `[metrics] listen`, in the Prometheus text format encoded by the
+//! `prometheus` crate.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -14,9 +19,11 @@ use prometheus::{
     exponential_buckets,
 };
 
-use crate::config::Config;
-use crate::model::{PollResult, RefreshOutcome};
-use crate::store::SharedStore;
+/// The number of sources in each state, or why they could not be counted.
+pub type Counts = Pin<Box<dyn Future<Output = Result<Vec<(&'static str, usize)>, String>> + Send>>;
+
+/// Counts the sources in each state when asked.
+pub type ReadSources = Arc<dyn Fn() -> Counts + Send + Sync>;
 
 /// Every metric Tributary keeps.
 pub struct Metrics {
@@ -33,8 +40,10 @@ pub struct Metrics {
     websub_deliveries: IntCounterVec,
     webhook_deliveries: IntCounterVec,
     sources: IntGaugeVec,
-    /// The store and config the gauges are read from, once the daemon has them.
-    scraped: RwLock<Option<(SharedStore, Arc<Config>)>>,
+    /// `[metrics] per_source`.
+    per_source: AtomicBool,
+    /// How the sources' states are counted, once the daemon has said.
+    read_sources: RwLock<Option<ReadSources>>,
 }
 
 /// The process's metrics.
@@ -47,157 +56,154 @@ pub fn global() -> &'static Metrics {
     })
 }
 
+/// The registry and the metrics registered in it so far.
+struct Registering(Registry);
+
+impl Registering {
+    fn counters(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> prometheus::Result<IntCounterVec> {
+        let counters = IntCounterVec::new(Opts::new(name, help), labels)?;
+        self.0.register(Box::new(counters.clone()))?;
+        Ok(counters)
+    }
+
+    /// Counters that read 0 from the start for each of `values`, so that a rate over a value
+    /// that has not happened yet is 0.
+    fn counters_of(
+        &self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: &[&str],
+    ) -> prometheus::Result<IntCounterVec> {
+        let counters = self.counters(name, help, &[label])?;
+        for value in values {
+            counters.with_label_values(&[*value]);
+        }
+        Ok(counters)
+    }
+
+    fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        start: f64,
+        count: usize,
+    ) -> prometheus::Result<Histogram> {
+        let buckets = exponential_buckets(start, 2.0, count)?;
+        let histogram = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))?;
+        self.0.register(Box::new(histogram.clone()))?;
+        Ok(histogram)
+    }
+
+    fn gauges(&self, name: &str, help: &str, label: &str) -> prometheus::Result<IntGaugeVec> {
+        let gauges = IntGaugeVec::new(Opts::new(name, help), &[label])?;
+        self.0.register(Box::new(gauges.clone()))?;
+        Ok(gauges)
+    }
+}
+
 impl Metrics {
     fn new() -> prometheus::Result<Metrics> {
-        let registry = Registry::new();
-        let counters = |name: &str, help: &str, label: &str| -> prometheus::Result<IntCounterVec> {
-            let counter = IntCounterVec::new(Opts::new(name, help), &[label])?;
-            registry.register(Box::new(counter.clone()))?;
-            Ok(counter)
-        };
-        let histogram = |name: &str, help: &str, start: f64, count: usize| {
-            let buckets = exponential_buckets(start, 2.0, count)?;
-            let histogram = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))?;
-            registry.register(Box::new(histogram.clone()))?;
-            prometheus::Result::Ok(histogram)
-        };
-        let polls = counters(
-            "tributary_polls_total",
-            "Polls by result: new (a feed read with new or updated items), unchanged (read, nothing new), not_modified, failed, rate_limited, gone, skipped.",
-            "result",
-        )?;
-        let source_polls = IntCounterVec::new(
-            Opts::new(
-                "tributary_source_polls_total",
-                "Polls by source and result ([metrics] per_source only).",
-            ),
-            &["source", "result"],
-        )?;
-        registry.register(Box::new(source_polls.clone()))?;
-        let items = counters(
-            "tributary_items_total",
-            "Items stored, by change: new or updated.",
-            "change",
-        )?;
-        let fetch_seconds = histogram(
-            "tributary_fetch_duration_seconds",
-            "How long fetches took, body included.",
-            0.01,
-            14,
-        )?;
+        let r = Registering(Registry::new());
         let fetched_bytes = IntCounter::new(
             "tributary_fetched_bytes_total",
             "Bytes of feed bodies read, after decompression.",
         )?;
-        registry.register(Box::new(fetched_bytes.clone()))?;
-        let commit_seconds = histogram(
-            "tributary_store_commit_duration_seconds",
-            "How long committing a batch of polls to the database took.",
-            0.0001,
-            16,
-        )?;
-        let schedule_lag_seconds = histogram(
-            "tributary_schedule_lag_seconds",
-            "How late due polls started, after the time their schedule said.",
-            0.01,
-            18,
-        )?;
-        let output_writes = counters(
-            "tributary_output_writes_total",
-            "Output files (feeds, pages, OPML, health feed, the site) rendered, by result: written, unchanged, failed.",
-            "result",
-        )?;
-        let websub_pings = counters(
-            "tributary_websub_pings_total",
-            "Pings of the WebSub hub by result: ok, refused, failed.",
-            "result",
-        )?;
-        let websub_deliveries = counters(
-            "tributary_websub_deliveries_total",
-            "Content delivered by publishers' WebSub hubs, by result: stored, failed, unsigned, wrongly_signed.",
-            "result",
-        )?;
-        let webhook_deliveries = counters(
-            "tributary_webhook_deliveries_total",
-            "Deliveries POSTed to [[webhooks]], by result: ok, failed, given_up.",
-            "result",
-        )?;
-        let sources = IntGaugeVec::new(
-            Opts::new(
+        r.0.register(Box::new(fetched_bytes.clone()))?;
+        r.gauges(
+            "tributary_build_info",
+            "The running version: always 1.",
+            "version",
+        )?
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
+        Ok(Metrics {
+            polls: r.counters_of(
+                "tributary_polls_total",
+                "Polls by result: new (a feed read with new or updated items), unchanged (read, nothing new), not_modified, failed, rate_limited, gone, skipped.",
+                "result",
+                &["new", "unchanged", "not_modified", "failed", "rate_limited", "gone", "skipped"],
+            )?,
+            source_polls: r.counters(
+                "tributary_source_polls_total",
+                "Polls by source and result ([metrics] per_source only).",
+                &["source", "result"],
+            )?,
+            items: r.counters_of(
+                "tributary_items_total",
+                "Items stored, by change: new or updated.",
+                "change",
+                &["new", "updated"],
+            )?,
+            fetch_seconds: r.histogram(
+                "tributary_fetch_duration_seconds",
+                "How long fetches took, body included.",
+                0.01,
+                14,
+            )?,
+            fetched_bytes,
+            commit_seconds: r.histogram(
+                "tributary_store_commit_duration_seconds",
+                "How long committing a batch of polls to the database took.",
+                0.0001,
+                16,
+            )?,
+            schedule_lag_seconds: r.histogram(
+                "tributary_schedule_lag_seconds",
+                "How late due polls started, after the time their schedule said.",
+                0.01,
+                18,
+            )?,
+            output_writes: r.counters_of(
+                "tributary_output_writes_total",
+                "Output files (feeds, pages, OPML, health feed, the site) rendered, by result: written, unchanged, failed.",
+                "result",
+                &["written", "unchanged", "failed"],
+            )?,
+            websub_pings: r.counters_of(
+                "tributary_websub_pings_total",
+                "Pings of the WebSub hub by result: ok, refused, failed.",
+                "result",
+                &[],
+            )?,
+            websub_deliveries: r.counters_of(
+                "tributary_websub_deliveries_total",
+                "Content delivered by publishers' WebSub hubs, by result: stored, failed, unsigned, wrongly_signed.",
+                "result",
+                &[],
+            )?,
+            webhook_deliveries: r.counters_of(
+                "tributary_webhook_deliveries_total",
+                "Deliveries POSTed to [[webhooks]], by result: ok, failed, given_up.",
+                "result",
+                &[],
+            )?,
+            sources: r.gauges(
                 "tributary_sources",
                 "Configured sources by state: ok, not_modified, never_polled, failing, rate_limited, gone.",
-            ),
-            &["state"],
-        )?;
-        registry.register(Box::new(sources.clone()))?;
-        let build_info = IntGaugeVec::new(
-            Opts::new("tributary_build_info", "The running version: always 1."),
-            &["version"],
-        )?;
-        build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
-        registry.register(Box::new(build_info))?;
-        // Zero from the start, so that a rate over a result that has not happened yet is 0.
-        for result in [
-            "new",
-            "unchanged",
-            "not_modified",
-            "failed",
-            "rate_limited",
-            "gone",
-            "skipped",
-        ] {
-            polls.with_label_values(&[result]);
-        }
-        for change in ["new", "updated"] {
-            items.with_label_values(&[change]);
-        }
-        for result in ["written", "unchanged", "failed"] {
-            output_writes.with_label_values(&[result]);
-        }
-        Ok(Metrics {
-            registry,
-            polls,
-            source_polls,
-            items,
-            fetch_seconds,
-            fetched_bytes,
-            commit_seconds,
-            schedule_lag_seconds,
-            output_writes,
-            websub_pings,
-            websub_deliveries,
-            webhook_deliveries,
-            sources,
-            scraped: RwLock::new(None),
+                "state",
+            )?,
+            per_source: AtomicBool::new(false),
+            read_sources: RwLock::new(None),
+            registry: r.0,
         })
     }
 
-    /// Counts a finished poll, and its items.
-    pub fn poll(&self, outcome: &RefreshOutcome) {
-        let result = match &outcome.result {
-            PollResult::Fetched(counts) if counts.new + counts.updated > 0 => {
-                self.items
-                    .with_label_values(&["new"])
-                    .inc_by(counts.new as u64);
-                self.items
-                    .with_label_values(&["updated"])
-                    .inc_by(counts.updated as u64);
-                "new"
-            }
-            PollResult::Fetched(_) => "unchanged",
-            PollResult::NotModified => "not_modified",
-            PollResult::RateLimited { .. } => "rate_limited",
-            PollResult::Gone => "gone",
-            PollResult::Failed(_) => "failed",
-            PollResult::Skipped { .. } | PollResult::Paused { .. } => "skipped",
-        };
+    /// Counts a finished poll of the source `name` by its `result` (`new`, `unchanged`,
+    /// `not_modified`, …), and the items it stored.
+    pub fn poll(&self, name: &str, result: &str, new: usize, updated: usize) {
+        self.items.with_label_values(&["new"]).inc_by(new as u64);
+        self.items
+            .with_label_values(&["updated"])
+            .inc_by(updated as u64);
         self.polls.with_label_values(&[result]).inc();
-        if self.per_source() {
-            self.source_polls
-                .with_label_values(&[outcome.name.as_str(), result])
-                .inc();
+        if self.per_source.load(Ordering::Relaxed) {
+            self.source_polls.with_label_values(&[name, result]).inc();
         }
     }
 
@@ -237,48 +243,28 @@ impl Metrics {
         self.webhook_deliveries.with_label_values(&[result]).inc();
     }
 
-    /// Where the gauges are read from: the daemon's store and the config in force.
-    pub fn follow(&self, store: &SharedStore, config: &Arc<Config>) {
-        let scraped = Some((store.clone(), Arc::clone(config)));
-        match self.scraped.write() {
-            Ok(mut current) => *current = scraped,
-            Err(poisoned) => *poisoned.into_inner() = scraped,
+    /// Whether polls are counted per source too (`[metrics] per_source`).
+    pub fn count_per_source(&self, yes: bool) {
+        self.per_source.store(yes, Ordering::Relaxed);
+    }
+
+    /// How the sources' states are counted at each scrape: registered by the daemon, which
+    /// holds the store.
+    pub fn read_sources_with(&self, read: ReadSources) {
+        match self.read_sources.write() {
+            Ok(mut current) => *current = Some(read),
+            Err(poisoned) => *poisoned.into_inner() = Some(read),
         }
     }
 
-    fn per_source(&self) -> bool {
-        self.current()
-            .is_some_and(|(_, config)| config.metrics.per_source)
-    }
-
-    fn current(&self) -> Option<(SharedStore, Arc<Config>)> {
-        match self.scraped.read() {
+    /// The text exposition, with the sources' states counted first.
+    async fn scrape(&self) -> Result<String, String> {
+        let read = match self.read_sources.read() {
             Ok(current) => current.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// The text exposition, with the gauges read from the store first.
-    async fn scrape(&self) -> Result<String, String> {
-        if let Some((store, config)) = self.current() {
-            let read = Arc::clone(&config);
-            let reads = store
-                .with(move |store| store.status_reads(&read, None))
-                .await
-                .ok_or("the database thread stopped")?
-                .map_err(|e| e.to_string())?;
-            let rows = crate::report::status_rows(&reads, &config);
-            // Every state, so that a state no source is in reads 0 rather than vanishing.
-            for state in [
-                "ok",
-                "not_modified",
-                "never_polled",
-                "failing",
-                "rate_limited",
-                "gone",
-                "paused",
-            ] {
-                let count = rows.iter().filter(|r| r.state == state).count();
+        };
+        if let Some(read) = read {
+            for (state, count) in read().await? {
                 self.sources
                     .with_label_values(&[state])
                     .set(i64::try_from(count).unwrap_or(i64::MAX));
@@ -291,8 +277,8 @@ impl Metrics {
 }
 
 /// Serves `GET /metrics` at `[metrics] listen` until the process ends.
-pub async fn serve(config: &Config) -> std::io::Result<()> {
-    let Some(listen) = config.metrics.listen else {
+pub async fn serve(listen: Option<SocketAddr>) -> std::io::Result<()> {
+    let Some(listen) = listen else {
         return Ok(());
     };
     let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -319,6 +319,22 @@ pub enum PollResult {
     },
 }
 
+impl PollResult {
+    /// Its kind in one word, as `/metrics` counts it: `new` (a feed read with new or updated
+    /// items), `unchanged`, `not_modified`, `rate_limited`, `gone`, `failed` or `skipped`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PollResult::Fetched(counts) if counts.new + counts.updated > 0 => "new",
+            PollResult::Fetched(_) => "unchanged",
+            PollResult::NotModified => "not_modified",
+            PollResult::RateLimited { .. } => "rate_limited",
+            PollResult::Gone => "gone",
+            PollResult::Failed(_) => "failed",
+            PollResult::Skipped { .. } | PollResult::Paused { .. } => "skipped",
+        }
+    }
+}
+
 /// The validators of the last good response, sent back as a conditional GET.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Validators {

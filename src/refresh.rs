@@ -45,8 +45,6 @@ pub struct Pipeline {
     pub shaping: CurrentShaping,
     /// Places between parsing and storing.
     pub parse_permits: ParsePermits,
-    /// What the built-in server serves, made again after each render.
-    pub served: crate::publish::Served,
     /// `[[webhooks]]`: new items are queued for them as they are stored.
     pub webhooks: Arc<Vec<WebhookConfig>>,
 }
@@ -78,7 +76,6 @@ impl Pipeline {
             rules: Arc::new(config.items.clone()),
             shaping: CurrentShaping::new(shaping),
             parse_permits: ParsePermits::for_this_machine(),
-            served: crate::publish::Served::default(),
             webhooks: Arc::new(config.webhooks.clone()),
         })
     }
@@ -207,7 +204,11 @@ pub async fn refresh(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> Refre
     // still carry the source's name and URL.
     let span = tracing::warn_span!("refresh", source = %source.label(), url = %source.shown_url());
     let outcome = refresh_in_span(ctx, source, mode).instrument(span).await;
-    crate::metrics::global().poll(&outcome);
+    let (new, updated) = match &outcome.result {
+        PollResult::Fetched(counts) => (counts.new, counts.updated),
+        _ => (0, 0),
+    };
+    crate::metrics::global().poll(&outcome.name, outcome.result.kind(), new, updated);
     outcome
 }
 

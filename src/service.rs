@@ -75,14 +75,40 @@ pub fn status(text: &str) {
     send(&[NotifyState::Status(text)]);
 }
 
-/// Tells the watchdog the scheduler loop is alive.
-pub fn watchdog() {
-    send(&[NotifyState::Watchdog]);
+/// systemd's watchdog, when it asked for one: told that the daemon's loop is alive at half
+/// its timeout.
+pub struct Watchdog {
+    every: Option<Duration>,
+    last_ping: tokio::time::Instant,
 }
 
-/// How often to ping the watchdog (half its timeout), if systemd asked for one.
-pub fn watchdog_interval() -> Option<Duration> {
-    sd_notify::watchdog_enabled().map(|timeout| timeout / 2)
+impl Watchdog {
+    /// The watchdog systemd asked for, if any.
+    pub fn new() -> Watchdog {
+        Watchdog {
+            every: sd_notify::watchdog_enabled().map(|timeout| timeout / 2),
+            last_ping: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Tells the watchdog the loop is alive if that is due; returns the earlier of `wake` and
+    /// when it is next due.
+    pub fn pet_if_due(&mut self, wake: tokio::time::Instant) -> tokio::time::Instant {
+        let Some(every) = self.every else {
+            return wake;
+        };
+        if self.last_ping.elapsed() >= every {
+            send(&[NotifyState::Watchdog]);
+            self.last_ping = tokio::time::Instant::now();
+        }
+        wake.min(self.last_ping + every)
+    }
+}
+
+impl Default for Watchdog {
+    fn default() -> Watchdog {
+        Watchdog::new()
+    }
 }
 
 /// Sends `state` to systemd without ever waiting: a notification that cannot be sent at once

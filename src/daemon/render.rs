@@ -1,0 +1,286 @@
+//! The render job: the outputs written again after changes (gathered for a second while polls
+//! run, retried later and later after failed writes), the rules' date conditions applied when
+//! due, the WebSub ping for the feeds that changed, and the built-in server's table refreshed.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::instant_at;
+use crate::config::Config;
+use crate::publish::{self, Served};
+use crate::refresh::Pipeline;
+use crate::render::{self, RenderContext, RenderError, Rendered, Snapshot, Written};
+
+/// How long the daemon gathers changes before rewriting the outputs while polls are still
+/// running, so that a burst of sources finishing does not rewrite the files once per source.
+const RENDER_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest wait before writing the outputs again after writes failed.
+const MAX_RENDER_RETRY: Duration = Duration::from_secs(60);
+
+/// The outputs and what they wait for.
+pub struct Rendering {
+    /// Something changed since the last render.
+    dirty: bool,
+    last_render: Instant,
+    /// Renders in a row that failed to write a file.
+    failures: u32,
+    /// When a rule's `older_than`/`newer_than` next decides otherwise for a stored item.
+    reshape_at: Option<Instant>,
+    /// WebSub pings under way: beside the loop, never in it.
+    pings: JoinSet<()>,
+    /// What the built-in server serves, made again after each render.
+    served: Served,
+}
+
+impl Rendering {
+    /// Outputs are rendered at start too, in case a file was deleted meanwhile.
+    pub fn new(served: Served) -> Rendering {
+        Rendering {
+            dirty: true,
+            last_render: Instant::now(),
+            failures: 0,
+            reshape_at: Some(Instant::now()),
+            pings: JoinSet::new(),
+            served,
+        }
+    }
+
+    /// Something the outputs show changed (when `changed`).
+    pub fn changed(&mut self, changed: bool) {
+        self.dirty |= changed;
+    }
+
+    /// Stored items are to be shaped again by date now (a new leader, say).
+    pub fn reshape_now(&mut self) {
+        self.reshape_at = Some(Instant::now());
+    }
+
+    /// When this job next wants to run: the rules' next date condition, or a render of what
+    /// changed. `polling` says whether polls are in flight.
+    pub fn next_at(&self, polling: bool) -> Option<Instant> {
+        let render = self.dirty.then(|| self.render_due(polling));
+        [self.reshape_at, render].into_iter().flatten().min()
+    }
+
+    /// When the outputs may next be rendered: once polls in flight are done, or a second after
+    /// the last render while they go on; after failed writes (disk full, read-only), later and
+    /// later, up to a minute, so that a broken disk is retried without flooding the log.
+    fn render_due(&self, polling: bool) -> Instant {
+        if self.failures > 0 {
+            let wait = RENDER_EVERY.saturating_mul(1 << self.failures.min(6));
+            return self.last_render + wait.min(MAX_RENDER_RETRY);
+        }
+        if polling {
+            self.last_render + RENDER_EVERY
+        } else {
+            self.last_render
+        }
+    }
+
+    /// Does what is due: items shaped again by date, then a render if anything changed.
+    /// Returns whether it rendered.
+    pub async fn run_due(&mut self, ctx: &Pipeline, config: &Arc<Config>, polling: bool) -> bool {
+        if self.reshape_at.is_some_and(|at| at <= Instant::now()) {
+            let (changed, next) = reshape_due(ctx).await;
+            self.dirty |= changed;
+            // Never sooner than a second from now, whatever the store says.
+            let soonest = Instant::now() + Duration::from_secs(1);
+            self.reshape_at = next.map(|at| instant_at(at).max(soonest));
+        }
+        if !self.dirty || self.render_due(polling) > Instant::now() {
+            return false;
+        }
+        let rendered = self.render_and_announce(ctx, config).await;
+        // Items stored since may be due earlier than what was known.
+        self.reshape_at = Some(Instant::now());
+        // A file that could not be written is written again later: the database has what it
+        // needs, and the next successful write catches up.
+        let failed = rendered.iter().any(|r| r.result.is_err());
+        self.dirty = failed;
+        self.failures = if failed { self.failures + 1 } else { 0 };
+        self.last_render = Instant::now();
+        true
+    }
+
+    /// Renders the outputs and sets the WebSub ping for those that changed going, beside the loop.
+    async fn render_and_announce(&mut self, ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
+        let rendered = render_outputs(ctx, config, Some(&self.served)).await;
+        if let Some(ping) = announce_changes(ctx, config, &rendered) {
+            self.pings.spawn(ping);
+        }
+        rendered
+    }
+
+    /// A ping ended; nothing waits for its result.
+    pub async fn ping_ended(&mut self) -> Option<()> {
+        self.pings.join_next().await.map(|_| ())
+    }
+
+    /// At shutdown: the outputs written if anything changed (by the leader).
+    pub async fn last_render(&mut self, ctx: &Pipeline, config: &Arc<Config>, leads: bool) {
+        if self.dirty && leads {
+            self.render_and_announce(ctx, config).await;
+        }
+    }
+
+    /// At shutdown: the pings under way get until `deadline`, no more.
+    pub async fn finish_pings(&mut self, shutdown: &mut super::Shutdown) {
+        while !self.pings.is_empty() {
+            tokio::select! {
+                _ = self.pings.join_next() => {}
+                () = shutdown.passed() => {
+                    tracing::warn!(cancelled = self.pings.len(), "WebSub pings still running at the deadline were cancelled");
+                    self.pings.shutdown().await;
+                }
+            }
+        }
+    }
+}
+
+/// Prunes items past `[retention] max_age`, then renders every output: the items are read on
+/// the store's thread (after the polls recorded so far are committed, so that no output shows
+/// an uncommitted item), rendered and written on a blocking thread of their own; then the
+/// built-in server's table (`served`) is made again.
+pub async fn render_outputs(
+    ctx: &Pipeline,
+    config: &Arc<Config>,
+    served: Option<&Served>,
+) -> Vec<Rendered> {
+    prune(ctx, config).await;
+    reshape_due(ctx).await;
+    let now = Utc::now();
+    // Shared, not copied: this runs after every round of polls.
+    let read_config = Arc::clone(config);
+    let snapshot = ctx
+        .store
+        .with(move |store| {
+            let c = &read_config;
+            Snapshot::read(
+                store,
+                &c.outputs,
+                c.health.as_deref(),
+                render_context(c, now),
+            )
+        })
+        .await;
+    let write_config = Arc::clone(config);
+    let rendered = match snapshot {
+        Some(snapshot) => tokio::task::spawn_blocking(move || {
+            let c = &write_config;
+            let ctx = render_context(c, now);
+            render::render_all(snapshot, &c.outputs, c.health.as_deref(), ctx)
+        })
+        .await
+        .ok(),
+        None => None,
+    };
+    if let Some(served) = served.filter(|_| config.publishing.listen.is_some()) {
+        let (served, config, store) = (served.clone(), Arc::clone(config), ctx.store.clone());
+        // Only metadata is read here; a file's bytes are read when it is first asked for.
+        let _ = tokio::task::spawn_blocking(move || served.refresh(&config, &store)).await;
+    }
+    rendered.unwrap_or_else(|| {
+        tracing::error!("rendering the outputs crashed");
+        vec![Rendered {
+            path: config.file.clone(),
+            result: Err(RenderError::Crashed),
+            public_url: None,
+        }]
+    })
+}
+
+/// Items past `[retention] max_age` deleted.
+async fn prune(ctx: &Pipeline, config: &Config) {
+    let rules = config.items.clone();
+    let pruned = ctx
+        .store
+        .with(move |store| store.prune(&rules, Utc::now()))
+        .await;
+    match pruned {
+        Some(Ok(0)) => {}
+        Some(Ok(pruned)) => tracing::info!(pruned, "pruned items past [retention] max_age"),
+        Some(Err(error)) => tracing::error!(%error, "pruning old items failed"),
+        None => tracing::error!("pruning old items crashed"),
+    }
+}
+
+/// Shapes again the items a rule's `older_than` or `newer_than` now decides otherwise for;
+/// returns whether any changed, and when the next is due.
+async fn reshape_due(ctx: &Pipeline) -> (bool, Option<chrono::DateTime<Utc>>) {
+    let shaping = ctx.shaping.clone();
+    match ctx
+        .store
+        .with(move |store| store.reshape_due(&shaping.get(), Utc::now()))
+        .await
+    {
+        Some(Ok((changed, next))) => (changed > 0, next),
+        Some(Err(error)) => {
+            tracing::error!(%error, "shaping items again failed");
+            (false, None)
+        }
+        None => {
+            tracing::error!("shaping items again crashed");
+            (false, None)
+        }
+    }
+}
+
+fn render_context(config: &Config, now: chrono::DateTime<Utc>) -> RenderContext<'_> {
+    RenderContext {
+        sources: &config.sources,
+        publishing: &config.publishing,
+        now,
+    }
+}
+
+/// The WebSub ping for the feeds among `rendered` that changed, if a hub is configured and
+/// any did: a future bounded by `[websub] timeout`, for the caller to run beside its work.
+pub fn announce_changes(
+    ctx: &Pipeline,
+    config: &Config,
+    rendered: &[Rendered],
+) -> Option<impl Future<Output = ()> + Send + 'static> {
+    let hub = config.publishing.hub.clone()?;
+    let changed: Vec<url::Url> = rendered
+        .iter()
+        .filter(|r| matches!(r.result, Ok(Written::Changed)))
+        .filter_map(|r| r.public_url.clone())
+        .collect();
+    (!changed.is_empty()).then(|| {
+        publish::announce(
+            ctx.fetcher.clone(),
+            hub,
+            changed,
+            config.publishing.hub_timeout,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_renders_are_retried_later_and_later_up_to_a_minute() {
+        let mut rendering = Rendering::new(Served::default());
+        rendering.last_render = Instant::now();
+        assert_eq!(
+            rendering.render_due(false),
+            rendering.last_render,
+            "idle: at once"
+        );
+        let waits: Vec<u64> = (1..=8)
+            .map(|failures| {
+                rendering.failures = failures;
+                (rendering.render_due(false) - rendering.last_render).as_secs()
+            })
+            .collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}
