@@ -115,7 +115,7 @@ fn main() {
         // Each round changes one rule, so that every item is shaped again.
         std::fs::write(&file, config_text(&format!("Item {round} "))).expect("writing");
         let config = config::load(&file).expect("a valid config");
-        let shaping = Shaping::new(&config);
+        let shaping = config.shaping();
         let started = Instant::now();
         let changed = store
             .reshape_if_changed(&shaping, Utc::now())

@@ -5,13 +5,43 @@
 //! decide, the store writes.
 
 use std::cmp::Reverse;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::config::ItemRules;
 use crate::model::{Item, Text, Verdict};
+
+/// How items are kept: retention, deduplication across sources, content size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRules {
+    /// `[retention] max_age`: items older than this are pruned (and never ingested again);
+    /// `None` keeps everything.
+    pub max_age: Option<Duration>,
+    /// `[retention] initial_items`: the most items a new source contributes on its first
+    /// fetch; `None` for no limit.
+    pub initial_items: Option<usize>,
+    /// `[dedup] across_sources`: the same article via two sources appears once.
+    pub across_sources: bool,
+    /// `[content] max_size`: content longer than this (in bytes) is cut, with a note.
+    pub max_content: usize,
+    /// `[dedup] strip_query`: query parameters cut from every item's link (`*` for any
+    /// characters) before identity and dedup.
+    pub strip_query: Vec<String>,
+}
+
+impl Default for ItemRules {
+    fn default() -> Self {
+        ItemRules {
+            max_age: Some(Duration::from_secs(90 * 86_400)),
+            initial_items: Some(20),
+            across_sources: true,
+            max_content: 512 * 1024,
+            strip_query: Vec::new(),
+        }
+    }
+}
 
 /// How many times an item's summary or content may change without its title changing, before
 /// such changes are ignored: a feed that stamps the time into every item must not churn the

@@ -162,7 +162,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         print!("{text}");
         return Ok(true);
     }
-    let config = config::load(&cli.config)?;
+    let config = cli::load(&cli.config)?;
     let level = if matches!(cli.command, Command::Run) {
         "info"
     } else {

@@ -635,6 +635,164 @@ pub struct NextPoll {
     pub reason: Reason,
 }
 
+/// A request of Tributary's that the hub has to verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// `hub.mode=subscribe` (a renewal too).
+    Subscribe,
+    /// `hub.mode=unsubscribe`.
+    Unsubscribe,
+}
+
+impl Asked {
+    /// Its `hub.mode`, and how it is stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Asked::Subscribe => "subscribe",
+            Asked::Unsubscribe => "unsubscribe",
+        }
+    }
+
+    /// The request a `hub.mode` names.
+    pub fn parse(mode: &str) -> Option<Asked> {
+        match mode {
+            "subscribe" => Some(Asked::Subscribe),
+            "unsubscribe" => Some(Asked::Unsubscribe),
+            _ => None,
+        }
+    }
+}
+
+/// A subscription Tributary asked a hub for, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The last part of its callback URL: `/websub/<id>`.
+    pub id: String,
+    /// The source whose items it pushes.
+    pub source_url: String,
+    /// The hub.
+    pub hub: String,
+    /// The topic subscribed to.
+    pub topic: String,
+    /// Where the hub delivers: `[websub] callback_url` + `id`.
+    pub callback: String,
+    /// Signs what the hub delivers.
+    pub secret: String,
+    /// The request the hub has yet to verify, if any.
+    pub asked: Option<Asked>,
+    /// When that request was sent.
+    pub asked_at: Option<DateTime<Utc>>,
+    /// The source left the config (or its hub changed): unsubscribing, then forgotten.
+    pub removing: bool,
+    /// When the hub last verified a subscribe: the lease's start.
+    pub verified_at: Option<DateTime<Utc>>,
+    /// When the lease ends.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Why push is not trusted now, if it is not.
+    pub unhealthy: Option<String>,
+    /// When the next request is due, or the pending one counts as failed.
+    pub retry_at: Option<DateTime<Utc>>,
+    /// Failed requests in a row.
+    pub tries: u32,
+    /// When the hub last delivered content.
+    pub last_push_at: Option<DateTime<Utc>>,
+}
+
+impl Subscription {
+    /// Whether the hub pushes this source's items now: verified, healthy, lease running.
+    pub fn pushes(&self, now: DateTime<Utc>) -> bool {
+        !self.removing
+            && self.verified_at.is_some()
+            && self.unhealthy.is_none()
+            && self.lease_until.is_some_and(|end| end > now)
+    }
+
+    /// When the lease is to be renewed: at 90 % of it.
+    pub fn renew_at(&self) -> Option<DateTime<Utc>> {
+        let (start, end) = (self.verified_at?, self.lease_until?);
+        Some(start + (end - start) * 9 / 10)
+    }
+}
+
+/// What a source's last fetched feed advertised, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertised {
+    /// The source, by its configured URL.
+    pub source_url: String,
+    /// `rel="hub"`.
+    pub hub: Option<String>,
+    /// `rel="self"`.
+    pub topic: Option<String>,
+    /// Where its feed is read from now.
+    pub polled_url: String,
+}
+
+/// A configured source as the stages after the config see it: what identifies and names it.
+/// The config's sources implement it, so that the store never takes the config's types.
+pub trait Source: Send + Sync + fmt::Debug {
+    /// Its URL as configured: its identity in the database.
+    fn url(&self) -> &str;
+    /// Its name in the config, if it has one.
+    fn name(&self) -> Option<&str>;
+    /// How it is shown: its name, else its URL without credentials.
+    fn label(&self) -> std::borrow::Cow<'_, str>;
+    /// Its tags.
+    fn tags(&self) -> &[String];
+    /// Whether its new items' articles are fetched (`full_text`).
+    fn wants_full_text(&self) -> bool;
+}
+
+impl<S: Source + ?Sized> Source for std::sync::Arc<S> {
+    fn url(&self) -> &str {
+        (**self).url()
+    }
+    fn name(&self) -> Option<&str> {
+        (**self).name()
+    }
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        (**self).label()
+    }
+    fn tags(&self) -> &[String] {
+        (**self).tags()
+    }
+    fn wants_full_text(&self) -> bool {
+        (**self).wants_full_text()
+    }
+}
+
+/// Where new items are delivered, and which: a `[[webhooks]]` table as the store queues for it.
+pub trait Webhook: Sync + fmt::Debug {
+    /// Where deliveries are POSTed: also its identity in the database.
+    fn url(&self) -> &str;
+    /// Whether a new item of `source` titled `title`, carrying `tags`, is delivered.
+    fn takes(&self, source: &dyn Source, title: Option<&str>, tags: &[String]) -> bool;
+}
+
+/// Where the database is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL server.
+    Postgres {
+        /// `postgres://user@host:port/database?options`, as libpq takes it.
+        url: String,
+        /// The password, unless the URL has one.
+        password: Option<String>,
+        /// The URL as it may be shown (no password).
+        shown: String,
+    },
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+            Database::Postgres { shown, .. } => write!(f, "Postgres({shown})"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

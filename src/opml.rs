@@ -5,18 +5,8 @@ use std::collections::HashSet;
 
 use quick_xml::events::Event;
 
+use crate::config::NewSource;
 use crate::sanitize::is_private_host;
-
-/// A feed named in an OPML file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpmlFeed {
-    /// The feed's URL (`xmlUrl`).
-    pub url: String,
-    /// The outline's title, else its text.
-    pub title: Option<String>,
-    /// The folders it sits in, and its own `category`: they become the source's tags.
-    pub tags: Vec<String>,
-}
 
 /// Why an OPML file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +18,7 @@ pub enum OpmlError {
 
 /// Every `<outline xmlUrl=…>` of an OPML document, each URL once; enclosing outlines
 /// without a URL (folders) give their text as tags.
-pub fn read(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
+pub fn read(bytes: &[u8]) -> Result<Vec<NewSource>, OpmlError> {
     let text = crate::parse::decode(bytes, None);
     let mut reader = quick_xml::Reader::from_str(&text);
     let mut folders: Vec<Option<String>> = Vec::new();
@@ -80,7 +70,11 @@ pub fn read(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
                         .filter(|t| !t.is_empty()),
                 );
                 tags.dedup();
-                feeds.push(OpmlFeed { url, title, tags });
+                feeds.push(NewSource {
+                    url,
+                    name: title,
+                    tags,
+                });
             }
             if is_start {
                 folders.push(None);
@@ -96,7 +90,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Import {
     /// The feeds to add: taken, and not configured yet.
-    pub new: Vec<OpmlFeed>,
+    pub new: Vec<NewSource>,
     /// A line for each outline refused, naming it.
     pub refused: Vec<String>,
 }
@@ -116,7 +110,7 @@ pub fn import(bytes: &[u8], configured: &[&str], allow_private: bool) -> Result<
 /// `http` and `https` URLs, and, unless `allow_private`, none whose host is a loopback, private
 /// or link-local address (an OPML file from elsewhere must not aim the daemon at the machine's
 /// own services or a cloud metadata endpoint).
-pub fn screen(feeds: Vec<OpmlFeed>, allow_private: bool) -> (Vec<OpmlFeed>, Vec<String>) {
+pub fn screen(feeds: Vec<NewSource>, allow_private: bool) -> (Vec<NewSource>, Vec<String>) {
     let mut refused = Vec::new();
     let accepted = feeds
         .into_iter()
@@ -131,7 +125,7 @@ pub fn screen(feeds: Vec<OpmlFeed>, allow_private: bool) -> (Vec<OpmlFeed>, Vec<
                 Ok(_) => return true,
                 Err(_) => "not a URL",
             };
-            let outline = feed.title.as_deref().unwrap_or("(untitled)");
+            let outline = feed.name.as_deref().unwrap_or("(untitled)");
             refused.push(format!(
                 "refused: outline {outline:?} ({}): {why}",
                 feed.url
@@ -162,19 +156,19 @@ mod tests {
         assert_eq!(
             feeds,
             [
-                OpmlFeed {
+                NewSource {
                     url: "https://rusi.example/rss.xml".into(),
-                    title: Some("RUSI".into()),
+                    name: Some("RUSI".into()),
                     tags: vec!["Defence".into()],
                 },
-                OpmlFeed {
+                NewSource {
                     url: "https://tt.example/feed".into(),
-                    title: Some("Think & Tank".into()),
+                    name: Some("Think & Tank".into()),
                     tags: vec!["Defence".into(), "policy".into()],
                 },
-                OpmlFeed {
+                NewSource {
                     url: "https://loose.example/atom".into(),
-                    title: Some("Loose".into()),
+                    name: Some("Loose".into()),
                     tags: vec![],
                 },
             ]
@@ -183,9 +177,9 @@ mod tests {
 
     #[test]
     fn only_web_feeds_on_public_hosts_are_taken() {
-        let feed = |title: &str, url: &str| OpmlFeed {
+        let feed = |title: &str, url: &str| NewSource {
             url: url.into(),
-            title: Some(title.into()),
+            name: Some(title.into()),
             tags: vec![],
         };
         let feeds = vec![

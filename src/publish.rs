@@ -6,13 +6,11 @@ mod connections;
 mod serve;
 pub mod webhooks;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use axum::http::header;
 use url::Url;
 
-use crate::config::{Config, OutputFormat};
 use crate::fetch::Fetcher;
 
 pub use callback::{Inbox, Warnings};
@@ -65,47 +63,4 @@ fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
-}
-
-/// The files Tributary writes, each with the media type it is served with: the outputs, their
-/// HTML pages, the OPML file and the health feed.
-pub fn published_files(config: &Config) -> Vec<(PathBuf, &'static str)> {
-    const HTML: &str = "text/html; charset=utf-8";
-    let mut files = Vec::new();
-    for output in &config.outputs {
-        files.push((output.path.clone(), output.format.content_type()));
-        files.extend(output.html.iter().map(|page| (page.clone(), HTML)));
-    }
-    files.extend(
-        config
-            .publishing
-            .opml
-            .iter()
-            .map(|opml| (opml.clone(), "text/x-opml; charset=utf-8")),
-    );
-    files.extend(
-        config
-            .health
-            .iter()
-            .map(|health| (health.clone(), OutputFormat::Atom.content_type())),
-    );
-    files
-}
-
-/// The published folder `file` lies in, if any: the served root, or a folder outputs are
-/// written to (which the web server in front of Tributary may publish whole).
-pub fn published_folder_holding(config: &Config, file: &Path) -> Option<PathBuf> {
-    let served = config
-        .publishing
-        .listen
-        .is_some()
-        .then(|| config.publishing.root.clone());
-    let written = published_files(config)
-        .into_iter()
-        .filter_map(|(path, _)| path.parent().map(Path::to_path_buf))
-        .chain(config.publishing.site.iter().map(|s| s.pages.clone()));
-    served
-        .into_iter()
-        .chain(written)
-        .find(|folder| file.starts_with(folder))
 }

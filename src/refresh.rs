@@ -21,10 +21,10 @@ use crate::fetch::{FetchError, FetchOutcome, Fetcher, Response, SourceRequest};
 use crate::identity::normalized_date;
 use crate::model::{
     EventKind, Failure, FailureKind, FetchState, HealthEvent, ItemCounts, NextPoll, PollResult,
-    PollStatus, Reason, RefreshOutcome, Validators, Verdict,
+    PollStatus, Reason, RefreshOutcome, Validators, Verdict, Webhook,
 };
 use crate::parse::{ParseError, ParseOptions, ParsedFeed, discover_feed_link, read_source};
-use crate::rules::{CurrentShaping, Shaped, Shaping};
+use crate::rules::{CurrentShaping, Shaped};
 use crate::schedule::{self, Pace};
 use crate::store::{Poll, SharedStore, StoreError};
 use crate::websub::Pushed;
@@ -66,9 +66,9 @@ pub enum OpenError {
 impl Pipeline {
     /// Opens the database, records the configured sources in it, and sets up the fetcher.
     pub fn open(config: &Config) -> Result<Pipeline, OpenError> {
-        let mut store = crate::store::Store::open_configured(config)?;
+        let mut store = crate::store::Store::open_at(&config.database_location())?;
         store.sync_sources(&config.sources)?;
-        let shaping = Shaping::new(config);
+        let shaping = config.shaping();
         Ok(Pipeline {
             fetcher: Fetcher::new(&config.poll)?,
             store: SharedStore::new(store)?,
@@ -488,6 +488,7 @@ async fn record(
                 Attempt::Fetched { feed, .. } => Some((&feed.meta, feed.items.as_slice())),
                 _ => None,
             };
+            let webhooks: Vec<&dyn Webhook> = webhooks.iter().map(|w| w as _).collect();
             let poll = Poll {
                 at: now,
                 state: state.as_ref(),

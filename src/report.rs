@@ -13,7 +13,22 @@ use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Ver
 use crate::refresh::Explanation;
 use crate::rules::Shaped;
 use crate::sanitize::shown_url;
-use crate::store::{StatusReads, WebhookStatus};
+use crate::store::{StatusReads, Store, StoreError, WebhookStatus};
+
+/// What `status` shows of a config's sources, as read from the store.
+pub type Status = StatusReads<SourceConfig>;
+
+/// What `status` shows of `config`, read from `store`: every source, the instances and the
+/// webhooks; or, when sources are `named`, those sources alone.
+pub fn read_status(
+    store: &mut Store,
+    config: &Config,
+    named: Option<&[std::sync::Arc<SourceConfig>]>,
+) -> Result<Status, StoreError> {
+    let webhooks: Vec<&str> = config.webhooks.iter().map(|w| w.url.as_str()).collect();
+    let shared = config.postgres.is_some();
+    store.status_reads(&config.sources, named, shared, &webhooks)
+}
 
 /// A time as the reports show it: `2026-11-26 15:00:00Z`.
 pub fn time(t: DateTime<Utc>) -> String {
@@ -378,7 +393,7 @@ impl PushRow {
 
 /// The rows of `status`, one per source shown, borrowing the statuses' names and URLs (100,000
 /// of each, not copied).
-pub fn status_rows<'a>(reads: &'a StatusReads, config: &Config) -> Vec<StatusRow<'a>> {
+pub fn status_rows<'a>(reads: &'a Status, config: &Config) -> Vec<StatusRow<'a>> {
     let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
     let now = Utc::now();
     // Looked up only when there is anything to find: hashing 100,000 URLs to find nothing was
@@ -565,7 +580,7 @@ pub fn status(rows: &[StatusRow]) -> String {
 /// All that `status` prints: the sources' table and notes, then the instances on a shared
 /// database and the webhooks' queues, when there are any. `not_applied` is why the daemon
 /// that answers runs on an older config than its file holds, if it does.
-pub fn status_report(reads: StatusReads, config: &Config, not_applied: Option<&str>) -> String {
+pub fn status_report(reads: Status, config: &Config, not_applied: Option<&str>) -> String {
     let rows = status_rows(&reads, config);
     let mut out = status(&rows);
     if let Some(seen) = &reads.instances {
@@ -731,7 +746,7 @@ pub fn missing_contact(config: &Config) -> Option<String> {
 /// A warning when the database lies inside a published folder, where whoever reads the outputs
 /// may download it.
 pub fn published_database(config: &Config) -> Option<String> {
-    let folder = crate::publish::published_folder_holding(config, &config.database)?;
+    let folder = config.published_folder_holding(&config.database)?;
     Some(format!(
         "the database {} lies inside {}, a folder that is published: whoever reads the outputs may download it (and its -wal file). Move it out, e.g. [database] path = \"state/tributary.db\"",
         config.database.display(),

@@ -19,128 +19,38 @@ use crate::sanitize::shown_url;
 use crate::schedule::later;
 use crate::store::SharedStore;
 
+pub use crate::model::{Advertised, Asked, Subscription};
+
 /// How long a hub has to verify a request before it counts as failed.
 pub const VERIFY_WITHIN: Duration = Duration::from_secs(5 * 60);
 
 /// How many times an unsubscription is asked before the subscription is simply forgotten.
 const UNSUBSCRIBE_TRIES: u32 = 3;
 
-/// A request of Tributary's that the hub has to verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asked {
-    /// `hub.mode=subscribe` (a renewal too).
-    Subscribe,
-    /// `hub.mode=unsubscribe`.
-    Unsubscribe,
-}
-
-impl Asked {
-    /// Its `hub.mode`, and how it is stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Asked::Subscribe => "subscribe",
-            Asked::Unsubscribe => "unsubscribe",
-        }
+/// A new subscription of `wanted`, with a fresh callback id and secret.
+fn new_subscription(wanted: &Wanted) -> Subscription {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    Subscription {
+        callback: format!("{}{id}", wanted.callback_url),
+        id,
+        source_url: wanted.source_url.clone(),
+        hub: wanted.hub.to_string(),
+        topic: wanted.topic.clone(),
+        secret: format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        ),
+        asked: None,
+        asked_at: None,
+        removing: false,
+        verified_at: None,
+        lease_until: None,
+        unhealthy: None,
+        retry_at: None,
+        tries: 0,
+        last_push_at: None,
     }
-
-    /// The request a `hub.mode` names.
-    pub fn parse(mode: &str) -> Option<Asked> {
-        match mode {
-            "subscribe" => Some(Asked::Subscribe),
-            "unsubscribe" => Some(Asked::Unsubscribe),
-            _ => None,
-        }
-    }
-}
-
-/// A subscription Tributary asked a hub for, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscription {
-    /// The last part of its callback URL: `/websub/<id>`.
-    pub id: String,
-    /// The source whose items it pushes.
-    pub source_url: String,
-    /// The hub.
-    pub hub: String,
-    /// The topic subscribed to.
-    pub topic: String,
-    /// Where the hub delivers: `[websub] callback_url` + `id`.
-    pub callback: String,
-    /// Signs what the hub delivers.
-    pub secret: String,
-    /// The request the hub has yet to verify, if any.
-    pub asked: Option<Asked>,
-    /// When that request was sent.
-    pub asked_at: Option<DateTime<Utc>>,
-    /// The source left the config (or its hub changed): unsubscribing, then forgotten.
-    pub removing: bool,
-    /// When the hub last verified a subscribe: the lease's start.
-    pub verified_at: Option<DateTime<Utc>>,
-    /// When the lease ends.
-    pub lease_until: Option<DateTime<Utc>>,
-    /// Why push is not trusted now, if it is not.
-    pub unhealthy: Option<String>,
-    /// When the next request is due, or the pending one counts as failed.
-    pub retry_at: Option<DateTime<Utc>>,
-    /// Failed requests in a row.
-    pub tries: u32,
-    /// When the hub last delivered content.
-    pub last_push_at: Option<DateTime<Utc>>,
-}
-
-impl Subscription {
-    /// A new subscription of `wanted`, with a fresh callback id and secret.
-    fn new(wanted: &Wanted) -> Subscription {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        Subscription {
-            callback: format!("{}{id}", wanted.callback_url),
-            id,
-            source_url: wanted.source_url.clone(),
-            hub: wanted.hub.to_string(),
-            topic: wanted.topic.clone(),
-            secret: format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            ),
-            asked: None,
-            asked_at: None,
-            removing: false,
-            verified_at: None,
-            lease_until: None,
-            unhealthy: None,
-            retry_at: None,
-            tries: 0,
-            last_push_at: None,
-        }
-    }
-
-    /// Whether the hub pushes this source's items now: verified, healthy, lease running.
-    pub fn pushes(&self, now: DateTime<Utc>) -> bool {
-        !self.removing
-            && self.verified_at.is_some()
-            && self.unhealthy.is_none()
-            && self.lease_until.is_some_and(|end| end > now)
-    }
-
-    /// When the lease is to be renewed: at 90 % of it.
-    fn renew_at(&self) -> Option<DateTime<Utc>> {
-        let (start, end) = (self.verified_at?, self.lease_until?);
-        Some(start + (end - start) * 9 / 10)
-    }
-}
-
-/// What a source's last fetched feed advertised, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Advertised {
-    /// The source, by its configured URL.
-    pub source_url: String,
-    /// `rel="hub"`.
-    pub hub: Option<String>,
-    /// `rel="self"`.
-    pub topic: Option<String>,
-    /// Where its feed is read from now.
-    pub polled_url: String,
 }
 
 /// A subscription a configured source should have.
@@ -298,7 +208,7 @@ pub fn plan(wanted: &[Wanted], stored: &[Subscription], now: DateTime<Utc>) -> V
                 && s.topic == w.topic
         });
         if !has {
-            steps.push(Step::Subscribe(Subscription::new(w)));
+            steps.push(Step::Subscribe(new_subscription(w)));
         }
     }
     steps
@@ -578,7 +488,7 @@ mod tests {
         Subscription {
             verified_at: Some(at(verified)),
             lease_until: Some(at(until)),
-            ..Subscription::new(w)
+            ..new_subscription(w)
         }
     }
 
@@ -629,7 +539,7 @@ mod tests {
         let asked = Subscription {
             asked: Some(Asked::Subscribe),
             retry_at: Some(at("2026-01-01T00:05:00Z")),
-            ..Subscription::new(&a)
+            ..new_subscription(&a)
         };
         assert!(
             plan(
@@ -655,7 +565,7 @@ mod tests {
         let unhealthy = Subscription {
             unhealthy: Some("x".into()),
             retry_at: Some(at("2026-01-01T01:00:00Z")),
-            ..Subscription::new(&a)
+            ..new_subscription(&a)
         };
         assert!(
             plan(
@@ -674,7 +584,7 @@ mod tests {
         let removing = Subscription {
             removing: true,
             tries: UNSUBSCRIBE_TRIES,
-            ..Subscription::new(&a)
+            ..new_subscription(&a)
         };
         assert!(matches!(
             &plan(&[], &[removing], at("2026-01-01T00:00:00Z"))[..],
@@ -787,7 +697,7 @@ mod tests {
             feed: Some((&meta, &[])),
             event: None,
             rules: &strict.items,
-            shaping: &crate::rules::Shaping::new(&strict),
+            shaping: &strict.shaping(),
             webhooks: &[],
         };
         store.record_poll(&strict.sources[0], &poll).unwrap();

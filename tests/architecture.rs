@@ -343,22 +343,31 @@ fn no_two_modules_reach_each_other() {
             (module.as_str(), first)
         })
         .collect();
-    // A path back from each module's neighbour to the module itself is a circle.
+    // A path back from each module's neighbour to the module itself is a circle; each is told
+    // once, from its first module by name.
+    let mut seen = BTreeSet::new();
     let mut circles = String::new();
     for (&from, targets) in &edges {
         for &to in targets.keys() {
-            if let Some(back) = path(&edges, to, from) {
-                let mut text = format!("{from} → {to}");
-                let mut hops = vec![(from, to)];
-                for pair in back.windows(2) {
-                    text += &format!(" → {}", pair[1]);
-                    hops.push((pair[0], pair[1]));
-                }
-                let _ = writeln!(circles, "{text}");
-                for (a, b) in hops {
-                    let u = edges[a][b];
-                    let _ = writeln!(circles, "    {}:{}: `{a}` uses `{b}`", u.file, u.line);
-                }
+            let Some(back) = path(&edges, to, from) else {
+                continue;
+            };
+            let mut circle: Vec<&str> = std::iter::once(from).chain(back).collect();
+            circle.pop();
+            let first = (0..circle.len()).min_by_key(|&i| circle[i]).unwrap_or(0);
+            circle.rotate_left(first);
+            if !seen.insert(circle.clone()) {
+                continue;
+            }
+            circle.push(circle[0]);
+            let _ = writeln!(circles, "{}", circle.join(" → "));
+            for hop in circle.windows(2) {
+                let u = edges[hop[0]][hop[1]];
+                let _ = writeln!(
+                    circles,
+                    "    {}:{}: `{}` uses `{}`",
+                    u.file, u.line, hop[0], hop[1]
+                );
             }
         }
     }

@@ -48,11 +48,11 @@ pub fn import_opml(
 /// `db copy`: everything `from`'s database holds into `to`'s, which must be empty.
 pub fn db_copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     let load = |path: &Path| {
-        config::load(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+        super::load(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
     };
     let (from_config, to_config) = (load(from)?, load(to)?);
-    let source = Store::open_configured(&from_config)?;
-    let mut destination = Store::open_configured(&to_config)?;
+    let source = Store::open_at(&from_config.database_location())?;
+    let mut destination = Store::open_at(&to_config.database_location())?;
     let copied = source.copy_into(&mut destination)?;
     for (table, rows) in copied {
         say!("{table}: {rows} rows");

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::config::{Config, SourceConfig};
+use std::path::Path;
+
+use crate::config::{self, Config, ConfigError, SourceConfig};
 
 pub use files::{db_copy, export_opml, import_opml};
 pub use polls::{once, pause, poll_now, run, tell_daemon_to_poll};
@@ -27,6 +29,13 @@ macro_rules! say {
 }
 
 pub(crate) use say;
+
+/// The config at `file`, loaded and validated, its site's templates tried.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let config = config::load(file)?;
+    crate::render::templates::check(&config)?;
+    Ok(config)
+}
 
 /// Runs `work` on a multi-threaded runtime of its own.
 pub fn with_runtime(work: impl Future<Output = anyhow::Result<bool>>) -> anyhow::Result<bool> {

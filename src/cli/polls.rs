@@ -53,7 +53,7 @@ pub async fn once(config: Config, due: bool) -> anyhow::Result<bool> {
 /// poll.
 pub fn pause(config: &Config, targets: &[String], paused: bool) -> anyhow::Result<()> {
     let sources = named_sources(config, targets)?;
-    let mut store = Store::open_configured(config)?;
+    let mut store = Store::open_at(&config.database_location())?;
     store.sync_sources(&config.sources)?;
     let at = paused.then(chrono::Utc::now);
     for source in sources {

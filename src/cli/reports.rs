@@ -55,9 +55,9 @@ pub fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow:
         }
         None => None,
     };
-    let store = Store::open_configured(config)?;
+    let store = Store::open_at(&config.database_location())?;
     let now = Utc::now();
-    let shaping = crate::rules::Shaping::new(config);
+    let shaping = config.shaping();
     let shaped = store.shape_stored(&shaping, url.as_deref(), last, now)?;
     say!("{}", report::rules_test(&shaped, now).trim_end());
     Ok(())
@@ -98,8 +98,8 @@ pub fn status(config: &Config, targets: &[String]) -> anyhow::Result<()> {
         true => None,
         false => Some(named_sources(config, targets)?),
     };
-    let mut store = Store::open_configured(config)?;
-    let reads = store.status_reads(config, named.as_deref())?;
+    let mut store = Store::open_at(&config.database_location())?;
+    let reads = report::read_status(&mut store, config, named.as_deref())?;
     say!("{}", report::status_report(reads, config, None).trim_end());
     Ok(())
 }

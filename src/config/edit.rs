@@ -1,11 +1,20 @@
 //! Editing the config file as its user wrote it: sources appended (by `import-opml --append`)
 //! with every comment and the layout kept (toml_edit).
 
-use crate::opml::OpmlFeed;
+/// A source to add to the config: a feed an OPML file named, say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSource {
+    /// Its URL.
+    pub url: String,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
 
 /// `config` (TOML text) with a `[[sources]]` table appended for each feed; everything already
 /// in it, comments included, is kept as written.
-pub fn append_sources(config: &str, feeds: &[OpmlFeed]) -> Result<String, toml_edit::TomlError> {
+pub fn append_sources(config: &str, feeds: &[NewSource]) -> Result<String, toml_edit::TomlError> {
     let mut document: toml_edit::DocumentMut = config.parse()?;
     let sources = document
         .entry("sources")
@@ -15,8 +24,8 @@ pub fn append_sources(config: &str, feeds: &[OpmlFeed]) -> Result<String, toml_e
     if let Some(tables) = sources.as_array_of_tables_mut() {
         for feed in feeds {
             let mut table = toml_edit::Table::new();
-            if let Some(title) = &feed.title {
-                table.insert("name", toml_edit::value(title.as_str()));
+            if let Some(name) = &feed.name {
+                table.insert("name", toml_edit::value(name.as_str()));
             }
             table.insert("url", toml_edit::value(feed.url.as_str()));
             if !feed.tags.is_empty() {
@@ -36,9 +45,9 @@ mod tests {
     #[test]
     fn appending_keeps_the_config_as_written() {
         let config = "# My sources\n[poll]\ninterval = \"1h\" # hourly\n\n[[sources]]\nurl = \"https://a.example/\" # first\n";
-        let feeds = [OpmlFeed {
+        let feeds = [NewSource {
             url: "https://rusi.example/rss.xml".into(),
-            title: Some("RUSI".into()),
+            name: Some("RUSI".into()),
             tags: vec!["Defence".into()],
         }];
         let updated = append_sources(config, &feeds[..1]).unwrap();

@@ -20,9 +20,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-pub use edit::append_sources;
+pub use crate::identity::ItemRules;
+pub use crate::parse::{HtmlFields, JsonFields, PageField, SourceKind};
+pub use crate::rules::{Action, Field, Pattern, Replace, Rewrites, Rule, Selector, When};
+pub use edit::{NewSource, append_sources};
 pub use load::{database_path, load};
-pub use shaping::{Action, Field, FullText, Pattern, Replace, Rewrites, Rule, Selector, When};
+pub use shaping::FullText;
 use validate::resolve;
 
 /// The folder beside the config file whose `*.toml` files add more sources.
@@ -100,15 +103,19 @@ pub struct WebhookConfig {
 
 impl WebhookConfig {
     /// Whether a new item of `source` titled `title`, carrying `item_tags`, is delivered.
-    pub fn takes(&self, source: &SourceConfig, title: Option<&str>, item_tags: &[String]) -> bool {
+    pub fn takes(
+        &self,
+        source: &dyn crate::model::Source,
+        title: Option<&str>,
+        item_tags: &[String],
+    ) -> bool {
         let by_tag = self.tags.is_empty()
-            || source.tags.iter().any(|t| self.tags.contains(t))
+            || source.tags().iter().any(|t| self.tags.contains(t))
             || item_tags.iter().any(|t| self.tags.contains(t));
         let by_name = self.sources.is_empty()
             || source
-                .name
-                .as_ref()
-                .is_some_and(|n| self.sources.contains(n));
+                .name()
+                .is_some_and(|n| self.sources.iter().any(|s| s == n));
         let title = title.unwrap_or_default().to_lowercase();
         let has = |word: &String| title.contains(&word.to_lowercase());
         let included = self.include.is_empty() || self.include.iter().any(has);
@@ -153,36 +160,6 @@ pub enum LogFormat {
     Text,
     /// For log collectors: one JSON object per line.
     Json,
-}
-
-/// How items are kept: retention, deduplication across sources, content size.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ItemRules {
-    /// `[retention] max_age`: items older than this are pruned (and never ingested again);
-    /// `None` keeps everything.
-    pub max_age: Option<Duration>,
-    /// `[retention] initial_items`: the most items a new source contributes on its first
-    /// fetch; `None` for no limit.
-    pub initial_items: Option<usize>,
-    /// `[dedup] across_sources`: the same article via two sources appears once.
-    pub across_sources: bool,
-    /// `[content] max_size`: content longer than this (in bytes) is cut, with a note.
-    pub max_content: usize,
-    /// `[dedup] strip_query`: query parameters cut from every item's link (`*` for any
-    /// characters) before identity and dedup.
-    pub strip_query: Vec<String>,
-}
-
-impl Default for ItemRules {
-    fn default() -> Self {
-        ItemRules {
-            max_age: Some(Duration::from_secs(90 * 86_400)),
-            initial_items: Some(20),
-            across_sources: true,
-            max_content: 512 * 1024,
-            strip_query: Vec::new(),
-        }
-    }
 }
 
 /// `[poll]`: defaults for every source and limits of the fetcher.
@@ -382,12 +359,24 @@ impl Default for ServeLimits {
 pub struct SiteConfig {
     /// `pages`: the folder it is written in.
     pub pages: PathBuf,
-    /// The built-in templates, with those of `templates` in their place.
-    pub templates: crate::render::templates::Templates,
+    /// The `.html` files of `templates`, read when the config loads: they take the place of
+    /// the built-in templates of the same name (compiled by `render::templates`).
+    pub templates: Vec<TemplateFile>,
     /// `items_per_page`: items on each page of the river.
     pub items_per_page: usize,
     /// `title`: its name, by default the first output's title.
     pub title: String,
+}
+
+/// A user's template: a `.html` file of `[site] templates`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateFile {
+    /// The file's name, which is the template's (`item.html`).
+    pub name: String,
+    /// Its text.
+    pub text: String,
+    /// Where it was read from, for errors.
+    pub file: PathBuf,
 }
 
 impl Publishing {
@@ -450,143 +439,6 @@ pub struct SourceConfig {
     pub full_text: Option<FullText>,
     /// `hub`: a WebSub hub to subscribe at, when the feed does not advertise one.
     pub hub: Option<Url>,
-}
-
-/// What a source's URL holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum SourceKind {
-    /// An RSS, Atom or JSON Feed document (or a page that links to one).
-    #[default]
-    Feed,
-    /// A JSON API's answer, its items found by `[sources.json]`. Boxed, as the next: most
-    /// sources are feeds, and every source would carry the room of the largest kind.
-    Json(Box<JsonFields>),
-    /// A web page without a feed, its items found by `[sources.html]`.
-    Html(Box<HtmlFields>),
-}
-
-/// `[sources.html]`: CSS selectors for a page's items and, within each, their fields.
-#[derive(Debug, Clone)]
-pub struct HtmlFields {
-    /// One match per item.
-    pub item: scraper::Selector,
-    /// As written, for comparing configs.
-    pub item_written: String,
-    /// Its title.
-    pub title: PageField,
-    /// Its page (relative links resolve against the page's URL).
-    pub link: PageField,
-    /// When it was published.
-    pub date: Option<PageField>,
-    /// How the date is written (chrono's strftime); the lenient date parser when absent.
-    pub date_format: Option<String>,
-    /// A teaser, as plain text.
-    pub summary: Option<PageField>,
-    /// The full text: the HTML inside what the selector matches, sanitized like feed content.
-    pub content: Option<PageField>,
-    /// Who wrote it.
-    pub author: Option<PageField>,
-}
-
-impl PartialEq for HtmlFields {
-    fn eq(&self, other: &Self) -> bool {
-        (
-            &self.item_written,
-            &self.title,
-            &self.link,
-            &self.date,
-            &self.date_format,
-            &self.summary,
-            &self.content,
-            &self.author,
-        ) == (
-            &other.item_written,
-            &other.title,
-            &other.link,
-            &other.date,
-            &other.date_format,
-            &other.summary,
-            &other.content,
-            &other.author,
-        )
-    }
-}
-
-impl Eq for HtmlFields {}
-
-/// Where a field of a page's item is: `"h2"` (the text of the first match within the item),
-/// `"a@href"` (an attribute of it), `"@data-id"` (an attribute of the item itself).
-#[derive(Debug, Clone)]
-pub struct PageField {
-    /// What to match within the item; the item itself when absent.
-    pub selector: Option<scraper::Selector>,
-    /// The attribute to take instead of the text.
-    pub attribute: Option<String>,
-    /// As written.
-    pub written: String,
-}
-
-impl PartialEq for PageField {
-    fn eq(&self, other: &Self) -> bool {
-        self.written == other.written
-    }
-}
-
-impl Eq for PageField {}
-
-impl PageField {
-    /// Reads `"selector"`, `"selector@attribute"` or `"@attribute"`; the error says why not.
-    pub fn parse(written: &str) -> Result<PageField, String> {
-        let (selector, attribute) = match written.rsplit_once('@') {
-            Some((selector, attribute))
-                if !attribute.is_empty()
-                    && attribute
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':')) =>
-            {
-                (selector.trim(), Some(attribute.to_string()))
-            }
-            _ => (written.trim(), None),
-        };
-        let selector = if selector.is_empty() {
-            None
-        } else {
-            Some(
-                scraper::Selector::parse(selector)
-                    .map_err(|e| format!("{written:?} is not a CSS selector: {e}"))?,
-            )
-        };
-        if selector.is_none() && attribute.is_none() {
-            return Err("is empty".into());
-        }
-        Ok(PageField {
-            selector,
-            attribute,
-            written: written.to_string(),
-        })
-    }
-}
-
-/// `[sources.json]`: where a JSON API's answer keeps its items and their fields, as dotted
-/// paths (`data.releases`, `links.canonical`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JsonFields {
-    /// The array of items ("" for a top-level array).
-    pub items: String,
-    /// Each item's own id, if the API gives one.
-    pub id: Option<String>,
-    /// Its title.
-    pub title: String,
-    /// Its page (relative links resolve against the API's URL).
-    pub link: String,
-    /// When it was published: text in any common form, or Unix seconds.
-    pub date: Option<String>,
-    /// A teaser, as plain text.
-    pub summary: Option<String>,
-    /// The full text, as HTML (sanitized like feed content).
-    pub content: Option<String>,
-    /// Who wrote it.
-    pub author: Option<String>,
 }
 
 /// A PostgreSQL database: `[database] url` and `password`.
@@ -896,6 +748,97 @@ impl SourceLocation {
                 "bad URL {url:?}: scheme {other:?} is not supported (use http, https or file)"
             )),
         }
+    }
+}
+
+impl crate::model::Source for SourceConfig {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        SourceConfig::label(self)
+    }
+    fn tags(&self) -> &[String] {
+        &self.tags
+    }
+    fn wants_full_text(&self) -> bool {
+        self.full_text.is_some()
+    }
+}
+
+impl crate::model::Webhook for WebhookConfig {
+    fn url(&self) -> &str {
+        self.url.as_str()
+    }
+    fn takes(
+        &self,
+        source: &dyn crate::model::Source,
+        title: Option<&str>,
+        tags: &[String],
+    ) -> bool {
+        WebhookConfig::takes(self, source, title, tags)
+    }
+}
+
+impl Config {
+    /// Where its database is: `[database] url` (PostgreSQL), else `[database] path`.
+    pub fn database_location(&self) -> crate::model::Database {
+        match &self.postgres {
+            Some(postgres) => crate::model::Database::Postgres {
+                url: postgres.url.clone(),
+                password: postgres.password.as_ref().map(|p| p.expose().to_string()),
+                shown: postgres.shown_url(),
+            },
+            None => crate::model::Database::Sqlite(self.database.clone()),
+        }
+    }
+}
+
+/// What Tributary publishes, as the config says.
+impl Config {
+    /// The files Tributary writes, each with the media type it is served with: the outputs, their
+    /// HTML pages, the OPML file and the health feed.
+    pub fn published_files(&self) -> Vec<(PathBuf, &'static str)> {
+        const HTML: &str = "text/html; charset=utf-8";
+        let mut files = Vec::new();
+        for output in &self.outputs {
+            files.push((output.path.clone(), output.format.content_type()));
+            files.extend(output.html.iter().map(|page| (page.clone(), HTML)));
+        }
+        files.extend(
+            self.publishing
+                .opml
+                .iter()
+                .map(|opml| (opml.clone(), "text/x-opml; charset=utf-8")),
+        );
+        files.extend(
+            self.health
+                .iter()
+                .map(|health| (health.clone(), OutputFormat::Atom.content_type())),
+        );
+        files
+    }
+
+    /// The published folder `file` lies in, if any: the served root, or a folder outputs are
+    /// written to (which the web server in front of Tributary may publish whole).
+    pub fn published_folder_holding(&self, file: &Path) -> Option<PathBuf> {
+        let served = self
+            .publishing
+            .listen
+            .is_some()
+            .then(|| self.publishing.root.clone());
+        let written = self
+            .published_files()
+            .into_iter()
+            .filter_map(|(path, _)| path.parent().map(Path::to_path_buf))
+            .chain(self.publishing.site.iter().map(|s| s.pages.clone()));
+        served
+            .into_iter()
+            .chain(written)
+            .find(|folder| file.starts_with(folder))
     }
 }
 

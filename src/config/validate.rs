@@ -10,7 +10,6 @@ use url::Url;
 
 use super::raw::*;
 use super::*;
-use crate::render::templates::Templates;
 
 /// The shortest poll interval accepted; shorter would only hammer publishers.
 pub(super) const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -720,11 +719,12 @@ impl Validator<'_> {
             .templates
             .as_deref()
             .map(|t| self.path("site.templates", Some(t), ""));
-        let templates = match Templates::load(folder.as_deref()) {
-            Ok(templates) => templates,
-            Err(message) => {
+        let templates = match folder.as_deref().map(template_files) {
+            None => Vec::new(),
+            Some(Ok(files)) => files,
+            Some(Err(message)) => {
                 self.report(self.file, "site.templates".into(), message);
-                Templates::default()
+                Vec::new()
             }
         };
         let items_per_page = raw.items_per_page.unwrap_or(DEFAULT_ITEMS_PER_PAGE);
@@ -1389,6 +1389,28 @@ pub(super) fn resolve(base: &Path, relative: &str) -> PathBuf {
         }
     }
     resolved
+}
+
+/// The `.html` files of a `[site] templates` folder, each read whole.
+fn template_files(folder: &Path) -> Result<Vec<TemplateFile>, String> {
+    let entries = std::fs::read_dir(folder)
+        .map_err(|e| format!("cannot read the folder {}: {e}", folder.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html") && p.is_file())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let name = file.file_name()?.to_string_lossy().into_owned();
+            Some(match std::fs::read_to_string(&file) {
+                Ok(text) => Ok(TemplateFile { name, text, file }),
+                Err(e) => Err(format!("cannot read {}: {e}", file.display())),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

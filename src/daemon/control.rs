@@ -103,7 +103,7 @@ impl Control {
             let reads = {
                 let config = config.clone();
                 store
-                    .with(move |store| store.status_reads(&config, named.as_deref()))
+                    .with(move |store| report::read_status(store, &config, named.as_deref()))
                     .await
             };
             let text = match reads {

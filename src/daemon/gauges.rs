@@ -29,7 +29,7 @@ pub fn follow(store: &SharedStore, config: &Arc<Config>) {
         Box::pin(async move {
             let read = Arc::clone(&config);
             let reads = store
-                .with(move |store| store.status_reads(&read, None))
+                .with(move |store| report::read_status(store, &read, None))
                 .await
                 .ok_or("the database thread stopped")?
                 .map_err(|e| e.to_string())?;

@@ -41,7 +41,6 @@ use crate::instance::Lead;
 use crate::model::RefreshOutcome;
 use crate::publish::{self, Served};
 use crate::refresh::{OpenError, Pipeline};
-use crate::rules::Shaping;
 use crate::service;
 use crate::watch::ReloadRequests;
 use crate::websub::Push;
@@ -351,7 +350,7 @@ impl Daemon {
         }
         self.ctx.rules = Arc::new(new.items.clone());
         self.ctx.webhooks = Arc::new(new.webhooks.clone());
-        self.ctx.shaping.set(Shaping::new(new));
+        self.ctx.shaping.set(new.shaping());
         let reshaped = self.ctx.apply_rules().await;
         self.rendering.changed(reshaped);
     }

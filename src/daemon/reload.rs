@@ -23,7 +23,12 @@ impl Reload {
     /// it is: moving it takes a restart.
     pub async fn load(&mut self, current: &Config) -> Option<Config> {
         let file = current.file.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&file)).await;
+        let loaded = tokio::task::spawn_blocking(move || {
+            let config = config::load(&file)?;
+            crate::render::templates::check(&config)?;
+            Ok::<_, config::ConfigError>(config)
+        })
+        .await;
         let mut new = match loaded {
             Ok(Ok(new)) => new,
             Ok(Err(error)) => {

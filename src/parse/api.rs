@@ -5,9 +5,9 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use url::Url;
 
+use super::JsonFields;
 use super::entry::{Normalized, TextBases};
 use super::{ParseError, dates::parse_date};
-use crate::config::JsonFields;
 use crate::identity::identity_key;
 use crate::model::{Author, Item, Text};
 use crate::sanitize::{fit_to_publish, fold_whitespace};

@@ -10,6 +10,7 @@ mod decode;
 mod discover;
 mod entry;
 mod hints;
+mod kind;
 mod page;
 mod xml_base;
 
@@ -29,9 +30,9 @@ use entry::{
     Normalized, TextBases, alternate_link, authors, non_empty, normalize_entry, plain_text,
 };
 use hints::scan_hints;
+pub use kind::{HtmlFields, JsonFields, PageField, SourceKind};
 use xml_base::declared_bases;
 
-use crate::config::SourceKind;
 use crate::identity::raw_digest;
 use crate::model::{FeedHints, FeedMeta, Item, Text};
 use crate::sanitize::{

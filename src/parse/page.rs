@@ -7,7 +7,7 @@ use url::Url;
 use super::api::identified;
 use super::dates::parse_date;
 use super::entry::Normalized;
-use crate::config::{HtmlFields, PageField};
+use super::{HtmlFields, PageField};
 use crate::model::{Author, Item, Text};
 use crate::sanitize::{MAX_NESTING, fold_whitespace, limit_nesting};
 

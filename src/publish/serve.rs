@@ -207,7 +207,7 @@ impl Served {
 
 /// Every file served, with its media type: the published files and the site's pages.
 fn files(config: &Config) -> Vec<(PathBuf, &'static str)> {
-    let mut files = super::published_files(config);
+    let mut files = config.published_files();
     if let Some(site) = &config.publishing.site {
         files.extend(
             crate::render::site::written_pages(&site.pages)
@@ -441,7 +441,7 @@ async fn status_page(source: StatusSource, json: bool) -> Response {
     let config = Arc::clone(&source.config);
     let read = source
         .store
-        .with(move |store| store.status_reads(&config, None))
+        .with(move |store| crate::report::read_status(store, &config, None))
         .await;
     let reads = match read {
         Some(Ok(reads)) => reads,

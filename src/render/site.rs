@@ -753,10 +753,10 @@ pub fn render(
         path: config.pages.clone(),
         error,
     };
-    let env = config
-        .templates
+    let templates = super::templates::Templates::with(&config.templates);
+    let env = templates
         .environment()
-        .map_err(|e| failed(config.templates.describe(&e)))?;
+        .map_err(|e| failed(templates.describe(&e)))?;
     let feed_of = |output: &OutputConfig| Feed {
         target: match ctx.publishing.public_url(&output.path) {
             Some(url) => FeedTarget::Url(url),
@@ -793,7 +793,7 @@ pub fn render(
     let mut staging = Staging::new(&config.pages);
     match pages(&env, &input, &mut |path, bytes| staging.add(path, bytes)) {
         Ok(()) => staging.commit().map_err(write_failed),
-        Err(PageError::Template(e)) => Err(failed(config.templates.describe(&e))),
+        Err(PageError::Template(e)) => Err(failed(templates.describe(&e))),
         Err(PageError::Write(e)) => Err(write_failed(e)),
     }
 }

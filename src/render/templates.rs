@@ -1,16 +1,15 @@
 //! The HTML templates of the site and of the outputs' pages: minijinja files shipped in the
 //! repository's `templates/` and embedded in the binary, each replaceable by a file of the same
-//! name in `[site] templates`. They are compiled and tried on a sample when the config is
-//! loaded, so that a broken one is a config error naming its file and line, never a half-written
-//! site.
+//! name in `[site] templates` (read by the config). They are compiled and tried on a sample
+//! once the config is loaded ([`check`]), so that a broken one is a config error naming its file
+//! and line, never a half-written site.
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use minijinja::{AutoEscape, Environment};
 
 use super::provenance::escape;
-use crate::config::Publishing;
+use crate::config::{Config, ConfigError, Problem, Publishing, TemplateFile};
 
 /// The templates shipped with Tributary, by name.
 const BUILT_IN: &[(&str, &str)] = &[
@@ -55,48 +54,36 @@ impl Default for Templates {
 }
 
 impl Templates {
-    /// The built-in templates with the `.html` files of `folder` in their place, compiled and
-    /// tried: an error names the file and the line.
-    pub fn load(folder: Option<&Path>) -> Result<Templates, String> {
+    /// The built-in templates with a user's `files` in their place (and beside them, for a
+    /// user's own parts).
+    pub fn with(files: &[TemplateFile]) -> Templates {
         let mut templates = Templates::default();
-        if let Some(folder) = folder {
-            let entries = std::fs::read_dir(folder)
-                .map_err(|e| format!("cannot read the folder {}: {e}", folder.display()))?;
-            let mut files: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "html") && p.is_file())
-                .collect();
-            files.sort();
-            for file in files {
-                let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-                    continue;
-                };
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                let template = Template {
-                    name: name.clone(),
-                    text,
-                    file: Some(file),
-                };
-                match templates.templates.iter_mut().find(|t| t.name == name) {
-                    Some(slot) => *slot = template,
-                    None => templates.templates.push(template),
-                }
+        for file in files {
+            let template = Template {
+                name: file.name.clone(),
+                text: file.text.clone(),
+                file: Some(file.file.clone()),
+            };
+            match templates.templates.iter_mut().find(|t| t.name == file.name) {
+                Some(slot) => *slot = template,
+                None => templates.templates.push(template),
             }
         }
-        let env = templates
-            .environment()
-            .map_err(|e| templates.describe(&e))?;
-        super::site::try_every_page(&env).map_err(|e| templates.describe(&e))?;
-        Ok(templates)
+        templates
+    }
+
+    /// Compiles every template and tries each page on a sample: an error names the file and
+    /// the line.
+    pub fn try_all(&self) -> Result<(), String> {
+        let env = self.environment().map_err(|e| self.describe(&e))?;
+        super::site::try_every_page(&env).map_err(|e| self.describe(&e))
     }
 
     /// The site's templates (a user's in place of the built-in ones), else the built-in ones.
-    pub fn in_force(publishing: &Publishing) -> Cow<'_, Templates> {
+    pub fn in_force(publishing: &Publishing) -> Templates {
         match &publishing.site {
-            Some(site) => Cow::Borrowed(&site.templates),
-            None => Cow::Owned(Templates::default()),
+            Some(site) => Templates::with(&site.templates),
+            None => Templates::default(),
         }
     }
 
@@ -138,4 +125,22 @@ impl Templates {
         );
         format!("{file}{line}: {what}")
     }
+}
+
+/// The site's templates of `config` compiled and tried on a sample, as the config is loaded (by
+/// the commands, and by the daemon's reload): a broken one is a config error at
+/// `site.templates` naming its file and line.
+pub fn check(config: &Config) -> Result<(), ConfigError> {
+    let Some(site) = &config.publishing.site else {
+        return Ok(());
+    };
+    Templates::with(&site.templates)
+        .try_all()
+        .map_err(|message| ConfigError {
+            problems: vec![Problem {
+                file: config.file.clone(),
+                key: "site.templates".into(),
+                message,
+            }],
+        })
 }

@@ -20,9 +20,10 @@ use sha2::{Digest, Sha256};
 use super::shaped;
 use super::sources::{add_event, save_meta, save_state, upsert_source};
 use super::{Store, StoreError, public_id, to_unix};
-use crate::config::{ItemRules, SourceConfig, WebhookConfig};
+use crate::identity::ItemRules;
 use crate::identity::{self, Candidate, Decision, Fresh, Known, Revision, Stored, hex};
 use crate::model::{Category, FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
+use crate::model::{Source, Webhook};
 use crate::rules::Shaping;
 use crate::sanitize::web_url;
 
@@ -43,7 +44,7 @@ pub struct Poll<'a> {
     /// What rules and rewrites make of items.
     pub shaping: &'a Shaping,
     /// The webhooks new items are queued for, each if its filters take the item.
-    pub webhooks: &'a [WebhookConfig],
+    pub webhooks: &'a [&'a dyn Webhook],
 }
 
 impl Store {
@@ -53,11 +54,11 @@ impl Store {
     /// transaction of its own, or one poll of a batch (see `SharedStore`).
     pub fn record_poll(
         &mut self,
-        source: &SourceConfig,
+        source: &dyn Source,
         poll: &Poll<'_>,
     ) -> Result<ItemCounts, StoreError> {
         let tx = self.db.transaction()?;
-        let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
+        let source_id = upsert_source(&tx, source.url(), source.name())?;
         if let Some(state) = poll.state {
             save_state(&tx, source_id, state, poll.at)?;
             if let Some(instance) = &self.instance {
@@ -72,10 +73,10 @@ impl Store {
                 let ingest = Ingest {
                     tx: &tx,
                     source_id,
-                    source_url: &source.url,
+                    source_url: source.url(),
                     rules: poll.rules,
                     shaping: Some(poll.shaping),
-                    full_text: source.full_text.is_some(),
+                    full_text: source.wants_full_text(),
                     pushed: poll.state.is_none(),
                     now: poll.at,
                     notify: (source, poll.webhooks),
@@ -102,17 +103,17 @@ impl Store {
     /// anything (for `explain`): the same decisions, in a transaction that is rolled back.
     pub fn preview_items(
         &mut self,
-        source: &SourceConfig,
+        source: &dyn Source,
         items: &[Item],
         rules: &ItemRules,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, Verdict)>, StoreError> {
         let tx = self.db.transaction()?;
-        let source_id = upsert_source(&tx, &source.url, source.name.as_deref())?;
+        let source_id = upsert_source(&tx, source.url(), source.name())?;
         let ingest = Ingest {
             tx: &tx,
             source_id,
-            source_url: &source.url,
+            source_url: source.url(),
             rules,
             shaping: None,
             full_text: false,
@@ -273,7 +274,7 @@ struct Ingest<'a> {
     pushed: bool,
     now: DateTime<Utc>,
     /// The source, and the webhooks to queue its new items for.
-    notify: (&'a SourceConfig, &'a [WebhookConfig]),
+    notify: (&'a dyn Source, &'a [&'a dyn Webhook]),
     /// Keys for `item_keys` and the items they lead to, in the order they were met, written
     /// together by `write_keys` once the poll's items are.
     keys: RefCell<Vec<(String, ItemRef)>>,
@@ -577,7 +578,7 @@ impl<'a> Ingest<'a> {
                     .iter()
                     .filter(|_| shaped.hidden.is_none())
                     .filter(|w| w.takes(source, item.title.as_deref(), &shaped.tags))
-                    .map(|w| w.url.to_string())
+                    .map(|w| w.url().to_string())
                     .collect();
                 (shaped::columns(&shaped)?, hooks)
             }
@@ -861,7 +862,7 @@ impl<'a> Columns<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SourceLocation;
+    use crate::config::{SourceConfig, SourceLocation};
     use crate::model::Author;
     use crate::store::ItemFilter;
     use crate::store::testing::{on_each_backend, on_each_backend_twice};
@@ -1143,7 +1144,7 @@ mod tests {
                 };
                 let config = write_config(&["a", "b", "c"]);
                 let shown = |store: &mut Store, config: &crate::config::Config| {
-                    let reads = store.status_reads(config, None).unwrap();
+                    let reads = crate::report::read_status(store, config, None).unwrap();
                     let rows = crate::report::status_rows(&reads, config);
                     let rows = rows
                         .iter()

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 
-use crate::config::{Config, PostgresConfig};
+use crate::model::Database;
 pub use copy::CopyError;
 use db::Db;
 pub use db::{Backend, DbError};
@@ -154,12 +154,15 @@ fn owner_only(path: &Path) -> std::io::Result<()> {
 }
 
 impl Store {
-    /// Opens the database the config names: PostgreSQL's at `[database] url`, else SQLite's at
-    /// `[database] path`.
-    pub fn open_configured(config: &Config) -> Result<Store, StoreError> {
-        match &config.postgres {
-            Some(postgres) => Store::connect(postgres),
-            None => Store::open(&config.database),
+    /// Opens the database at `location` (the config's `database_location`).
+    pub fn open_at(location: &Database) -> Result<Store, StoreError> {
+        match location {
+            Database::Postgres {
+                url,
+                password,
+                shown,
+            } => Store::connect(url, password.as_deref(), shown),
+            Database::Sqlite(path) => Store::open(path),
         }
     }
 
@@ -196,16 +199,17 @@ impl Store {
         Store::with(conn)
     }
 
-    /// Connects to the PostgreSQL database at `postgres.url` and brings its schema up to date.
-    pub fn connect(postgres: &PostgresConfig) -> Result<Store, StoreError> {
-        let database = postgres.shown_url();
+    /// Connects to the PostgreSQL database at `url` (with `password`, unless the URL has
+    /// one; `shown` is the URL without it) and brings its schema up to date.
+    pub fn connect(url: &str, password: Option<&str>, shown: &str) -> Result<Store, StoreError> {
+        let database = shown.to_string();
         let open_error = |error: postgres::Error| StoreError::Open {
             database: database.clone(),
             error: error.into(),
         };
-        let mut options: postgres::Config = postgres.url.parse().map_err(open_error)?;
-        if let Some(password) = &postgres.password {
-            options.password(password.expose());
+        let mut options: postgres::Config = url.parse().map_err(open_error)?;
+        if let Some(password) = password {
+            options.password(password);
         }
         options.application_name("tributary");
         // A database host that went away fails a statement within these instead of hanging
@@ -301,8 +305,8 @@ fn from_unix(secs: i64) -> DateTime<Utc> {
 pub(crate) mod testing {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::Store;
     use super::db::off_runtime;
+    use super::{Database, Store};
     use crate::config::{DEFAULT_DATABASE_LEASE, PostgresConfig};
 
     /// Runs `check` on a new SQLite store in memory, then on a PostgreSQL store (see
@@ -334,7 +338,7 @@ pub(crate) mod testing {
         check(Store::open(&path).unwrap(), Store::open(&path).unwrap());
         if let Some(database) = TestDatabase::create(test) {
             eprintln!("{test} on PostgreSQL");
-            let connect = || Store::connect(&database.config).unwrap();
+            let connect = || Store::open_at(&database.location()).unwrap();
             check(connect(), connect());
         }
     }
@@ -343,7 +347,10 @@ pub(crate) mod testing {
     fn stores(test: &str) -> Vec<(Store, Option<TestDatabase>)> {
         let mut stores = vec![(Store::open_in_memory().unwrap(), None)];
         if let Some(database) = TestDatabase::create(test) {
-            stores.push((Store::connect(&database.config).unwrap(), Some(database)));
+            stores.push((
+                Store::open_at(&database.location()).unwrap(),
+                Some(database),
+            ));
         }
         stores
     }
@@ -357,6 +364,15 @@ pub(crate) mod testing {
     }
 
     impl TestDatabase {
+        /// Where it is.
+        pub(crate) fn location(&self) -> Database {
+            Database::Postgres {
+                url: self.config.url.clone(),
+                password: None,
+                shown: self.config.shown_url(),
+            }
+        }
+
         /// `None` where no server is named: the test says SKIPPED, except under `CI=true`,
         /// where it fails.
         pub(crate) fn create(test: &str) -> Option<TestDatabase> {

@@ -10,7 +10,7 @@ use rusqlite::params;
 use super::db::{Db, Optional, Row};
 
 use super::{Store, StoreError, from_unix, to_unix};
-use crate::config::SourceConfig;
+use crate::model::Source;
 use crate::model::{FeedHints, FeedMeta, FetchState, HealthEvent, StoredEvent, Validators};
 use crate::model::{NextPoll, PollStatus, Reason};
 
@@ -46,10 +46,7 @@ const STATE_COLUMNS: &str = concat!(
 impl Store {
     /// Records the configured sources and their names, so outputs name publishers correctly
     /// even before a source's first poll. Sources no longer configured keep their rows.
-    pub fn sync_sources(
-        &mut self,
-        sources: &[std::sync::Arc<SourceConfig>],
-    ) -> Result<(), StoreError> {
+    pub fn sync_sources<S: Source>(&mut self, sources: &[S]) -> Result<(), StoreError> {
         // Only new sources and changed names are written: beside other instances (claiming and
         // recording polls of these rows), a start locks no row it does not change.
         let stored: HashMap<String, Option<String>> = self
@@ -59,18 +56,18 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let tx = self.db.transaction()?;
         for source in sources {
-            let name = source.name.as_deref();
-            match stored.get(&source.url) {
+            let (url, name) = (source.url(), source.name());
+            match stored.get(url) {
                 Some(stored) if stored.as_deref() == name => {}
                 Some(_) => {
                     tx.prepare_cached("UPDATE sources SET name = ?2 WHERE url = ?1")?
-                        .execute(params![source.url, name])?;
+                        .execute(params![url, name])?;
                 }
                 None => {
                     tx.prepare_cached(
                         "INSERT INTO sources (url, name) VALUES (?1, ?2) ON CONFLICT (url) DO NOTHING",
                     )?
-                    .execute(params![source.url, name])?;
+                    .execute(params![url, name])?;
                 }
             }
         }

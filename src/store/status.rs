@@ -16,9 +16,7 @@ use chrono::{DateTime, Utc};
 use super::db::{Db, Optional, Row};
 use super::sources::{OUTCOME_COLUMNS, read_outcome};
 use super::{Store, StoreError, from_unix, to_unix};
-use crate::config::SourceConfig;
-use crate::model::FetchState;
-use crate::websub::Subscription;
+use crate::model::{FetchState, Source, Subscription};
 
 /// One source's state, as `status` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +40,9 @@ pub struct SourceStatus {
 
 impl SourceStatus {
     /// The status of `source` before anything was recorded of it.
-    fn unrecorded(source: &SourceConfig) -> SourceStatus {
+    fn unrecorded(source: &dyn Source) -> SourceStatus {
         SourceStatus {
-            url: source.url.clone(),
+            url: source.url().to_string(),
             name: source.label().to_string(),
             state: FetchState::default(),
             items: 0,
@@ -66,9 +64,9 @@ pub struct PolledBy {
 
 /// Everything `status` shows, read in one visit to the store.
 #[derive(Debug, Clone)]
-pub struct StatusReads {
+pub struct StatusReads<S> {
     /// The configured sources shown: all, or those named.
-    pub shown: Vec<Arc<SourceConfig>>,
+    pub shown: Vec<Arc<S>>,
     /// Their states, in the same order (shared with the copy the store keeps).
     pub sources: Arc<Vec<SourceStatus>>,
     /// By source URL: how many of its items' articles could not be had (`full_text`), and
@@ -96,7 +94,7 @@ pub(super) struct KeptStatuses {
 #[derive(Debug)]
 struct ReadStatuses {
     /// The sources they were read for (compared by pointer: a reloaded config reads again).
-    sources: Vec<Arc<SourceConfig>>,
+    sources: Vec<Arc<dyn Source>>,
     statuses: Arc<Vec<SourceStatus>>,
     /// Each recorded source's place in `statuses`, by its row's id.
     places: HashMap<i64, usize>,
@@ -160,11 +158,11 @@ fn status_select() -> String {
 /// Reads a row of `status_select`: its id and the source's status, named as `source` says.
 fn read_status(
     row: &Row<'_>,
-    source: &SourceConfig,
+    source: &dyn Source,
     now: i64,
 ) -> super::db::Result<(i64, SourceStatus)> {
-    let name = match &source.name {
-        Some(name) => name.clone(),
+    let name = match source.name() {
+        Some(name) => name.to_string(),
         None => row.get(2)?,
     };
     let status = SourceStatus {
@@ -201,9 +199,9 @@ fn polled_by(row: &Row<'_>, first: usize, now: i64) -> super::db::Result<Option<
 /// The state of each of `sources`, in their order, and the place of each recorded one by its
 /// row's id. One statement whatever the number of sources (item counts are kept on each
 /// source's row): at 100,000 sources a statement per source took seconds.
-fn read_statuses(
+fn read_statuses<S: Source>(
     db: &Db,
-    sources: &[Arc<SourceConfig>],
+    sources: &[Arc<S>],
 ) -> Result<(Vec<SourceStatus>, HashMap<i64, usize>), StoreError> {
     let now = to_unix(Utc::now());
     let mut query = db.prepare(&status_select())?;
@@ -218,10 +216,10 @@ fn read_statuses(
     for read in query.query_map((), |row| {
         let url = row.text(1)?;
         let place = match sources.get(next) {
-            Some(source) if source.url == url => Some(next),
+            Some(source) if source.url() == url => Some(next),
             _ => by_url
                 .get_or_insert_with(|| {
-                    let urls = sources.iter().map(|source| source.url.as_str());
+                    let urls = sources.iter().map(|source| source.url());
                     urls.enumerate().map(|(i, url)| (url, i)).collect()
                 })
                 .get(url)
@@ -231,7 +229,7 @@ fn read_statuses(
             return Ok(());
         };
         next = i + 1;
-        let (id, status) = read_status(row, &sources[i], now)?;
+        let (id, status) = read_status(row, &*sources[i], now)?;
         places.insert(id, i);
         stored[i] = Some(status);
         Ok(())
@@ -241,7 +239,7 @@ fn read_statuses(
     let statuses = stored
         .into_iter()
         .zip(sources)
-        .map(|(stored, source)| stored.unwrap_or_else(|| SourceStatus::unrecorded(source)))
+        .map(|(stored, source)| stored.unwrap_or_else(|| SourceStatus::unrecorded(&**source)))
         .collect();
     Ok((statuses, places))
 }
@@ -260,10 +258,10 @@ impl KeptStatuses {
 
     /// The statuses of `sources`, from those kept when nothing but this connection's writes
     /// changed them since; `None` when they must all be read again.
-    fn brought_up_to_date(
+    fn brought_up_to_date<S: Source>(
         &mut self,
         db: &Db,
-        sources: &[Arc<SourceConfig>],
+        sources: &[Arc<S>],
         data_version: i64,
     ) -> Result<Option<Arc<Vec<SourceStatus>>>, StoreError> {
         let written = locked(&self.written).take();
@@ -275,7 +273,7 @@ impl KeptStatuses {
                 .sources
                 .iter()
                 .zip(sources)
-                .all(|(a, b)| Arc::ptr_eq(a, b));
+                .all(|(a, b)| std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b)));
         if !same_sources || read.data_version != data_version || written.all {
             return Ok(None);
         }
@@ -291,7 +289,7 @@ impl KeptStatuses {
                 return Ok(None);
             };
             let read_again = query
-                .query_row([id], |row| read_status(row, &read.sources[place], now))
+                .query_row([id], |row| read_status(row, &*read.sources[place], now))
                 .optional()?;
             let Some((_, status)) = read_again else {
                 return Ok(None);
@@ -304,18 +302,18 @@ impl KeptStatuses {
 
 impl Store {
     /// The state of each of `sources`, in their order, read from the database.
-    pub fn source_statuses(
+    pub fn source_statuses<S: Source>(
         &self,
-        sources: &[Arc<SourceConfig>],
+        sources: &[Arc<S>],
     ) -> Result<Vec<SourceStatus>, StoreError> {
         Ok(read_statuses(&self.db, sources)?.0)
     }
 
     /// The state of each of the config's `sources`: those kept since the last ask, with the
     /// rows written since read again, when only this connection wrote; else all read and kept.
-    fn kept_statuses(
+    fn kept_statuses<S: Source + 'static>(
         &mut self,
-        sources: &[Arc<SourceConfig>],
+        sources: &[Arc<S>],
     ) -> Result<Arc<Vec<SourceStatus>>, StoreError> {
         // Inside a transaction, what is read may yet be rolled back, unseen: read, keep nothing.
         // (A daemon's asks wait for its open batch of polls to be committed.)
@@ -350,7 +348,7 @@ impl Store {
         let (statuses, places) = read_statuses(&self.db, sources)?;
         let statuses = Arc::new(statuses);
         kept.read = Some(ReadStatuses {
-            sources: sources.to_vec(),
+            sources: sources.iter().map(|s| Arc::clone(s) as _).collect(),
             statuses: Arc::clone(&statuses),
             places,
             data_version,
@@ -358,13 +356,16 @@ impl Store {
         Ok(statuses)
     }
 
-    /// What `status` shows of `config`: every source, the instances and the webhooks; or, when
-    /// sources are `named`, those sources alone.
-    pub fn status_reads(
+    /// What `status` shows: every one of `sources`, the instances (when the database is
+    /// `shared` by several) and the `webhooks`' queues; or, when sources are `named`, those
+    /// sources alone.
+    pub fn status_reads<S: Source + 'static>(
         &mut self,
-        config: &crate::config::Config,
-        named: Option<&[Arc<SourceConfig>]>,
-    ) -> Result<StatusReads, StoreError> {
+        sources: &[Arc<S>],
+        named: Option<&[Arc<S>]>,
+        shared: bool,
+        webhooks: &[&str],
+    ) -> Result<StatusReads<S>, StoreError> {
         let full_text_failed = self.full_text_failures()?;
         let subscriptions = self.current_subscriptions()?;
         if let Some(named) = named {
@@ -377,22 +378,20 @@ impl Store {
                 webhooks: Vec::new(),
             });
         }
-        let instances = match config.postgres {
-            Some(_) => Some(self.instances(Utc::now() - chrono::Duration::minutes(10))?),
-            None => None,
+        let instances = match shared {
+            true => Some(self.instances(Utc::now() - chrono::Duration::minutes(10))?),
+            false => None,
         };
-        let webhooks = config
-            .webhooks
+        let webhooks = webhooks
             .iter()
-            .map(|webhook| {
-                let url = webhook.url.as_str();
+            .map(|&url| {
                 self.webhook_status(url)
                     .map(|status| (url.to_string(), status))
             })
             .collect::<Result<_, _>>()?;
         Ok(StatusReads {
-            shown: config.sources.clone(),
-            sources: self.kept_statuses(&config.sources)?,
+            shown: sources.to_vec(),
+            sources: self.kept_statuses(sources)?,
             full_text_failed,
             subscriptions,
             instances,

@@ -8,8 +8,7 @@ use super::db::{Db, Optional, Row};
 
 use super::sources::add_event;
 use super::{Store, StoreError, from_unix, to_unix};
-use crate::model::{EventKind, HealthEvent, NextPoll};
-use crate::websub::{Advertised, Asked, Subscription};
+use crate::model::{Advertised, Asked, EventKind, HealthEvent, NextPoll, Subscription};
 
 const COLUMNS: &str = "id, source_url, hub, topic, secret, asked, asked_at, removing,
     verified_at, lease_until, unhealthy, retry_at, tries, last_push_at, callback";

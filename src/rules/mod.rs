@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::config::{Action, Config, Field, Rewrites, Rule, SourceConfig, When};
+mod written;
+
+pub use written::{Action, Field, Pattern, Replace, Rewrites, Rule, Selector, When};
+
 use crate::identity::hex;
 use crate::model::{Item, Text};
 use crate::sanitize::{MAX_TITLE_CHARS, bounded_line, clean_html, text_of_clean_html};
@@ -28,12 +31,17 @@ pub struct Shaping {
     digest: String,
 }
 
+/// What shapes one source's items beside the global rules.
 #[derive(Debug, Clone, Default)]
-struct SourceShaping {
-    name: Option<String>,
-    tags: Vec<String>,
-    rules: Vec<Rule>,
-    rewrites: Rewrites,
+pub struct SourceShaping {
+    /// Its name in the config (rules may match it).
+    pub name: Option<String>,
+    /// Its tags (rules may match them; its items carry them).
+    pub tags: Vec<String>,
+    /// Its own `[[sources.rules]]`.
+    pub rules: Vec<Rule>,
+    /// Its rewrites.
+    pub rewrites: Rewrites,
 }
 
 /// The rules in force, shared by every task and replaced whole on a reload. Work that runs
@@ -163,16 +171,16 @@ fn preview(text: &str) -> String {
 }
 
 impl Shaping {
-    /// The rules and rewrites of `config`.
-    pub fn new(config: &Config) -> Shaping {
-        let sources: HashMap<String, SourceShaping> = config
-            .sources
-            .iter()
-            .map(|s| (s.url.clone(), SourceShaping::of(s)))
-            .collect();
+    /// The `global` rules, the query parameters cut from every link (`strip_query`) and
+    /// each source's own shaping, by its URL.
+    pub fn new(
+        global: Vec<Rule>,
+        strip_query: Vec<String>,
+        sources: HashMap<String, SourceShaping>,
+    ) -> Shaping {
         let mut shaping = Shaping {
-            global: config.rules.clone(),
-            strip_query: config.items.strip_query.clone(),
+            global,
+            strip_query,
             sources,
             digest: String::new(),
         };
@@ -454,17 +462,6 @@ impl Shaping {
     }
 }
 
-impl SourceShaping {
-    fn of(source: &SourceConfig) -> SourceShaping {
-        SourceShaping {
-            name: source.name.clone(),
-            tags: source.tags.clone(),
-            rules: source.rules.clone(),
-            rewrites: source.rewrites.clone(),
-        }
-    }
-}
-
 /// An item as rules see it: rewritten, with the text of its HTML read once, when asked.
 struct View<'a> {
     item: &'a Item,
@@ -516,12 +513,8 @@ fn matches(
     };
     let dates = when.older_than.is_none_or(|age| dated(age, true))
         && when.newer_than.is_none_or(|age| dated(age, false));
-    let text = |pattern: &Option<crate::config::Pattern>, value: &dyn Fn() -> bool| {
-        pattern.is_none() || value()
-    };
-    let is = |p: &Option<crate::config::Pattern>, s: &str| {
-        p.as_ref().is_some_and(|p| p.regex().is_match(s))
-    };
+    let text = |pattern: &Option<Pattern>, value: &dyn Fn() -> bool| pattern.is_none() || value();
+    let is = |p: &Option<Pattern>, s: &str| p.as_ref().is_some_and(|p| p.regex().is_match(s));
     let texts = text(&when.title, &|| {
         is(&when.title, view.title.as_deref().unwrap_or_default())
     }) && text(&when.summary, &|| is(&when.summary, view.summary()))
@@ -652,8 +645,8 @@ fn describe_rewrites(rewrites: &Rewrites) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Pattern;
     use crate::model::{Author, Category};
+    use Pattern;
 
     fn rule(label: &str, when: When, action: Action) -> Rule {
         Rule {
