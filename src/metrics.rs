@@ -60,6 +60,19 @@ pub fn global() -> &'static Metrics {
 struct Registering(Registry);
 
 impl Registering {
+    /// A new registry, which says the running version.
+    fn new() -> prometheus::Result<Registering> {
+        let r = Registering(Registry::new());
+        r.gauges(
+            "tributary_build_info",
+            "The running version: always 1.",
+            "version",
+        )?
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
+        Ok(r)
+    }
+
     fn counters(
         &self,
         name: &str,
@@ -100,6 +113,12 @@ impl Registering {
         Ok(histogram)
     }
 
+    fn counter(&self, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+        let counter = IntCounter::new(name, help)?;
+        self.0.register(Box::new(counter.clone()))?;
+        Ok(counter)
+    }
+
     fn gauges(&self, name: &str, help: &str, label: &str) -> prometheus::Result<IntGaugeVec> {
         let gauges = IntGaugeVec::new(Opts::new(name, help), &[label])?;
         self.0.register(Box::new(gauges.clone()))?;
@@ -109,19 +128,7 @@ impl Registering {
 
 impl Metrics {
     fn new() -> prometheus::Result<Metrics> {
-        let r = Registering(Registry::new());
-        let fetched_bytes = IntCounter::new(
-            "tributary_fetched_bytes_total",
-            "Bytes of feed bodies read, after decompression.",
-        )?;
-        r.0.register(Box::new(fetched_bytes.clone()))?;
-        r.gauges(
-            "tributary_build_info",
-            "The running version: always 1.",
-            "version",
-        )?
-        .with_label_values(&[env!("CARGO_PKG_VERSION")])
-        .set(1);
+        let r = Registering::new()?;
         Ok(Metrics {
             polls: r.counters_of(
                 "tributary_polls_total",
@@ -146,7 +153,10 @@ impl Metrics {
                 0.01,
                 14,
             )?,
-            fetched_bytes,
+            fetched_bytes: r.counter(
+                "tributary_fetched_bytes_total",
+                "Bytes of feed bodies read, after decompression.",
+            )?,
             commit_seconds: r.histogram(
                 "tributary_store_commit_duration_seconds",
                 "How long committing a batch of polls to the database took.",
@@ -165,23 +175,20 @@ impl Metrics {
                 "result",
                 &["written", "unchanged", "failed"],
             )?,
-            websub_pings: r.counters_of(
+            websub_pings: r.counters(
                 "tributary_websub_pings_total",
                 "Pings of the WebSub hub by result: ok, refused, failed.",
-                "result",
-                &[],
+                &["result"],
             )?,
-            websub_deliveries: r.counters_of(
+            websub_deliveries: r.counters(
                 "tributary_websub_deliveries_total",
                 "Content delivered by publishers' WebSub hubs, by result: stored, failed, unsigned, wrongly_signed.",
-                "result",
-                &[],
+                &["result"],
             )?,
-            webhook_deliveries: r.counters_of(
+            webhook_deliveries: r.counters(
                 "tributary_webhook_deliveries_total",
                 "Deliveries POSTed to [[webhooks]], by result: ok, failed, given_up.",
-                "result",
-                &[],
+                &["result"],
             )?,
             sources: r.gauges(
                 "tributary_sources",

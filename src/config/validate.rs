@@ -80,68 +80,25 @@ pub(super) fn validate(
         .filter_map(|(i, o)| v.output(i, o))
         .collect();
     let sources = v.sources(sources, &poll);
-    let health = raw.health.path.as_deref().map(|written| {
-        let path = v.path("health.path", Some(written), "");
-        if let Err(message) = check_writable_folder(&path) {
-            v.report(file, "health.path".into(), message);
-        }
-        path
-    });
+    let health = v.health(raw);
     let items = v.items(&raw.retention, &raw.dedup, &raw.content);
     let rules = v.rules(file, "rules", &raw.rules);
     for rule in &rules {
-        for name in &rule.sources {
-            if !sources.iter().any(|s| s.name.as_ref() == Some(name)) {
-                v.report(
-                    file,
-                    format!("{}.sources", rule.label),
-                    format!("no source is named {name:?}"),
-                );
-            }
-        }
+        v.sources_named(&format!("{}.sources", rule.label), &rule.sources, &sources);
     }
     let publishing = v.publishing(raw, &outputs);
     for (index, output) in outputs.iter().enumerate() {
-        for name in &output.sources {
-            if !sources.iter().any(|s| s.name.as_ref() == Some(name)) {
-                v.report(
-                    file,
-                    format!("outputs[{index}].sources"),
-                    format!("no source is named {name:?}"),
-                );
-            }
-        }
+        let key = format!("outputs[{index}].sources");
+        v.sources_named(&key, &output.sources, &sources);
     }
     let subscribing = v.subscribing(&raw.websub, &publishing);
     if subscribing.is_some() {
-        let text = raw
-            .websub
-            .poll_interval
-            .as_deref()
-            .unwrap_or(DEFAULT_PUSHED_INTERVAL);
-        poll.pushed_interval = v.duration(file, "websub.poll_interval".into(), text);
+        poll.pushed_interval = v.pushed_interval(&raw.websub);
     }
     let webhooks = v.webhooks(&raw.webhooks, &sources);
     let service = v.service(&raw.service);
     let log = v.log(&raw.log);
-    let metrics = MetricsSettings {
-        listen: raw
-            .metrics
-            .listen
-            .as_deref()
-            .and_then(|text| match text.parse() {
-                Ok(address) => Some(address),
-                Err(_) => {
-                    v.report(
-                        file,
-                        "metrics.listen".into(),
-                        format!("bad address {text:?}; write it like \"127.0.0.1:9464\""),
-                    );
-                    None
-                }
-            }),
-        per_source: raw.metrics.per_source.unwrap_or(false),
-    };
+    let metrics = v.metrics(&raw.metrics);
     if v.problems.is_empty() {
         Ok(Config {
             file: file.to_path_buf(),
@@ -167,11 +124,65 @@ pub(super) fn validate(
     }
 }
 
+/// The source names and URLs met so far, with where each was: each may be used once.
+#[derive(Default)]
+struct Seen {
+    urls: HashMap<String, String>,
+    names: HashMap<String, String>,
+}
+
 /// Turns raw values into settings, recording a problem for each bad one.
 pub(super) struct Validator<'a> {
     file: &'a Path,
     base: &'a Path,
     problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    /// `[health] path`, its folder writable.
+    fn health(&mut self, raw: &RawConfig) -> Option<PathBuf> {
+        let written = raw.health.path.as_deref()?;
+        let path = self.path("health.path", Some(written), "");
+        if let Err(message) = check_writable_folder(&path) {
+            self.report(self.file, "health.path".into(), message);
+        }
+        Some(path)
+    }
+
+    /// Each of `names` (at `key`) names one of `sources`.
+    fn sources_named(&mut self, key: &str, names: &[String], sources: &[Arc<SourceConfig>]) {
+        for name in names {
+            if !sources.iter().any(|s| s.name.as_ref() == Some(name)) {
+                let message = format!("no source is named {name:?}");
+                self.report(self.file, key.to_string(), message);
+            }
+        }
+    }
+
+    /// `[websub] poll_interval`: how often a source whose hub pushes is polled all the same.
+    fn pushed_interval(&mut self, raw: &RawWebSub) -> Option<Duration> {
+        let text = raw
+            .poll_interval
+            .as_deref()
+            .unwrap_or(DEFAULT_PUSHED_INTERVAL);
+        self.duration(self.file, "websub.poll_interval".into(), text)
+    }
+
+    /// `[metrics]`.
+    fn metrics(&mut self, raw: &RawMetrics) -> MetricsSettings {
+        let listen = raw.listen.as_deref().and_then(|text| match text.parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                let message = format!("bad address {text:?}; write it like \"127.0.0.1:9464\"");
+                self.report(self.file, "metrics.listen".into(), message);
+                None
+            }
+        });
+        MetricsSettings {
+            listen,
+            per_source: raw.per_source.unwrap_or(false),
+        }
+    }
 }
 
 impl Validator<'_> {
@@ -223,23 +234,7 @@ impl Validator<'_> {
             raw.max_body.as_deref().unwrap_or(DEFAULT_MAX_BODY),
         );
         let contact = raw.contact.clone();
-        if let Some(contact) = &contact {
-            if let Err(message) = check_contact(contact) {
-                self.report(self.file, "poll.contact".into(), message);
-            }
-        }
-        let user_agent = match (&raw.user_agent, &contact) {
-            (Some(agent), _) => agent.clone(),
-            (None, Some(contact)) => user_agent_with_contact(contact),
-            (None, None) => DEFAULT_USER_AGENT.to_string(),
-        };
-        if reqwest::header::HeaderValue::from_str(&user_agent).is_err() || user_agent.is_empty() {
-            self.report(
-                self.file,
-                "poll.user_agent".into(),
-                "must be non-empty printable ASCII".into(),
-            );
-        }
+        let user_agent = self.user_agent(raw);
         PollSettings {
             interval,
             concurrency,
@@ -266,6 +261,28 @@ impl Validator<'_> {
             // Set with `[websub]`, once it is read.
             pushed_interval: None,
         }
+    }
+
+    /// `[poll] user_agent`, else the default one with `contact` in it.
+    fn user_agent(&mut self, raw: &RawPoll) -> String {
+        if let Some(contact) = &raw.contact {
+            if let Err(message) = check_contact(contact) {
+                self.report(self.file, "poll.contact".into(), message);
+            }
+        }
+        let user_agent = match (&raw.user_agent, &raw.contact) {
+            (Some(agent), _) => agent.clone(),
+            (None, Some(contact)) => user_agent_with_contact(contact),
+            (None, None) => DEFAULT_USER_AGENT.to_string(),
+        };
+        if reqwest::header::HeaderValue::from_str(&user_agent).is_err() || user_agent.is_empty() {
+            self.report(
+                self.file,
+                "poll.user_agent".into(),
+                "must be non-empty printable ASCII".into(),
+            );
+        }
+        user_agent
     }
 
     fn items(
@@ -452,21 +469,7 @@ impl Validator<'_> {
                 "needs [site] base_url: subscribers and the hub must know the outputs' public addresses".into(),
             );
         }
-        let listen = raw
-            .serve
-            .listen
-            .as_deref()
-            .and_then(|text| match text.parse() {
-                Ok(addr) => Some(addr),
-                Err(_) => {
-                    self.report(
-                        self.file,
-                        "serve.listen".into(),
-                        format!("bad address {text:?}; write it like \"127.0.0.1:8080\""),
-                    );
-                    None
-                }
-            });
+        let listen = self.listen(&raw.serve);
         let root = match raw.serve.root.as_deref() {
             Some(written) => self.path("serve.root", Some(written), ""),
             None => outputs
@@ -482,13 +485,7 @@ impl Validator<'_> {
                 raw.websub.timeout.as_deref().unwrap_or(DEFAULT_HUB_TIMEOUT),
             )
             .unwrap_or(MIN_INTERVAL);
-        let opml = raw.opml.path.as_deref().map(|written| {
-            let opml = self.path("opml.path", Some(written), "");
-            if let Err(message) = check_writable_folder(&opml) {
-                self.report(self.file, "opml.path".into(), message);
-            }
-            opml
-        });
+        let opml = self.opml(raw);
         let site = self.site(raw, outputs);
         let status_page = raw.serve.status.unwrap_or(false);
         if status_page && listen.is_none() {
@@ -510,6 +507,29 @@ impl Validator<'_> {
             hub_timeout,
             site,
         }
+    }
+
+    /// `[serve] listen`.
+    fn listen(&mut self, raw: &RawServe) -> Option<std::net::SocketAddr> {
+        let text = raw.listen.as_deref()?;
+        match text.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                let message = format!("bad address {text:?}; write it like \"127.0.0.1:8080\"");
+                self.report(self.file, "serve.listen".into(), message);
+                None
+            }
+        }
+    }
+
+    /// `[opml] path`, its folder writable.
+    fn opml(&mut self, raw: &RawConfig) -> Option<PathBuf> {
+        let written = raw.opml.path.as_deref()?;
+        let opml = self.path("opml.path", Some(written), "");
+        if let Err(message) = check_writable_folder(&opml) {
+            self.report(self.file, "opml.path".into(), message);
+        }
+        Some(opml)
     }
 
     /// `[serve] header_timeout`, `idle_timeout` and `max_connections`, defaults where absent.
@@ -747,15 +767,12 @@ impl Validator<'_> {
             title,
         })
     }
-
     fn sources(
         &mut self,
         files: &[(PathBuf, Vec<RawSource>)],
         poll: &PollSettings,
     ) -> Vec<Arc<SourceConfig>> {
-        let default_interval = poll.interval;
-        let mut seen_urls: HashMap<String, String> = HashMap::new();
-        let mut seen_names: HashMap<String, String> = HashMap::new();
+        let mut seen = Seen::default();
         let mut sources = Vec::new();
         for (file, raws) in files {
             // Read once per file, for the line each source's url stands on.
@@ -767,80 +784,15 @@ impl Validator<'_> {
                     None => format!("sources[{index}]"),
                 };
                 let here = format!("{}: {key}", file.display());
-                if let Some(name) = &raw.name {
-                    if name.trim().is_empty() {
-                        self.report(file, format!("{key}.name"), "must not be empty".into());
-                    } else if let Some(first) = seen_names.insert(name.clone(), here.clone()) {
-                        self.report(
-                            file,
-                            format!("{key}.name"),
-                            format!("the name {name:?} is already used by {first}"),
-                        );
-                    }
-                }
+                self.unique_name(file, &key, raw, &here, &mut seen);
                 let interval = match &raw.interval {
                     Some(text) => self.duration(file, format!("{key}.interval"), text),
-                    None => Some(default_interval),
+                    None => Some(poll.interval),
                 };
-                let command = self.command(file, &key, raw, poll);
-                let command_url;
-                let url = match (&command, raw.url.as_deref()) {
-                    (Some(_), Some(_)) => {
-                        self.report(
-                            file,
-                            format!("{key}.url"),
-                            "a source of kind \"command\" has a command, not a url".into(),
-                        );
-                        continue;
-                    }
-                    (Some(spec), None) => {
-                        // Its identity, and what `status` and the outputs show of it.
-                        command_url = format!("command:{}", spec.argv.join(" "));
-                        command_url.as_str()
-                    }
-                    (None, Some(url)) => url,
-                    (None, None) => {
-                        if raw.kind.as_deref() != Some("command") {
-                            self.report(file, format!("{key}.url"), "missing url".into());
-                        }
-                        continue;
-                    }
-                };
-                let location = match command {
-                    Some(spec) => Ok(SourceLocation::Command(spec)),
-                    None => self.location(url),
-                };
-                let mut location = match location {
-                    Ok(location) => location,
-                    Err(message) => {
-                        self.report(file, format!("{key}.url"), message);
-                        continue;
-                    }
-                };
-                // Credentials written into the URL are the source's basic auth; the URL keeps
-                // only their place (`user:***@`), so that no password is shown or stored.
-                let (shown_url, url_auth) = match &mut location {
-                    SourceLocation::Http(parsed) => take_credentials(parsed),
-                    SourceLocation::File(_) | SourceLocation::Command(_) => (None, None),
-                };
-                let fetch = self.fetch_settings(file, &key, raw, poll, url_auth);
-                let Some(kind) = self.kind(file, &key, raw) else {
+                let Some((url, mut source)) = self.source(file, &key, raw, poll) else {
                     continue;
                 };
-                let rules = self.rules(file, &format!("{key}.rules"), &raw.rules);
-                for (i, rule) in raw.rules.iter().enumerate() {
-                    if !rule.sources.is_empty() {
-                        let message = "a source's own rules apply to it alone".into();
-                        self.report(file, format!("{key}.rules[{i}].sources"), message);
-                    }
-                }
-                let rewrites = self.rewrites(file, &key, raw);
-                let full_text = self.full_text(file, &key, raw);
-                let hub = raw
-                    .hub
-                    .as_deref()
-                    .and_then(|text| self.web_url(file, format!("{key}.hub"), text));
-                if let Some(first) = seen_urls.insert(url.to_string(), here) {
+                if let Some(first) = seen.urls.insert(url.clone(), here) {
                     self.report(
                         file,
                         format!("{key}.url"),
@@ -849,25 +801,126 @@ impl Validator<'_> {
                     continue;
                 }
                 if let Some(interval) = interval {
-                    sources.push(Arc::new(SourceConfig {
-                        name: raw.name.clone(),
-                        url: shown_url.unwrap_or_else(|| url.to_string()),
-                        location,
-                        interval,
-                        tags: raw.tags.clone(),
-                        declared_in: file.clone(),
-                        declared_line: url_lines.get(url).copied(),
-                        fetch,
-                        kind,
-                        rules,
-                        rewrites,
-                        full_text,
-                        hub,
-                    }));
+                    source.interval = interval;
+                    source.declared_line = url_lines.get(url.as_str()).copied();
+                    sources.push(Arc::new(source));
                 }
             }
         }
         sources
+    }
+
+    /// A source's name, if it has one, is not empty and names no other source.
+    fn unique_name(
+        &mut self,
+        file: &Path,
+        key: &str,
+        raw: &RawSource,
+        here: &str,
+        seen: &mut Seen,
+    ) {
+        let Some(name) = &raw.name else {
+            return;
+        };
+        if name.trim().is_empty() {
+            self.report(file, format!("{key}.name"), "must not be empty".into());
+        } else if let Some(first) = seen.names.insert(name.clone(), here.to_string()) {
+            self.report(
+                file,
+                format!("{key}.name"),
+                format!("the name {name:?} is already used by {first}"),
+            );
+        }
+    }
+
+    /// One `[[sources]]` table at `key` of `file` (its interval and line are the caller's),
+    /// with its URL as written; `None` when it is not usable (each problem reported).
+    fn source(
+        &mut self,
+        file: &Path,
+        key: &str,
+        raw: &RawSource,
+        poll: &PollSettings,
+    ) -> Option<(String, SourceConfig)> {
+        let (url, mut location) = self.source_location(file, key, raw, poll)?;
+        // Credentials written into the URL are the source's basic auth; the URL keeps only
+        // their place (`user:***@`), so that no password is shown or stored.
+        let (shown_url, url_auth) = match &mut location {
+            SourceLocation::Http(parsed) => take_credentials(parsed),
+            SourceLocation::File(_) | SourceLocation::Command(_) => (None, None),
+        };
+        let fetch = self.fetch_settings(file, key, raw, poll, url_auth);
+        let kind = self.kind(file, key, raw)?;
+        let rules = self.rules(file, &format!("{key}.rules"), &raw.rules);
+        for (i, rule) in raw.rules.iter().enumerate() {
+            if !rule.sources.is_empty() {
+                let message = "a source's own rules apply to it alone".into();
+                self.report(file, format!("{key}.rules[{i}].sources"), message);
+            }
+        }
+        let rewrites = self.rewrites(file, key, raw);
+        let full_text = self.full_text(file, key, raw);
+        let hub = raw
+            .hub
+            .as_deref()
+            .and_then(|text| self.web_url(file, format!("{key}.hub"), text));
+        let source = SourceConfig {
+            name: raw.name.clone(),
+            url: shown_url.unwrap_or_else(|| url.clone()),
+            location,
+            interval: poll.interval,
+            tags: raw.tags.clone(),
+            declared_in: file.to_path_buf(),
+            declared_line: None,
+            fetch,
+            kind,
+            rules,
+            rewrites,
+            full_text,
+            hub,
+        };
+        Some((url, source))
+    }
+
+    /// Where a source is read from: its URL as written (a command's is `command:` and its
+    /// words, its identity and what `status` shows), and the location it names.
+    fn source_location(
+        &mut self,
+        file: &Path,
+        key: &str,
+        raw: &RawSource,
+        poll: &PollSettings,
+    ) -> Option<(String, SourceLocation)> {
+        let command = self.command(file, key, raw, poll);
+        let url = match (&command, raw.url.as_deref()) {
+            (Some(_), Some(_)) => {
+                self.report(
+                    file,
+                    format!("{key}.url"),
+                    "a source of kind \"command\" has a command, not a url".into(),
+                );
+                return None;
+            }
+            (Some(spec), None) => format!("command:{}", spec.argv.join(" ")),
+            (None, Some(url)) => url.to_string(),
+            (None, None) => {
+                if raw.kind.as_deref() != Some("command") {
+                    self.report(file, format!("{key}.url"), "missing url".into());
+                }
+                return None;
+            }
+        };
+        let location = match command {
+            Some(spec) => Ok(SourceLocation::Command(spec)),
+            None => self.location(&url),
+        };
+        match location {
+            Ok(location) => Some((url, location)),
+            Err(message) => {
+                self.report(file, format!("{key}.url"), message);
+                None
+            }
+        }
     }
 
     fn service(&mut self, raw: &RawService) -> ServiceSettings {
