@@ -8,12 +8,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
+use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 use url::Url;
 
@@ -544,8 +546,6 @@ const STDERR_LINES: usize = 3;
 /// exit is a failure quoting the first lines of its standard error; past its timeout, or past
 /// the cap, its whole process group is killed.
 async fn run_command(spec: &CommandSpec, limit: u64) -> Result<FetchOutcome, FetchError> {
-    use std::process::Stdio;
-    use tokio::io::AsyncReadExt;
     let program = &spec.argv[0];
     let mut child = tokio::process::Command::new(program)
         .args(&spec.argv[1..])
@@ -615,22 +615,7 @@ async fn run_command(spec: &CommandSpec, limit: u64) -> Result<FetchOutcome, Fet
     };
     if !status.success() {
         let stderr = errors.await.unwrap_or_default();
-        let stderr = String::from_utf8_lossy(&stderr);
-        let first: Vec<&str> = stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .take(STDERR_LINES)
-            .collect();
-        let how = status.code().map_or_else(
-            || "was killed by a signal".to_string(),
-            |c| format!("exited with {c}"),
-        );
-        let said = if first.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", first.join(" / "))
-        };
-        return Err(FetchError::Command(format!("{program} {how}{said}")));
+        return Err(failed_command(program, status, &stderr));
     }
     Ok(FetchOutcome::Fetched(Fetched {
         public_only: false,
@@ -638,6 +623,26 @@ async fn run_command(spec: &CommandSpec, limit: u64) -> Result<FetchOutcome, Fet
         charset: None,
         response: Response::default(),
     }))
+}
+
+/// A command that exited with `status`: how, and the first lines of its standard error.
+fn failed_command(program: &str, status: std::process::ExitStatus, stderr: &[u8]) -> FetchError {
+    let stderr = String::from_utf8_lossy(stderr);
+    let first: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(STDERR_LINES)
+        .collect();
+    let how = status.code().map_or_else(
+        || "was killed by a signal".to_string(),
+        |c| format!("exited with {c}"),
+    );
+    let said = if first.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", first.join(" / "))
+    };
+    FetchError::Command(format!("{program} {how}{said}"))
 }
 
 async fn read_file(path: &Path, limit: u64) -> Result<FetchOutcome, FetchError> {

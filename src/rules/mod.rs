@@ -315,65 +315,18 @@ impl Shaping {
             });
             link = Some(Cow::Owned(stripped));
         }
-        for (i, selector) in rewrites.remove.iter().enumerate() {
-            for (field, text) in [("summary", &mut summary), ("content", &mut content)] {
-                let Some(text) = text.as_mut().filter(|t| t.is_html) else {
-                    continue;
-                };
-                if let Some(cut) = cut_elements(&text.body, &selector.selector) {
-                    let before = std::mem::replace(&mut text.to_mut().body, cut.clone());
-                    shaped.steps.push(Step::Rewrote {
-                        by: format!("remove[{i}] ({:?})", selector.written),
-                        field,
-                        before,
-                        after: cut,
-                    });
-                }
-            }
-        }
+        remove_elements(rewrites, [&mut summary, &mut content], shaped);
         for (i, replace) in rewrites.replace.iter().enumerate() {
-            let regex = replace.pattern.regex();
-            let changed = match replace.field {
-                Field::Title | Field::Link => {
-                    let slot = match replace.field {
-                        Field::Title => &mut title,
-                        _ => &mut link,
-                    };
-                    let Some(old) = slot.as_deref() else { continue };
-                    let Cow::Owned(new) = regex.replace_all(old, replace.with.as_str()) else {
-                        continue;
-                    };
-                    let new = match replace.field {
-                        Field::Title => bounded_line(&new, MAX_TITLE_CHARS),
-                        _ => new.trim().to_string(),
-                    };
-                    let before = slot.replace(Cow::Owned(new.clone()));
-                    (before.unwrap_or_default().into_owned(), new)
-                }
-                Field::Summary | Field::Content => {
-                    let slot = match replace.field {
-                        Field::Summary => &mut summary,
-                        _ => &mut content,
-                    };
-                    let Some(text) = slot.as_mut() else { continue };
-                    let Cow::Owned(new) = regex.replace_all(&text.body, replace.with.as_str())
-                    else {
-                        continue;
-                    };
-                    // A replacement may join pieces of markup into something unsafe.
-                    let new = match text.is_html {
-                        true => clean_html(&new, None),
-                        false => new,
-                    };
-                    (std::mem::replace(&mut text.to_mut().body, new.clone()), new)
-                }
-            };
-            shaped.steps.push(Step::Rewrote {
-                by: format!("replace[{i}]"),
-                field: replace.field.as_str(),
-                before: changed.0,
-                after: changed.1,
-            });
+            let slots = [&mut title, &mut link];
+            if let Some((before, after)) = replace_in(replace, slots, [&mut summary, &mut content])
+            {
+                shaped.steps.push(Step::Rewrote {
+                    by: format!("replace[{i}]"),
+                    field: replace.field.as_str(),
+                    before,
+                    after,
+                });
+            }
         }
         fn changed(new: Option<&str>, old: Option<&str>) -> Option<String> {
             new.filter(|n| Some(*n) != old).map(str::to_string)
@@ -458,6 +411,77 @@ impl Shaping {
         if let (false, Some(label)) = (decided, unmatched_keep) {
             shaped.hidden = Some(format!("not kept by {label}"));
             shaped.steps.push(Step::NotKept(label));
+        }
+    }
+}
+
+/// `rewrites.remove`: the elements each selector matches cut from the HTML of `texts` (the
+/// summary, then the content), each cut a step of `shaped`.
+fn remove_elements(
+    rewrites: &Rewrites,
+    texts: [&mut Option<Cow<'_, Text>>; 2],
+    shaped: &mut Shaped,
+) {
+    let [summary, content] = texts;
+    for (i, selector) in rewrites.remove.iter().enumerate() {
+        for (field, text) in [("summary", &mut *summary), ("content", &mut *content)] {
+            let Some(text) = text.as_mut().filter(|t| t.is_html) else {
+                continue;
+            };
+            if let Some(cut) = cut_elements(&text.body, &selector.selector) {
+                let before = std::mem::replace(&mut text.to_mut().body, cut.clone());
+                shaped.steps.push(Step::Rewrote {
+                    by: format!("remove[{i}] ({:?})", selector.written),
+                    field,
+                    before,
+                    after: cut,
+                });
+            }
+        }
+    }
+}
+
+/// One `replace` applied to its field (of the title and link `lines`, or the summary and
+/// content `texts`): the field before and after, if it changed.
+fn replace_in(
+    replace: &Replace,
+    lines: [&mut Option<Cow<'_, str>>; 2],
+    texts: [&mut Option<Cow<'_, Text>>; 2],
+) -> Option<(String, String)> {
+    let regex = replace.pattern.regex();
+    let [title, link] = lines;
+    let [summary, content] = texts;
+    match replace.field {
+        Field::Title | Field::Link => {
+            let slot = match replace.field {
+                Field::Title => title,
+                _ => link,
+            };
+            let Cow::Owned(new) = regex.replace_all(slot.as_deref()?, replace.with.as_str()) else {
+                return None;
+            };
+            let new = match replace.field {
+                Field::Title => bounded_line(&new, MAX_TITLE_CHARS),
+                _ => new.trim().to_string(),
+            };
+            let before = slot.replace(Cow::Owned(new.clone()));
+            Some((before.unwrap_or_default().into_owned(), new))
+        }
+        Field::Summary | Field::Content => {
+            let slot = match replace.field {
+                Field::Summary => summary,
+                _ => content,
+            };
+            let text = slot.as_mut()?;
+            let Cow::Owned(new) = regex.replace_all(&text.body, replace.with.as_str()) else {
+                return None;
+            };
+            // A replacement may join pieces of markup into something unsafe.
+            let new = match text.is_html {
+                true => clean_html(&new, None),
+                false => new,
+            };
+            Some((std::mem::replace(&mut text.to_mut().body, new.clone()), new))
         }
     }
 }

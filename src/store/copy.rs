@@ -106,52 +106,7 @@ impl Store {
                     to: sorted.1,
                 });
             }
-            let list = from.join(", ");
-            let values = (1..=from.len())
-                .map(|n| format!("?{n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let insert = format!("INSERT INTO {table} ({list}) VALUES ({values})");
-            let read = |row: &super::db::Row<'_>| {
-                (0..from.len())
-                    .map(|n| row.get::<_, Value>(n))
-                    .collect::<Result<Vec<Value>, _>>()
-            };
-            let mut rows = 0;
-            if WITH_IDS.contains(&table) {
-                let mut after = i64::MIN;
-                loop {
-                    let batch: Vec<Vec<Value>> = self
-                        .db
-                        .prepare_cached(&format!(
-                            "SELECT {list} FROM {table} WHERE id > ?1 ORDER BY id LIMIT ?2"
-                        ))?
-                        .query_map(rusqlite::params![after, BATCH], read)?
-                        .collect::<Result<_, _>>()?;
-                    let Some(last) = batch.last() else { break };
-                    let id = from.iter().position(|c| c == "id").unwrap_or(0);
-                    if let Value::Integer(last) = last[id] {
-                        after = last;
-                    }
-                    for row in &batch {
-                        tx.prepare_cached(&insert)?.execute(row.as_slice())?;
-                        rows += 1;
-                    }
-                    if (batch.len() as i64) < BATCH {
-                        break;
-                    }
-                }
-            } else {
-                let all: Vec<Vec<Value>> = self
-                    .db
-                    .prepare(&format!("SELECT {list} FROM {table}"))?
-                    .query_map((), read)?
-                    .collect::<Result<_, _>>()?;
-                for row in &all {
-                    tx.prepare_cached(&insert)?.execute(row.as_slice())?;
-                    rows += 1;
-                }
-            }
+            let rows = copy_rows(&self.db, &tx, table, &from)?;
             copied.push((table, rows));
         }
         // The copied sources came with their item counts, and the triggers counted each copied
@@ -173,6 +128,56 @@ impl Store {
         tx.commit()?;
         Ok(copied)
     }
+}
+
+/// Every row of `table` (its `columns`) from `from` into `to`: by id in batches where rows
+/// have ids, so that a large table is never held whole. How many rows were copied.
+fn copy_rows(from: &Db, to: &Db, table: &str, columns: &[String]) -> Result<u64, StoreError> {
+    let list = columns.join(", ");
+    let values = (1..=columns.len())
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let insert = format!("INSERT INTO {table} ({list}) VALUES ({values})");
+    let read = |row: &super::db::Row<'_>| {
+        (0..columns.len())
+            .map(|n| row.get::<_, Value>(n))
+            .collect::<Result<Vec<Value>, _>>()
+    };
+    let mut rows = 0;
+    if !WITH_IDS.contains(&table) {
+        let all: Vec<Vec<Value>> = from
+            .prepare(&format!("SELECT {list} FROM {table}"))?
+            .query_map((), read)?
+            .collect::<Result<_, _>>()?;
+        for row in &all {
+            to.prepare_cached(&insert)?.execute(row.as_slice())?;
+            rows += 1;
+        }
+        return Ok(rows);
+    }
+    let id = columns.iter().position(|c| c == "id").unwrap_or(0);
+    let mut after = i64::MIN;
+    loop {
+        let batch: Vec<Vec<Value>> = from
+            .prepare_cached(&format!(
+                "SELECT {list} FROM {table} WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?
+            .query_map(rusqlite::params![after, BATCH], read)?
+            .collect::<Result<_, _>>()?;
+        let Some(last) = batch.last() else { break };
+        if let Value::Integer(last) = last[id] {
+            after = last;
+        }
+        for row in &batch {
+            to.prepare_cached(&insert)?.execute(row.as_slice())?;
+            rows += 1;
+        }
+        if (batch.len() as i64) < BATCH {
+            break;
+        }
+    }
+    Ok(rows)
 }
 
 /// The tables of `db`, but its own bookkeeping.
