@@ -215,47 +215,13 @@ pub async fn refresh(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> Refre
 /// A poll in four steps: load the source's state (and skip it if it must wait), attempt to read
 /// it, advance its state, record it all at once; then one summary event.
 async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> RefreshOutcome {
-    let outcome = |name: String, result, next_poll, health_changed| RefreshOutcome {
-        url: source.url.clone(),
-        name,
-        result,
-        next_poll,
-        health_changed,
-        hub: None,
-        push_missed: false,
+    let outcome = |name, result, next_poll, health_changed| {
+        outcome_of(source, name, result, next_poll, health_changed)
     };
-    let (state, paused) = match load_state(ctx, source).await {
-        Ok(loaded) => loaded,
-        Err(failure) => {
-            let failure_kind = failure.kind.as_str();
-            tracing::error!(error = %failure, failure = failure_kind, status = "failed", "poll failed");
-            return outcome(
-                source.label().into(),
-                PollResult::Failed(failure),
-                None,
-                false,
-            );
-        }
+    let state = match due_state(ctx, source, mode).await {
+        Ok(state) => state,
+        Err(not_polled) => return not_polled,
     };
-    if let Some(since) = paused {
-        tracing::debug!(status = "skipped", "paused");
-        return outcome(
-            source.label().into(),
-            PollResult::Paused { since },
-            None,
-            false,
-        );
-    }
-    if let Some(skip) = skip(&state, mode, Utc::now()) {
-        tracing::debug!(until = ?skip.until, status = "skipped", "skipped");
-        let next = skip.until.map(|at| NextPoll {
-            at,
-            reason: skip.reason,
-        });
-        let result = PollResult::Skipped { until: skip.until };
-        return outcome(source.label().into(), result, next, false);
-    }
-
     let started = Instant::now();
     let pushed = pushed(ctx, source).await;
     let attempt = attempt(ctx, source, &state, &state.validators, false).await;
@@ -308,6 +274,56 @@ async fn refresh_in_span(ctx: &Pipeline, source: &SourceConfig, mode: Mode) -> R
         push_missed,
         ..outcome(name, result, next, health_changed)
     }
+}
+
+/// What a poll of `source` came to, before what only a fetch says (its hub, missed pushes).
+fn outcome_of(
+    source: &SourceConfig,
+    name: String,
+    result: PollResult,
+    next_poll: Option<NextPoll>,
+    health_changed: bool,
+) -> RefreshOutcome {
+    RefreshOutcome {
+        url: source.url.clone(),
+        name,
+        result,
+        next_poll,
+        health_changed,
+        hub: None,
+        push_missed: false,
+    }
+}
+
+/// The source's stored state, when it is to be polled now; else what came of it instead: its
+/// state could not be read, it is paused, or it must wait (Retry-After, gone, not due).
+async fn due_state(
+    ctx: &Pipeline,
+    source: &SourceConfig,
+    mode: Mode,
+) -> Result<FetchState, RefreshOutcome> {
+    let not_polled = |result, next| outcome_of(source, source.label().into(), result, next, false);
+    let (state, paused) = match load_state(ctx, source).await {
+        Ok(loaded) => loaded,
+        Err(failure) => {
+            let failure_kind = failure.kind.as_str();
+            tracing::error!(error = %failure, failure = failure_kind, status = "failed", "poll failed");
+            return Err(not_polled(PollResult::Failed(failure), None));
+        }
+    };
+    if let Some(since) = paused {
+        tracing::debug!(status = "skipped", "paused");
+        return Err(not_polled(PollResult::Paused { since }, None));
+    }
+    if let Some(skip) = skip(&state, mode, Utc::now()) {
+        tracing::debug!(until = ?skip.until, status = "skipped", "skipped");
+        let next = skip.until.map(|at| NextPoll {
+            at,
+            reason: skip.reason,
+        });
+        return Err(not_polled(PollResult::Skipped { until: skip.until }, next));
+    }
+    Ok(state)
 }
 
 /// A poll found `found` items the hub never pushed: push is marked unhealthy (and asked for

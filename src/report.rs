@@ -9,11 +9,11 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::config::{Config, SourceConfig};
 use crate::identity::{canonical_link, normalized_date, normalized_updated};
-use crate::model::{Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
+use crate::model::{FetchState, Item, ItemCounts, PollResult, PollStatus, RefreshOutcome, Verdict};
 use crate::refresh::Explanation;
 use crate::rules::Shaped;
 use crate::sanitize::shown_url;
-use crate::store::{StatusReads, Store, StoreError, WebhookStatus};
+use crate::store::{SourceStatus, StatusReads, Store, StoreError, WebhookStatus};
 
 /// What `status` shows of a config's sources, as read from the store.
 pub type Status = StatusReads<SourceConfig>;
@@ -394,7 +394,6 @@ impl PushRow {
 /// The rows of `status`, one per source shown, borrowing the statuses' names and URLs (100,000
 /// of each, not copied).
 pub fn status_rows<'a>(reads: &'a Status, config: &Config) -> Vec<StatusRow<'a>> {
-    let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
     let now = Utc::now();
     // Looked up only when there is anything to find: hashing 100,000 URLs to find nothing was
     // a twentieth of a `status`.
@@ -408,55 +407,8 @@ pub fn status_rows<'a>(reads: &'a Status, config: &Config) -> Vec<StatusRow<'a>>
         .zip(&reads.shown)
         .map(|(s, source)| {
             let st = &s.state;
-            let (state, state_text): (_, Cow<'static, str>) = match (s.paused_since, st.last_status)
-            {
-                (Some(since), _) => ("paused", format!("paused since {}", time(since)).into()),
-                (None, None) => ("never_polled", "never polled".into()),
-                (None, Some(PollStatus::Gone)) => (
-                    "gone",
-                    format!("gone (HTTP 410) since {}", or_dash(st.gone_since)).into(),
-                ),
-                (None, Some(PollStatus::RateLimited)) => (
-                    "rate_limited",
-                    match st.retry_after_until {
-                        Some(until) => format!("rate limited until {}", time(until)).into(),
-                        None => "rate limited".into(),
-                    },
-                ),
-                (None, Some(PollStatus::Failing)) => (
-                    "failing",
-                    format!(
-                        "failing ({} in a row): {}",
-                        st.consecutive_failures,
-                        st.last_error.as_deref().unwrap_or("unknown error")
-                    )
-                    .into(),
-                ),
-                (None, Some(PollStatus::Ok)) => ("ok", PollStatus::Ok.as_str().into()),
-                (None, Some(PollStatus::NotModified)) => {
-                    ("not_modified", PollStatus::NotModified.as_str().into())
-                }
-            };
-            let mut notes = Vec::new();
-            if let Some(url) = &st.adopted_url {
-                let url = shown_url(url);
-                notes.push(format!(
-                    "moved permanently; polling {url}. Change its url at {} to \"{url}\"",
-                    source.url_position()
-                ));
-            } else if let Some(target) = &st.redirect_target {
-                let target = shown_url(target);
-                notes.push(format!(
-                    "permanently redirected to {target} on the last {} poll(s); adopted after {}",
-                    st.redirect_seen, config.poll.adopt_redirect_after
-                ));
-            }
-            if let Some(url) = &st.discovered_url {
-                let url = shown_url(url);
-                notes.push(format!(
-                    "the URL is an HTML page; polling the feed it links to, {url}"
-                ));
-            }
+            let (state, state_text) = state_of(s);
+            let mut notes = moves(st, source, config);
             if let Some((failed, error)) = by_url(&reads.full_text_failed, &s.url) {
                 notes.push(format!(
                     "full text not fetched for {failed} item(s), their feed content shown; the latest: {error}"
@@ -484,6 +436,66 @@ pub fn status_rows<'a>(reads: &'a Status, config: &Config) -> Vec<StatusRow<'a>>
             }
         })
         .collect()
+}
+
+/// A source's state as `/metrics` counts it (`ok`, `failing`, …), and in words.
+fn state_of(s: &SourceStatus) -> (&'static str, Cow<'static, str>) {
+    let or_dash = |t: Option<DateTime<Utc>>| t.map(time).unwrap_or_else(|| "-".into());
+    let st = &s.state;
+    match (s.paused_since, st.last_status) {
+        (Some(since), _) => ("paused", format!("paused since {}", time(since)).into()),
+        (None, None) => ("never_polled", "never polled".into()),
+        (None, Some(PollStatus::Gone)) => (
+            "gone",
+            format!("gone (HTTP 410) since {}", or_dash(st.gone_since)).into(),
+        ),
+        (None, Some(PollStatus::RateLimited)) => (
+            "rate_limited",
+            match st.retry_after_until {
+                Some(until) => format!("rate limited until {}", time(until)).into(),
+                None => "rate limited".into(),
+            },
+        ),
+        (None, Some(PollStatus::Failing)) => (
+            "failing",
+            format!(
+                "failing ({} in a row): {}",
+                st.consecutive_failures,
+                st.last_error.as_deref().unwrap_or("unknown error")
+            )
+            .into(),
+        ),
+        (None, Some(PollStatus::Ok)) => ("ok", PollStatus::Ok.as_str().into()),
+        (None, Some(PollStatus::NotModified)) => {
+            ("not_modified", PollStatus::NotModified.as_str().into())
+        }
+    }
+}
+
+/// Where a source's feed is read from instead of its configured URL, in notes: adopted after
+/// permanent redirects (or about to be), or discovered in the HTML page the URL holds.
+fn moves(st: &FetchState, source: &SourceConfig, config: &Config) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(url) = &st.adopted_url {
+        let url = shown_url(url);
+        notes.push(format!(
+            "moved permanently; polling {url}. Change its url at {} to \"{url}\"",
+            source.url_position()
+        ));
+    } else if let Some(target) = &st.redirect_target {
+        let target = shown_url(target);
+        notes.push(format!(
+            "permanently redirected to {target} on the last {} poll(s); adopted after {}",
+            st.redirect_seen, config.poll.adopt_redirect_after
+        ));
+    }
+    if let Some(url) = &st.discovered_url {
+        let url = shown_url(url);
+        notes.push(format!(
+            "the URL is an HTML page; polling the feed it links to, {url}"
+        ));
+    }
+    notes
 }
 
 /// The instances seen on a shared database, as `status` lists them: which leads, and until
