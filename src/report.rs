@@ -156,6 +156,34 @@ pub fn explanation(
     line(format!("Source: {}", source.label()));
     line(format!("  URL: {}", source.shown_url()));
     let feed = &explained.feed;
+    explain_feed(&mut line, explained, adopt_redirect_after);
+    line(format!("  {} items:", feed.items.len()));
+    for (index, item) in feed.items.iter().enumerate() {
+        let verdict = explained
+            .verdicts
+            .iter()
+            .find(|(key, _)| *key == item.key)
+            .map(|(_, v)| v);
+        let notes = ItemNotes {
+            dropped: feed.dropped.get(index).map_or(&[], Vec::as_slice),
+            removed: feed.removed.get(index).map_or(&[], Vec::as_slice),
+            verdict,
+            shaped: explained.shaped.get(index),
+        };
+        line(String::new());
+        out_item(&mut line, index + 1, item, &notes, now);
+    }
+    line(String::new());
+    match explained.next_poll {
+        Some(next) => line(format!("Next poll: {} ({})", time(next.at), next.reason)),
+        None => line("Next poll: never".into()),
+    }
+    out
+}
+
+/// Where `explain` read the feed from, and what the feed says of itself.
+fn explain_feed(line: &mut impl FnMut(String), explained: &Explanation, adopt_redirect_after: u32) {
+    let feed = &explained.feed;
     if let Some(url) = &explained.fetched_from {
         line(format!("  Fetched from: {}", shown_url(url.as_str())));
     }
@@ -204,28 +232,6 @@ pub fn explanation(
             feed.hints.skip_hours, feed.hints.skip_days
         ));
     }
-    line(format!("  {} items:", feed.items.len()));
-    for (index, item) in feed.items.iter().enumerate() {
-        let verdict = explained
-            .verdicts
-            .iter()
-            .find(|(key, _)| *key == item.key)
-            .map(|(_, v)| v);
-        let notes = ItemNotes {
-            dropped: feed.dropped.get(index).map_or(&[], Vec::as_slice),
-            removed: feed.removed.get(index).map_or(&[], Vec::as_slice),
-            verdict,
-            shaped: explained.shaped.get(index),
-        };
-        line(String::new());
-        out_item(&mut line, index + 1, item, &notes, now);
-    }
-    line(String::new());
-    match explained.next_poll {
-        Some(next) => line(format!("Next poll: {} ({})", time(next.at), next.reason)),
-        None => line("Next poll: never".into()),
-    }
-    out
 }
 
 /// What `explain` knows of an item beside the item itself.

@@ -86,6 +86,17 @@ pub(super) fn normalize_entry(
         entry.published.or(entry.updated),
     );
 
+    let bases = text_bases(entry, &item, feed_base, declared);
+    (item, bases, dropped)
+}
+
+/// The base URLs an item's texts resolve their relative URLs against.
+fn text_bases(
+    entry: &Entry,
+    item: &Item,
+    feed_base: Option<&Url>,
+    declared: Option<&DeclaredBases>,
+) -> TextBases {
     // Relative URLs inside a text resolve against the xml:base in scope for it (on the element,
     // its entry or the feed), else the item's own page, else the feed's address.
     let page = item.link.as_deref().and_then(|l| Url::parse(l).ok());
@@ -103,11 +114,10 @@ pub(super) fn normalize_entry(
             .and_then(|b| fallback.map_or_else(|| Url::parse(b).ok(), |f| f.join(b).ok()))
             .or_else(|| fallback.cloned()),
     };
-    let bases = TextBases {
+    TextBases {
         summary: in_scope(declared.map(|d| &d.summary)),
         content: content_base,
-    };
-    (item, bases, dropped)
+    }
 }
 
 /// RSS `<enclosure>`s and Media RSS content (feed-rs reads both as media), and Atom

@@ -220,46 +220,10 @@ pub fn render_all(
         }
     }
     if let Some(path) = &ctx.publishing.opml {
-        let result = opml::render("Tributary sources", ctx.sources)
-            .and_then(|bytes| write_if_changed(path, &bytes))
-            .map_err(|error| RenderError::Write {
-                path: path.clone(),
-                error,
-            });
-        rendered.push(Rendered {
-            path: path.clone(),
-            result,
-            public_url: None,
-        });
+        rendered.push(render_opml(path, ctx));
     }
     if let (Some(site), Some(items)) = (&ctx.publishing.site, snapshot.site) {
-        let result = items
-            .map_err(|error| RenderError::Store {
-                path: site.pages.clone(),
-                error,
-            })
-            .and_then(|items| site::render(items, site, outputs, ctx));
-        match &result {
-            Ok(done) => tracing::info!(
-                folder = %site.pages.display(),
-                written = done.written,
-                unchanged = done.unchanged,
-                deleted = done.deleted,
-                "site written"
-            ),
-            Err(error) => tracing::error!(%error, "site not written"),
-        }
-        rendered.push(Rendered {
-            path: site.pages.clone(),
-            result: result.map(|done| {
-                if done.written + done.deleted > 0 {
-                    Written::Changed
-                } else {
-                    Written::Unchanged
-                }
-            }),
-            public_url: None,
-        });
+        rendered.push(render_site(site, items, outputs, ctx));
     }
     if let (Some(path), Some(events)) = (health, snapshot.events) {
         let public_url = ctx.publishing.public_url(path);
@@ -270,23 +234,79 @@ pub fn render_all(
         });
     }
     for file in &rendered {
-        crate::metrics::global().output_written(match &file.result {
-            Ok(Written::Changed) => "written",
-            Ok(Written::Unchanged) => "unchanged",
-            Err(_) => "failed",
-        });
-        if Some(&file.path) == ctx.publishing.site.as_ref().map(|s| &s.pages) {
-            continue;
-        }
-        match &file.result {
-            Ok(Written::Changed) => tracing::info!(path = %file.path.display(), "output written"),
-            Ok(Written::Unchanged) => {
-                tracing::debug!(path = %file.path.display(), "output unchanged")
-            }
-            Err(error) => tracing::error!(%error, "output not written"),
-        }
+        count_and_log(file, ctx);
     }
     rendered
+}
+
+/// The OPML file of the configured sources.
+fn render_opml(path: &Path, ctx: RenderContext<'_>) -> Rendered {
+    let result = opml::render("Tributary sources", ctx.sources)
+        .and_then(|bytes| write_if_changed(path, &bytes))
+        .map_err(|error| RenderError::Write {
+            path: path.to_path_buf(),
+            error,
+        });
+    Rendered {
+        path: path.to_path_buf(),
+        result,
+        public_url: None,
+    }
+}
+
+/// The site's pages, written as a whole (or not at all), and logged as one.
+fn render_site(
+    site: &crate::config::SiteConfig,
+    items: Result<Vec<StoredItem>, StoreError>,
+    outputs: &[OutputConfig],
+    ctx: RenderContext<'_>,
+) -> Rendered {
+    let result = items
+        .map_err(|error| RenderError::Store {
+            path: site.pages.clone(),
+            error,
+        })
+        .and_then(|items| site::render(items, site, outputs, ctx));
+    match &result {
+        Ok(done) => tracing::info!(
+            folder = %site.pages.display(),
+            written = done.written,
+            unchanged = done.unchanged,
+            deleted = done.deleted,
+            "site written"
+        ),
+        Err(error) => tracing::error!(%error, "site not written"),
+    }
+    Rendered {
+        path: site.pages.clone(),
+        result: result.map(|done| {
+            if done.written + done.deleted > 0 {
+                Written::Changed
+            } else {
+                Written::Unchanged
+            }
+        }),
+        public_url: None,
+    }
+}
+
+/// A file's render counted for `/metrics` and logged (the site was logged as a whole).
+fn count_and_log(file: &Rendered, ctx: RenderContext<'_>) {
+    crate::metrics::global().output_written(match &file.result {
+        Ok(Written::Changed) => "written",
+        Ok(Written::Unchanged) => "unchanged",
+        Err(_) => "failed",
+    });
+    if Some(&file.path) == ctx.publishing.site.as_ref().map(|s| &s.pages) {
+        return;
+    }
+    match &file.result {
+        Ok(Written::Changed) => tracing::info!(path = %file.path.display(), "output written"),
+        Ok(Written::Unchanged) => {
+            tracing::debug!(path = %file.path.display(), "output unchanged")
+        }
+        Err(error) => tracing::error!(%error, "output not written"),
+    }
 }
 
 /// Renders one output of `items` and, if it has one, its HTML page.

@@ -96,29 +96,7 @@ fn item(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         if let Some(content) = item.content.as_ref().filter(|c| c.is_html) {
             text(w, "content:encoded", &content.body)?;
         }
-        // RSS allows one enclosure per item; the rest go as Media RSS content.
-        for (index, enclosure) in item.enclosures.iter().enumerate() {
-            let length = enclosure.length.unwrap_or(0).to_string();
-            let mime = enclosure
-                .mime_type
-                .as_deref()
-                .unwrap_or("application/octet-stream");
-            let attributes = [
-                ("url", enclosure.url.as_str()),
-                ("length", length.as_str()),
-                ("type", mime),
-            ];
-            if index == 0 {
-                empty(w, "enclosure", &attributes)?;
-            } else {
-                let media = [
-                    ("url", attributes[0].1),
-                    ("fileSize", attributes[1].1),
-                    ("type", mime),
-                ];
-                empty(w, "media:content", &media)?;
-            }
-        }
+        enclosures(w, item)?;
         if let Some(image) = &item.image {
             empty(w, "media:thumbnail", &[("url", image)])?;
         }
@@ -133,5 +111,32 @@ fn item(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         }
         Ok(())
     })?;
+    Ok(())
+}
+
+/// RSS allows one enclosure per item; the rest go as Media RSS content.
+fn enclosures(w: &mut Writer<Vec<u8>>, item: &crate::model::Item) -> io::Result<()> {
+    for (index, enclosure) in item.enclosures.iter().enumerate() {
+        let length = enclosure.length.unwrap_or(0).to_string();
+        let mime = enclosure
+            .mime_type
+            .as_deref()
+            .unwrap_or("application/octet-stream");
+        let attributes = [
+            ("url", enclosure.url.as_str()),
+            ("length", length.as_str()),
+            ("type", mime),
+        ];
+        if index == 0 {
+            empty(w, "enclosure", &attributes)?;
+        } else {
+            let media = [
+                ("url", attributes[0].1),
+                ("fileSize", attributes[1].1),
+                ("type", mime),
+            ];
+            empty(w, "media:content", &media)?;
+        }
+    }
     Ok(())
 }

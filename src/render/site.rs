@@ -344,11 +344,74 @@ impl From<std::io::Error> for PageError {
 
 /// Renders the pages of the site with `env`, handing each to `emit` with its path relative to
 /// the site's folder as soon as it is made: only one page is held at a time.
-pub fn pages<'a>(
+pub fn pages(
     env: &Environment<'_>,
-    site: &SiteInput<'a>,
+    site: &SiteInput<'_>,
     emit: &mut dyn FnMut(String, Vec<u8>) -> std::io::Result<()>,
 ) -> Result<(), PageError> {
+    let index = Index::of(site);
+    emit(FAVICON.0.to_string(), FAVICON.1.to_vec())?;
+    river_pages(env, site, &index, emit)?;
+    for n in 0..site.items.len() {
+        let (path, html) = item_page(env, site, &index, n)?;
+        emit(path, html.into_bytes())?;
+    }
+    publisher_pages(env, site, &index, emit)?;
+    tag_pages(env, site, &index, emit)
+}
+
+/// Emits one page.
+type Emit<'e> = &'e mut dyn FnMut(String, Vec<u8>) -> std::io::Result<()>;
+
+/// What the pages are made from, worked out once: each item's entry, the publishers and the
+/// tags, each with the items it has (by their place in the site's items, newest first).
+struct Index<'a> {
+    publishers: Vec<Publisher<'a>>,
+    publisher_of: HashMap<&'a str, usize>,
+    entries: Vec<Entry>,
+    tagged: BTreeMap<&'a str, Vec<usize>>,
+    tag_files: HashMap<&'a str, String>,
+}
+
+impl<'a> Index<'a> {
+    fn of(site: &SiteInput<'a>) -> Index<'a> {
+        let items = site.items;
+        let (publishers, publisher_of) = publishers(site);
+        let entries: Vec<Entry> = items
+            .iter()
+            .map(|stored| {
+                let publisher = &publishers[publisher_of[stored.publisher.feed_url.as_str()]];
+                Entry::new(stored, item_file(&stored.id), Some(publisher.href.clone()))
+            })
+            .collect();
+        let mut tagged: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (n, stored) in items.iter().enumerate() {
+            for tag in tags_of(&site.source_tags, stored) {
+                tagged.entry(tag).or_default().push(n);
+            }
+        }
+        let mut taken = HashSet::new();
+        let tag_files = tagged
+            .keys()
+            .map(|tag| (*tag, format!("tags/{}.html", unique_slug(&mut taken, tag))))
+            .collect();
+        Index {
+            publishers,
+            publisher_of,
+            entries,
+            tagged,
+            tag_files,
+        }
+    }
+
+    /// The publisher of `stored`.
+    fn publisher(&self, stored: &StoredItem) -> &Publisher<'a> {
+        &self.publishers[self.publisher_of[stored.publisher.feed_url.as_str()]]
+    }
+}
+
+/// The site's publishers, each with its items, and each one's place by its feed's URL.
+fn publishers<'a>(site: &SiteInput<'a>) -> (Vec<Publisher<'a>>, HashMap<&'a str, usize>) {
     let items = site.items;
     // Publishers in a stable order, so that two with one slug keep theirs from run to run.
     let mut by_feed: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -385,50 +448,45 @@ pub fn pages<'a>(
             items: indexes,
         });
     }
-    let entries: Vec<Entry> = items
-        .iter()
-        .map(|stored| {
-            let publisher = &publishers[publisher_of[stored.publisher.feed_url.as_str()]];
-            Entry::new(stored, item_file(&stored.id), Some(publisher.href.clone()))
-        })
-        .collect();
-    let mut tagged: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let tags_of = |stored: &'a StoredItem| tags_of(&site.source_tags, stored);
-    for (n, stored) in items.iter().enumerate() {
-        for tag in tags_of(stored) {
-            tagged.entry(tag).or_default().push(n);
-        }
+    (publishers, publisher_of)
+}
+
+/// What every page says of itself: its address, the site's feed, the way back to the root.
+fn page_info(
+    site: &SiteInput<'_>,
+    path: &str,
+    title: String,
+    heading: String,
+    description: Option<String>,
+) -> PageInfo {
+    PageInfo {
+        canonical: site
+            .base
+            .as_ref()
+            .and_then(|b| b.join(path).ok())
+            .map(String::from),
+        feed: site
+            .main_feed
+            .as_ref()
+            .map(|f| feed_link(f, site.folder, path)),
+        root: if path.contains('/') { "../" } else { "" },
+        nav: true,
+        site_title: site.title.to_string(),
+        og_type: "website",
+        title,
+        heading,
+        description,
     }
-    let tag_files: HashMap<&str, String> = {
-        let mut taken = HashSet::new();
-        tagged
-            .keys()
-            .map(|tag| (*tag, format!("tags/{}.html", unique_slug(&mut taken, tag))))
-            .collect()
-    };
+}
 
-    emit(FAVICON.0.to_string(), FAVICON.1.to_vec())?;
-    let page_info =
-        |path: &str, title: String, heading: String, description: Option<String>| PageInfo {
-            canonical: site
-                .base
-                .as_ref()
-                .and_then(|b| b.join(path).ok())
-                .map(String::from),
-            feed: site
-                .main_feed
-                .as_ref()
-                .map(|f| feed_link(f, site.folder, path)),
-            root: if path.contains('/') { "../" } else { "" },
-            nav: true,
-            site_title: site.title.to_string(),
-            og_type: "website",
-            title,
-            heading,
-            description,
-        };
-
-    // The river, paginated.
+/// The river, paginated.
+fn river_pages(
+    env: &Environment<'_>,
+    site: &SiteInput<'_>,
+    index: &Index<'_>,
+    emit: Emit<'_>,
+) -> Result<(), PageError> {
+    let entries = &index.entries;
     let per_page = site.items_per_page.max(1);
     let count = entries.len().div_ceil(per_page).max(1);
     let river_file = |number: usize| match number {
@@ -443,15 +501,11 @@ pub fn pages<'a>(
             1 => heading.clone(),
             n => format!("{heading} (page {n})"),
         };
-        let mut page = page_info(
-            &path,
-            title,
-            heading,
-            Some(format!(
-                "The latest from {} publishers, each item with its provenance.",
-                publishers.len()
-            )),
+        let description = format!(
+            "The latest from {} publishers, each item with its provenance.",
+            index.publishers.len()
         );
+        let page = page_info(site, &path, title, heading, Some(description));
         let link = |n: usize| format!("{}{}", page.root, river_file(n));
         let pagination = context! {
             number,
@@ -459,7 +513,6 @@ pub fn pages<'a>(
             newer => (number > 1).then(|| link(number - 1)),
             older => (number < count).then(|| link(number + 1)),
         };
-        page.og_type = "website";
         let html = env.get_template("river.html")?.render(context! {
             page,
             days => days(shown),
@@ -467,94 +520,114 @@ pub fn pages<'a>(
         })?;
         emit(path, html.into_bytes())?;
     }
+    Ok(())
+}
 
-    // A page per item, with its provenance and its publisher's latest.
-    for (n, stored) in items.iter().enumerate() {
-        let entry = &entries[n];
-        let publisher = &publishers[publisher_of[stored.publisher.feed_url.as_str()]];
-        let item = &stored.item;
-        let original = item.link.as_deref().filter(|l| web_url(l).is_some());
-        let body = item
-            .content
-            .as_ref()
-            .or(item.summary.as_ref())
-            .filter(|t| !t.body.trim().is_empty())
-            .map(|t| {
-                if t.is_html {
-                    t.body.clone()
-                } else {
-                    paragraphs(&t.body)
-                }
-            });
-        let latest: Vec<&Entry> = publisher
-            .items
-            .iter()
-            .filter(|&&other| other != n)
-            .take(LATEST_OF_PUBLISHER)
-            .map(|&other| &entries[other])
-            .collect();
-        let tags: Vec<TagLink<'_>> = tags_of(stored)
-            .into_iter()
-            .map(|name| TagLink {
-                name,
-                href: tag_files[name].clone(),
-            })
-            .collect();
-        let attachments: Vec<Attachment> = item
-            .enclosures
-            .iter()
-            .filter(|e| web_url(&e.url).is_some())
-            .map(|e| Attachment {
-                href: e.url.clone(),
-                label: attachment_label(&e.url, e.mime_type.as_deref()),
-            })
-            .collect();
-        let mut page = page_info(
-            &entry.href,
-            format!("{} — {}", entry.title, publisher.name),
-            entry.title.clone(),
-            entry.excerpt.clone(),
-        );
-        page.og_type = "article";
-        let html = env.get_template("item.html")?.render(context! {
-            page,
-            item => context! {
-                title => &entry.title,
-                publisher => publisher.name,
-                publisher_href => &publisher.href,
-                site => publisher.site,
-                original,
-                original_host => original.and_then(|l| Url::parse(l).ok())
-                    .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_string())),
-                datetime => &entry.datetime,
-                date => format!("{}, {}", entry.date, entry.time),
-                author => &entry.author,
-                tags,
-                body => body,
-                enclosures => attachments,
-                also_via => &stored.also_via,
-            },
-            latest,
-        })?;
-        emit(entry.href.clone(), html.into_bytes())?;
-    }
+/// The page of the `n`th item, with its provenance and its publisher's latest: its path and
+/// its HTML.
+fn item_page(
+    env: &Environment<'_>,
+    site: &SiteInput<'_>,
+    index: &Index<'_>,
+    n: usize,
+) -> Result<(String, String), PageError> {
+    let stored = &site.items[n];
+    let entry = &index.entries[n];
+    let publisher = index.publisher(stored);
+    let item = &stored.item;
+    let original = item.link.as_deref().filter(|l| web_url(l).is_some());
+    let body = item
+        .content
+        .as_ref()
+        .or(item.summary.as_ref())
+        .filter(|t| !t.body.trim().is_empty())
+        .map(|t| {
+            if t.is_html {
+                t.body.clone()
+            } else {
+                paragraphs(&t.body)
+            }
+        });
+    let latest: Vec<&Entry> = publisher
+        .items
+        .iter()
+        .filter(|&&other| other != n)
+        .take(LATEST_OF_PUBLISHER)
+        .map(|&other| &index.entries[other])
+        .collect();
+    let tags: Vec<TagLink<'_>> = tags_of(&site.source_tags, stored)
+        .into_iter()
+        .map(|name| TagLink {
+            name,
+            href: index.tag_files[name].clone(),
+        })
+        .collect();
+    let attachments: Vec<Attachment> = item
+        .enclosures
+        .iter()
+        .filter(|e| web_url(&e.url).is_some())
+        .map(|e| Attachment {
+            href: e.url.clone(),
+            label: attachment_label(&e.url, e.mime_type.as_deref()),
+        })
+        .collect();
+    let title = format!("{} — {}", entry.title, publisher.name);
+    let mut page = page_info(
+        site,
+        &entry.href,
+        title,
+        entry.title.clone(),
+        entry.excerpt.clone(),
+    );
+    page.og_type = "article";
+    let html = env.get_template("item.html")?.render(context! {
+        page,
+        item => context! {
+            title => &entry.title,
+            publisher => publisher.name,
+            publisher_href => &publisher.href,
+            site => publisher.site,
+            original,
+            original_host => original.and_then(|l| Url::parse(l).ok())
+                .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_string())),
+            datetime => &entry.datetime,
+            date => format!("{}, {}", entry.date, entry.time),
+            author => &entry.author,
+            tags,
+            body => body,
+            enclosures => attachments,
+            also_via => &stored.also_via,
+        },
+        latest,
+    })?;
+    Ok((entry.href.clone(), html))
+}
 
-    // A page per publisher, and their list.
-    for publisher in &publishers {
+/// A page per publisher, and their list.
+fn publisher_pages(
+    env: &Environment<'_>,
+    site: &SiteInput<'_>,
+    index: &Index<'_>,
+    emit: Emit<'_>,
+) -> Result<(), PageError> {
+    for publisher in &index.publishers {
+        let description = publisher
+            .description
+            .map(|d| shortened(d, EXCERPT_CHARS))
+            .or_else(|| Some(format!("The latest from {}.", publisher.name)));
+        let title = format!("{} — {}", publisher.name, site.title);
         let page = page_info(
+            site,
             &publisher.href,
-            format!("{} — {}", publisher.name, site.title),
+            title,
             publisher.name.to_string(),
-            publisher
-                .description
-                .map(|d| shortened(d, EXCERPT_CHARS))
-                .or_else(|| Some(format!("The latest from {}.", publisher.name))),
+            description,
         );
         let shown = publisher
             .items
             .iter()
             .take(site.items_per_page)
-            .map(|&n| &entries[n]);
+            .map(|&n| &index.entries[n]);
         let html = env.get_template("source.html")?.render(context! {
             page,
             source => publisher,
@@ -562,29 +635,36 @@ pub fn pages<'a>(
         })?;
         emit(publisher.href.clone(), html.into_bytes())?;
     }
-    let mut listed: Vec<&Publisher<'_>> = publishers.iter().collect();
+    let mut listed: Vec<&Publisher<'_>> = index.publishers.iter().collect();
     listed.sort_by_key(|p| p.name.to_lowercase());
     let path = "sources/index.html";
+    let description = format!("The {} publishers {} carries.", listed.len(), site.title);
     let page = page_info(
+        site,
         path,
         format!("Publishers — {}", site.title),
         "Publishers".into(),
-        Some(format!(
-            "The {} publishers {} carries.",
-            listed.len(),
-            site.title
-        )),
+        Some(description),
     );
     let html = env.get_template("sources.html")?.render(context! {
         page,
         sources => listed,
     })?;
     emit(path.to_string(), html.into_bytes())?;
+    Ok(())
+}
 
-    // A page per tag.
-    for (tag, indexes) in &tagged {
-        let path = &tag_files[tag];
+/// A page per tag.
+fn tag_pages(
+    env: &Environment<'_>,
+    site: &SiteInput<'_>,
+    index: &Index<'_>,
+    emit: Emit<'_>,
+) -> Result<(), PageError> {
+    for (tag, indexes) in &index.tagged {
+        let path = &index.tag_files[tag];
         let mut page = page_info(
+            site,
             path,
             format!("{tag} — {}", site.title),
             format!("Tagged “{tag}”"),
@@ -596,7 +676,7 @@ pub fn pages<'a>(
         let shown = indexes
             .iter()
             .take(site.items_per_page)
-            .map(|&n| &entries[n]);
+            .map(|&n| &index.entries[n]);
         let html = env.get_template("tag.html")?.render(context! {
             page,
             tag,
