@@ -13,7 +13,7 @@
   asked for: prints the 404's latency, against the same 404 with nothing else going on.
 
 Medians of --runs. Usage:
-    cargo build --release
+    cargo build --profile dist
     python3 bench/hostile.py --runs 5
 """
 
@@ -271,7 +271,7 @@ def compression(binary, work, runs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    parser.add_argument("--binary", default=str(ROOT / "target/dist/tributary"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--levels", default="12500,25000,50000,100000")
     parser.add_argument("--json-mb", type=float, default=13.6)
@@ -280,7 +280,7 @@ def main():
     parser.add_argument("--only", default="nested,big,connections,compression")
     args = parser.parse_args()
     if not os.path.exists(args.binary):
-        sys.exit(f"{args.binary} is missing: cargo build --release")
+        sys.exit(f"{args.binary} is missing: cargo build --profile dist")
     only = args.only.split(",")
     # Room for the clients here; the daemon starts with systemd's soft limit (see start_daemon).
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

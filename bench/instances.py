@@ -10,7 +10,7 @@ spread over the daemon's first 30 s (100 ms a source, at most 30 s), so the wall
 farms is that spread.
 
     apt-get install nginx-light postgresql
-    cargo build --release
+    cargo build --profile dist
     eval "$(bash .ci/postgres)"
     python3 bench/instances.py --feeds 1000 --runs 3 --postgres "$TEST_POSTGRES_URL"
 
@@ -98,7 +98,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", metavar="URL", required=True,
                         help="a database that may create databases (the one .ci/postgres prints)")
-    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    parser.add_argument("--binary", default=str(ROOT / "target/dist/tributary"))
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-instances-farm-"))
     work.chmod(0o755)  # nginx's workers run as another user

@@ -11,7 +11,7 @@ RSS before and after) and `busy-status` (the same, 2 s apart, while the daemon r
 of the sources, made due before it starts: at 100,000 feeds, 10,000 polls over about 30 s).
 
     apt-get install nginx-light time newsboat && pip install reader sgmllib3k
-    cargo build --release
+    cargo build --profile dist
     python3 bench/run.py --feeds 1000 --runs 3 --peers
 
 Not run by CI.
@@ -288,7 +288,7 @@ def main():
                         help="items per feed (600 makes feeds of about 1 MB, for memory)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers", action="store_true", help="also run newsboat and reader")
-    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    parser.add_argument("--binary", default=str(ROOT / "target/dist/tributary"))
     parser.add_argument("--postgres", metavar="URL",
                         help="also run tributary on PostgreSQL (a database that may create "
                              "databases, e.g. the one `.ci/postgres` prints)")

@@ -4,7 +4,7 @@ measured with wrk -t2 -c64: requests per second, plain and gzip (and brotli for 
 nginx-light cannot do), medians of several rounds in which the two take turns.
 
     apt-get install nginx-light wrk
-    cargo build --release
+    cargo build --profile dist
     python3 bench/serve.py --rounds 5 --seconds 5
 """
 
@@ -74,7 +74,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--file", default="feed.xml", help="the file asked for")
-    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"),
+    parser.add_argument("--binary", default=str(ROOT / "target/dist/tributary"),
                         help="the build to measure (another one, to compare builds)")
     args = parser.parse_args()
     binary = args.binary

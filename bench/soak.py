@@ -2,7 +2,7 @@
 """Soak test: runs `tributary run` for a while against a local farm of feeds that change every
 round, then reports polls, items stored vs published, duplicates, memory, open files and CPU.
 
-    cargo build --release
+    cargo build --profile dist
     python3 bench/soak.py [--minutes 10] [--feeds 300] [--round 5] [--interval 5s]
 
 Everything runs on 127.0.0.1 (a Python HTTP server in this process serves the farm) in a
@@ -93,7 +93,7 @@ def main():
     parser.add_argument("--feeds", type=int, default=300)
     parser.add_argument("--round", type=float, default=5, help="seconds between farm changes")
     parser.add_argument("--interval", default="5s", help="the sources' poll interval")
-    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    parser.add_argument("--binary", default=str(ROOT / "target/dist/tributary"))
     args = parser.parse_args()
 
     farm = Farm(args.feeds)

@@ -8,7 +8,7 @@ signed with the subscription's secret (HMAC-SHA256), to the callback. The time i
 from the moment the item is added until the output file, read back, holds it. The source's
 poll interval is 30 minutes (pushed: 6 hours), so nothing here is found by polling.
 
-    cargo build --release
+    cargo build --profile dist
     python3 bench/websub_latency.py --items 100
 """
 
@@ -133,7 +133,7 @@ def serve(publisher, hub, port):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100)
-    parser.add_argument("--binary", default=str(ROOT / "target/release/tributary"))
+    parser.add_argument("--binary", default=str(ROOT / "target/dist/tributary"))
     args = parser.parse_args()
 
     publisher, hub = Publisher(), Hub()

@@ -21,7 +21,8 @@
 //!   parse), advance the state (pure), record; one outcome, one summary event.
 //! - [`fulltext`]: each new item's article page of a `full_text` source, fetched once and
 //!   extracted, beside the polls.
-//! - [`scheduler`]: `once` and the daemon loop: who is polled when, shutdown.
+//! - [`daemon`]: the jobs that run beside each other (polling, pushes, upkeep, control,
+//!   leadership, reload, rendering) and the loop that hands each its event; `once`.
 //! - [`render`]: stored items → merged feed files, written atomically.
 //! - [`opml`]: OPML subscription lists in (out is `render::opml`).
 //! - [`publish`]: the built-in server for the outputs and the site (and the WebSub callback),
@@ -29,11 +30,16 @@
 //! - [`websub`]: subscriptions to publishers' hubs: discover, subscribe, verify, renew;
 //!   pushed content enters [`refresh`] after the fetch.
 //! - [`control`]: the Unix socket through which commands reach a running daemon.
-//! - [`metrics`]: Prometheus counters kept by the stages, served at `[metrics] listen`.
+//! - [`metrics`]: Prometheus counters the stages feed, served at `[metrics] listen`.
 //! - [`watch`] and [`service`]: config reload requests; systemd readiness and watchdog.
-//! - [`report`]: what the commands print, made from values (the binary only prints it).
+//! - [`report`]: what the commands print, made from values.
+//! - [`cli`]: the commands' bodies, from a loaded config to what they print; the binary parses
+//!   the arguments and calls them.
 //!
-//! Data flows one way: `config → store.sync → scheduler → refresh → render → files`.
+//! Which module may use which is `ARCHITECTURE.md`'s "Layers" table, checked by
+//! `tests/architecture.rs`.
+//!
+//! Data flows one way: `config → store.sync → daemon → refresh → render → files`.
 
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
