@@ -2,6 +2,7 @@
 //! file and key.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,7 @@ pub(super) fn validate(
         .filter_map(|(i, o)| v.output(i, o))
         .collect();
     let sources = v.sources(sources, &poll);
-    let health = v.health(raw);
+    let health = v.written_file("health.path", raw.health.path.as_deref());
     let items = v.items(&raw.retention, &raw.dedup, &raw.content);
     let rules = v.rules(file, "rules", &raw.rules);
     for rule in &rules {
@@ -139,14 +140,26 @@ pub(super) struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    /// `[health] path`, its folder writable.
-    fn health(&mut self, raw: &RawConfig) -> Option<PathBuf> {
-        let written = raw.health.path.as_deref()?;
-        let path = self.path("health.path", Some(written), "");
+    /// A file Tributary writes (`[health] path`, `[opml] path`), in a folder it can write.
+    fn written_file(&mut self, key: &str, written: Option<&str>) -> Option<PathBuf> {
+        let path = self.path(key, Some(written?), "");
         if let Err(message) = check_writable_folder(&path) {
-            self.report(self.file, "health.path".into(), message);
+            self.report(self.file, key.into(), message);
         }
         Some(path)
+    }
+
+    /// An address to listen on (`[serve] listen`, `[metrics] listen`), written like `example`.
+    fn address(&mut self, key: &str, written: Option<&str>, example: &str) -> Option<SocketAddr> {
+        let text = written?;
+        match text.parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                let message = format!("bad address {text:?}; write it like \"{example}\"");
+                self.report(self.file, key.into(), message);
+                None
+            }
+        }
     }
 
     /// Each of `names` (at `key`) names one of `sources`.
@@ -170,14 +183,7 @@ impl Validator<'_> {
 
     /// `[metrics]`.
     fn metrics(&mut self, raw: &RawMetrics) -> MetricsSettings {
-        let listen = raw.listen.as_deref().and_then(|text| match text.parse() {
-            Ok(address) => Some(address),
-            Err(_) => {
-                let message = format!("bad address {text:?}; write it like \"127.0.0.1:9464\"");
-                self.report(self.file, "metrics.listen".into(), message);
-                None
-            }
-        });
+        let listen = self.address("metrics.listen", raw.listen.as_deref(), "127.0.0.1:9464");
         MetricsSettings {
             listen,
             per_source: raw.per_source.unwrap_or(false),
@@ -469,7 +475,11 @@ impl Validator<'_> {
                 "needs [site] base_url: subscribers and the hub must know the outputs' public addresses".into(),
             );
         }
-        let listen = self.listen(&raw.serve);
+        let listen = self.address(
+            "serve.listen",
+            raw.serve.listen.as_deref(),
+            "127.0.0.1:8080",
+        );
         let root = match raw.serve.root.as_deref() {
             Some(written) => self.path("serve.root", Some(written), ""),
             None => outputs
@@ -485,7 +495,7 @@ impl Validator<'_> {
                 raw.websub.timeout.as_deref().unwrap_or(DEFAULT_HUB_TIMEOUT),
             )
             .unwrap_or(MIN_INTERVAL);
-        let opml = self.opml(raw);
+        let opml = self.written_file("opml.path", raw.opml.path.as_deref());
         let site = self.site(raw, outputs);
         let status_page = raw.serve.status.unwrap_or(false);
         if status_page && listen.is_none() {
@@ -507,29 +517,6 @@ impl Validator<'_> {
             hub_timeout,
             site,
         }
-    }
-
-    /// `[serve] listen`.
-    fn listen(&mut self, raw: &RawServe) -> Option<std::net::SocketAddr> {
-        let text = raw.listen.as_deref()?;
-        match text.parse() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                let message = format!("bad address {text:?}; write it like \"127.0.0.1:8080\"");
-                self.report(self.file, "serve.listen".into(), message);
-                None
-            }
-        }
-    }
-
-    /// `[opml] path`, its folder writable.
-    fn opml(&mut self, raw: &RawConfig) -> Option<PathBuf> {
-        let written = raw.opml.path.as_deref()?;
-        let opml = self.path("opml.path", Some(written), "");
-        if let Err(message) = check_writable_folder(&opml) {
-            self.report(self.file, "opml.path".into(), message);
-        }
-        Some(opml)
     }
 
     /// `[serve] header_timeout`, `idle_timeout` and `max_connections`, defaults where absent.

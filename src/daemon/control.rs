@@ -28,8 +28,8 @@ impl Default for Control {
     }
 }
 
-/// What a request may look at and change.
-pub struct Daemon<'a> {
+/// The parts of the daemon a request may look at and change.
+pub struct Parts<'a> {
     /// The config in force.
     pub config: &'a Arc<Config>,
     /// The database.
@@ -45,7 +45,7 @@ pub struct Daemon<'a> {
 impl Control {
     /// A request: `poll` polls the sources it names now (a poll under way is waited for),
     /// each result line sent back as it finishes; `status` is answered beside the loop.
-    pub fn asked(&self, request: Request, daemon: Daemon<'_>) {
+    pub fn asked(&self, request: Request, daemon: Parts<'_>) {
         let (targets, reply) = match request {
             Request::Poll { targets, reply } => (targets, reply),
             Request::Status {
@@ -74,7 +74,7 @@ impl Control {
         file: &Path,
         targets: &[String],
         reply: oneshot::Sender<Result<String, String>>,
-        daemon: Daemon<'_>,
+        daemon: Parts<'_>,
     ) {
         let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,

@@ -269,7 +269,7 @@ impl Daemon {
     }
 
     fn asked(&mut self, request: socket::Request) {
-        let daemon = control::Daemon {
+        let daemon = control::Parts {
             config: &self.config,
             store: &self.ctx.store,
             not_applied: self.reload.not_applied(),

@@ -1,6 +1,6 @@
 //! The reload job: the config file read again when asked (file watch, SIGHUP). One that
 //! fails to load is not applied, and says why in `status`; the daemon goes on with the last
-//! good one. What each job makes of a new config is theirs (`Daemon::reconfigure`).
+//! good one. The daemon then hands the new config to each job.
 
 use std::collections::HashMap;
 use std::sync::Arc;
