@@ -366,7 +366,7 @@ impl Daemon {
         self.rendering.changed(changed);
         let leads = self.leadership.leads();
         self.rendering
-            .last_render(&self.ctx, &self.config, leads)
+            .render_if_changed(&self.ctx, &self.config, leads)
             .await;
         self.leadership.resign(&self.ctx.store).await;
         self.rendering.finish_pings(&mut shutdown).await;

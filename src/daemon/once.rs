@@ -80,10 +80,10 @@ pub async fn poll_all_once(
             outcomes.push(outcome);
         }
     }
-    if config.sources.iter().any(|s| s.full_text.is_some()) {
+    if super::upkeep::wants_full_texts(config) {
         fulltext::fetch_due(ctx, config).await;
     }
-    let rendered = render_outputs(ctx, &Arc::new(config.clone()), None).await;
+    let (rendered, _) = render_outputs(ctx, &Arc::new(config.clone()), None).await;
     if let Some(ping) = announce_changes(ctx, config, &rendered) {
         ping.await;
     }

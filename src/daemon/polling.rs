@@ -3,7 +3,7 @@
 //! waiting for a poll's line.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -280,8 +280,7 @@ impl Polling {
     /// flight end unscheduled), a shorter interval applies now (a longer one from the next
     /// poll on), and the added ones are returned, for `schedule_from_store`.
     pub fn reconfigure(&mut self, sources: &[Arc<SourceConfig>]) -> Vec<Arc<SourceConfig>> {
-        let kept: std::collections::HashSet<&str> =
-            sources.iter().map(|s| s.url.as_str()).collect();
+        let kept: HashSet<&str> = sources.iter().map(|s| s.url.as_str()).collect();
         self.schedule.retain(|url, _| kept.contains(url.as_str()));
         let mut added = Vec::new();
         for source in sources {
@@ -290,9 +289,7 @@ impl Polling {
                     let sooner = source.interval < entry.source.interval;
                     entry.source = source.clone();
                     if sooner {
-                        let at = Instant::now() + source.interval;
-                        let due = entry.due.map(|due| due.min(at));
-                        self.set_due(&source.url, due);
+                        self.due_within_interval(&source.url);
                     }
                 }
                 None => {

@@ -87,18 +87,14 @@ impl Rendering {
     /// Returns whether it rendered.
     pub async fn run_due(&mut self, ctx: &Pipeline, config: &Arc<Config>, polling: bool) -> bool {
         if self.reshape_at.is_some_and(|at| at <= Instant::now()) {
-            let (changed, next) = reshape_due(ctx).await;
-            self.dirty |= changed;
-            // Never sooner than a second from now, whatever the store says.
-            let soonest = Instant::now() + Duration::from_secs(1);
-            self.reshape_at = next.map(|at| instant_at(at).max(soonest));
+            let reshaped = reshape_due(ctx).await;
+            self.dirty |= reshaped.is_some_and(|(changed, _)| changed);
+            self.reshape_next(reshaped.and_then(|(_, next)| next));
         }
         if !self.dirty || self.render_due(polling) > Instant::now() {
             return false;
         }
         let rendered = self.render_and_announce(ctx, config).await;
-        // Items stored since may be due earlier than what was known.
-        self.reshape_at = Some(Instant::now());
         // A file that could not be written is written again later: the database has what it
         // needs, and the next successful write catches up.
         let failed = rendered.iter().any(|r| r.result.is_err());
@@ -108,9 +104,22 @@ impl Rendering {
         true
     }
 
-    /// Renders the outputs and sets the WebSub ping for those that changed going, beside the loop.
+    /// Items are next shaped again by date at `next` (as the store says after shaping them),
+    /// never sooner than a second from now.
+    fn reshape_next(&mut self, next: Option<chrono::DateTime<Utc>>) {
+        let soonest = Instant::now() + Duration::from_secs(1);
+        self.reshape_at = next.map(|at| instant_at(at).max(soonest));
+    }
+
+    /// Renders the outputs and sets the WebSub ping for those that changed going, beside the
+    /// loop. The render shaped the items by date first, so the next time to do so is known
+    /// (when that failed, it is tried again at once).
     async fn render_and_announce(&mut self, ctx: &Pipeline, config: &Arc<Config>) -> Vec<Rendered> {
-        let rendered = render_outputs(ctx, config, Some(&self.served)).await;
+        let (rendered, reshaped) = render_outputs(ctx, config, Some(&self.served)).await;
+        match reshaped {
+            Some(next) => self.reshape_next(next),
+            None => self.reshape_now(),
+        }
         if let Some(ping) = announce_changes(ctx, config, &rendered) {
             self.pings.spawn(ping);
         }
@@ -123,13 +132,13 @@ impl Rendering {
     }
 
     /// At shutdown: the outputs written if anything changed (by the leader).
-    pub async fn last_render(&mut self, ctx: &Pipeline, config: &Arc<Config>, leads: bool) {
+    pub async fn render_if_changed(&mut self, ctx: &Pipeline, config: &Arc<Config>, leads: bool) {
         if self.dirty && leads {
             self.render_and_announce(ctx, config).await;
         }
     }
 
-    /// At shutdown: the pings under way get until `deadline`, no more.
+    /// At shutdown: the pings under way get until its deadline, no more.
     pub async fn finish_pings(&mut self, shutdown: &mut super::Shutdown) {
         while !self.pings.is_empty() {
             tokio::select! {
@@ -143,17 +152,19 @@ impl Rendering {
     }
 }
 
-/// Prunes items past `[retention] max_age`, then renders every output: the items are read on
-/// the store's thread (after the polls recorded so far are committed, so that no output shows
-/// an uncommitted item), rendered and written on a blocking thread of their own; then the
-/// built-in server's table (`served`) is made again.
+/// Prunes items past `[retention] max_age` and shapes again those a rule's date condition now
+/// decides otherwise for, then renders every output: the items are read on the store's thread
+/// (after the polls recorded so far are committed, so that no output shows an uncommitted
+/// item), rendered and written on a blocking thread of their own; then the built-in server's
+/// table (`served`) is made again. Returns what each file came to, and when a date condition
+/// next decides otherwise for a stored item (`None` when shaping them failed).
 pub async fn render_outputs(
     ctx: &Pipeline,
     config: &Arc<Config>,
     served: Option<&Served>,
-) -> Vec<Rendered> {
+) -> (Vec<Rendered>, Option<Option<chrono::DateTime<Utc>>>) {
     prune(ctx, config).await;
-    reshape_due(ctx).await;
+    let reshape_next = reshape_due(ctx).await.map(|(_, next)| next);
     let now = Utc::now();
     // Shared, not copied: this runs after every round of polls.
     let read_config = Arc::clone(config);
@@ -185,14 +196,15 @@ pub async fn render_outputs(
         // Only metadata is read here; a file's bytes are read when it is first asked for.
         let _ = tokio::task::spawn_blocking(move || served.refresh(&config, &store)).await;
     }
-    rendered.unwrap_or_else(|| {
+    let rendered = rendered.unwrap_or_else(|| {
         tracing::error!("rendering the outputs crashed");
         vec![Rendered {
             path: config.file.clone(),
             result: Err(RenderError::Crashed),
             public_url: None,
         }]
-    })
+    });
+    (rendered, reshape_next)
 }
 
 /// Items past `[retention] max_age` deleted.
@@ -211,22 +223,22 @@ async fn prune(ctx: &Pipeline, config: &Config) {
 }
 
 /// Shapes again the items a rule's `older_than` or `newer_than` now decides otherwise for;
-/// returns whether any changed, and when the next is due.
-async fn reshape_due(ctx: &Pipeline) -> (bool, Option<chrono::DateTime<Utc>>) {
+/// returns whether any changed, and when the next is due; `None` when it failed (logged).
+async fn reshape_due(ctx: &Pipeline) -> Option<(bool, Option<chrono::DateTime<Utc>>)> {
     let shaping = ctx.shaping.clone();
     match ctx
         .store
         .with(move |store| store.reshape_due(&shaping.get(), Utc::now()))
         .await
     {
-        Some(Ok((changed, next))) => (changed > 0, next),
+        Some(Ok((changed, next))) => Some((changed > 0, next)),
         Some(Err(error)) => {
             tracing::error!(%error, "shaping items again failed");
-            (false, None)
+            None
         }
         None => {
             tracing::error!("shaping items again crashed");
-            (false, None)
+            None
         }
     }
 }

@@ -220,6 +220,7 @@ fn crashed(what: &str) -> (bool, Vec<String>) {
     (false, Vec::new())
 }
 
-fn wants_full_texts(config: &Config) -> bool {
+/// Whether any source has its articles fetched (`full_text`).
+pub(super) fn wants_full_texts(config: &Config) -> bool {
     config.sources.iter().any(|s| s.full_text.is_some())
 }
