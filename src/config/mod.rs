@@ -457,6 +457,15 @@ pub struct PostgresConfig {
 pub const DEFAULT_DATABASE_LEASE: Duration = Duration::from_secs(120);
 
 impl PostgresConfig {
+    /// Where the database is, for the store.
+    pub fn location(&self) -> crate::model::Database {
+        crate::model::Database::Postgres {
+            url: self.url.clone(),
+            password: self.password.as_ref().map(|p| p.expose().to_string()),
+            shown: self.shown_url(),
+        }
+    }
+
     /// The URL as it may be shown: any password in it replaced by `***`.
     pub fn shown_url(&self) -> String {
         match Url::parse(&self.url) {
@@ -787,11 +796,7 @@ impl Config {
     /// Where its database is: `[database] url` (PostgreSQL), else `[database] path`.
     pub fn database_location(&self) -> crate::model::Database {
         match &self.postgres {
-            Some(postgres) => crate::model::Database::Postgres {
-                url: postgres.url.clone(),
-                password: postgres.password.as_ref().map(|p| p.expose().to_string()),
-                shown: postgres.shown_url(),
-            },
+            Some(postgres) => postgres.location(),
             None => crate::model::Database::Sqlite(self.database.clone()),
         }
     }

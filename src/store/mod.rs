@@ -305,8 +305,8 @@ fn from_unix(secs: i64) -> DateTime<Utc> {
 pub(crate) mod testing {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use super::Store;
     use super::db::off_runtime;
-    use super::{Database, Store};
     use crate::config::{DEFAULT_DATABASE_LEASE, PostgresConfig};
 
     /// Runs `check` on a new SQLite store in memory, then on a PostgreSQL store (see
@@ -338,7 +338,7 @@ pub(crate) mod testing {
         check(Store::open(&path).unwrap(), Store::open(&path).unwrap());
         if let Some(database) = TestDatabase::create(test) {
             eprintln!("{test} on PostgreSQL");
-            let connect = || Store::open_at(&database.location()).unwrap();
+            let connect = || Store::open_at(&database.config.location()).unwrap();
             check(connect(), connect());
         }
     }
@@ -348,7 +348,7 @@ pub(crate) mod testing {
         let mut stores = vec![(Store::open_in_memory().unwrap(), None)];
         if let Some(database) = TestDatabase::create(test) {
             stores.push((
-                Store::open_at(&database.location()).unwrap(),
+                Store::open_at(&database.config.location()).unwrap(),
                 Some(database),
             ));
         }
@@ -364,15 +364,6 @@ pub(crate) mod testing {
     }
 
     impl TestDatabase {
-        /// Where it is.
-        pub(crate) fn location(&self) -> Database {
-            Database::Postgres {
-                url: self.config.url.clone(),
-                password: None,
-                shown: self.config.shown_url(),
-            }
-        }
-
         /// `None` where no server is named: the test says SKIPPED, except under `CI=true`,
         /// where it fails.
         pub(crate) fn create(test: &str) -> Option<TestDatabase> {
