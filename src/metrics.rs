@@ -204,10 +204,13 @@ impl Metrics {
     /// Counts a finished poll of the source `name` by its `result` (`new`, `unchanged`,
     /// `not_modified`, …), and the items it stored.
     pub fn poll(&self, name: &str, result: &str, new: usize, updated: usize) {
-        self.items.with_label_values(&["new"]).inc_by(new as u64);
-        self.items
-            .with_label_values(&["updated"])
-            .inc_by(updated as u64);
+        // Most polls store nothing: no label is looked up for them.
+        if new + updated > 0 {
+            self.items.with_label_values(&["new"]).inc_by(new as u64);
+            self.items
+                .with_label_values(&["updated"])
+                .inc_by(updated as u64);
+        }
         self.polls.with_label_values(&[result]).inc();
         if self.per_source.load(Ordering::Relaxed) {
             self.source_polls.with_label_values(&[name, result]).inc();

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 
 use std::path::Path;
 
-use crate::config::{self, Config, ConfigError, SourceConfig};
+use crate::config::{self, Config, ConfigError, LogFormat, SourceConfig};
 
 pub use files::{db_copy, export_opml, import_opml};
 pub use polls::{once, pause, poll_now, run, tell_daemon_to_poll};
@@ -59,7 +59,7 @@ fn named_sources(config: &Config, targets: &[String]) -> anyhow::Result<Vec<Arc<
 
 /// Logs to stderr: `RUST_LOG` if set, else `level`. Under journald (which stamps every line
 /// itself) without timestamps.
-pub fn init_logging(level: &str, format: crate::config::LogFormat) {
+pub fn init_logging(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
@@ -68,8 +68,8 @@ pub fn init_logging(level: &str, format: crate::config::LogFormat) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match (format, journald) {
-        (crate::config::LogFormat::Json, _) => builder.json().init(),
-        (crate::config::LogFormat::Text, true) => builder.without_time().init(),
-        (crate::config::LogFormat::Text, false) => builder.init(),
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
     }
 }
