@@ -10,7 +10,7 @@ use chrono::Utc;
 use tributary::config::{self, Config, ItemRules};
 use tributary::model::{FeedMeta, FetchState};
 use tributary::parse::{ParseOptions, parse_feed};
-use tributary::render::{self, RenderContext, Snapshot};
+use tributary::render::{self, RenderContext};
 use tributary::rules::Shaping;
 use tributary::store::{Poll, Store};
 
@@ -63,15 +63,14 @@ fn store_items(store: &mut Store, config: &Config, from: usize, to: usize, sourc
 }
 
 /// Reads, renders and writes every output and the site; returns the seconds it took.
-fn render_all(store: &Store, config: &Config) -> f64 {
+fn render_all(store: &mut Store, config: &Config) -> f64 {
     let started = Instant::now();
     let ctx = RenderContext {
         sources: &config.sources,
         publishing: &config.publishing,
         now: Utc::now(),
     };
-    let snapshot = Snapshot::read(store, &config.outputs, None, ctx);
-    let rendered = render::render_all(snapshot, &config.outputs, None, ctx);
+    let rendered = render::render_now(store, &config.outputs, None, ctx);
     assert!(rendered.iter().all(|r| r.result.is_ok()), "{rendered:?}");
     started.elapsed().as_secs_f64()
 }
@@ -111,11 +110,11 @@ fn main() {
         let mut store = Store::open(&config.database).expect("the database");
         store.sync_sources(&config.sources).expect("sources");
         store_items(&mut store, &config, 0, per_source, SOURCES);
-        whole.push(render_all(&store, &config));
-        same.push(render_all(&store, &config));
+        whole.push(render_all(&mut store, &config));
+        same.push(render_all(&mut store, &config));
         // Ten new items: one each from ten sources.
         store_items(&mut store, &config, per_source, per_source + 1, 10);
-        ten_new.push(render_all(&store, &config));
+        ten_new.push(render_all(&mut store, &config));
         let pages = tributary::render::site::written_pages(&dir.path().join("public")).len();
         println!(
             "round {round}: {pages} pages; whole site {:.2} s, unchanged {:.2} s, 10 new items {:.2} s",

@@ -302,14 +302,20 @@ async fn an_item_page_names_its_publisher_once_links_the_original_and_lists_five
     assert!(tag.contains(r#"href="https://news.example.org/ports.xml""#));
     assert_eq!(tag.matches("<article class=\"entry\">").count(), 3);
 
-    // The river: 9 items, 3 a page, newest first, linked both ways.
+    // The index: the newest 3, then the archive by day (one item a day here), newest first,
+    // linked both ways.
     let index = read(&ws, "public/index.html");
     assert!(index.contains("Harbour story 7") && !index.contains("Harbour story 4"));
-    assert!(index.contains(r#"<a rel="next" href="page/2.html">"#));
-    let last = read(&ws, "public/page/3.html");
-    assert!(last.contains("Wire story 1"));
-    assert!(last.contains(r#"<a rel="prev" href="../page/2.html">"#));
-    assert!(!ws.path("public/page/4.html").exists());
+    assert!(index.contains(r#"<a rel="next" href="archive/2025-08-04.html">"#));
+    let day = read(&ws, "public/archive/2025-08-04.html");
+    assert!(day.contains("Harbour story 4") && !day.contains("Harbour story 3"));
+    assert!(day.contains(r#"<a rel="next" href="../archive/2025-08-03.html">"#));
+    assert!(day.contains(r#"<a rel="prev" href="../archive/2025-08-05.html">"#));
+    let oldest = read(&ws, "public/archive/2025-07-01.html");
+    assert!(oldest.contains("Wire story 1"));
+    assert!(oldest.contains(r#"<a rel="prev" href="../archive/2025-07-02.html">"#));
+    assert!(!oldest.contains(r#"rel="next""#));
+    assert!(!ws.path("public/page").exists());
 
     // The publishers' list: counts and pages.
     let sources = read(&ws, "public/sources/index.html");
@@ -434,36 +440,30 @@ async fn a_new_item_rewrites_only_the_pages_it_changes() {
         assert_eq!(mtime(&ws, &format!("public/{page}")), old, "{page}");
     }
 
-    // A new harbour item: its page, its publisher's pages (their latest list), the river, the
-    // publishers' list and its tag change; the wire's pages do not.
+    // A new harbour item: its page, its publisher's page and the publishers' list, its tag's
+    // page, the index, and the archive's page of its day (a new day: the day before links it
+    // now). Nothing else: the older items' pages list the items before them, which stay.
     harbour(&server, 3);
     assert!(ws.tributary(&["once"]).await.status.success());
     let new = page_of(&ws, "Harbour story 3");
-    for page in [
-        new.as_str(),
-        &harbour_old[0],
-        &harbour_old[1],
-        "index.html",
-        "sources/index.html",
-        "sources/harbour-institute.html",
-        "tags/ports.html",
-    ] {
-        assert_ne!(
-            mtime(&ws, &format!("public/{page}")),
-            old,
-            "{page} rewritten"
-        );
-    }
-    for page in wire_pages
-        .iter()
-        .map(String::as_str)
-        .chain(["sources/wire.html"])
-    {
-        assert_eq!(
-            mtime(&ws, &format!("public/{page}")),
-            old,
-            "{page} untouched"
-        );
+    let mut rewritten: Vec<String> = pages(&ws.path("public"))
+        .into_iter()
+        .filter(|page| mtime(&ws, &format!("public/{page}")) != old)
+        .collect();
+    rewritten.sort();
+    let mut expected = vec![
+        new,
+        "archive/2025-08-02.html".to_string(),
+        "archive/2025-08-03.html".to_string(),
+        "index.html".to_string(),
+        "sources/harbour-institute.html".to_string(),
+        "sources/index.html".to_string(),
+        "tags/ports.html".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(rewritten, expected);
+    for page in harbour_old.iter().chain(&wire_pages) {
+        assert!(ws.path(&format!("public/{page}")).exists(), "{page}");
     }
 }
 

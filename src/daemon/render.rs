@@ -180,8 +180,9 @@ pub async fn render_outputs(
             )
         })
         .await;
+    let seen = snapshot.as_ref().map(|s| (s.changed_items(), s.changes()));
     let write_config = Arc::clone(config);
-    let rendered = match snapshot {
+    let mut rendered = match snapshot {
         Some(snapshot) => tokio::task::spawn_blocking(move || {
             let c = &write_config;
             let ctx = render_context(c, now);
@@ -191,6 +192,34 @@ pub async fn render_outputs(
         .ok(),
         None => None,
     };
+    if let (Some(files), Some((changed, seen))) = (rendered.as_mut(), seen) {
+        let site_config = Arc::clone(config);
+        let outputs_written = files.iter().all(|r| r.result.is_ok());
+        // The site reads what it needs page by page: on the store's thread, which the pages
+        // that changed hold only briefly.
+        let site = ctx
+            .store
+            .with(move |store| {
+                let c = &site_config;
+                let ctx = render_context(c, now);
+                let site = render::render_site(store, &changed, &c.outputs, ctx);
+                let all_written = outputs_written && site.as_ref().is_none_or(|s| s.result.is_ok());
+                (
+                    site,
+                    all_written.then(|| render::written(store, &seen, &c.outputs, ctx)),
+                )
+            })
+            .await;
+        match site {
+            Some((site, recorded)) => {
+                files.extend(site);
+                if let Some(Err(error)) = recorded {
+                    tracing::error!(%error, "recording what was written failed");
+                }
+            }
+            None => tracing::error!("rendering the site crashed"),
+        }
+    }
     if let Some(served) = served.filter(|_| config.publishing.listen.is_some()) {
         let (served, config, store) = (served.clone(), Arc::clone(config), ctx.store.clone());
         // Only metadata is read here; a file's bytes are read when it is first asked for.

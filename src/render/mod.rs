@@ -19,6 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::{OutputConfig, OutputFormat, Publishing, SourceConfig};
@@ -117,45 +118,105 @@ pub struct Rendered {
 /// store, so rendering and writing files (fsync and all) never hold up its other work.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// Each output's items, in the order of the outputs.
-    items: Vec<Result<Vec<StoredItem>, StoreError>>,
+    /// Each output's items, in the order of the outputs; `None` for an output that nothing
+    /// changed since it was written, which is not read.
+    items: Vec<Option<Result<Vec<StoredItem>, StoreError>>>,
     /// The health feed's events, when there is a health feed.
     events: Option<Result<Vec<StoredEvent>, StoreError>>,
-    /// The site's items, when there is a site.
-    site: Option<Result<Vec<StoredItem>, StoreError>>,
+    /// The item changes logged since the last render: (sequence, item row id).
+    changes: Vec<(i64, i64)>,
 }
 
 impl Snapshot {
-    /// Reads the items of every output and the health feed's events.
+    /// Reads the items of every output that changed since it was written (an item changed,
+    /// its config did, or its file is not what was written), and the health feed's events.
     pub fn read(
         store: &Store,
         outputs: &[OutputConfig],
         health: Option<&Path>,
         ctx: RenderContext<'_>,
     ) -> Snapshot {
+        let changes = store.item_changes(usize::MAX);
+        let any_change = changes.as_ref().map_or(true, |c| !c.is_empty());
         Snapshot {
             items: outputs
                 .iter()
-                .map(|output| store.items(&filter(output, ctx)))
+                .map(|output| {
+                    (any_change || !as_written(store, output, ctx))
+                        .then(|| store.items(&filter(output, ctx)))
+                })
                 .collect(),
             events: health.map(|_| store.recent_events(health::HEALTH_ITEMS)),
-            site: ctx
-                .publishing
-                .site
-                .as_ref()
-                .map(|_| site_items(store, outputs, ctx)),
+            changes: changes.unwrap_or_default(),
         }
+    }
+
+    /// The row ids of the items that changed.
+    pub fn changed_items(&self) -> Vec<i64> {
+        self.changes.iter().map(|(_, item)| *item).collect()
+    }
+
+    /// The changes this snapshot saw, for [`written`] to forget once they are written.
+    pub fn changes(&self) -> Vec<i64> {
+        self.changes.iter().map(|(seq, _)| *seq).collect()
     }
 }
 
-/// The items in the outputs' reach, newest first: what their filters of sources, tags and
-/// words take, with no limit of number or age (the site is the archive; retention decides
-/// what it keeps).
-fn site_items(
-    store: &Store,
+/// What an output's file is made from beside its items, and the file's bytes: the same
+/// digest means that a render would write the same file.
+fn output_digest(output: &OutputConfig, ctx: RenderContext<'_>) -> Option<String> {
+    let bytes = std::fs::read(&output.path).ok()?;
+    let urls: Vec<&str> = ctx.sources.iter().map(|s| s.url.as_str()).collect();
+    let made_of = format!(
+        "{}|{output:?}|{:?}|{urls:?}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.publishing
+    );
+    let mut digest = Sha256::new();
+    digest.update(made_of.as_bytes());
+    digest.update(&bytes);
+    if let Some(page) = output.html.as_ref() {
+        digest.update(std::fs::read(page).ok()?);
+    }
+    Some(
+        digest
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// Whether `output` is as the last render left it, so that nothing but an item's change can
+/// make it differ.
+fn as_written(store: &Store, output: &OutputConfig, ctx: RenderContext<'_>) -> bool {
+    let key = format!("output:{}", output.path.display());
+    match (store.render_state(&key), output_digest(output, ctx)) {
+        (Ok(Some(stored)), Some(now)) => stored == now,
+        _ => false,
+    }
+}
+
+/// After a render that wrote everything: the changes it saw are forgotten, and each output is
+/// remembered as written.
+pub fn written(
+    store: &mut Store,
+    seen: &[i64],
     outputs: &[OutputConfig],
     ctx: RenderContext<'_>,
-) -> Result<Vec<StoredItem>, StoreError> {
+) -> Result<(), StoreError> {
+    store.forget_item_changes(seen)?;
+    for output in outputs {
+        let key = format!("output:{}", output.path.display());
+        store.set_render_state(&key, output_digest(output, ctx).as_deref())?;
+    }
+    Ok(())
+}
+
+/// The items of the site: those in the outputs' reach, which their filters of sources, tags
+/// and words take, with no limit of number or age (the site is the archive; retention decides
+/// what it keeps). Their union is the site.
+pub fn site_reach(outputs: &[OutputConfig], ctx: RenderContext<'_>) -> Vec<ItemFilter> {
     let reach = |output: &OutputConfig| ItemFilter {
         limit: usize::MAX,
         since: None,
@@ -176,22 +237,12 @@ fn site_items(
             && (f.only.is_none() || f.only == every_source.only)
     };
     if filters.is_empty() {
-        return store.items(&every_source);
+        return vec![every_source];
     }
     if let Some(all) = filters.iter().find(|f| takes_all(f)) {
-        return store.items(all);
+        return vec![all.clone()];
     }
-    let mut seen = std::collections::HashSet::new();
-    let mut items = Vec::new();
-    for filter in &filters {
-        for item in store.items(filter)? {
-            if seen.insert(item.id.clone()) {
-                items.push(item);
-            }
-        }
-    }
-    items.sort_by(|a, b| b.sort_at.cmp(&a.sort_at).then_with(|| b.id.cmp(&a.id)));
-    Ok(items)
+    filters
 }
 
 /// Renders every output (and its HTML page), the OPML file and the health feed, as configured,
@@ -205,6 +256,14 @@ pub fn render_all(
     let mut rendered = Vec::new();
     for (output, items) in outputs.iter().zip(snapshot.items) {
         let public_url = ctx.publishing.public_url(&output.path);
+        let Some(items) = items else {
+            rendered.push(Rendered {
+                path: output.path.clone(),
+                result: Ok(Written::Unchanged),
+                public_url,
+            });
+            continue;
+        };
         let (feed, page) = render_output(items, output, ctx);
         rendered.push(Rendered {
             path: output.path.clone(),
@@ -222,9 +281,6 @@ pub fn render_all(
     if let Some(path) = &ctx.publishing.opml {
         rendered.push(render_opml(path, ctx));
     }
-    if let (Some(site), Some(items)) = (&ctx.publishing.site, snapshot.site) {
-        rendered.push(render_site(site, items, outputs, ctx));
-    }
     if let (Some(path), Some(events)) = (health, snapshot.events) {
         let public_url = ctx.publishing.public_url(path);
         rendered.push(Rendered {
@@ -235,6 +291,26 @@ pub fn render_all(
     }
     for file in &rendered {
         count_and_log(file, ctx);
+    }
+    rendered
+}
+
+/// What [`Snapshot::read`], [`render_all`], [`render_site`] and [`written`] do in turn, all on
+/// this thread: for a tool or a benchmark that holds the store itself.
+pub fn render_now(
+    store: &mut Store,
+    outputs: &[OutputConfig],
+    health: Option<&Path>,
+    ctx: RenderContext<'_>,
+) -> Vec<Rendered> {
+    let snapshot = Snapshot::read(store, outputs, health, ctx);
+    let (changed, seen) = (snapshot.changed_items(), snapshot.changes());
+    let mut rendered = render_all(snapshot, outputs, health, ctx);
+    rendered.extend(render_site(store, &changed, outputs, ctx));
+    if rendered.iter().all(|r| r.result.is_ok())
+        && let Err(error) = written(store, &seen, outputs, ctx)
+    {
+        tracing::error!(%error, "recording what was written failed");
     }
     rendered
 }
@@ -254,19 +330,16 @@ fn render_opml(path: &Path, ctx: RenderContext<'_>) -> Rendered {
     }
 }
 
-/// The site's pages, written as a whole (or not at all), and logged as one.
-fn render_site(
-    site: &crate::config::SiteConfig,
-    items: Result<Vec<StoredItem>, StoreError>,
+/// The site's pages that the items `changed` touch (all of them when its look changed), put in
+/// place together (or not at all), and logged as one; `None` without a site.
+pub fn render_site(
+    store: &mut Store,
+    changed: &[i64],
     outputs: &[OutputConfig],
     ctx: RenderContext<'_>,
-) -> Rendered {
-    let result = items
-        .map_err(|error| RenderError::Store {
-            path: site.pages.clone(),
-            error,
-        })
-        .and_then(|items| site::render(items, site, outputs, ctx));
+) -> Option<Rendered> {
+    let site = ctx.publishing.site.as_ref()?;
+    let result = site::render(store, changed, site, outputs, ctx);
     match &result {
         Ok(done) => tracing::info!(
             folder = %site.pages.display(),
@@ -277,7 +350,7 @@ fn render_site(
         ),
         Err(error) => tracing::error!(%error, "site not written"),
     }
-    Rendered {
+    let rendered = Rendered {
         path: site.pages.clone(),
         result: result.map(|done| {
             if done.written + done.deleted > 0 {
@@ -287,7 +360,9 @@ fn render_site(
             }
         }),
         public_url: None,
-    }
+    };
+    count_and_log(&rendered, ctx);
+    Some(rendered)
 }
 
 /// A file's render counted for `/metrics` and logged (the site was logged as a whole).
@@ -418,6 +493,8 @@ fn filter(output: &OutputConfig, ctx: RenderContext<'_>) -> ItemFilter {
                 .collect(),
             tags: output.tags.clone(),
         }),
+        ids: None,
+        with_hidden: false,
     }
 }
 

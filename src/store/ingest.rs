@@ -330,6 +330,7 @@ impl<'a> Ingest<'a> {
         let ids = self.insert_new()?;
         self.write_keys(&ids)?;
         self.count_added(&added)?;
+        self.log_added(&ids)?;
         verdicts.reverse();
         Ok(verdicts)
     }
@@ -347,6 +348,22 @@ impl<'a> Ingest<'a> {
                  WHERE id = ?1",
             )?
             .execute(params![self.source_id, added.items, newest])?;
+        Ok(())
+    }
+
+    /// Logs the items this poll stored as changes for the next render, in one statement
+    /// (every other change is logged by a trigger: see migration 0015).
+    fn log_added(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO item_changes (item_id) SELECT CAST(value AS BIGINT) FROM {}",
+            self.tx.backend().json_values("?1")
+        );
+        self.tx
+            .prepare_cached(&sql)?
+            .execute([serde_json::to_string(ids)?])?;
         Ok(())
     }
 

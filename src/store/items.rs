@@ -17,91 +17,228 @@ pub(super) fn columns(backend: Backend) -> String {
             s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id,
             i.link_title, i.links, i.tags, i.rewritten, i.full_text,
             (SELECT {also_via} FROM item_sources v JOIN sources o ON o.id = v.source_id
-             WHERE v.item_id = i.id) AS also_via, s.feed_description"
+             WHERE v.item_id = i.id) AS also_via, s.feed_description, i.source_id"
     )
 }
 
 impl Store {
     /// The newest items that pass `filter`, newest first, with their publishers.
     pub fn items(&self, filter: &ItemFilter) -> Result<Vec<StoredItem>, StoreError> {
-        // Every condition is written out and switched off by a NULL, so that one prepared
-        // statement serves every output.
-        let backend = self.db.backend();
-        let values = |array| backend.json_values(array);
-        let in_title = |word| backend.contains("lower(coalesce(i.title, ''))", word);
-        let conditions = format!(
-            "i.hidden IS NULL
-            AND (CAST(?2 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {only}))
-            AND (CAST(?7 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {tagged_sources})
-                 OR EXISTS (SELECT 1 FROM {tags}
-                            WHERE value IN (SELECT value FROM {tagged})))
-            AND (CAST(?3 AS BIGINT) IS NULL OR i.sort_at >= ?3)
-            AND (CAST(?4 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM {include} WHERE {included}))
-            AND (CAST(?5 AS TEXT) IS NULL OR NOT EXISTS (SELECT 1 FROM {exclude} WHERE {excluded}))",
-            only = values("?2"),
-            tagged_sources = values("?7"),
-            tags = values("i.tags"),
-            tagged = values("?8"),
-            include = values("?4"),
-            included = in_title("value"),
-            exclude = values("?5"),
-            excluded = in_title("value"),
+        Ok(self
+            .rows_of_items(filter)?
+            .into_iter()
+            .map(|row| row.item)
+            .collect())
+    }
+
+    /// [`Store::items`], each with its row's id and its source's.
+    pub fn rows_of_items(&self, filter: &ItemFilter) -> Result<Vec<ItemRow>, StoreError> {
+        let sql = filtered(self.db.backend(), filter, &columns(self.db.backend()));
+        let bound = Bound::of(filter)?;
+        let mut query = self.db.prepare_cached(&sql)?;
+        let items = query
+            .query_map(bound.params(), |row| {
+                Ok(ItemRow {
+                    id: row.get(21)?,
+                    source: row.get(29)?,
+                    item: read_stored_item(row)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(items)
+    }
+
+    /// Where the items that pass `filter` go on the site, newest first: their ids, sources,
+    /// dates and own tags, without their content.
+    pub fn placements(&self, filter: &ItemFilter) -> Result<Vec<Placement>, StoreError> {
+        let sql = filtered(
+            self.db.backend(),
+            filter,
+            "i.id, i.public_id, i.source_id, i.sort_at, i.tags, s.url",
         );
-        let columns = columns(backend);
-        let sql = if filter.per_source.is_some() {
-            format!(
-                "SELECT * FROM (
-                     SELECT {columns}, ROW_NUMBER() OVER (
-                         PARTITION BY i.source_id ORDER BY i.sort_at DESC, i.id DESC) AS rank
-                     FROM items i JOIN sources s ON s.id = i.source_id WHERE {conditions})
-                     AS ranked
-                 WHERE rank <= ?6 ORDER BY sort_at DESC, id DESC LIMIT ?1"
-            )
-        } else {
-            // `?6` (per source) is unset here, but must appear for the parameters to bind.
-            format!(
-                "SELECT {columns} FROM items i JOIN sources s ON s.id = i.source_id
-                 WHERE {conditions} AND CAST(?6 AS BIGINT) IS NULL
-                 ORDER BY i.sort_at DESC, i.id DESC LIMIT ?1"
-            )
-        };
+        let bound = Bound::of(filter)?;
+        let mut query = self.db.prepare_cached(&sql)?;
+        let placements = query
+            .query_map(bound.params(), |row| {
+                let tags: Vec<String> = json(row, 4)?;
+                Ok(Placement {
+                    item: row.get(0)?,
+                    public_id: row.get(1)?,
+                    source: row.get(2)?,
+                    sort_at: row.get(3)?,
+                    tags,
+                    source_url: row.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(placements)
+    }
+
+    /// The row ids of the items that pass `filter`, newest first.
+    pub fn item_ids(&self, filter: &ItemFilter) -> Result<Vec<i64>, StoreError> {
+        let sql = filtered(self.db.backend(), filter, "i.id, i.sort_at");
+        let bound = Bound::of(filter)?;
+        let mut query = self.db.prepare_cached(&sql)?;
+        let ids = query
+            .query_map(bound.params(), |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// The items with these row ids, with their publishers, in no particular order.
+    pub fn items_by_row(&self, ids: &[i64]) -> Result<Vec<ItemRow>, StoreError> {
+        let mut items = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            items.extend(self.rows_of_items(&ItemFilter {
+                limit: usize::MAX,
+                ids: Some(chunk.to_vec()),
+                with_hidden: true,
+                ..ItemFilter::default()
+            })?);
+        }
+        Ok(items)
+    }
+}
+
+/// A stored item with the ids of its row and of its source's.
+#[derive(Debug, Clone)]
+pub struct ItemRow {
+    /// Its row's id.
+    pub id: i64,
+    /// Its source's row id.
+    pub source: i64,
+    /// The item.
+    pub item: StoredItem,
+}
+
+/// Where an item goes on the site, as the store has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    /// Its row's id.
+    pub item: i64,
+    /// The id the outputs give it.
+    pub public_id: String,
+    /// Its source's row id.
+    pub source: i64,
+    /// Where it sorts, in seconds since 1970.
+    pub sort_at: i64,
+    /// Its tags: its own (from rules) as read; the site adds its source's.
+    pub tags: Vec<String>,
+    /// Its source's URL.
+    pub source_url: String,
+}
+
+/// The SELECT of `select` for the items that pass `filter`, newest first. Every condition is
+/// written out and switched off by a NULL, so that one prepared statement serves every output.
+fn filtered(backend: super::db::Backend, filter: &ItemFilter, select: &str) -> String {
+    let values = |array| backend.json_values(array);
+    let in_title = |word| backend.contains("lower(coalesce(i.title, ''))", word);
+    let conditions = format!(
+        "(CAST(?10 AS BIGINT) IS NOT NULL OR i.hidden IS NULL)
+        AND (CAST(?2 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {only}))
+        AND (CAST(?7 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {tagged_sources})
+             OR EXISTS (SELECT 1 FROM {tags}
+                        WHERE value IN (SELECT value FROM {tagged})))
+        AND (CAST(?3 AS BIGINT) IS NULL OR i.sort_at >= ?3)
+        AND (CAST(?4 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM {include} WHERE {included}))
+        AND (CAST(?5 AS TEXT) IS NULL OR NOT EXISTS (SELECT 1 FROM {exclude} WHERE {excluded}))
+        AND (CAST(?9 AS TEXT) IS NULL OR i.id IN (SELECT CAST(value AS BIGINT) FROM {ids}))",
+        only = values("?2"),
+        tagged_sources = values("?7"),
+        tags = values("i.tags"),
+        tagged = values("?8"),
+        include = values("?4"),
+        included = in_title("value"),
+        exclude = values("?5"),
+        excluded = in_title("value"),
+        ids = values("?9"),
+    );
+    if filter.per_source.is_some() {
+        format!(
+            "SELECT * FROM (
+                 SELECT {select}, ROW_NUMBER() OVER (
+                     PARTITION BY i.source_id ORDER BY i.sort_at DESC, i.id DESC) AS rank
+                 FROM items i JOIN sources s ON s.id = i.source_id WHERE {conditions})
+                 AS ranked
+             WHERE rank <= ?6 ORDER BY sort_at DESC, id DESC LIMIT ?1"
+        )
+    } else {
+        // `?6` (per source) is unset here, but must appear for the parameters to bind.
+        format!(
+            "SELECT {select} FROM items i JOIN sources s ON s.id = i.source_id
+             WHERE {conditions} AND CAST(?6 AS BIGINT) IS NULL
+             ORDER BY i.sort_at DESC, i.id DESC LIMIT ?1"
+        )
+    }
+}
+
+/// The values a [`filtered`] statement binds, ?1 to ?10.
+struct Bound {
+    limit: i64,
+    only: Option<String>,
+    since: Option<i64>,
+    include: Option<String>,
+    exclude: Option<String>,
+    per_source: Option<i64>,
+    tagged_sources: Option<String>,
+    tagged: Option<String>,
+    ids: Option<String>,
+    with_hidden: Option<i64>,
+}
+
+impl Bound {
+    fn of(filter: &ItemFilter) -> Result<Bound, serde_json::Error> {
         let json_list = |words: &[String]| -> Result<Option<String>, serde_json::Error> {
             match words {
                 [] => Ok(None),
                 words => serde_json::to_string(words).map(Some),
             }
         };
-        let mut query = self.db.prepare_cached(&sql)?;
-        let items = query
-            .query_map(
-                rusqlite::params![
-                    i64::try_from(filter.limit).unwrap_or(i64::MAX),
-                    filter
-                        .only
-                        .as_deref()
-                        .map(serde_json::to_string)
-                        .transpose()?,
-                    filter.since.map(to_unix),
-                    json_list(&filter.include)?,
-                    json_list(&filter.exclude)?,
-                    filter
-                        .per_source
-                        .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
-                    filter
-                        .tagged
-                        .as_ref()
-                        .map(|t| serde_json::to_string(&t.sources))
-                        .transpose()?,
-                    filter
-                        .tagged
-                        .as_ref()
-                        .map(|t| serde_json::to_string(&t.tags))
-                        .transpose()?,
-                ],
-                read_stored_item,
-            )?
-            .collect::<Result<_, _>>()?;
-        Ok(items)
+        Ok(Bound {
+            limit: i64::try_from(filter.limit).unwrap_or(i64::MAX),
+            only: filter
+                .only
+                .as_deref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            since: filter.since.map(to_unix),
+            include: json_list(&filter.include)?,
+            exclude: json_list(&filter.exclude)?,
+            per_source: filter
+                .per_source
+                .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+            tagged_sources: filter
+                .tagged
+                .as_ref()
+                .map(|t| serde_json::to_string(&t.sources))
+                .transpose()?,
+            tagged: filter
+                .tagged
+                .as_ref()
+                .map(|t| serde_json::to_string(&t.tags))
+                .transpose()?,
+            ids: filter
+                .ids
+                .as_deref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            with_hidden: filter.with_hidden.then_some(1),
+        })
+    }
+
+    fn params(&self) -> [&dyn rusqlite::ToSql; 10] {
+        [
+            &self.limit,
+            &self.only,
+            &self.since,
+            &self.include,
+            &self.exclude,
+            &self.per_source,
+            &self.tagged_sources,
+            &self.tagged,
+            &self.ids,
+            &self.with_hidden,
+        ]
     }
 }
 
@@ -122,6 +259,10 @@ pub struct ItemFilter {
     pub exclude: Vec<String>,
     /// Only items of these sources or carrying one of these tags.
     pub tagged: Option<Tagged>,
+    /// Only the items with these row ids.
+    pub ids: Option<Vec<i64>>,
+    /// Hidden items too (for [`Store::items_by_row`], which reads what the site placed).
+    pub with_hidden: bool,
 }
 
 /// An output's `tags`: the sources that carry one, and the tags themselves, which items carry

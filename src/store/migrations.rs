@@ -94,6 +94,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0014_cheaper_item_writes.sql"),
         then: None,
     },
+    Migration {
+        name: "0015_changes",
+        sql: include_str!("../../migrations/sqlite/0015_changes.sql"),
+        then: None,
+    },
 ];
 
 /// PostgreSQL's migrations: each one's version, name and SQL.
@@ -117,6 +122,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "0014_cheaper_item_writes",
         include_str!("../../migrations/postgres/0014_cheaper_item_writes.sql"),
+    ),
+    (
+        15,
+        "0015_changes",
+        include_str!("../../migrations/postgres/0015_changes.sql"),
     ),
 ];
 

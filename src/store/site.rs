@@ -1,0 +1,403 @@
+//! What the last render wrote, kept so that the next one does only what changed: the log of
+//! item changes since, where each item of the site was placed, the publishers' page names and
+//! the digests of what the outputs were made from.
+
+use std::collections::HashMap;
+
+use super::db::Optional;
+use super::items::{Placement, shown};
+use super::{Store, StoreError};
+use crate::model::Publisher;
+
+/// Which of the site's items a list is of.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every item.
+    All,
+    /// The items of one source (its row id).
+    Source(i64),
+    /// The items with one tag.
+    Tag(&'a str),
+}
+
+/// What the site shows of a publisher in its list: how many items, and the newest's date.
+#[derive(Debug, Clone)]
+pub struct PublisherCount {
+    /// The source's row id.
+    pub source: i64,
+    /// Its items on the site.
+    pub items: usize,
+    /// Where its newest item sorts, in seconds since 1970.
+    pub newest: i64,
+}
+
+impl Store {
+    /// The changes logged since the last render took them: (sequence, item row id), oldest
+    /// first, at most `limit`.
+    pub fn item_changes(&self, limit: usize) -> Result<Vec<(i64, i64)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut query = self
+            .db
+            .prepare_cached("SELECT seq, item_id FROM item_changes ORDER BY seq LIMIT ?1")?;
+        let rows = query
+            .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Whether any change is logged.
+    pub fn has_item_changes(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT 1 FROM item_changes LIMIT 1",
+                rusqlite::params![],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// The changes a render took, forgotten: exactly those (a change logged meanwhile by
+    /// another instance stays, whatever its number).
+    pub fn forget_item_changes(&mut self, seqs: &[i64]) -> Result<(), StoreError> {
+        let sql = format!(
+            "DELETE FROM item_changes WHERE seq IN (SELECT CAST(value AS BIGINT) FROM {})",
+            self.db.backend().json_values("?1")
+        );
+        let tx = self.db.transaction()?;
+        for chunk in seqs.chunks(10_000) {
+            tx.prepare_cached(&sql)?
+                .execute([serde_json::to_string(chunk)?])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The row ids of the source at `url`'s items, and of those the site placed from it.
+    pub fn items_of_source(&self, url: &str) -> Result<Vec<i64>, StoreError> {
+        let mut query = self.db.prepare_cached(
+            "SELECT id FROM items WHERE source_id = (SELECT id FROM sources WHERE url = ?1)
+             UNION SELECT item_id FROM site_items
+                   WHERE source_id = (SELECT id FROM sources WHERE url = ?1)",
+        )?;
+        let ids = query
+            .query_map([url], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// A value the renders keep (a digest, a token).
+    pub fn render_state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT value FROM render_state WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets (or, with `None`, forgets) a value the renders keep.
+    pub fn set_render_state(&mut self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        match value {
+            Some(value) => self.db.execute(
+                "INSERT INTO render_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?,
+            None => self
+                .db
+                .execute("DELETE FROM render_state WHERE key = ?1", [key])?,
+        };
+        Ok(())
+    }
+
+    /// What each source contributed to the site when it was last written, as a digest.
+    pub fn site_sources(&self) -> Result<HashMap<String, String>, StoreError> {
+        let mut query = self
+            .db
+            .prepare_cached("SELECT url, digest FROM site_sources")?;
+        let rows = query
+            .query_map(rusqlite::params![], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Replaces what [`Store::site_sources`] holds.
+    pub fn set_site_sources(&mut self, digests: &[(String, String)]) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        tx.execute("DELETE FROM site_sources", rusqlite::params![])?;
+        for (url, digest) in digests {
+            tx.prepare_cached("INSERT INTO site_sources (url, digest) VALUES (?1, ?2)")?
+                .execute([url, digest])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where the site placed the items with these row ids (those it did).
+    pub fn site_placements(&self, ids: &[i64]) -> Result<Vec<Placement>, StoreError> {
+        let sql = format!(
+            "SELECT item_id, public_id, source_id, sort_at, tags FROM site_items
+             WHERE item_id IN (SELECT CAST(value AS BIGINT) FROM {})",
+            self.db.backend().json_values("?1")
+        );
+        let mut placed = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let mut query = self.db.prepare_cached(&sql)?;
+            let rows = query.query_map([serde_json::to_string(chunk)?], |r| {
+                let tags: String = r.get(4)?;
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, tags))
+            })?;
+            for row in rows {
+                let (item, public_id, source, sort_at, tags) = row?;
+                placed.push(Placement {
+                    item,
+                    public_id,
+                    source,
+                    sort_at,
+                    tags: serde_json::from_str(&tags)?,
+                    source_url: String::new(),
+                });
+            }
+        }
+        Ok(placed)
+    }
+
+    /// The row ids of every item the site placed.
+    pub fn site_item_ids(&self) -> Result<Vec<i64>, StoreError> {
+        let mut query = self.db.prepare_cached("SELECT item_id FROM site_items")?;
+        let ids = query
+            .query_map(rusqlite::params![], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// Records the site's new placements: `removed` leave it, `placed` (with their tags as the
+    /// site shows them) are put where they now are.
+    pub fn place_on_site(
+        &mut self,
+        removed: &[i64],
+        placed: &[Placement],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        for id in removed.iter().chain(placed.iter().map(|p| &p.item)) {
+            tx.prepare_cached("DELETE FROM site_items WHERE item_id = ?1")?
+                .execute([id])?;
+            tx.prepare_cached("DELETE FROM site_tags WHERE item_id = ?1")?
+                .execute([id])?;
+        }
+        for p in placed {
+            tx.prepare_cached(
+                "INSERT INTO site_items (item_id, public_id, source_id, sort_at, tags)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(rusqlite::params![
+                p.item,
+                p.public_id,
+                p.source,
+                p.sort_at,
+                serde_json::to_string(&p.tags)?
+            ])?;
+            for tag in &p.tags {
+                tx.prepare_cached(
+                    "INSERT INTO site_tags (tag, sort_at, item_id) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(rusqlite::params![tag, p.sort_at, p.item])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest `limit` items of `scope` on the site, newest first, skipping `skip`.
+    pub fn site_newest(
+        &self,
+        scope: Scope<'_>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (sql, key) = match scope {
+            Scope::All => (
+                "SELECT item_id FROM site_items WHERE CAST(?1 AS TEXT) IS NULL
+                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
+                None,
+            ),
+            Scope::Source(source) => (
+                "SELECT item_id FROM site_items WHERE source_id = CAST(?1 AS BIGINT)
+                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
+                Some(source.to_string()),
+            ),
+            Scope::Tag(tag) => (
+                "SELECT item_id FROM site_tags WHERE tag = ?1
+                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
+                Some(tag.to_string()),
+            ),
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+        let mut query = self.db.prepare_cached(sql)?;
+        let ids = query
+            .query_map(rusqlite::params![key, limit, skip], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// How many items of `scope` the site has.
+    pub fn site_count(&self, scope: Scope<'_>) -> Result<usize, StoreError> {
+        let count: i64 = match scope {
+            Scope::All => self.db.query_row(
+                "SELECT count(*) FROM site_items",
+                rusqlite::params![],
+                |r| r.get(0),
+            )?,
+            Scope::Source(source) => self.db.query_row(
+                "SELECT count(*) FROM site_items WHERE source_id = ?1",
+                [source],
+                |r| r.get(0),
+            )?,
+            Scope::Tag(tag) => self.db.query_row(
+                "SELECT count(*) FROM site_tags WHERE tag = ?1",
+                [tag],
+                |r| r.get(0),
+            )?,
+        };
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// The site's items that sort in `[from, until)`, oldest first, as (sort_at, row id).
+    pub fn site_between(&self, from: i64, until: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut query = self.db.prepare_cached(
+            "SELECT sort_at, item_id FROM site_items WHERE sort_at >= ?1 AND sort_at < ?2
+             ORDER BY sort_at, item_id",
+        )?;
+        let ids = query
+            .query_map([from, until], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// When the site's newest item before `at` sorts, and its oldest from `at` on.
+    pub fn site_around(&self, at: i64) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        let before = self.db.query_row(
+            "SELECT max(sort_at) FROM site_items WHERE sort_at < ?1",
+            [at],
+            |r| r.get(0),
+        )?;
+        let after = self.db.query_row(
+            "SELECT min(sort_at) FROM site_items WHERE sort_at >= ?1",
+            [at],
+            |r| r.get(0),
+        )?;
+        Ok((before, after))
+    }
+
+    /// Up to `limit` items of `source` on the site that sort before the item `(sort_at, item)`
+    /// (`earlier`), newest first, or after it, oldest first.
+    pub fn site_beside(
+        &self,
+        source: i64,
+        (sort_at, item): (i64, i64),
+        earlier: bool,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let sql = if earlier {
+            "SELECT item_id FROM site_items WHERE source_id = ?1
+               AND (sort_at < ?2 OR (sort_at = ?2 AND item_id < ?3))
+             ORDER BY sort_at DESC, item_id DESC LIMIT ?4"
+        } else {
+            "SELECT item_id FROM site_items WHERE source_id = ?1
+               AND (sort_at > ?2 OR (sort_at = ?2 AND item_id > ?3))
+             ORDER BY sort_at, item_id LIMIT ?4"
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut query = self.db.prepare_cached(sql)?;
+        let ids = query
+            .query_map([source, sort_at, item, limit], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// Every tag of the site's items.
+    pub fn site_tag_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut query = self
+            .db
+            .prepare_cached("SELECT DISTINCT tag FROM site_tags")?;
+        let tags = query
+            .query_map(rusqlite::params![], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(tags)
+    }
+
+    /// Every publisher with items on the site.
+    pub fn site_publisher_counts(&self) -> Result<Vec<PublisherCount>, StoreError> {
+        let mut query = self.db.prepare_cached(
+            "SELECT source_id, count(*), max(sort_at) FROM site_items GROUP BY source_id",
+        )?;
+        let counts = query
+            .query_map(rusqlite::params![], |r| {
+                Ok(PublisherCount {
+                    source: r.get(0)?,
+                    items: usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    newest: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(counts)
+    }
+
+    /// The names of the publishers' pages, by source row id.
+    pub fn site_slugs(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let mut query = self
+            .db
+            .prepare_cached("SELECT source_id, slug FROM site_publishers")?;
+        let slugs = query
+            .query_map(rusqlite::params![], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(slugs)
+    }
+
+    /// Keeps the name of a publisher's page.
+    pub fn add_site_slug(&mut self, source: i64, slug: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO site_publishers (source_id, slug) VALUES (?1, ?2)
+             ON CONFLICT DO NOTHING",
+            rusqlite::params![source, slug],
+        )?;
+        Ok(())
+    }
+
+    /// The publishers of the sources with these row ids, as the outputs name them.
+    pub fn publishers(&self, sources: &[i64]) -> Result<HashMap<i64, Publisher>, StoreError> {
+        let sql = format!(
+            "SELECT id, COALESCE(name, feed_title, url), url, feed_link, feed_id,
+                    feed_description
+             FROM sources WHERE id IN (SELECT CAST(value AS BIGINT) FROM {})",
+            self.db.backend().json_values("?1")
+        );
+        let mut publishers = HashMap::new();
+        for chunk in sources.chunks(1000) {
+            let mut query = self.db.prepare_cached(&sql)?;
+            let rows = query.query_map([serde_json::to_string(chunk)?], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Publisher {
+                        name: shown(r.get(1)?),
+                        feed_url: shown(r.get(2)?),
+                        site: r.get(3)?,
+                        id: r.get(4)?,
+                        description: r.get(5)?,
+                    },
+                ))
+            })?;
+            for row in rows {
+                let (id, publisher) = row?;
+                publishers.insert(id, publisher);
+            }
+        }
+        Ok(publishers)
+    }
+}
