@@ -22,9 +22,18 @@ const COPIED: &[&str] = &[
     "webhooks",
 ];
 
-/// Tables left behind: they say which instances ran on a database and who leads there, not
-/// what it holds.
-const LEFT: &[&str] = &["instances", "leadership"];
+/// Tables left behind: they say which instances ran on a database and who leads there, and
+/// what the last render wrote (the copy's first render writes everything), not what it holds.
+const LEFT: &[&str] = &[
+    "instances",
+    "leadership",
+    "item_changes",
+    "render_state",
+    "site_items",
+    "site_publishers",
+    "site_sources",
+    "site_tags",
+];
 
 /// Tables whose `id` the database assigns: the copy's next ids follow the copied ones.
 const WITH_IDS: &[&str] = &["sources", "items", "source_events", "webhook_deliveries"];

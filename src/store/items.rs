@@ -134,7 +134,7 @@ fn filtered(backend: super::db::Backend, filter: &ItemFilter, select: &str) -> S
     let values = |array| backend.json_values(array);
     let in_title = |word| backend.contains("lower(coalesce(i.title, ''))", word);
     let conditions = format!(
-        "(CAST(?10 AS BIGINT) IS NOT NULL OR i.hidden IS NULL)
+        "{hidden}
         AND (CAST(?2 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {only}))
         AND (CAST(?7 AS TEXT) IS NULL OR s.url IN (SELECT value FROM {tagged_sources})
              OR EXISTS (SELECT 1 FROM {tags}
@@ -142,7 +142,22 @@ fn filtered(backend: super::db::Backend, filter: &ItemFilter, select: &str) -> S
         AND (CAST(?3 AS BIGINT) IS NULL OR i.sort_at >= ?3)
         AND (CAST(?4 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM {include} WHERE {included}))
         AND (CAST(?5 AS TEXT) IS NULL OR NOT EXISTS (SELECT 1 FROM {exclude} WHERE {excluded}))
-        AND (CAST(?9 AS TEXT) IS NULL OR i.id IN (SELECT CAST(value AS BIGINT) FROM {ids}))",
+        AND {ids}",
+        // Both are written in or out rather than switched by a parameter: a condition that
+        // may be off keeps the database from finding the rows by their ids.
+        hidden = if filter.with_hidden {
+            "CAST(?10 AS BIGINT) IS NOT NULL"
+        } else {
+            "i.hidden IS NULL AND CAST(?10 AS BIGINT) IS NULL"
+        },
+        ids = if filter.ids.is_some() {
+            format!(
+                "i.id IN (SELECT CAST(value AS BIGINT) FROM {})",
+                values("?9")
+            )
+        } else {
+            "CAST(?9 AS TEXT) IS NULL".to_string()
+        },
         only = values("?2"),
         tagged_sources = values("?7"),
         tags = values("i.tags"),
@@ -151,7 +166,6 @@ fn filtered(backend: super::db::Backend, filter: &ItemFilter, select: &str) -> S
         included = in_title("value"),
         exclude = values("?5"),
         excluded = in_title("value"),
-        ids = values("?9"),
     );
     if filter.per_source.is_some() {
         format!(
@@ -222,7 +236,7 @@ impl Bound {
                 .as_deref()
                 .map(serde_json::to_string)
                 .transpose()?,
-            with_hidden: filter.with_hidden.then_some(1),
+            with_hidden: Some(1).filter(|_| filter.with_hidden),
         })
     }
 

@@ -306,11 +306,11 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let sql = if earlier {
             "SELECT item_id FROM site_items WHERE source_id = ?1
-               AND (sort_at < ?2 OR (sort_at = ?2 AND item_id < ?3))
+               AND (sort_at, item_id) < (?2, ?3)
              ORDER BY sort_at DESC, item_id DESC LIMIT ?4"
         } else {
             "SELECT item_id FROM site_items WHERE source_id = ?1
-               AND (sort_at > ?2 OR (sort_at = ?2 AND item_id > ?3))
+               AND (sort_at, item_id) > (?2, ?3)
              ORDER BY sort_at, item_id LIMIT ?4"
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

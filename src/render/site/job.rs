@@ -184,7 +184,9 @@ impl Plan {
                     );
                 }
                 if let Some(n) = new {
-                    plan.items.insert(*id);
+                    if !full {
+                        plan.items.insert(*id);
+                    }
                     plan.touch(
                         n,
                         old.is_none_or(|o| day_of(n.sort_at) != day_of(o.sort_at)),
@@ -195,13 +197,16 @@ impl Plan {
             }
             store.place_on_site(&removed, &placed)?;
         }
-        // An item page's path may have been taken back by another item.
         Ok(plan)
     }
 
     /// Notes the pages the item placed at `p` touches; `moved`: it came to (`came`) or left
     /// its day.
     fn touch(&mut self, p: &Placement, moved: bool, came: bool) {
+        if self.full {
+            // Every page is made: nothing to note, and a million notes would cost memory.
+            return;
+        }
         let key = (p.sort_at, p.item);
         let day = self.days.entry(day_of(p.sort_at)).or_default();
         day.keys.push(key);

@@ -398,19 +398,7 @@ pub fn render(
     let sources = source_digests(ctx, &reach.filters);
     let mut changed = changed.to_vec();
     if !full {
-        let before = store.site_sources().map_err(stored)?;
-        let now: HashMap<&str, &str> = sources
-            .iter()
-            .map(|(u, d)| (u.as_str(), d.as_str()))
-            .collect();
-        let differ = before
-            .iter()
-            .filter(|(url, digest)| now.get(url.as_str()) != Some(&digest.as_str()))
-            .map(|(url, _)| url.as_str())
-            .chain(now.keys().copied().filter(|url| !before.contains_key(*url)));
-        for url in differ.collect::<Vec<_>>() {
-            changed.extend(store.items_of_source(url).map_err(stored)?);
-        }
+        changed.extend(items_of_changed_sources(store, &sources).map_err(stored)?);
         if changed.is_empty() {
             return Ok(SiteWritten::default());
         }
@@ -435,23 +423,62 @@ pub fn render(
         }
     }
     let done = staging.commit(full).map_err(write_failed)?;
+    remember(store, config, full, &sources, &look)?;
+    Ok(done)
+}
+
+/// The row ids of the items of the sources whose part in the site changed with the config
+/// (their tags, the outputs that take them), or that came or went.
+fn items_of_changed_sources(
+    store: &Store,
+    sources: &[(String, String)],
+) -> Result<Vec<i64>, crate::store::StoreError> {
+    let before = store.site_sources()?;
+    let now: HashMap<&str, &str> = sources
+        .iter()
+        .map(|(u, d)| (u.as_str(), d.as_str()))
+        .collect();
+    let differ = before
+        .iter()
+        .filter(|(url, digest)| now.get(url.as_str()) != Some(&digest.as_str()))
+        .map(|(url, _)| url.as_str())
+        .chain(now.keys().copied().filter(|url| !before.contains_key(*url)));
+    let mut ids = Vec::new();
+    for url in differ {
+        ids.extend(store.items_of_source(url)?);
+    }
+    Ok(ids)
+}
+
+/// Records what the site was written from; after a full render, a new token in its folder.
+fn remember(
+    store: &mut Store,
+    config: &SiteConfig,
+    full: bool,
+    sources: &[(String, String)],
+    look: &str,
+) -> Result<(), RenderError> {
+    let write_failed = |error| RenderError::Write {
+        path: config.pages.clone(),
+        error,
+    };
+    let stored = |error| RenderError::Store {
+        path: config.pages.clone(),
+        error,
+    };
     if full {
         let token = uuid::Uuid::new_v4().to_string();
-        super::write_file(
-            &config.pages.join(TOKEN_FILE),
-            token.as_bytes(),
-            super::Durability::Synced,
-        )
-        .map_err(write_failed)?;
+        let file = config.pages.join(TOKEN_FILE);
+        super::write_file(&file, token.as_bytes(), super::Durability::Synced)
+            .map_err(write_failed)?;
         store
             .set_render_state("site.token", Some(&token))
             .map_err(stored)?;
     }
-    store.set_site_sources(&sources).map_err(stored)?;
+    store.set_site_sources(sources).map_err(stored)?;
     store
-        .set_render_state("site.look", Some(&look))
-        .map_err(stored)?;
-    Ok(done)
+        .set_render_state("site.look", Some(look))
+        .map_err(stored)
 }
 
 /// What every page of the site is framed with.
@@ -571,35 +598,6 @@ fn tag_file(tag: &str) -> String {
 /// Renders every template on a sample site, so that a template that fails at render time (an
 /// unknown filter, a bad call) is refused with the config rather than met at the first poll.
 pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
-    use crate::model::{Author, Item, Text};
-    let sample = |n: i64, publisher: &str| StoredItem {
-        id: format!("urn:uuid:{n}"),
-        item: Item {
-            title: Some(format!("Sample {n}")),
-            link: Some(format!("https://example.org/{n}")),
-            summary: Some(Text {
-                body: "<p>A summary.</p>".into(),
-                is_html: true,
-            }),
-            authors: vec![Author {
-                name: "A. Writer".into(),
-                ..Author::default()
-            }],
-            published: DateTime::from_timestamp(1_700_000_000 - n * 40_000, 0),
-            ..Item::default()
-        },
-        first_seen: DateTime::UNIX_EPOCH,
-        publisher: crate::model::Publisher {
-            name: publisher.into(),
-            feed_url: format!("https://{publisher}.example/feed"),
-            site: Some(format!("https://{publisher}.example/")),
-            id: None,
-            description: Some("About it.".into()),
-        },
-        also_via: vec!["Elsewhere".into()],
-        tags: vec!["sample".into()],
-        sort_at: DateTime::UNIX_EPOCH,
-    };
     let items: Vec<StoredItem> = (0..3)
         .map(|n| sample(n, if n == 1 { "b" } else { "a" }))
         .collect();
@@ -654,7 +652,15 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
     pages::publisher_page(env, &frame, &publishers[0], &entries)?;
     pages::publishers_page(env, &frame, publishers)?;
     pages::tag_page(env, &frame, "sample", &entries)?;
-    // The outputs' own pages, which use the river without the site around it.
+    try_standalone_pages(env, &items)
+}
+
+/// The pages outside the site: the outputs' own (the river without the site around it), and
+/// the built-in server's status page.
+fn try_standalone_pages(
+    env: &Environment<'_>,
+    items: &[StoredItem],
+) -> Result<(), minijinja::Error> {
     let entries: Vec<Entry> = items
         .iter()
         .map(|s| Entry::new(s, "https://example.org/".into(), None))
@@ -664,7 +670,6 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
         days => days(&entries),
         pagination => pages::nothing(),
     })?;
-    // The status page of the built-in server.
     env.get_template("status.html")?.render(context! {
         page => PageInfo::standalone("Status"),
         rows => vec![context! {
@@ -676,6 +681,39 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
         now_datetime => "2026-01-01T00:00:00Z",
     })?;
     Ok(())
+}
+
+/// A sample item of `publisher`, for trying templates.
+fn sample(n: i64, publisher: &str) -> StoredItem {
+    use crate::model::{Author, Item, Text};
+    StoredItem {
+        id: format!("urn:uuid:{n}"),
+        item: Item {
+            title: Some(format!("Sample {n}")),
+            link: Some(format!("https://example.org/{n}")),
+            summary: Some(Text {
+                body: "<p>A summary.</p>".into(),
+                is_html: true,
+            }),
+            authors: vec![Author {
+                name: "A. Writer".into(),
+                ..Author::default()
+            }],
+            published: DateTime::from_timestamp(1_700_000_000 - n * 40_000, 0),
+            ..Item::default()
+        },
+        first_seen: DateTime::UNIX_EPOCH,
+        publisher: crate::model::Publisher {
+            name: publisher.into(),
+            feed_url: format!("https://{publisher}.example/feed"),
+            site: Some(format!("https://{publisher}.example/")),
+            id: None,
+            description: Some("About it.".into()),
+        },
+        also_via: vec!["Elsewhere".into()],
+        tags: vec!["sample".into()],
+        sort_at: DateTime::UNIX_EPOCH,
+    }
 }
 
 #[cfg(test)]
