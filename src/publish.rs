@@ -1,6 +1,7 @@
 //! Publishing the outputs: the optional built-in HTTP server for their folder and the site
 //! (see [`serve`]), and WebSub hub pings when a feed changes.
 
+mod cache;
 mod callback;
 mod connections;
 mod serve;

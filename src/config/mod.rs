@@ -321,7 +321,8 @@ pub struct Publishing {
     pub root: PathBuf,
     /// `[serve] status`: serve `/status` and `/status.json`.
     pub status_page: bool,
-    /// `[serve] header_timeout`, `idle_timeout`, `max_connections`: what one client may hold.
+    /// `[serve] header_timeout`, `idle_timeout`, `max_connections`: what one client may hold;
+    /// `cache_size`: what the served files may hold of memory.
     pub limits: ServeLimits,
     /// `[websub] hub`: the hub outputs announce and ping when they change.
     pub hub: Option<Url>,
@@ -342,6 +343,9 @@ pub struct ServeLimits {
     pub idle_timeout: Duration,
     /// `max_connections`: the most connections open at once.
     pub max_connections: usize,
+    /// `cache_size`: the most bytes of served files (with their compressed forms) kept in
+    /// memory; the least recently asked for make room.
+    pub cache_size: u64,
 }
 
 impl Default for ServeLimits {
@@ -350,6 +354,7 @@ impl Default for ServeLimits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            cache_size: 64 * 1024 * 1024,
         }
     }
 }

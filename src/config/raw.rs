@@ -182,6 +182,7 @@ pub(super) struct RawServe {
     pub(super) header_timeout: Option<String>,
     pub(super) idle_timeout: Option<String>,
     pub(super) max_connections: Option<usize>,
+    pub(super) cache_size: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -519,7 +519,8 @@ impl Validator<'_> {
         }
     }
 
-    /// `[serve] header_timeout`, `idle_timeout` and `max_connections`, defaults where absent.
+    /// `[serve] header_timeout`, `idle_timeout`, `max_connections` and `cache_size`, defaults
+    /// where absent.
     fn serve_limits(&mut self, raw: &RawServe) -> ServeLimits {
         let default = ServeLimits::default();
         let mut timeout = |key: &str, written: Option<&str>, default: Duration| {
@@ -546,10 +547,15 @@ impl Validator<'_> {
             Some(n) => n,
             None => default.max_connections,
         };
+        let cache_size = match raw.cache_size.as_deref() {
+            Some(text) => self.size("serve.cache_size", text),
+            None => default.cache_size,
+        };
         ServeLimits {
             header_timeout,
             idle_timeout,
             max_connections,
+            cache_size,
         }
     }
 

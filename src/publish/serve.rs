@@ -1,26 +1,22 @@
 //! The built-in HTTP server: serves the files Tributary wrote (outputs, their pages, OPML, the
 //! health feed, the site) from memory, and nothing else.
 //!
-//! What it serves is a table from URL path to file, made again after every render from the
-//! files' metadata: a file whose size and mtime did not change keeps its entry, with the bytes
-//! and compressed forms it already holds. A file's bytes are read on its first request, each
-//! compressed form (gzip, brotli) made on the first request that accepts it (on a blocking
-//! thread; requests meanwhile get the file as it is), and all are kept:
-//! after that a request touches neither the disk nor a compressor, and a conditional request
-//! is answered from the entry's `ETag` and `Last-Modified` alone.
+//! What it serves is a table from URL path to the published files (outputs, their pages, OPML,
+//! the health feed), made again from their metadata after every render, and the site's pages,
+//! found on disk at each request by the shape of their path (so that the table costs what the
+//! outputs cost, not what the archive holds). Their bytes come from the cache (`cache`): after
+//! a file's first request, one touches neither the disk nor a compressor while it is kept, and
+//! a conditional request is answered from its `ETag` and `Last-Modified` alone.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::SystemTime;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 
 use crate::config::Config;
 use crate::render::site::PageInfo;
@@ -28,12 +24,17 @@ use crate::render::templates::Templates;
 use crate::report;
 use crate::store::SharedStore;
 
+use super::cache::{Cache, Coding, Found};
 use super::callback::Inbox;
 
 /// What the server serves, shared with the renders that change it.
 #[derive(Clone, Default)]
 pub struct Served {
     routes: Arc<RwLock<Arc<Routes>>>,
+    /// Where the site's pages are, and the URL path they are under.
+    site: Arc<RwLock<Option<(PathBuf, String)>>>,
+    /// The files' bytes, kept within `[serve] cache_size`.
+    cache: Arc<Cache>,
     /// Where `/status` reads from, when `[serve] status` is on.
     status: Arc<RwLock<Option<StatusSource>>>,
     /// Where `/websub/<id>` hands deliveries, when the daemon takes them.
@@ -53,55 +54,7 @@ struct StatusSource {
     config: Arc<Config>,
 }
 
-type Routes = HashMap<String, Arc<File>>;
-
-/// One file as served.
-#[derive(Debug)]
-struct File {
-    path: PathBuf,
-    content_type: &'static str,
-    /// Size and mtime when the table was made: what tells a changed file.
-    len: u64,
-    modified: SystemTime,
-    etag: String,
-    last_modified: HeaderValue,
-    body: OnceLock<Bytes>,
-    gzip: Mutex<Form>,
-    brotli: Mutex<Form>,
-}
-
-/// A compressed form of a file.
-#[derive(Debug, Clone)]
-enum Form {
-    /// Not asked for yet.
-    Unmade,
-    /// Being made, off the async workers, for the request that first asked for it.
-    Making,
-    /// Made: `None` when compressing did not make it smaller.
-    Made(Option<Bytes>),
-}
-
-/// Compressions under way at once, on the blocking threads: one per core of a small machine.
-/// A request that finds none free is answered uncompressed rather than made to wait.
-static COMPRESSIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-/// A content coding a client may accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Coding {
-    Brotli,
-    Gzip,
-    Identity,
-}
-
-impl Coding {
-    fn name(self) -> Option<&'static str> {
-        match self {
-            Coding::Brotli => Some("br"),
-            Coding::Gzip => Some("gzip"),
-            Coding::Identity => None,
-        }
-    }
-}
+type Routes = HashMap<String, Found>;
 
 /// Serves what Tributary writes at `[serve] listen` until the process ends, from `served`
 /// (filled here from the files on disk, and after each render by [`Served::refresh`]).
@@ -146,40 +99,54 @@ impl Served {
             Err(poisoned) => *poisoned.into_inner() = status,
         }
         let root = &config.publishing.root;
-        let old = self.current();
         let mut routes = Routes::new();
-        for (path, content_type) in files(config) {
-            let Ok(relative) = path.strip_prefix(root) else {
+        for (path, content_type) in config.published_files() {
+            let Some(route) = route_of(root, &path) else {
                 continue;
             };
-            let Ok(meta) = std::fs::metadata(&path) else {
+            let Some(found) = Found::at(path, content_type) else {
                 continue;
-            };
-            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-            let parts: Vec<String> = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            let route = format!("/{}", parts.join("/"));
-            let file = match old.get(&route) {
-                Some(file)
-                    if file.path == path && file.len == meta.len() && file.modified == modified =>
-                {
-                    Arc::clone(file)
-                }
-                _ => Arc::new(File::new(path, content_type, meta.len(), modified)),
             };
             if let Some(folder) = route.strip_suffix("index.html") {
                 routes
                     .entry(folder.to_string())
-                    .or_insert_with(|| Arc::clone(&file));
+                    .or_insert_with(|| found.clone());
             }
-            routes.insert(route, file);
+            routes.insert(route, found);
         }
+        let site = config.publishing.site.as_ref().and_then(|site| {
+            let route = route_of(root, &site.pages.join("index.html"))?;
+            let prefix = route.strip_suffix("index.html")?.to_string();
+            Some((site.pages.clone(), prefix))
+        });
+        self.cache.set_budget(config.publishing.limits.cache_size);
         match self.routes.write() {
             Ok(mut current) => *current = Arc::new(routes),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(routes),
         }
+        match self.site.write() {
+            Ok(mut current) => *current = site,
+            Err(poisoned) => *poisoned.into_inner() = site,
+        }
+    }
+
+    /// The file that answers `route`: a published file, else a page of the site.
+    fn find(&self, route: &str) -> Option<Found> {
+        if let Some(found) = self.current().get(route) {
+            return Some(found.clone());
+        }
+        let site = match self.site.read() {
+            Ok(site) => site.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let (folder, prefix) = site?;
+        let (path, content_type) = crate::render::site::page_at(route.strip_prefix(&prefix)?)?;
+        Found::at(folder.join(path), content_type)
+    }
+
+    /// The bytes the cache keeps.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.used()
     }
 
     /// Answers `/websub/<id>` from now on, handing deliveries to `inbox`.
@@ -205,138 +172,14 @@ impl Served {
     }
 }
 
-/// Every file served, with its media type: the published files and the site's pages.
-fn files(config: &Config) -> Vec<(PathBuf, &'static str)> {
-    let mut files = config.published_files();
-    if let Some(site) = &config.publishing.site {
-        files.extend(
-            crate::render::site::written_pages(&site.pages)
-                .into_iter()
-                .map(|page| {
-                    let svg = page.extension().is_some_and(|e| e == "svg");
-                    let media_type = if svg {
-                        "image/svg+xml"
-                    } else {
-                        "text/html; charset=utf-8"
-                    };
-                    (page, media_type)
-                }),
-        );
-    }
-    files
-}
-
-impl File {
-    fn new(path: PathBuf, content_type: &'static str, len: u64, modified: SystemTime) -> File {
-        let since_epoch = modified
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        File {
-            content_type,
-            len,
-            modified,
-            // As nginx makes them: the mtime and the size, in hex.
-            etag: format!("\"{:x}-{:x}\"", since_epoch.as_secs(), len),
-            last_modified: HeaderValue::from_str(&httpdate(modified))
-                .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
-            path,
-            body: OnceLock::new(),
-            gzip: Mutex::new(Form::Unmade),
-            brotli: Mutex::new(Form::Unmade),
-        }
-    }
-
-    /// Its bytes, read on first use.
-    async fn body(&self) -> std::io::Result<Bytes> {
-        if let Some(body) = self.body.get() {
-            return Ok(body.clone());
-        }
-        let read = Bytes::from(tokio::fs::read(&self.path).await?);
-        Ok(self.body.get_or_init(|| read).clone())
-    }
-
-    /// Its bytes in `coding`, compressed on first use; `None` when compressing would not help,
-    /// or while another request has it being made (that one waits for it; no other does).
-    /// Compressing runs on a blocking thread, never on an async worker, and is finished and
-    /// kept even if the request that started it goes away.
-    async fn encoded(self: &Arc<Self>, coding: Coding, body: &Bytes) -> Option<Bytes> {
-        let permit = {
-            let mut form = self.form(coding)?.lock().unwrap_or_else(|p| p.into_inner());
-            match &*form {
-                Form::Made(made) => return made.clone(),
-                Form::Making => return None,
-                Form::Unmade => {}
-            }
-            let permit = COMPRESSIONS.try_acquire().ok()?;
-            *form = Form::Making;
-            permit
-        };
-        let (file, body) = (Arc::clone(self), body.clone());
-        let making = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let made = compress(coding, &body)
-                .filter(|compressed| compressed.len() < body.len())
-                .map(Bytes::from);
-            if let Some(slot) = file.form(coding) {
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Form::Made(made.clone());
-            }
-            made
-        });
-        making.await.ok().flatten()
-    }
-
-    fn form(&self, coding: Coding) -> Option<&Mutex<Form>> {
-        match coding {
-            Coding::Brotli => Some(&self.brotli),
-            Coding::Gzip => Some(&self.gzip),
-            Coding::Identity => None,
-        }
-    }
-
-    /// The ETag of its form in `coding`: each form is its own representation.
-    fn etag(&self, coding: Coding) -> String {
-        match coding.name() {
-            Some(name) => format!("{}-{name}\"", self.etag.trim_end_matches('"')),
-            None => self.etag.clone(),
-        }
-    }
-
-    /// Whether a conditional request's validators match what it holds.
-    fn not_modified(&self, headers: &HeaderMap) -> bool {
-        if let Some(tags) = headers.get(header::IF_NONE_MATCH) {
-            let tags = tags.to_str().unwrap_or_default();
-            let ours = [Coding::Identity, Coding::Gzip, Coding::Brotli].map(|c| self.etag(c));
-            return tags.trim() == "*"
-                || tags
-                    .split(',')
-                    .map(|t| t.trim().trim_start_matches("W/"))
-                    .any(|t| ours.iter().any(|o| o == t));
-        }
-        headers
-            .get(header::IF_MODIFIED_SINCE)
-            .is_some_and(|since| since == self.last_modified)
-    }
-}
-
-fn compress(coding: Coding, body: &[u8]) -> Option<Vec<u8>> {
-    match coding {
-        Coding::Gzip => {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            encoder.write_all(body).ok()?;
-            encoder.finish().ok()
-        }
-        Coding::Brotli => {
-            let mut out = Vec::new();
-            let params = brotli::enc::BrotliEncoderParams {
-                quality: 9,
-                ..Default::default()
-            };
-            brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
-            Some(out)
-        }
-        Coding::Identity => None,
-    }
+/// The URL path of the file at `path` inside `root`, if it is inside.
+fn route_of(root: &std::path::Path, path: &std::path::Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(format!("/{}", parts.join("/")))
 }
 
 /// The coding to answer with: brotli, else gzip, when `Accept-Encoding` takes it.
@@ -398,9 +241,10 @@ async fn answer(
             return status_page(source, path.ends_with(".json")).await;
         }
     }
-    let Some(file) = served.current().get(path.as_ref()).cloned() else {
+    let Some(found) = served.find(path.as_ref()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let file = served.cache.get(found);
     let mut response = Response::builder()
         .header(header::VARY, "Accept-Encoding")
         .header(header::LAST_MODIFIED, file.last_modified.clone());
@@ -528,15 +372,10 @@ fn status_html(
         .map_err(|e| templates.describe(&e))
 }
 
-/// `time` as HTTP writes dates: `Sun, 06 Nov 1994 08:49:37 GMT`.
-fn httpdate(time: SystemTime) -> String {
-    let time: chrono::DateTime<chrono::Utc> = time.into();
-    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn the_coding_is_what_the_client_accepts_best() {

@@ -340,6 +340,34 @@ fn attachment_label(url: &str, media_type: Option<&str>) -> String {
     }
 }
 
+/// The page of the site that answers the URL path `route` (relative to the site's folder;
+/// a folder's is its `index.html`), with its media type: only what the site writes, never a
+/// file beside it (the database, a temp file, a dotfile).
+pub fn page_at(route: &str) -> Option<(PathBuf, &'static str)> {
+    const HTML: &str = "text/html; charset=utf-8";
+    let route = route.strip_prefix('/').unwrap_or(route);
+    let route = if route.is_empty() || route.ends_with('/') {
+        format!("{route}index.html")
+    } else {
+        route.to_string()
+    };
+    let parts: Vec<&str> = route.split('/').collect();
+    let plain = |name: &str| {
+        !name.is_empty() && !name.starts_with('.') && !name.contains('\\') && !name.contains('\0')
+    };
+    if !parts.iter().all(|p| plain(p)) {
+        return None;
+    }
+    match parts.as_slice() {
+        ["index.html"] => Some((PathBuf::from("index.html"), HTML)),
+        [name] if *name == FAVICON.0 => Some((PathBuf::from(name), "image/svg+xml")),
+        [folder, name] if OWNED_FOLDERS.contains(folder) && name.ends_with(".html") => {
+            Some((Path::new(folder).join(name), HTML))
+        }
+        _ => None,
+    }
+}
+
 /// The pages of the site found under `folder`: its index, its icon and the `.html` files of its
 /// folders.
 pub fn written_pages(folder: &Path) -> Vec<PathBuf> {
