@@ -83,29 +83,46 @@ impl Pipeline {
 
 impl Pipeline {
     /// Shapes every stored item again if the rules changed since they were (see
-    /// [`crate::store::Store::reshape_if_changed`]); says whether any item changed. Errors are
-    /// logged: the items keep their last shape.
+    /// [`crate::store::Store::reshape_batch`]), a batch per turn of the store, so that polls
+    /// are written between batches; says whether any item changed. Errors are logged: the
+    /// items keep their last shape, and the next start tries again.
     pub async fn apply_rules(&self) -> bool {
-        let shaping = self.shaping.clone();
-        match self
-            .store
-            .with(move |store| store.reshape_if_changed(&shaping.get(), Utc::now()))
-            .await
-        {
-            Some(Ok(None)) => false,
-            Some(Ok(Some(changed))) => {
-                tracing::info!(changed, "the rules changed: stored items shaped again");
-                changed > 0
-            }
+        // The rules in force now, for every batch: a reload meanwhile starts another run.
+        let shaping = self.shaping.get();
+        let rules = Arc::clone(&shaping);
+        match self.store.with(move |store| store.shaped_by(&rules)).await {
+            Some(Ok(true)) => return false,
+            Some(Ok(false)) => {}
             Some(Err(error)) => {
-                tracing::error!(%error, "shaping the stored items again failed");
-                false
+                tracing::error!(%error, "reading which rules shaped the stored items failed");
+                return false;
             }
-            None => {
-                tracing::error!("shaping the stored items again crashed");
-                false
+            None => return false,
+        }
+        let (mut changed, mut after) = (0, Some(0));
+        while let Some(from) = after {
+            let rules = Arc::clone(&shaping);
+            let batch = self
+                .store
+                .with(move |store| store.reshape_batch(&rules, from, Utc::now()))
+                .await;
+            match batch {
+                Some(Ok((count, last))) => {
+                    changed += count;
+                    after = last;
+                }
+                Some(Err(error)) => {
+                    tracing::error!(%error, "shaping the stored items again failed");
+                    return changed > 0;
+                }
+                None => {
+                    tracing::error!("shaping the stored items again crashed");
+                    return changed > 0;
+                }
             }
         }
+        tracing::info!(changed, "the rules changed: stored items shaped again");
+        changed > 0
     }
 }
 

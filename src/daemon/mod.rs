@@ -154,7 +154,7 @@ pub async fn run_daemon(
             () = inputs.verified.notified() => daemon.upkeep.hub_verified(),
             stored = daemon.pushes.next_stored() => daemon.push_stored(stored),
             ended = daemon.upkeep.next_ended() => daemon.upkept(ended),
-            Some(()) = daemon.rendering.ping_ended() => {}
+            () = daemon.rendering.next_ended() => {}
             () = tokio::time::sleep_until(wake) => {}
         }
     }
@@ -351,8 +351,7 @@ impl Daemon {
         self.ctx.rules = Arc::new(new.items.clone());
         self.ctx.webhooks = Arc::new(new.webhooks.clone());
         self.ctx.shaping.set(new.shaping());
-        let reshaped = self.ctx.apply_rules().await;
-        self.rendering.changed(reshaped);
+        self.rendering.reshape_all(&self.ctx);
     }
 
     /// One shutdown every job obeys, in turn, within one deadline: no poll starts; those in
@@ -361,6 +360,7 @@ impl Daemon {
     /// they had left is in the database for the next start); the database is closed.
     async fn shut_down(mut self) {
         service::stopping();
+        self.rendering.stop_reshaping();
         let mut shutdown = Shutdown::new(self.config.service.shutdown_timeout);
         let changed = self.polling.finish(&mut shutdown).await;
         self.rendering.changed(changed);

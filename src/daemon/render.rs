@@ -36,6 +36,9 @@ pub struct Rendering {
     pings: JoinSet<()>,
     /// What the built-in server serves, made again after each render.
     served: Served,
+    /// The stored items shaped again after the rules changed, beside the loop: says whether
+    /// any changed.
+    reshaping: Option<tokio::task::JoinHandle<bool>>,
 }
 
 impl Rendering {
@@ -48,6 +51,22 @@ impl Rendering {
             reshape_at: Some(Instant::now()),
             pings: JoinSet::new(),
             served,
+            reshaping: None,
+        }
+    }
+
+    /// Shapes every stored item again by the rules in force, beside the loop (polls go on
+    /// between its batches); a run under way for rules now replaced stops after its batch.
+    pub fn reshape_all(&mut self, ctx: &Pipeline) {
+        self.stop_reshaping();
+        let ctx = ctx.clone();
+        self.reshaping = Some(tokio::spawn(async move { ctx.apply_rules().await }));
+    }
+
+    /// The re-shape under way stops (what it did is kept; the next start does the rest).
+    pub fn stop_reshaping(&mut self) {
+        if let Some(running) = self.reshaping.take() {
+            running.abort();
         }
     }
 
@@ -126,9 +145,22 @@ impl Rendering {
         rendered
     }
 
-    /// A ping ended; nothing waits for its result.
-    pub async fn ping_ended(&mut self) -> Option<()> {
-        self.pings.join_next().await.map(|_| ())
+    /// A ping or the re-shape ended (a re-shape that changed items makes a render due);
+    /// pending while neither runs.
+    pub async fn next_ended(&mut self) {
+        let reshaping = async {
+            match self.reshaping.as_mut() {
+                Some(running) => running.await.unwrap_or(false),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(_) = self.pings.join_next() => {}
+            changed = reshaping => {
+                self.reshaping = None;
+                self.dirty |= changed;
+            }
+        }
     }
 
     /// At shutdown: the outputs written if anything changed (by the leader).

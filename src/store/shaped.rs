@@ -132,43 +132,67 @@ pub(super) fn reshape_item(
 impl Store {
     /// Shapes every stored item again if the rules changed since they were last shaped (a
     /// rule added, removed or edited, a source renamed or retagged); returns how many items
-    /// changed, or `None` when the rules are the same.
+    /// changed, or `None` when the rules are the same. In batches, as [`Store::reshape_batch`].
     pub fn reshape_if_changed(
         &mut self,
         shaping: &Shaping,
         now: DateTime<Utc>,
     ) -> Result<Option<usize>, StoreError> {
-        let tx = self.db.transaction()?;
-        let shaped_by: Option<String> = tx
+        if self.shaped_by(shaping)? {
+            return Ok(None);
+        }
+        let (mut changed, mut after) = (0, Some(0));
+        while let Some(from) = after {
+            let (batch, last) = self.reshape_batch(shaping, from, now)?;
+            changed += batch;
+            after = last;
+        }
+        Ok(Some(changed))
+    }
+
+    /// Whether every stored item was shaped by these rules.
+    pub fn shaped_by(&self, shaping: &Shaping) -> Result<bool, StoreError> {
+        let shaped_by: Option<String> = self
+            .db
             .query_row(
                 "SELECT value FROM settings WHERE name = ?1",
                 [SHAPED_BY],
                 |r| r.get(0),
             )
             .optional()?;
-        if shaped_by.as_deref() == Some(shaping.digest()) {
-            return Ok(None);
-        }
+        Ok(shaped_by.as_deref() == Some(shaping.digest()))
+    }
+
+    /// Shapes again the next batch of stored items, those after the row id `after`, in a
+    /// transaction of its own: the store's other work (polls) goes on between batches, so a
+    /// re-shape of any size holds it up by one batch at most. Returns how many changed, and
+    /// the row id to go on after; `None` when no item was left, and then the rules are
+    /// recorded as those every item is shaped by.
+    pub fn reshape_batch(
+        &mut self,
+        shaping: &Shaping,
+        after: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, Option<i64>), StoreError> {
+        let tx = self.db.transaction()?;
+        let batch: Vec<Stored> = tx
+            .prepare_cached(&format!("{SELECT} WHERE i.id > ?1 ORDER BY i.id LIMIT ?2"))?
+            .query_map(params![after, BATCH], read)?
+            .collect::<Result<_, _>>()?;
         let mut changed = 0;
-        let mut after = 0;
-        loop {
-            let batch: Vec<Stored> = tx
-                .prepare_cached(&format!("{SELECT} WHERE i.id > ?1 ORDER BY i.id LIMIT ?2"))?
-                .query_map(params![after, BATCH], read)?
-                .collect::<Result<_, _>>()?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            for stored in &batch {
-                changed += usize::from(reshape(&tx, shaping, stored, now)?);
-            }
+        for stored in &batch {
+            changed += usize::from(reshape(&tx, shaping, stored, now)?);
         }
-        tx.execute(
-            "INSERT INTO settings (name, value) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![SHAPED_BY, shaping.digest()],
-        )?;
+        let last = batch.last().map(|s| s.id);
+        if last.is_none() {
+            tx.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![SHAPED_BY, shaping.digest()],
+            )?;
+        }
         tx.commit()?;
-        Ok(Some(changed))
+        Ok((changed, last))
     }
 
     /// Shapes again the items a rule's `older_than`/`newer_than` now decides otherwise for;
