@@ -237,7 +237,7 @@ async fn a_postgres_database_from_a_newer_tributary_is_refused_and_left_alone() 
     let ws = Workspace::new(&db.config(&server, &[("Harbour", "/harbour.xml")]));
     let first = ws.tributary(&["once"]).await;
     assert!(first.status.success(), "{}", stderr(&first));
-    assert_eq!(db.count("SELECT version FROM tributary_schema"), 14);
+    assert_eq!(db.count("SELECT version FROM tributary_schema"), 15);
 
     db.execute("UPDATE tributary_schema SET version = 99");
     let refused = ws.tributary(&["once"]).await;
@@ -457,6 +457,91 @@ async fn three_instances_share_the_sources_and_a_killed_leaders_work_is_taken_ov
     );
     for (i, daemon) in daemons.iter_mut().enumerate() {
         if i != dead {
+            daemon.stop().await;
+        }
+    }
+}
+
+/// The leader killed (SIGKILL): another instance notices its lease ran out and writes the
+/// whole outputs within the lease and 10 seconds of the kill, whatever the lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_leaders_outputs_are_complete_again_within_the_lease_and_ten_seconds() {
+    let Some(db) = TestDatabase::create("failover") else {
+        return;
+    };
+    const FEEDS: usize = 30;
+    const LEASE: Duration = Duration::from_secs(6);
+    let server = FeedServer::start().await;
+    let paths: Vec<String> = (0..FEEDS).map(|n| format!("/f{n}.xml")).collect();
+    for (n, path) in paths.iter().enumerate() {
+        let date = format!("Mon, 18 Aug 2025 10:{n:02}:00 GMT");
+        server.serve(
+            path,
+            rss(
+                &format!("Feed {n}"),
+                &format!("https://f{n}.example/"),
+                &[item(&format!("f{n}"), &format!("Article {n}"), &date)],
+            ),
+        );
+    }
+    let names: Vec<String> = (0..FEEDS).map(|n| format!("Feed {n}")).collect();
+    let sources: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&paths)
+        .map(|(name, path)| (name.as_str(), path.as_str()))
+        .collect();
+    let config = db.config(&server, &sources).replace(
+        "[retention]",
+        &format!(
+            "lease = \"{}s\"\n\n[poll]\ninterval = \"1h\"\n\n[retention]",
+            LEASE.as_secs()
+        ),
+    );
+    let workspaces: Vec<Workspace> = (0..3).map(|_| Workspace::new(&config)).collect();
+    let mut daemons: Vec<Daemon> = workspaces.iter().map(Daemon::start).collect();
+    for daemon in &daemons {
+        daemon.ready().await;
+    }
+    let entries = |w: &Workspace| {
+        std::fs::read(w.path("public/feed.xml"))
+            .ok()
+            .and_then(|bytes| feed_rs::parser::parse(&bytes[..]).ok())
+            .map_or(0, |f| f.entries.len())
+    };
+    // Every source polled, and the leader's outputs complete.
+    assert!(
+        wait_for(Duration::from_secs(120), || workspaces
+            .iter()
+            .any(|w| entries(w) == FEEDS))
+        .await,
+        "no instance wrote the outputs: {}",
+        daemons[0].log()
+    );
+    let leader = (0..3)
+        .find(|&i| daemons[i].log().contains("leading:"))
+        .unwrap();
+    daemons[leader].signal(rustix::process::Signal::KILL).await;
+    let killed = std::time::Instant::now();
+    assert!(
+        daemons[leader]
+            .exit(Duration::from_secs(10))
+            .await
+            .is_some()
+    );
+
+    let complete = || (0..3).any(|i| i != leader && entries(&workspaces[i]) == FEEDS);
+    assert!(
+        wait_for(Duration::from_secs(120), complete).await,
+        "no other instance wrote the outputs"
+    );
+    let took = killed.elapsed();
+    eprintln!("outputs complete again {took:?} after the leader was killed (lease {LEASE:?})");
+    assert!(
+        took <= LEASE + Duration::from_secs(10),
+        "the outputs were complete again only {took:?} after the kill (lease {LEASE:?})"
+    );
+    for (i, daemon) in daemons.iter_mut().enumerate() {
+        if i != leader {
             daemon.stop().await;
         }
     }

@@ -341,13 +341,14 @@ pub fn render_site(
     let site = ctx.publishing.site.as_ref()?;
     let result = site::render(store, changed, site, outputs, ctx);
     match &result {
-        Ok(done) => tracing::info!(
+        Ok(done) if done.written + done.deleted > 0 => tracing::info!(
             folder = %site.pages.display(),
             written = done.written,
             unchanged = done.unchanged,
             deleted = done.deleted,
             "site written"
         ),
+        Ok(_) => tracing::debug!(folder = %site.pages.display(), "site unchanged"),
         Err(error) => tracing::error!(%error, "site not written"),
     }
     let rendered = Rendered {
