@@ -467,6 +467,111 @@ async fn a_new_item_rewrites_only_the_pages_it_changes() {
     }
 }
 
+/// Source `s`'s feed of items `0..count`, an hour apart from 1 August 2025, sources a minute
+/// apart: ~1,000 items a day over the sources of `at_scale`.
+fn hourly(server: &FeedServer, s: usize, count: usize) {
+    let start = chrono::DateTime::parse_from_rfc3339("2025-08-01T00:00:00Z").unwrap();
+    let items: Vec<String> = (0..count)
+        .map(|n| {
+            let at =
+                start + chrono::Duration::hours(n as i64) + chrono::Duration::minutes(s as i64);
+            raw_item(
+                Some(&format!("s{s}-{n}")),
+                &format!("Story {n} of source {s}"),
+                Some(&format!("https://s{s}.example/{n}")),
+                "<p>Text.</p>",
+                &at.to_rfc2822(),
+            )
+        })
+        .collect();
+    server.serve(
+        &format!("/s{s}.xml"),
+        channel(&format!("Source {s}"), &items),
+    );
+}
+
+/// 4,000 items: a render of them all takes seconds; one new item rewrites a handful of pages,
+/// the ones it belongs to, and no other.
+#[tokio::test]
+async fn at_scale_one_new_item_rewrites_only_its_own_pages() {
+    const SOURCES: usize = 40;
+    const ITEMS: usize = 100;
+    let server = FeedServer::start().await;
+    let mut config = String::from(
+        "[database]\npath = \"state/tributary.db\"\n[retention]\nmax_age = \"0\"\ninitial_items = 0\n\
+         [site]\npages = \"public/\"\n[[outputs]]\npath = \"public/feed.xml\"\n",
+    );
+    for s in 0..SOURCES {
+        hourly(&server, s, ITEMS);
+        config.push_str(&format!(
+            "[[sources]]\nname = \"Source {s}\"\nurl = \"{}\"\ntags = [\"t{}\"]\n",
+            server.url(&format!("/s{s}.xml")),
+            s % 4
+        ));
+    }
+    let ws = Workspace::new(&config);
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let site = ws.path("public");
+    let before = pages(&site);
+    assert_eq!(item_pages(&site).len(), SOURCES * ITEMS);
+    let old = age(&site);
+
+    // Source 7 gains its 101st item, the newest of all: 5 August 2025, 04:07.
+    hourly(&server, 7, ITEMS + 1);
+    let out = ws.tributary(&["once"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let new = page_of(&ws, "Story 100 of source 7");
+    let after = pages(&site);
+    let rewritten: BTreeSet<String> = after
+        .iter()
+        .filter(|page| {
+            std::fs::metadata(site.join(page))
+                .unwrap()
+                .modified()
+                .unwrap()
+                != old
+        })
+        .cloned()
+        .collect();
+    for page in [
+        new.as_str(),
+        "index.html",
+        "sources/index.html",
+        "sources/source-7.html",
+        "tags/t3.html",
+    ] {
+        assert!(
+            rewritten.contains(page),
+            "{page} not rewritten: {rewritten:?}"
+        );
+    }
+    // Its day's newest archive page, and (when the item opened it) the one before, which
+    // links it now: nothing older.
+    let archive: Vec<&String> = rewritten
+        .iter()
+        .filter(|p| p.starts_with("archive/"))
+        .collect();
+    assert!(
+        !archive.is_empty()
+            && archive.len() <= 2
+            && archive.iter().all(|p| p.starts_with("archive/2025-08-05")),
+        "{archive:?}"
+    );
+    assert_eq!(
+        rewritten.len(),
+        5 + archive.len(),
+        "{} of {} pages rewritten: {rewritten:?}",
+        rewritten.len(),
+        after.len()
+    );
+    assert_eq!(
+        after.len(),
+        before.len() + 1 + usize::from(archive.len() == 2)
+    );
+    check_links(&site);
+}
+
 #[tokio::test]
 async fn pages_of_items_gone_by_retention_are_deleted() {
     let server = FeedServer::start().await;
