@@ -270,6 +270,66 @@ impl Writer<'_> {
     }
 }
 
+/// A page to make from what it shows, given the templates and the frame.
+type Make<'s> =
+    Box<dyn FnOnce(&Environment<'_>, &Frame<'_>) -> Result<Page, minijinja::Error> + Send + 's>;
+
+/// What the reading side hands the rendering side.
+enum Job<'s> {
+    /// A page to make and stage.
+    Make(Make<'s>),
+    /// Bytes to stage as they are.
+    Add(String, Vec<u8>),
+    /// A page to delete.
+    Delete(String),
+}
+
+/// Where pages go: to the thread that renders and stages them, so that reading the store and
+/// rendering pages use a core each. Bounded: the reading side waits rather than holds more.
+struct Sink<'s> {
+    jobs: std::sync::mpsc::SyncSender<Job<'s>>,
+}
+
+impl<'s> Sink<'s> {
+    fn send(&self, job: Job<'s>) -> Result<(), JobError> {
+        // The rendering side stopped: its own error says why (see `write`).
+        self.jobs
+            .send(job)
+            .map_err(|_| JobError::Page(PageError::Write(std::io::Error::other("stopped"))))
+    }
+
+    fn make(
+        &self,
+        make: impl FnOnce(&Environment<'_>, &Frame<'_>) -> Result<Page, minijinja::Error> + Send + 's,
+    ) -> Result<(), JobError> {
+        self.send(Job::Make(Box::new(make)))
+    }
+
+    fn delete(&self, path: &str) -> Result<(), JobError> {
+        self.send(Job::Delete(path.to_string()))
+    }
+}
+
+/// The rendering side: makes and stages each page it is handed.
+fn render_pages(
+    env: &Environment<'_>,
+    frame: &Frame<'_>,
+    staging: &mut Staging<'_>,
+    jobs: std::sync::mpsc::Receiver<Job<'_>>,
+) -> Result<(), JobError> {
+    for job in jobs {
+        match job {
+            Job::Make(make) => {
+                let (path, html) = make(env, frame)?;
+                staging.add(path, html.into_bytes())?;
+            }
+            Job::Add(path, bytes) => staging.add(path, bytes)?,
+            Job::Delete(path) => staging.delete(&path),
+        }
+    }
+    Ok(())
+}
+
 /// Gives each publisher of the site without a page name one: the slug of its name, unless an
 /// earlier publisher has it. Names are kept, so a page keeps its address.
 pub fn name_publishers(store: &mut Store) -> Result<HashMap<i64, String>, StoreError> {
@@ -294,66 +354,92 @@ pub fn name_publishers(store: &mut Store) -> Result<HashMap<i64, String>, StoreE
     Ok(slugs)
 }
 
-/// Makes the pages `plan` names into `staging`.
+/// Makes the pages `plan` names into `staging`: this thread reads the store, another renders
+/// and stages.
 pub fn write(
     store: &Store,
     writer: &Writer<'_>,
     plan: Plan,
     staging: &mut Staging<'_>,
 ) -> Result<(), JobError> {
-    let emit = |staging: &mut Staging<'_>, (path, html): Page| staging.add(path, html.into_bytes());
+    std::thread::scope(|scope| {
+        let (jobs, queue) = std::sync::mpsc::sync_channel(CHUNK);
+        let (env, frame) = (writer.env, writer.frame);
+        let rendering = scope.spawn(move || render_pages(env, frame, staging, queue));
+        let sink = Sink { jobs };
+        let read = read_pages(store, writer, plan, &sink);
+        drop(sink);
+        let rendered = rendering.join().unwrap_or_else(|_| {
+            Err(JobError::Page(PageError::Write(std::io::Error::other(
+                "rendering the site's pages crashed",
+            ))))
+        });
+        // A rendering error first: it is why the reading side stopped, if it did.
+        rendered.and(read)
+    })
+}
+
+/// The reading side of [`write`]: what each page of the plan shows, handed to `sink`.
+fn read_pages(
+    store: &Store,
+    writer: &Writer<'_>,
+    plan: Plan,
+    sink: &Sink<'_>,
+) -> Result<(), JobError> {
     let counts = store.site_publisher_counts()?;
     if plan.full {
         for count in &counts {
-            all_item_pages(store, writer, count.source, staging)?;
+            all_item_pages(store, writer, count.source, sink)?;
         }
     } else {
-        let mut ids = plan.items.clone();
-        for (source, key) in &plan.beside {
-            ids.extend(store.site_beside(*source, *key, false, EARLIER)?);
-        }
-        let ids: Vec<i64> = ids.into_iter().collect();
-        for chunk in ids.chunks(CHUNK) {
-            for row in writer.read(store, chunk)? {
-                let key = (row.item.sort_at.timestamp(), row.id);
-                let earlier_ids = store.site_beside(row.source, key, true, EARLIER)?;
-                let earlier = writer.entries(store, &earlier_ids)?;
-                let page = pages::item_page(
-                    writer.env,
-                    writer.frame,
-                    &row.item,
-                    &writer.entry(&row),
-                    &earlier,
-                )?;
-                emit(staging, page)?;
-            }
-        }
-        for gone in &plan.gone {
-            staging.delete(gone);
-        }
+        changed_item_pages(store, writer, &plan, sink)?;
     }
-    archive_pages(store, writer, &plan, counts.len(), staging)?;
-    publisher_pages(store, writer, &plan, &counts, staging)?;
+    archive_pages(store, writer, &plan, counts.len(), sink)?;
+    publisher_pages(store, writer, &plan, &counts, sink)?;
     let tags: Vec<String> = if plan.full {
         store.site_tag_names()?
     } else {
         plan.tags.iter().cloned().collect()
     };
-    for tag in &tags {
-        let ids = store.site_newest(Scope::Tag(tag), 0, writer.frame.items_per_page)?;
+    for tag in tags {
+        let ids = store.site_newest(Scope::Tag(&tag), 0, writer.frame.items_per_page)?;
         if ids.is_empty() {
-            staging.delete(&tag_file(tag));
+            sink.delete(&tag_file(&tag))?;
             continue;
         }
         let entries = writer.entries(store, &ids)?;
-        emit(
-            staging,
-            pages::tag_page(writer.env, writer.frame, tag, &entries)?,
-        )?;
+        sink.make(move |env, frame| pages::tag_page(env, frame, &tag, &entries))?;
     }
-    index_page(store, writer, counts.len(), staging)?;
+    index_page(store, writer, counts.len(), sink)?;
     let favicon = super::FAVICON;
-    staging.add(favicon.0.to_string(), favicon.1.to_vec())?;
+    sink.send(Job::Add(favicon.0.to_string(), favicon.1.to_vec()))
+}
+
+/// The pages of the items that changed, of those that list them among their publisher's
+/// earlier items, and the deletion of those gone.
+fn changed_item_pages(
+    store: &Store,
+    writer: &Writer<'_>,
+    plan: &Plan,
+    sink: &Sink<'_>,
+) -> Result<(), JobError> {
+    let mut ids = plan.items.clone();
+    for (source, key) in &plan.beside {
+        ids.extend(store.site_beside(*source, *key, false, EARLIER)?);
+    }
+    let ids: Vec<i64> = ids.into_iter().collect();
+    for chunk in ids.chunks(CHUNK) {
+        for row in writer.read(store, chunk)? {
+            let key = (row.item.sort_at.timestamp(), row.id);
+            let earlier_ids = store.site_beside(row.source, key, true, EARLIER)?;
+            let earlier = writer.entries(store, &earlier_ids)?;
+            let entry = writer.entry(&row);
+            sink.make(move |env, frame| pages::item_page(env, frame, &row.item, &entry, &earlier))?;
+        }
+    }
+    for gone in &plan.gone {
+        sink.delete(gone)?;
+    }
     Ok(())
 }
 
@@ -363,7 +449,7 @@ fn all_item_pages(
     store: &Store,
     writer: &Writer<'_>,
     source: i64,
-    staging: &mut Staging<'_>,
+    sink: &Sink<'_>,
 ) -> Result<(), JobError> {
     let mut after = (i64::MIN, i64::MIN);
     let mut earlier: VecDeque<Entry> = VecDeque::new();
@@ -373,20 +459,19 @@ fn all_item_pages(
             return Ok(());
         };
         let rows = writer.read(store, &ids)?;
-        for row in &rows {
-            let entry = writer.entry(row);
-            let listed: Vec<Entry> = earlier.iter().rev().cloned().collect();
-            let page = pages::item_page(writer.env, writer.frame, &row.item, &entry, &listed)?;
-            staging.add(page.0, page.1.into_bytes())?;
-            earlier.push_back(entry);
-            if earlier.len() > EARLIER {
-                earlier.pop_front();
-            }
-        }
         let last_sort = rows
             .iter()
             .find(|r| r.id == *last)
             .map_or(i64::MAX, |r| r.item.sort_at.timestamp());
+        for row in rows {
+            let entry = writer.entry(&row);
+            let listed: Vec<Entry> = earlier.iter().rev().cloned().collect();
+            earlier.push_back(entry.clone());
+            sink.make(move |env, frame| pages::item_page(env, frame, &row.item, &entry, &listed))?;
+            if earlier.len() > EARLIER {
+                earlier.pop_front();
+            }
+        }
         after = (last_sort, *last);
     }
 }
@@ -398,7 +483,7 @@ fn archive_pages(
     writer: &Writer<'_>,
     plan: &Plan,
     publishers: usize,
-    staging: &mut Staging<'_>,
+    sink: &Sink<'_>,
 ) -> Result<(), JobError> {
     let per_page = writer.frame.items_per_page.max(1);
     let mut parts: BTreeMap<i64, BTreeSet<usize>> = BTreeMap::new();
@@ -461,14 +546,13 @@ fn archive_pages(
         }
     }
     for (day, part) in emptied {
-        staging.delete(&archive_file(day, part));
+        sink.delete(&archive_file(day, part))?;
     }
     for (day, wanted) in parts {
         let keys = store.site_between(day, day + DAY)?;
         let count = keys.len().div_ceil(per_page);
         for part in wanted.into_iter().filter(|p| *p < count) {
-            let page = archive_page(store, writer, (day, &keys), part, publishers)?;
-            staging.add(page.0, page.1.into_bytes())?;
+            archive_page(store, writer, (day, &keys), part, publishers, sink)?;
         }
     }
     Ok(())
@@ -482,7 +566,8 @@ fn archive_page(
     (day, keys): (i64, &[(i64, i64)]),
     part: usize,
     publishers: usize,
-) -> Result<Page, JobError> {
+    sink: &Sink<'_>,
+) -> Result<(), JobError> {
     let per_page = writer.frame.items_per_page.max(1);
     let count = keys.len().div_ceil(per_page);
     let ids: Vec<i64> = keys
@@ -525,23 +610,18 @@ fn archive_page(
     } else {
         date
     };
-    let frame = writer.frame;
-    let title = format!("{} ({label})", frame.title);
-    Ok(pages::river_page(
-        writer.env,
-        frame,
-        archive_file(day, part),
-        title,
-        &entries,
-        publishers,
-        Pagination {
+    sink.make(move |env, frame| {
+        let title = format!("{} ({label})", frame.title);
+        let pagination = Pagination {
             label,
             number: part + 1,
             count,
             newer,
             older,
-        },
-    )?)
+        };
+        let path = archive_file(day, part);
+        pages::river_page(env, frame, path, title, &entries, publishers, pagination)
+    })
 }
 
 /// The pages of the publishers the plan touches (every one when it is full), and their list.
@@ -550,7 +630,7 @@ fn publisher_pages(
     writer: &Writer<'_>,
     plan: &Plan,
     counts: &[crate::store::PublisherCount],
-    staging: &mut Staging<'_>,
+    sink: &Sink<'_>,
 ) -> Result<(), JobError> {
     let sources: Vec<i64> = if plan.full {
         counts.iter().map(|c| c.source).collect()
@@ -564,45 +644,42 @@ fn publisher_pages(
             continue;
         };
         if !by_source.contains_key(&source) {
-            staging.delete(&href);
+            sink.delete(&href)?;
             continue;
         }
         let ids = store.site_newest(Scope::Source(source), 0, writer.frame.items_per_page)?;
         let rows = writer.read(store, &ids)?;
-        let Some(newest) = rows.first() else {
+        let entries: Vec<Entry> = rows.iter().map(|r| writer.entry(r)).collect();
+        let Some(newest) = rows.into_iter().next() else {
             continue;
         };
-        let entries: Vec<Entry> = rows.iter().map(|r| writer.entry(r)).collect();
         let count = by_source.get(&source).map_or(0, |c| c.items);
-        let publisher = Publisher::new(
-            &newest.item.publisher,
-            href,
-            count,
-            shown_time(&newest.item),
-            writer.frame,
-        );
-        let page = pages::publisher_page(writer.env, writer.frame, &publisher, &entries)?;
-        staging.add(page.0, page.1.into_bytes())?;
+        sink.make(move |env, frame| {
+            let newest = newest.item;
+            let when = shown_time(&newest);
+            let publisher = Publisher::new(&newest.publisher, href, count, when, frame);
+            pages::publisher_page(env, frame, &publisher, &entries)
+        })?;
     }
     let ids: Vec<i64> = counts.iter().map(|c| c.source).collect();
-    let publishers = store.publishers(&ids)?;
-    let listed: Vec<Publisher<'_>> = counts
+    let mut publishers = store.publishers(&ids)?;
+    let listed: Vec<_> = counts
         .iter()
         .filter_map(|c| {
-            let publisher = publishers.get(&c.source)?;
             let newest = chrono::DateTime::from_timestamp(c.newest, 0).unwrap_or_default();
-            Some(Publisher::new(
-                publisher,
-                writer.publisher_href(c.source)?,
-                c.items,
-                newest,
-                writer.frame,
-            ))
+            let href = writer.publisher_href(c.source)?;
+            Some((publishers.remove(&c.source)?, href, c.items, newest))
         })
         .collect();
-    let page = pages::publishers_page(writer.env, writer.frame, listed)?;
-    staging.add(page.0, page.1.into_bytes())?;
-    Ok(())
+    sink.make(move |env, frame| {
+        let listed = listed
+            .iter()
+            .map(|(publisher, href, count, newest)| {
+                Publisher::new(publisher, href.clone(), *count, *newest, frame)
+            })
+            .collect();
+        pages::publishers_page(env, frame, listed)
+    })
 }
 
 /// The index: the newest items, linked to the archive page that goes on from them.
@@ -610,7 +687,7 @@ fn index_page(
     store: &Store,
     writer: &Writer<'_>,
     publishers: usize,
-    staging: &mut Staging<'_>,
+    sink: &Sink<'_>,
 ) -> Result<(), JobError> {
     let per_page = writer.frame.items_per_page.max(1);
     let ids = store.site_newest(Scope::All, 0, per_page)?;
@@ -630,22 +707,15 @@ fn index_page(
         }
         None => None,
     };
-    let frame = writer.frame;
-    let page = pages::river_page(
-        writer.env,
-        frame,
-        "index.html".into(),
-        frame.title.to_string(),
-        &entries,
-        publishers,
-        Pagination {
+    sink.make(move |env, frame| {
+        let pagination = Pagination {
             label: "Latest".into(),
             number: 1,
             count: 1,
             newer: None,
             older,
-        },
-    )?;
-    staging.add(page.0, page.1.into_bytes())?;
-    Ok(())
+        };
+        let (path, title) = ("index.html".into(), frame.title.to_string());
+        pages::river_page(env, frame, path, title, &entries, publishers, pagination)
+    })
 }
