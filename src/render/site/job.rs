@@ -13,7 +13,7 @@ use minijinja::Environment;
 use super::pages::{self, Frame, Page, Pagination, Publisher};
 use super::staging::Staging;
 use super::{Entry, PageError, item_file, shown_time, tag_file, unique_slug};
-use crate::store::{ItemFilter, ItemRow, Placement, Scope, Store, StoreError};
+use crate::store::{ItemFilter, ItemRow, Placement, PublisherCount, Scope, Store, StoreError};
 
 /// How many items are read or placed at a time.
 const CHUNK: usize = 500;
@@ -332,10 +332,12 @@ fn render_pages(
 
 /// Gives each publisher of the site without a page name one: the slug of its name, unless an
 /// earlier publisher has it. Names are kept, so a page keeps its address.
-pub fn name_publishers(store: &mut Store) -> Result<HashMap<i64, String>, StoreError> {
+pub fn name_publishers(
+    store: &mut Store,
+    counts: &[PublisherCount],
+) -> Result<HashMap<i64, String>, StoreError> {
     let mut slugs = store.site_slugs()?;
-    let unnamed: Vec<i64> = store
-        .site_publisher_counts()?
+    let unnamed: Vec<i64> = counts
         .iter()
         .map(|c| c.source)
         .filter(|s| !slugs.contains_key(s))
@@ -359,7 +361,7 @@ pub fn name_publishers(store: &mut Store) -> Result<HashMap<i64, String>, StoreE
 pub fn write(
     store: &Store,
     writer: &Writer<'_>,
-    plan: Plan,
+    (plan, counts): (Plan, &[PublisherCount]),
     staging: &mut Staging<'_>,
 ) -> Result<(), JobError> {
     std::thread::scope(|scope| {
@@ -367,7 +369,7 @@ pub fn write(
         let (env, frame) = (writer.env, writer.frame);
         let rendering = scope.spawn(move || render_pages(env, frame, staging, queue));
         let sink = Sink { jobs };
-        let read = read_pages(store, writer, plan, &sink);
+        let read = read_pages(store, writer, (plan, counts), &sink);
         drop(sink);
         let rendered = rendering.join().unwrap_or_else(|_| {
             Err(JobError::Page(PageError::Write(std::io::Error::other(
@@ -383,19 +385,18 @@ pub fn write(
 fn read_pages(
     store: &Store,
     writer: &Writer<'_>,
-    plan: Plan,
+    (plan, counts): (Plan, &[PublisherCount]),
     sink: &Sink<'_>,
 ) -> Result<(), JobError> {
-    let counts = store.site_publisher_counts()?;
     if plan.full {
-        for count in &counts {
+        for count in counts {
             all_item_pages(store, writer, count.source, sink)?;
         }
     } else {
         changed_item_pages(store, writer, &plan, sink)?;
     }
     archive_pages(store, writer, &plan, counts.len(), sink)?;
-    publisher_pages(store, writer, &plan, &counts, sink)?;
+    publisher_pages(store, writer, &plan, counts, sink)?;
     let tags: Vec<String> = if plan.full {
         store.site_tag_names()?
     } else {
@@ -629,7 +630,7 @@ fn publisher_pages(
     store: &Store,
     writer: &Writer<'_>,
     plan: &Plan,
-    counts: &[crate::store::PublisherCount],
+    counts: &[PublisherCount],
     sink: &Sink<'_>,
 ) -> Result<(), JobError> {
     let sources: Vec<i64> = if plan.full {
@@ -637,8 +638,7 @@ fn publisher_pages(
     } else {
         plan.publishers.iter().copied().collect()
     };
-    let by_source: HashMap<i64, &crate::store::PublisherCount> =
-        counts.iter().map(|c| (c.source, c)).collect();
+    let by_source: HashMap<i64, &PublisherCount> = counts.iter().map(|c| (c.source, c)).collect();
     for source in sources {
         let Some(href) = writer.publisher_href(source) else {
             continue;

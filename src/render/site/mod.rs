@@ -434,14 +434,15 @@ pub fn render(
     // Until this render is done, the next one cannot trust what the store says was written.
     store.set_render_state("site.look", None).map_err(stored)?;
     let plan = job::Plan::place(store, &reach, &changed, full).map_err(stored)?;
+    let counts = store.site_publisher_counts().map_err(stored)?;
     let writer = job::Writer {
         env: &env,
         frame: &frame,
-        slugs: job::name_publishers(store).map_err(stored)?,
+        slugs: job::name_publishers(store, &counts).map_err(stored)?,
     };
     let mut staging = staging::Staging::new(&config.pages);
     if !plan.is_empty() {
-        match job::write(store, &writer, plan, &mut staging) {
+        match job::write(store, &writer, (plan, &counts), &mut staging) {
             Ok(()) => {}
             Err(job::JobError::Store(e)) => return Err(stored(e)),
             Err(job::JobError::Page(PageError::Template(e))) => {
