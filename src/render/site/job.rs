@@ -270,66 +270,6 @@ impl Writer<'_> {
     }
 }
 
-/// A page to make from what it shows, given the templates and the frame.
-type Make<'s> =
-    Box<dyn FnOnce(&Environment<'_>, &Frame<'_>) -> Result<Page, minijinja::Error> + Send + 's>;
-
-/// What the reading side hands the rendering side.
-enum Job<'s> {
-    /// A page to make and stage.
-    Make(Make<'s>),
-    /// Bytes to stage as they are.
-    Add(String, Vec<u8>),
-    /// A page to delete.
-    Delete(String),
-}
-
-/// Where pages go: to the thread that renders and stages them, so that reading the store and
-/// rendering pages use a core each. Bounded: the reading side waits rather than holds more.
-struct Sink<'s> {
-    jobs: std::sync::mpsc::SyncSender<Job<'s>>,
-}
-
-impl<'s> Sink<'s> {
-    fn send(&self, job: Job<'s>) -> Result<(), JobError> {
-        // The rendering side stopped: its own error says why (see `write`).
-        self.jobs
-            .send(job)
-            .map_err(|_| JobError::Page(PageError::Write(std::io::Error::other("stopped"))))
-    }
-
-    fn make(
-        &self,
-        make: impl FnOnce(&Environment<'_>, &Frame<'_>) -> Result<Page, minijinja::Error> + Send + 's,
-    ) -> Result<(), JobError> {
-        self.send(Job::Make(Box::new(make)))
-    }
-
-    fn delete(&self, path: &str) -> Result<(), JobError> {
-        self.send(Job::Delete(path.to_string()))
-    }
-}
-
-/// The rendering side: makes and stages each page it is handed.
-fn render_pages(
-    env: &Environment<'_>,
-    frame: &Frame<'_>,
-    staging: &mut Staging<'_>,
-    jobs: std::sync::mpsc::Receiver<Job<'_>>,
-) -> Result<(), JobError> {
-    for job in jobs {
-        match job {
-            Job::Make(make) => {
-                let (path, html) = make(env, frame)?;
-                staging.add(path, html.into_bytes())?;
-            }
-            Job::Add(path, bytes) => staging.add(path, bytes)?,
-            Job::Delete(path) => staging.delete(&path),
-        }
-    }
-    Ok(())
-}
-
 /// Gives each publisher of the site without a page name one: the slug of its name, unless an
 /// earlier publisher has it. Names are kept, so a page keeps its address.
 pub fn name_publishers(
@@ -356,91 +296,65 @@ pub fn name_publishers(
     Ok(slugs)
 }
 
-/// Makes the pages `plan` names into `staging`: this thread reads the store, another renders
-/// and stages.
+/// Makes the pages `plan` names into `staging`.
 pub fn write(
     store: &Store,
     writer: &Writer<'_>,
     (plan, counts): (Plan, &[PublisherCount]),
     staging: &mut Staging<'_>,
 ) -> Result<(), JobError> {
-    std::thread::scope(|scope| {
-        let (jobs, queue) = std::sync::mpsc::sync_channel(CHUNK);
-        let (env, frame) = (writer.env, writer.frame);
-        let rendering = scope.spawn(move || render_pages(env, frame, staging, queue));
-        let sink = Sink { jobs };
-        let read = read_pages(store, writer, (plan, counts), &sink);
-        drop(sink);
-        let rendered = rendering.join().unwrap_or_else(|_| {
-            Err(JobError::Page(PageError::Write(std::io::Error::other(
-                "rendering the site's pages crashed",
-            ))))
-        });
-        // A rendering error first: it is why the reading side stopped, if it did.
-        rendered.and(read)
-    })
-}
-
-/// The reading side of [`write`]: what each page of the plan shows, handed to `sink`.
-fn read_pages(
-    store: &Store,
-    writer: &Writer<'_>,
-    (plan, counts): (Plan, &[PublisherCount]),
-    sink: &Sink<'_>,
-) -> Result<(), JobError> {
+    let emit = |staging: &mut Staging<'_>, (path, html): Page| staging.add(path, html.into_bytes());
     if plan.full {
         for count in counts {
-            all_item_pages(store, writer, count.source, sink)?;
+            all_item_pages(store, writer, count.source, staging)?;
         }
     } else {
-        changed_item_pages(store, writer, &plan, sink)?;
+        let mut ids = plan.items.clone();
+        for (source, key) in &plan.beside {
+            ids.extend(store.site_beside(*source, *key, false, EARLIER)?);
+        }
+        let ids: Vec<i64> = ids.into_iter().collect();
+        for chunk in ids.chunks(CHUNK) {
+            for row in writer.read(store, chunk)? {
+                let key = (row.item.sort_at.timestamp(), row.id);
+                let earlier_ids = store.site_beside(row.source, key, true, EARLIER)?;
+                let earlier = writer.entries(store, &earlier_ids)?;
+                let page = pages::item_page(
+                    writer.env,
+                    writer.frame,
+                    &row.item,
+                    &writer.entry(&row),
+                    &earlier,
+                )?;
+                emit(staging, page)?;
+            }
+        }
+        for gone in &plan.gone {
+            staging.delete(gone);
+        }
     }
-    archive_pages(store, writer, &plan, counts.len(), sink)?;
-    publisher_pages(store, writer, &plan, counts, sink)?;
+    archive_pages(store, writer, &plan, counts.len(), staging)?;
+    publisher_pages(store, writer, &plan, counts, staging)?;
     let tags: Vec<String> = if plan.full {
         store.site_tag_names()?
     } else {
         plan.tags.iter().cloned().collect()
     };
-    for tag in tags {
-        let ids = store.site_newest(Scope::Tag(&tag), 0, writer.frame.items_per_page)?;
+    for tag in &tags {
+        let ids = store.site_newest(Scope::Tag(tag), 0, writer.frame.items_per_page)?;
         if ids.is_empty() {
-            sink.delete(&tag_file(&tag))?;
+            staging.delete(&tag_file(tag));
             continue;
         }
         let entries = writer.entries(store, &ids)?;
-        sink.make(move |env, frame| pages::tag_page(env, frame, &tag, &entries))?;
+        emit(
+            staging,
+            pages::tag_page(writer.env, writer.frame, tag, &entries)?,
+        )?;
     }
-    index_page(store, writer, counts.len(), sink)?;
+    index_page(store, writer, counts.len(), staging)?;
     let favicon = super::FAVICON;
-    sink.send(Job::Add(favicon.0.to_string(), favicon.1.to_vec()))
-}
-
-/// The pages of the items that changed, of those that list them among their publisher's
-/// earlier items, and the deletion of those gone.
-fn changed_item_pages(
-    store: &Store,
-    writer: &Writer<'_>,
-    plan: &Plan,
-    sink: &Sink<'_>,
-) -> Result<(), JobError> {
-    let mut ids = plan.items.clone();
-    for (source, key) in &plan.beside {
-        ids.extend(store.site_beside(*source, *key, false, EARLIER)?);
-    }
-    let ids: Vec<i64> = ids.into_iter().collect();
-    for chunk in ids.chunks(CHUNK) {
-        for row in writer.read(store, chunk)? {
-            let key = (row.item.sort_at.timestamp(), row.id);
-            let earlier_ids = store.site_beside(row.source, key, true, EARLIER)?;
-            let earlier = writer.entries(store, &earlier_ids)?;
-            let entry = writer.entry(&row);
-            sink.make(move |env, frame| pages::item_page(env, frame, &row.item, &entry, &earlier))?;
-        }
-    }
-    for gone in &plan.gone {
-        sink.delete(gone)?;
-    }
+    staging.add(favicon.0.to_string(), favicon.1.to_vec())?;
     Ok(())
 }
 
@@ -450,7 +364,7 @@ fn all_item_pages(
     store: &Store,
     writer: &Writer<'_>,
     source: i64,
-    sink: &Sink<'_>,
+    staging: &mut Staging<'_>,
 ) -> Result<(), JobError> {
     let mut after = (i64::MIN, i64::MIN);
     let mut earlier: VecDeque<Entry> = VecDeque::new();
@@ -460,19 +374,20 @@ fn all_item_pages(
             return Ok(());
         };
         let rows = writer.read(store, &ids)?;
-        let last_sort = rows
-            .iter()
-            .find(|r| r.id == *last)
-            .map_or(i64::MAX, |r| r.item.sort_at.timestamp());
-        for row in rows {
-            let entry = writer.entry(&row);
+        for row in &rows {
+            let entry = writer.entry(row);
             let listed: Vec<Entry> = earlier.iter().rev().cloned().collect();
-            earlier.push_back(entry.clone());
-            sink.make(move |env, frame| pages::item_page(env, frame, &row.item, &entry, &listed))?;
+            let page = pages::item_page(writer.env, writer.frame, &row.item, &entry, &listed)?;
+            staging.add(page.0, page.1.into_bytes())?;
+            earlier.push_back(entry);
             if earlier.len() > EARLIER {
                 earlier.pop_front();
             }
         }
+        let last_sort = rows
+            .iter()
+            .find(|r| r.id == *last)
+            .map_or(i64::MAX, |r| r.item.sort_at.timestamp());
         after = (last_sort, *last);
     }
 }
@@ -484,7 +399,7 @@ fn archive_pages(
     writer: &Writer<'_>,
     plan: &Plan,
     publishers: usize,
-    sink: &Sink<'_>,
+    staging: &mut Staging<'_>,
 ) -> Result<(), JobError> {
     let per_page = writer.frame.items_per_page.max(1);
     let mut parts: BTreeMap<i64, BTreeSet<usize>> = BTreeMap::new();
@@ -547,13 +462,14 @@ fn archive_pages(
         }
     }
     for (day, part) in emptied {
-        sink.delete(&archive_file(day, part))?;
+        staging.delete(&archive_file(day, part));
     }
     for (day, wanted) in parts {
         let keys = store.site_between(day, day + DAY)?;
         let count = keys.len().div_ceil(per_page);
         for part in wanted.into_iter().filter(|p| *p < count) {
-            archive_page(store, writer, (day, &keys), part, publishers, sink)?;
+            let page = archive_page(store, writer, (day, &keys), part, publishers)?;
+            staging.add(page.0, page.1.into_bytes())?;
         }
     }
     Ok(())
@@ -567,8 +483,7 @@ fn archive_page(
     (day, keys): (i64, &[(i64, i64)]),
     part: usize,
     publishers: usize,
-    sink: &Sink<'_>,
-) -> Result<(), JobError> {
+) -> Result<Page, JobError> {
     let per_page = writer.frame.items_per_page.max(1);
     let count = keys.len().div_ceil(per_page);
     let ids: Vec<i64> = keys
@@ -611,18 +526,23 @@ fn archive_page(
     } else {
         date
     };
-    sink.make(move |env, frame| {
-        let title = format!("{} ({label})", frame.title);
-        let pagination = Pagination {
+    let frame = writer.frame;
+    let title = format!("{} ({label})", frame.title);
+    Ok(pages::river_page(
+        writer.env,
+        frame,
+        archive_file(day, part),
+        title,
+        &entries,
+        publishers,
+        Pagination {
             label,
             number: part + 1,
             count,
             newer,
             older,
-        };
-        let path = archive_file(day, part);
-        pages::river_page(env, frame, path, title, &entries, publishers, pagination)
-    })
+        },
+    )?)
 }
 
 /// The pages of the publishers the plan touches (every one when it is full), and their list.
@@ -631,7 +551,7 @@ fn publisher_pages(
     writer: &Writer<'_>,
     plan: &Plan,
     counts: &[PublisherCount],
-    sink: &Sink<'_>,
+    staging: &mut Staging<'_>,
 ) -> Result<(), JobError> {
     let sources: Vec<i64> = if plan.full {
         counts.iter().map(|c| c.source).collect()
@@ -644,42 +564,45 @@ fn publisher_pages(
             continue;
         };
         if !by_source.contains_key(&source) {
-            sink.delete(&href)?;
+            staging.delete(&href);
             continue;
         }
         let ids = store.site_newest(Scope::Source(source), 0, writer.frame.items_per_page)?;
         let rows = writer.read(store, &ids)?;
-        let entries: Vec<Entry> = rows.iter().map(|r| writer.entry(r)).collect();
-        let Some(newest) = rows.into_iter().next() else {
+        let Some(newest) = rows.first() else {
             continue;
         };
+        let entries: Vec<Entry> = rows.iter().map(|r| writer.entry(r)).collect();
         let count = by_source.get(&source).map_or(0, |c| c.items);
-        sink.make(move |env, frame| {
-            let newest = newest.item;
-            let when = shown_time(&newest);
-            let publisher = Publisher::new(&newest.publisher, href, count, when, frame);
-            pages::publisher_page(env, frame, &publisher, &entries)
-        })?;
+        let publisher = Publisher::new(
+            &newest.item.publisher,
+            href,
+            count,
+            shown_time(&newest.item),
+            writer.frame,
+        );
+        let page = pages::publisher_page(writer.env, writer.frame, &publisher, &entries)?;
+        staging.add(page.0, page.1.into_bytes())?;
     }
     let ids: Vec<i64> = counts.iter().map(|c| c.source).collect();
-    let mut publishers = store.publishers(&ids)?;
-    let listed: Vec<_> = counts
+    let publishers = store.publishers(&ids)?;
+    let listed: Vec<Publisher<'_>> = counts
         .iter()
         .filter_map(|c| {
+            let publisher = publishers.get(&c.source)?;
             let newest = chrono::DateTime::from_timestamp(c.newest, 0).unwrap_or_default();
-            let href = writer.publisher_href(c.source)?;
-            Some((publishers.remove(&c.source)?, href, c.items, newest))
+            Some(Publisher::new(
+                publisher,
+                writer.publisher_href(c.source)?,
+                c.items,
+                newest,
+                writer.frame,
+            ))
         })
         .collect();
-    sink.make(move |env, frame| {
-        let listed = listed
-            .iter()
-            .map(|(publisher, href, count, newest)| {
-                Publisher::new(publisher, href.clone(), *count, *newest, frame)
-            })
-            .collect();
-        pages::publishers_page(env, frame, listed)
-    })
+    let page = pages::publishers_page(writer.env, writer.frame, listed)?;
+    staging.add(page.0, page.1.into_bytes())?;
+    Ok(())
 }
 
 /// The index: the newest items, linked to the archive page that goes on from them.
@@ -687,7 +610,7 @@ fn index_page(
     store: &Store,
     writer: &Writer<'_>,
     publishers: usize,
-    sink: &Sink<'_>,
+    staging: &mut Staging<'_>,
 ) -> Result<(), JobError> {
     let per_page = writer.frame.items_per_page.max(1);
     let ids = store.site_newest(Scope::All, 0, per_page)?;
@@ -707,15 +630,22 @@ fn index_page(
         }
         None => None,
     };
-    sink.make(move |env, frame| {
-        let pagination = Pagination {
+    let frame = writer.frame;
+    let page = pages::river_page(
+        writer.env,
+        frame,
+        "index.html".into(),
+        frame.title.to_string(),
+        &entries,
+        publishers,
+        Pagination {
             label: "Latest".into(),
             number: 1,
             count: 1,
             newer: None,
             older,
-        };
-        let (path, title) = ("index.html".into(), frame.title.to_string());
-        pages::river_page(env, frame, path, title, &entries, publishers, pagination)
-    })
+        },
+    )?;
+    staging.add(page.0, page.1.into_bytes())?;
+    Ok(())
 }
