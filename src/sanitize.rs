@@ -325,13 +325,19 @@ fn windows_1252(c: char) -> Option<char> {
 /// decoded, white space folded. Only for cleaned HTML: no comments, scripts or styles are left
 /// in it, and its attribute values are quoted.
 pub fn text_of_clean_html(html: &str) -> String {
+    text_of_clean_html_upto(html, usize::MAX)
+}
+
+/// [`text_of_clean_html`], read only until the text holds `bytes` bytes or more (an excerpt
+/// needs the beginning of a long article, not all of it).
+pub fn text_of_clean_html_upto(html: &str, limit: usize) -> String {
     // One pass over bytes, one allocation: this runs for every item any text rule looks at.
-    // Only ASCII is dropped or added, so what is left is UTF-8 still.
+    // Only ASCII is dropped or added, and words are copied whole, so what is left is UTF-8.
     let bytes = html.as_bytes();
-    let mut text: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut text: Vec<u8> = Vec::with_capacity(bytes.len().min(limit.saturating_add(64)));
     let mut space = false;
     let mut at = 0;
-    while at < bytes.len() {
+    while at < bytes.len() && text.len() < limit {
         let byte = bytes[at];
         if byte == b'<' {
             let mut quote = None;
@@ -482,6 +488,12 @@ mod tests {
         for (html, text) in table {
             assert_eq!(text_of_clean_html(&clean_html(html, None)), text, "{html}");
         }
+        // Read up to a length: the text's beginning, whole words, never less than asked.
+        let long = "<p>Grüße aus dem <b>Hafen</b> und mehr</p>".repeat(50);
+        let whole = text_of_clean_html(&long);
+        let start = text_of_clean_html_upto(&long, 30);
+        assert!(start.len() >= 30 && start.len() < 40, "{start}");
+        assert!(whole.starts_with(&start), "{start}");
     }
 
     #[test]

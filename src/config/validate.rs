@@ -1437,14 +1437,14 @@ pub(super) fn resolve(base: &Path, relative: &str) -> PathBuf {
     resolved
 }
 
-/// The `.html` files of a `[site] templates` folder, each read whole.
+/// The `.html` (and `.css`) files of a `[site] templates` folder, each read whole.
 fn template_files(folder: &Path) -> Result<Vec<TemplateFile>, String> {
     let entries = std::fs::read_dir(folder)
         .map_err(|e| format!("cannot read the folder {}: {e}", folder.display()))?;
     let mut files: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "html") && p.is_file())
+        .filter(|p| p.extension().is_some_and(|e| e == "html" || e == "css") && p.is_file())
         .collect();
     files.sort();
     files

@@ -21,6 +21,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("sources.html", include_str!("../../templates/sources.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
     ("status.html", include_str!("../../templates/status.html")),
+    ("style.css", include_str!("../../templates/style.css")),
 ];
 
 /// One template: its name, its text, and the file it was read from (`None`: built in).

@@ -355,6 +355,9 @@ pub fn write(
     index_page(store, writer, counts.len(), staging)?;
     let favicon = super::FAVICON;
     staging.add(favicon.0.to_string(), favicon.1.to_vec())?;
+    // One stylesheet for every page, rather than its rules in each of them.
+    let style = writer.env.get_template(super::STYLE)?.render(())?;
+    staging.add(super::STYLE.to_string(), style.into_bytes())?;
     Ok(())
 }
 

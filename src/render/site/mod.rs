@@ -28,7 +28,7 @@ use super::provenance::escape;
 use super::{RenderContext, RenderError, relative_href};
 use crate::config::{OutputConfig, SiteConfig};
 use crate::model::StoredItem;
-use crate::sanitize::text_of_clean_html;
+use crate::sanitize::text_of_clean_html_upto;
 use crate::store::{ItemFilter, Store};
 use pages::{Frame, Publisher};
 pub use staging::SiteWritten;
@@ -42,6 +42,9 @@ const FAVICON: (&str, &[u8]) = (
     "favicon.svg",
     include_bytes!("../../../templates/favicon.svg"),
 );
+
+/// The site's stylesheet, made from the template of that name, beside its index.
+const STYLE: &str = "style.css";
 
 /// The file in the site's folder that says which render of the store wrote it: a folder that
 /// holds another token (another machine's, a restored copy) is written again in full.
@@ -165,8 +168,9 @@ impl Entry {
         let when = shown_time(stored);
         let text = item.summary.as_ref().or(item.content.as_ref()).map(|t| {
             if t.is_html {
-                // Stored HTML is cleaned HTML: read without parsing it again.
-                text_of_clean_html(&t.body)
+                // Stored HTML is cleaned HTML: read without parsing it again, and only as far
+                // as the excerpt goes (a character is at most 4 bytes).
+                text_of_clean_html_upto(&t.body, 4 * EXCERPT_CHARS + 4)
             } else {
                 t.body.clone()
             }
@@ -361,6 +365,7 @@ pub fn page_at(route: &str) -> Option<(PathBuf, &'static str)> {
     match parts.as_slice() {
         ["index.html"] => Some((PathBuf::from("index.html"), HTML)),
         [name] if *name == FAVICON.0 => Some((PathBuf::from(name), "image/svg+xml")),
+        [name] if *name == STYLE => Some((PathBuf::from(name), "text/css; charset=utf-8")),
         [folder, name] if OWNED_FOLDERS.contains(folder) && name.ends_with(".html") => {
             Some((Path::new(folder).join(name), HTML))
         }
@@ -368,10 +373,14 @@ pub fn page_at(route: &str) -> Option<(PathBuf, &'static str)> {
     }
 }
 
-/// The pages of the site found under `folder`: its index, its icon and the `.html` files of its
-/// folders.
+/// The pages of the site found under `folder`: its index, its icon, its stylesheet and the
+/// `.html` files of its folders.
 pub fn written_pages(folder: &Path) -> Vec<PathBuf> {
-    let mut pages = vec![folder.join("index.html"), folder.join(FAVICON.0)];
+    let mut pages = vec![
+        folder.join("index.html"),
+        folder.join(FAVICON.0),
+        folder.join(STYLE),
+    ];
     for owned in OWNED_FOLDERS {
         let Ok(entries) = std::fs::read_dir(folder.join(owned)) else {
             continue;
@@ -681,6 +690,7 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
     pages::publisher_page(env, &frame, &publishers[0], &entries)?;
     pages::publishers_page(env, &frame, publishers)?;
     pages::tag_page(env, &frame, "sample", &entries)?;
+    env.get_template(STYLE)?.render(())?;
     try_standalone_pages(env, &items)
 }
 
