@@ -713,15 +713,17 @@ impl Validator<'_> {
                 let first = inside.components().next();
                 let owned = first.is_some_and(|c| {
                     let c = c.as_os_str();
-                    c == "index.html"
-                        || ["page", "items", "sources", "tags"].iter().any(|f| c == *f)
+                    ["index.html", "style.css", "favicon.svg", ".tributary-site"]
+                        .iter()
+                        .chain(&["archive", "page", "items", "sources", "tags"])
+                        .any(|f| c == *f)
                 });
                 if owned {
                     self.report(
                         self.file,
                         format!("outputs[{index}].{key}"),
                         format!(
-                            "{} is the site's (index.html, page/, items/, sources/ and tags/ under [site] pages are); write it elsewhere",
+                            "{} is the site's (index.html, style.css, archive/, items/, sources/ and tags/ under [site] pages are); write it elsewhere",
                             file.display()
                         ),
                     );
