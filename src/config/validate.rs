@@ -710,15 +710,7 @@ impl Validator<'_> {
                 let Ok(inside) = file.strip_prefix(&pages) else {
                     continue;
                 };
-                let first = inside.components().next();
-                let owned = first.is_some_and(|c| {
-                    let c = c.as_os_str();
-                    ["index.html", "style.css", "favicon.svg", ".tributary-site"]
-                        .iter()
-                        .chain(&["archive", "page", "items", "sources", "tags"])
-                        .any(|f| c == *f)
-                });
-                if owned {
+                if site_owns(inside) {
                     self.report(
                         self.file,
                         format!("outputs[{index}].{key}"),
@@ -1437,6 +1429,26 @@ pub(super) fn resolve(base: &Path, relative: &str) -> PathBuf {
         }
     }
     resolved
+}
+
+/// Whether the site writes at `inside` (a path under `[site] pages`): its own files and
+/// folders, which an output there would be overwritten by.
+fn site_owns(inside: &Path) -> bool {
+    const OWNED: [&str; 9] = [
+        "index.html",
+        "style.css",
+        "favicon.svg",
+        ".tributary-site",
+        "archive",
+        "page",
+        "items",
+        "sources",
+        "tags",
+    ];
+    inside
+        .components()
+        .next()
+        .is_some_and(|c| OWNED.iter().any(|f| c.as_os_str() == *f))
 }
 
 /// The `.html` (and `.css`) files of a `[site] templates` folder, each read whole.

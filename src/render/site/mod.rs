@@ -29,7 +29,7 @@ use super::{RenderContext, RenderError, relative_href};
 use crate::config::{OutputConfig, SiteConfig};
 use crate::model::StoredItem;
 use crate::sanitize::text_of_clean_html_upto;
-use crate::store::{ItemFilter, Store};
+use crate::store::{ItemFilter, Scope, Store};
 use pages::{Frame, Publisher};
 pub use staging::SiteWritten;
 
@@ -49,6 +49,9 @@ const STYLE: &str = "style.css";
 /// The file in the site's folder that says which render of the store wrote it: a folder that
 /// holds another token (another machine's, a restored copy) is written again in full.
 const TOKEN_FILE: &str = ".tributary-site";
+
+/// How many changed items a render takes page by page at least, whatever the site's size.
+const WHOLE_SITE_AT: usize = 2_000;
 
 /// How much of an item's text a list shows.
 const EXCERPT_CHARS: usize = 280;
@@ -434,11 +437,16 @@ pub fn render(
         || !config.pages.join("index.html").exists();
     let sources = source_digests(ctx, &reach.filters);
     let mut changed = changed.to_vec();
+    let mut full = full;
     if !full {
         changed.extend(items_of_changed_sources(store, &sources).map_err(stored)?);
         if changed.is_empty() {
             return Ok(SiteWritten::default());
         }
+        // Past a share of the site, page by page costs more than all at once (a rule that
+        // changed most items, say): each changed item's page reads the items listed on it.
+        full = changed.len() > WHOLE_SITE_AT
+            && changed.len() > store.site_count(Scope::All).map_err(stored)? / 4;
     }
     // Until this render is done, the next one cannot trust what the store says was written.
     store.set_render_state("site.look", None).map_err(stored)?;
