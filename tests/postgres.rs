@@ -127,10 +127,11 @@ async fn once_on_postgres_stores_each_item_once_updates_in_place_and_merges_with
             )],
         ),
     );
-    let ws = Workspace::new(&db.config(
+    let config = db.config(
         &server,
         &[("Harbour", "/harbour.xml"), ("Mirror", "/mirror.xml")],
-    ));
+    );
+    let ws = Workspace::new(&format!("{config}\n[site]\npages = \"public/\"\n"));
 
     let harbour_first = ws.tributary(&["poll", "Harbour"]).await;
     assert!(harbour_first.status.success(), "{}", stderr(&harbour_first));
@@ -206,6 +207,17 @@ async fn once_on_postgres_stores_each_item_once_updates_in_place_and_merges_with
             .count(),
         1
     );
+    // The site followed: the new item and the corrected title, each on its page, placed
+    // by what the store logged.
+    assert_eq!(db.count("SELECT count(*) FROM site_items"), 3);
+    assert_eq!(db.count("SELECT count(*) FROM item_changes"), 0);
+    let index = std::fs::read_to_string(ws.path("public/index.html")).unwrap();
+    assert!(index.contains("Harbour three") && index.contains("Harbour two, corrected"));
+    let corrected: String =
+        db.rows("SELECT public_id FROM items WHERE title LIKE '%corrected'")[0].get(0);
+    let page = corrected.rsplit(':').next().unwrap();
+    let html = std::fs::read_to_string(ws.path(&format!("public/items/{page}.html"))).unwrap();
+    assert!(html.contains("<h1>Harbour two, corrected</h1>"), "{html}");
     // Each source's validators and next poll are kept.
     assert_eq!(
         db.count("SELECT count(*) FROM sources WHERE next_poll_at IS NOT NULL"),

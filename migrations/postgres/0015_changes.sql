@@ -72,7 +72,9 @@ CREATE TABLE site_tags (
 
 CREATE TABLE site_publishers (
     source_id BIGINT PRIMARY KEY,
-    slug      TEXT NOT NULL UNIQUE
+    slug      TEXT UNIQUE,
+    items     BIGINT NOT NULL DEFAULT 0,   -- its items on the site, kept as they are placed
+    newest    BIGINT                       -- when the newest of them sorts
 );
 
 CREATE TABLE site_sources (

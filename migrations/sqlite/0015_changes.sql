@@ -60,10 +60,14 @@ CREATE TABLE site_tags (
     PRIMARY KEY (tag, sort_at, item_id)
 );
 
--- A publisher's page keeps the name it was first given, whatever it is renamed to later.
+-- A publisher's page keeps the name it was first given, whatever it is renamed to later;
+-- its count of items on the site is kept as they are placed (the list of publishers reads
+-- it, not a million rows).
 CREATE TABLE site_publishers (
     source_id INTEGER PRIMARY KEY,
-    slug      TEXT NOT NULL UNIQUE
+    slug      TEXT UNIQUE,
+    items     INTEGER NOT NULL DEFAULT 0,   -- its items on the site, kept as they are placed
+    newest    INTEGER                       -- when the newest of them sorts
 );
 
 -- What each source contributed to the site (its tags, which outputs take it), as a digest.

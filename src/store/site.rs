@@ -183,7 +183,13 @@ impl Store {
         placed: &[Placement],
     ) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
+        let mut sources: Vec<i64> = placed.iter().map(|p| p.source).collect();
         for id in removed.iter().chain(placed.iter().map(|p| &p.item)) {
+            let was: Option<i64> = tx
+                .prepare_cached("SELECT source_id FROM site_items WHERE item_id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            sources.extend(was);
             tx.prepare_cached("DELETE FROM site_items WHERE item_id = ?1")?
                 .execute([id])?;
             tx.prepare_cached("DELETE FROM site_tags WHERE item_id = ?1")?
@@ -209,6 +215,20 @@ impl Store {
                 .execute(rusqlite::params![tag, p.sort_at, p.item])?;
             }
         }
+        sources.sort_unstable();
+        sources.dedup();
+        // Counted again from the index, a publisher at a time: the publishers' list reads
+        // these rows, not every item.
+        for source in sources {
+            tx.prepare_cached(
+                "INSERT INTO site_publishers (source_id, items, newest)
+                 VALUES (?1, (SELECT count(*) FROM site_items WHERE source_id = ?1),
+                             (SELECT max(sort_at) FROM site_items WHERE source_id = ?1))
+                 ON CONFLICT (source_id) DO UPDATE
+                 SET items = excluded.items, newest = excluded.newest",
+            )?
+            .execute([source])?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -220,30 +240,32 @@ impl Store {
         skip: usize,
         limit: usize,
     ) -> Result<Vec<i64>, StoreError> {
-        let (sql, key) = match scope {
-            Scope::All => (
-                "SELECT item_id FROM site_items WHERE CAST(?1 AS TEXT) IS NULL
-                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
-                None,
-            ),
-            Scope::Source(source) => (
-                "SELECT item_id FROM site_items WHERE source_id = CAST(?1 AS BIGINT)
-                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
-                Some(source.to_string()),
-            ),
-            Scope::Tag(tag) => (
-                "SELECT item_id FROM site_tags WHERE tag = ?1
-                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
-                Some(tag.to_string()),
-            ),
-        };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let skip = i64::try_from(skip).unwrap_or(i64::MAX);
-        let mut query = self.db.prepare_cached(sql)?;
-        let ids = query
-            .query_map(rusqlite::params![key, limit, skip], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(ids)
+        let read = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<i64>, StoreError> {
+            let mut query = self.db.prepare_cached(sql)?;
+            let ids = query
+                .query_map(params, |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
+        };
+        match scope {
+            Scope::All => read(
+                "SELECT item_id FROM site_items
+                 ORDER BY sort_at DESC, item_id DESC LIMIT ?1 OFFSET ?2",
+                &[&limit, &skip],
+            ),
+            Scope::Source(source) => read(
+                "SELECT item_id FROM site_items WHERE source_id = ?1
+                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
+                &[&source, &limit, &skip],
+            ),
+            Scope::Tag(tag) => read(
+                "SELECT item_id FROM site_tags WHERE tag = ?1
+                 ORDER BY sort_at DESC, item_id DESC LIMIT ?2 OFFSET ?3",
+                &[&tag, &limit, &skip],
+            ),
+        }
     }
 
     /// How many items of `scope` the site has.
@@ -335,7 +357,7 @@ impl Store {
     /// Every publisher with items on the site.
     pub fn site_publisher_counts(&self) -> Result<Vec<PublisherCount>, StoreError> {
         let mut query = self.db.prepare_cached(
-            "SELECT source_id, count(*), max(sort_at) FROM site_items GROUP BY source_id",
+            "SELECT source_id, items, newest FROM site_publishers WHERE items > 0",
         )?;
         let counts = query
             .query_map(rusqlite::params![], |r| {
@@ -353,7 +375,7 @@ impl Store {
     pub fn site_slugs(&self) -> Result<HashMap<i64, String>, StoreError> {
         let mut query = self
             .db
-            .prepare_cached("SELECT source_id, slug FROM site_publishers")?;
+            .prepare_cached("SELECT source_id, slug FROM site_publishers WHERE slug IS NOT NULL")?;
         let slugs = query
             .query_map(rusqlite::params![], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
@@ -364,7 +386,8 @@ impl Store {
     pub fn add_site_slug(&mut self, source: i64, slug: &str) -> Result<(), StoreError> {
         self.db.execute(
             "INSERT INTO site_publishers (source_id, slug) VALUES (?1, ?2)
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (source_id) DO UPDATE SET slug = excluded.slug
+             WHERE site_publishers.slug IS NULL",
             rusqlite::params![source, slug],
         )?;
         Ok(())
@@ -399,5 +422,117 @@ impl Store {
             }
         }
         Ok(publishers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::on_each_backend;
+
+    fn placed(item: i64, source: i64, sort_at: i64, tags: &[&str]) -> Placement {
+        Placement {
+            item,
+            public_id: format!("urn:uuid:{item}"),
+            source,
+            sort_at,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            source_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn what_the_site_placed_is_read_back_by_day_publisher_tag_and_neighbour() {
+        on_each_backend("site_placements", |mut store| {
+            const DAY: i64 = 86_400;
+            let items = [
+                placed(1, 10, DAY + 10, &["a"]),
+                placed(2, 10, DAY + 20, &["a", "b"]),
+                placed(3, 11, DAY + 20, &[]),
+                placed(4, 10, 2 * DAY + 5, &["b"]),
+                placed(5, 11, 3 * DAY, &["a"]),
+            ];
+            store.place_on_site(&[], &items).unwrap();
+            let newest = |scope, skip, limit| store.site_newest(scope, skip, limit).unwrap();
+            assert_eq!(newest(Scope::All, 0, 3), [5, 4, 3]);
+            assert_eq!(newest(Scope::All, 3, 10), [2, 1]);
+            assert_eq!(newest(Scope::Source(10), 0, 10), [4, 2, 1]);
+            assert_eq!(newest(Scope::Tag("a"), 0, 10), [5, 2, 1]);
+            assert_eq!(store.site_count(Scope::Tag("b")).unwrap(), 2);
+            assert_eq!(
+                store.site_between(DAY, 2 * DAY).unwrap(),
+                [(DAY + 10, 1), (DAY + 20, 2), (DAY + 20, 3)]
+            );
+            assert_eq!(
+                store.site_around(2 * DAY).unwrap(),
+                (Some(DAY + 20), Some(2 * DAY + 5))
+            );
+            assert_eq!(store.site_around(4 * DAY).unwrap(), (Some(3 * DAY), None));
+            assert_eq!(store.site_beside(10, (DAY + 20, 2), true, 5).unwrap(), [1]);
+            assert_eq!(store.site_beside(10, (DAY + 20, 2), false, 5).unwrap(), [4]);
+            let mut tags = store.site_tag_names().unwrap();
+            tags.sort();
+            assert_eq!(tags, ["a", "b"]);
+            let counts = |store: &Store| {
+                let mut counts: Vec<(i64, usize, i64)> = store
+                    .site_publisher_counts()
+                    .unwrap()
+                    .iter()
+                    .map(|c| (c.source, c.items, c.newest))
+                    .collect();
+                counts.sort();
+                counts
+            };
+            assert_eq!(counts(&store), [(10, 3, 2 * DAY + 5), (11, 2, 3 * DAY)]);
+
+            // Item 4 leaves, item 5 moves to source 10: the counts follow.
+            store
+                .place_on_site(&[4], &[placed(5, 10, 3 * DAY, &[])])
+                .unwrap();
+            assert_eq!(counts(&store), [(10, 3, 3 * DAY), (11, 1, DAY + 20)]);
+            assert_eq!(store.site_count(Scope::Tag("a")).unwrap(), 2);
+            let mut placements = store.site_placements(&[5, 4, 9]).unwrap();
+            placements.retain(|p| p.item == 5);
+            assert_eq!(placements, [placed(5, 10, 3 * DAY, &[])]);
+
+            // A publisher keeps the page name it was given first.
+            store.add_site_slug(10, "ten").unwrap();
+            store.add_site_slug(10, "renamed").unwrap();
+            assert_eq!(
+                store.site_slugs().unwrap(),
+                HashMap::from([(10, "ten".to_string())])
+            );
+        });
+    }
+
+    #[test]
+    fn changes_are_forgotten_by_number_and_state_is_kept() {
+        on_each_backend("site_changes", |mut store| {
+            for item in [7, 8, 7] {
+                store
+                    .db
+                    .execute("INSERT INTO item_changes (item_id) VALUES (?1)", [item])
+                    .unwrap();
+            }
+            let changes = store.item_changes(usize::MAX).unwrap();
+            assert_eq!(changes.iter().map(|c| c.1).collect::<Vec<_>>(), [7, 8, 7]);
+            store
+                .forget_item_changes(&[changes[0].0, changes[2].0])
+                .unwrap();
+            assert!(store.has_item_changes().unwrap());
+            assert_eq!(store.item_changes(10).unwrap(), [changes[1]]);
+            store.forget_item_changes(&[changes[1].0]).unwrap();
+            assert!(!store.has_item_changes().unwrap());
+
+            assert_eq!(store.render_state("site.look").unwrap(), None);
+            store.set_render_state("site.look", Some("one")).unwrap();
+            store.set_render_state("site.look", Some("two")).unwrap();
+            assert_eq!(
+                store.render_state("site.look").unwrap().as_deref(),
+                Some("two")
+            );
+            store.set_render_state("site.look", None).unwrap();
+            assert_eq!(store.render_state("site.look").unwrap(), None);
+        });
     }
 }
