@@ -144,11 +144,6 @@ impl Served {
         Found::at(folder.join(path), content_type)
     }
 
-    /// The bytes the cache keeps.
-    pub fn cached_bytes(&self) -> usize {
-        self.cache.used()
-    }
-
     /// Answers `/websub/<id>` from now on, handing deliveries to `inbox`.
     pub fn accept_pushes(&self, inbox: Inbox) {
         match self.inbox.write() {
