@@ -128,26 +128,39 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads the items of every output that changed since it was written (an item changed,
-    /// its config did, or its file is not what was written), and the health feed's events.
+    /// Reads the items of every output that may have changed since it was written (an item
+    /// changed, its config did, its file is not what was written, or its `max_age` lets items
+    /// age out of it), and the health feed's events.
     pub fn read(
         store: &Store,
         outputs: &[OutputConfig],
         health: Option<&Path>,
         ctx: RenderContext<'_>,
     ) -> Snapshot {
-        let changes = store.item_changes(usize::MAX);
-        let any_change = changes.as_ref().map_or(true, |c| !c.is_empty());
+        let (changes, any_change) = match store.item_changes(usize::MAX) {
+            Ok(changes) => {
+                let any = !changes.is_empty();
+                (changes, any)
+            }
+            Err(error) => {
+                // The outputs are read again, as if everything changed.
+                tracing::error!(%error, "reading the items' changes failed");
+                (Vec::new(), true)
+            }
+        };
         Snapshot {
             items: outputs
                 .iter()
                 .map(|output| {
-                    (any_change || !as_written(store, output, ctx))
+                    // An output with `max_age` changes with the clock too: its oldest items
+                    // age out with no change logged.
+                    let aging = output.max_age.is_some();
+                    (any_change || aging || !as_written(store, output, ctx))
                         .then(|| store.items(&filter(output, ctx)))
                 })
                 .collect(),
             events: health.map(|_| store.recent_events(health::HEALTH_ITEMS)),
-            changes: changes.unwrap_or_default(),
+            changes,
         }
     }
 
