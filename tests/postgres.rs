@@ -262,6 +262,15 @@ async fn a_postgres_database_from_a_newer_tributary_is_refused_and_left_alone() 
     assert_eq!(db.count("SELECT count(*) FROM items"), 1);
 }
 
+/// Each of `names` with the path of the same place in `paths`: sources for a config.
+fn named<'a>(names: &'a [String], paths: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    names
+        .iter()
+        .zip(paths)
+        .map(|(name, path)| (name.as_str(), path.as_str()))
+        .collect()
+}
+
 /// Three `tributary run` instances share one database over 3,000 feeds; the leader is killed
 /// (SIGKILL) mid-round. The farm's request log and the rows tell what a user would check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -287,11 +296,7 @@ async fn three_instances_share_the_sources_and_a_killed_leaders_work_is_taken_ov
         );
     }
     let names: Vec<String> = (0..FEEDS).map(|n| format!("Feed {n}")).collect();
-    let sources: Vec<(&str, &str)> = names
-        .iter()
-        .zip(&paths)
-        .map(|(name, path)| (name.as_str(), path.as_str()))
-        .collect();
+    let sources = named(&names, &paths);
     let config = db.config(&server, &sources);
     let workspaces: Vec<Workspace> = ["a", "b", "c"]
         .iter()
@@ -497,11 +502,7 @@ async fn a_killed_leaders_outputs_are_complete_again_within_the_lease_and_ten_se
         );
     }
     let names: Vec<String> = (0..FEEDS).map(|n| format!("Feed {n}")).collect();
-    let sources: Vec<(&str, &str)> = names
-        .iter()
-        .zip(&paths)
-        .map(|(name, path)| (name.as_str(), path.as_str()))
-        .collect();
+    let sources = named(&names, &paths);
     let config = db.config(&server, &sources).replace(
         "[retention]",
         &format!(
