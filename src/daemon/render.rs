@@ -212,7 +212,7 @@ pub async fn render_outputs(
             )
         })
         .await;
-    let seen = snapshot.as_ref().map(|s| (s.changed_items(), s.changes()));
+    let seen = snapshot.as_ref().map(Snapshot::changes);
     let write_config = Arc::clone(config);
     let mut rendered = match snapshot {
         Some(snapshot) => tokio::task::spawn_blocking(move || {
@@ -224,7 +224,7 @@ pub async fn render_outputs(
         .ok(),
         None => None,
     };
-    if let (Some(files), Some((changed, seen))) = (rendered.as_mut(), seen) {
+    if let (Some(files), Some(changes)) = (rendered.as_mut(), seen) {
         let site_config = Arc::clone(config);
         let outputs_written = files.iter().all(|r| r.result.is_ok());
         // The site reads what it needs page by page: on the store's thread, which the pages
@@ -234,11 +234,11 @@ pub async fn render_outputs(
             .with(move |store| {
                 let c = &site_config;
                 let ctx = render_context(c, now);
-                let site = render::render_site(store, &changed, &c.outputs, ctx);
+                let site = render::render_site(store, changes.items.as_deref(), &c.outputs, ctx);
                 let all_written = outputs_written && site.as_ref().is_none_or(|s| s.result.is_ok());
                 (
                     site,
-                    all_written.then(|| render::written(store, &seen, &c.outputs, ctx)),
+                    all_written.then(|| render::written(store, &changes.seen, &c.outputs, ctx)),
                 )
             })
             .await;

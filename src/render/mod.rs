@@ -26,7 +26,7 @@ use crate::config::{OutputConfig, OutputFormat, Publishing, SourceConfig};
 use crate::identity::stable_urn;
 use crate::model::{StoredEvent, StoredItem};
 use crate::sanitize::web_url;
-use crate::store::{ItemFilter, Store, StoreError, Tagged};
+use crate::store::{Changes, ItemFilter, Store, StoreError, Tagged};
 
 /// The Media RSS namespace, for thumbnails and extra enclosures.
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
@@ -123,8 +123,8 @@ pub struct Snapshot {
     items: Vec<Option<Result<Vec<StoredItem>, StoreError>>>,
     /// The health feed's events, when there is a health feed.
     events: Option<Result<Vec<StoredEvent>, StoreError>>,
-    /// The item changes logged since the last render: (sequence, item row id).
-    changes: Vec<(i64, i64)>,
+    /// The item changes logged since the last render.
+    changes: Changes,
 }
 
 impl Snapshot {
@@ -137,15 +137,15 @@ impl Snapshot {
         health: Option<&Path>,
         ctx: RenderContext<'_>,
     ) -> Snapshot {
-        let (changes, any_change) = match store.item_changes(usize::MAX) {
+        let (changes, any_change) = match store.item_changes(MOST_CHANGES_ONE_BY_ONE) {
             Ok(changes) => {
-                let any = !changes.is_empty();
+                let any = changes.any();
                 (changes, any)
             }
             Err(error) => {
                 // The outputs are read again, as if everything changed.
                 tracing::error!(%error, "reading the items' changes failed");
-                (Vec::new(), true)
+                (Changes::default(), true)
             }
         };
         Snapshot {
@@ -164,16 +164,15 @@ impl Snapshot {
         }
     }
 
-    /// The row ids of the items that changed.
-    pub fn changed_items(&self) -> Vec<i64> {
-        self.changes.iter().map(|(_, item)| *item).collect()
-    }
-
-    /// The changes this snapshot saw, for [`written`] to forget once they are written.
-    pub fn changes(&self) -> Vec<i64> {
-        self.changes.iter().map(|(seq, _)| *seq).collect()
+    /// The changes this snapshot saw: for [`render_site`], then for [`written`] to forget.
+    pub fn changes(&self) -> Changes {
+        self.changes.clone()
     }
 }
+
+/// Past this many changed items, a render takes everything rather than item by item (and the
+/// site is made whole), and does not hold their ids.
+const MOST_CHANGES_ONE_BY_ONE: usize = 100_000;
 
 /// What an output's file is made from beside its items, and the file's bytes: the same
 /// digest means that a render would write the same file.
@@ -214,7 +213,7 @@ fn as_written(store: &Store, output: &OutputConfig, ctx: RenderContext<'_>) -> b
 /// remembered as written.
 pub fn written(
     store: &mut Store,
-    seen: &[i64],
+    seen: &[(i64, i64)],
     outputs: &[OutputConfig],
     ctx: RenderContext<'_>,
 ) -> Result<(), StoreError> {
@@ -317,11 +316,11 @@ pub fn render_now(
     ctx: RenderContext<'_>,
 ) -> Vec<Rendered> {
     let snapshot = Snapshot::read(store, outputs, health, ctx);
-    let (changed, seen) = (snapshot.changed_items(), snapshot.changes());
+    let changes = snapshot.changes();
     let mut rendered = render_all(snapshot, outputs, health, ctx);
-    rendered.extend(render_site(store, &changed, outputs, ctx));
+    rendered.extend(render_site(store, changes.items.as_deref(), outputs, ctx));
     if rendered.iter().all(|r| r.result.is_ok())
-        && let Err(error) = written(store, &seen, outputs, ctx)
+        && let Err(error) = written(store, &changes.seen, outputs, ctx)
     {
         tracing::error!(%error, "recording what was written failed");
     }
@@ -347,7 +346,7 @@ fn render_opml(path: &Path, ctx: RenderContext<'_>) -> Rendered {
 /// place together (or not at all), and logged as one; `None` without a site.
 pub fn render_site(
     store: &mut Store,
-    changed: &[i64],
+    changed: Option<&[i64]>,
     outputs: &[OutputConfig],
     ctx: RenderContext<'_>,
 ) -> Option<Rendered> {

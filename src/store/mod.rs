@@ -34,7 +34,7 @@ pub use items::{ItemFilter, ItemRow, Placement, Tagged};
 pub use leases::{Claimed, InstanceSeen, LEADER};
 pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
-pub use site::{PublisherCount, Scope};
+pub use site::{Changes, PublisherCount, Scope};
 pub use sources::StoredSchedule;
 pub use status::{PolledBy, SourceStatus, StatusReads};
 pub use webhooks::{Delivery, WebhookStatus};

@@ -20,6 +20,23 @@ pub enum Scope<'a> {
     Tag(&'a str),
 }
 
+/// The changes a render read from the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// The numbers of the rows read, as runs `(first, last)`.
+    pub seen: Vec<(i64, i64)>,
+    /// The row ids of the items changed, in the log's order (repeats included); `None` when
+    /// there were more than asked for.
+    pub items: Option<Vec<i64>>,
+}
+
+impl Changes {
+    /// Whether anything was logged.
+    pub fn any(&self) -> bool {
+        !self.seen.is_empty()
+    }
+}
+
 /// What the site shows of a publisher in its list: how many items, and the newest's date.
 #[derive(Debug, Clone)]
 pub struct PublisherCount {
@@ -32,30 +49,44 @@ pub struct PublisherCount {
 }
 
 impl Store {
-    /// The changes logged since the last render took them: (sequence, item row id), oldest
-    /// first, at most `limit`.
-    pub fn item_changes(&self, limit: usize) -> Result<Vec<(i64, i64)>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    /// The changes logged since the last render took them, read row by row: the numbers seen
+    /// (as runs, for [`Store::forget_item_changes`]) and the row ids of the items changed, up
+    /// to `most` of them (`None` past that: a render then takes everything). A cold start's
+    /// million new items cost a few runs, not a million numbers.
+    pub fn item_changes(&self, most: usize) -> Result<Changes, StoreError> {
         let mut query = self
             .db
-            .prepare_cached("SELECT seq, item_id FROM item_changes ORDER BY seq LIMIT ?1")?;
-        let rows = query
-            .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+            .prepare_cached("SELECT seq, item_id FROM item_changes ORDER BY seq")?;
+        let mut changes = Changes {
+            seen: Vec::new(),
+            items: Some(Vec::new()),
+        };
+        let rows = query.query_map(rusqlite::params![], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (seq, item) = row?;
+            match changes.seen.last_mut() {
+                Some((_, last)) if *last + 1 == seq => *last = seq,
+                _ => changes.seen.push((seq, seq)),
+            }
+            if let Some(items) = changes.items.as_mut() {
+                items.push(item);
+                if items.len() > most {
+                    changes.items = None;
+                }
+            }
+        }
+        Ok(changes)
     }
 
     /// The changes a render took, forgotten: exactly those (a change logged meanwhile by
     /// another instance stays, whatever its number).
-    pub fn forget_item_changes(&mut self, seqs: &[i64]) -> Result<(), StoreError> {
-        let sql = format!(
-            "DELETE FROM item_changes WHERE seq IN (SELECT CAST(value AS BIGINT) FROM {})",
-            self.db.backend().json_values("?1")
-        );
+    pub fn forget_item_changes(&mut self, seen: &[(i64, i64)]) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
-        for chunk in seqs.chunks(10_000) {
-            tx.prepare_cached(&sql)?
-                .execute([serde_json::to_string(chunk)?])?;
+        for (first, last) in seen {
+            tx.prepare_cached("DELETE FROM item_changes WHERE seq >= ?1 AND seq <= ?2")?
+                .execute([first, last])?;
         }
         tx.commit()?;
         Ok(())
@@ -502,13 +533,27 @@ mod tests {
                     .unwrap();
             }
             let changes = store.item_changes(usize::MAX).unwrap();
-            assert_eq!(changes.iter().map(|c| c.1).collect::<Vec<_>>(), [7, 8, 7]);
+            assert_eq!(changes.items.as_deref(), Some(&[7, 8, 7][..]));
+            let (first, last) = changes.seen[0];
+            assert_eq!(
+                (changes.seen.len(), last - first),
+                (1, 2),
+                "one run of three"
+            );
+            assert_eq!(
+                store.item_changes(2).unwrap().items,
+                None,
+                "more than asked for"
+            );
+            // The first and the last forgotten; the one between stays.
             store
-                .forget_item_changes(&[changes[0].0, changes[2].0])
+                .forget_item_changes(&[(first, first), (last, last)])
                 .unwrap();
-            assert_eq!(store.item_changes(10).unwrap(), [changes[1]]);
-            store.forget_item_changes(&[changes[1].0]).unwrap();
-            assert!(store.item_changes(10).unwrap().is_empty());
+            let left = store.item_changes(10).unwrap();
+            assert_eq!(left.items.as_deref(), Some(&[8][..]));
+            assert_eq!(left.seen, [(first + 1, first + 1)]);
+            store.forget_item_changes(&left.seen).unwrap();
+            assert!(!store.item_changes(10).unwrap().any());
 
             assert_eq!(store.render_state("site.look").unwrap(), None);
             store.set_render_state("site.look", Some("one")).unwrap();

@@ -399,11 +399,12 @@ pub fn written_pages(folder: &Path) -> Vec<PathBuf> {
 }
 
 /// Writes what changed of the site: the pages that the items `changed` (row ids logged since
-/// the last render) touch, or every page when the site's look changed or its folder is not
-/// the one the store remembers. Nothing is put in place unless every page rendered.
+/// the last render) touch, or every page when the site's look changed, its folder is not the
+/// one the store remembers, or `changed` is `None` (too many to take one by one). Nothing is
+/// put in place unless every page rendered.
 pub fn render(
     store: &mut Store,
-    changed: &[i64],
+    changed: Option<&[i64]>,
     config: &SiteConfig,
     outputs: &[OutputConfig],
     ctx: RenderContext<'_>,
@@ -436,8 +437,8 @@ pub fn render(
         || std::fs::read_to_string(config.pages.join(TOKEN_FILE)).ok() != token
         || !config.pages.join("index.html").exists();
     let sources = source_digests(ctx, &reach.filters);
-    let mut changed = changed.to_vec();
-    let mut full = full;
+    let mut full = full || changed.is_none();
+    let mut changed = changed.unwrap_or_default().to_vec();
     if !full {
         changed.extend(items_of_changed_sources(store, &sources).map_err(stored)?);
         if changed.is_empty() {
