@@ -63,6 +63,7 @@ pub mod report;
 pub mod rules;
 pub mod sanitize;
 pub mod schedule;
+pub mod search;
 pub mod service;
 pub mod store;
 pub mod watch;

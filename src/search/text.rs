@@ -1,0 +1,133 @@
+//! Words as the index holds them: folded (case and accents do not matter) and split at every
+//! character that is not a letter or a digit, the same on every backend and in the matcher.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// The most words of one item that are indexed: PostgreSQL numbers a word's positions up to
+/// 16,383, and the matcher must see what the index sees.
+pub const MOST_WORDS: usize = 16_000;
+
+/// `text`'s words, folded: `Café, CAFE!` gives `cafe`, `cafe`.
+pub fn words(text: &str) -> Vec<String> {
+    spans(text).map(|(_, word)| word).collect()
+}
+
+/// `text`'s words, folded, each with the byte range it came from in `text`.
+pub fn spans(text: &str) -> impl Iterator<Item = (std::ops::Range<usize>, String)> + '_ {
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        while chars.peek().is_some_and(|(_, c)| !c.is_alphanumeric()) {
+            chars.next();
+        }
+        let (start, _) = *chars.peek()?;
+        let mut end = start;
+        let mut word = String::new();
+        while let Some(&(at, c)) = chars.peek() {
+            if !c.is_alphanumeric() {
+                break;
+            }
+            fold_into(c, &mut word);
+            end = at + c.len_utf8();
+            chars.next();
+        }
+        Some((start..end, word))
+    })
+    .filter(|(_, word)| !word.is_empty())
+}
+
+/// Appends `c` lower-cased, its accents dropped (`É` → `e`, `ß` → `ss`).
+fn fold_into(c: char, word: &mut String) {
+    if c.is_ascii() {
+        word.push(c.to_ascii_lowercase());
+        return;
+    }
+    if c == 'ß' || c == 'ẞ' {
+        word.push_str("ss");
+        return;
+    }
+    for lower in c.to_lowercase() {
+        for part in std::iter::once(lower).nfkd() {
+            if !is_combining_mark(part) && part.is_alphanumeric() {
+                word.extend(part.to_lowercase());
+            }
+        }
+    }
+}
+
+/// A value compared whole (a tag, a host): its words joined by one space.
+pub fn folded(text: &str) -> String {
+    words(text).join(" ")
+}
+
+/// Up to `around` words of `text` either side of the first of `wanted` found in it (else its
+/// beginning), HTML-escaped, each word of `wanted` in it wrapped by `mark`'s two halves.
+pub fn snippet(text: &str, wanted: &[String], around: usize, mark: (&str, &str)) -> String {
+    let spans: Vec<_> = spans(text).collect();
+    let first = spans
+        .iter()
+        .position(|(_, word)| wanted.contains(word))
+        .unwrap_or(0);
+    let from = first.saturating_sub(around);
+    let to = (first + around + 1).min(spans.len());
+    let Some((first_shown, _)) = spans.get(from) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if from > 0 {
+        out.push_str("… ");
+    }
+    let mut at = first_shown.start;
+    for (range, word) in &spans[from..to] {
+        out.push_str(&escaped(&text[at..range.start]));
+        let shown = escaped(&text[range.clone()]);
+        if wanted.contains(word) {
+            out.push_str(mark.0);
+            out.push_str(&shown);
+            out.push_str(mark.1);
+        } else {
+            out.push_str(&shown);
+        }
+        at = range.end;
+    }
+    if to < spans.len() {
+        out.push_str(" …");
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `text` safe inside an HTML element.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_and_accents_do_not_matter() {
+        assert_eq!(
+            words("Café CAFE naïve Straße"),
+            ["cafe", "cafe", "naive", "strasse"]
+        );
+        assert_eq!(words("covid-19: l'été"), ["covid", "19", "l", "ete"]);
+        assert_eq!(words("*^:\"()"), Vec::<String>::new());
+        assert_eq!(
+            words("Ελληνικά Русский 東京"),
+            ["ελληνικα", "русскии", "東京"]
+        );
+    }
+
+    #[test]
+    fn a_snippet_marks_the_words_and_escapes_the_rest() {
+        let text = "One two <three> four Cycle routes five six seven eight";
+        let shown = snippet(text, &["cycle".into(), "routes".into()], 2, ("[", "]"));
+        assert_eq!(shown, "… three&gt; four [Cycle] [routes] five …");
+        let none = snippet("Short text", &["absent".into()], 5, ("[", "]"));
+        assert_eq!(none, "Short text");
+        assert_eq!(snippet("", &[], 5, ("[", "]")), "");
+    }
+}
