@@ -764,8 +764,21 @@ impl<S: Source + ?Sized> Source for std::sync::Arc<S> {
 pub trait Webhook: Sync + fmt::Debug {
     /// Where deliveries are POSTed: also its identity in the database.
     fn url(&self) -> &str;
-    /// Whether a new item of `source` titled `title`, carrying `tags`, is delivered.
-    fn takes(&self, source: &dyn Source, title: Option<&str>, tags: &[String]) -> bool;
+    /// Whether `item`, new from `source`, is delivered.
+    fn takes(&self, source: &dyn Source, item: &ArrivingItem<'_>) -> bool;
+}
+
+/// A new item as a webhook is asked about it.
+#[derive(Debug, Clone, Copy)]
+pub struct ArrivingItem<'a> {
+    /// The item as stored.
+    pub item: &'a Item,
+    /// The tags rules gave it.
+    pub tags: &'a [String],
+    /// Where it sorts.
+    pub sort_at: DateTime<Utc>,
+    /// When it is stored.
+    pub now: DateTime<Utc>,
 }
 
 /// Where the database is.

@@ -68,6 +68,9 @@ impl Pipeline {
     pub fn open(config: &Config) -> Result<Pipeline, OpenError> {
         let mut store = crate::store::Store::open_at(&config.database_location())?;
         store.sync_sources(&config.sources)?;
+        // Before the polls: an upgraded database indexes its archive here, saying how far it is.
+        store.save_searches(config.saved_searches(), chrono::Utc::now())?;
+        store.index_pending(chrono::Utc::now())?;
         let shaping = config.shaping();
         Ok(Pipeline {
             fetcher: Fetcher::new(&config.poll)?,

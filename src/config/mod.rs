@@ -99,6 +99,8 @@ pub struct WebhookConfig {
     pub include: Vec<String>,
     /// No item whose title contains one of these words (case-insensitive).
     pub exclude: Vec<String>,
+    /// Only new items this search finds (`query`).
+    pub query: Option<crate::search::Query>,
 }
 
 impl WebhookConfig {
@@ -106,9 +108,9 @@ impl WebhookConfig {
     pub fn takes(
         &self,
         source: &dyn crate::model::Source,
-        title: Option<&str>,
-        item_tags: &[String],
+        item: &crate::model::ArrivingItem<'_>,
     ) -> bool {
+        let (title, item_tags) = (item.item.title.as_deref(), item.tags);
         let by_tag = self.tags.is_empty()
             || source.tags().iter().any(|t| self.tags.contains(t))
             || item_tags.iter().any(|t| self.tags.contains(t));
@@ -120,7 +122,12 @@ impl WebhookConfig {
         let has = |word: &String| title.contains(&word.to_lowercase());
         let included = self.include.is_empty() || self.include.iter().any(has);
         let excluded = self.exclude.iter().any(has);
-        by_tag && by_name && included && !excluded
+        let found = self.query.as_ref().is_none_or(|query| {
+            let indexed =
+                crate::search::Indexed::of_new(item, source.label().as_ref(), source.url());
+            query.matches(&indexed, item.now)
+        });
+        by_tag && by_name && included && !excluded && found
     }
 }
 
@@ -237,6 +244,8 @@ pub struct OutputConfig {
     /// original article, the other sources that carried it), for readers that show no
     /// `atom:source`.
     pub provenance: bool,
+    /// Only the items this saved search finds (`query`), kept as they arrive.
+    pub query: Option<crate::search::Query>,
 }
 
 impl OutputConfig {
@@ -790,10 +799,9 @@ impl crate::model::Webhook for WebhookConfig {
     fn takes(
         &self,
         source: &dyn crate::model::Source,
-        title: Option<&str>,
-        tags: &[String],
+        item: &crate::model::ArrivingItem<'_>,
     ) -> bool {
-        WebhookConfig::takes(self, source, title, tags)
+        WebhookConfig::takes(self, source, item)
     }
 }
 
@@ -809,6 +817,17 @@ impl Config {
 
 /// What Tributary publishes, as the config says.
 impl Config {
+    /// The saved searches whose matches the store keeps: the outputs' `query`s.
+    pub fn saved_searches(&self) -> Vec<crate::search::Query> {
+        let mut queries: Vec<crate::search::Query> = self
+            .outputs
+            .iter()
+            .filter_map(|o| o.query.clone())
+            .collect();
+        queries.dedup_by_key(|q| q.key());
+        queries
+    }
+
     /// The files Tributary writes, each with the media type it is served with: the outputs, their
     /// HTML pages, the OPML file and the health feed.
     pub fn published_files(&self) -> Vec<(PathBuf, &'static str)> {

@@ -55,6 +55,7 @@ pub(super) struct RawWebhook {
     pub(super) include: Vec<String>,
     #[serde(default)]
     pub(super) exclude: Vec<String>,
+    pub(super) query: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +149,7 @@ pub(super) struct RawOutput {
     pub(super) exclude: Vec<String>,
     pub(super) html: Option<String>,
     pub(super) provenance: Option<bool>,
+    pub(super) query: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

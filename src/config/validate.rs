@@ -81,6 +81,16 @@ pub(super) fn validate(
         .filter_map(|(i, o)| v.output(i, o))
         .collect();
     let sources = v.sources(sources, &poll);
+    // `tag:` in a saved search also finds the items of the sources tagged so here.
+    let tagged: Vec<(String, Vec<String>)> = sources
+        .iter()
+        .map(|s| (s.url.clone(), s.tags.clone()))
+        .collect();
+    let widen = |query: &mut Option<crate::search::Query>| {
+        *query = query.take().map(|q| q.with_source_tags(&tagged));
+    };
+    let mut outputs = outputs;
+    outputs.iter_mut().for_each(|o| widen(&mut o.query));
     let health = v.written_file("health.path", raw.health.path.as_deref());
     let items = v.items(&raw.retention, &raw.dedup, &raw.content);
     let rules = v.rules(file, "rules", &raw.rules);
@@ -96,7 +106,8 @@ pub(super) fn validate(
     if subscribing.is_some() {
         poll.pushed_interval = v.pushed_interval(&raw.websub);
     }
-    let webhooks = v.webhooks(&raw.webhooks, &sources);
+    let mut webhooks = v.webhooks(&raw.webhooks, &sources);
+    webhooks.iter_mut().for_each(|w| widen(&mut w.query));
     let service = v.service(&raw.service);
     let log = v.log(&raw.log);
     let metrics = v.metrics(&raw.metrics);
@@ -427,7 +438,9 @@ impl Validator<'_> {
             html
         });
         let lower = |words: &[String]| words.iter().map(|w| w.to_lowercase()).collect();
+        let query = self.query(format!("{key}.query"), raw.query.as_deref());
         Some(OutputConfig {
+            query,
             path,
             path_as_written: written.to_string(),
             title: raw
@@ -629,6 +642,17 @@ impl Validator<'_> {
         })
     }
 
+    /// A saved search (`query`), read as `tributary search` reads one.
+    fn query(&mut self, key: String, text: Option<&str>) -> Option<crate::search::Query> {
+        match crate::search::Query::parse(text?) {
+            Ok(query) => Some(query),
+            Err(error) => {
+                self.report(self.file, key, error.to_string());
+                None
+            }
+        }
+    }
+
     /// `[[webhooks]]`: each with an http(s) URL of its own and a secret.
     fn webhooks(
         &mut self,
@@ -667,7 +691,9 @@ impl Validator<'_> {
                 self.report(self.file, format!("{key}.url"), message);
                 continue;
             }
+            let query = self.query(format!("{key}.query"), hook.query.as_deref());
             webhooks.push(WebhookConfig {
+                query,
                 url,
                 secret,
                 tags: hook.tags.clone(),

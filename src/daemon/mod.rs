@@ -310,10 +310,14 @@ impl Daemon {
         };
         let diff = SourceDiff::between(&self.config.sources, &new.sources);
         let sources = new.sources.clone();
+        let searches = new.saved_searches();
         let synced = self
             .ctx
             .store
-            .with(move |store| store.sync_sources(&sources))
+            .with(move |store| {
+                store.sync_sources(&sources)?;
+                store.save_searches(searches, chrono::Utc::now())
+            })
             .await;
         if !matches!(synced, Some(Ok(()))) {
             tracing::error!("recording the reloaded sources in the database failed");

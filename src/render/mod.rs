@@ -246,6 +246,7 @@ pub fn site_reach(outputs: &[OutputConfig], ctx: RenderContext<'_>) -> Vec<ItemF
         f.tagged.is_none()
             && f.include.is_empty()
             && f.exclude.is_empty()
+            && f.saved.is_none()
             && (f.only.is_none() || f.only == every_source.only)
     };
     if filters.is_empty() {
@@ -508,6 +509,7 @@ fn filter(output: &OutputConfig, ctx: RenderContext<'_>) -> ItemFilter {
         }),
         ids: None,
         with_hidden: false,
+        saved: output.query.as_ref().map(|q| q.key()),
     }
 }
 

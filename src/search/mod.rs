@@ -14,7 +14,7 @@ mod text;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::model::StoredItem;
+use crate::model::{ArrivingItem, Item, StoredItem};
 pub use plan::{Condition, Dialect, Plan};
 pub use query::{Field, Leaf, MOST_CHARACTERS, MOST_TERMS, Node, QueryError, When};
 pub use text::{folded, snippet, words};
@@ -35,6 +35,14 @@ impl Query {
             text: text.to_string(),
             root: query::parse(text)?,
         })
+    }
+
+    /// What the store keeps a saved search's matches under: its text and a digest of what it
+    /// asks (which the config's tags of sources change).
+    pub fn key(&self) -> String {
+        let digest = Sha256::digest(format!("{:?}", self.root).as_bytes());
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{} #{hex}", self.text)
     }
 
     /// The query in which `tag:` also finds the items of sources the config tags so, given as
@@ -140,7 +148,33 @@ impl Indexed {
     /// What readers see of `item` (after rules and rewrites), published by the source at
     /// `source_url`, as the index holds it.
     pub fn of(item: &StoredItem, source_url: &str) -> Indexed {
-        let it = &item.item;
+        Indexed::of_parts(
+            &item.item,
+            &item.tags,
+            &item.publisher.name,
+            source_url,
+            item.sort_at.timestamp(),
+        )
+    }
+
+    /// A new item as a webhook's query sees it, before it is stored: published by `publisher`.
+    pub fn of_new(item: &ArrivingItem<'_>, publisher: &str, source_url: &str) -> Indexed {
+        Indexed::of_parts(
+            item.item,
+            item.tags,
+            publisher,
+            source_url,
+            item.sort_at.timestamp(),
+        )
+    }
+
+    fn of_parts(
+        it: &Item,
+        own_tags: &[String],
+        publisher: &str,
+        source_url: &str,
+        sort_at: i64,
+    ) -> Indexed {
         let text_of = |text: &Option<crate::model::Text>| {
             text.as_ref().map(|t| {
                 if t.is_html {
@@ -150,8 +184,7 @@ impl Indexed {
                 }
             })
         };
-        let mut tags: Vec<String> = item
-            .tags
+        let mut tags: Vec<String> = own_tags
             .iter()
             .map(String::as_str)
             .chain(it.categories.iter().map(|c| c.shown()))
@@ -187,12 +220,12 @@ impl Indexed {
         Indexed {
             title: words(it.title.as_deref().unwrap_or_default()),
             author: words(&authors.join(" ")),
-            publisher: words(&item.publisher.name),
+            publisher: words(publisher),
             body,
             tags,
             host,
             source_url: source_url.to_string(),
-            sort_at: item.sort_at.timestamp(),
+            sort_at,
         }
     }
 

@@ -38,6 +38,21 @@ pub enum DbError {
     },
 }
 
+impl DbError {
+    /// Whether the statement was stopped for running too long ([`Db::within`]).
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            DbError::Sqlite(error) => {
+                error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted)
+            }
+            DbError::Postgres(error) => {
+                error.code() == Some(&postgres::error::SqlState::QUERY_CANCELED)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// PostgreSQL's own message (with its detail), not only "db error".
 fn postgres_message(error: &postgres::Error) -> String {
     match error.as_db_error() {
@@ -295,6 +310,36 @@ impl Db {
         match self.connection {
             Connection::Sqlite(connection) => Some(connection),
             Connection::Postgres(_) => None,
+        }
+    }
+
+    /// Runs `work`, stopping any statement of it still running after `limit`: a search may
+    /// not hold the store. Outside a transaction only (a stopped statement ends PostgreSQL's).
+    pub fn within<R>(&self, limit: std::time::Duration, work: impl FnOnce() -> R) -> Result<R> {
+        match &self.connection {
+            Connection::Sqlite(connection) => {
+                // Interrupted from a timer thread, unless `work` is done first.
+                let interrupt = connection.get_interrupt_handle();
+                let (done, finished) = std::sync::mpsc::channel::<()>();
+                let timer = std::thread::spawn(move || {
+                    if finished.recv_timeout(limit)
+                        == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    {
+                        interrupt.interrupt();
+                    }
+                });
+                let result = work();
+                drop(done);
+                let _ = timer.join();
+                Ok(result)
+            }
+            Connection::Postgres(_) => {
+                let millis = limit.as_millis().max(1);
+                self.execute_batch(&format!("SET statement_timeout = {millis}"))?;
+                let done = work();
+                self.execute_batch("SET statement_timeout = 0")?;
+                Ok(done)
+            }
         }
     }
 

@@ -22,8 +22,8 @@ use super::sources::{add_event, save_meta, save_state, upsert_source};
 use super::{Store, StoreError, public_id, to_unix};
 use crate::identity::ItemRules;
 use crate::identity::{self, Candidate, Decision, Fresh, Known, Revision, Stored, hex};
+use crate::model::{ArrivingItem, Source, Webhook};
 use crate::model::{Category, FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
-use crate::model::{Source, Webhook};
 use crate::rules::Shaping;
 use crate::sanitize::web_url;
 
@@ -361,9 +361,15 @@ impl<'a> Ingest<'a> {
             "INSERT INTO item_changes (item_id) SELECT CAST(value AS BIGINT) FROM {}",
             self.tx.backend().json_values("?1")
         );
-        self.tx
-            .prepare_cached(&sql)?
-            .execute([serde_json::to_string(ids)?])?;
+        let listed = serde_json::to_string(ids)?;
+        self.tx.prepare_cached(&sql)?.execute([&listed])?;
+        // `WHERE true` lets SQLite read the ON CONFLICT as the upsert's, not the join's.
+        let pending = format!(
+            "INSERT INTO search_pending (item_id) SELECT CAST(value AS BIGINT) FROM {} WHERE true
+             ON CONFLICT DO NOTHING",
+            self.tx.backend().json_values("?1")
+        );
+        self.tx.prepare_cached(&pending)?.execute([&listed])?;
         Ok(())
     }
 
@@ -594,7 +600,17 @@ impl<'a> Ingest<'a> {
                 let hooks: Vec<String> = webhooks
                     .iter()
                     .filter(|_| shaped.hidden.is_none())
-                    .filter(|w| w.takes(source, item.title.as_deref(), &shaped.tags))
+                    .filter(|w| {
+                        w.takes(
+                            source,
+                            &ArrivingItem {
+                                item,
+                                tags: &shaped.tags,
+                                sort_at: candidate.published,
+                                now: self.now,
+                            },
+                        )
+                    })
                     .map(|w| w.url().to_string())
                     .collect();
                 (shaped::columns(&shaped)?, hooks)

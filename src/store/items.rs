@@ -142,7 +142,8 @@ fn filtered(backend: super::db::Backend, filter: &ItemFilter, select: &str) -> S
         AND (CAST(?3 AS BIGINT) IS NULL OR i.sort_at >= ?3)
         AND (CAST(?4 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM {include} WHERE {included}))
         AND (CAST(?5 AS TEXT) IS NULL OR NOT EXISTS (SELECT 1 FROM {exclude} WHERE {excluded}))
-        AND {ids}",
+        AND {ids}
+        AND {saved}",
         // Both are written in or out rather than switched by a parameter: a condition that
         // may be off keeps the database from finding the rows by their ids.
         hidden = if filter.with_hidden {
@@ -157,6 +158,11 @@ fn filtered(backend: super::db::Backend, filter: &ItemFilter, select: &str) -> S
             )
         } else {
             "CAST(?9 AS TEXT) IS NULL".to_string()
+        },
+        saved = if filter.saved.is_some() {
+            "i.id IN (SELECT item_id FROM saved_matches WHERE query = CAST(?11 AS TEXT))"
+        } else {
+            "CAST(?11 AS TEXT) IS NULL"
         },
         only = values("?2"),
         tagged_sources = values("?7"),
@@ -186,7 +192,7 @@ fn filtered(backend: super::db::Backend, filter: &ItemFilter, select: &str) -> S
     }
 }
 
-/// The values a [`filtered`] statement binds, ?1 to ?10.
+/// The values a [`filtered`] statement binds, ?1 to ?11.
 struct Bound {
     limit: i64,
     only: Option<String>,
@@ -198,6 +204,7 @@ struct Bound {
     tagged: Option<String>,
     ids: Option<String>,
     with_hidden: Option<i64>,
+    saved: Option<String>,
 }
 
 impl Bound {
@@ -237,10 +244,11 @@ impl Bound {
                 .map(serde_json::to_string)
                 .transpose()?,
             with_hidden: Some(1).filter(|_| filter.with_hidden),
+            saved: filter.saved.clone(),
         })
     }
 
-    fn params(&self) -> [&dyn rusqlite::ToSql; 10] {
+    fn params(&self) -> [&dyn rusqlite::ToSql; 11] {
         [
             &self.limit,
             &self.only,
@@ -252,6 +260,7 @@ impl Bound {
             &self.tagged,
             &self.ids,
             &self.with_hidden,
+            &self.saved,
         ]
     }
 }
@@ -277,6 +286,8 @@ pub struct ItemFilter {
     pub ids: Option<Vec<i64>>,
     /// Hidden items too (for [`Store::items_by_row`], which reads what the site placed).
     pub with_hidden: bool,
+    /// Only the matches of the saved search with this key (`search::Query::key`).
+    pub saved: Option<String>,
 }
 
 /// An output's `tags`: the sources that carry one, and the tags themselves, which items carry

@@ -99,6 +99,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0015_changes.sql"),
         then: None,
     },
+    Migration {
+        name: "0016_search",
+        sql: include_str!("../../migrations/sqlite/0016_search.sql"),
+        then: None,
+    },
 ];
 
 /// PostgreSQL's migrations: each one's version, name and SQL.
@@ -127,6 +132,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "0015_changes",
         include_str!("../../migrations/postgres/0015_changes.sql"),
+    ),
+    (
+        16,
+        "0016_search",
+        include_str!("../../migrations/postgres/0016_search.sql"),
     ),
 ];
 

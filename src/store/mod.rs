@@ -9,6 +9,7 @@ mod ingest;
 mod items;
 mod leases;
 mod migrations;
+mod search;
 mod shaped;
 mod shared;
 mod site;
@@ -32,6 +33,7 @@ pub use db::{Backend, DbError};
 pub use ingest::Poll;
 pub use items::{ItemFilter, ItemRow, Placement, Tagged};
 pub use leases::{Claimed, InstanceSeen, LEADER};
+pub use search::{Order, SEARCH_TIME};
 pub use shaped::{WantedFullText, WantedFullTexts};
 pub use shared::SharedStore;
 pub use site::{Changes, PublisherCount, Scope};
@@ -92,6 +94,9 @@ pub enum StoreError {
     #[error("database: {0}")]
     /// The database refused a statement.
     Database(#[from] DbError),
+    #[error("the search took longer than {} s: narrow it with more words or a field", .0.as_secs())]
+    /// A search ran past its time and was stopped.
+    TooSlow(Duration),
     #[error("database: encoding JSON: {0}")]
     /// A JSON column could not be encoded.
     Json(#[from] serde_json::Error),
@@ -113,6 +118,8 @@ pub struct Store {
     kept_statuses: Option<status::KeptStatuses>,
     /// The write-ahead log's checkpoints, on a thread of their own (the store thread's SQLite).
     background_checkpoints: Option<db::BackgroundCheckpoints>,
+    /// The saved searches whose matches are kept as items are indexed, with their keys.
+    saved_searches: Vec<(crate::search::Query, String)>,
 }
 
 /// How long a write waits for another process (a `once` beside the daemon) to finish its own.
@@ -231,6 +238,7 @@ impl Store {
             instance: None,
             kept_statuses: None,
             background_checkpoints: None,
+            saved_searches: Vec::new(),
         })
     }
 
@@ -283,6 +291,7 @@ impl Store {
             instance: None,
             kept_statuses: None,
             background_checkpoints: None,
+            saved_searches: Vec::new(),
         })
     }
 }

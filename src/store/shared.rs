@@ -162,6 +162,7 @@ fn run(mut store: Store, queue: &Receiver<Job>, unsaved: &AtomicUsize) {
             Job::Alone(work) => {
                 commit(&mut store, &mut batch, unsaved);
                 let _ = catch_unwind(AssertUnwindSafe(|| work(&mut store)));
+                index(&mut store);
             }
             Job::Read(work) => {
                 let _ = catch_unwind(AssertUnwindSafe(|| work(&store)));
@@ -204,11 +205,20 @@ fn run(mut store: Store, queue: &Receiver<Job>, unsaved: &AtomicUsize) {
 
 fn commit(store: &mut Store, batch: &mut Option<Batch>, unsaved: &AtomicUsize) {
     let Some(done) = batch.take() else { return };
+    // Indexed in the batch, so that its items are searchable as soon as they are stored.
+    index(store);
     let started = std::time::Instant::now();
     let committed = store.db.commit_batch();
     crate::metrics::global().committed(started.elapsed());
     if let Err(error) = committed {
         lost(unsaved, done.polls, &StoreError::from(error).to_string());
+    }
+}
+
+/// Indexes what the last writes changed; what fails waits in `search_pending` for the next.
+fn index(store: &mut Store) {
+    if let Err(error) = store.index_pending(chrono::Utc::now()) {
+        tracing::error!(%error, "indexing items for search failed; they are indexed at the next write");
     }
 }
 
