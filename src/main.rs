@@ -44,8 +44,7 @@ enum Command {
         #[arg(required = true)]
         sources: Vec<String>,
     },
-    /// Stop polling these sources (by name or URL) without touching the config, until
-    /// `resume`; stored, so it holds across restarts. `status` shows them as paused.
+    /// Stop polling these sources (by name or URL) until `resume`, across restarts.
     Pause {
         /// Configured sources, by name or URL.
         #[arg(required = true)]
@@ -78,6 +77,8 @@ enum Command {
         /// the current folder).
         source: String,
     },
+    /// Search the stored items: one line per item found (date, publisher, title, link, passage).
+    Search(cli::SearchArgs),
     /// Print the configured sources as an OPML 2.0 subscription list.
     ExportOpml,
     /// Rules and rewrites: see what they do before they apply.
@@ -186,6 +187,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             .and_then(|()| with_runtime(cli::tell_daemon_to_poll(config, sources))),
         Command::Explain { source } => with_runtime(cli::explain(config, source)),
         Command::ExportOpml => done(cli::export_opml(&config)),
+        Command::Search(args) => done(cli::search(&config, &args)),
         Command::Rules {
             command: RulesCommand::Test { source, last },
         } => done(cli::rules_test(&config, source.as_deref(), last)),

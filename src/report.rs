@@ -1,6 +1,8 @@
 //! What the commands print: `once`'s lines and total, `explain`, `status` and `check`. Each
 //! report is text made from values, so it is tested as text; the binary only prints it.
 
+pub mod search;
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;

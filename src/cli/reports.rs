@@ -1,4 +1,4 @@
-//! Commands that print what they find: `check`, `status`, `explain`, `rules test`.
+//! Commands that print what they find: `check`, `status`, `explain`, `rules test`, `search`.
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::{named_sources, say};
 use crate::config::{self, Config};
-use crate::store::Store;
+use crate::store::{Order, Store};
 use crate::{control, refresh, report};
 
 /// `explain`: a source fetched once, nothing stored, what Tributary makes of it.
@@ -60,6 +60,56 @@ pub fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow:
     let shaping = config.shaping();
     let shaped = store.shape_stored(&shaping, url.as_deref(), last, now)?;
     say!("{}", report::rules_test(&shaped, now).trim_end());
+    Ok(())
+}
+
+/// `tributary search`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// What to look for: words (all required), "a phrase", -word, OR, parentheses, and
+    /// title:, author:, source:, tag:, site:, after:, before: (2026-11-30 or 7d).
+    pub query: String,
+    /// Only this source's items (its name or URL).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// The most items listed.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Newest first, rather than best match first.
+    #[arg(long)]
+    pub newest: bool,
+    /// One JSON document: the query and its hits.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `search`: the stored items a query finds, best match first.
+pub fn search(config: &Config, args: &SearchArgs) -> anyhow::Result<()> {
+    let sources = match &args.source {
+        Some(target) => named_sources(config, std::slice::from_ref(target))?,
+        None => Vec::new(),
+    };
+    let query = config
+        .search_query(&args.query, &sources)
+        .with_context(|| format!("search {:?}", args.query))?;
+    let mut store = Store::open_at(&config.database_location())?;
+    let now = Utc::now();
+    // What the daemon has not indexed yet (none while it runs; an upgraded archive before).
+    store.save_searches(config.saved_searches(), now)?;
+    store.index_pending(now)?;
+    let order = if args.newest {
+        Order::Newest
+    } else {
+        Order::Relevance
+    };
+    let rows = store.search(&query, order, args.limit, now)?;
+    if args.json {
+        let hits = report::search::hits(&rows, &query);
+        let document = serde_json::json!({ "query": args.query, "hits": hits });
+        say!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        say!("{}", report::search::text(&rows, &query).trim_end());
+    }
     Ok(())
 }
 

@@ -817,6 +817,25 @@ impl Config {
 
 /// What Tributary publishes, as the config says.
 impl Config {
+    /// `text` read as a search of this config's items: `tag:` also finds the items of the
+    /// sources tagged so here, and `sources` (names or URLs), when given, narrow it to theirs.
+    pub fn search_query(
+        &self,
+        text: &str,
+        sources: &[Arc<SourceConfig>],
+    ) -> Result<crate::search::Query, crate::search::QueryError> {
+        let tagged: Vec<(String, Vec<String>)> = self
+            .sources
+            .iter()
+            .map(|s| (s.url.clone(), s.tags.clone()))
+            .collect();
+        let query = crate::search::Query::parse(text)?.with_source_tags(&tagged);
+        Ok(match sources {
+            [] => query,
+            sources => query.within_sources(sources.iter().map(|s| s.url.clone()).collect()),
+        })
+    }
+
     /// The saved searches whose matches the store keeps: the outputs' `query`s.
     pub fn saved_searches(&self) -> Vec<crate::search::Query> {
         let mut queries: Vec<crate::search::Query> = self
@@ -824,6 +843,7 @@ impl Config {
             .iter()
             .filter_map(|o| o.query.clone())
             .collect();
+        queries.sort_by_key(|q| q.key());
         queries.dedup_by_key(|q| q.key());
         queries
     }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{ArrivingItem, Item, StoredItem};
 pub use plan::{Condition, Dialect, Plan};
 pub use query::{Field, Leaf, MOST_CHARACTERS, MOST_TERMS, Node, QueryError, When};
-pub use text::{folded, snippet, words};
+pub use text::{Snippet, folded, words};
 
 /// A query, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,32 @@ impl Query {
             }
         }
         check(&self.root, indexed, now)
+    }
+
+    /// A passage of what readers see of `item` around the words looked for: its summary, else
+    /// its content, else its title.
+    pub fn snippet(&self, item: &StoredItem) -> Snippet {
+        let it = &item.item;
+        let texts: Vec<String> = [&it.summary, &it.content]
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                if t.is_html {
+                    crate::sanitize::text_of_clean_html_upto(&t.body, 64 * 1024)
+                } else {
+                    t.body.clone()
+                }
+            })
+            .chain(it.title.clone())
+            .filter(|t| !t.trim().is_empty())
+            .collect();
+        let wanted = self.wanted_words();
+        let text = texts
+            .iter()
+            .find(|t| words(t).iter().any(|w| wanted.contains(w)))
+            .or(texts.first())
+            .map_or("", String::as_str);
+        Snippet::of(text, &wanted, 14)
     }
 
     /// What the query asks of `dialect`'s index and of the items' columns.

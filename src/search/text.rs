@@ -60,40 +60,83 @@ pub fn folded(text: &str) -> String {
     words(text).join(" ")
 }
 
-/// Up to `around` words of `text` either side of the first of `wanted` found in it (else its
-/// beginning), HTML-escaped, each word of `wanted` in it wrapped by `mark`'s two halves.
-pub fn snippet(text: &str, wanted: &[String], around: usize, mark: (&str, &str)) -> String {
-    let spans: Vec<_> = spans(text).collect();
-    let first = spans
-        .iter()
-        .position(|(_, word)| wanted.contains(word))
-        .unwrap_or(0);
-    let from = first.saturating_sub(around);
-    let to = (first + around + 1).min(spans.len());
-    let Some((first_shown, _)) = spans.get(from) else {
-        return String::new();
-    };
-    let mut out = String::new();
-    if from > 0 {
-        out.push_str("… ");
-    }
-    let mut at = first_shown.start;
-    for (range, word) in &spans[from..to] {
-        out.push_str(&escaped(&text[at..range.start]));
-        let shown = escaped(&text[range.clone()]);
-        if wanted.contains(word) {
-            out.push_str(mark.0);
-            out.push_str(&shown);
-            out.push_str(mark.1);
-        } else {
-            out.push_str(&shown);
+/// A short passage of a text around the words a search looked for: pieces of text, each
+/// marked or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snippet(pub Vec<(String, bool)>);
+
+impl Snippet {
+    /// Up to `around` words of `text` either side of the first of `wanted` found in it (else
+    /// its beginning), each word of `wanted` marked.
+    pub fn of(text: &str, wanted: &[String], around: usize) -> Snippet {
+        let spans: Vec<_> = spans(text).collect();
+        let first = spans
+            .iter()
+            .position(|(_, word)| wanted.contains(word))
+            .unwrap_or(0);
+        let from = first.saturating_sub(around);
+        let to = (first + around + 1).min(spans.len());
+        let Some((first_shown, _)) = spans.get(from) else {
+            return Snippet::default();
+        };
+        let mut pieces = Vec::new();
+        let mut plain = String::from(if from > 0 { "… " } else { "" });
+        let mut at = first_shown.start;
+        for (range, word) in &spans[from..to] {
+            plain.push_str(&text[at..range.start]);
+            if wanted.contains(word) {
+                pieces.push((std::mem::take(&mut plain), false));
+                pieces.push((text[range.clone()].to_string(), true));
+            } else {
+                plain.push_str(&text[range.clone()]);
+            }
+            at = range.end;
         }
-        at = range.end;
+        if to < spans.len() {
+            plain.push_str(" …");
+        }
+        pieces.push((plain, false));
+        pieces.retain(|(piece, _)| !piece.is_empty());
+        for (piece, _) in &mut pieces {
+            let ends = (
+                piece.starts_with(char::is_whitespace),
+                piece.ends_with(char::is_whitespace),
+            );
+            let mut folded = piece.split_whitespace().collect::<Vec<_>>().join(" ");
+            if ends.0 {
+                folded.insert(0, ' ');
+            }
+            if ends.1 && !folded.ends_with(' ') {
+                folded.push(' ');
+            }
+            *piece = folded;
+        }
+        Snippet(pieces)
     }
-    if to < spans.len() {
-        out.push_str(" …");
+
+    /// As HTML: escaped, the marked words in `<mark>`.
+    pub fn html(&self) -> String {
+        self.with(escaped, ("<mark>", "</mark>"))
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+
+    /// As plain text, the marked words between `mark`'s halves.
+    pub fn plain(&self, mark: (&str, &str)) -> String {
+        self.with(str::to_string, mark)
+    }
+
+    fn with(&self, shown: fn(&str) -> String, mark: (&str, &str)) -> String {
+        let mut out = String::new();
+        for (piece, marked) in &self.0 {
+            if *marked {
+                out.push_str(mark.0);
+                out.push_str(&shown(piece));
+                out.push_str(mark.1);
+            } else {
+                out.push_str(&shown(piece));
+            }
+        }
+        out.trim().to_string()
+    }
 }
 
 /// `text` safe inside an HTML element.
@@ -123,11 +166,18 @@ mod tests {
 
     #[test]
     fn a_snippet_marks_the_words_and_escapes_the_rest() {
-        let text = "One two <three> four Cycle routes five six seven eight";
-        let shown = snippet(text, &["cycle".into(), "routes".into()], 2, ("[", "]"));
-        assert_eq!(shown, "… three&gt; four [Cycle] [routes] five …");
-        let none = snippet("Short text", &["absent".into()], 5, ("[", "]"));
-        assert_eq!(none, "Short text");
-        assert_eq!(snippet("", &[], 5, ("[", "]")), "");
+        let text = "One two <three>\n four Cycle routes five six seven eight";
+        let shown = Snippet::of(text, &["cycle".into(), "routes".into()], 2);
+        assert_eq!(
+            shown.html(),
+            "… three&gt; four <mark>Cycle</mark> <mark>routes</mark> five …"
+        );
+        assert_eq!(
+            shown.plain(("[", "]")),
+            "… three> four [Cycle] [routes] five …"
+        );
+        let none = Snippet::of("Short text", &["absent".into()], 5);
+        assert_eq!(none.plain(("[", "]")), "Short text");
+        assert_eq!(Snippet::of("", &[], 5).html(), "");
     }
 }
