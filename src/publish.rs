@@ -4,6 +4,7 @@
 mod cache;
 mod callback;
 mod connections;
+mod search;
 mod serve;
 pub mod webhooks;
 

@@ -26,6 +26,8 @@ use crate::store::SharedStore;
 
 use super::cache::{Cache, Coding, Found};
 use super::callback::Inbox;
+use super::search::Searching;
+use tokio::sync::Semaphore;
 
 /// What the server serves, shared with the renders that change it.
 #[derive(Clone, Default)]
@@ -39,6 +41,8 @@ pub struct Served {
     status: Arc<RwLock<Option<StatusSource>>>,
     /// Where `/websub/<id>` hands deliveries, when the daemon takes them.
     inbox: Arc<RwLock<Option<Inbox>>>,
+    /// What answers `/search` and its feeds.
+    searching: Arc<RwLock<Option<Searching>>>,
 }
 
 impl std::fmt::Debug for Served {
@@ -98,6 +102,20 @@ impl Served {
             Ok(mut current) => *current = status,
             Err(poisoned) => *poisoned.into_inner() = status,
         }
+        let mut searching = match self.searching.write() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let permits = searching.as_ref().map_or_else(
+            || Arc::new(Semaphore::new(super::search::AT_ONCE)),
+            |s| Arc::clone(&s.permits),
+        );
+        *searching = Some(Searching {
+            store: store.clone(),
+            config: Arc::clone(config),
+            permits,
+        });
+        drop(searching);
         let root = &config.publishing.root;
         let mut routes = Routes::new();
         for (path, content_type) in config.published_files() {
@@ -234,6 +252,15 @@ async fn answer(
         };
         if let Some(source) = source {
             return status_page(source, path.ends_with(".json")).await;
+        }
+    }
+    let searching = match served.searching.read() {
+        Ok(searching) => searching.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    if let Some(searching) = searching {
+        if let Some(answer) = super::search::answer(searching, &path, &uri, &headers).await {
+            return answer;
         }
     }
     let Some(found) = served.find(path.as_ref()) else {

@@ -11,6 +11,7 @@ pub mod json;
 pub mod opml;
 pub mod provenance;
 pub mod rss;
+pub mod search;
 pub mod site;
 pub mod templates;
 mod xml;

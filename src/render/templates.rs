@@ -21,6 +21,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("sources.html", include_str!("../../templates/sources.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
     ("status.html", include_str!("../../templates/status.html")),
+    ("search.html", include_str!("../../templates/search.html")),
     ("style.css", include_str!("../../templates/style.css")),
 ];
 

@@ -97,6 +97,9 @@ pub struct PageInfo {
     pub site_title: String,
     /// Open Graph's type: "website" or "article".
     pub og_type: &'static str,
+    /// From the page to where the built-in server answers `search` and `opensearch.xml`, when
+    /// it runs: the page then has a search form.
+    pub search: Option<String>,
 }
 
 impl PageInfo {
@@ -113,6 +116,7 @@ impl PageInfo {
             nav: false,
             site_title: title.to_string(),
             og_type: "website",
+            search: None,
         }
     }
 }
@@ -561,6 +565,13 @@ fn frame<'a>(
             .collect(),
         folder: &config.pages,
         base: ctx.publishing.site_url(&config.pages),
+        search: ctx.publishing.listen.map(|_| {
+            // From the site's folder up to the folder the server serves.
+            match config.pages.strip_prefix(&ctx.publishing.root) {
+                Ok(inside) => "../".repeat(inside.components().count()),
+                Err(_) => "/".to_string(),
+            }
+        }),
     }
 }
 
@@ -590,7 +601,7 @@ fn look(
         .collect();
     tag_feeds.sort();
     let described = format!(
-        "{}|{:?}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{}|{:?}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         env!("CARGO_PKG_VERSION"),
         templates,
         frame.title,
@@ -600,6 +611,7 @@ fn look(
         frame.main_feed,
         tag_feeds,
         filters,
+        frame.search,
     );
     hex(&Sha256::digest(described.as_bytes()))
 }
@@ -661,6 +673,7 @@ pub fn try_every_page(env: &Environment<'_>) -> Result<(), minijinja::Error> {
         tag_feeds: HashMap::from([("sample", feed)]),
         folder: Path::new("/site"),
         base: Url::parse("https://example.org/").ok(),
+        search: Some(String::new()),
     };
     let entries: Vec<Entry> = items
         .iter()
@@ -728,6 +741,28 @@ fn try_standalone_pages(
         now => "2026-01-01 00:00:00Z",
         now_datetime => "2026-01-01T00:00:00Z",
     })?;
+    let hits = [context! {
+        date => "2026-01-01T00:00:00Z", publisher => "A", title => "Sample",
+        link => "https://example.org/1", snippet => "a <mark>sample</mark>",
+        id => "urn:uuid:1", source => "https://a.example/feed",
+    }];
+    for (query, error) in [("sample", None), ("\"", Some("unclosed quote at 1".into()))] {
+        crate::render::search::page_with(
+            env,
+            &crate::render::search::SearchPage {
+                site_title: "Sample",
+                query,
+                newest: false,
+                hits: &hits,
+                error,
+                feeds: Some([
+                    "/search.xml?q=sample".into(),
+                    "/search.rss".into(),
+                    "/search.json".into(),
+                ]),
+            },
+        )?;
+    }
     Ok(())
 }
 

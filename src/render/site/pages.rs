@@ -31,6 +31,9 @@ pub struct Frame<'a> {
     pub folder: &'a Path,
     /// The public address of that folder, for canonical URLs.
     pub base: Option<Url>,
+    /// From the site's folder to where the built-in server answers searches, when it runs
+    /// (every page then has a search form).
+    pub search: Option<String>,
 }
 
 /// One publisher of the site, as its page and the publishers' list show it.
@@ -121,6 +124,10 @@ pub fn page_info(
         nav: true,
         site_title: frame.title.to_string(),
         og_type: "website",
+        search: frame.search.as_ref().map(|up| match up.as_str() {
+            "/" => up.clone(),
+            up => format!("{}{up}", if path.contains('/') { "../" } else { "" }),
+        }),
         title,
         heading,
         description,
