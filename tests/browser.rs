@@ -310,6 +310,7 @@ async fn the_demo_site_renders_in_chromium_without_errors_or_other_hosts() {
         "/".to_string(),
         format!("/items/{item}"),
         "/sources/harbour-institute.html".into(),
+        "/search?q=the+OR+council".into(),
     ] {
         let url = format!("{base}{path}");
         let visit = visit(&mut browser, &url).await;

@@ -249,7 +249,7 @@ async fn a_postgres_database_from_a_newer_tributary_is_refused_and_left_alone() 
     let ws = Workspace::new(&db.config(&server, &[("Harbour", "/harbour.xml")]));
     let first = ws.tributary(&["once"]).await;
     assert!(first.status.success(), "{}", stderr(&first));
-    assert_eq!(db.count("SELECT version FROM tributary_schema"), 15);
+    assert_eq!(db.count("SELECT version FROM tributary_schema"), 16);
 
     db.execute("UPDATE tributary_schema SET version = 99");
     let refused = ws.tributary(&["once"]).await;
@@ -705,6 +705,10 @@ async fn db_copy_moves_sqlite_into_postgres_and_back_with_the_same_items_ids_and
     let (items, _) = postgres_rows(&db);
     assert_eq!(items.len(), 4);
     assert!(items[3].0 > before.0[2].0, "{items:?}");
+    // The copy is searchable: its index is made from the copied items.
+    let found = stdout(&postgres.tributary(&["search", "harbour", "--newest"]).await);
+    let titles: Vec<&str> = found.lines().filter_map(|l| l.split("  ").nth(2)).collect();
+    assert_eq!(titles, ["Harbour two", "Harbour one"], "{found}");
 
     // A database that holds something is refused, and left as it was.
     let again = db_copy(&sqlite, &postgres).await;
@@ -727,4 +731,6 @@ async fn db_copy_moves_sqlite_into_postgres_and_back_with_the_same_items_ids_and
         once_line(&stdout(&after), "Harbour"),
         "Harbour: not modified"
     );
+    let found = stdout(&back.tributary(&["search", "\"mirror two\""]).await);
+    assert!(found.contains("Mirror two"), "{found}");
 }

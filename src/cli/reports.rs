@@ -68,6 +68,7 @@ pub fn rules_test(config: &Config, source: Option<&str>, last: usize) -> anyhow:
 pub struct SearchArgs {
     /// What to look for: words (all required), "a phrase", -word, OR, parentheses, and
     /// title:, author:, source:, tag:, site:, after:, before: (2026-11-30 or 7d).
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     /// Only this source's items (its name or URL).
     #[arg(long)]

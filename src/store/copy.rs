@@ -23,12 +23,17 @@ const COPIED: &[&str] = &[
 ];
 
 /// Tables left behind: they say which instances ran on a database and who leads there, and
-/// what the last render wrote (the copy's first render writes everything), not what it holds.
+/// what the last render wrote (the copy's first render writes everything), not what it holds;
+/// and the search index (`item_search`, with SQLite's tables behind it), made again from the
+/// copied items, as each backend keeps its own.
 const LEFT: &[&str] = &[
     "instances",
     "leadership",
     "item_changes",
     "render_state",
+    "saved_matches",
+    "saved_searches",
+    "search_pending",
     "site_items",
     "site_publishers",
     "site_sources",
@@ -89,7 +94,8 @@ impl Store {
     /// transaction there: all of it or nothing. How many rows of each table were copied.
     pub fn copy_into(&self, to: &mut Store) -> Result<Vec<(&'static str, u64)>, CopyError> {
         for table in tables(&self.db)? {
-            if !COPIED.contains(&table.as_str()) && !LEFT.contains(&table.as_str()) {
+            let left = LEFT.contains(&table.as_str()) || table.starts_with("item_search");
+            if !COPIED.contains(&table.as_str()) && !left {
                 return Err(CopyError::UnknownTable(table));
             }
         }
@@ -124,6 +130,10 @@ impl Store {
             "UPDATE sources SET
                  item_count = (SELECT count(*) FROM items WHERE source_id = sources.id),
                  newest_item_at = (SELECT max(sort_at) FROM items WHERE source_id = sources.id)",
+        )?;
+        // Indexed for search at the copy's first start.
+        tx.execute_batch(
+            "INSERT INTO search_pending (item_id) SELECT id FROM items WHERE hidden IS NULL",
         )?;
         // SQLite follows explicit ids by itself; PostgreSQL's identities must be told.
         if tx.backend() == Backend::Postgres {
