@@ -34,8 +34,11 @@ fn the_example_config_documents_valid_options() {
         tributary::config::ItemRules::default(),
         "the example shows the real defaults"
     );
-    assert_eq!(config.outputs.len(), 2);
+    assert_eq!(config.outputs.len(), 3);
     assert_eq!(config.outputs[0].max_items, 200);
+    let saved = config.outputs[2].query.as_ref().expect("the third output is a saved search");
+    assert!(saved.text.starts_with("(cycle OR cycling OR bike)"));
+    assert!(config.webhooks[0].query.is_some());
     assert_eq!(
         config.outputs[1].format,
         tributary::config::OutputFormat::Rss
@@ -138,6 +141,7 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "max_backoff =",
         "adopt_redirect_after =",
         "allow_private_redirects =",
+        "query =",
         "header_timeout =",
         "idle_timeout =",
         "max_connections =",
