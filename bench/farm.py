@@ -25,6 +25,34 @@ def words(rng, n):
     return " ".join(rng.choice(vocabulary) for _ in range(n))
 
 
+def _lexicon(size=50_000):
+    """Names and rarer words, as real text has them: `size` made-up words whose frequencies
+    follow Zipf's law (the n-th most common appears about 1/n as often as the first), so that a
+    search for one of them finds a share of the items that depends on its rank (`bench/search.py`
+    picks words by rank)."""
+    syllables = ("ka lo mi ne ru sa ti vo ze ba de fi gu ho ja ke li mo nu pa qui ro se tu "
+                 "va we xi yo zu bri cla dre flo gra ple sko stra tri").split()
+    rng = random.Random("lexicon")
+    seen, lexicon = set(), []
+    while len(lexicon) < size:
+        word = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            lexicon.append(word)
+    total, cumulative = 0.0, []
+    for rank in range(1, size + 1):
+        total += 1.0 / rank ** 1.07
+        cumulative.append(total)
+    return lexicon, cumulative
+
+
+LEXICON, CUMULATIVE = _lexicon()
+
+
+def rare_words(rng, n):
+    return " ".join(rng.choices(LEXICON, cum_weights=CUMULATIVE, k=n))
+
+
 def items_for(feed, count, round_no, rng):
     """The newest `count` items of a feed at a round: one new item per round it changed."""
     changed_rounds = [r for r in range(1, round_no + 1) if changes(feed, r)]
@@ -39,10 +67,11 @@ def items_for(feed, count, round_no, rng):
             guid = f"{guid}-r{round_no}"
         items.append({
             "guid": guid,
-            "title": f"{words(item_rng, 6).title()} {i}",
+            "title": f"{words(item_rng, 4).title()} {rare_words(item_rng, 2).title()} {i}",
             "link": link,
             "date": EPOCH - (total - i) * 3600 - feed,
-            "body": f"<p>{words(item_rng, body_words)}</p><p><a href=\"{escape(link)}\">more</a></p>",
+            "body": f"<p>{words(item_rng, body_words)}</p><p>{rare_words(item_rng, 16)}</p>"
+                    f"<p><a href=\"{escape(link)}\">more</a></p>",
         })
     # Dedup trap: every 25th feed republishes the newest article of the feed before it.
     if feed % 25 == 24 and feed > 0:

@@ -36,7 +36,10 @@ fn the_example_config_documents_valid_options() {
     );
     assert_eq!(config.outputs.len(), 3);
     assert_eq!(config.outputs[0].max_items, 200);
-    let saved = config.outputs[2].query.as_ref().expect("the third output is a saved search");
+    let saved = config.outputs[2]
+        .query
+        .as_ref()
+        .expect("the third output is a saved search");
     assert!(saved.text.starts_with("(cycle OR cycling OR bike)"));
     assert!(config.webhooks[0].query.is_some());
     assert_eq!(

@@ -60,11 +60,12 @@ impl Store {
             let found = sql.found(&plan, self.db.backend(), Order::Newest);
             let insert = format!(
                 "INSERT INTO saved_matches (query, sort_at, item_id)
-                 SELECT CAST({text} AS TEXT), sort_at, id FROM ({found}) AS found"
+                 SELECT CAST({text} AS TEXT), sort_at, id FROM ({found}) AS found WHERE true
+                 ON CONFLICT DO NOTHING"
             );
             tx.execute(&insert, sql.params)?;
             tx.execute(
-                "INSERT INTO saved_searches (query) VALUES (?1)",
+                "INSERT INTO saved_searches (query) VALUES (?1) ON CONFLICT DO NOTHING",
                 [query.key()],
             )?;
         }
@@ -93,7 +94,6 @@ impl Store {
         if loud {
             tracing::info!(items = waiting, "indexing items for search");
         }
-        let sources = self.source_urls()?;
         let mut done = 0;
         loop {
             let tx = self.db.transaction()?;
@@ -109,7 +109,7 @@ impl Store {
                 ids: Some(ids.clone()),
                 ..ItemFilter::default()
             })?;
-            self.index(&ids, &visible, &sources, now)?;
+            self.index(&ids, &visible, now)?;
             let listed = serde_json::to_string(&ids)?;
             let values = self.db.backend().json_values("?1");
             tx.execute(
@@ -130,7 +130,6 @@ impl Store {
         &self,
         ids: &[i64],
         visible: &[ItemRow],
-        sources: &HashMap<i64, String>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let backend = self.db.backend();
@@ -155,11 +154,7 @@ impl Store {
         )?;
         let mut insert = self.db.prepare_cached(insert)?;
         for row in visible {
-            let url = sources
-                .get(&row.source)
-                .map(String::as_str)
-                .unwrap_or_default();
-            let indexed = Indexed::of(&row.item, url);
+            let indexed = Indexed::of(&row.item, &row.item.publisher.feed_url);
             match backend {
                 Backend::Sqlite => {
                     let [title, author, publisher, body] = indexed.columns();
@@ -190,14 +185,6 @@ impl Store {
         Ok(())
     }
 
-    fn source_urls(&self) -> Result<HashMap<i64, String>, StoreError> {
-        Ok(self
-            .db
-            .prepare("SELECT id, url FROM sources")?
-            .query_map((), |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<Result<_, _>>()?)
-    }
-
     /// The items `query` finds, at most `limit`, in `order`; stopped after [`SEARCH_TIME`].
     pub fn search(
         &self,
@@ -209,7 +196,19 @@ impl Store {
         let backend = self.db.backend();
         let plan = query.plan(dialect(backend), now);
         let mut sql = Sql::default();
-        let found = sql.found(&plan, backend, order);
+        let found = match (&plan.ranked, backend, order) {
+            // Words alone, best first: FTS5 answers by itself (hidden items are not in it), the
+            // most recently stored first among equals; reading each match's row in `items`
+            // would cost as much as the search.
+            (Some(expression), Backend::Sqlite, Order::Relevance) if plan.conditions.is_empty() => {
+                let bound = sql.bind(Value::Text(expression.clone()));
+                format!(
+                    "SELECT rowid AS id FROM item_search WHERE item_search MATCH {bound}
+                     ORDER BY rank, rowid DESC"
+                )
+            }
+            _ => sql.found(&plan, backend, order),
+        };
         let limit = sql.bind(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         let select = format!("SELECT id FROM ({found}) AS found LIMIT CAST({limit} AS BIGINT)");
         let ids: Vec<i64> = self
