@@ -41,11 +41,37 @@ impl Store {
         queries: Vec<Query>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.db.write_transaction()?;
-        let known: Vec<String> = tx
-            .prepare("SELECT query FROM saved_searches")?
-            .query_map((), |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
+        let keys: Vec<String> = queries.iter().map(Query::key).collect();
+        let read_known = |db: &super::db::Db| -> Result<Vec<String>, StoreError> {
+            Ok(db
+                .prepare("SELECT query FROM saved_searches")?
+                .query_map((), |row| row.get(0))?
+                .collect::<Result<_, _>>()?)
+        };
+        // Nothing is written (nor the write lock taken) when nothing changed: `search` beside
+        // a running daemon.
+        let mut known = read_known(&self.db)?;
+        known.sort();
+        let mut wanted = keys.clone();
+        wanted.sort();
+        wanted.dedup();
+        if known != wanted {
+            let tx = self.db.write_transaction()?;
+            let known = read_known(&tx)?;
+            self.save_changed(&known, &queries, now)?;
+            tx.commit()?;
+        }
+        self.saved_searches = queries.into_iter().zip(keys).collect();
+        Ok(())
+    }
+
+    fn save_changed(
+        &self,
+        known: &[String],
+        queries: &[Query],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = &self.db;
         for gone in known
             .iter()
             .filter(|k| !queries.iter().any(|q| &q.key() == *k))
@@ -69,14 +95,6 @@ impl Store {
                 [query.key()],
             )?;
         }
-        tx.commit()?;
-        self.saved_searches = queries
-            .into_iter()
-            .map(|q| {
-                let key = q.key();
-                (q, key)
-            })
-            .collect();
         Ok(())
     }
 
