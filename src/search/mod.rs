@@ -148,18 +148,18 @@ impl Query {
     }
 }
 
-/// An item's words as the index holds them, column by column, and the values `tag:`, `site:`,
-/// `after:` and `before:` compare.
+/// An item's words as the index holds them, column by column (each column's words folded and
+/// joined by a space), and the values `tag:`, `site:`, `after:` and `before:` compare.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Indexed {
     /// The title's words.
-    pub title: Vec<String>,
+    pub title: String,
     /// The authors' names' words.
-    pub author: Vec<String>,
+    pub author: String,
     /// The publisher's name's words.
-    pub publisher: Vec<String>,
+    pub publisher: String,
     /// The summary's, content's (or full text's) and tags' words, then the markers.
-    pub body: Vec<String>,
+    pub body: String,
     /// Its tags and categories, folded.
     pub tags: Vec<String>,
     /// Its link's host, folded.
@@ -201,15 +201,6 @@ impl Indexed {
         source_url: &str,
         sort_at: i64,
     ) -> Indexed {
-        let text_of = |text: &Option<crate::model::Text>| {
-            text.as_ref().map(|t| {
-                if t.is_html {
-                    crate::sanitize::text_of_clean_html(&t.body)
-                } else {
-                    t.body.clone()
-                }
-            })
-        };
         let mut tags: Vec<String> = own_tags
             .iter()
             .map(String::as_str)
@@ -227,26 +218,39 @@ impl Indexed {
                 url.host_str()
                     .map(|h| h.trim_end_matches('.').to_lowercase())
             });
-        let mut body = Vec::new();
-        for text in [text_of(&it.summary), text_of(&it.content)]
-            .into_iter()
-            .flatten()
-        {
-            body.extend(words(&text));
+        let mut body = String::new();
+        let mut room = text::MOST_WORDS - 64;
+        for t in [&it.summary, &it.content].into_iter().flatten() {
+            if t.is_html {
+                let plain = crate::sanitize::text_of_clean_html(&t.body);
+                text::push_words(&plain, &mut body, &mut room);
+            } else {
+                text::push_words(&t.body, &mut body, &mut room);
+            }
         }
         for tag in &tags {
-            body.extend(tag.split(' ').map(str::to_string));
+            text::push_words(tag, &mut body, &mut room);
         }
-        body.truncate(text::MOST_WORDS - 64);
-        body.extend(tags.iter().map(|t| marker("tag", t)));
-        if let Some(host) = &host {
-            body.extend(suffixes(host).map(|s| marker("site", s)));
+        let markers = tags.iter().map(|t| marker("tag", t)).chain(
+            host.iter()
+                .flat_map(|h| suffixes(h).map(|s| marker("site", s))),
+        );
+        for marker in markers {
+            if !body.is_empty() {
+                body.push(' ');
+            }
+            body.push_str(&marker);
         }
+        let column = |text: &str| {
+            let mut out = String::new();
+            text::push_words(text, &mut out, &mut usize::MAX.clone());
+            out
+        };
         let authors: Vec<&str> = it.authors.iter().map(|a| a.name.as_str()).collect();
         Indexed {
-            title: words(it.title.as_deref().unwrap_or_default()),
-            author: words(&authors.join(" ")),
-            publisher: words(publisher),
+            title: column(it.title.as_deref().unwrap_or_default()),
+            author: column(&authors.join(" ")),
+            publisher: column(publisher),
             body,
             tags,
             host,
@@ -257,8 +261,8 @@ impl Indexed {
 
     /// The columns' texts as FTS5 takes them (title, author, publisher, body): words joined by
     /// a space, which its `ascii` tokenizer splits back into the same words.
-    pub fn columns(&self) -> [String; 4] {
-        [&self.title, &self.author, &self.publisher, &self.body].map(|words| words.join(" "))
+    pub fn columns(&self) -> [&str; 4] {
+        [&self.title, &self.author, &self.publisher, &self.body].map(String::as_str)
     }
 
     /// The words as a PostgreSQL `tsvector` literal, weighted by column (title A, author B,
@@ -266,13 +270,8 @@ impl Indexed {
     pub fn tsvector(&self) -> String {
         let mut out = String::new();
         let mut position = 1usize;
-        for (words, weight) in [
-            (&self.title, "A"),
-            (&self.author, "B"),
-            (&self.publisher, "C"),
-            (&self.body, ""),
-        ] {
-            for word in words {
+        for (column, weight) in self.columns().into_iter().zip(["A", "B", "C", ""]) {
+            for word in column.split(' ').filter(|w| !w.is_empty()) {
                 if position > 16_383 {
                     break;
                 }
@@ -290,15 +289,16 @@ impl Indexed {
     fn has(&self, leaf: &Leaf, now: DateTime<Utc>) -> bool {
         match leaf {
             Leaf::Text { field, words } => {
-                let columns: &[&Vec<String>] = match field {
+                let columns: &[&String] = match field {
                     Field::Any => &[&self.title, &self.author, &self.publisher, &self.body],
                     Field::Title => &[&self.title],
                     Field::Author => &[&self.author],
                     Field::Source => &[&self.publisher],
                 };
-                columns
-                    .iter()
-                    .any(|column| column.windows(words.len()).any(|w| w == words.as_slice()))
+                columns.iter().any(|column| {
+                    let column: Vec<&str> = column.split(' ').collect();
+                    column.windows(words.len()).any(|w| w == words.as_slice())
+                })
             }
             Leaf::Tag(tag) => self.tags.contains(tag),
             Leaf::Site(site) => self

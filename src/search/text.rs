@@ -36,6 +36,49 @@ pub fn spans(text: &str) -> impl Iterator<Item = (std::ops::Range<usize>, String
     .filter(|(_, word)| !word.is_empty())
 }
 
+/// Appends `text`'s words, folded, to `out`, each after a space when `out` is not empty, while
+/// `room` (a count of words) lasts: how the index's columns are written, without a string per
+/// word.
+pub fn push_words(text: &str, out: &mut String, room: &mut usize) {
+    let mut in_word = false;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            if !in_word {
+                if *room == 0 {
+                    return;
+                }
+                *room -= 1;
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                in_word = true;
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii() || !c.is_alphanumeric() {
+            in_word = false;
+        } else {
+            let before = out.len();
+            if !in_word {
+                if *room == 0 {
+                    return;
+                }
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+            }
+            let mark = out.len();
+            fold_into(c, out);
+            if out.len() == mark {
+                // Nothing left of it (a lone combining mark): no word started.
+                out.truncate(before);
+            } else if !in_word {
+                *room -= 1;
+                in_word = true;
+            }
+        }
+    }
+}
+
 /// Appends `c` lower-cased, its accents dropped (`É` → `e`, `ß` → `ss`).
 fn fold_into(c: char, word: &mut String) {
     if c.is_ascii() {
@@ -162,6 +205,25 @@ mod tests {
             words("Ελληνικά Русский 東京"),
             ["ελληνικα", "русскии", "東京"]
         );
+    }
+
+    #[test]
+    fn words_are_written_as_they_are_split() {
+        for text in [
+            "Café, CAFE! naïve Straße",
+            "a\u{301}b c",
+            "x-1 ..y",
+            "",
+            "Ελληνικά 東京",
+        ] {
+            let mut out = String::new();
+            push_words(text, &mut out, &mut usize::MAX.clone());
+            assert_eq!(out, words(text).join(" "), "{text}");
+        }
+        let mut out = String::new();
+        let mut room = 2;
+        push_words("one two three", &mut out, &mut room);
+        assert_eq!((out.as_str(), room), ("one two", 0));
     }
 
     #[test]

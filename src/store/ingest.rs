@@ -26,6 +26,7 @@ use crate::model::{ArrivingItem, Source, Webhook};
 use crate::model::{Category, FeedMeta, FetchState, HealthEvent, Item, ItemCounts, Text, Verdict};
 use crate::rules::Shaping;
 use crate::sanitize::web_url;
+use crate::search::{Indexed, Query};
 
 /// One poll of a source, to record all at once.
 #[derive(Debug)]
@@ -70,7 +71,13 @@ impl Store {
         }
         let counts = match poll.feed {
             Some((_, items)) => {
+                let publisher: String = tx.query_row(
+                    "SELECT COALESCE(name, feed_title, url) FROM sources WHERE id = ?1",
+                    [source_id],
+                    |row| row.get(0),
+                )?;
                 let ingest = Ingest {
+                    search: Some((publisher, &self.saved_searches)),
                     tx: &tx,
                     source_id,
                     source_url: source.url(),
@@ -111,6 +118,7 @@ impl Store {
         let tx = self.db.transaction()?;
         let source_id = upsert_source(&tx, source.url(), source.name())?;
         let ingest = Ingest {
+            search: None,
             tx: &tx,
             source_id,
             source_url: source.url(),
@@ -280,6 +288,9 @@ struct Ingest<'a> {
     keys: RefCell<Vec<(String, ItemRef)>>,
     /// The new items, inserted together by `insert_new` once the poll's items are decided.
     new: RefCell<Vec<NewItem<'a>>>,
+    /// Who published them, as readers see it, and the saved searches: new items are indexed
+    /// for search as they are inserted (`None` in a preview).
+    search: Option<(String, &'a [(Query, String)])>,
 }
 
 /// An item a key leads to: stored before, or the `n`th new item of this poll.
@@ -298,6 +309,8 @@ struct NewItem<'a> {
     shaped: shaped::ShapedColumns,
     full_text_wanted: i64,
     hooks: Vec<String>,
+    /// Its words for the search index, unless rules hide it.
+    indexed: Option<Indexed>,
 }
 
 impl<'a> Ingest<'a> {
@@ -361,15 +374,9 @@ impl<'a> Ingest<'a> {
             "INSERT INTO item_changes (item_id) SELECT CAST(value AS BIGINT) FROM {}",
             self.tx.backend().json_values("?1")
         );
-        let listed = serde_json::to_string(ids)?;
-        self.tx.prepare_cached(&sql)?.execute([&listed])?;
-        // `WHERE true` lets SQLite read the ON CONFLICT as the upsert's, not the join's.
-        let pending = format!(
-            "INSERT INTO search_pending (item_id) SELECT CAST(value AS BIGINT) FROM {} WHERE true
-             ON CONFLICT DO NOTHING",
-            self.tx.backend().json_values("?1")
-        );
-        self.tx.prepare_cached(&pending)?.execute([&listed])?;
+        self.tx
+            .prepare_cached(&sql)?
+            .execute([serde_json::to_string(ids)?])?;
         Ok(())
     }
 
@@ -592,10 +599,11 @@ impl<'a> Ingest<'a> {
     fn add_new(&self, candidate: &Candidate<'a>) -> Result<usize, StoreError> {
         let item = candidate.item;
         // Shaped from what is in hand, and written with it: nothing to read back or update.
-        let (shaped, hooks) = match self.shaping {
+        let (shaped, hooks, indexed) = match self.shaping {
             Some(shaping) => {
                 let shaped =
                     shaping.shape(self.source_url, None, item, candidate.published, self.now);
+                let indexed = self.indexed(item, &shaped, candidate.published);
                 let (source, webhooks) = self.notify;
                 let hooks: Vec<String> = webhooks
                     .iter()
@@ -613,9 +621,9 @@ impl<'a> Ingest<'a> {
                     })
                     .map(|w| w.url().to_string())
                     .collect();
-                (shaped::columns(&shaped)?, hooks)
+                (shaped::columns(&shaped)?, hooks, indexed)
             }
-            None => (shaped::UNSHAPED.clone(), Vec::new()),
+            None => (shaped::UNSHAPED.clone(), Vec::new(), None),
         };
         let mut new = self.new.borrow_mut();
         new.push(NewItem {
@@ -628,8 +636,39 @@ impl<'a> Ingest<'a> {
                 self.full_text && item.link.as_deref().and_then(web_url).is_some(),
             ),
             hooks,
+            indexed,
         });
         Ok(new.len() - 1)
+    }
+
+    /// A new item's words for the search index, as readers will see it (its rewrites made),
+    /// unless rules hide it.
+    fn indexed(
+        &self,
+        item: &Item,
+        shaped: &crate::rules::Shaped,
+        sort_at: DateTime<Utc>,
+    ) -> Option<Indexed> {
+        let (publisher, _) = self.search.as_ref()?;
+        if shaped.hidden.is_some() {
+            return None;
+        }
+        let rewritten;
+        let shown = if shaped.rewritten == crate::rules::Rewritten::default() {
+            item
+        } else {
+            let mut copy = item.clone();
+            super::items::shaped(&mut copy, shaped.rewritten.clone());
+            rewritten = copy;
+            &rewritten
+        };
+        let arriving = ArrivingItem {
+            item: shown,
+            tags: &shaped.tags,
+            sort_at,
+            now: self.now,
+        };
+        Some(Indexed::of_new(&arriving, publisher, self.source_url))
     }
 
     /// Inserts the items `add_new` made, in the order they were made (oldest first), and
@@ -671,6 +710,13 @@ impl<'a> Ingest<'a> {
             // public_id: made of the source and the key, which a fetch holds once.
             ("public_id", 17),
         )?;
+        if let Some((_, saved)) = &self.search {
+            let indexed = ids
+                .iter()
+                .zip(&new)
+                .filter_map(|(id, n)| n.indexed.as_ref().map(|words| (*id, words)));
+            super::search::index_new(self.tx, indexed, saved, self.now)?;
+        }
         for (id, new) in ids.iter().zip(&new) {
             for hook in &new.hooks {
                 self.tx

@@ -367,7 +367,7 @@ pub(super) fn read_stored_item(row: &Row<'_>) -> super::db::Result<StoredItem> {
 }
 
 /// `item` as its rewrites made it.
-fn shaped(item: &mut Item, rewritten: Rewritten) {
+pub(super) fn shaped(item: &mut Item, rewritten: Rewritten) {
     let Rewritten {
         title,
         summary,

@@ -153,16 +153,12 @@ impl Store {
         let backend = self.db.backend();
         let listed = serde_json::to_string(ids)?;
         let values = backend.json_values("?1");
-        let (delete, insert) = match backend {
-            Backend::Sqlite => (
-                format!("DELETE FROM item_search WHERE rowid IN (SELECT value FROM {values})"),
-                "INSERT INTO item_search (rowid, title, author, publisher, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            ),
-            Backend::Postgres => (
-                format!("DELETE FROM item_search WHERE item_id IN (SELECT CAST(value AS BIGINT) FROM {values})"),
-                "INSERT INTO item_search (item_id, doc) VALUES (?1, CAST(CAST(?2 AS TEXT) AS tsvector))
-                 ON CONFLICT (item_id) DO UPDATE SET doc = EXCLUDED.doc",
+        let delete = match backend {
+            Backend::Sqlite => {
+                format!("DELETE FROM item_search WHERE rowid IN (SELECT value FROM {values})")
+            }
+            Backend::Postgres => format!(
+                "DELETE FROM item_search WHERE item_id IN (SELECT CAST(value AS BIGINT) FROM {values})"
             ),
         };
         self.db.execute(&delete, [listed.clone()])?;
@@ -170,37 +166,12 @@ impl Store {
             &format!("DELETE FROM saved_matches WHERE item_id IN (SELECT CAST(value AS BIGINT) FROM {values})"),
             [listed],
         )?;
-        let mut insert = self.db.prepare_cached(insert)?;
-        for row in visible {
-            let indexed = Indexed::of(&row.item, &row.item.publisher.feed_url);
-            match backend {
-                Backend::Sqlite => {
-                    let [title, author, publisher, body] = indexed.columns();
-                    insert.execute([
-                        &row.id as &dyn rusqlite::ToSql,
-                        &title,
-                        &author,
-                        &publisher,
-                        &body,
-                    ])?;
-                }
-                Backend::Postgres => {
-                    insert.execute([&row.id as &dyn rusqlite::ToSql, &indexed.tsvector()])?;
-                }
-            }
-            for saved in self
-                .saved_searches
-                .iter()
-                .filter(|(q, _)| q.matches(&indexed, now))
-            {
-                self.db.execute(
-                    "INSERT INTO saved_matches (query, sort_at, item_id) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    [&saved.1 as &dyn rusqlite::ToSql, &indexed.sort_at, &row.id],
-                )?;
-            }
-        }
-        Ok(())
+        let indexed: Vec<(i64, Indexed)> = visible
+            .iter()
+            .map(|row| (row.id, Indexed::of(&row.item, &row.item.publisher.feed_url)))
+            .collect();
+        let rows = indexed.iter().map(|(id, words)| (*id, words));
+        index_new(&self.db, rows, &self.saved_searches, now)
     }
 
     /// The items `query` finds, at most `limit`, in `order`; stopped after [`SEARCH_TIME`].
@@ -263,6 +234,53 @@ impl Store {
             .optional()?
             .is_none())
     }
+}
+
+/// Writes the index's rows of `items` (ids and their words), which it holds no row of, and the
+/// saved searches' matches among them: for new items as they are inserted, and for the items
+/// [`Store::index_pending`] indexes again.
+pub(super) fn index_new<'i>(
+    db: &super::db::Db,
+    items: impl Iterator<Item = (i64, &'i Indexed)>,
+    saved: &[(Query, String)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let backend = db.backend();
+    let mut insert = db.prepare_cached(match backend {
+        Backend::Sqlite => {
+            "INSERT INTO item_search (rowid, title, author, publisher, body)
+             VALUES (?1, ?2, ?3, ?4, ?5)"
+        }
+        Backend::Postgres => {
+            "INSERT INTO item_search (item_id, doc) VALUES (?1, CAST(CAST(?2 AS TEXT) AS tsvector))
+             ON CONFLICT (item_id) DO UPDATE SET doc = EXCLUDED.doc"
+        }
+    })?;
+    for (id, indexed) in items {
+        match backend {
+            Backend::Sqlite => {
+                let [title, author, publisher, body] = indexed.columns();
+                insert.execute([
+                    &id as &dyn rusqlite::ToSql,
+                    &title,
+                    &author,
+                    &publisher,
+                    &body,
+                ])?;
+            }
+            Backend::Postgres => {
+                insert.execute([&id as &dyn rusqlite::ToSql, &indexed.tsvector()])?;
+            }
+        }
+        for (_, key) in saved.iter().filter(|(q, _)| q.matches(indexed, now)) {
+            db.execute(
+                "INSERT INTO saved_matches (query, sort_at, item_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                [key as &dyn rusqlite::ToSql, &indexed.sort_at, &id],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn dialect(backend: Backend) -> Dialect {
@@ -492,7 +510,8 @@ mod tests {
     fn the_index_finds_what_the_matcher_finds() {
         on_each_backend("search_constructs", |mut store| {
             corpus(&mut store);
-            assert_eq!(store.index_pending(now()).unwrap(), 72);
+            // New items are indexed as they are stored: nothing waits.
+            assert_eq!(store.index_pending(now()).unwrap(), 0);
             assert!(store.search_is_current().unwrap());
             let all = store
                 .items(&ItemFilter {
