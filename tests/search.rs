@@ -358,12 +358,13 @@ async fn the_server_answers_searches_as_pages_feeds_and_an_opensearch_descriptio
         async move { client.get(path).send().await.unwrap() }
     };
     let found = wait_for_async(Duration::from_secs(60), || async {
-        let page = get(format!("{base}/search?q=cycle"))
+        // Both publishers polled.
+        let page = get(format!("{base}/search?q=cycle+OR+cafe"))
             .await
             .text()
             .await
             .unwrap_or_default();
-        page.contains("Budget vote")
+        page.contains("Budget vote") && page.contains("Cafe owners protest")
     })
     .await;
     assert!(found, "{}", daemon.log());
