@@ -218,7 +218,8 @@ impl Indexed {
                 url.host_str()
                     .map(|h| h.trim_end_matches('.').to_lowercase())
             });
-        let mut body = String::new();
+        let texts = [&it.summary, &it.content].into_iter().flatten();
+        let mut body = String::with_capacity(texts.map(|t| t.body.len()).sum::<usize>() + 256);
         let mut room = text::MOST_WORDS - 64;
         for t in [&it.summary, &it.content].into_iter().flatten() {
             if t.is_html {
