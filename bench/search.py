@@ -142,6 +142,8 @@ def main():
     parser.add_argument("--after", default=str(ROOT / "target/dist/tributary"))
     parser.add_argument("--before", help="a build without search, run in turn with --after")
     parser.add_argument("--farm", type=pathlib.Path, help="keep the farm here")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep this build's database of the last run (its folder is printed)")
     args = parser.parse_args()
     farm_dir = args.farm or pathlib.Path(tempfile.mkdtemp(prefix="bench-search-farm-"))
     farm_dir.mkdir(parents=True, exist_ok=True)
@@ -182,8 +184,11 @@ def main():
     print(f"{'query':26} {'p50 ms':>8} {'p95 ms':>8}  items found per query")
     for kind, (p50, p95, found) in results.items():
         print(f"{kind:26} {p50:8.1f} {p95:8.1f}  {found}")
-    for work in kept.values():
-        shutil.rmtree(work, ignore_errors=True)
+    for name, work in kept.items():
+        if args.keep and name == "after":
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     if not args.farm:
         shutil.rmtree(farm_dir, ignore_errors=True)
 
