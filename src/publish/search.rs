@@ -74,7 +74,7 @@ impl Asked {
 }
 
 /// Answers `path` (`/search`, `/search.xml`, `/search.rss`, `/search.json`,
-/// `/opensearch.xml`), or `None` for any other path.
+/// `/opensearch.xml`, `/favicon.svg`), or `None` for any other path.
 pub async fn answer(
     searching: Searching,
     path: &str,
@@ -87,6 +87,11 @@ pub async fn answer(
         "/search.rss" => Some(OutputFormat::Rss),
         "/search.json" => Some(OutputFormat::Json),
         "/opensearch.xml" => return Some(description(&searching.config, headers)),
+        // The icon the pages the server makes name (the site's own is in its folder).
+        "/favicon.svg" => {
+            let (_, icon) = crate::render::site::FAVICON;
+            return Some(([(header::CONTENT_TYPE, "image/svg+xml")], icon).into_response());
+        }
         _ => return None,
     };
     let asked = Asked::of(uri);

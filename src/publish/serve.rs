@@ -377,8 +377,6 @@ fn status_html(
         .collect();
     let page = PageInfo {
         heading: "Sources".into(),
-        // Served at the root, beside `/search`.
-        search: Some(String::new()),
         ..PageInfo::standalone("Tributary status")
     };
     templates

@@ -38,7 +38,7 @@ pub use staging::SiteWritten;
 const OWNED_FOLDERS: [&str; 5] = ["archive", "page", "items", "sources", "tags"];
 
 /// The site's icon, written beside its index: without one, browsers ask for `/favicon.ico`.
-const FAVICON: (&str, &[u8]) = (
+pub const FAVICON: (&str, &[u8]) = (
     "favicon.svg",
     include_bytes!("../../../templates/favicon.svg"),
 );
