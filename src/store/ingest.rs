@@ -941,31 +941,12 @@ impl<'a> Columns<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{SourceConfig, SourceLocation};
+    use crate::config::SourceConfig;
     use crate::model::Author;
     use crate::store::ItemFilter;
-    use crate::store::testing::{on_each_backend, on_each_backend_twice};
-    use std::path::PathBuf;
+    use crate::store::testing::{on_each_backend, on_each_backend_twice, source};
     use std::sync::Arc;
     use std::time::Duration;
-
-    fn source(url: &str, name: Option<&str>) -> SourceConfig {
-        SourceConfig {
-            name: name.map(String::from),
-            url: url.into(),
-            location: SourceLocation::File(PathBuf::from("x.xml")),
-            interval: Duration::from_secs(60),
-            tags: vec![],
-            declared_in: PathBuf::from("tributary.toml"),
-            declared_line: None,
-            fetch: Default::default(),
-            kind: Default::default(),
-            rules: Vec::new(),
-            rewrites: Default::default(),
-            full_text: None,
-            hub: None,
-        }
-    }
 
     fn item(key: &str, title: &str, published: Option<&str>) -> Item {
         Item {

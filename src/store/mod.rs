@@ -320,6 +320,26 @@ pub(crate) mod testing {
     use super::db::off_runtime;
     use crate::config::{DEFAULT_DATABASE_LEASE, PostgresConfig};
 
+    /// A configured source read from a file, named `name` if given: what the store's tests
+    /// record polls of.
+    pub(crate) fn source(url: &str, name: Option<&str>) -> crate::config::SourceConfig {
+        crate::config::SourceConfig {
+            name: name.map(String::from),
+            url: url.into(),
+            location: crate::config::SourceLocation::File("x.xml".into()),
+            interval: std::time::Duration::from_secs(60),
+            tags: vec![],
+            declared_in: "tributary.toml".into(),
+            declared_line: None,
+            fetch: Default::default(),
+            kind: Default::default(),
+            rules: Vec::new(),
+            rewrites: Default::default(),
+            full_text: None,
+            hub: None,
+        }
+    }
+
     /// Runs `check` on a new SQLite store in memory, then on a PostgreSQL store (see
     /// [`TestDatabase`]).
     pub(crate) fn on_each_backend(test: &str, check: impl Fn(Store)) {

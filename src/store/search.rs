@@ -410,35 +410,15 @@ impl Sql {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::path::PathBuf;
 
     use chrono::TimeZone;
 
     use super::*;
-    use crate::config::{SourceConfig, SourceLocation};
     use crate::identity::ItemRules;
     use crate::model::{Author, Category, FeedMeta, FetchState, Item, Text};
     use crate::rules::Shaping;
     use crate::store::Poll;
-    use crate::store::testing::on_each_backend;
-
-    fn source(url: &str, name: &str) -> SourceConfig {
-        SourceConfig {
-            name: Some(name.into()),
-            url: url.into(),
-            location: SourceLocation::File(PathBuf::from("x.xml")),
-            interval: Duration::from_secs(60),
-            tags: vec![],
-            declared_in: PathBuf::from("tributary.toml"),
-            declared_line: None,
-            fetch: Default::default(),
-            kind: Default::default(),
-            rules: Vec::new(),
-            rewrites: Default::default(),
-            full_text: None,
-            hub: None,
-        }
-    }
+    use crate::store::testing::{on_each_backend, source};
 
     const TITLES: [&str; 6] = [
         "Council notice about cycle routes",
@@ -458,9 +438,9 @@ mod tests {
     /// 72 items over three publishers and 24 days, each a combination of the above.
     fn corpus(store: &mut Store) {
         let sources = [
-            source("https://a.example/feed", "City Council"),
-            source("https://b.example/feed", "Evening Post"),
-            source("https://c.example/feed", "Café Society"),
+            source("https://a.example/feed", Some("City Council")),
+            source("https://b.example/feed", Some("Evening Post")),
+            source("https://c.example/feed", Some("Café Society")),
         ];
         store.sync_sources(&sources).unwrap();
         for (s, src) in sources.iter().enumerate() {

@@ -240,31 +240,13 @@ mod tests {
     use rusqlite::Connection;
 
     use super::*;
-    use crate::config::{ItemRules, SourceConfig, SourceLocation};
+    use crate::config::ItemRules;
     use crate::model::FetchState;
     use crate::store::Poll;
-    use crate::store::testing::on_each_backend_async;
-
-    fn source(url: &str) -> SourceConfig {
-        SourceConfig {
-            name: None,
-            url: url.into(),
-            location: SourceLocation::File("x.xml".into()),
-            interval: Duration::from_secs(60),
-            tags: vec![],
-            declared_in: "tributary.toml".into(),
-            declared_line: None,
-            fetch: Default::default(),
-            kind: Default::default(),
-            rules: Vec::new(),
-            rewrites: Default::default(),
-            full_text: None,
-            hub: None,
-        }
-    }
+    use crate::store::testing::{on_each_backend_async, source};
 
     async fn record_poll(shared: &SharedStore, url: &str) {
-        let source = source(url);
+        let source = source(url, None);
         let recorded = shared
             .record(move |store| {
                 let poll = Poll {
