@@ -14,8 +14,9 @@ CREATE VIRTUAL TABLE item_search USING fts5 (
 INSERT INTO item_search (item_search, rank) VALUES ('rank', 'bm25(4.0, 2.0, 2.0, 1.0)');
 
 -- Items whose words may have changed, indexed again by the store after each of its writes
--- (new items are added by the poll that stores them; everything else by these triggers). A
--- crash between the write and the index leaves them here for the next start.
+-- (a new item is indexed by the poll that inserts it; every other change is noted here by
+-- these triggers). A crash between the write and the index leaves them here for the next
+-- start.
 CREATE TABLE search_pending (
     item_id INTEGER PRIMARY KEY
 );

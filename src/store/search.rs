@@ -1,9 +1,10 @@
 //! The search index: kept by the store's writes, asked by [`Store::search`], and the saved
 //! searches' matches kept beside it.
 //!
-//! Triggers (and the poll that stores new items) note each item whose words may have changed
-//! in `search_pending`; [`Store::index_pending`] indexes them again after each of the store's
-//! writes, in one transaction with what it read, and checks each against the saved searches.
+//! A new item is indexed by the poll that inserts it ([`index_new`], from what the poll
+//! holds). Triggers note every other item whose words may have changed in `search_pending`;
+//! [`Store::index_pending`] indexes them again after each of the store's writes, in one
+//! transaction with what it read. Either way each item is checked against the saved searches.
 //! A query reaches the database only as its plan's expressions, bound as parameters.
 
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ pub const SEARCH_TIME: Duration = Duration::from_secs(2);
 /// How a search orders what it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
-    /// Best match first; the newest first among equals.
+    /// Best match first; the most recently stored first among equals.
     #[default]
     Relevance,
     /// Newest first.
