@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{ArrivingItem, Item, StoredItem};
 pub use plan::{Condition, Dialect, Plan};
-pub use query::{Field, Leaf, MOST_CHARACTERS, MOST_TERMS, Node, QueryError, When};
+pub use query::{Field, Leaf, Node, QueryError, When};
 pub use text::{Snippet, folded, words};
 
 /// A query, read.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 
-use super::db::{Backend, Optional};
+use super::db::Backend;
 use super::items::ItemRow;
 use super::{ItemFilter, Store, StoreError};
 use crate::search::{Condition, Dialect, Indexed, Plan, Query};
@@ -220,17 +220,6 @@ impl Store {
         let rank: HashMap<i64, usize> = ids.iter().enumerate().map(|(n, id)| (*id, n)).collect();
         rows.sort_by_key(|row| rank.get(&row.id).copied().unwrap_or(usize::MAX));
         Ok(rows)
-    }
-
-    /// Whether the index has every visible item (nothing waits to be indexed).
-    pub fn search_is_current(&self) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .query_row("SELECT item_id FROM search_pending LIMIT 1", (), |row| {
-                row.get::<_, i64>(0)
-            })
-            .optional()?
-            .is_none())
     }
 }
 
@@ -513,7 +502,11 @@ mod tests {
             corpus(&mut store);
             // New items are indexed as they are stored: nothing waits.
             assert_eq!(store.index_pending(now()).unwrap(), 0);
-            assert!(store.search_is_current().unwrap());
+            let waiting: i64 = store
+                .db
+                .query_row("SELECT COUNT(*) FROM search_pending", (), |row| row.get(0))
+                .unwrap();
+            assert_eq!(waiting, 0);
             let all = store
                 .items(&ItemFilter {
                     limit: 1000,
