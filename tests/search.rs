@@ -68,6 +68,17 @@ fn first_items() -> (Vec<TestItem>, Vec<TestItem>) {
     )
 }
 
+/// A config of the two publishers `publish` serves.
+fn publishers(server: &FeedServer) -> String {
+    config_with_sources(
+        server,
+        &[
+            ("City Council", "/council.xml"),
+            ("Evening Post", "/post.xml"),
+        ],
+    )
+}
+
 /// The titles `tributary search` lists, in its order, and its whole output.
 async fn searched(ws: &Workspace, args: &[&str]) -> (Vec<String>, String) {
     let mut all = vec!["search"];
@@ -88,13 +99,7 @@ async fn the_command_finds_what_polls_stored_by_words_phrases_fields_and_dates()
     let server = FeedServer::start().await;
     let (council, post) = first_items();
     publish(&server, &council, &post);
-    let ws = Workspace::new(&config_with_sources(
-        &server,
-        &[
-            ("City Council", "/council.xml"),
-            ("Evening Post", "/post.xml"),
-        ],
-    ));
+    let ws = Workspace::new(&publishers(&server));
     assert!(ws.tributary(&["once"]).await.status.success());
 
     let sorted = |mut titles: Vec<String>| {
@@ -192,13 +197,7 @@ async fn a_saved_search_is_an_output_that_gains_a_matching_item_at_the_next_poll
     let server = FeedServer::start().await;
     let (council, post) = first_items();
     publish(&server, &council, &post);
-    let mut config = config_with_sources(
-        &server,
-        &[
-            ("City Council", "/council.xml"),
-            ("Evening Post", "/post.xml"),
-        ],
-    );
+    let mut config = publishers(&server);
     config.push_str(
         "\n[[outputs]]\npath = \"public/cycling.json\"\ntitle = \"Cycling\"\nquery = \"cycle -budget OR buses\"\nprovenance = true\n",
     );
@@ -281,13 +280,7 @@ async fn a_webhook_with_a_query_receives_only_matching_new_items() {
     receiver.respond("/hook", 204, &[], Vec::new());
     let (council, post) = first_items();
     publish(&server, &council, &post);
-    let mut config = config_with_sources(
-        &server,
-        &[
-            ("City Council", "/council.xml"),
-            ("Evening Post", "/post.xml"),
-        ],
-    );
+    let mut config = publishers(&server);
     config.push_str(&format!(
         "\n[[webhooks]]\nurl = \"{}\"\nsecret = \"s3cret-for-hooks\"\nquery = \"cafe OR (cycle source:council)\"\n",
         receiver.url("/hook")
@@ -338,13 +331,7 @@ async fn the_server_answers_searches_as_pages_feeds_and_an_opensearch_descriptio
     let (council, post) = first_items();
     publish(&server, &council, &post);
     let port = free_port();
-    let mut config = config_with_sources(
-        &server,
-        &[
-            ("City Council", "/council.xml"),
-            ("Evening Post", "/post.xml"),
-        ],
-    );
+    let mut config = publishers(&server);
     config.push_str(&format!(
         "\n[site]\npages = \"public/site/\"\ntitle = \"Press\"\n\n[serve]\nlisten = \"127.0.0.1:{port}\"\nroot = \"public\"\n"
     ));

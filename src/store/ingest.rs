@@ -944,7 +944,7 @@ mod tests {
     use crate::config::SourceConfig;
     use crate::model::Author;
     use crate::store::ItemFilter;
-    use crate::store::testing::{on_each_backend, on_each_backend_twice, source};
+    use crate::store::testing::{fetched, on_each_backend, on_each_backend_twice, source};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -974,34 +974,6 @@ mod tests {
             digest: String::new(),
             unchanged: false,
         }
-    }
-
-    /// Records a successful fetch of `items`.
-    fn fetched(
-        store: &mut Store,
-        src: &SourceConfig,
-        meta: &FeedMeta,
-        items: &[Item],
-        at: DateTime<Utc>,
-    ) -> ItemCounts {
-        let state = FetchState {
-            last_status: Some(crate::model::PollStatus::Ok),
-            ..FetchState::default()
-        };
-        let poll = Poll {
-            at,
-            state: Some(&state),
-            webhooks: &[],
-            feed: Some((meta, items)),
-            event: None,
-            rules: &ItemRules {
-                max_age: None,
-                initial_items: None,
-                ..ItemRules::default()
-            },
-            shaping: &Shaping::default(),
-        };
-        store.record_poll(src, &poll).unwrap()
     }
 
     /// The `limit` newest stored items, as the outputs read them.

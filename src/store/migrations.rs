@@ -403,7 +403,7 @@ mod tests {
 
     #[test]
     fn items_stored_before_0006_lose_unsafe_urls_and_dates_and_are_not_stored_twice() {
-        use crate::config::{ItemRules, SourceConfig, SourceLocation};
+        use crate::config::ItemRules;
         use crate::model::Verdict;
         use crate::parse::{ParseOptions, parse_feed};
 
@@ -526,21 +526,7 @@ mod tests {
 
         // The same feed fetched again finds the item it stored, as it is: not new, not updated.
         let mut store = Store::with(conn).unwrap();
-        let source = SourceConfig {
-            name: None,
-            url: "https://evil.example/feed".into(),
-            location: SourceLocation::File("x.xml".into()),
-            interval: std::time::Duration::from_secs(60),
-            tags: vec![],
-            declared_in: "tributary.toml".into(),
-            declared_line: None,
-            fetch: Default::default(),
-            kind: Default::default(),
-            rules: Vec::new(),
-            rewrites: Default::default(),
-            full_text: None,
-            hub: None,
-        };
+        let source = crate::store::testing::source("https://evil.example/feed", None);
         let now = from_unix(june + 86_400);
         let verdicts = store
             .preview_items(&source, &parsed.items, &ItemRules::default(), now)

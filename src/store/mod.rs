@@ -340,6 +340,34 @@ pub(crate) mod testing {
         }
     }
 
+    /// Records a successful fetch of `items` from `src`, at `at`, keeping every item.
+    pub(crate) fn fetched(
+        store: &mut Store,
+        src: &crate::config::SourceConfig,
+        meta: &crate::model::FeedMeta,
+        items: &[crate::model::Item],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::model::ItemCounts {
+        let state = crate::model::FetchState {
+            last_status: Some(crate::model::PollStatus::Ok),
+            ..Default::default()
+        };
+        let poll = super::Poll {
+            at,
+            state: Some(&state),
+            webhooks: &[],
+            feed: Some((meta, items)),
+            event: None,
+            rules: &crate::identity::ItemRules {
+                max_age: None,
+                initial_items: None,
+                ..Default::default()
+            },
+            shaping: &crate::rules::Shaping::default(),
+        };
+        store.record_poll(src, &poll).unwrap()
+    }
+
     /// Runs `check` on a new SQLite store in memory, then on a PostgreSQL store (see
     /// [`TestDatabase`]).
     pub(crate) fn on_each_backend(test: &str, check: impl Fn(Store)) {

@@ -405,11 +405,8 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::identity::ItemRules;
-    use crate::model::{Author, Category, FeedMeta, FetchState, Item, Text};
-    use crate::rules::Shaping;
-    use crate::store::Poll;
-    use crate::store::testing::{on_each_backend, source};
+    use crate::model::{Author, Category, FeedMeta, Item, Text};
+    use crate::store::testing::{fetched, on_each_backend, source};
 
     const TITLES: [&str; 6] = [
         "Council notice about cycle routes",
@@ -464,24 +461,8 @@ mod tests {
                     ..Item::default()
                 })
                 .collect();
-            let state = FetchState {
-                last_status: Some(crate::model::PollStatus::Ok),
-                ..FetchState::default()
-            };
-            let poll = Poll {
-                at: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
-                state: Some(&state),
-                webhooks: &[],
-                feed: Some((&FeedMeta::default(), &items)),
-                event: None,
-                rules: &ItemRules {
-                    max_age: None,
-                    initial_items: None,
-                    ..ItemRules::default()
-                },
-                shaping: &Shaping::default(),
-            };
-            store.record_poll(src, &poll).unwrap();
+            let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+            fetched(store, src, &FeedMeta::default(), &items, at);
         }
     }
 
