@@ -15,6 +15,8 @@
 //!   dates as stored, guid churn, the plan for a fetch's items. Pure.
 //! - [`rules`]: what rules and rewrites make of an item (hidden, tags, rewritten fields),
 //!   replayable over stored items. Pure.
+//! - [`stories`]: the items of different sources that tell one story, found by their text.
+//!   Pure.
 //! - [`store`]: SQLite, the only place SQL lives.
 //! - [`schedule`]: when each source is next due (interval, hints, backoff). Pure.
 //! - [`refresh`]: one source through the [`refresh::Pipeline`]: load state, attempt (fetch →
@@ -66,5 +68,6 @@ pub mod schedule;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod stories;
 pub mod watch;
 pub mod websub;

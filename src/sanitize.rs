@@ -331,6 +331,18 @@ pub fn text_of_clean_html(html: &str) -> String {
 /// [`text_of_clean_html`], read only until the text holds `bytes` bytes or more (an excerpt
 /// needs the beginning of a long article, not all of it).
 pub fn text_of_clean_html_upto(html: &str, limit: usize) -> String {
+    clean_text(html, limit, b' ')
+}
+
+/// [`text_of_clean_html`] with a line break where a block element (a paragraph, a list item, a
+/// line break, a heading) parts the text: where a story's sentences and paragraphs end.
+pub fn lines_of_clean_html(html: &str, limit: usize) -> String {
+    clean_text(html, limit, b'\n')
+}
+
+/// The text of cleaned HTML, read until it holds `limit` bytes or more, with `block` between
+/// the runs of text that block elements part.
+fn clean_text(html: &str, limit: usize, block: u8) -> String {
     // One pass over bytes, one allocation: this runs for every item any text rule looks at.
     // Only ASCII is dropped or added, and words are copied whole, so what is left is UTF-8.
     let bytes = html.as_bytes();
@@ -364,7 +376,12 @@ pub fn text_of_clean_html_upto(html: &str, limit: usize) -> String {
                 .iter()
                 .any(|e| e.as_bytes().eq_ignore_ascii_case(name))
             {
-                space = !text.is_empty();
+                if block != b' ' && !text.is_empty() && text.last() != Some(&block) {
+                    text.push(block);
+                    space = false;
+                } else {
+                    space = !text.is_empty() && text.last() != Some(&block);
+                }
             }
             at = end;
             continue;

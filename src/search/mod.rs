@@ -9,7 +9,7 @@
 
 mod plan;
 mod query;
-mod text;
+pub mod text;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
