@@ -153,11 +153,24 @@ pub fn similarity(a: &Sentences, b: &Sentences, boilerplate: &HashSet<u64>) -> f
     shared as f64 / small.len() as f64
 }
 
-/// The word triples of `text`'s sentences not in `boilerplate`.
+/// The word triples of `text`'s title, and of its text without the sentences in
+/// `boilerplate`, each read as one run of words: where a copy ends its sentences does not
+/// matter.
 fn shingles(text: &Sentences, boilerplate: &HashSet<u64>) -> HashSet<u64> {
-    text.iter()
+    let title: Vec<u64> = text
+        .title()
+        .iter()
+        .flat_map(|s| s.words.iter().copied())
+        .collect();
+    let body: Vec<u64> = text
+        .body()
+        .iter()
         .filter(|s| !boilerplate.contains(&s.hash))
-        .flat_map(|s| s.words.windows(3))
+        .flat_map(|s| s.words.iter().copied())
+        .collect();
+    [title, body]
+        .iter()
+        .flat_map(|run| run.windows(3))
         .map(|w| text::mix(text::mix(w[0] ^ 1) ^ w[1]) ^ w[2].rotate_left(17))
         .collect()
 }

@@ -33,7 +33,7 @@ fn copies_share_keys_and_their_text_whatever_the_title_punctuation_or_layout() {
             .iter()
             .any(|k| retyped.keys(&none).contains(k))
     );
-    assert!(similarity(&original, &retyped, &none) > 0.9);
+    assert!(similarity(&original, &retyped, &none) > 0.8);
     // A teaser is wholly in its article.
     let teaser = item(
         "Trees",

@@ -93,11 +93,6 @@ impl Sentences {
         }
     }
 
-    /// The sentences, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Sentence> {
-        self.sentences.iter()
-    }
-
     /// The keys a copy of this story is looked up by: the [`KEY_WORDS`] words from each
     /// anchor of the text (not its title: copies retitle, nor its source's `boilerplate`: a
     /// site wraps every story in the same header), the first [`FIRST_KEYS`] and the
@@ -124,6 +119,11 @@ impl Sentences {
         keys
     }
 
+    /// The sentences of its title.
+    pub fn title(&self) -> &[Sentence] {
+        &self.sentences[..self.body_from]
+    }
+
     /// The sentences of its text, after the title.
     pub fn body(&self) -> &[Sentence] {
         &self.sentences[self.body_from..]
@@ -131,9 +131,7 @@ impl Sentences {
 
     /// Its title's hash: what tells one story stored twice from two stories.
     pub fn title_hash(&self) -> u64 {
-        self.sentences[..self.body_from]
-            .iter()
-            .fold(0, |h, s| mix(h ^ s.hash))
+        self.title().iter().fold(0, |h, s| mix(h ^ s.hash))
     }
 }
 
