@@ -553,6 +553,35 @@ pub struct StoredItem {
     pub tags: Vec<String>,
     /// Where it sorts among items, newest first: its publication, else when first seen.
     pub sort_at: DateTime<Utc>,
+    /// Every version of its story, itself among them, first stored (the lead) first: empty
+    /// when it is alone, or stories are off.
+    pub story: Vec<Reported>,
+}
+
+impl StoredItem {
+    /// The other publishers' versions of its story.
+    pub fn also_reported(&self) -> impl Iterator<Item = &Reported> {
+        self.story.iter().filter(move |v| v.id != self.id)
+    }
+}
+
+/// A version of a story: one publisher's copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reported {
+    /// Its row's id.
+    pub row: i64,
+    /// The id the outputs give it.
+    pub id: String,
+    /// Who published it, as the outputs name them.
+    pub publisher: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its link.
+    pub link: Option<String>,
+    /// Where it sorts: its publication, else when first seen.
+    pub sort_at: DateTime<Utc>,
+    /// How similar it is to the version it was found beside (1 for the story's lead).
+    pub similarity: f64,
 }
 
 /// The source an item came from, as the outputs name it.

@@ -71,6 +71,8 @@ impl Pipeline {
         // Before the polls: an upgraded database indexes its archive here, saying how far it is.
         store.save_searches(config.saved_searches(), chrono::Utc::now())?;
         store.index_pending(chrono::Utc::now())?;
+        store.set_stories(config.stories.clone());
+        store.key_pending()?;
         let shaping = config.shaping();
         Ok(Pipeline {
             fetcher: Fetcher::new(&config.poll)?,
@@ -126,6 +128,47 @@ impl Pipeline {
         }
         tracing::info!(changed, "the rules changed: stored items shaped again");
         changed > 0
+    }
+
+    /// Groups every stored item into stories again if the settings changed since they were
+    /// grouped ([`crate::store::Store::regroup_batch`]), a batch per turn of the store; the new
+    /// grouping replaces the old at once when done. Says whether it did. Errors are logged:
+    /// the old grouping stays, and the next start goes on.
+    pub async fn regroup_stories(&self) -> bool {
+        match self.store.with(|store| store.grouped_as_set()).await {
+            Some(Ok(true)) | None => return false,
+            Some(Ok(false)) => {}
+            Some(Err(error)) => {
+                tracing::error!(%error, "reading how stories were grouped failed");
+                return false;
+            }
+        }
+        let (mut joined, started) = (0, std::time::Instant::now());
+        loop {
+            match self.store.with(|store| store.regroup_batch()).await {
+                Some(Ok((count, more))) => {
+                    joined += count;
+                    if !more {
+                        break;
+                    }
+                }
+                Some(Err(error)) => {
+                    tracing::error!(%error, "grouping the stored items into stories failed");
+                    return false;
+                }
+                None => {
+                    tracing::error!("grouping the stored items into stories crashed");
+                    return false;
+                }
+            }
+        }
+        let took_ms = started.elapsed().as_millis();
+        tracing::info!(
+            joined,
+            took_ms,
+            "the story settings changed: stored items grouped again"
+        );
+        true
     }
 }
 

@@ -10,6 +10,7 @@ mod edit;
 mod load;
 mod raw;
 mod shaping;
+mod stories;
 mod validate;
 
 use std::fmt;
@@ -26,6 +27,7 @@ pub use crate::rules::{Action, Field, Pattern, Replace, Rewrites, Rule, Selector
 pub use edit::{NewSource, append_sources};
 pub use load::{database_path, load};
 pub use shaping::FullText;
+pub use stories::{ENABLED_BY_DEFAULT as STORIES_BY_DEFAULT, StoriesShown};
 use validate::resolve;
 
 /// The folder beside the config file whose `*.toml` files add more sources.
@@ -65,6 +67,8 @@ pub struct Config {
     pub subscribing: Option<Subscribing>,
     /// `[[webhooks]]`: where new items are POSTed as they land.
     pub webhooks: Vec<WebhookConfig>,
+    /// How stories are grouped (`[stories]`); `None` when they are off.
+    pub stories: Option<crate::stories::Settings>,
 }
 
 /// `[websub]` with `subscribe = true`: how Tributary subscribes to publishers' hubs.
@@ -246,6 +250,8 @@ pub struct OutputConfig {
     pub provenance: bool,
     /// Only the items this saved search finds (`query`), kept as they arrive.
     pub query: Option<crate::search::Query>,
+    /// One entry per story, or every version (when stories are on).
+    pub stories: StoriesShown,
 }
 
 impl OutputConfig {

@@ -40,6 +40,8 @@ pub(super) struct RawConfig {
     pub(super) rules: Vec<RawRule>,
     #[serde(default)]
     pub(super) webhooks: Vec<RawWebhook>,
+    #[serde(default)]
+    pub(super) stories: super::stories::RawStories,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +152,7 @@ pub(super) struct RawOutput {
     pub(super) html: Option<String>,
     pub(super) provenance: Option<bool>,
     pub(super) query: Option<String>,
+    pub(super) stories: Option<super::StoriesShown>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -111,6 +111,7 @@ pub(super) fn validate(
     let service = v.service(&raw.service);
     let log = v.log(&raw.log);
     let metrics = v.metrics(&raw.metrics);
+    let stories = v.stories(&raw.stories, &sources);
     if v.problems.is_empty() {
         Ok(Config {
             file: file.to_path_buf(),
@@ -128,6 +129,7 @@ pub(super) fn validate(
             metrics,
             subscribing,
             webhooks,
+            stories,
         })
     } else {
         Err(ConfigError {
@@ -145,7 +147,7 @@ struct Seen {
 
 /// Turns raw values into settings, recording a problem for each bad one.
 pub(super) struct Validator<'a> {
-    file: &'a Path,
+    pub(super) file: &'a Path,
     base: &'a Path,
     problems: Vec<Problem>,
 }
@@ -450,6 +452,7 @@ impl Validator<'_> {
             max_items,
             keep_removed_sources: raw.keep_removed_sources.unwrap_or(true),
             provenance: raw.provenance.unwrap_or(false),
+            stories: raw.stories.unwrap_or_default(),
             format: format.unwrap_or(OutputFormat::Atom),
             tags: raw.tags.clone(),
             sources: raw.sources.clone(),

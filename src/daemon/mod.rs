@@ -85,6 +85,7 @@ pub struct Inputs {
 pub async fn run(config: Config) -> Result<(), StartError> {
     let ctx = Pipeline::open(&config)?;
     ctx.apply_rules().await;
+    ctx.regroup_stories().await;
     let written = config.outputs.iter().map(|o| o.path.as_path());
     crate::render::remove_stale_temp_files(written.chain(config.health.as_deref()));
     let shutdown = service::shutdown_signal().map_err(StartError::Signals)?;
@@ -311,11 +312,13 @@ impl Daemon {
         let diff = SourceDiff::between(&self.config.sources, &new.sources);
         let sources = new.sources.clone();
         let searches = new.saved_searches();
+        let stories = new.stories.clone();
         let synced = self
             .ctx
             .store
             .with(move |store| {
                 store.sync_sources(&sources)?;
+                store.set_stories(stories);
                 store.save_searches(searches, chrono::Utc::now())
             })
             .await;

@@ -36,6 +36,7 @@ pub async fn once(
 ) -> Result<OnceReport, OpenError> {
     let ctx = Pipeline::open(config)?;
     ctx.apply_rules().await;
+    ctx.regroup_stories().await;
     let (outcomes, rendered) = poll_all_once(&ctx, config, mode, selected, on_outcome).await;
     let mut problems = Vec::new();
     let unsaved = ctx.store.unsaved_polls();

@@ -55,12 +55,16 @@ impl Rendering {
         }
     }
 
-    /// Shapes every stored item again by the rules in force, beside the loop (polls go on
-    /// between its batches); a run under way for rules now replaced stops after its batch.
+    /// Shapes every stored item again by the rules in force, and groups them into stories
+    /// again when the story settings changed, beside the loop (polls go on between its
+    /// batches); a run under way for settings now replaced stops after its batch.
     pub fn reshape_all(&mut self, ctx: &Pipeline) {
         self.stop_reshaping();
         let ctx = ctx.clone();
-        self.reshaping = Some(tokio::spawn(async move { ctx.apply_rules().await }));
+        self.reshaping = Some(tokio::spawn(async move {
+            let reshaped = ctx.apply_rules().await;
+            ctx.regroup_stories().await || reshaped
+        }));
     }
 
     /// The re-shape under way stops (what it did is kept; the next start does the rest).

@@ -8,6 +8,7 @@ use url::Url;
 use super::xml::{document, empty, finish, generator, rfc3339, text, text_node};
 use super::{FeedInfo, MEDIA_NS, entry_updated, http_url};
 use crate::model::{ItemLink, Publisher, StoredItem, Text};
+use crate::sanitize::web_url;
 
 /// The Atom 1.0 namespace.
 pub const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
@@ -53,6 +54,17 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         }
         for link in &item.links {
             other_link(w, "link", link)?;
+        }
+        // The other publishers' versions of its story.
+        for version in stored.also_reported() {
+            if let Some(href) = version.link.as_deref().and_then(web_url) {
+                let attributes = [
+                    ("rel", "related"),
+                    ("href", href),
+                    ("title", &version.publisher),
+                ];
+                empty(w, "link", &attributes)?;
+            }
         }
         for enclosure in &item.enclosures {
             let length = enclosure.length.map(|l| l.to_string());

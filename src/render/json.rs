@@ -79,6 +79,46 @@ struct Provenance<'a> {
     /// The publisher's feed, when it is on the web (not a local file).
     #[serde(skip_serializing_if = "Option::is_none")]
     source_feed: Option<&'a str>,
+    /// Its story's versions, when other publishers reported it too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    story: Option<Story<'a>>,
+}
+
+/// A story's versions, this item's among them, first stored (the lead) first.
+#[derive(Serialize)]
+struct Story<'a> {
+    members: Vec<Version<'a>>,
+}
+
+#[derive(Serialize)]
+struct Version<'a> {
+    id: &'a str,
+    publisher: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    date_published: String,
+    /// How alike it is to the version it was found beside, 0 to 1 (1 for the lead).
+    similarity: f64,
+}
+
+/// The members of `stored`'s story, itself among them, the lead first.
+fn story(stored: &StoredItem) -> Option<Story<'_>> {
+    (!stored.story.is_empty()).then(|| Story {
+        members: stored
+            .story
+            .iter()
+            .map(|v| Version {
+                id: &v.id,
+                publisher: &v.publisher,
+                title: v.title.as_deref(),
+                url: v.link.as_deref().and_then(web_url),
+                date_published: v.sort_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                similarity: v.similarity,
+            })
+            .collect(),
+    })
 }
 
 /// Renders `items` (newest first) as a JSON Feed.
@@ -179,6 +219,7 @@ fn item(stored: &StoredItem) -> Item<'_> {
             source_title: &stored.publisher.name,
             source_link: stored.publisher.site.as_deref(),
             source_feed: web_url(&stored.publisher.feed_url),
+            story: story(stored),
         },
     }
 }

@@ -234,6 +234,8 @@ pub fn site_reach(outputs: &[OutputConfig], ctx: RenderContext<'_>) -> Vec<ItemF
         limit: usize::MAX,
         since: None,
         per_source: None,
+        // The site is the archive: every version has its page (and the story its own).
+        one_per_story: false,
         ..filter(output, ctx)
     };
     let every_source = ItemFilter {
@@ -511,6 +513,7 @@ fn filter(output: &OutputConfig, ctx: RenderContext<'_>) -> ItemFilter {
         ids: None,
         with_hidden: false,
         saved: output.query.as_ref().map(|q| q.key()),
+        one_per_story: output.stories == crate::config::StoriesShown::Collapse,
     }
 }
 

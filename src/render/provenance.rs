@@ -7,7 +7,8 @@ use crate::sanitize::web_url;
 
 /// `stored` with the provenance block at the end of its content (its summary when it has no
 /// content), as HTML: "Channel website" (the publisher's name linking to its site), "Original
-/// article link", and "Also via" the other sources that carried it.
+/// article link", "Also via" the other sources that carried it, and "Also reported by" the
+/// other publishers of its story, each linked to its version.
 pub fn appended(stored: &StoredItem) -> StoredItem {
     let block = block(stored);
     let mut stored = stored.clone();
@@ -52,6 +53,19 @@ fn block(stored: &StoredItem) -> String {
         let names: Vec<String> = stored.also_via.iter().map(|n| escape(n)).collect();
         lines.push(format!("Also via {}", names.join(", ")));
     }
+    let reported: Vec<String> = stored
+        .also_reported()
+        .map(|v| {
+            let name = escape(&v.publisher);
+            match v.link.as_deref().and_then(web_url) {
+                Some(link) => format!("<a href=\"{}\">{name}</a>", escape(link)),
+                None => name,
+            }
+        })
+        .collect();
+    if !reported.is_empty() {
+        lines.push(format!("Also reported by {}", reported.join(", ")));
+    }
     format!("<hr><p class=\"provenance\">{}</p>", lines.join("<br>"))
 }
 
@@ -93,6 +107,7 @@ mod tests {
                 description: None,
             },
             also_via: also_via.iter().map(|s| s.to_string()).collect(),
+            story: Vec::new(),
             tags: Vec::new(),
             sort_at: chrono::DateTime::UNIX_EPOCH,
         }

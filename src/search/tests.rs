@@ -32,6 +32,7 @@ fn item(title: &str, html: &str, link: &str, tags: &[&str], day: u32) -> StoredI
             description: None,
         },
         also_via: Vec::new(),
+        story: Vec::new(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
         sort_at,
     }

@@ -78,6 +78,9 @@ impl Store {
                 )?;
                 let ingest = Ingest {
                     search: Some((publisher, &self.saved_searches)),
+                    stories: Some(super::stories::Keying {
+                        grouping: self.stories.as_ref(),
+                    }),
                     tx: &tx,
                     source_id,
                     source_url: source.url(),
@@ -119,6 +122,7 @@ impl Store {
         let source_id = upsert_source(&tx, source.url(), source.name())?;
         let ingest = Ingest {
             search: None,
+            stories: None,
             tx: &tx,
             source_id,
             source_url: source.url(),
@@ -291,6 +295,8 @@ struct Ingest<'a> {
     /// Who published them, as readers see it, and the saved searches: new items are indexed
     /// for search as they are inserted (`None` in a preview).
     search: Option<(String, &'a [(Query, String)])>,
+    /// Whether new items are keyed for stories, and grouped by what (`None` in a preview).
+    stories: Option<super::stories::Keying<'a>>,
 }
 
 /// An item a key leads to: stored before, or the `n`th new item of this poll.
@@ -716,6 +722,20 @@ impl<'a> Ingest<'a> {
                 .zip(&new)
                 .filter_map(|(id, n)| n.indexed.as_ref().map(|words| (*id, words)));
             super::search::index_new(self.tx, indexed, saved, self.now)?;
+        }
+        if let Some(keying) = &self.stories {
+            let visible: Vec<super::stories::NewlyStored<'_>> = ids
+                .iter()
+                .zip(&new)
+                .filter(|(_, n)| n.shaped.0.is_none())
+                .map(|(id, n)| super::stories::NewlyStored {
+                    id: *id,
+                    item: n.columns.item,
+                    sort_at: n.published,
+                })
+                .collect();
+            let source = (self.source_id, self.source_url);
+            super::stories::key_new(self.tx, source, &visible, keying.grouping)?;
         }
         for (id, new) in ids.iter().zip(&new) {
             for hook in &new.hooks {

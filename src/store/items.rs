@@ -1,6 +1,8 @@
 //! Items as the outputs read them.
 
 use super::db::{Backend, DbError, Row};
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, from_unix, to_unix};
@@ -17,18 +19,61 @@ pub(super) fn columns(backend: Backend) -> String {
             s.feed_id, i.public_id, i.enclosures, i.categories, i.image, i.sort_at, i.id,
             i.link_title, i.links, i.tags, i.rewritten, i.full_text,
             (SELECT {also_via} FROM item_sources v JOIN sources o ON o.id = v.source_id
-             WHERE v.item_id = i.id) AS also_via, s.feed_description, i.source_id"
+             WHERE v.item_id = i.id) AS also_via, s.feed_description, i.source_id,
+            COALESCE((SELECT st.story FROM stories st WHERE st.item_id = i.id), i.id) AS story"
     )
 }
 
 impl Store {
-    /// The newest items that pass `filter`, newest first, with their publishers.
+    /// The newest items that pass `filter`, newest first, with their publishers and, when
+    /// stories are on, the other versions of their stories.
     pub fn items(&self, filter: &ItemFilter) -> Result<Vec<StoredItem>, StoreError> {
-        Ok(self
-            .rows_of_items(filter)?
-            .into_iter()
-            .map(|row| row.item)
-            .collect())
+        let rows = match (filter.one_per_story, &self.stories) {
+            (true, Some(_)) => self.one_per_story(filter)?,
+            _ => self.rows_of_items(filter)?,
+        };
+        let mut items: Vec<StoredItem> = Vec::with_capacity(rows.len());
+        let mut stories: Vec<i64> = Vec::with_capacity(rows.len());
+        for row in rows {
+            stories.push(row.story);
+            items.push(row.item);
+        }
+        if self.stories.is_some() {
+            let versions = self.story_versions(&stories)?;
+            for (item, story) in items.iter_mut().zip(&stories) {
+                if let Some(all) = versions.get(story).filter(|v| v.len() > 1) {
+                    item.story = all.clone();
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// The items that pass `filter`, one per story: where several versions of a story pass it,
+    /// the first stored stands for them, in its own place (a later copy never re-dates it). As
+    /// many as `filter.limit`: more are read while versions fill the limit.
+    fn one_per_story(&self, filter: &ItemFilter) -> Result<Vec<ItemRow>, StoreError> {
+        let mut limit = filter.limit;
+        loop {
+            let rows = self.rows_of_items(&ItemFilter {
+                limit,
+                ..filter.clone()
+            })?;
+            let all_read = rows.len() < limit;
+            let mut first: HashMap<i64, i64> = HashMap::new();
+            for row in &rows {
+                let id = first.entry(row.story).or_insert(row.id);
+                *id = (*id).min(row.id);
+            }
+            let kept: Vec<ItemRow> = rows
+                .into_iter()
+                .filter(|row| first.get(&row.story) == Some(&row.id))
+                .collect();
+            if kept.len() >= filter.limit || all_read || limit == usize::MAX {
+                return Ok(kept.into_iter().take(filter.limit).collect());
+            }
+            limit = limit.saturating_mul(2);
+        }
     }
 
     /// [`Store::items`], each with its row's id and its source's.
@@ -41,6 +86,7 @@ impl Store {
                 Ok(ItemRow {
                     id: row.get(21)?,
                     source: row.get(29)?,
+                    story: row.get(30)?,
                     item: read_stored_item(row)?,
                 })
             })?
@@ -107,6 +153,8 @@ pub struct ItemRow {
     pub id: i64,
     /// Its source's row id.
     pub source: i64,
+    /// Its story's lead's row id (its own when it leads one, or is alone).
+    pub story: i64,
     /// The item.
     pub item: StoredItem,
 }
@@ -288,6 +336,8 @@ pub struct ItemFilter {
     pub with_hidden: bool,
     /// Only the matches of the saved search with this key (`search::Query::key`).
     pub saved: Option<String>,
+    /// One entry per story (when stories are on): `[[outputs]] stories = "collapse"`.
+    pub one_per_story: bool,
 }
 
 /// An output's `tags`: the sources that carry one, and the tags themselves, which items carry
@@ -349,6 +399,7 @@ pub(super) fn read_stored_item(row: &Row<'_>) -> super::db::Result<StoredItem> {
     let also_via = also_via.into_iter().map(shown).collect();
     let stored = StoredItem {
         also_via,
+        story: Vec::new(),
         tags,
         sort_at: from_unix(row.get(20)?),
         id: row.get(16)?,

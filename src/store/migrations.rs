@@ -104,6 +104,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0016_search.sql"),
         then: None,
     },
+    Migration {
+        name: "0017_stories",
+        sql: include_str!("../../migrations/sqlite/0017_stories.sql"),
+        then: None,
+    },
 ];
 
 /// PostgreSQL's migrations: each one's version, name and SQL.
@@ -137,6 +142,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "0016_search",
         include_str!("../../migrations/postgres/0016_search.sql"),
+    ),
+    (
+        17,
+        "0017_stories",
+        include_str!("../../migrations/postgres/0017_stories.sql"),
     ),
 ];
 

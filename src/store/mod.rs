@@ -15,6 +15,7 @@ mod shared;
 mod site;
 mod sources;
 mod status;
+mod stories;
 mod webhooks;
 mod websub;
 
@@ -120,6 +121,8 @@ pub struct Store {
     background_checkpoints: Option<db::BackgroundCheckpoints>,
     /// The saved searches whose matches are kept as items are indexed, with their keys.
     saved_searches: Vec<(crate::search::Query, String)>,
+    /// How stories are grouped; `None` when they are off.
+    stories: Option<crate::stories::Settings>,
 }
 
 /// How long a write waits for another process (a `once` beside the daemon) to finish its own.
@@ -239,6 +242,7 @@ impl Store {
             kept_statuses: None,
             background_checkpoints: None,
             saved_searches: Vec::new(),
+            stories: None,
         })
     }
 
@@ -292,6 +296,7 @@ impl Store {
             kept_statuses: None,
             background_checkpoints: None,
             saved_searches: Vec::new(),
+            stories: None,
         })
     }
 }

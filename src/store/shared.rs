@@ -215,10 +215,14 @@ fn commit(store: &mut Store, batch: &mut Option<Batch>, unsaved: &AtomicUsize) {
     }
 }
 
-/// Indexes what the last writes changed; what fails waits in `search_pending` for the next.
+/// Indexes and keys what the last writes changed; what fails waits in `search_pending` or
+/// `story_pending` for the next.
 fn index(store: &mut Store) {
     if let Err(error) = store.index_pending(chrono::Utc::now()) {
         tracing::error!(%error, "indexing items for search failed; they are indexed at the next write");
+    }
+    if let Err(error) = store.key_pending() {
+        tracing::error!(%error, "keying items for stories failed; they are keyed at the next write");
     }
 }
 

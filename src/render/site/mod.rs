@@ -794,6 +794,7 @@ fn sample(n: i64, publisher: &str) -> StoredItem {
             description: Some("About it.".into()),
         },
         also_via: vec!["Elsewhere".into()],
+        story: Vec::new(),
         tags: vec!["sample".into()],
         sort_at: DateTime::UNIX_EPOCH,
     }

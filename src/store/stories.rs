@@ -1,0 +1,562 @@
+//! Stories as the store keeps them: each visible item's keys (`story_keys`), and which story
+//! each joined item belongs to (`stories`, a row per item that is not its story's lead).
+//!
+//! A new item is keyed, and grouped when stories are on, by the poll that inserts it
+//! ([`key_new`]), in its transaction. Triggers note other items whose keys may have changed in
+//! `story_pending`, keyed again after each of the store's writes ([`Store::key_pending`]).
+//! When the settings change, every item is grouped again ([`Store::regroup_batch`]) into a
+//! table beside `stories`, in batches between which polls are stored, and the new grouping
+//! replaces the old at once: readers never see the archive half grouped.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::params;
+
+use super::db::{Db, Optional, Row};
+use super::{Store, StoreError, from_unix};
+use crate::model::{Item, Reported, Text};
+use crate::stories::{self, Member, Neighbour, Sentences, Settings};
+
+/// The settings row naming what the stored grouping was made with (`off` when stories are).
+const GROUPED_BY: &str = "grouped_by";
+/// The settings row naming what the grouping under way is made with, and where it is.
+const REGROUPING: &str = "regrouping";
+
+/// How many of a source's latest items tell its boilerplate.
+const HISTORY: i64 = 50;
+
+/// The most stored items one key brings to compare with a new one.
+const MOST_NEIGHBOURS: i64 = 50;
+
+/// How many items one transaction keys or groups again.
+const PER_TURN: i64 = 2_000;
+
+const DAY: i64 = 24 * 3600;
+
+/// An item as grouping reads it.
+struct Keyed {
+    id: i64,
+    source: i64,
+    source_url: String,
+    link: Option<String>,
+    sort_at: i64,
+    sentences: Sentences,
+}
+
+const KEYED: &str = "SELECT i.id, i.source_id, s.url, i.link, i.sort_at, i.title, i.summary,
+        i.summary_html, i.content, i.content_html, i.full_text
+    FROM items i JOIN sources s ON s.id = i.source_id";
+
+fn read_keyed(row: &Row<'_>) -> super::db::Result<Keyed> {
+    let text = |body: Option<String>, is_html: bool| body.map(|body| Text { body, is_html });
+    let item = Item {
+        title: row.get(5)?,
+        summary: text(row.get(6)?, row.get(7)?),
+        content: text(row.get(8)?, row.get(9)?),
+        ..Item::default()
+    };
+    let full_text: Option<String> = row.get(10)?;
+    Ok(Keyed {
+        id: row.get(0)?,
+        source: row.get(1)?,
+        source_url: row.get(2)?,
+        link: row.get(3)?,
+        sort_at: row.get(4)?,
+        sentences: Sentences::of(&item, full_text.as_deref()),
+    })
+}
+
+/// How a poll's new items are keyed: and grouped, by these settings, when stories are on.
+pub(super) struct Keying<'a> {
+    pub(super) grouping: Option<&'a Settings>,
+}
+
+/// A new item of a poll, as [`key_new`] takes it.
+pub(super) struct NewlyStored<'a> {
+    pub(super) id: i64,
+    pub(super) item: &'a Item,
+    pub(super) sort_at: i64,
+}
+
+/// Keys the new visible items of one poll of `source`, and groups each into a story when
+/// `grouping` (stories are on). Their source's boilerplate is read from its latest items,
+/// these among them.
+pub(super) fn key_new(
+    db: &Db,
+    source: (i64, &str),
+    new: &[NewlyStored<'_>],
+    grouping: Option<&Settings>,
+) -> Result<(), StoreError> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut boilerplate = Boilerplate::default();
+    for stored in new {
+        let keyed = Keyed {
+            id: stored.id,
+            source: source.0,
+            source_url: source.1.to_string(),
+            link: stored.item.link.clone(),
+            sort_at: stored.sort_at,
+            sentences: Sentences::of(stored.item, None),
+        };
+        let keys = keyed.sentences.keys(boilerplate.of(db, source.0)?);
+        write_keys(db, keyed.id, keyed.sort_at, &keys)?;
+        if let Some(settings) = grouping {
+            group(db, &keyed, &keys, settings, &mut boilerplate, "stories")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_keys(db: &Db, item: i64, sort_at: i64, keys: &[i64]) -> Result<(), StoreError> {
+    let mut insert = db.prepare_cached(
+        "INSERT INTO story_keys (key, day, item_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    for key in keys {
+        insert.execute(params![key, sort_at.div_euclid(DAY), item])?;
+    }
+    Ok(())
+}
+
+/// Each source's boilerplate, read once per poll or batch.
+#[derive(Default)]
+struct Boilerplate {
+    of_source: HashMap<i64, HashSet<u64>>,
+}
+
+impl Boilerplate {
+    fn of(&mut self, db: &Db, source: i64) -> Result<&HashSet<u64>, StoreError> {
+        if !self.of_source.contains_key(&source) {
+            let latest: Vec<Keyed> = db
+                .prepare_cached(&format!(
+                    "{KEYED} WHERE i.source_id = ?1 AND i.hidden IS NULL ORDER BY i.id DESC LIMIT ?2"
+                ))?
+                .query_map(params![source, HISTORY], read_keyed)?
+                .collect::<Result<_, _>>()?;
+            let found = stories::boilerplate(latest.iter().map(|k| &k.sentences));
+            self.of_source.insert(source, found);
+        }
+        Ok(&self.of_source[&source])
+    }
+
+    /// The boilerplate of both sources.
+    fn of_both(&mut self, db: &Db, a: i64, b: i64) -> Result<HashSet<u64>, StoreError> {
+        let mut both = self.of(db, a)?.clone();
+        both.extend(self.of(db, b)?);
+        Ok(both)
+    }
+}
+
+/// The stored items, stored before `me`, of other sources within `within` of it that share
+/// one of `keys`, with how similar each is.
+fn neighbours(
+    db: &Db,
+    me: &Keyed,
+    keys: &[i64],
+    settings: &Settings,
+    boilerplate: &mut Boilerplate,
+    table: &str,
+) -> Result<Vec<(Keyed, Neighbour)>, StoreError> {
+    let (from, to) = (
+        me.sort_at - settings.within_secs,
+        me.sort_at + settings.within_secs,
+    );
+    let mut ids: Vec<i64> = Vec::new();
+    let mut lookup = db.prepare_cached(
+        "SELECT k.item_id FROM story_keys k JOIN items i ON i.id = k.item_id
+         WHERE k.key = ?1 AND k.day BETWEEN ?2 AND ?3 AND k.item_id < ?4
+           AND i.source_id <> ?5 AND i.hidden IS NULL AND i.sort_at BETWEEN ?6 AND ?7
+         ORDER BY k.item_id LIMIT ?8",
+    )?;
+    for key in keys {
+        let found = lookup.query_map(
+            params![
+                key,
+                from.div_euclid(DAY),
+                to.div_euclid(DAY),
+                me.id,
+                me.source,
+                from,
+                to,
+                MOST_NEIGHBOURS
+            ],
+            |row| row.get::<_, i64>(0),
+        )?;
+        for id in found {
+            ids.push(id?);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = Vec::with_capacity(ids.len());
+    let mut read = db.prepare_cached(&format!("{KEYED} WHERE i.id = ?1"))?;
+    let mut story_of =
+        db.prepare_cached(&format!("SELECT story FROM {table} WHERE item_id = ?1"))?;
+    for id in ids {
+        let other = read.query_row([id], read_keyed)?;
+        let both = boilerplate.of_both(db, me.source, other.source)?;
+        let similarity = stories::similarity(&me.sentences, &other.sentences, &both);
+        let story: Option<i64> = story_of.query_row([id], |row| row.get(0)).optional()?;
+        let neighbour = Neighbour {
+            item: id,
+            story: story.unwrap_or(id),
+            similarity,
+        };
+        found.push((other, neighbour));
+    }
+    Ok(found)
+}
+
+/// Joins `me` to the story [`stories::join`] chooses among its neighbours, if any, writing
+/// its row in `table` (`stories`, or the grouping under way).
+fn group(
+    db: &Db,
+    me: &Keyed,
+    keys: &[i64],
+    settings: &Settings,
+    boilerplate: &mut Boilerplate,
+    table: &str,
+) -> Result<Option<Neighbour>, StoreError> {
+    let found = neighbours(db, me, keys, settings, boilerplate, table)?;
+    let neighbours: Vec<Neighbour> = found.iter().map(|(_, n)| n.clone()).collect();
+    let chosen = {
+        let members = members_of(db, &neighbours, table)?;
+        let members: HashMap<i64, Vec<Member<'_>>> = members
+            .iter()
+            .map(|(story, items)| {
+                let items = items
+                    .iter()
+                    .map(|(item, source, link)| Member {
+                        item: *item,
+                        source,
+                        link: link.as_deref(),
+                    })
+                    .collect();
+                (*story, items)
+            })
+            .collect();
+        let new = Member {
+            item: me.id,
+            source: &me.source_url,
+            link: me.link.as_deref(),
+        };
+        stories::join(&new, &neighbours, &members, settings).cloned()
+    };
+    if let Some(joined) = &chosen {
+        db.prepare_cached(&format!(
+            "INSERT INTO {table} (item_id, story, similarity) VALUES (?1, ?2, ?3)"
+        ))?
+        .execute(params![me.id, joined.story, joined.similarity])?;
+    }
+    Ok(chosen)
+}
+
+/// Every item of each story of `neighbours` (its lead and members): id, source URL, link.
+type Members = HashMap<i64, Vec<(i64, String, Option<String>)>>;
+
+fn members_of(db: &Db, neighbours: &[Neighbour], table: &str) -> Result<Members, StoreError> {
+    let mut members = Members::new();
+    let mut read = db.prepare_cached(&format!(
+        "SELECT i.id, s.url, i.link FROM items i JOIN sources s ON s.id = i.source_id
+         WHERE i.id = ?1
+         UNION ALL
+         SELECT i.id, s.url, i.link FROM {table} st JOIN items i ON i.id = st.item_id
+             JOIN sources s ON s.id = i.source_id
+         WHERE st.story = ?1"
+    ))?;
+    for neighbour in neighbours {
+        if members.contains_key(&neighbour.story) {
+            continue;
+        }
+        let items = read
+            .query_map([neighbour.story], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        members.insert(neighbour.story, items);
+    }
+    Ok(members)
+}
+
+impl Store {
+    /// Sets how stories are grouped: `None` when they are off (items are still keyed, so that
+    /// turning them on groups the archive without reading it all).
+    pub fn set_stories(&mut self, settings: Option<Settings>) {
+        self.stories = settings;
+    }
+
+    /// Keys again the items whose keys may have changed (their text, date or visibility),
+    /// [`PER_TURN`] per transaction; how many.
+    pub fn key_pending(&mut self) -> Result<usize, StoreError> {
+        let waiting: i64 = self
+            .db
+            .query_row("SELECT COUNT(*) FROM story_pending", (), |row| row.get(0))?;
+        if waiting == 0 {
+            return Ok(0);
+        }
+        let loud = waiting > PER_TURN;
+        if loud {
+            tracing::info!(items = waiting, "keying items for stories");
+        }
+        let mut done = 0;
+        loop {
+            let tx = self.db.transaction()?;
+            let ids: Vec<i64> = tx
+                .prepare_cached("SELECT item_id FROM story_pending ORDER BY item_id LIMIT ?1")?
+                .query_map([PER_TURN], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            if ids.is_empty() {
+                break;
+            }
+            let mut boilerplate = Boilerplate::default();
+            let mut read =
+                tx.prepare_cached(&format!("{KEYED} WHERE i.id = ?1 AND i.hidden IS NULL"))?;
+            for id in &ids {
+                tx.execute("DELETE FROM story_keys WHERE item_id = ?1", [id])?;
+                tx.execute("DELETE FROM story_pending WHERE item_id = ?1", [id])?;
+                if let Some(keyed) = read.query_row([id], read_keyed).optional()? {
+                    let keys = keyed.sentences.keys(boilerplate.of(&tx, keyed.source)?);
+                    write_keys(&tx, keyed.id, keyed.sort_at, &keys)?;
+                }
+            }
+            drop(read);
+            tx.commit()?;
+            done += ids.len();
+            if loud {
+                tracing::info!(keyed = done, of = waiting, "keying items for stories");
+            }
+        }
+        Ok(done)
+    }
+
+    /// Whether the stored grouping is the one the settings make.
+    pub fn grouped_as_set(&self) -> Result<bool, StoreError> {
+        Ok(self.setting(GROUPED_BY)?.as_deref() == Some(self.grouping_digest().as_str()))
+    }
+
+    fn grouping_digest(&self) -> String {
+        self.stories
+            .as_ref()
+            .map_or_else(|| "off".to_string(), Settings::digest)
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_setting(db: &Db, name: &str, value: &str) -> Result<(), StoreError> {
+        db.execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )?;
+        Ok(())
+    }
+
+    /// Groups the next batch of stored items again by the settings, in a transaction of its
+    /// own, into `stories_next`; when none is left, the new grouping replaces the old in one
+    /// transaction. Returns how many items were grouped in this batch, and whether more are
+    /// left. A grouping under way for other settings is dropped and begun again; one for these
+    /// goes on where it was (after a restart too).
+    pub fn regroup_batch(&mut self) -> Result<(usize, bool), StoreError> {
+        let digest = self.grouping_digest();
+        let tx = self.db.transaction()?;
+        let Some(settings) = self.stories.clone() else {
+            tx.execute("DELETE FROM stories", ())?;
+            Self::set_setting(&tx, GROUPED_BY, &digest)?;
+            tx.commit()?;
+            return Ok((0, false));
+        };
+        let under_way: Option<String> = tx
+            .query_row(
+                "SELECT value FROM settings WHERE name = ?1",
+                [REGROUPING],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let after = match under_way.as_deref().and_then(|v| v.split_once(' ')) {
+            Some((done, of)) if of == digest => done.parse::<i64>().unwrap_or(0),
+            _ => {
+                tx.execute("DELETE FROM stories_next", ())?;
+                0
+            }
+        };
+        let batch: Vec<(i64, i64)> = tx
+            .prepare_cached(
+                "SELECT item_id, key FROM story_keys WHERE item_id > ?1
+                 ORDER BY item_id LIMIT ?2",
+            )?
+            .query_map(params![after, PER_TURN], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let rows = batch.len();
+        let mut keys: Vec<(i64, Vec<i64>)> = Vec::new();
+        for (item, key) in batch {
+            match keys.last_mut() {
+                Some((last, of_item)) if *last == item => of_item.push(key),
+                _ => keys.push((item, vec![key])),
+            }
+        }
+        // The last item's keys may go on past a full batch: it is grouped with the next one.
+        if rows == PER_TURN as usize && keys.len() > 1 {
+            keys.pop();
+        }
+        let grouped = regroup(&tx, &keys, &settings)?;
+        match keys.last() {
+            Some((last, _)) => Self::set_setting(&tx, REGROUPING, &format!("{last} {digest}"))?,
+            None => {
+                tx.execute("DELETE FROM stories", ())?;
+                // Items deleted meanwhile are left out.
+                tx.execute(
+                    "INSERT INTO stories (item_id, story, similarity)
+                     SELECT n.item_id, n.story, n.similarity FROM stories_next n
+                     WHERE EXISTS (SELECT 1 FROM items WHERE id = n.item_id)
+                       AND EXISTS (SELECT 1 FROM items WHERE id = n.story)",
+                    (),
+                )?;
+                tx.execute("DELETE FROM stories_next", ())?;
+                tx.execute("DELETE FROM settings WHERE name = ?1", [REGROUPING])?;
+                Self::set_setting(&tx, GROUPED_BY, &digest)?;
+            }
+        }
+        tx.commit()?;
+        Ok((grouped, !keys.is_empty()))
+    }
+}
+
+/// Groups each of `keys`' items (in the order stored) into `stories_next`; how many joined.
+fn regroup(db: &Db, keys: &[(i64, Vec<i64>)], settings: &Settings) -> Result<usize, StoreError> {
+    let mut boilerplate = Boilerplate::default();
+    let mut joined = 0;
+    let mut read = db.prepare_cached(&format!("{KEYED} WHERE i.id = ?1 AND i.hidden IS NULL"))?;
+    let mut any = db.prepare_cached(
+        "SELECT 1 FROM story_keys k JOIN items i ON i.id = k.item_id
+         WHERE k.key = ?1 AND k.day BETWEEN ?2 AND ?3 AND k.item_id < ?4 LIMIT 1",
+    )?;
+    let mut day_of = db.prepare_cached("SELECT sort_at FROM items WHERE id = ?1")?;
+    for (item, item_keys) in keys {
+        // Most items share no key with an earlier one: only those that do are read.
+        let Some(sort_at) = day_of
+            .query_row([item], |row| row.get::<_, i64>(0))
+            .optional()?
+        else {
+            continue;
+        };
+        let (from, to) = (
+            sort_at - settings.within_secs,
+            sort_at + settings.within_secs,
+        );
+        let mut shared = false;
+        for key in item_keys {
+            let hit = any
+                .query_row(
+                    params![key, from.div_euclid(DAY), to.div_euclid(DAY), item],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if hit.is_some() {
+                shared = true;
+                break;
+            }
+        }
+        if !shared {
+            continue;
+        }
+        let Some(me) = read.query_row([item], read_keyed).optional()? else {
+            continue;
+        };
+        if group(
+            db,
+            &me,
+            item_keys,
+            settings,
+            &mut boilerplate,
+            "stories_next",
+        )?
+        .is_some()
+        {
+            joined += 1;
+        }
+    }
+    Ok(joined)
+}
+
+impl Store {
+    /// Every visible version of each of `stories` (by their leads' row ids), first stored
+    /// first: the lead, then its members.
+    pub fn story_versions(
+        &self,
+        stories: &[i64],
+    ) -> Result<HashMap<i64, Vec<Reported>>, StoreError> {
+        let mut versions: HashMap<i64, Vec<Reported>> = HashMap::new();
+        if stories.is_empty() {
+            return Ok(versions);
+        }
+        let values = self.db.backend().json_values("?1");
+        let columns = "i.id, i.public_id, COALESCE(s.name, s.feed_title, s.url), i.title, i.link,
+            i.sort_at";
+        let sql = format!(
+            "SELECT i.id, {columns}, CAST(1 AS DOUBLE PRECISION)
+             FROM items i JOIN sources s ON s.id = i.source_id
+             WHERE i.id IN (SELECT CAST(value AS BIGINT) FROM {values}) AND i.hidden IS NULL
+             UNION ALL
+             SELECT st.story, {columns}, st.similarity
+             FROM stories st JOIN items i ON i.id = st.item_id JOIN sources s ON s.id = i.source_id
+             WHERE st.story IN (SELECT CAST(value AS BIGINT) FROM {values}) AND i.hidden IS NULL"
+        );
+        let mut unique = stories.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        for chunk in unique.chunks(1000) {
+            let listed = serde_json::to_string(chunk)?;
+            let rows = self.db.prepare_cached(&sql)?.query_map([listed], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    Reported {
+                        row: row.get(1)?,
+                        id: row.get(2)?,
+                        publisher: super::items::shown(row.get(3)?),
+                        title: row.get(4)?,
+                        link: row.get(5)?,
+                        sort_at: from_unix(row.get(6)?),
+                        similarity: row.get(7)?,
+                    },
+                ))
+            })?;
+            for row in rows {
+                let (story, version) = row?;
+                versions.entry(story).or_default().push(version);
+            }
+        }
+        for story in versions.values_mut() {
+            story.sort_by_key(|v| v.row);
+        }
+        Ok(versions)
+    }
+
+    /// The `last` stories begun most recently that more than one source reported, newest
+    /// first: each one's versions, its lead first.
+    pub fn recent_stories(&self, last: usize) -> Result<Vec<Vec<Reported>>, StoreError> {
+        let leads: Vec<i64> = self
+            .db
+            .prepare_cached(
+                "SELECT DISTINCT st.story FROM stories st JOIN items i ON i.id = st.story
+                 WHERE i.hidden IS NULL ORDER BY st.story DESC LIMIT ?1",
+            )?
+            .query_map([i64::try_from(last).unwrap_or(i64::MAX)], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut versions = self.story_versions(&leads)?;
+        Ok(leads
+            .iter()
+            .filter_map(|lead| versions.remove(lead))
+            .filter(|story| story.len() > 1)
+            .collect())
+    }
+}
