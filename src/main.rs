@@ -88,16 +88,9 @@ enum Command {
     },
     /// Read an OPML subscription list and print its feeds as `[[sources]]` tables, or add
     /// them to the config file (keeping its comments and layout) with --append.
-    ImportOpml {
-        /// The OPML file.
-        file: PathBuf,
-        /// Add the new sources to the config file instead of printing them.
-        #[arg(long)]
-        append: bool,
-        /// Also take feeds on loopback, private or link-local addresses (an intranet's).
-        #[arg(long)]
-        allow_private: bool,
-    },
+    ImportOpml(cli::ImportArgs),
+    /// List the recent stories more than one source reported: each version, with how similar.
+    Stories(cli::StoriesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,10 +184,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         Command::Rules {
             command: RulesCommand::Test { source, last },
         } => done(cli::rules_test(&config, source.as_deref(), last)),
-        Command::ImportOpml {
-            file,
-            append,
-            allow_private,
-        } => done(cli::import_opml(&config, &file, append, allow_private)),
+        Command::ImportOpml(args) => done(cli::import_opml(&config, &args)),
+        Command::Stories(args) => done(cli::stories(&config, &args)),
     }
 }

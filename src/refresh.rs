@@ -674,6 +674,9 @@ pub struct Explanation {
     pub verdicts: Vec<(String, Verdict)>,
     /// What the rules and rewrites would make of each item, in feed order.
     pub shaped: Vec<Shaped>,
+    /// Each item's nearest stored items of other sources, and whether it would join one's
+    /// story, in feed order.
+    pub nearest: Vec<Vec<crate::store::Nearest>>,
     /// When a poll would come next.
     pub next_poll: Option<NextPoll>,
 }
@@ -732,6 +735,19 @@ pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanatio
         .await
         .ok_or("previewing the items crashed")?
         .map_err(|e| e.to_string())?;
+    let (items, url) = (feed.items.clone(), source.url.clone());
+    let nearest = ctx
+        .store
+        .with(move |s| {
+            let near = |item: &crate::model::Item| {
+                let sort_at = normalized_date(item.published.or(item.updated), now);
+                s.nearest(item, &url, sort_at)
+            };
+            items.iter().map(near).collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .ok_or("finding the nearest stored items crashed")?
+        .map_err(|e| e.to_string())?;
     let shaping = ctx.shaping.get();
     let shaped = feed
         .items
@@ -744,6 +760,7 @@ pub async fn explain(ctx: &Pipeline, source: &SourceConfig) -> Result<Explanatio
         .collect();
     Ok(Explanation {
         shaped,
+        nearest,
         fetched_from: response.final_url,
         moved_to: response.moved_to,
         discovered,

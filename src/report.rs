@@ -2,6 +2,7 @@
 //! report is text made from values, so it is tested as text; the binary only prints it.
 
 pub mod search;
+pub mod stories;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -143,11 +144,13 @@ pub fn once_total(outcomes: &[RefreshOutcome]) -> String {
 }
 
 /// What `explain` prints of a source fetched once: where from, the feed, each item and what a
-/// poll would do with it, the next poll.
+/// poll would do with it (and the stored items nearest it: `joins_at` is the similarity that
+/// joins a story, `None` when stories are off), the next poll.
 pub fn explanation(
     source: &SourceConfig,
     explained: &Explanation,
     adopt_redirect_after: u32,
+    joins_at: Option<f64>,
     now: DateTime<Utc>,
 ) -> String {
     let mut out = String::new();
@@ -174,6 +177,10 @@ pub fn explanation(
         };
         line(String::new());
         out_item(&mut line, index + 1, item, &notes, now);
+        let nearest = explained.nearest.get(index).map_or(&[][..], Vec::as_slice);
+        for text in stories::nearest_lines(nearest, joins_at) {
+            line(text);
+        }
     }
     line(String::new());
     match explained.next_poll {

@@ -249,7 +249,7 @@ async fn a_postgres_database_from_a_newer_tributary_is_refused_and_left_alone() 
     let ws = Workspace::new(&db.config(&server, &[("Harbour", "/harbour.xml")]));
     let first = ws.tributary(&["once"]).await;
     assert!(first.status.success(), "{}", stderr(&first));
-    assert_eq!(db.count("SELECT version FROM tributary_schema"), 16);
+    assert_eq!(db.count("SELECT version FROM tributary_schema"), 17);
 
     db.execute("UPDATE tributary_schema SET version = 99");
     let refused = ws.tributary(&["once"]).await;

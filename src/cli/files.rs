@@ -16,13 +16,27 @@ pub fn export_opml(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `tributary import-opml`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The OPML file.
+    pub file: std::path::PathBuf,
+    /// Add the new sources to the config file instead of printing them.
+    #[arg(long)]
+    pub append: bool,
+    /// Also take feeds on loopback, private or link-local addresses (an intranet's).
+    #[arg(long)]
+    pub allow_private: bool,
+}
+
 /// `import-opml`: an OPML file's new feeds printed as `[[sources]]`, or appended to the config.
-pub fn import_opml(
-    config: &Config,
-    file: &Path,
-    append: bool,
-    allow_private: bool,
-) -> anyhow::Result<()> {
+pub fn import_opml(config: &Config, args: &ImportArgs) -> anyhow::Result<()> {
+    let ImportArgs {
+        file,
+        append,
+        allow_private,
+    } = args;
+    let (append, allow_private) = (*append, *allow_private);
     let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let configured: Vec<&str> = config.sources.iter().map(|s| s.url.as_str()).collect();
     let import = crate::opml::import(&text, &configured, allow_private)

@@ -15,9 +15,11 @@ use std::path::Path;
 
 use crate::config::{self, Config, ConfigError, LogFormat, SourceConfig};
 
-pub use files::{db_copy, export_opml, import_opml};
+pub use files::{ImportArgs, db_copy, export_opml, import_opml};
 pub use polls::{once, pause, poll_now, run, tell_daemon_to_poll};
-pub use reports::{SearchArgs, check, explain, rules_test, search, status, status_of_daemon};
+pub use reports::{
+    SearchArgs, StoriesArgs, check, explain, rules_test, search, status, status_of_daemon, stories,
+};
 
 /// Prints a line to stdout. A closed pipe (`tributary status | head`) is not an error worth
 /// dying for: the work goes on, only its report is cut short.

@@ -1,4 +1,5 @@
-//! Commands that print what they find: `check`, `status`, `explain`, `rules test`, `search`.
+//! Commands that print what they find: `check`, `status`, `explain`, `rules test`, `search`,
+//! `stories`.
 
 use std::path::Path;
 
@@ -19,7 +20,8 @@ pub async fn explain(config: Config, target: String) -> anyhow::Result<bool> {
     let adopt = config.poll.adopt_redirect_after;
     match refresh::explain_once(&config, &source).await? {
         Ok(explained) => {
-            let text = report::explanation(&source, &explained, adopt, Utc::now());
+            let joins_at = config.stories.as_ref().map(|s| s.similarity);
+            let text = report::explanation(&source, &explained, adopt, joins_at, Utc::now());
             say!("{}", text.trim_end());
             Ok(true)
         }
@@ -111,6 +113,24 @@ pub fn search(config: &Config, args: &SearchArgs) -> anyhow::Result<()> {
     } else {
         say!("{}", report::search::text(&rows, &query).trim_end());
     }
+    Ok(())
+}
+
+/// `tributary stories`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct StoriesArgs {
+    /// How many of the stories begun most recently.
+    #[arg(long, default_value_t = 20)]
+    pub last: usize,
+}
+
+/// `stories`: the recent stories more than one source reported, newest first.
+pub fn stories(config: &Config, args: &StoriesArgs) -> anyhow::Result<()> {
+    let mut store = Store::open_at(&config.database_location())?;
+    store.set_stories(config.stories.clone());
+    let stories = store.recent_stories(args.last)?;
+    let text = report::stories::stories_text(&stories, config.stories.is_some());
+    say!("{}", text.trim_end());
     Ok(())
 }
 

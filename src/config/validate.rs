@@ -81,16 +81,6 @@ pub(super) fn validate(
         .filter_map(|(i, o)| v.output(i, o))
         .collect();
     let sources = v.sources(sources, &poll);
-    // `tag:` in a saved search also finds the items of the sources tagged so here.
-    let tagged: Vec<(String, Vec<String>)> = sources
-        .iter()
-        .map(|s| (s.url.clone(), s.tags.clone()))
-        .collect();
-    let widen = |query: &mut Option<crate::search::Query>| {
-        *query = query.take().map(|q| q.with_source_tags(&tagged));
-    };
-    let mut outputs = outputs;
-    outputs.iter_mut().for_each(|o| widen(&mut o.query));
     let health = v.written_file("health.path", raw.health.path.as_deref());
     let items = v.items(&raw.retention, &raw.dedup, &raw.content);
     let rules = v.rules(file, "rules", &raw.rules);
@@ -107,7 +97,8 @@ pub(super) fn validate(
         poll.pushed_interval = v.pushed_interval(&raw.websub);
     }
     let mut webhooks = v.webhooks(&raw.webhooks, &sources);
-    webhooks.iter_mut().for_each(|w| widen(&mut w.query));
+    let mut outputs = outputs;
+    widen_queries(&sources, &mut outputs, &mut webhooks);
     let service = v.service(&raw.service);
     let log = v.log(&raw.log);
     let metrics = v.metrics(&raw.metrics);
@@ -136,6 +127,24 @@ pub(super) fn validate(
             problems: v.problems,
         })
     }
+}
+
+/// `tag:` in a saved search (an output's or a webhook's) also finds the items of the sources
+/// tagged so here.
+fn widen_queries(
+    sources: &[Arc<SourceConfig>],
+    outputs: &mut [OutputConfig],
+    webhooks: &mut [WebhookConfig],
+) {
+    let tagged: Vec<(String, Vec<String>)> = sources
+        .iter()
+        .map(|s| (s.url.clone(), s.tags.clone()))
+        .collect();
+    let widen = |query: &mut Option<crate::search::Query>| {
+        *query = query.take().map(|q| q.with_source_tags(&tagged));
+    };
+    outputs.iter_mut().for_each(|o| widen(&mut o.query));
+    webhooks.iter_mut().for_each(|w| widen(&mut w.query));
 }
 
 /// The source names and URLs met so far, with where each was: each may be used once.

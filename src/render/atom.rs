@@ -47,32 +47,7 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         w.create_element("title")
             .with_attribute(("type", "text"))
             .write_text_content(text_node(item.title.as_deref().unwrap_or_default()))?;
-        if let Some(link) = &item.link {
-            let mut attributes = vec![("rel", "alternate"), ("href", link.as_str())];
-            attributes.extend(item.link_title.as_deref().map(|t| ("title", t)));
-            empty(w, "link", &attributes)?;
-        }
-        for link in &item.links {
-            other_link(w, "link", link)?;
-        }
-        // The other publishers' versions of its story.
-        for version in stored.also_reported() {
-            if let Some(href) = version.link.as_deref().and_then(web_url) {
-                let attributes = [
-                    ("rel", "related"),
-                    ("href", href),
-                    ("title", &version.publisher),
-                ];
-                empty(w, "link", &attributes)?;
-            }
-        }
-        for enclosure in &item.enclosures {
-            let length = enclosure.length.map(|l| l.to_string());
-            let mut attributes = vec![("rel", "enclosure"), ("href", enclosure.url.as_str())];
-            attributes.extend(enclosure.mime_type.as_deref().map(|t| ("type", t)));
-            attributes.extend(length.as_deref().map(|l| ("length", l)));
-            empty(w, "link", &attributes)?;
-        }
+        links(w, stored)?;
         if let Some(published) = item.published {
             text(w, "published", &rfc3339(published))?;
         }
@@ -121,6 +96,39 @@ fn entry(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
         }
         source(w, &stored.publisher)
     })?;
+    Ok(())
+}
+
+/// An entry's links: its page, its own other links, the other publishers' versions of its
+/// story (`related`), its enclosures.
+fn links(w: &mut Writer<Vec<u8>>, stored: &StoredItem) -> io::Result<()> {
+    let item = &stored.item;
+    if let Some(link) = &item.link {
+        let mut attributes = vec![("rel", "alternate"), ("href", link.as_str())];
+        attributes.extend(item.link_title.as_deref().map(|t| ("title", t)));
+        empty(w, "link", &attributes)?;
+    }
+    for link in &item.links {
+        other_link(w, "link", link)?;
+    }
+    // The other publishers' versions of its story.
+    for version in stored.also_reported() {
+        if let Some(href) = version.link.as_deref().and_then(web_url) {
+            let attributes = [
+                ("rel", "related"),
+                ("href", href),
+                ("title", &version.publisher),
+            ];
+            empty(w, "link", &attributes)?;
+        }
+    }
+    for enclosure in &item.enclosures {
+        let length = enclosure.length.map(|l| l.to_string());
+        let mut attributes = vec![("rel", "enclosure"), ("href", enclosure.url.as_str())];
+        attributes.extend(enclosure.mime_type.as_deref().map(|t| ("type", t)));
+        attributes.extend(length.as_deref().map(|l| ("length", l)));
+        empty(w, "link", &attributes)?;
+    }
     Ok(())
 }
 

@@ -20,12 +20,14 @@ const COPIED: &[&str] = &[
     "webhook_items",
     "webhook_deliveries",
     "webhooks",
+    "stories",
+    "stories_next",
 ];
 
 /// Tables left behind: they say which instances ran on a database and who leads there, and
 /// what the last render wrote (the copy's first render writes everything), not what it holds;
-/// and the search index (`item_search`, with SQLite's tables behind it), made again from the
-/// copied items, as each backend keeps its own.
+/// and the search index (`item_search`, with SQLite's tables behind it) and the stories' keys,
+/// made again from the copied items, as each backend keeps its own.
 const LEFT: &[&str] = &[
     "instances",
     "leadership",
@@ -38,6 +40,8 @@ const LEFT: &[&str] = &[
     "site_publishers",
     "site_sources",
     "site_tags",
+    "story_keys",
+    "story_pending",
 ];
 
 /// Whether `table` is left behind: in `LEFT`, or the search index (SQLite keeps FTS5's in
@@ -136,9 +140,10 @@ impl Store {
                  item_count = (SELECT count(*) FROM items WHERE source_id = sources.id),
                  newest_item_at = (SELECT max(sort_at) FROM items WHERE source_id = sources.id)",
         )?;
-        // Indexed for search at the copy's first start.
+        // Indexed for search, and keyed for stories, at the copy's first start.
         tx.execute_batch(
-            "INSERT INTO search_pending (item_id) SELECT id FROM items WHERE hidden IS NULL",
+            "INSERT INTO search_pending (item_id) SELECT id FROM items WHERE hidden IS NULL;
+             INSERT INTO story_pending (item_id) SELECT id FROM items WHERE hidden IS NULL;",
         )?;
         // SQLite follows explicit ids by itself; PostgreSQL's identities must be told.
         if tx.backend() == Backend::Postgres {

@@ -40,6 +40,7 @@ pub use shared::SharedStore;
 pub use site::{Changes, PublisherCount, Scope};
 pub use sources::StoredSchedule;
 pub use status::{PolledBy, SourceStatus, StatusReads};
+pub use stories::Nearest;
 pub use webhooks::{Delivery, WebhookStatus};
 pub use websub::Verified;
 

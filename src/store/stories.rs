@@ -10,10 +10,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::db::{Db, Optional, Row};
-use super::{Store, StoreError, from_unix};
+use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Item, Reported, Text};
 use crate::stories::{self, Member, Neighbour, Sentences, Settings};
 
@@ -157,7 +158,7 @@ fn neighbours(
     settings: &Settings,
     boilerplate: &mut Boilerplate,
     table: &str,
-) -> Result<Vec<(Keyed, Neighbour)>, StoreError> {
+) -> Result<Vec<Neighbour>, StoreError> {
     let (from, to) = (
         me.sort_at - settings.within_secs,
         me.sort_at + settings.within_secs,
@@ -203,13 +204,47 @@ fn neighbours(
             story: story.unwrap_or(id),
             similarity,
         };
-        found.push((other, neighbour));
+        found.push(neighbour);
     }
     Ok(found)
 }
 
-/// Joins `me` to the story [`stories::join`] chooses among its neighbours, if any, writing
-/// its row in `table` (`stories`, or the grouping under way).
+/// `me`'s neighbours, and the one whose story [`stories::join`] chooses for it, if any, by the
+/// stories in `table` (`stories`, or the grouping under way).
+fn choose(
+    db: &Db,
+    me: &Keyed,
+    keys: &[i64],
+    settings: &Settings,
+    boilerplate: &mut Boilerplate,
+    table: &str,
+) -> Result<(Vec<Neighbour>, Option<Neighbour>), StoreError> {
+    let neighbours = neighbours(db, me, keys, settings, boilerplate, table)?;
+    let members = members_of(db, &neighbours, table)?;
+    let members: HashMap<i64, Vec<Member<'_>>> = members
+        .iter()
+        .map(|(story, items)| {
+            let items = items
+                .iter()
+                .map(|(item, source, link)| Member {
+                    item: *item,
+                    source,
+                    link: link.as_deref(),
+                })
+                .collect();
+            (*story, items)
+        })
+        .collect();
+    let new = Member {
+        item: me.id,
+        source: &me.source_url,
+        link: me.link.as_deref(),
+    };
+    let chosen = stories::join(&new, &neighbours, &members, settings).cloned();
+    Ok((neighbours, chosen))
+}
+
+/// Joins `me` to the story [`choose`] chooses, writing its row in `table`.
 fn group(
     db: &Db,
     me: &Keyed,
@@ -218,31 +253,7 @@ fn group(
     boilerplate: &mut Boilerplate,
     table: &str,
 ) -> Result<Option<Neighbour>, StoreError> {
-    let found = neighbours(db, me, keys, settings, boilerplate, table)?;
-    let neighbours: Vec<Neighbour> = found.iter().map(|(_, n)| n.clone()).collect();
-    let chosen = {
-        let members = members_of(db, &neighbours, table)?;
-        let members: HashMap<i64, Vec<Member<'_>>> = members
-            .iter()
-            .map(|(story, items)| {
-                let items = items
-                    .iter()
-                    .map(|(item, source, link)| Member {
-                        item: *item,
-                        source,
-                        link: link.as_deref(),
-                    })
-                    .collect();
-                (*story, items)
-            })
-            .collect();
-        let new = Member {
-            item: me.id,
-            source: &me.source_url,
-            link: me.link.as_deref(),
-        };
-        stories::join(&new, &neighbours, &members, settings).cloned()
-    };
+    let (_, chosen) = choose(db, me, keys, settings, boilerplate, table)?;
     if let Some(joined) = &chosen {
         db.prepare_cached(&format!(
             "INSERT INTO {table} (item_id, story, similarity) VALUES (?1, ?2, ?3)"
@@ -558,5 +569,74 @@ impl Store {
             .filter_map(|lead| versions.remove(lead))
             .filter(|story| story.len() > 1)
             .collect())
+    }
+}
+
+/// A stored item near one not stored, as `explain` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nearest {
+    /// The stored item.
+    pub version: Reported,
+    /// How similar the two are, 0 to 1.
+    pub similarity: f64,
+    /// Whether the item would join its story.
+    pub joins: bool,
+}
+
+/// How many nearest items `explain` shows of each item.
+const NEAREST: usize = 3;
+
+impl Store {
+    /// The stored items of other sources nearest `item` (of the source at `source_url`, sorting
+    /// at `sort_at`), most similar first, and whether it would join the story of the one
+    /// [`stories::join`] chooses, by the settings in force (by the defaults when stories are
+    /// off: then it joins none). Changes nothing.
+    pub fn nearest(
+        &self,
+        item: &Item,
+        source_url: &str,
+        sort_at: DateTime<Utc>,
+    ) -> Result<Vec<Nearest>, StoreError> {
+        let source: i64 = self
+            .db
+            .query_row("SELECT id FROM sources WHERE url = ?1", [source_url], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(-1);
+        let settings = self.stories.clone().unwrap_or_default();
+        let me = Keyed {
+            id: i64::MAX,
+            source,
+            source_url: source_url.to_string(),
+            link: item.link.clone(),
+            sort_at: to_unix(sort_at),
+            sentences: Sentences::of(item, None),
+        };
+        let mut boilerplate = Boilerplate::default();
+        let keys = me.sentences.keys(boilerplate.of(&self.db, source)?);
+        let (neighbours, chosen) =
+            choose(&self.db, &me, &keys, &settings, &mut boilerplate, "stories")?;
+        let joined = chosen.filter(|_| self.stories.is_some()).map(|n| n.item);
+        let ids: Vec<i64> = neighbours.iter().map(|n| n.item).collect();
+        let mut versions: HashMap<i64, Reported> = self
+            .story_versions(&ids)?
+            .into_values()
+            .flatten()
+            .map(|v| (v.row, v))
+            .collect();
+        let mut nearest: Vec<Nearest> = neighbours
+            .iter()
+            .filter_map(|n| {
+                Some(Nearest {
+                    version: versions.remove(&n.item)?,
+                    similarity: n.similarity,
+                    joins: joined == Some(n.item),
+                })
+            })
+            .collect();
+        nearest.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+        nearest.truncate(NEAREST);
+        Ok(nearest)
     }
 }
