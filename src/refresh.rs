@@ -145,7 +145,12 @@ impl Pipeline {
         }
         let (mut joined, started) = (0, std::time::Instant::now());
         loop {
-            match self.store.with(|store| store.regroup_batch()).await {
+            let shaping = self.shaping.get();
+            match self
+                .store
+                .with(move |store| store.regroup_batch(&shaping))
+                .await
+            {
                 Some(Ok((count, more))) => {
                     joined += count;
                     if !more {

@@ -291,6 +291,16 @@ const OUTPUTS: &str = "
 [stories]
 enabled = true
 
+[[rules]]
+when = { reported_by_at_least = 3 }
+action = \"tag\"
+tag = \"widely covered\"
+
+[[outputs]]
+path = \"public/widely.xml\"
+tags = [\"widely covered\"]
+stories = \"all\"
+
 [[outputs]]
 path = \"public/feed.rss\"
 provenance = true
@@ -417,6 +427,12 @@ async fn four_publishers_of_one_statement_make_one_entry_that_names_the_other_th
 
     // `stories = "all"` keeps every version.
     assert_eq!(titles(&ws, "public/all.xml").len(), 8);
+    // A rule tags a story of three publishers or more: every version of it.
+    let mut widely = titles(&ws, "public/widely.xml");
+    let mut all_four: Vec<String> = statement_titles.iter().map(|t| t.to_string()).collect();
+    widely.sort();
+    all_four.sort();
+    assert_eq!(widely, all_four);
     assert_eq!(count(&ws, "SELECT COUNT(*) FROM stories"), 3);
 }
 
@@ -469,6 +485,8 @@ async fn a_later_copy_backdated_before_the_lead_never_replaces_it() {
         1
     );
     assert_eq!(titles(&ws, "public/all.xml").len(), 6);
+    // Two publishers are not three.
+    assert!(titles(&ws, "public/widely.xml").is_empty());
 }
 
 /// An office's releases: each short, each followed by the same long notes to editors.

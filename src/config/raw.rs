@@ -258,6 +258,7 @@ pub(super) struct RawWhen {
     pub(super) link: Option<String>,
     pub(super) older_than: Option<String>,
     pub(super) newer_than: Option<String>,
+    pub(super) reported_by_at_least: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,8 +64,14 @@ impl Validator<'_> {
             author: pattern("author", &w.author),
             category: pattern("category", &w.category),
             link: pattern("link", &w.link),
+            reported_by_at_least: w.reported_by_at_least,
             ..When::default()
         };
+        if w.reported_by_at_least == Some(0) {
+            let key = format!("{label}.when.reported_by_at_least");
+            self.report(file, key, "must be at least 1 (the item itself)".into());
+            ok = false;
+        }
         for (name, written, slot) in [
             ("older_than", &w.older_than, &mut when.older_than),
             ("newer_than", &w.newer_than, &mut when.newer_than),

@@ -276,6 +276,19 @@ impl Shaping {
         published: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Shaped {
+        self.shape_in_story(source_url, source_name, item, (published, 1), now)
+    }
+
+    /// [`Shaping::shape`] for an item whose story `reported_by` publishers reported (itself
+    /// among them; 1 when it is alone), for `when.reported_by_at_least`.
+    pub fn shape_in_story(
+        &self,
+        source_url: &str,
+        source_name: Option<&str>,
+        item: &Item,
+        (published, reported_by): (DateTime<Utc>, usize),
+        now: DateTime<Utc>,
+    ) -> Shaped {
         let mut shaped = Shaped::default();
         if !self.shapes(source_url) {
             return shaped;
@@ -286,9 +299,21 @@ impl Shaping {
             ..SourceShaping::default()
         };
         let source = own.unwrap_or(&fallback);
-        let view = self.rewrite(source_url, source, item, &mut shaped);
+        let view = self.rewrite(source_url, source, item, reported_by, &mut shaped);
         self.judge(source, &view, published, now, &mut shaped);
         shaped
+    }
+
+    /// Whether a rule looks at the size of an item's story: then its shape changes as its
+    /// story grows.
+    pub fn uses_stories(&self) -> bool {
+        let rules = self
+            .global
+            .iter()
+            .chain(self.sources.values().flat_map(|s| &s.rules));
+        rules
+            .into_iter()
+            .any(|r| r.when.reported_by_at_least.is_some())
     }
 
     /// Applies the source's rewrites; returns the item as rules see it, borrowing what no
@@ -298,6 +323,7 @@ impl Shaping {
         source_url: &str,
         source: &SourceShaping,
         item: &'a Item,
+        reported_by: usize,
         shaped: &mut Shaped,
     ) -> View<'a> {
         let rewrites = &source.rewrites;
@@ -349,6 +375,7 @@ impl Shaping {
             summary,
             content,
             link,
+            reported_by,
             summary_text: OnceCell::new(),
             content_text: OnceCell::new(),
         }
@@ -489,6 +516,8 @@ fn replace_in(
 /// An item as rules see it: rewritten, with the text of its HTML read once, when asked.
 struct View<'a> {
     item: &'a Item,
+    /// How many publishers reported its story, itself among them.
+    reported_by: usize,
     title: Option<Cow<'a, str>>,
     summary: Option<Cow<'a, Text>>,
     content: Option<Cow<'a, Text>>,
@@ -536,7 +565,10 @@ fn matches(
         (turns <= now) == older
     };
     let dates = when.older_than.is_none_or(|age| dated(age, true))
-        && when.newer_than.is_none_or(|age| dated(age, false));
+        && when.newer_than.is_none_or(|age| dated(age, false))
+        && when
+            .reported_by_at_least
+            .is_none_or(|n| view.reported_by >= n);
     let text = |pattern: &Option<Pattern>, value: &dyn Fn() -> bool| pattern.is_none() || value();
     let is = |p: &Option<Pattern>, s: &str| p.as_ref().is_some_and(|p| p.regex().is_match(s));
     let texts = text(&when.title, &|| {
@@ -651,8 +683,15 @@ fn describe_rule(rule: &Rule) -> String {
     ]
     .map(|p| p.as_ref().map_or("-", |p| p.as_str()));
     format!(
-        "{} {:?} {:?} {:?} {:?} {:?} {:?}",
-        rule.label, rule.sources, rule.tags, patterns, w.older_than, w.newer_than, rule.action
+        "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        rule.label,
+        rule.sources,
+        rule.tags,
+        patterns,
+        w.older_than,
+        w.newer_than,
+        w.reported_by_at_least,
+        rule.action
     )
 }
 

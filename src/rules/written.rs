@@ -118,6 +118,8 @@ pub struct When {
     pub older_than: Option<Duration>,
     /// Published less than this long ago.
     pub newer_than: Option<Duration>,
+    /// Its story was reported by at least this many publishers, itself among them.
+    pub reported_by_at_least: Option<usize>,
 }
 
 /// A source's rewrites: applied to the stored original each time it is shaped, so never twice.

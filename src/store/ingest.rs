@@ -80,6 +80,8 @@ impl Store {
                     search: Some((publisher, &self.saved_searches)),
                     stories: Some(super::stories::Keying {
                         grouping: self.stories.as_ref(),
+                        shaping: Some(poll.shaping),
+                        now: poll.at,
                     }),
                     tx: &tx,
                     source_id,
@@ -735,7 +737,7 @@ impl<'a> Ingest<'a> {
                 })
                 .collect();
             let source = (self.source_id, self.source_url);
-            super::stories::key_new(self.tx, source, &visible, keying.grouping)?;
+            super::stories::key_new(self.tx, source, &visible, keying)?;
         }
         for (id, new) in ids.iter().zip(&new) {
             for hook in &new.hooks {

@@ -34,19 +34,24 @@ struct Stored {
     item: Item,
     published: DateTime<Utc>,
     shaped: ShapedColumns,
+    /// How many publishers reported its story, itself among them.
+    reported_by: usize,
 }
 
 const SELECT: &str = "SELECT i.id, s.url, s.name, i.title, i.link, i.summary, i.summary_html,
         COALESCE(i.full_text, i.content), i.full_text IS NOT NULL OR i.content_html <> 0, i.authors,
         i.categories, COALESCE(i.published, i.sort_at), i.hidden, i.tags, i.rewritten,
-        i.recheck_at, COALESCE(s.name, s.feed_title, s.url)
+        i.recheck_at, COALESCE(s.name, s.feed_title, s.url),
+        (SELECT 1 + COUNT(*) FROM stories st
+         WHERE st.story = COALESCE((SELECT m.story FROM stories m WHERE m.item_id = i.id), i.id))
     FROM items i JOIN sources s ON s.id = i.source_id";
 
 impl Stored {
     /// What `shaping` makes of it at `now`.
     fn shape(&self, shaping: &Shaping, now: DateTime<Utc>) -> Shaped {
         let name = self.source_name.as_deref();
-        shaping.shape(&self.source_url, name, &self.item, self.published, now)
+        let dated = (self.published, self.reported_by);
+        shaping.shape_in_story(&self.source_url, name, &self.item, dated, now)
     }
 }
 
@@ -71,6 +76,7 @@ fn read(row: &Row<'_>) -> super::db::Result<Stored> {
         item,
         published: from_unix(row.get(11)?),
         shaped: (row.get(12)?, row.get(13)?, row.get(14)?, row.get(15)?),
+        reported_by: usize::try_from(row.get::<_, i64>(17)?).unwrap_or(1),
     })
 }
 

@@ -16,6 +16,7 @@ use rusqlite::params;
 use super::db::{Db, Optional, Row};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Item, Reported, Text};
+use crate::rules::Shaping;
 use crate::stories::{self, Member, Neighbour, Sentences, Settings};
 
 /// The settings row naming what the stored grouping was made with (`off` when stories are).
@@ -67,9 +68,12 @@ fn read_keyed(row: &Row<'_>) -> super::db::Result<Keyed> {
     })
 }
 
-/// How a poll's new items are keyed: and grouped, by these settings, when stories are on.
+/// How a poll's new items are keyed: and grouped, by these settings, when stories are on; a
+/// story that grows is shaped again by `shaping` when its rules look at stories' sizes.
 pub(super) struct Keying<'a> {
     pub(super) grouping: Option<&'a Settings>,
+    pub(super) shaping: Option<&'a Shaping>,
+    pub(super) now: DateTime<Utc>,
 }
 
 /// A new item of a poll, as [`key_new`] takes it.
@@ -86,7 +90,7 @@ pub(super) fn key_new(
     db: &Db,
     source: (i64, &str),
     new: &[NewlyStored<'_>],
-    grouping: Option<&Settings>,
+    keying: &Keying<'_>,
 ) -> Result<(), StoreError> {
     if new.is_empty() {
         return Ok(());
@@ -103,8 +107,34 @@ pub(super) fn key_new(
         };
         let keys = keyed.sentences.keys(boilerplate.of(db, source.0)?);
         write_keys(db, keyed.id, keyed.sort_at, &keys)?;
-        if let Some(settings) = grouping {
-            group(db, &keyed, &keys, settings, &mut boilerplate, "stories")?;
+        let Some(settings) = keying.grouping else {
+            continue;
+        };
+        let joined = group(db, &keyed, &keys, settings, &mut boilerplate, "stories")?;
+        if let (Some(joined), Some(shaping)) = (joined, keying.shaping) {
+            reshape_stories(db, shaping, &[joined.story], keying.now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Shapes every item of `stories` (by their leads) again, when rules look at stories' sizes.
+fn reshape_stories(
+    db: &Db,
+    shaping: &Shaping,
+    stories: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if !shaping.uses_stories() {
+        return Ok(());
+    }
+    let mut members = db.prepare_cached("SELECT item_id FROM stories WHERE story = ?1")?;
+    for lead in stories {
+        let ids: Vec<i64> = members
+            .query_map([lead], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for id in std::iter::once(*lead).chain(ids) {
+            super::shaped::reshape_item(db, shaping, id, now)?;
         }
     }
     Ok(())
@@ -375,11 +405,13 @@ impl Store {
     /// transaction. Returns how many items were grouped in this batch, and whether more are
     /// left. A grouping under way for other settings is dropped and begun again; one for these
     /// goes on where it was (after a restart too).
-    pub fn regroup_batch(&mut self) -> Result<(usize, bool), StoreError> {
+    pub fn regroup_batch(&mut self, shaping: &Shaping) -> Result<(usize, bool), StoreError> {
         let digest = self.grouping_digest();
         let tx = self.db.transaction()?;
         let Some(settings) = self.stories.clone() else {
+            let before = leads(&tx, "stories")?;
             tx.execute("DELETE FROM stories", ())?;
+            reshape_stories(&tx, shaping, &before, Utc::now())?;
             Self::set_setting(&tx, GROUPED_BY, &digest)?;
             tx.commit()?;
             return Ok((0, false));
@@ -423,6 +455,7 @@ impl Store {
         match keys.last() {
             Some((last, _)) => Self::set_setting(&tx, REGROUPING, &format!("{last} {digest}"))?,
             None => {
+                let before = leads(&tx, "stories")?;
                 tx.execute("DELETE FROM stories", ())?;
                 // Items deleted meanwhile are left out.
                 tx.execute(
@@ -433,6 +466,12 @@ impl Store {
                     (),
                 )?;
                 tx.execute("DELETE FROM stories_next", ())?;
+                // Stories gone, or grown, or new: their items' shapes may follow their sizes.
+                let mut touched = before;
+                touched.extend(leads(&tx, "stories")?);
+                touched.sort_unstable();
+                touched.dedup();
+                reshape_stories(&tx, shaping, &touched, Utc::now())?;
                 tx.execute("DELETE FROM settings WHERE name = ?1", [REGROUPING])?;
                 Self::set_setting(&tx, GROUPED_BY, &digest)?;
             }
@@ -440,6 +479,14 @@ impl Store {
         tx.commit()?;
         Ok((grouped, !keys.is_empty()))
     }
+}
+
+/// The leads of the stories in `table`.
+fn leads(db: &Db, table: &str) -> Result<Vec<i64>, StoreError> {
+    Ok(db
+        .prepare_cached(&format!("SELECT DISTINCT story FROM {table}"))?
+        .query_map((), |row| row.get(0))?
+        .collect::<Result<_, _>>()?)
 }
 
 /// Groups each of `keys`' items (in the order stored) into `stories_next`; how many joined.
