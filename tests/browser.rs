@@ -299,9 +299,11 @@ async fn the_demo_site_renders_in_chromium_without_errors_or_other_hosts() {
         daemon.log()
     );
     let site = ws.path("demo-out/public");
+    // A page, not a render's staged file beside it (`.name.html.XXXX.tmp`).
     let item = std::fs::read_dir(site.join("items"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".html") && !name.starts_with('.'))
         .min()
         .unwrap();
 
@@ -312,40 +314,106 @@ async fn the_demo_site_renders_in_chromium_without_errors_or_other_hosts() {
         "/sources/harbour-institute.html".into(),
         "/search?q=the+OR+council".into(),
     ] {
-        let url = format!("{base}{path}");
-        let visit = visit(&mut browser, &url).await;
-        assert!(visit.errors.is_empty(), "{path}: {:?}", visit.errors);
-        assert!(
-            visit.requested.contains(&url),
-            "{path}: {:?}",
-            visit.requested
-        );
-        for asked in &visit.requested {
-            assert!(
-                asked.starts_with(&format!("{base}/")) || asked.starts_with("data:"),
-                "{path} asked another host: {asked}"
-            );
-        }
-        let (colours, (width, height)) = colours(&visit.screenshot);
-        assert!(width >= 600 && height >= 400, "{path}: {width}×{height}");
-        // Text in several shades on a background: a blank page has one or two colours.
-        assert!(
-            colours > 20,
-            "{path}: a blank screenshot ({colours} colours)"
-        );
-        if let Ok(folder) = std::env::var("SAVE_SCREENSHOTS") {
-            let name = path.trim_matches('/').replace('/', "-");
-            let name = if name.is_empty() {
-                "index.html".into()
-            } else {
-                name
-            };
-            std::fs::write(
-                Path::new(&folder).join(format!("{name}.png")),
-                &visit.screenshot,
-            )
-            .unwrap();
-        }
+        renders_clean(&mut browser, &base, &path).await;
     }
+    daemon.stop().await;
+}
+
+/// Loads `base` + `path` in `browser` and asserts that it renders (a screenshot that is not
+/// blank), logs no console error and asks nothing of another host.
+async fn renders_clean(browser: &mut Browser, base: &str, path: &str) {
+    let url = format!("{base}{path}");
+    let visit = visit(browser, &url).await;
+    assert!(visit.errors.is_empty(), "{path}: {:?}", visit.errors);
+    assert!(
+        visit.requested.contains(&url),
+        "{path}: {:?}",
+        visit.requested
+    );
+    for asked in &visit.requested {
+        assert!(
+            asked.starts_with(&format!("{base}/")) || asked.starts_with("data:"),
+            "{path} asked another host: {asked}"
+        );
+    }
+    let (colours, (width, height)) = colours(&visit.screenshot);
+    assert!(width >= 600 && height >= 400, "{path}: {width}×{height}");
+    // Text in several shades on a background: a blank page has one or two colours.
+    assert!(
+        colours > 20,
+        "{path}: a blank screenshot ({colours} colours)"
+    );
+    if let Ok(folder) = std::env::var("SAVE_SCREENSHOTS") {
+        let name = path.trim_matches('/').replace('/', "-");
+        let name = if name.is_empty() {
+            "index.html".into()
+        } else {
+            name
+        };
+        std::fs::write(
+            Path::new(&folder).join(format!("{name}.png")),
+            &visit.screenshot,
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_story_page_renders_in_chromium_with_every_version() {
+    let Some(binary) = chromium() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must have chromium: .ci/run installs it"
+        );
+        say_skipped("SKIPPED: chromium is not installed (.ci/run installs Debian's chromium)");
+        return;
+    };
+    let server = FeedServer::start().await;
+    let publishers = ["Ministry North", "Ministry South", "Ministry East"];
+    let mut sources = Vec::new();
+    for (n, name) in publishers.iter().enumerate() {
+        let version = with_body(
+            &format!("joint{n}"),
+            &format!("{name}: the river plan"),
+            JOINT_STATEMENT,
+            "Tue, 01 Dec 2026 10:00:00 GMT",
+        );
+        let path = format!("/m{n}.xml");
+        server.serve(
+            &path,
+            rss(name, &format!("https://m{n}.example/"), &[version]),
+        );
+        sources.push((*name, path));
+    }
+    let sources: Vec<(&str, &str)> = sources.iter().map(|(n, p)| (*n, p.as_str())).collect();
+    let port = free_port();
+    let config = format!(
+        "{}\n[stories]\nenabled = true\n\n[site]\npages = \"public/\"\n\n\
+         [serve]\nlisten = \"127.0.0.1:{port}\"\nroot = \"public/\"\n",
+        config_with_sources(&server, &sources)
+    );
+    let ws = Workspace::new(&config);
+    let mut daemon = Daemon::start(&ws);
+    // The story's page, once the three versions are in it (the sources are polled at once,
+    // and the site follows each poll).
+    let stories = ws.path("public/stories");
+    let complete = || -> Option<String> {
+        std::fs::read_dir(&stories).ok()?.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let page = std::fs::read_to_string(e.path()).ok()?;
+            let all = publishers.iter().all(|p| page.contains(p));
+            (name.ends_with(".html") && !name.starts_with('.') && all).then_some(name)
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || complete().is_some()).await,
+        "{}",
+        daemon.log()
+    );
+    let story = complete().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut browser = Browser::start(&binary).await;
+    renders_clean(&mut browser, &base, &format!("/stories/{story}")).await;
+    renders_clean(&mut browser, &base, &format!("/items/{story}")).await;
     daemon.stop().await;
 }

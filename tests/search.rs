@@ -11,13 +11,6 @@ use common::*;
 
 const DATE: &str = "Mon, 18 Aug 2025 10:00:00 GMT";
 
-fn with_body(guid: &str, title: &str, body: &str, date: &str) -> TestItem {
-    TestItem {
-        body: body.into(),
-        ..item(guid, title, date)
-    }
-}
-
 fn publish(server: &FeedServer, council: &[TestItem], post: &[TestItem]) {
     server.serve(
         "/council.xml",

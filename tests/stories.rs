@@ -188,20 +188,6 @@ fn the_threshold_trades_precision_for_recall() {
 
 // ---- End to end: real polls of publishers served on 127.0.0.1 --------------------------------
 
-const STATEMENT: &str = "<p>The four governments today agreed a joint plan to restore the \
-    river's salmon, which have all but vanished from its upper reaches since the dams were \
-    built in the 1950s.</p><p>The plan removes two of the smaller weirs by 2028, builds fish \
-    passes on the three largest dams, and sets limits on the water taken for irrigation in \
-    dry summers.</p><p>Ministers will report on progress to a joint committee every year, and \
-    the first survey of spawning grounds begins in the spring.</p>";
-
-fn version(guid: &str, title: &str, body: &str, date: &str) -> TestItem {
-    TestItem {
-        body: body.into(),
-        ..item(guid, title, date)
-    }
-}
-
 /// Each ministry's news of its own: four different stories.
 const OWN_NEWS: [(&str, &str); 4] = [
     (
@@ -239,14 +225,14 @@ fn ministries(server: &FeedServer, versions: &[(&str, &str, &str)]) -> String {
     for (n, name) in names.iter().enumerate() {
         let path = format!("/m{n}.xml");
         let (title, body) = OWN_NEWS[n];
-        let mut items = vec![version(
+        let mut items = vec![with_body(
             &format!("own{n}"),
             title,
             body,
             "Mon, 30 Nov 2026 09:00:00 GMT",
         )];
         if let Some((title, body, date)) = versions.get(n) {
-            items.push(version(&format!("joint{n}"), title, body, date));
+            items.push(with_body(&format!("joint{n}"), title, body, date));
         }
         server.serve(&path, rss(name, &format!("https://m{n}.example/"), &items));
         sources.push((name.to_string(), path));
@@ -262,24 +248,24 @@ fn four_versions() -> Vec<(&'static str, String, &'static str)> {
     vec![
         (
             "Joint plan to restore the river's salmon",
-            STATEMENT.to_string(),
+            JOINT_STATEMENT.to_string(),
             "Tue, 01 Dec 2026 10:00:00 GMT",
         ),
         (
             "Salmon: governments agree river plan",
-            STATEMENT.to_string(),
+            JOINT_STATEMENT.to_string(),
             "Tue, 01 Dec 2026 10:20:00 GMT",
         ),
         (
             "Statement on the river",
             format!(
-                "<p>This statement is published on behalf of the four governments.</p>{STATEMENT}"
+                "<p>This statement is published on behalf of the four governments.</p>{JOINT_STATEMENT}"
             ),
             "Tue, 01 Dec 2026 11:00:00 GMT",
         ),
         (
             "River plan \u{2013} salmon",
-            STATEMENT
+            JOINT_STATEMENT
                 .replace('\'', "\u{2019}")
                 .replace(", and", " \u{2014} and"),
             "Tue, 01 Dec 2026 12:00:00 GMT",
@@ -503,7 +489,7 @@ fn releases() -> Vec<TestItem> {
         ("r3", "Ferry fares to be capped", "Ferry fares to the islands should be capped at the price of the equivalent bus journey, the Institute recommends."),
     ]
     .iter()
-    .map(|(guid, title, lead)| version(guid, title, &format!("<p>{lead}</p>{notes}"), "Tue, 01 Dec 2026 09:00:00 GMT"))
+    .map(|(guid, title, lead)| with_body(guid, title, &format!("<p>{lead}</p>{notes}"), "Tue, 01 Dec 2026 09:00:00 GMT"))
     .collect()
 }
 
@@ -568,12 +554,12 @@ async fn changing_the_similarity_groups_the_stored_items_again() {
         "{}<p>Our correspondent adds that anglers on the lower river have long campaigned for \
          the weirs to go, and that the farmers' union fears the limits on irrigation will cost \
          its members dearly in a dry year, when the water is most needed for their crops.</p>",
-        STATEMENT.split("<p>Ministers").next().unwrap()
+        JOINT_STATEMENT.split("<p>Ministers").next().unwrap()
     );
     let versions = [
         (
             "Joint plan to restore the river's salmon",
-            STATEMENT,
+            JOINT_STATEMENT,
             "Tue, 01 Dec 2026 10:00:00 GMT",
         ),
         (
@@ -603,4 +589,125 @@ async fn changing_the_similarity_groups_the_stored_items_again() {
     assert!(ws.tributary(&["once"]).await.status.success());
     assert_eq!(count(&ws, "SELECT COUNT(*) FROM stories"), 1);
     assert_eq!(titles(&ws, "public/feed.xml").len(), 5);
+}
+
+#[tokio::test]
+async fn the_site_has_a_page_per_story_with_every_version_linked_from_the_lead() {
+    let server = FeedServer::start().await;
+    let versions = four_versions();
+    let borrowed: Vec<(&str, &str, &str)> = versions
+        .iter()
+        .map(|(t, b, d)| (*t, b.as_str(), *d))
+        .collect();
+    let mut config = ministries(&server, &borrowed);
+    config.push_str("\n[stories]\nenabled = true\n\n[site]\npages = \"public/\"\n");
+    let ws = Workspace::new(&config);
+    assert!(ws.tributary(&["once"]).await.status.success());
+    let stories: Vec<std::path::PathBuf> = std::fs::read_dir(ws.path("public/stories"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(stories.len(), 1, "{stories:?}");
+    let page = std::fs::read_to_string(&stories[0]).unwrap();
+    for (name, (title, _, _)) in [
+        "Ministry North",
+        "Ministry South",
+        "Ministry East",
+        "Ministry West",
+    ]
+    .iter()
+    .zip(&versions)
+    {
+        assert!(page.contains(name), "{name} in {page}");
+        assert!(
+            page.contains(&title.replace('\'', "&#39;")),
+            "{title} in {page}"
+        );
+    }
+    // The version wrapped in a header adds its words; the others are the lead's words.
+    assert!(page.contains("<ins>behalf</ins>"), "{page}");
+    // The lead's page links to the story's.
+    let lead: String = ws
+        .db()
+        .query_row(
+            "SELECT public_id FROM items WHERE id = (SELECT DISTINCT story FROM stories)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let file = stories[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        lead.ends_with(file.trim_end_matches(".html")),
+        "{lead} / {file}"
+    );
+    let lead_page = std::fs::read_to_string(ws.path(&format!("public/items/{file}"))).unwrap();
+    assert!(
+        lead_page.contains(&format!("href=\"../stories/{file}\"")),
+        "{lead_page}"
+    );
+    assert!(lead_page.contains("all 4 versions"), "{lead_page}");
+
+    // Stories turned off: the story's page goes with them.
+    ws.write(
+        "tributary.toml",
+        &config.replace("enabled = true", "enabled = false"),
+    );
+    assert!(ws.tributary(&["once"]).await.status.success());
+    assert!(!stories[0].exists());
+}
+
+#[tokio::test]
+async fn the_stories_command_lists_each_story_and_explain_names_the_nearest() {
+    let server = FeedServer::start().await;
+    let versions = four_versions();
+    let two: Vec<(&str, &str, &str)> = versions[..2]
+        .iter()
+        .map(|(t, b, d)| (*t, b.as_str(), *d))
+        .collect();
+    let mut config = ministries(&server, &two);
+    config.push_str("\n[stories]\nenabled = true\n");
+    let ws = Workspace::new(&config);
+    assert!(ws.tributary(&["once"]).await.status.success());
+    let out = ws.tributary(&["stories", "--last", "5"]).await;
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.starts_with("2 versions: "), "{text}");
+    assert!(
+        text.contains("Salmon: governments agree river plan"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Joint plan to restore the river's salmon"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "{text}");
+
+    // The third ministry's version, before it is stored: explain names the two as nearest.
+    let all: Vec<(&str, &str, &str)> = versions[..3]
+        .iter()
+        .map(|(t, b, d)| (*t, b.as_str(), *d))
+        .collect();
+    ministries(&server, &all);
+    let out = ws.tributary(&["explain", "Ministry East"]).await;
+    let text = stdout(&out);
+    let nearest: Vec<&str> = text.lines().filter(|l| l.contains("nearest:")).collect();
+    assert_eq!(nearest.len(), 2, "{text}");
+    assert_eq!(
+        nearest
+            .iter()
+            .filter(|l| l.contains("(joins its story)"))
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("no stored item of another source shares its text"),
+        "{text}"
+    );
+    // Nothing was stored.
+    assert_eq!(count(&ws, "SELECT COUNT(*) FROM items"), 6);
 }

@@ -22,6 +22,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("tag.html", include_str!("../../templates/tag.html")),
     ("status.html", include_str!("../../templates/status.html")),
     ("search.html", include_str!("../../templates/search.html")),
+    ("story.html", include_str!("../../templates/story.html")),
     ("style.css", include_str!("../../templates/style.css")),
 ];
 

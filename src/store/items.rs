@@ -28,25 +28,27 @@ impl Store {
     /// The newest items that pass `filter`, newest first, with their publishers and, when
     /// stories are on, the other versions of their stories.
     pub fn items(&self, filter: &ItemFilter) -> Result<Vec<StoredItem>, StoreError> {
-        let rows = match (filter.one_per_story, &self.stories) {
+        let mut rows = match (filter.one_per_story, &self.stories) {
             (true, Some(_)) => self.one_per_story(filter)?,
             _ => self.rows_of_items(filter)?,
         };
-        let mut items: Vec<StoredItem> = Vec::with_capacity(rows.len());
-        let mut stories: Vec<i64> = Vec::with_capacity(rows.len());
-        for row in rows {
-            stories.push(row.story);
-            items.push(row.item);
+        self.with_story_versions(&mut rows)?;
+        Ok(rows.into_iter().map(|row| row.item).collect())
+    }
+
+    /// Gives each of `rows` the versions of its story, when stories are on and it has others.
+    pub fn with_story_versions(&self, rows: &mut [ItemRow]) -> Result<(), StoreError> {
+        if self.stories.is_none() {
+            return Ok(());
         }
-        if self.stories.is_some() {
-            let versions = self.story_versions(&stories)?;
-            for (item, story) in items.iter_mut().zip(&stories) {
-                if let Some(all) = versions.get(story).filter(|v| v.len() > 1) {
-                    item.story = all.clone();
-                }
+        let stories: Vec<i64> = rows.iter().map(|row| row.story).collect();
+        let versions = self.story_versions(&stories)?;
+        for row in rows {
+            if let Some(all) = versions.get(&row.story).filter(|v| v.len() > 1) {
+                row.item.story = all.clone();
             }
         }
-        Ok(items)
+        Ok(())
     }
 
     /// The items that pass `filter`, one per story: where several versions of a story pass it,

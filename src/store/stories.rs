@@ -158,17 +158,20 @@ struct Boilerplate {
 
 impl Boilerplate {
     fn of(&mut self, db: &Db, source: i64) -> Result<&HashSet<u64>, StoreError> {
-        if !self.of_source.contains_key(&source) {
-            let latest: Vec<Keyed> = db
-                .prepare_cached(&format!(
-                    "{KEYED} WHERE i.source_id = ?1 AND i.hidden IS NULL ORDER BY i.id DESC LIMIT ?2"
-                ))?
-                .query_map(params![source, HISTORY], read_keyed)?
-                .collect::<Result<_, _>>()?;
-            let found = stories::boilerplate(latest.iter().map(|k| &k.sentences));
-            self.of_source.insert(source, found);
-        }
-        Ok(&self.of_source[&source])
+        let found = match self.of_source.entry(source) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let latest: Vec<Keyed> = db
+                    .prepare_cached(&format!(
+                        "{KEYED} WHERE i.source_id = ?1 AND i.hidden IS NULL
+                         ORDER BY i.id DESC LIMIT ?2"
+                    ))?
+                    .query_map(params![source, HISTORY], read_keyed)?
+                    .collect::<Result<_, _>>()?;
+                new.insert(stories::boilerplate(latest.iter().map(|k| &k.sentences)))
+            }
+        };
+        Ok(found)
     }
 
     /// The boilerplate of both sources.

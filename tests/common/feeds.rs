@@ -18,6 +18,22 @@ pub fn item(guid: &str, title: &str, date: &str) -> TestItem {
     }
 }
 
+/// An item with this body (HTML).
+pub fn with_body(guid: &str, title: &str, body: &str, date: &str) -> TestItem {
+    TestItem {
+        body: body.into(),
+        ..item(guid, title, date)
+    }
+}
+
+/// A joint statement several publishers carry, for stories.
+pub const JOINT_STATEMENT: &str = "<p>The four governments today agreed a joint plan to \
+    restore the river's salmon, which have all but vanished from its upper reaches since the \
+    dams were built in the 1950s.</p><p>The plan removes two of the smaller weirs by 2028, \
+    builds fish passes on the three largest dams, and sets limits on the water taken for \
+    irrigation in dry summers.</p><p>Ministers will report on progress to a joint committee \
+    every year, and the first survey of spawning grounds begins in the spring.</p>";
+
 /// An RSS 2.0 feed; `date` is RFC 2822.
 pub fn rss(title: &str, site: &str, items: &[TestItem]) -> String {
     let mut xml = format!(

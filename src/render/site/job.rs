@@ -12,6 +12,7 @@ use minijinja::Environment;
 
 use super::pages::{self, Frame, Page, Pagination, Publisher};
 use super::staging::Staging;
+use super::story;
 use super::{Entry, PageError, item_file, shown_time, tag_file, unique_slug};
 use crate::store::{ItemFilter, ItemRow, Placement, PublisherCount, Scope, Store, StoreError};
 
@@ -253,11 +254,9 @@ impl Writer<'_> {
 
     /// The items with these row ids, in the order of `ids`.
     fn read(&self, store: &Store, ids: &[i64]) -> Result<Vec<ItemRow>, StoreError> {
-        let mut rows: HashMap<i64, ItemRow> = store
-            .items_by_row(ids)?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
+        let mut rows = store.items_by_row(ids)?;
+        store.with_story_versions(&mut rows)?;
+        let mut rows: HashMap<i64, ItemRow> = rows.into_iter().map(|r| (r.id, r)).collect();
         Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
     }
 
@@ -327,6 +326,7 @@ pub fn write(
                     &earlier,
                 )?;
                 emit(staging, page)?;
+                story_page(store, writer, &row, staging)?;
             }
         }
         for gone in &plan.gone {
@@ -382,6 +382,7 @@ fn all_item_pages(
             let listed: Vec<Entry> = earlier.iter().rev().cloned().collect();
             let page = pages::item_page(writer.env, writer.frame, &row.item, &entry, &listed)?;
             staging.add(page.0, page.1.into_bytes())?;
+            story_page(store, writer, row, staging)?;
             earlier.push_back(entry);
             if earlier.len() > EARLIER {
                 earlier.pop_front();
@@ -393,6 +394,31 @@ fn all_item_pages(
             .map_or(i64::MAX, |r| r.item.sort_at.timestamp());
         after = (last_sort, *last);
     }
+}
+
+/// The page of `row`'s story, made with its item page when it leads one; otherwise a page it
+/// had when it led one goes.
+fn story_page(
+    store: &Store,
+    writer: &Writer<'_>,
+    row: &ItemRow,
+    staging: &mut Staging<'_>,
+) -> Result<(), JobError> {
+    let leads = row
+        .item
+        .story
+        .first()
+        .is_some_and(|lead| lead.row == row.id);
+    if !leads {
+        staging.delete(&story::story_file(&row.item.id));
+        return Ok(());
+    }
+    let ids: Vec<i64> = row.item.story.iter().map(|v| v.row).collect();
+    let rows = writer.read(store, &ids)?;
+    let entries: Vec<Entry> = rows.iter().map(|r| writer.entry(r)).collect();
+    let (path, html) = story::story_page(writer.env, writer.frame, &rows, &entries)?;
+    staging.add(path, html.into_bytes())?;
+    Ok(())
 }
 
 /// The pages of the archive the plan touches: from the first page of each day that changed

@@ -1,7 +1,8 @@
 //! Stored items → the aggregator's own site under `[site] pages`: the newest items
 //! (`index.html`), the archive by day (`archive/2026-12-07.html`, then `-2`, `-3`… when a day
 //! holds more than a page), a page per item with its provenance (`items/<id>.html`), a page per
-//! publisher (`sources/<slug>.html`, `sources/index.html`) and per tag (`tags/<tag>.html`).
+//! publisher (`sources/<slug>.html`, `sources/index.html`), per tag (`tags/<tag>.html`) and
+//! per story more than one publisher reported (`stories/<lead's id>.html`).
 //!
 //! A render makes only the pages that what changed touches (see `job`): the archive is
 //! numbered by day and, within a day, from its oldest item, so a new item leaves every older
@@ -14,6 +15,7 @@
 mod job;
 mod pages;
 mod staging;
+mod story;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -35,7 +37,7 @@ pub use staging::SiteWritten;
 
 /// The folders of the site that Tributary alone writes: any `.html` file in them that the site
 /// does not hold any more is deleted (`page` held the river before it was numbered by day).
-const OWNED_FOLDERS: [&str; 5] = ["archive", "page", "items", "sources", "tags"];
+const OWNED_FOLDERS: [&str; 6] = ["archive", "page", "items", "sources", "stories", "tags"];
 
 /// The site's icon, written beside its index: without one, browsers ask for `/favicon.ico`.
 pub const FAVICON: (&str, &[u8]) = (

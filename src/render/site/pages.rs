@@ -243,10 +243,31 @@ pub fn item_page(
             body => body,
             enclosures => attachments,
             also_via => &stored.also_via,
+            story => story_links(stored),
         },
         latest => earlier,
     })?;
     Ok((entry.href.clone(), html))
+}
+
+/// The other versions of `stored`'s story (their publishers, linked to their originals) and its
+/// page, for its item page.
+fn story_links(stored: &StoredItem) -> Option<Value> {
+    let lead = stored.story.first()?;
+    let others: Vec<Value> = stored
+        .also_reported()
+        .map(|v| {
+            context! {
+                publisher => &v.publisher,
+                original => v.link.as_deref().filter(|l| web_url(l).is_some()),
+            }
+        })
+        .collect();
+    Some(context! {
+        href => super::story::story_file(&lead.id),
+        count => stored.story.len(),
+        others,
+    })
 }
 
 /// A publisher's page: its newest `entries`.
