@@ -80,6 +80,7 @@ impl Store {
                     search: Some((publisher, &self.saved_searches)),
                     stories: Some(super::stories::Keying {
                         grouping: self.stories.as_ref(),
+                        boilerplate: &self.boilerplate,
                         shaping: Some(poll.shaping),
                         now: poll.at,
                     }),

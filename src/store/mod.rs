@@ -124,6 +124,8 @@ pub struct Store {
     saved_searches: Vec<(crate::search::Query, String)>,
     /// How stories are grouped; `None` when they are off.
     stories: Option<crate::stories::Settings>,
+    /// Each source's boilerplate, as stories last read it.
+    boilerplate: std::cell::RefCell<stories::Boilerplate>,
 }
 
 /// How long a write waits for another process (a `once` beside the daemon) to finish its own.
@@ -244,6 +246,7 @@ impl Store {
             background_checkpoints: None,
             saved_searches: Vec::new(),
             stories: None,
+            boilerplate: Default::default(),
         })
     }
 
@@ -298,6 +301,7 @@ impl Store {
             background_checkpoints: None,
             saved_searches: Vec::new(),
             stories: None,
+            boilerplate: Default::default(),
         })
     }
 }

@@ -24,6 +24,9 @@ const GROUPED_BY: &str = "grouped_by";
 /// The settings row naming what the grouping under way is made with, and where it is.
 const REGROUPING: &str = "regrouping";
 
+/// No boilerplate.
+static EMPTY: std::sync::LazyLock<HashSet<u64>> = std::sync::LazyLock::new(HashSet::new);
+
 /// How many of a source's latest items tell its boilerplate.
 const HISTORY: i64 = 50;
 
@@ -72,6 +75,7 @@ fn read_keyed(row: &Row<'_>) -> super::db::Result<Keyed> {
 /// story that grows is shaped again by `shaping` when its rules look at stories' sizes.
 pub(super) struct Keying<'a> {
     pub(super) grouping: Option<&'a Settings>,
+    pub(super) boilerplate: &'a std::cell::RefCell<Boilerplate>,
     pub(super) shaping: Option<&'a Shaping>,
     pub(super) now: DateTime<Utc>,
 }
@@ -95,7 +99,9 @@ pub(super) fn key_new(
     if new.is_empty() {
         return Ok(());
     }
-    let mut boilerplate = Boilerplate::default();
+    let started = std::time::Instant::now();
+    let mut boilerplate = keying.boilerplate.borrow_mut();
+    boilerplate.begin();
     for stored in new {
         let keyed = Keyed {
             id: stored.id,
@@ -115,6 +121,14 @@ pub(super) fn key_new(
             reshape_stories(db, shaping, &[joined.story], keying.now)?;
         }
     }
+    // What `bench/stories.py` reads: the cost per new item, poll by poll.
+    let micros = started.elapsed().as_micros();
+    tracing::debug!(
+        source = source.1,
+        new = new.len(),
+        micros,
+        "stories: new items keyed and grouped"
+    );
     Ok(())
 }
 
@@ -150,17 +164,35 @@ fn write_keys(db: &Db, item: i64, sort_at: i64, keys: &[i64]) -> Result<(), Stor
     Ok(())
 }
 
-/// Each source's boilerplate, read once per poll or batch.
-#[derive(Default)]
-struct Boilerplate {
-    of_source: HashMap<i64, HashSet<u64>>,
+/// Each source's boilerplate, kept between polls while the source has no new item: reading a
+/// source's latest items to know it costs far more than the comparison it serves.
+#[derive(Debug, Default)]
+pub(super) struct Boilerplate {
+    /// By source: the newest item id it was read at, and what it found.
+    known: HashMap<i64, (i64, HashSet<u64>)>,
+    /// The sources checked since [`Boilerplate::begin`]: no need to ask again.
+    fresh: HashSet<i64>,
 }
 
+/// The most sources whose boilerplate is kept; past it, the cache starts again.
+const MOST_KEPT: usize = 100_000;
+
 impl Boilerplate {
+    /// A new piece of work (a poll, a batch): each source's newest item is checked again.
+    fn begin(&mut self) {
+        self.fresh.clear();
+        if self.known.len() > MOST_KEPT {
+            self.known.clear();
+        }
+    }
+
     fn of(&mut self, db: &Db, source: i64) -> Result<&HashSet<u64>, StoreError> {
-        let found = match self.of_source.entry(source) {
-            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-            std::collections::hash_map::Entry::Vacant(new) => {
+        if !self.fresh.contains(&source) {
+            let newest: Option<i64> = db
+                .prepare_cached("SELECT MAX(id) FROM items WHERE source_id = ?1")?
+                .query_row([source], |row| row.get(0))?;
+            let newest = newest.unwrap_or(0);
+            if self.known.get(&source).is_none_or(|(at, _)| *at != newest) {
                 let latest: Vec<Keyed> = db
                     .prepare_cached(&format!(
                         "{KEYED} WHERE i.source_id = ?1 AND i.hidden IS NULL
@@ -168,10 +200,12 @@ impl Boilerplate {
                     ))?
                     .query_map(params![source, HISTORY], read_keyed)?
                     .collect::<Result<_, _>>()?;
-                new.insert(stories::boilerplate(latest.iter().map(|k| &k.sentences)))
+                let found = stories::boilerplate(latest.iter().map(|k| &k.sentences));
+                self.known.insert(source, (newest, found));
             }
-        };
-        Ok(found)
+            self.fresh.insert(source);
+        }
+        Ok(self.known.get(&source).map_or(&EMPTY, |(_, found)| found))
     }
 
     /// The boilerplate of both sources.
@@ -353,7 +387,8 @@ impl Store {
             if ids.is_empty() {
                 break;
             }
-            let mut boilerplate = Boilerplate::default();
+            let mut boilerplate = self.boilerplate.borrow_mut();
+            boilerplate.begin();
             let mut read =
                 tx.prepare_cached(&format!("{KEYED} WHERE i.id = ?1 AND i.hidden IS NULL"))?;
             for id in &ids {
@@ -454,7 +489,7 @@ impl Store {
         if rows == PER_TURN as usize && keys.len() > 1 {
             keys.pop();
         }
-        let grouped = regroup(&tx, &keys, &settings)?;
+        let grouped = regroup(&tx, &keys, &settings, &mut self.boilerplate.borrow_mut())?;
         match keys.last() {
             Some((last, _)) => Self::set_setting(&tx, REGROUPING, &format!("{last} {digest}"))?,
             None => {
@@ -493,8 +528,13 @@ fn leads(db: &Db, table: &str) -> Result<Vec<i64>, StoreError> {
 }
 
 /// Groups each of `keys`' items (in the order stored) into `stories_next`; how many joined.
-fn regroup(db: &Db, keys: &[(i64, Vec<i64>)], settings: &Settings) -> Result<usize, StoreError> {
-    let mut boilerplate = Boilerplate::default();
+fn regroup(
+    db: &Db,
+    keys: &[(i64, Vec<i64>)],
+    settings: &Settings,
+    boilerplate: &mut Boilerplate,
+) -> Result<usize, StoreError> {
+    boilerplate.begin();
     let mut joined = 0;
     let mut read = db.prepare_cached(&format!("{KEYED} WHERE i.id = ?1 AND i.hidden IS NULL"))?;
     let mut any = db.prepare_cached(
@@ -533,16 +573,7 @@ fn regroup(db: &Db, keys: &[(i64, Vec<i64>)], settings: &Settings) -> Result<usi
         let Some(me) = read.query_row([item], read_keyed).optional()? else {
             continue;
         };
-        if group(
-            db,
-            &me,
-            item_keys,
-            settings,
-            &mut boilerplate,
-            "stories_next",
-        )?
-        .is_some()
-        {
+        if group(db, &me, item_keys, settings, boilerplate, "stories_next")?.is_some() {
             joined += 1;
         }
     }
@@ -663,7 +694,8 @@ impl Store {
             sort_at: to_unix(sort_at),
             sentences: Sentences::of(item, None),
         };
-        let mut boilerplate = Boilerplate::default();
+        let mut boilerplate = self.boilerplate.borrow_mut();
+        boilerplate.begin();
         let keys = me.sentences.keys(boilerplate.of(&self.db, source)?);
         let (neighbours, chosen) =
             choose(&self.db, &me, &keys, &settings, &mut boilerplate, "stories")?;
