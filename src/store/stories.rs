@@ -722,3 +722,215 @@ impl Store {
         Ok(nearest)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::model::{FeedMeta, Item, Text};
+    use crate::store::testing::{fetched, on_each_backend, source};
+    use crate::stories::Never;
+
+    const STATEMENT: &str = "<p>The council has approved a plan to plant ten thousand trees \
+        along the river by the end of next year, the largest planting in the district since \
+        the war.</p><p>Residents will be asked to choose the species at three public meetings \
+        in the spring, and volunteers can sign up on the council website.</p>";
+
+    /// An item of `n` words of its own (a story of its own), or the statement.
+    fn item(key: &str, body: Option<usize>, day: u32) -> Item {
+        let body = match body {
+            // Words made from the number: no two items share a sentence.
+            Some(n) => (0..40)
+                .map(|w| format!("w{}x{}", n, w * 7 % 40))
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => STATEMENT.into(),
+        };
+        Item {
+            key: key.into(),
+            guid: Some(key.into()),
+            link: Some(format!("https://example.org/{key}")),
+            title: Some(format!("Title of {key}")),
+            content: Some(Text {
+                body: format!("<p>{body}</p>"),
+                is_html: true,
+            }),
+            published: Some(Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).unwrap()),
+            ..Item::default()
+        }
+    }
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()
+    }
+
+    fn rows(store: &Store) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = store
+            .db
+            .prepare(
+                "SELECT m.key, l.key FROM stories st JOIN items m ON m.id = st.item_id
+                 JOIN items l ON l.id = st.story",
+            )
+            .unwrap()
+            .query_map((), |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.sort();
+        rows
+    }
+
+    fn regroup(store: &mut Store) {
+        let shaping = Shaping::default();
+        while store.regroup_batch(&shaping).unwrap().1 {}
+        assert!(store.grouped_as_set().unwrap());
+    }
+
+    #[test]
+    fn copies_join_the_first_stored_and_a_deleted_lead_hands_its_story_on() {
+        on_each_backend("stories_lead", |mut store| {
+            store.set_stories(Some(Settings::default()));
+            let sources: Vec<_> = ["a", "b", "c"]
+                .iter()
+                .map(|s| source(&format!("https://{s}.example/feed"), None))
+                .collect();
+            store.sync_sources(&sources).unwrap();
+            for (n, src) in sources.iter().enumerate() {
+                let own = item(&format!("own-{n}"), Some(n), 1);
+                let copy = item(&format!("copy-{n}"), None, 1);
+                fetched(&mut store, src, &FeedMeta::default(), &[own, copy], at());
+            }
+            assert_eq!(
+                rows(&store),
+                [
+                    ("copy-1".into(), "copy-0".into()),
+                    ("copy-2".into(), "copy-0".into())
+                ]
+            );
+            // Another source's stories never hold two items of one source.
+            let again = item("copy-again", None, 1);
+            fetched(
+                &mut store,
+                &sources[1],
+                &FeedMeta::default(),
+                &[again],
+                at(),
+            );
+            assert_eq!(rows(&store).len(), 2);
+            // Retention deletes the lead: the next stored leads; its keys go with it.
+            store
+                .db
+                .execute("DELETE FROM items WHERE key = 'copy-0'", ())
+                .unwrap();
+            assert_eq!(rows(&store), [("copy-2".into(), "copy-1".into())]);
+            let orphans: i64 = store
+                .db
+                .query_row(
+                    "SELECT COUNT(*) FROM story_keys WHERE item_id NOT IN (SELECT id FROM items)",
+                    (),
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(orphans, 0);
+        });
+    }
+
+    #[test]
+    fn new_settings_group_the_archive_again_in_batches_as_it_was_grouped_live() {
+        on_each_backend("stories_regroup", |mut store| {
+            store.set_stories(Some(Settings::default()));
+            let sources: Vec<_> = (0..4)
+                .map(|s| source(&format!("https://s{s}.example/feed"), None))
+                .collect();
+            store.sync_sources(&sources).unwrap();
+            // 4 × 150 items of their own (several batches of keys), a copy at each end.
+            for (s, src) in sources.iter().enumerate() {
+                let mut items: Vec<Item> = (0..150)
+                    .map(|n| item(&format!("{s}-{n}"), Some(s * 1000 + n), 2))
+                    .collect();
+                items.insert(0, item(&format!("first-{s}"), None, 1));
+                if s == 3 {
+                    items.push(item("late", None, 3));
+                }
+                fetched(&mut store, src, &FeedMeta::default(), &items, at());
+            }
+            let live = rows(&store);
+            assert_eq!(live.len(), 3, "{live:?}");
+            regroup(&mut store);
+            assert_eq!(rows(&store), live);
+
+            store.set_stories(None);
+            regroup(&mut store);
+            assert!(rows(&store).is_empty());
+            // The copy published two days after the first was stored before the fourth source's
+            // copy of the first day, and took the story's place for its source. Within a day,
+            // it stays apart, and the other copy joins.
+            assert!(
+                live.contains(&("late".into(), "first-0".into())),
+                "{live:?}"
+            );
+            store.set_stories(Some(Settings {
+                within_secs: 24 * 3600,
+                ..Settings::default()
+            }));
+            assert!(!store.grouped_as_set().unwrap());
+            regroup(&mut store);
+            let within_a_day = rows(&store);
+            assert!(within_a_day.contains(&("first-3".into(), "first-0".into())));
+            assert!(
+                !within_a_day.iter().any(|(m, _)| m == "late"),
+                "{within_a_day:?}"
+            );
+            store.set_stories(Some(Settings {
+                never: vec![Never::Sources(
+                    "https://s0.example/feed".into(),
+                    "https://s1.example/feed".into(),
+                )],
+                ..Settings::default()
+            }));
+            regroup(&mut store);
+            let split = rows(&store);
+            assert!(
+                !split.contains(&("first-1".into(), "first-0".into())),
+                "{split:?}"
+            );
+            assert_eq!(split.len(), 3, "{split:?}");
+        });
+    }
+
+    #[test]
+    fn an_item_whose_text_changes_is_keyed_again() {
+        on_each_backend("stories_keys", |mut store| {
+            let src = source("https://a.example/feed", None);
+            store.sync_sources(std::slice::from_ref(&src)).unwrap();
+            let keys = |store: &Store| -> Vec<i64> {
+                store
+                    .db
+                    .prepare("SELECT key FROM story_keys ORDER BY key")
+                    .unwrap()
+                    .query_map((), |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            };
+            fetched(
+                &mut store,
+                &src,
+                &FeedMeta::default(),
+                &[item("x", Some(1), 1)],
+                at(),
+            );
+            let before = keys(&store);
+            assert!(!before.is_empty());
+            let edited = Item {
+                content: item("x", None, 1).content,
+                ..item("x", Some(1), 1)
+            };
+            fetched(&mut store, &src, &FeedMeta::default(), &[edited], at());
+            assert_eq!(store.key_pending().unwrap(), 1);
+            let after = keys(&store);
+            assert!(!after.is_empty() && after != before, "{before:?} {after:?}");
+        });
+    }
+}
