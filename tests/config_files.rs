@@ -34,6 +34,24 @@ fn the_example_config_documents_valid_options() {
         tributary::config::ItemRules::default(),
         "the example shows the real defaults"
     );
+    let stories = config.stories.as_ref().expect("stories are on");
+    assert_eq!(
+        (stories.similarity, stories.within_secs),
+        (0.5, 3 * 24 * 3600)
+    );
+    assert_eq!(
+        stories.never,
+        [
+            tributary::stories::Never::Links(
+                "https://ministry-north.example/statement".into(),
+                "https://ministry-south.example/other".into()
+            ),
+            tributary::stories::Never::Sources(
+                "https://publisher.example/rss.xml".into(),
+                "https://council.example/news".into()
+            ),
+        ]
+    );
     assert_eq!(config.outputs.len(), 3);
     assert_eq!(config.outputs[0].max_items, 200);
     let saved = config.outputs[2]
@@ -80,7 +98,8 @@ fn the_example_config_documents_valid_options() {
     };
     assert_eq!(fields.items, "data.releases");
     assert_eq!(fields.author.as_deref(), Some("author.name"));
-    assert_eq!(config.rules.len(), 2);
+    assert_eq!(config.rules.len(), 3);
+    assert_eq!(config.rules[2].when.reported_by_at_least, Some(3));
     assert_eq!(config.rules[0].sources, ["Example publisher"]);
     assert!(config.rules[0].when.older_than.is_some() && config.rules[0].when.link.is_some());
     assert_eq!(
@@ -232,6 +251,13 @@ fn the_example_config_names_every_key_the_loader_accepts() {
         "tags =",
         "sources.d",
         "TRIBUTARY_POLL__CONCURRENCY",
+        "[stories]",
+        "similarity =",
+        "within =",
+        "[[stories.never]]",
+        "links =",
+        "stories = \"collapse\"",
+        "reported_by_at_least",
     ] {
         assert!(
             text.contains(key),

@@ -946,6 +946,47 @@ mod tests {
     }
 
     #[test]
+    fn stories_are_on_by_default_and_their_settings_are_checked() {
+        const SOURCES: &str = "[[sources]]\nname = \"A\"\nurl = \"https://a.example/\"\n\
+                               [[sources]]\nurl = \"https://b.example/\"\n";
+        let (_dir, result) = load_text(SOURCES);
+        let on = result.unwrap().stories.unwrap();
+        assert_eq!(on, crate::stories::Settings::default());
+        let (_dir, result) = load_text(&format!("{SOURCES}[stories]\nenabled = false\n"));
+        assert!(result.unwrap().stories.is_none());
+        let (_dir, result) = load_text(&format!(
+            "{SOURCES}[stories]\nsimilarity = 0.8\nwithin = \"12h\"\n\
+             [[stories.never]]\nsources = [\"A\", \"https://b.example/\"]\n"
+        ));
+        let set = result.unwrap().stories.unwrap();
+        assert_eq!((set.similarity, set.within_secs), (0.8, 12 * 3600));
+        assert_eq!(
+            set.never,
+            [crate::stories::Never::Sources(
+                "https://a.example/".into(),
+                "https://b.example/".into()
+            )]
+        );
+        let found = problems(&format!(
+            "{SOURCES}[stories]\nsimilarity = 1.5\nwithin = \"soon\"\n\
+             [[stories.never]]\nlinks = [\"https://x.example/1\"]\n\
+             [[stories.never]]\nsources = [\"A\", \"Nobody\"]\n\
+             [[stories.never]]\n\n[[rules]]\nwhen = {{ reported_by_at_least = 0 }}\naction = \"drop\"\n"
+        ));
+        let found = found.join("\n");
+        for expected in [
+            "stories.similarity: must be above 0 and at most 1, not 1.5",
+            "stories.within: bad duration \"soon\"",
+            "stories.never[0].links: names two, not 1",
+            "stories.never[1].sources: no source is named \"Nobody\"",
+            "stories.never[2]: names either two `links` or two `sources`",
+            "when.reported_by_at_least: must be at least 1",
+        ] {
+            assert!(found.contains(expected), "{expected} in\n{found}");
+        }
+    }
+
+    #[test]
     fn a_postgres_url_replaces_the_sqlite_file_and_its_password_is_a_secret() {
         const SOURCE: &str = "[[sources]]\nurl = \"https://a.example/\"\n";
         let (_dir, result) = load_text(&format!(
