@@ -61,6 +61,11 @@ def access_counts(log, since_line):
 
 def timed(command, cwd=None, env=None):
     """Runs `command` under /usr/bin/time -v: wall s, CPU s, peak RSS MB."""
+    return timed_with_log(command, cwd, env)[:3]
+
+
+def timed_with_log(command, cwd=None, env=None):
+    """`timed`, and what the command wrote on stderr (its log) before time's report."""
     started = time.monotonic()
     result = subprocess.run(["/usr/bin/time", "-v", *command], cwd=cwd, env=env,
                             capture_output=True, text=True)
@@ -69,7 +74,8 @@ def timed(command, cwd=None, env=None):
         sys.exit(f"{command[0]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     value = lambda name: float(re.search(rf"{name}: ([\d.]+)", result.stderr).group(1))
     cpu = value("User time \\(seconds\\)") + value("System time \\(seconds\\)")
-    return wall, cpu, value("Maximum resident set size \\(kbytes\\)") / 1024
+    log = result.stderr.split("\tCommand being timed:")[0]
+    return wall, cpu, value("Maximum resident set size \\(kbytes\\)") / 1024, log
 
 
 class Tributary:

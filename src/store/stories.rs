@@ -164,14 +164,25 @@ fn write_keys(db: &Db, item: i64, sort_at: i64, keys: &[i64]) -> Result<(), Stor
     Ok(())
 }
 
-/// Each source's boilerplate, kept between polls while the source has no new item: reading a
-/// source's latest items to know it costs far more than the comparison it serves.
+/// Each source's boilerplate, kept between polls: the outlines of its latest items, to which
+/// each poll adds its new ones. Reading a source's latest items to know it would cost more than
+/// the comparisons it serves; a source is read whole once per process.
 #[derive(Debug, Default)]
 pub(super) struct Boilerplate {
-    /// By source: the newest item id it was read at, and what it found.
-    known: HashMap<i64, (i64, HashSet<u64>)>,
+    known: HashMap<i64, History>,
     /// The sources checked since [`Boilerplate::begin`]: no need to ask again.
     fresh: HashSet<i64>,
+}
+
+/// A source's latest items as boilerplate is found from them.
+#[derive(Debug, Default)]
+struct History {
+    /// The newest item id read.
+    newest: i64,
+    /// The outlines of its latest [`HISTORY`] visible items, oldest first.
+    latest: std::collections::VecDeque<stories::Outline>,
+    /// Its boilerplate, from them.
+    found: HashSet<u64>,
 }
 
 /// The most sources whose boilerplate is kept; past it, the cache starts again.
@@ -187,25 +198,31 @@ impl Boilerplate {
     }
 
     fn of(&mut self, db: &Db, source: i64) -> Result<&HashSet<u64>, StoreError> {
-        if !self.fresh.contains(&source) {
+        if self.fresh.insert(source) {
             let newest: Option<i64> = db
                 .prepare_cached("SELECT MAX(id) FROM items WHERE source_id = ?1")?
                 .query_row([source], |row| row.get(0))?;
             let newest = newest.unwrap_or(0);
-            if self.known.get(&source).is_none_or(|(at, _)| *at != newest) {
-                let latest: Vec<Keyed> = db
+            let history = self.known.entry(source).or_default();
+            if history.newest != newest {
+                // Only what it has not read yet: after a poll, the poll's new items.
+                let mut added: Vec<stories::Outline> = db
                     .prepare_cached(&format!(
-                        "{KEYED} WHERE i.source_id = ?1 AND i.hidden IS NULL
-                         ORDER BY i.id DESC LIMIT ?2"
+                        "{KEYED} WHERE i.source_id = ?1 AND i.id > ?2 AND i.hidden IS NULL
+                         ORDER BY i.id DESC LIMIT ?3"
                     ))?
-                    .query_map(params![source, HISTORY], read_keyed)?
+                    .query_map(params![source, history.newest, HISTORY], read_keyed)?
+                    .map(|keyed| keyed.map(|k| k.sentences.outline()))
                     .collect::<Result<_, _>>()?;
-                let found = stories::boilerplate(latest.iter().map(|k| &k.sentences));
-                self.known.insert(source, (newest, found));
+                added.reverse();
+                history.latest.extend(added);
+                let extra = history.latest.len().saturating_sub(HISTORY as usize);
+                history.latest.drain(..extra);
+                history.found = stories::boilerplate_of(&history.latest);
+                history.newest = newest;
             }
-            self.fresh.insert(source);
         }
-        Ok(self.known.get(&source).map_or(&EMPTY, |(_, found)| found))
+        Ok(self.known.get(&source).map_or(&EMPTY, |h| &h.found))
     }
 
     /// The boilerplate of both sources.

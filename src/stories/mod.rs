@@ -175,17 +175,31 @@ fn shingles(text: &Sentences, boilerplate: &HashSet<u64>) -> HashSet<u64> {
         .collect()
 }
 
-/// The sentences that recur across `items` (one source's, each with its title's hash) under
-/// different titles: its boilerplate. One story stored twice is not boilerplate of itself.
+/// The sentences that recur across `items` (one source's) under different titles: its
+/// boilerplate. One story stored twice is not boilerplate of itself.
 pub fn boilerplate<'a>(items: impl IntoIterator<Item = &'a Sentences>) -> HashSet<u64> {
+    let outlines: Vec<Outline> = items.into_iter().map(Sentences::outline).collect();
+    boilerplate_of(&outlines)
+}
+
+/// What boilerplate is found from: an item's title's hash and its text's sentences' hashes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outline {
+    /// Its title's hash.
+    pub title: u64,
+    /// Each sentence's hash, in order.
+    pub sentences: Vec<u64>,
+}
+
+/// [`boilerplate`], from items' outlines (what the store keeps of a source's latest items).
+pub fn boilerplate_of<'a>(items: impl IntoIterator<Item = &'a Outline>) -> HashSet<u64> {
     let mut first_title: HashMap<u64, u64> = HashMap::new();
     let mut recurring = HashSet::new();
     for item in items {
-        let title = item.title_hash();
-        for sentence in item.body() {
-            let seen = *first_title.entry(sentence.hash).or_insert(title);
-            if seen != title {
-                recurring.insert(sentence.hash);
+        for sentence in &item.sentences {
+            let seen = *first_title.entry(*sentence).or_insert(item.title);
+            if seen != item.title {
+                recurring.insert(*sentence);
             }
         }
     }

@@ -129,6 +129,14 @@ impl Sentences {
         &self.sentences[self.body_from..]
     }
 
+    /// Its title's hash and its text's sentences' hashes: what boilerplate is found from.
+    pub fn outline(&self) -> super::Outline {
+        super::Outline {
+            title: self.title_hash(),
+            sentences: self.body().iter().map(|s| s.hash).collect(),
+        }
+    }
+
     /// Its title's hash: what tells one story stored twice from two stories.
     pub fn title_hash(&self) -> u64 {
         self.title().iter().fold(0, |h, s| mix(h ^ s.hash))
