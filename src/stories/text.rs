@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use crate::model::Item;
 use crate::sanitize::lines_of_clean_html;
-use crate::search::text::words;
+use crate::search::text::push_words;
 
 /// The most words of one item that are compared: the beginning of an article says what it is.
 pub const MOST_WORDS: usize = 2_000;
@@ -75,19 +75,22 @@ impl Sentences {
     /// Appends the sentences of plain `text`, a sentence ending at `.`, `!`, `?`, `…` or a line
     /// break, while `room` (words) lasts.
     fn push_text(&mut self, text: &str, room: &mut usize) {
+        // One buffer for every sentence's folded words: no string per word.
+        let mut folded = String::new();
         for piece in text.split(['.', '!', '?', '…', '\n', '。']) {
             if *room == 0 {
                 return;
             }
-            let words: Vec<u64> = words(piece)
-                .iter()
-                .take(*room)
+            folded.clear();
+            push_words(piece, &mut folded, room);
+            let words: Vec<u64> = folded
+                .split(' ')
+                .filter(|w| !w.is_empty())
                 .map(|w| hash(w.as_bytes()))
                 .collect();
             if words.is_empty() {
                 continue;
             }
-            *room -= words.len();
             let hash = words.iter().fold(0x9e37_79b9_7f4a_7c15, |h, w| mix(h ^ w));
             self.sentences.push(Sentence { words, hash });
         }
