@@ -196,18 +196,8 @@ async fn a_saved_search_is_an_output_that_gains_a_matching_item_at_the_next_poll
     );
     let ws = Workspace::new(&config);
     assert!(ws.tributary(&["once"]).await.status.success());
-    let titles_of = |ws: &Workspace| -> Vec<String> {
-        let mut titles: Vec<String> = ws
-            .feed("public/cycling.json")
-            .entries
-            .into_iter()
-            .map(|e| e.title.map(|t| t.content).unwrap_or_default())
-            .collect();
-        titles.sort();
-        titles
-    };
     assert_eq!(
-        titles_of(&ws),
+        feed_titles(&ws, "public/cycling.json"),
         ["Council notice about cycle routes", "Night buses change"]
     );
 
@@ -227,7 +217,7 @@ async fn a_saved_search_is_an_output_that_gains_a_matching_item_at_the_next_poll
     publish(&server, &council, &post);
     assert!(ws.tributary(&["once"]).await.status.success());
     assert_eq!(
-        titles_of(&ws),
+        feed_titles(&ws, "public/cycling.json"),
         [
             "Council notice about cycle routes",
             "New cycle path opens",

@@ -273,6 +273,16 @@ fn four_versions() -> Vec<(&'static str, String, &'static str)> {
     ]
 }
 
+/// `versions` as `ministries` takes them.
+fn as_refs<'a>(
+    versions: &'a [(&'static str, String, &'static str)],
+) -> Vec<(&'static str, &'a str, &'static str)> {
+    versions
+        .iter()
+        .map(|(t, b, d)| (*t, b.as_str(), *d))
+        .collect()
+}
+
 const OUTPUTS: &str = "
 [stories]
 enabled = true
@@ -299,25 +309,11 @@ path = \"public/all.xml\"
 stories = \"all\"
 ";
 
-fn titles(ws: &Workspace, path: &str) -> Vec<String> {
-    let mut titles: Vec<String> = ws
-        .feed(path)
-        .entries
-        .into_iter()
-        .map(|e| e.title.map(|t| t.content).unwrap_or_default())
-        .collect();
-    titles.sort();
-    titles
-}
-
 #[tokio::test]
 async fn four_publishers_of_one_statement_make_one_entry_that_names_the_other_three() {
     let server = FeedServer::start().await;
     let versions = four_versions();
-    let borrowed: Vec<(&str, &str, &str)> = versions
-        .iter()
-        .map(|(t, b, d)| (*t, b.as_str(), *d))
-        .collect();
+    let borrowed = as_refs(&versions);
     let mut config = ministries(&server, &borrowed)
         .replace("max_items = 100", "max_items = 100\nprovenance = true");
     config.push_str(OUTPUTS);
@@ -338,7 +334,7 @@ async fn four_publishers_of_one_statement_make_one_entry_that_names_the_other_th
     let statement_titles: Vec<&str> = versions.iter().map(|(t, _, _)| *t).collect();
     // Atom, RSS and JSON Feed: the four own items, and the statement once, under its lead.
     for path in ["public/feed.xml", "public/feed.rss", "public/feed.json"] {
-        let titles = titles(&ws, path);
+        let titles = feed_titles(&ws, path);
         assert_eq!(titles.len(), 5, "{path}: {titles:?}");
         let shown: Vec<&String> = titles
             .iter()
@@ -412,9 +408,9 @@ async fn four_publishers_of_one_statement_make_one_entry_that_names_the_other_th
     );
 
     // `stories = "all"` keeps every version.
-    assert_eq!(titles(&ws, "public/all.xml").len(), 8);
+    assert_eq!(feed_titles(&ws, "public/all.xml").len(), 8);
     // A rule tags a story of three publishers or more: every version of it.
-    let mut widely = titles(&ws, "public/widely.xml");
+    let mut widely = feed_titles(&ws, "public/widely.xml");
     let mut all_four: Vec<String> = statement_titles.iter().map(|t| t.to_string()).collect();
     widely.sort();
     all_four.sort();
@@ -470,9 +466,9 @@ async fn a_later_copy_backdated_before_the_lead_never_replaces_it() {
             .count(),
         1
     );
-    assert_eq!(titles(&ws, "public/all.xml").len(), 6);
+    assert_eq!(feed_titles(&ws, "public/all.xml").len(), 6);
     // Two publishers are not three.
-    assert!(titles(&ws, "public/widely.xml").is_empty());
+    assert!(feed_titles(&ws, "public/widely.xml").is_empty());
 }
 
 /// An office's releases: each short, each followed by the same long notes to editors.
@@ -523,7 +519,7 @@ async fn releases_that_share_an_office_s_boilerplate_stay_apart_and_a_copy_joins
     assert!(ws.tributary(&["once"]).await.status.success());
     // Three entries: the second release once, under whichever of its two versions was stored
     // first; the other two releases apart, though most of their text is the same notes.
-    let titles = titles(&ws, "public/feed.xml");
+    let titles = feed_titles(&ws, "public/feed.xml");
     assert_eq!(titles.len(), 3, "{titles:?}");
     assert!(
         titles.contains(&"Ferry fares to be capped".to_string()),
@@ -573,12 +569,12 @@ async fn changing_the_similarity_groups_the_stored_items_again() {
     let ws = Workspace::new(&at("0.5"));
     assert!(ws.tributary(&["once"]).await.status.success());
     assert_eq!(count(&ws, "SELECT COUNT(*) FROM stories"), 1);
-    assert_eq!(titles(&ws, "public/feed.xml").len(), 5);
+    assert_eq!(feed_titles(&ws, "public/feed.xml").len(), 5);
 
     ws.write("tributary.toml", &at("0.95"));
     assert!(ws.tributary(&["once"]).await.status.success());
     assert_eq!(count(&ws, "SELECT COUNT(*) FROM stories"), 0);
-    assert_eq!(titles(&ws, "public/feed.xml").len(), 6);
+    assert_eq!(feed_titles(&ws, "public/feed.xml").len(), 6);
 
     ws.write(
         "tributary.toml",
@@ -588,17 +584,14 @@ async fn changing_the_similarity_groups_the_stored_items_again() {
     ws.write("tributary.toml", &at("0.5"));
     assert!(ws.tributary(&["once"]).await.status.success());
     assert_eq!(count(&ws, "SELECT COUNT(*) FROM stories"), 1);
-    assert_eq!(titles(&ws, "public/feed.xml").len(), 5);
+    assert_eq!(feed_titles(&ws, "public/feed.xml").len(), 5);
 }
 
 #[tokio::test]
 async fn the_site_has_a_page_per_story_with_every_version_linked_from_the_lead() {
     let server = FeedServer::start().await;
     let versions = four_versions();
-    let borrowed: Vec<(&str, &str, &str)> = versions
-        .iter()
-        .map(|(t, b, d)| (*t, b.as_str(), *d))
-        .collect();
+    let borrowed = as_refs(&versions);
     let mut config = ministries(&server, &borrowed);
     config.push_str("\n[stories]\nenabled = true\n\n[site]\npages = \"public/\"\n");
     let ws = Workspace::new(&config);
@@ -664,10 +657,7 @@ async fn the_site_has_a_page_per_story_with_every_version_linked_from_the_lead()
 async fn the_stories_command_lists_each_story_and_explain_names_the_nearest() {
     let server = FeedServer::start().await;
     let versions = four_versions();
-    let two: Vec<(&str, &str, &str)> = versions[..2]
-        .iter()
-        .map(|(t, b, d)| (*t, b.as_str(), *d))
-        .collect();
+    let two = as_refs(&versions[..2]);
     let mut config = ministries(&server, &two);
     config.push_str("\n[stories]\nenabled = true\n");
     let ws = Workspace::new(&config);
@@ -687,10 +677,7 @@ async fn the_stories_command_lists_each_story_and_explain_names_the_nearest() {
     assert_eq!(text.lines().count(), 2, "{text}");
 
     // The third ministry's version, before it is stored: explain names the two as nearest.
-    let all: Vec<(&str, &str, &str)> = versions[..3]
-        .iter()
-        .map(|(t, b, d)| (*t, b.as_str(), *d))
-        .collect();
+    let all = as_refs(&versions[..3]);
     ministries(&server, &all);
     let out = ws.tributary(&["explain", "Ministry East"]).await;
     let text = stdout(&out);

@@ -179,6 +179,18 @@ pub fn titles(ws: &Workspace) -> Vec<String> {
         .collect()
 }
 
+/// The titles of the entries of the feed at `path` in the workspace, sorted.
+pub fn feed_titles(ws: &Workspace, path: &str) -> Vec<String> {
+    let mut titles: Vec<String> = ws
+        .feed(path)
+        .entries
+        .into_iter()
+        .map(|e| e.title.map(|t| t.content).unwrap_or_default())
+        .collect();
+    titles.sort();
+    titles
+}
+
 /// `once`'s line for the source named `name` (`NAME: 3 new, …`).
 pub fn once_line<'a>(out: &'a str, name: &str) -> &'a str {
     out.lines()
