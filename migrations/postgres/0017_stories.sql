@@ -6,7 +6,11 @@ CREATE TABLE story_keys (
     item_id BIGINT NOT NULL,
     PRIMARY KEY (key, day, item_id)
 );
-CREATE INDEX story_keys_by_item ON story_keys (item_id);
+CREATE TABLE story_items (
+    item_id BIGINT PRIMARY KEY,
+    day     BIGINT NOT NULL,
+    keys    TEXT NOT NULL
+);
 
 CREATE TABLE stories (
     item_id    BIGINT PRIMARY KEY,
@@ -45,7 +49,10 @@ EXECUTE FUNCTION story_item_pending();
 CREATE FUNCTION story_item_gone() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE next_lead BIGINT;
 BEGIN
-    DELETE FROM story_keys WHERE item_id = OLD.id;
+    DELETE FROM story_keys k USING story_items s
+    WHERE s.item_id = OLD.id AND k.item_id = OLD.id AND k.day = s.day
+      AND k.key IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(s.keys AS jsonb)));
+    DELETE FROM story_items WHERE item_id = OLD.id;
     DELETE FROM stories WHERE item_id = OLD.id;
     SELECT MIN(item_id) INTO next_lead FROM stories WHERE story = OLD.id;
     IF next_lead IS NOT NULL THEN

@@ -10,7 +10,14 @@ CREATE TABLE story_keys (
     item_id INTEGER NOT NULL,
     PRIMARY KEY (key, day, item_id)
 ) WITHOUT ROWID;
-CREATE INDEX story_keys_by_item ON story_keys (item_id);
+-- Each keyed item's keys (a JSON array) and the day they are filed under, in one row: what
+-- removing its keys and grouping the archive again read, at the cost of one row, not an index
+-- entry per key.
+CREATE TABLE story_items (
+    item_id INTEGER PRIMARY KEY,
+    day     INTEGER NOT NULL,
+    keys    TEXT NOT NULL
+);
 
 -- An item joined to a story: `story` is the story's lead (its first stored item), which has
 -- no row; `similarity` is with the item it was found beside. Items alone have no row.
@@ -46,7 +53,12 @@ END;
 
 -- An item deleted leaves its story; a lead deleted hands the story to its next member.
 CREATE TRIGGER story_item_deleted AFTER DELETE ON items BEGIN
-    DELETE FROM story_keys WHERE item_id = OLD.id;
+    DELETE FROM story_keys
+    WHERE key IN (SELECT value FROM json_each(
+                      (SELECT keys FROM story_items WHERE item_id = OLD.id)))
+      AND day = (SELECT day FROM story_items WHERE item_id = OLD.id)
+      AND item_id = OLD.id;
+    DELETE FROM story_items WHERE item_id = OLD.id;
     DELETE FROM stories WHERE item_id = OLD.id;
     UPDATE stories SET story = (SELECT MIN(item_id) FROM stories WHERE story = OLD.id)
     WHERE story = OLD.id

@@ -40,6 +40,7 @@ const LEFT: &[&str] = &[
     "site_publishers",
     "site_sources",
     "site_tags",
+    "story_items",
     "story_keys",
     "story_pending",
 ];

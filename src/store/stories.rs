@@ -99,7 +99,7 @@ pub(super) fn key_new(
     if new.is_empty() {
         return Ok(());
     }
-    let started = std::time::Instant::now();
+    let (started, mut compared) = (std::time::Instant::now(), 0);
     let mut boilerplate = keying.boilerplate.borrow_mut();
     boilerplate.begin();
     for stored in new {
@@ -116,7 +116,9 @@ pub(super) fn key_new(
         let Some(settings) = keying.grouping else {
             continue;
         };
-        let joined = group(db, &keyed, &keys, settings, &mut boilerplate, "stories")?;
+        let (compared_now, joined) =
+            group(db, &keyed, &keys, settings, &mut boilerplate, "stories")?;
+        compared += compared_now;
         if let (Some(joined), Some(shaping)) = (joined, keying.shaping) {
             reshape_stories(db, shaping, &[joined.story], keying.now)?;
         }
@@ -126,6 +128,7 @@ pub(super) fn key_new(
     tracing::debug!(
         source = source.1,
         new = new.len(),
+        compared,
         micros,
         "stories: new items keyed and grouped"
     );
@@ -154,13 +157,36 @@ fn reshape_stories(
     Ok(())
 }
 
+/// Files `item`'s `keys` under the day it sorts at, and notes them beside it.
 fn write_keys(db: &Db, item: i64, sort_at: i64, keys: &[i64]) -> Result<(), StoreError> {
+    let day = sort_at.div_euclid(DAY);
     let mut insert = db.prepare_cached(
         "INSERT INTO story_keys (key, day, item_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     )?;
     for key in keys {
-        insert.execute(params![key, sort_at.div_euclid(DAY), item])?;
+        insert.execute(params![key, day, item])?;
     }
+    db.prepare_cached("INSERT INTO story_items (item_id, day, keys) VALUES (?1, ?2, ?3)")?
+        .execute(params![item, day, serde_json::to_string(keys)?])?;
+    Ok(())
+}
+
+/// Removes `item`'s keys, as `write_keys` wrote them.
+fn forget_keys(db: &Db, item: i64) -> Result<(), StoreError> {
+    let noted: Option<(i64, String)> = db
+        .prepare_cached("SELECT day, keys FROM story_items WHERE item_id = ?1")?
+        .query_row([item], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((day, keys)) = noted else {
+        return Ok(());
+    };
+    let mut delete =
+        db.prepare_cached("DELETE FROM story_keys WHERE key = ?1 AND day = ?2 AND item_id = ?3")?;
+    for key in serde_json::from_str::<Vec<i64>>(&keys)? {
+        delete.execute(params![key, day, item])?;
+    }
+    db.prepare_cached("DELETE FROM story_items WHERE item_id = ?1")?
+        .execute([item])?;
     Ok(())
 }
 
@@ -247,17 +273,19 @@ fn neighbours(
         me.sort_at - settings.within_secs,
         me.sort_at + settings.within_secs,
     );
-    let mut ids: Vec<i64> = Vec::new();
-    let mut lookup = db.prepare_cached(
-        "SELECT k.item_id FROM story_keys k JOIN items i ON i.id = k.item_id
-         WHERE k.key = ?1 AND k.day BETWEEN ?2 AND ?3 AND k.item_id < ?4
-           AND i.source_id <> ?5 AND i.hidden IS NULL AND i.sort_at BETWEEN ?6 AND ?7
-         ORDER BY k.item_id LIMIT ?8",
-    )?;
-    for key in keys {
-        let found = lookup.query_map(
+    // One statement for every key: each is an index lookup within the days compared.
+    let values = db.backend().json_values("?1");
+    let ids: Vec<i64> = db
+        .prepare_cached(&format!(
+            "SELECT DISTINCT k.item_id FROM story_keys k JOIN items i ON i.id = k.item_id
+             WHERE k.key IN (SELECT CAST(value AS BIGINT) FROM {values})
+               AND k.day BETWEEN ?2 AND ?3 AND k.item_id < ?4
+               AND i.source_id <> ?5 AND i.hidden IS NULL AND i.sort_at BETWEEN ?6 AND ?7
+             ORDER BY k.item_id LIMIT ?8"
+        ))?
+        .query_map(
             params![
-                key,
+                serde_json::to_string(keys)?,
                 from.div_euclid(DAY),
                 to.div_euclid(DAY),
                 me.id,
@@ -267,13 +295,8 @@ fn neighbours(
                 MOST_NEIGHBOURS
             ],
             |row| row.get::<_, i64>(0),
-        )?;
-        for id in found {
-            ids.push(id?);
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
+        )?
+        .collect::<Result<_, _>>()?;
     let mut found = Vec::with_capacity(ids.len());
     let mut read = db.prepare_cached(&format!("{KEYED} WHERE i.id = ?1"))?;
     let mut story_of =
@@ -328,7 +351,8 @@ fn choose(
     Ok((neighbours, chosen))
 }
 
-/// Joins `me` to the story [`choose`] chooses, writing its row in `table`.
+/// Joins `me` to the story [`choose`] chooses, writing its row in `table`; how many stored
+/// items it was compared with, and the one it joined.
 fn group(
     db: &Db,
     me: &Keyed,
@@ -336,15 +360,15 @@ fn group(
     settings: &Settings,
     boilerplate: &mut Boilerplate,
     table: &str,
-) -> Result<Option<Neighbour>, StoreError> {
-    let (_, chosen) = choose(db, me, keys, settings, boilerplate, table)?;
+) -> Result<(usize, Option<Neighbour>), StoreError> {
+    let (compared, chosen) = choose(db, me, keys, settings, boilerplate, table)?;
     if let Some(joined) = &chosen {
         db.prepare_cached(&format!(
             "INSERT INTO {table} (item_id, story, similarity) VALUES (?1, ?2, ?3)"
         ))?
         .execute(params![me.id, joined.story, joined.similarity])?;
     }
-    Ok(chosen)
+    Ok((compared.len(), chosen))
 }
 
 /// Every item of each story of `neighbours` (its lead and members): id, source URL, link.
@@ -409,7 +433,7 @@ impl Store {
             let mut read =
                 tx.prepare_cached(&format!("{KEYED} WHERE i.id = ?1 AND i.hidden IS NULL"))?;
             for id in &ids {
-                tx.execute("DELETE FROM story_keys WHERE item_id = ?1", [id])?;
+                forget_keys(&tx, *id)?;
                 tx.execute("DELETE FROM story_pending WHERE item_id = ?1", [id])?;
                 if let Some(keyed) = read.query_row([id], read_keyed).optional()? {
                     let keys = keyed.sentences.keys(boilerplate.of(&tx, keyed.source)?);
@@ -485,27 +509,19 @@ impl Store {
                 0
             }
         };
-        let batch: Vec<(i64, i64)> = tx
+        let noted: Vec<(i64, String)> = tx
             .prepare_cached(
-                "SELECT item_id, key FROM story_keys WHERE item_id > ?1
+                "SELECT item_id, keys FROM story_items WHERE item_id > ?1
                  ORDER BY item_id LIMIT ?2",
             )?
             .query_map(params![after, PER_TURN], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })?
             .collect::<Result<_, _>>()?;
-        let rows = batch.len();
-        let mut keys: Vec<(i64, Vec<i64>)> = Vec::new();
-        for (item, key) in batch {
-            match keys.last_mut() {
-                Some((last, of_item)) if *last == item => of_item.push(key),
-                _ => keys.push((item, vec![key])),
-            }
-        }
-        // The last item's keys may go on past a full batch: it is grouped with the next one.
-        if rows == PER_TURN as usize && keys.len() > 1 {
-            keys.pop();
-        }
+        let keys: Vec<(i64, Vec<i64>)> = noted
+            .into_iter()
+            .map(|(item, keys)| Ok((item, serde_json::from_str(&keys)?)))
+            .collect::<Result<_, serde_json::Error>>()?;
         let grouped = regroup(&tx, &keys, &settings, &mut self.boilerplate.borrow_mut())?;
         match keys.last() {
             Some((last, _)) => Self::set_setting(&tx, REGROUPING, &format!("{last} {digest}"))?,
@@ -590,7 +606,10 @@ fn regroup(
         let Some(me) = read.query_row([item], read_keyed).optional()? else {
             continue;
         };
-        if group(db, &me, item_keys, settings, boilerplate, "stories_next")?.is_some() {
+        if group(db, &me, item_keys, settings, boilerplate, "stories_next")?
+            .1
+            .is_some()
+        {
             joined += 1;
         }
     }

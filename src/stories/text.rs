@@ -14,7 +14,7 @@ pub const MOST_WORDS: usize = 2_000;
 pub const KEY_WORDS: usize = 6;
 
 /// How many anchors from the beginning of the text give keys: a teaser holds the beginning.
-pub const FIRST_KEYS: usize = 4;
+pub const FIRST_KEYS: usize = 3;
 
 /// How many more keys are the text's smallest, wherever they are: a copy that adds a long
 /// paragraph at the top still holds them.
