@@ -6,9 +6,11 @@ this build (`--after`, stories on, as by default) and, in turn, one from before 
 - cold ingest: `tributary once` into an empty database (wall, CPU, peak RSS, database size);
 - per new item: the time the store spends keying and grouping each poll's new items (its
   debug log, `stories: new items keyed and grouped`), divided by their number: the median
-  over the cold ingest's polls, and over two rounds in which a tenth of the feeds publish one
-  new item into the million already stored and a running daemon polls them (`tributary
-  poll`): the first after its start, the second in its steady state;
+  over the cold ingest's polls, and over three rounds in which a share of the feeds
+  (`--change`, 0.3) publish one new item into the million already stored and a running
+  daemon polls them (`tributary poll`): apart for the sources it polls for the first time
+  since its start (it reads each one's latest items once, for its boilerplate) and for
+  those it polled before (its steady state);
 - regrouping: this build's database of the last run, `once` again with `[stories]
   similarity` changed, which groups the million stored items again (its log says how long).
 
@@ -41,16 +43,19 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from run import ROOT, nginx, timed_with_log  # noqa: E402
 from search import config, database_bytes  # noqa: E402
 
-def per_item_micros(log):
-    """Each poll's keying and grouping time per new item, from the debug log."""
+def per_item_micros(log, sources=False):
+    """Each poll's keying and grouping time per new item, from the debug log (with each
+    poll's source, if `sources`)."""
     costs = []
     for line in log.splitlines():
         if "new items keyed and grouped" not in line:
             continue
         new = re.search(r"\bnew=(\d+)", line)
         micros = re.search(r"\bmicros=(\d+)", line)
+        source = re.search(r'\bsource="?([^ "]+)', line)
         if new and micros and int(new[1]) > 0:
-            costs.append(int(micros[1]) / int(new[1]))
+            cost = int(micros[1]) / int(new[1])
+            costs.append((source[1] if source else "", cost) if sources else cost)
     return costs
 
 
@@ -77,8 +82,10 @@ def farm_round(farm_dir, feeds, items, round_no, change=0.1):
                     str(change)], check=True, capture_output=True)
 
 
-def daemon_rounds(binary, work, farm_dir, feeds, items, rounds=2):
-    """Per-item costs of each round of new items polled by one running daemon."""
+def daemon_rounds(binary, work, farm_dir, feeds, items, rounds=2, change=0.1):
+    """Per-item costs of each round of new items polled by one running daemon: those of
+    sources it polls for the first time since its start, and those of sources it polled
+    before (whose latest items it knows: its steady state)."""
     port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", (work / "tributary.toml").read_text())[1])
     server = nginx(work, farm_dir, port)
     env = dict(os.environ, RUST_LOG="warn,tributary::store::stories=debug")
@@ -93,18 +100,31 @@ def daemon_rounds(binary, work, farm_dir, feeds, items, rounds=2):
             if (work / "state/tributary.sock").exists():
                 break
             time.sleep(0.5)
+        seen = set()
         for round_no in range(1, rounds + 1):
-            farm_round(farm_dir, feeds, items, round_no)
+            farm_round(farm_dir, feeds, items, round_no, change)
             before = len(log_path.read_text().splitlines())
             subprocess.run([binary, "--config", str(work / "tributary.toml"), "poll", *urls],
                            check=True, capture_output=True, env=dict(os.environ, RUST_LOG="warn"))
-            costs.append(per_item_micros("\n".join(log_path.read_text().splitlines()[before:])))
+            polled = per_item_micros("\n".join(log_path.read_text().splitlines()[before:]), True)
+            costs.append(([c for s, c in polled if s not in seen],
+                          [c for s, c in polled if s in seen]))
+            seen.update(s for s, _ in polled)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait()
         server.terminate()
         server.wait()
     return costs
+
+
+def print_rounds(rounds, stored):
+    for round_no, (first, again) in enumerate(rounds, start=1):
+        for label, costs in (("first poll since the start", first), ("polled before", again)):
+            if costs:
+                print(f"keying and grouping per new item into {stored} stored, round "
+                      f"{round_no}, sources {label}: median {statistics.median(costs):.1f} µs, "
+                      f"max {max(costs):.0f} µs over {len(costs)} polls")
 
 
 def main():
@@ -115,11 +135,20 @@ def main():
     parser.add_argument("--after", default=str(ROOT / "target/dist/tributary"))
     parser.add_argument("--before", help="a build from before stories, run in turn")
     parser.add_argument("--farm", type=pathlib.Path, help="keep the farm here")
+    parser.add_argument("--change", type=float, default=0.3,
+                        help="the share of feeds with a new item in each round")
+    parser.add_argument("--rounds-on", type=pathlib.Path,
+                        help="only the rounds, on a database a run of this script kept")
     args = parser.parse_args()
     farm_dir = args.farm or pathlib.Path(tempfile.mkdtemp(prefix="bench-stories-farm-"))
     farm_dir.mkdir(parents=True, exist_ok=True)
     farm_dir.chmod(0o755)
     farm_round(farm_dir, args.feeds, args.items, 0)
+    if args.rounds_on:
+        print_rounds(daemon_rounds(args.after, args.rounds_on, farm_dir, args.feeds,
+                                   args.items, 3, args.change), args.feeds * args.items)
+        farm_round(farm_dir, args.feeds, args.items, 0)
+        return
     builds = [("after", args.after)] + ([("before", args.before)] if args.before else [])
     cold = {name: [] for name, _ in builds}
     cold_per_item = []
@@ -156,13 +185,8 @@ def main():
     # A running daemon on the million stored: twice, a tenth of the feeds publish one item
     # and are polled at once. The first round after a start reads each polled source's latest
     # items once (its boilerplate); the second is the steady state.
-    for round_no, costs in enumerate(daemon_rounds(args.after, kept, farm_dir, args.feeds,
-                                                   args.items), start=1):
-        if costs:
-            print(f"keying and grouping per new item into {args.feeds * args.items} stored, "
-                  f"round {round_no} after the daemon's start: median "
-                  f"{statistics.median(costs):.1f} µs, max {max(costs):.0f} µs over "
-                  f"{len(costs)} polls")
+    print_rounds(daemon_rounds(args.after, kept, farm_dir, args.feeds, args.items, 3,
+                               args.change), args.feeds * args.items)
     farm_round(farm_dir, args.feeds, args.items, 0)
 
     # The settings change: every stored item grouped again.

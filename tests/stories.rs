@@ -293,6 +293,10 @@ action = \"tag\"
 tag = \"widely covered\"
 
 [[outputs]]
+path = \"public/south.xml\"
+sources = [\"Ministry South\"]
+
+[[outputs]]
 path = \"public/widely.xml\"
 tags = [\"widely covered\"]
 stories = \"all\"
@@ -407,6 +411,10 @@ async fn four_publishers_of_one_statement_make_one_entry_that_names_the_other_th
             .all(|m| m["similarity"].as_f64().unwrap() >= 0.5)
     );
 
+    // An output of one source keeps its version, whoever leads the story.
+    let south = feed_titles(&ws, "public/south.xml");
+    assert_eq!(south.len(), 2, "{south:?}");
+    assert!(south.contains(&versions[1].0.to_string()), "{south:?}");
     // `stories = "all"` keeps every version.
     assert_eq!(feed_titles(&ws, "public/all.xml").len(), 8);
     // A rule tags a story of three publishers or more: every version of it.
