@@ -126,7 +126,7 @@ pub(super) fn key_new(
     // What `bench/stories.py` reads: the cost per new item, poll by poll.
     let micros = started.elapsed().as_micros();
     tracing::debug!(
-        source = source.1,
+        source = %crate::sanitize::shown_url(source.1),
         new = new.len(),
         compared,
         micros,
