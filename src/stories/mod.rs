@@ -3,11 +3,13 @@
 //! found by their text and joined under the first of them stored, its lead.
 //!
 //! How, and what it costs:
-//! - **Looking up.** Each item is keyed by the first words of its first sentences
-//!   ([`Sentences::keys`]), stored beside it. A new item looks up the stored items that share a
-//!   key and were published within `within` of it: an index lookup per key, whatever the size
-//!   of the archive. A copy that is retitled, cut to a teaser, given or robbed of a paragraph,
-//!   wrapped in a header or re-punctuated still shares one of its first sentences.
+//! - **Looking up.** Each item is keyed by six-word runs of its text that start at anchors
+//!   (words whose hash says so, so where a publisher breaks its sentences does not matter): the
+//!   first few, and the smallest of the rest ([`Sentences::keys`]), stored beside it. A new
+//!   item looks up the stored items that share a key and were published within `within` of
+//!   it: an index lookup per key, whatever the size of the archive. A copy that is retitled,
+//!   cut to a teaser, given or robbed of a paragraph, wrapped in a header or re-punctuated
+//!   still shares one.
 //! - **Comparing.** Only those few are compared, on their whole text: the share of the shorter
 //!   one's word triples (shingles) that the other holds ([`similarity`]). A teaser is wholly in
 //!   its article; two statements on one ceasefire share phrases, not most of their triples.
