@@ -116,8 +116,13 @@ pub(super) fn key_new(
         let Some(settings) = keying.grouping else {
             continue;
         };
-        let (compared_now, joined) =
-            group(db, &keyed, &keys, settings, &mut boilerplate, "stories")?;
+        let mut grouping = Grouping {
+            db,
+            settings,
+            boilerplate: &mut boilerplate,
+            table: "stories",
+        };
+        let (compared_now, joined) = grouping.group(&keyed, &keys)?;
         compared += compared_now;
         if let (Some(joined), Some(shaping)) = (joined, keying.shaping) {
             reshape_stories(db, shaping, &[joined.story], keying.now)?;
@@ -259,116 +264,115 @@ impl Boilerplate {
     }
 }
 
-/// The stored items, stored before `me`, of other sources within `within` of it that share
-/// one of `keys`, with how similar each is.
-fn neighbours(
-    db: &Db,
-    me: &Keyed,
-    keys: &[i64],
-    settings: &Settings,
-    boilerplate: &mut Boilerplate,
-    table: &str,
-) -> Result<Vec<Neighbour>, StoreError> {
-    let (from, to) = (
-        me.sort_at - settings.within_secs,
-        me.sort_at + settings.within_secs,
-    );
-    // One statement for every key: each is an index lookup within the days compared.
-    let values = db.backend().json_values("?1");
-    let ids: Vec<i64> = db
-        .prepare_cached(&format!(
-            "SELECT DISTINCT k.item_id FROM story_keys k JOIN items i ON i.id = k.item_id
-             WHERE k.key IN (SELECT CAST(value AS BIGINT) FROM {values})
-               AND k.day BETWEEN ?2 AND ?3 AND k.item_id < ?4
-               AND i.source_id <> ?5 AND i.hidden IS NULL AND i.sort_at BETWEEN ?6 AND ?7
-             ORDER BY k.item_id LIMIT ?8"
-        ))?
-        .query_map(
-            params![
-                serde_json::to_string(keys)?,
-                from.div_euclid(DAY),
-                to.div_euclid(DAY),
-                me.id,
-                me.source,
-                from,
-                to,
-                MOST_NEIGHBOURS
-            ],
-            |row| row.get::<_, i64>(0),
-        )?
-        .collect::<Result<_, _>>()?;
-    let mut found = Vec::with_capacity(ids.len());
-    let mut read = db.prepare_cached(&format!("{KEYED} WHERE i.id = ?1"))?;
-    let mut story_of =
-        db.prepare_cached(&format!("SELECT story FROM {table} WHERE item_id = ?1"))?;
-    for id in ids {
-        let other = read.query_row([id], read_keyed)?;
-        let both = boilerplate.of_both(db, me.source, other.source)?;
-        let similarity = stories::similarity(&me.sentences, &other.sentences, &both);
-        let story: Option<i64> = story_of.query_row([id], |row| row.get(0)).optional()?;
-        let neighbour = Neighbour {
-            item: id,
-            story: story.unwrap_or(id),
-            similarity,
+/// Grouping items into the stories of `table` (`stories`, or the grouping under way) by
+/// `settings`, with each source's boilerplate.
+struct Grouping<'a> {
+    db: &'a Db,
+    settings: &'a Settings,
+    boilerplate: &'a mut Boilerplate,
+    table: &'a str,
+}
+
+impl Grouping<'_> {
+    /// The stored items, stored before `me`, of other sources within `within` of it that share
+    /// one of `keys`, with how similar each is.
+    fn neighbours(&mut self, me: &Keyed, keys: &[i64]) -> Result<Vec<Neighbour>, StoreError> {
+        let db = self.db;
+        let within = self.settings.within_secs;
+        let (from, to) = (me.sort_at - within, me.sort_at + within);
+        // One statement for every key: each is an index lookup within the days compared.
+        let values = db.backend().json_values("?1");
+        let ids: Vec<i64> = db
+            .prepare_cached(&format!(
+                "SELECT DISTINCT k.item_id FROM story_keys k JOIN items i ON i.id = k.item_id
+                 WHERE k.key IN (SELECT CAST(value AS BIGINT) FROM {values})
+                   AND k.day BETWEEN ?2 AND ?3 AND k.item_id < ?4
+                   AND i.source_id <> ?5 AND i.hidden IS NULL AND i.sort_at BETWEEN ?6 AND ?7
+                 ORDER BY k.item_id LIMIT ?8"
+            ))?
+            .query_map(
+                params![
+                    serde_json::to_string(keys)?,
+                    from.div_euclid(DAY),
+                    to.div_euclid(DAY),
+                    me.id,
+                    me.source,
+                    from,
+                    to,
+                    MOST_NEIGHBOURS
+                ],
+                |row| row.get::<_, i64>(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut found = Vec::with_capacity(ids.len());
+        let mut read = db.prepare_cached(&format!("{KEYED} WHERE i.id = ?1"))?;
+        let mut story_of = db.prepare_cached(&format!(
+            "SELECT story FROM {} WHERE item_id = ?1",
+            self.table
+        ))?;
+        for id in ids {
+            let other = read.query_row([id], read_keyed)?;
+            let both = self.boilerplate.of_both(db, me.source, other.source)?;
+            let similarity = stories::similarity(&me.sentences, &other.sentences, &both);
+            let story: Option<i64> = story_of.query_row([id], |row| row.get(0)).optional()?;
+            found.push(Neighbour {
+                item: id,
+                story: story.unwrap_or(id),
+                similarity,
+            });
+        }
+        Ok(found)
+    }
+
+    /// `me`'s neighbours, and the one whose story [`stories::join`] chooses for it, if any.
+    fn choose(
+        &mut self,
+        me: &Keyed,
+        keys: &[i64],
+    ) -> Result<(Vec<Neighbour>, Option<Neighbour>), StoreError> {
+        let neighbours = self.neighbours(me, keys)?;
+        let members = members_of(self.db, &neighbours, self.table)?;
+        let members: HashMap<i64, Vec<Member<'_>>> = members
+            .iter()
+            .map(|(story, items)| {
+                let items = items
+                    .iter()
+                    .map(|(item, source, link)| Member {
+                        item: *item,
+                        source,
+                        link: link.as_deref(),
+                    })
+                    .collect();
+                (*story, items)
+            })
+            .collect();
+        let new = Member {
+            item: me.id,
+            source: &me.source_url,
+            link: me.link.as_deref(),
         };
-        found.push(neighbour);
+        let chosen = stories::join(&new, &neighbours, &members, self.settings).cloned();
+        Ok((neighbours, chosen))
     }
-    Ok(found)
-}
 
-/// `me`'s neighbours, and the one whose story [`stories::join`] chooses for it, if any, by the
-/// stories in `table` (`stories`, or the grouping under way).
-fn choose(
-    db: &Db,
-    me: &Keyed,
-    keys: &[i64],
-    settings: &Settings,
-    boilerplate: &mut Boilerplate,
-    table: &str,
-) -> Result<(Vec<Neighbour>, Option<Neighbour>), StoreError> {
-    let neighbours = neighbours(db, me, keys, settings, boilerplate, table)?;
-    let members = members_of(db, &neighbours, table)?;
-    let members: HashMap<i64, Vec<Member<'_>>> = members
-        .iter()
-        .map(|(story, items)| {
-            let items = items
-                .iter()
-                .map(|(item, source, link)| Member {
-                    item: *item,
-                    source,
-                    link: link.as_deref(),
-                })
-                .collect();
-            (*story, items)
-        })
-        .collect();
-    let new = Member {
-        item: me.id,
-        source: &me.source_url,
-        link: me.link.as_deref(),
-    };
-    let chosen = stories::join(&new, &neighbours, &members, settings).cloned();
-    Ok((neighbours, chosen))
-}
-
-/// Joins `me` to the story [`choose`] chooses, writing its row in `table`; how many stored
-/// items it was compared with, and the one it joined.
-fn group(
-    db: &Db,
-    me: &Keyed,
-    keys: &[i64],
-    settings: &Settings,
-    boilerplate: &mut Boilerplate,
-    table: &str,
-) -> Result<(usize, Option<Neighbour>), StoreError> {
-    let (compared, chosen) = choose(db, me, keys, settings, boilerplate, table)?;
-    if let Some(joined) = &chosen {
-        db.prepare_cached(&format!(
-            "INSERT INTO {table} (item_id, story, similarity) VALUES (?1, ?2, ?3)"
-        ))?
-        .execute(params![me.id, joined.story, joined.similarity])?;
+    /// Joins `me` to the story [`Grouping::choose`] chooses, writing its row; how many stored
+    /// items it was compared with, and the one it joined.
+    fn group(
+        &mut self,
+        me: &Keyed,
+        keys: &[i64],
+    ) -> Result<(usize, Option<Neighbour>), StoreError> {
+        let (compared, chosen) = self.choose(me, keys)?;
+        if let Some(joined) = &chosen {
+            self.db
+                .prepare_cached(&format!(
+                    "INSERT INTO {} (item_id, story, similarity) VALUES (?1, ?2, ?3)",
+                    self.table
+                ))?
+                .execute(params![me.id, joined.story, joined.similarity])?;
+        }
+        Ok((compared.len(), chosen))
     }
-    Ok((compared.len(), chosen))
 }
 
 /// Every item of each story of `neighbours` (its lead and members): id, source URL, link.
@@ -568,16 +572,24 @@ fn regroup(
     boilerplate: &mut Boilerplate,
 ) -> Result<usize, StoreError> {
     boilerplate.begin();
+    let mut grouping = Grouping {
+        db,
+        settings,
+        boilerplate,
+        table: "stories_next",
+    };
     let mut joined = 0;
     let mut read = db.prepare_cached(&format!("{KEYED} WHERE i.id = ?1 AND i.hidden IS NULL"))?;
-    let mut any = db.prepare_cached(
-        "SELECT 1 FROM story_keys k JOIN items i ON i.id = k.item_id
-         WHERE k.key = ?1 AND k.day BETWEEN ?2 AND ?3 AND k.item_id < ?4 LIMIT 1",
-    )?;
-    let mut day_of = db.prepare_cached("SELECT sort_at FROM items WHERE id = ?1")?;
+    let values = db.backend().json_values("?1");
+    let mut any = db.prepare_cached(&format!(
+        "SELECT 1 FROM story_keys
+         WHERE key IN (SELECT CAST(value AS BIGINT) FROM {values})
+           AND day BETWEEN ?2 AND ?3 AND item_id < ?4 LIMIT 1"
+    ))?;
+    let mut sort_at_of = db.prepare_cached("SELECT sort_at FROM items WHERE id = ?1")?;
     for (item, item_keys) in keys {
         // Most items share no key with an earlier one: only those that do are read.
-        let Some(sort_at) = day_of
+        let Some(sort_at) = sort_at_of
             .query_row([item], |row| row.get::<_, i64>(0))
             .optional()?
         else {
@@ -587,29 +599,18 @@ fn regroup(
             sort_at - settings.within_secs,
             sort_at + settings.within_secs,
         );
-        let mut shared = false;
-        for key in item_keys {
-            let hit = any
-                .query_row(
-                    params![key, from.div_euclid(DAY), to.div_euclid(DAY), item],
-                    |_| Ok(()),
-                )
-                .optional()?;
-            if hit.is_some() {
-                shared = true;
-                break;
-            }
-        }
-        if !shared {
+        let listed = serde_json::to_string(item_keys)?;
+        let days = (from.div_euclid(DAY), to.div_euclid(DAY));
+        let shared = any
+            .query_row(params![listed, days.0, days.1, item], |_| Ok(()))
+            .optional()?;
+        if shared.is_none() {
             continue;
         }
         let Some(me) = read.query_row([item], read_keyed).optional()? else {
             continue;
         };
-        if group(db, &me, item_keys, settings, boilerplate, "stories_next")?
-            .1
-            .is_some()
-        {
+        if grouping.group(&me, item_keys)?.1.is_some() {
             joined += 1;
         }
     }
@@ -733,8 +734,13 @@ impl Store {
         let mut boilerplate = self.boilerplate.borrow_mut();
         boilerplate.begin();
         let keys = me.sentences.keys(boilerplate.of(&self.db, source)?);
-        let (neighbours, chosen) =
-            choose(&self.db, &me, &keys, &settings, &mut boilerplate, "stories")?;
+        let mut grouping = Grouping {
+            db: &self.db,
+            settings: &settings,
+            boilerplate: &mut boilerplate,
+            table: "stories",
+        };
+        let (neighbours, chosen) = grouping.choose(&me, &keys)?;
         let joined = chosen.filter(|_| self.stories.is_some()).map(|n| n.item);
         let ids: Vec<i64> = neighbours.iter().map(|n| n.item).collect();
         let mut versions: HashMap<i64, Reported> = self
