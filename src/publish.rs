@@ -36,7 +36,14 @@ pub async fn announce(fetcher: Fetcher, hub: Url, feeds: Vec<Url>, timeout: Dura
 
 async fn ping_hub(fetcher: &Fetcher, hub: &Url, feeds: &[Url]) {
     for feed in feeds {
-        let body = form(&[("hub.mode", "publish"), ("hub.url", feed.as_str())]);
+        // `hub.topic` is what WebSub names it; `hub.url`, PubSubHubbub 0.4's name, is what
+        // older hubs read.
+        let topic = feed.as_str();
+        let body = form(&[
+            ("hub.mode", "publish"),
+            ("hub.topic", topic),
+            ("hub.url", topic),
+        ]);
         let sent = fetcher
             .client()
             .post(hub.clone())

@@ -601,10 +601,9 @@ async fn websub_hubs_are_announced_and_pinged_when_an_output_changes() {
     assert_eq!(pings.len(), 6, "one per feed written");
     let bodies: Vec<String> = hub.bodies("/hub");
     assert!(
-        bodies
-            .iter()
-            .any(|b| b
-                == "hub.mode=publish&hub.url=https%3A%2F%2Ffeeds.example.org%2Fnews%2Ffeed.xml"),
+        bodies.iter().any(|b| b
+            == "hub.mode=publish&hub.topic=https%3A%2F%2Ffeeds.example.org%2Fnews%2Ffeed.xml\
+                    &hub.url=https%3A%2F%2Ffeeds.example.org%2Fnews%2Ffeed.xml"),
         "{bodies:?}"
     );
 

@@ -372,11 +372,11 @@ async fn leases_are_renewed_before_they_end_and_removed_sources_unsubscribed() {
         (200, "c-4711".into())
     );
     assert_eq!(count(&ws, "SELECT count(*) FROM subscriptions"), 0);
-    // Its callback is gone: content there is refused.
+    // Its callback is gone, and says so: a hub drops the subscription on 410.
     let late = feed("Blog", &[], &[("b9", "Late")]);
     assert_eq!(
         deliver(&callback, &late, "sha256=00", &hub_url, &topic).await,
-        404
+        410
     );
     daemon.stop().await;
 }

@@ -877,6 +877,16 @@ impl Config {
         files
     }
 
+    /// The files announced to `[websub] hub` when they change (the feeds and the health feed),
+    /// which are served with its `Link` headers; none without a hub.
+    pub fn websub_topics(&self) -> Vec<PathBuf> {
+        if self.publishing.hub.is_none() {
+            return Vec::new();
+        }
+        let outputs = self.outputs.iter().map(|output| output.path.clone());
+        outputs.chain(self.health.iter().cloned()).collect()
+    }
+
     /// The published folder `file` lies in, if any: the served root, or a folder outputs are
     /// written to (which the web server in front of Tributary may publish whole).
     pub fn published_folder_holding(&self, file: &Path) -> Option<PathBuf> {

@@ -178,7 +178,9 @@ async fn deliver(inbox: &Inbox, id: &str, headers: &HeaderMap, body: Body) -> Re
     let found = inbox.store.read(move |s| s.subscription(&key)).await;
     let subscription = match found {
         Some(Ok(Some(s))) if !s.removing => s,
-        Some(Ok(_)) => return StatusCode::NOT_FOUND.into_response(),
+        // Gone, not missing: a hub may then drop the subscription (WebSub §7) instead of
+        // retrying it until its lease ends.
+        Some(Ok(_)) => return StatusCode::GONE.into_response(),
         _ => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let body = match super::connections::read_body(body, inbox.max_body, inbox.body_grace).await {

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::Config;
@@ -58,7 +58,16 @@ struct StatusSource {
     config: Arc<Config>,
 }
 
-type Routes = HashMap<String, Found>;
+type Routes = HashMap<String, Route>;
+
+/// A published file and what is sent with it.
+#[derive(Clone)]
+struct Route {
+    found: Found,
+    /// WebSub's `Link` headers (the hub, the feed's own address): a hub distributes only a
+    /// topic whose publisher names both (WebSub §4).
+    links: Arc<[HeaderValue]>,
+}
 
 /// Serves what Tributary writes at `[serve] listen` until the process ends, from `served`
 /// (filled here from the files on disk, and after each render by [`Served::refresh`]).
@@ -117,14 +126,20 @@ impl Served {
         });
         drop(searching);
         let root = &config.publishing.root;
+        let topics = config.websub_topics();
         let mut routes = Routes::new();
         for (path, content_type) in config.published_files() {
             let Some(route) = route_of(root, &path) else {
                 continue;
             };
+            let links = match topics.contains(&path) {
+                true => websub_links(&config.publishing, &path),
+                false => Arc::default(),
+            };
             let Some(found) = Found::at(path, content_type) else {
                 continue;
             };
+            let found = Route { found, links };
             if let Some(folder) = route.strip_suffix("index.html") {
                 routes
                     .entry(folder.to_string())
@@ -149,7 +164,7 @@ impl Served {
     }
 
     /// The file that answers `route`: a published file, else a page of the site.
-    fn find(&self, route: &str) -> Option<Found> {
+    fn find(&self, route: &str) -> Option<Route> {
         if let Some(found) = self.current().get(route) {
             return Some(found.clone());
         }
@@ -159,7 +174,11 @@ impl Served {
         };
         let (folder, prefix) = site?;
         let (path, content_type) = crate::render::site::page_at(route.strip_prefix(&prefix)?)?;
-        Found::at(folder.join(path), content_type)
+        let found = Found::at(folder.join(path), content_type)?;
+        Some(Route {
+            found,
+            links: Arc::default(),
+        })
     }
 
     /// Answers `/websub/<id>` from now on, handing deliveries to `inbox`.
@@ -183,6 +202,24 @@ impl Served {
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
+}
+
+/// The `Link` headers of the feed at `path` when `[websub] hub` is set: `<hub>; rel="hub"` and
+/// `<its public URL>; rel="self"` (none without a public URL, which the config requires).
+fn websub_links(
+    publishing: &crate::config::Publishing,
+    path: &std::path::Path,
+) -> Arc<[HeaderValue]> {
+    let (Some(hub), Some(own)) = (&publishing.hub, publishing.public_url(path)) else {
+        return Arc::default();
+    };
+    [
+        format!("<{hub}>; rel=\"hub\""),
+        format!("<{own}>; rel=\"self\""),
+    ]
+    .into_iter()
+    .filter_map(|link| HeaderValue::try_from(link).ok())
+    .collect()
 }
 
 /// The URL path of the file at `path` inside `root`, if it is inside.
@@ -263,13 +300,16 @@ async fn answer(
             return answer;
         }
     }
-    let Some(found) = served.find(path.as_ref()) else {
+    let Some(Route { found, links }) = served.find(path.as_ref()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let file = served.cache.get(found);
     let mut response = Response::builder()
         .header(header::VARY, "Accept-Encoding")
         .header(header::LAST_MODIFIED, file.last_modified.clone());
+    for link in links.iter() {
+        response = response.header(header::LINK, link.clone());
+    }
     if file.not_modified(&headers) {
         let coding = chosen_coding(&headers);
         return response
