@@ -35,13 +35,15 @@ struct Received {
     links: Vec<String>,
 }
 
+/// A ping as the hub had it: its form, the status answered and why.
+type Ping = (HashMap<String, String>, u16, String);
+
 #[derive(Default)]
 struct HubState {
     /// Its own URL, which a topic's `Link: rel="hub"` must name.
     url: Mutex<String>,
     subscriptions: Mutex<Vec<Subscription>>,
-    /// Each ping and what the hub answered: (form, status, reason).
-    pings: Mutex<Vec<(HashMap<String, String>, u16, String)>>,
+    pings: Mutex<Vec<Ping>>,
 }
 
 type Hub = Arc<HubState>;
