@@ -361,7 +361,7 @@ async fn check_lists_sources_and_environment_overrides_apply() {
         .await;
     assert_eq!(stray.status.code(), Some(2));
     assert!(
-        stderr(&stray).contains("unknown field `bogus`")
+        stderr(&stray).contains("bogus: unknown key")
             && stderr(&stray).contains("in the environment: TRIBUTARY_BOGUS"),
         "{}",
         stderr(&stray)

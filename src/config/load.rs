@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::raw::{RawConfig, RawSource};
+use super::types::{CONFIG, Mistyped, SOURCE};
 use super::validate::*;
 use super::*;
 
@@ -25,7 +26,7 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(&file)
         .map_err(|error| problem(&file, format!("cannot read it: {error}")))?;
     let (rest, main_sources) = split_sources(&text).map_err(|message| problem(&file, message))?;
-    let raw = settings(&file, &rest)?;
+    let raw = settings(&file, rest)?;
 
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut problems = Vec::new();
@@ -53,40 +54,73 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
 }
 
 /// The settings of the config file at `file` (all but its sources, `rest`), with the
-/// environment layered over them.
-fn settings(file: &Path, rest: &toml::Table) -> Result<RawConfig, ConfigError> {
-    let problem = |message: String| ConfigError {
-        problems: vec![Problem {
-            file: file.to_path_buf(),
-            key: String::new(),
-            message,
-        }],
+/// environment layered over them: every value of the wrong type refused, by its key.
+fn settings(file: &Path, mut rest: toml::Table) -> Result<RawConfig, ConfigError> {
+    let problem = |key: String, message: String| Problem {
+        file: file.to_path_buf(),
+        key,
+        message,
     };
-    let rest = toml::to_string(rest).map_err(|error| problem(error.to_string()))?;
-    config::Config::builder()
-        .add_source(config::File::from_str(&rest, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true),
-        )
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| {
-            // The environment is a layer too: say so, or a stray variable looks like a typo in
-            // the file.
-            let from_env: Vec<String> = std::env::vars()
-                .map(|(k, _)| k)
-                .filter(|k| k.starts_with(&format!("{ENV_PREFIX}_")))
-                .collect();
-            let hint = if from_env.is_empty() {
-                String::new()
-            } else {
-                format!(" (or in the environment: {})", from_env.join(", "))
-            };
-            problem(format!("{e}{hint}"))
+    let mut mistyped = environment_over(&mut rest);
+    let rest = toml::Value::Table(rest);
+    CONFIG.check(&rest, "", &mut mistyped);
+    if !mistyped.is_empty() {
+        let problems = mistyped.into_iter().map(|(k, m)| problem(k, m)).collect();
+        return Err(ConfigError { problems });
+    }
+    rest.try_into()
+        .map_err(|error: toml::de::Error| ConfigError {
+            problems: vec![problem(String::new(), error.message().to_string())],
         })
+}
+
+/// Writes the environment's overrides (`TRIBUTARY_POLL__CONCURRENCY=8` for `poll.concurrency`)
+/// into `table`, each read as its key's type; those that name no key, or that are not of its
+/// type, are returned instead.
+fn environment_over(table: &mut toml::Table) -> Vec<Mistyped> {
+    let overrides = config::Environment::with_prefix(ENV_PREFIX)
+        .prefix_separator("_")
+        .separator("__");
+    let overrides = match config::Source::collect(&overrides) {
+        Ok(overrides) => overrides,
+        Err(error) => return vec![(String::new(), format!("the environment: {error}"))],
+    };
+    let mut refused = Vec::new();
+    for (key, value) in overrides {
+        let variable = format!("{ENV_PREFIX}_{}", key.replace('.', "__").to_uppercase());
+        let keys: Vec<&str> = key.split('.').collect();
+        let read = match (CONFIG.at(&keys), value.into_string()) {
+            (None, _) => Err("unknown key".to_string()),
+            (Some(of), Ok(text)) => of.from_env(&text),
+            (Some(_), Err(error)) => Err(error.to_string()),
+        };
+        match read {
+            Ok(value) => set(table, &keys, value),
+            Err(message) => {
+                refused.push((key, format!("{message} (in the environment: {variable})")))
+            }
+        }
+    }
+    refused
+}
+
+/// Sets the value at `keys` in `table`, making the tables on the way; a value in the way that
+/// is no table is left for the type check to name.
+fn set(table: &mut toml::Table, keys: &[&str], value: toml::Value) {
+    let Some((last, above)) = keys.split_last() else {
+        return;
+    };
+    let mut table = table;
+    for key in above {
+        let next = table
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(next) = next else {
+            return;
+        };
+        table = next;
+    }
+    table.insert(last.to_string(), value);
 }
 
 /// Where the config at `file` keeps its database, read without its sources, so that it costs
@@ -98,7 +132,7 @@ pub fn database_path(file: &Path) -> Option<PathBuf> {
     let file = absolute(file);
     let text = std::fs::read_to_string(&file).ok()?;
     let (rest, _) = split_sources(&without_sources(&text)).ok()?;
-    let raw = settings(&file, &rest).ok()?;
+    let raw = settings(&file, rest).ok()?;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let written = raw.database.path.as_deref().unwrap_or(DEFAULT_DATABASE);
     Some(resolve(&base, written))
@@ -156,7 +190,16 @@ fn split_sources(text: &str) -> Result<(toml::Table, Vec<toml::Value>), String> 
     let sources = match table.remove("sources") {
         None => Vec::new(),
         Some(toml::Value::Array(sources)) => sources,
-        Some(_) => return Err("sources: must be a list of tables ([[sources]])".into()),
+        Some(other) => {
+            let mut mistyped = Vec::new();
+            CONFIG.check(
+                &toml::Value::Table([("sources".into(), other)].into_iter().collect()),
+                "",
+                &mut mistyped,
+            );
+            let shown: Vec<String> = mistyped.iter().map(|(k, m)| format!("{k}: {m}")).collect();
+            return Err(shown.join("; "));
+        }
     };
     Ok((table, sources))
 }
@@ -166,9 +209,16 @@ fn raw_sources(values: Vec<toml::Value>) -> Result<Vec<RawSource>, Vec<(String, 
     let mut sources = Vec::with_capacity(values.len());
     let mut problems = Vec::new();
     for (index, value) in values.into_iter().enumerate() {
+        let key = format!("sources[{index}]");
+        let mut mistyped = Vec::new();
+        SOURCE.check(&value, &key, &mut mistyped);
+        if !mistyped.is_empty() {
+            problems.extend(mistyped);
+            continue;
+        }
         match value.try_into::<RawSource>() {
             Ok(source) => sources.push(source),
-            Err(error) => problems.push((format!("sources[{index}]"), error.to_string())),
+            Err(error) => problems.push((key, error.message().to_string())),
         }
     }
     match problems.is_empty() {

@@ -11,6 +11,7 @@ mod load;
 mod raw;
 mod shaping;
 mod stories;
+mod types;
 mod validate;
 
 use std::fmt;
