@@ -3,6 +3,8 @@
 //! logging; everything after is here. This is the command edge: errors carry their context
 //! with `anyhow`, as the binary reports them.
 
+mod args;
+mod docs;
 mod files;
 mod polls;
 mod reports;
@@ -15,6 +17,8 @@ use std::path::Path;
 
 use crate::config::{self, Config, ConfigError, LogFormat, SourceConfig};
 
+pub use args::{Cli, Command, DbCommand, RulesCommand};
+pub use docs::{completions, man_page};
 pub use files::{ImportArgs, db_copy, export_opml, import_opml};
 pub use polls::{once, pause, poll_now, run, tell_daemon_to_poll};
 pub use reports::{
