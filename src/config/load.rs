@@ -91,7 +91,7 @@ fn environment_over(table: &mut toml::Table) -> Vec<Mistyped> {
         let keys: Vec<&str> = key.split('.').collect();
         let read = match (CONFIG.at(&keys), value.into_string()) {
             (None, _) => Err("unknown key".to_string()),
-            (Some(of), Ok(text)) => of.from_env(&text),
+            (Some(of), Ok(text)) => of.env_value(&text),
             (Some(_), Err(error)) => Err(error.to_string()),
         };
         match read {

@@ -430,7 +430,7 @@ impl Type {
 
     /// An environment override's text as a value of this type, or why it is not one (an
     /// environment variable is text: a string key takes it as it is).
-    pub(super) fn from_env(&self, text: &str) -> Result<toml::Value, String> {
+    pub(super) fn env_value(&self, text: &str) -> Result<toml::Value, String> {
         let refused = || format!("expected {}, found {text:?}", self.what);
         match &self.kind {
             Kind::Text | Kind::TextOrTable(_) => Ok(toml::Value::String(text.to_string())),
@@ -556,22 +556,22 @@ mod tests {
     fn environment_text_is_read_as_its_key_s_type() {
         let of = |keys: &[&str]| CONFIG.at(keys).unwrap();
         assert_eq!(
-            of(&["site", "pages"]).from_env("true"),
+            of(&["site", "pages"]).env_value("true"),
             Ok(toml::Value::String("true".into()))
         );
         assert_eq!(
-            of(&["poll", "concurrency"]).from_env("8"),
+            of(&["poll", "concurrency"]).env_value("8"),
             Ok(toml::Value::Integer(8))
         );
         assert_eq!(
-            of(&["poll", "concurrency"]).from_env("eight"),
+            of(&["poll", "concurrency"]).env_value("eight"),
             Err("expected an integer, found \"eight\"".into())
         );
         assert_eq!(
-            of(&["service", "watch_config"]).from_env("yes"),
+            of(&["service", "watch_config"]).env_value("yes"),
             Err("expected true or false (a boolean), found \"yes\"".into())
         );
-        assert!(of(&["outputs"]).from_env("x").is_err());
+        assert!(of(&["outputs"]).env_value("x").is_err());
         assert!(CONFIG.at(&["poll", "nonsense"]).is_none());
     }
 }
