@@ -341,7 +341,10 @@ fn the_unit_file_verifies_and_is_hardened() {
     let copy = dir.path().join("tributary.service");
     std::fs::write(
         &copy,
-        unit.replace("/usr/local/bin/tributary", env!("CARGO_BIN_EXE_tributary")),
+        unit.replace(
+            "ExecStart=tributary ",
+            &format!("ExecStart={} ", env!("CARGO_BIN_EXE_tributary")),
+        ),
     )
     .unwrap();
     let verify = std::process::Command::new(analyze)
