@@ -183,6 +183,22 @@ async fn a_table_of_another_type_is_refused_and_every_problem_is_named_at_once()
     }
 }
 
+#[tokio::test]
+async fn a_word_a_key_does_not_know_is_named_by_its_key() {
+    refused(
+        "[log]\nformat = \"jsn\"\n",
+        &[],
+        "log.format: unknown variant `jsn`, expected `text` or `json`",
+    )
+    .await;
+    refused(
+        "[[outputs]]\npath = \"public/b.xml\"\ntitle = \"B\"\nformat = \"atomm\"\n",
+        &[],
+        "outputs[1].format: unknown variant `atomm`",
+    )
+    .await;
+}
+
 /// Every key the example config sets, at every depth, given a value of another type, is
 /// refused by name. The example documents every key (`config_files.rs`), so this covers them.
 #[tokio::test]

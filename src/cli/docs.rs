@@ -109,31 +109,3 @@ The log filter; it wins over \fB[log] level\fR.
 .SH "SEE ALSO"
 \fBsystemctl\fR(1), \fBjournalctl\fR(1); the README in \fI/usr/share/doc/tributary/\fR.
 "#;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_man_page_has_a_section_per_command_and_the_config_path() {
-        let page = String::from_utf8(render_man_page().unwrap()).unwrap();
-        let command = Cli::command();
-        let mut names = Vec::new();
-        for sub in command.get_subcommands() {
-            match sub.has_subcommands() {
-                true => names.extend(
-                    sub.get_subcommands()
-                        .map(|s| format!("TRIBUTARY {} {}", sub.get_name(), s.get_name())),
-                ),
-                false => names.push(format!("TRIBUTARY {}", sub.get_name())),
-            }
-        }
-        assert!(names.len() >= 18, "{names:?}");
-        for name in names {
-            let header = format!(".SH \"{}\"", name.to_uppercase());
-            assert!(page.contains(&header), "no section {header}");
-        }
-        assert!(page.contains("/etc/tributary/tributary.toml"));
-        assert!(page.contains(".SS Options"));
-    }
-}

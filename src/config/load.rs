@@ -68,10 +68,19 @@ fn settings(file: &Path, mut rest: toml::Table) -> Result<RawConfig, ConfigError
         let problems = mistyped.into_iter().map(|(k, m)| problem(k, m)).collect();
         return Err(ConfigError { problems });
     }
-    rest.try_into()
-        .map_err(|error: toml::de::Error| ConfigError {
-            problems: vec![problem(String::new(), error.message().to_string())],
-        })
+    deserialize(rest).map_err(|(key, message)| ConfigError {
+        problems: vec![problem(key, message)],
+    })
+}
+
+/// `value` read by serde, or the key and message of what it refused (with the types checked,
+/// what is left: a value none of a key's words, such as `format = "atomm"`).
+fn deserialize<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, Mistyped> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let key = error.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        (key, error.into_inner().message().to_string())
+    })
 }
 
 /// Writes the environment's overrides (`TRIBUTARY_POLL__CONCURRENCY=8` for `poll.concurrency`)
@@ -192,11 +201,9 @@ fn split_sources(text: &str) -> Result<(toml::Table, Vec<toml::Value>), String> 
         Some(toml::Value::Array(sources)) => sources,
         Some(other) => {
             let mut mistyped = Vec::new();
-            CONFIG.check(
-                &toml::Value::Table([("sources".into(), other)].into_iter().collect()),
-                "",
-                &mut mistyped,
-            );
+            if let Some(sources) = CONFIG.at(&["sources"]) {
+                sources.check(&other, "sources", &mut mistyped);
+            }
             let shown: Vec<String> = mistyped.iter().map(|(k, m)| format!("{k}: {m}")).collect();
             return Err(shown.join("; "));
         }
@@ -216,9 +223,10 @@ fn raw_sources(values: Vec<toml::Value>) -> Result<Vec<RawSource>, Vec<(String, 
             problems.extend(mistyped);
             continue;
         }
-        match value.try_into::<RawSource>() {
+        match deserialize::<RawSource>(value) {
             Ok(source) => sources.push(source),
-            Err(error) => problems.push((key, error.message().to_string())),
+            Err((inner, message)) if inner.is_empty() => problems.push((key, message)),
+            Err((inner, message)) => problems.push((format!("{key}.{inner}"), message)),
         }
     }
     match problems.is_empty() {
