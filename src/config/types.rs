@@ -552,6 +552,59 @@ mod tests {
         );
     }
 
+    /// Values of the type `of`, each setting one key below it (with the tables above it), to a
+    /// value of that key's type.
+    fn one_key_each(of: &Type) -> Vec<toml::Value> {
+        use toml::Value as V;
+        match &of.kind {
+            Kind::Text | Kind::TextOrTable(_) => vec![V::String("x".into())],
+            Kind::Integer => vec![V::Integer(1)],
+            Kind::Number => vec![V::Float(0.5)],
+            Kind::Boolean => vec![V::Boolean(true)],
+            Kind::List(item) => one_key_each(item)
+                .into_iter()
+                .map(|v| V::Array(vec![v]))
+                .collect(),
+            Kind::Map(item) => one_key_each(item)
+                .into_iter()
+                .map(|v| V::Table([("X-Key".to_string(), v)].into_iter().collect()))
+                .collect(),
+            Kind::Table(fields) => fields
+                .iter()
+                .flat_map(|(name, of)| {
+                    one_key_each(of)
+                        .into_iter()
+                        .map(|v| V::Table([(name.to_string(), v)].into_iter().collect()))
+                })
+                .collect(),
+        }
+    }
+
+    /// The other half of "the tables follow raw.rs": each key they list, set alone to a value
+    /// of its type, passes them, and serde knows it (it may refuse the value, `format = "x"`,
+    /// never the key).
+    #[test]
+    fn every_key_listed_here_is_one_serde_reads() {
+        let configs = one_key_each(&CONFIG);
+        assert!(configs.len() > 120, "{}", configs.len());
+        for config in configs {
+            let mut found = Vec::new();
+            CONFIG.check(&config, "", &mut found);
+            assert_eq!(found, [], "{config}");
+            // Sources are read one by one (`load.rs`), the rest as a whole.
+            let read = match config.get("sources").and_then(|s| s.get(0)) {
+                Some(source) => source
+                    .clone()
+                    .try_into::<super::super::raw::RawSource>()
+                    .err(),
+                None => config.try_into::<super::super::raw::RawConfig>().err(),
+            };
+            if let Some(error) = read {
+                assert!(!error.message().contains("unknown field"), "{error}");
+            }
+        }
+    }
+
     #[test]
     fn environment_text_is_read_as_its_key_s_type() {
         let of = |keys: &[&str]| CONFIG.at(keys).unwrap();
