@@ -139,13 +139,13 @@ impl Served {
             let Some(found) = Found::at(path, content_type) else {
                 continue;
             };
-            let found = Route { found, links };
+            let file = Route { found, links };
             if let Some(folder) = route.strip_suffix("index.html") {
                 routes
                     .entry(folder.to_string())
-                    .or_insert_with(|| found.clone());
+                    .or_insert_with(|| file.clone());
             }
-            routes.insert(route, found);
+            routes.insert(route, file);
         }
         let site = config.publishing.site.as_ref().and_then(|site| {
             let route = route_of(root, &site.pages.join("index.html"))?;
