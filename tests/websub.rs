@@ -213,10 +213,11 @@ async fn hubs_found_in_feeds_and_headers_are_subscribed_verified_and_their_signe
         verify(callback, "unsubscribe", &blog_topic, "3600").await.0,
         404
     );
+    // A callback Tributary does not hold is gone: the hub may drop it.
     let unknown = format!("http://127.0.0.1:{port}/websub/0123456789abcdef");
     assert_eq!(
         verify(&unknown, "subscribe", &blog_topic, "3600").await.0,
-        404
+        410
     );
     // The real one: the challenge echoed.
     assert_eq!(

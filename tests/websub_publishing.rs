@@ -365,7 +365,7 @@ async fn a_hub_that_wants_link_headers_and_hub_topic_distributes_the_merged_feed
 }
 
 #[tokio::test]
-async fn a_delivery_to_a_callback_tributary_does_not_hold_is_gone() {
+async fn a_delivery_or_verification_to_a_callback_tributary_does_not_hold_is_gone() {
     let port = free_port();
     let ws = Workspace::new(&format!(
         "{STATE_AND_OUTPUT}\n[serve]\nlisten = \"127.0.0.1:{port}\"\nroot = \"public/\"\n\
@@ -384,5 +384,14 @@ async fn a_delivery_to_a_callback_tributary_does_not_hold_is_gone() {
         .await
         .unwrap();
     assert_eq!(delivered.status(), 410);
+    let verified = client()
+        .get(format!(
+            "http://127.0.0.1:{port}/websub/no-such-subscription?hub.mode=subscribe\
+             &hub.topic=https%3A%2F%2Fa.example%2F&hub.challenge=c&hub.lease_seconds=60"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 410);
     daemon.stop().await;
 }

@@ -89,7 +89,7 @@ pub(super) async fn answer(
 }
 
 /// A hub's verification of intent: the challenge echoed if Tributary asked for this mode of
-/// this topic on this callback; 404 otherwise. A denial marks push unhealthy: the source is
+/// this topic on this callback; 404 otherwise, and 410 Gone when it holds no such callback. A denial marks push unhealthy: the source is
 /// polled at its own interval and subscribed again.
 async fn verify(inbox: &Inbox, id: &str, uri: &Uri) -> Response {
     let query: Vec<(String, String)> =
@@ -154,6 +154,7 @@ async fn verify(inbox: &Inbox, id: &str, uri: &Uri) -> Response {
             inbox.verified.notify_one();
             ([(header::CONTENT_TYPE, "text/plain")], challenge).into_response()
         }
+        Some(Ok(Verified::Unknown)) => StatusCode::GONE.into_response(),
         Some(Ok(Verified::Refused)) => {
             let message = format!(
                 "refused a WebSub verification ({}) Tributary did not ask for",

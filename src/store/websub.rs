@@ -45,8 +45,10 @@ fn read(row: &Row<'_>) -> super::db::Result<Subscription> {
 pub enum Verified {
     /// Tributary asked for this: the challenge is echoed. The source it is for.
     Confirmed(String),
-    /// Not a request Tributary made (unknown id, other mode or topic): refused.
+    /// Not a request Tributary made (another mode or topic): refused.
     Refused,
+    /// No subscription has this id (any more).
+    Unknown,
 }
 
 impl Store {
@@ -173,10 +175,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Verified, StoreError> {
         let tx = self.db.transaction()?;
-        let found = find(&tx, id)?;
-        let Some(s) = found.filter(|s| s.asked == Some(mode) && s.topic == topic) else {
-            return Ok(Verified::Refused);
+        let Some(s) = find(&tx, id)? else {
+            return Ok(Verified::Unknown);
         };
+        if s.asked != Some(mode) || s.topic != topic {
+            return Ok(Verified::Refused);
+        }
         match mode {
             Asked::Unsubscribe => {
                 tx.execute("DELETE FROM subscriptions WHERE id = ?1", [id])?;
