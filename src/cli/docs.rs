@@ -28,8 +28,7 @@ pub fn man_page() -> anyhow::Result<()> {
 }
 
 /// The man page: the program's name, synopsis, description and global options (clap_mangen's),
-/// then a section per command (nested ones too) with its synopsis,
-/// description and options, then the files and the environment it reads.
+/// then a section per command (nested ones too), then the files and the environment it reads.
 fn render_man_page() -> std::io::Result<Vec<u8>> {
     let mut command = Cli::command();
     command.build();
@@ -42,33 +41,37 @@ fn render_man_page() -> std::io::Result<Vec<u8>> {
     man.render_description_section(&mut page)?;
     man.render_options_section(&mut page)?;
     for sub in leaf_commands(&command) {
-        let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_string();
-        writeln!(page, ".SH \"{}\"", name.to_uppercase())?;
-        // The global options are shown once, above.
-        let shared: Vec<clap::Id> = sub
-            .get_arguments()
-            .filter(|a| a.is_global_set() || a.get_id() == "help")
-            .map(|a| a.get_id().clone())
-            .collect();
-        let sub = shared
-            .iter()
-            .fold(sub.clone(), |sub, id| sub.mut_arg(id, |a| a.hide(true)));
-        let man = clap_mangen::Man::new(sub.clone());
-        let mut section = Vec::new();
-        man.render_synopsis_section(&mut section)?;
-        man.render_description_section(&mut section)?;
-        if sub.get_arguments().any(|a| !a.is_hide_set()) {
-            man.render_options_section(&mut section)?;
-        }
-        // Its parts become subsections of the command's section.
-        let section = String::from_utf8_lossy(&section)
-            .replace(".SH SYNOPSIS\n", "")
-            .replace(".SH DESCRIPTION\n", ".PP\n")
-            .replace(".SH OPTIONS\n", ".SS Options\n");
-        page.extend_from_slice(section.as_bytes());
+        page.extend(command_section(sub)?);
     }
     page.extend_from_slice(FILES_AND_ENVIRONMENT.as_bytes());
     Ok(page)
+}
+
+/// A command's section: its synopsis, description and options, the global ones left out (they
+/// are shown once, above).
+fn command_section(sub: &clap::Command) -> std::io::Result<Vec<u8>> {
+    let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_uppercase();
+    let shared: Vec<clap::Id> = sub
+        .get_arguments()
+        .filter(|a| a.is_global_set() || a.get_id() == "help")
+        .map(|a| a.get_id().clone())
+        .collect();
+    let sub = shared
+        .iter()
+        .fold(sub.clone(), |sub, id| sub.mut_arg(id, |a| a.hide(true)));
+    let man = clap_mangen::Man::new(sub.clone());
+    let mut section = Vec::new();
+    man.render_synopsis_section(&mut section)?;
+    man.render_description_section(&mut section)?;
+    if sub.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut section)?;
+    }
+    // Its parts become paragraphs and a subsection of the command's section.
+    let section = String::from_utf8_lossy(&section)
+        .replace(".SH SYNOPSIS\n", "")
+        .replace(".SH DESCRIPTION\n", ".PP\n")
+        .replace(".SH OPTIONS\n", ".SS Options\n");
+    Ok(format!(".SH \"{name}\"\n{section}").into_bytes())
 }
 
 /// Every command that runs something: `run`, `db copy`, `rules test`, …, in the help's order.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::raw::{RawConfig, RawSource};
-use super::types::{CONFIG, Mistyped, SOURCE};
+use super::types::{CONFIG, KeyProblem, SOURCE};
 use super::validate::*;
 use super::*;
 
@@ -75,7 +75,7 @@ fn settings(file: &Path, mut rest: toml::Table) -> Result<RawConfig, ConfigError
 
 /// `value` read by serde, or the key and message of what it refused (with the types checked,
 /// what is left: a value none of a key's words, such as `format = "atomm"`).
-fn deserialize<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, Mistyped> {
+fn deserialize<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, KeyProblem> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let key = error.path().to_string();
         let key = if key == "." { String::new() } else { key };
@@ -86,7 +86,7 @@ fn deserialize<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, 
 /// Writes the environment's overrides (`TRIBUTARY_POLL__CONCURRENCY=8` for `poll.concurrency`)
 /// into `table`, each read as its key's type; those that name no key, or that are not of its
 /// type, are returned instead.
-fn environment_over(table: &mut toml::Table) -> Vec<Mistyped> {
+fn environment_over(table: &mut toml::Table) -> Vec<KeyProblem> {
     let overrides = config::Environment::with_prefix(ENV_PREFIX)
         .prefix_separator("_")
         .separator("__");

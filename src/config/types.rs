@@ -364,17 +364,22 @@ pub(super) const CONFIG: Type = table(
 );
 
 /// A key unknown or with a value of the wrong type: where (`outputs[1].path`) and what is wrong.
-pub(super) type Mistyped = (String, String);
+pub(super) type KeyProblem = (String, String);
 
 impl Type {
     /// Every key of `value` (read as this type) that is unknown or has a value of the wrong
     /// type, each with its key below `at`.
-    pub(super) fn check(&self, value: &toml::Value, at: &str, found: &mut Vec<Mistyped>) {
+    pub(super) fn check(&self, value: &toml::Value, at: &str, found: &mut Vec<KeyProblem>) {
         let mut path = Path(vec![Step::Key(at)]);
         self.check_at(value, &mut path, found);
     }
 
-    fn check_at<'a>(&self, value: &'a toml::Value, path: &mut Path<'a>, found: &mut Vec<Mistyped>) {
+    fn check_at<'a>(
+        &self,
+        value: &'a toml::Value,
+        path: &mut Path<'a>,
+        found: &mut Vec<KeyProblem>,
+    ) {
         use toml::Value as V;
         match (&self.kind, value) {
             (Kind::Text, V::String(_))
@@ -506,7 +511,7 @@ fn a_value_like(value: &toml::Value) -> &'static str {
 mod tests {
     use super::*;
 
-    fn mistyped(text: &str) -> Vec<Mistyped> {
+    fn mistyped(text: &str) -> Vec<KeyProblem> {
         let value = toml::Value::Table(toml::from_str(text).unwrap());
         let mut found = Vec::new();
         CONFIG.check(&value, "", &mut found);
