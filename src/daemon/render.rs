@@ -266,7 +266,6 @@ pub async fn render_outputs(
         vec![Rendered {
             path: config.file.clone(),
             result: Err(RenderError::Crashed),
-            public_url: None,
         }]
     });
     (rendered, reshape_next)
@@ -324,10 +323,11 @@ pub fn announce_changes(
     rendered: &[Rendered],
 ) -> Option<impl Future<Output = ()> + Send + 'static> {
     let hub = config.publishing.hub.clone()?;
+    let topics = config.websub_topics();
     let changed: Vec<url::Url> = rendered
         .iter()
-        .filter(|r| matches!(r.result, Ok(Written::Changed)))
-        .filter_map(|r| r.public_url.clone())
+        .filter(|r| matches!(r.result, Ok(Written::Changed)) && topics.contains(&r.path))
+        .filter_map(|r| config.publishing.public_url(&r.path))
         .collect();
     (!changed.is_empty()).then(|| {
         publish::announce(

@@ -104,15 +104,13 @@ pub struct RenderContext<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// One file written by a render: its path, whether it changed, and its public URL if known.
+/// One file written by a render: its path and whether it changed.
 #[derive(Debug)]
 pub struct Rendered {
     /// The file.
     pub path: PathBuf,
     /// Whether it was written.
     pub result: Result<Written, RenderError>,
-    /// The public URL of a feed, for pinging a WebSub hub when it changed.
-    pub public_url: Option<Url>,
 }
 
 /// What the outputs are made of, read from the store in one go: reading is all that needs the
@@ -271,12 +269,10 @@ pub fn render_all(
 ) -> Vec<Rendered> {
     let mut rendered = Vec::new();
     for (output, items) in outputs.iter().zip(snapshot.items) {
-        let public_url = ctx.publishing.public_url(&output.path);
         let Some(items) = items else {
             rendered.push(Rendered {
                 path: output.path.clone(),
                 result: Ok(Written::Unchanged),
-                public_url,
             });
             continue;
         };
@@ -284,13 +280,11 @@ pub fn render_all(
         rendered.push(Rendered {
             path: output.path.clone(),
             result: feed,
-            public_url,
         });
         if let (Some(path), Some(result)) = (&output.html, page) {
             rendered.push(Rendered {
                 path: path.clone(),
                 result,
-                public_url: None,
             });
         }
     }
@@ -302,7 +296,6 @@ pub fn render_all(
         rendered.push(Rendered {
             path: path.to_path_buf(),
             result: render_health(events, path, &self_href(public_url.as_ref(), path)),
-            public_url,
         });
     }
     for file in &rendered {
@@ -342,7 +335,6 @@ fn render_opml(path: &Path, ctx: RenderContext<'_>) -> Rendered {
     Rendered {
         path: path.to_path_buf(),
         result,
-        public_url: None,
     }
 }
 
@@ -376,7 +368,6 @@ pub fn render_site(
                 Written::Unchanged
             }
         }),
-        public_url: None,
     };
     count_and_log(&rendered, ctx);
     Some(rendered)
