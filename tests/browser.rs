@@ -248,11 +248,7 @@ fn colours(png_bytes: &[u8]) -> (usize, (u32, u32)) {
 #[tokio::test]
 async fn the_demo_site_renders_in_chromium_without_errors_or_other_hosts() {
     let Some(binary) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have chromium: .ci/run installs it"
-        );
-        say_skipped("SKIPPED: chromium is not installed (.ci/run installs Debian's chromium)");
+        skipped("chromium is not installed (.ci/run installs Debian's chromium)");
         return;
     };
     // The demo, served by the built-in server.
@@ -361,11 +357,7 @@ async fn renders_clean(browser: &mut Browser, base: &str, path: &str) {
 #[tokio::test]
 async fn a_story_page_renders_in_chromium_with_every_version() {
     let Some(binary) = chromium() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have chromium: .ci/run installs it"
-        );
-        say_skipped("SKIPPED: chromium is not installed (.ci/run installs Debian's chromium)");
+        skipped("chromium is not installed (.ci/run installs Debian's chromium)");
         return;
     };
     let server = FeedServer::start().await;

@@ -1,7 +1,7 @@
 //! The shell completions and the man page are made from the command line's definitions: each
 //! shell completes every command, and the man page has a section per command and renders
 //! without a warning. Bash, fish, zsh and groff are Debian's; `.ci/run` installs fish and zsh,
-//! and with `CI=true` a missing one fails the test instead of skipping it.
+//! and in CI (`CI` set) a missing one fails the test instead of skipping it.
 
 mod common;
 
@@ -34,18 +34,12 @@ fn tributary(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The shell at `name`, or `None` after saying it skipped (a failure with `CI=true`).
+/// The shell at `name`, or `None` after saying it skipped (a failure in CI).
 fn shell(name: &str) -> Option<&str> {
     if Command::new(name).arg("-c").arg("true").output().is_ok() {
         return Some(name);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{name} is missing in CI: .ci/run installs it"
-    );
-    say_skipped(&format!(
-        "SKIPPED: {name} is not installed (.ci/run installs it)"
-    ));
+    skipped(&format!("{name} is not installed (.ci/run installs it)"));
     None
 }
 
@@ -138,11 +132,7 @@ fn the_man_page_renders_without_a_warning_with_a_section_per_command() {
         .arg(&page)
         .output()
     else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "groff is missing in CI"
-        );
-        say_skipped("SKIPPED: groff is not installed (Debian's groff-base)");
+        skipped("groff is not installed (Debian's groff-base, with man-db)");
         return;
     };
     assert!(

@@ -40,14 +40,6 @@ fn suite() -> Option<PathBuf> {
     dir.join("wellformed").is_dir().then_some(dir)
 }
 
-fn skip(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why}: CI must run this test (.ci/run installs and fetches what it needs)"
-    );
-    say_skipped(&format!("SKIPPED: {why}"));
-}
-
 fn python(args: &[&str]) -> String {
     let output = Command::new("python3")
         .arg(SCRIPT)
@@ -90,10 +82,10 @@ async fn feedparser_suite_expectations_hold_in_the_merged_output() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_feedparser {
-        return skip("python3 with feedparser is not installed");
+        return skipped("python3 with feedparser is not installed");
     }
     let Some(suite) = suite() else {
-        return skip("feedparser's test suite was not fetched into target/feedparser-suite");
+        return skipped("feedparser's test suite was not fetched into target/feedparser-suite");
     };
     let suite_arg = suite.to_str().unwrap();
     let cases: Vec<Case> = serde_json::from_str(&python(&["cases", suite_arg])).unwrap();

@@ -52,11 +52,7 @@ fn promtool_accepts(text: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
     else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have promtool: .ci/run installs Debian's prometheus package"
-        );
-        say_skipped("SKIPPED: promtool is not installed (.ci/run installs it)");
+        skipped("promtool is not installed (.ci/run installs Debian's prometheus package)");
         return;
     };
     use std::io::Write;
@@ -213,11 +209,7 @@ fn the_readmes_alert_rules_are_valid_prometheus_rules() {
         .arg(&file)
         .output()
     else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have promtool: .ci/run installs Debian's prometheus package"
-        );
-        say_skipped("SKIPPED: promtool is not installed (.ci/run installs it)");
+        skipped("promtool is not installed (.ci/run installs Debian's prometheus package)");
         return;
     };
     assert!(

@@ -27,12 +27,9 @@ impl TestDatabase {
     /// A new empty database; `None` (having said SKIPPED) where no server is configured.
     fn create(test: &str) -> Option<TestDatabase> {
         let Ok(admin) = std::env::var("TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{test}: TEST_POSTGRES_URL is not set; .ci/run starts PostgreSQL and sets it"
-            );
-            say_skipped(&format!(
-                "SKIPPED {test}: no PostgreSQL (set TEST_POSTGRES_URL, see .ci/postgres)"
+            skipped(&format!(
+                "{test}: no PostgreSQL (TEST_POSTGRES_URL is not set; .ci/run starts one, see \
+                 .ci/postgres)"
             ));
             return None;
         };

@@ -22,3 +22,14 @@ pub fn say_skipped(line: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{line}");
 }
+
+/// A test that cannot run here for want of something (`why`: what is missing, and what
+/// provides it): a failure in CI, where `.ci/run` provides everything and `CI` is set; said as
+/// SKIPPED anywhere else.
+pub fn skipped(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run this test: {why}"
+    );
+    say_skipped(&format!("SKIPPED: {why}"));
+}
